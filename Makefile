@@ -1,0 +1,50 @@
+# SMEC reproduction harness. Every target does its own setup (idempotent), so a fresh clone needs
+# only the .NET SDK:  make reproduce TABLE=2   |   make test
+SHELL        := /bin/bash
+CONFIG       ?= Release
+TORCH_BACKEND ?= cpu
+TABLE        ?= 2
+PROFILE      ?= local
+DOTNET_FLAGS := -c $(CONFIG) -p:TorchBackend=$(TORCH_BACKEND) -nologo -v quiet -clp:NoSummary
+SMEC         := dotnet Smec.Experiments/bin/$(CONFIG)/net10.0/linux-x64/smec.dll
+STAMP        := .cache/setup.stamp
+
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
+
+.PHONY: setup build test reproduce reproduce-all check bless bench notebooks clean help
+
+help:
+	@echo "make reproduce TABLE=N [PROFILE=local|paper]   reproduce one catalog item (default TABLE=2)"
+	@echo "make test                                       build and run every test"
+	@echo "make setup | build | bench | clean"
+
+# Debian packages the project needs, NuGet packages and local dotnet tools. Re-run when these change.
+$(STAMP): build/setup.sh Directory.Packages.props .config/dotnet-tools.json
+	@bash build/setup.sh
+	@mkdir -p $(dir $@) && touch $@
+
+setup: $(STAMP)
+
+build: $(STAMP)
+	@dotnet build Smec.sln $(DOTNET_FLAGS)
+
+test: build
+	@bash build/run-tests.sh $(CONFIG)
+
+reproduce: build
+	@$(SMEC) reproduce --table $(TABLE) --profile $(PROFILE)
+
+reproduce-all: build
+	@$(SMEC) reproduce --all --profile $(PROFILE)
+
+check: build
+	@$(SMEC) check
+
+bench: build
+	@$(SMEC) bench
+
+clean:
+	@dotnet clean Smec.sln -nologo -v quiet
+	@rm -rf .cache

@@ -1,0 +1,8 @@
+namespace Smec.Core;
+
+/// <summary>The libtorch backend this assembly was built against (the TorchBackend build switch).</summary>
+[AttributeUsage(AttributeTargets.Assembly)]
+public sealed class TorchBackendAttribute(string backend) : Attribute
+{
+    public string Backend { get; } = backend;
+}

@@ -1,0 +1,42 @@
+using Smec.Core.Storage;
+
+namespace Smec.Core.Methods;
+
+/// <summary>Whether an embedding is a query or a document (some methods treat them differently).</summary>
+public enum EmbeddingRole { Query, Document }
+
+/// <summary>
+/// What a compression method may learn from: embeddings of the corpus and the training queries,
+/// the training judgements, and validation judgements carved from the training queries. The test
+/// split is never part of it.
+/// </summary>
+public sealed record TrainingData(
+    EmbeddingMatrix Corpus,
+    EmbeddingMatrix Queries,
+    Smec.Core.Data.Qrels Train,
+    Smec.Core.Data.Qrels Validation,
+    long Seed);
+
+/// <summary>
+/// One interface for every method the catalog compares (SMEC, its ablations and the baselines):
+/// fit on training data, compress queries and documents to any trained dimension, save and load.
+/// </summary>
+public interface ICompressor
+{
+    /// <summary>Short name used in tables ("SMEC", "PCA", ...).</summary>
+    string Name { get; }
+
+    /// <summary>The dimensions this method can produce once fitted.</summary>
+    IReadOnlyList<int> Dims { get; }
+
+    /// <summary>Learn from training data (a no-op for methods that learn nothing).</summary>
+    void Fit(TrainingData data);
+
+    /// <summary>Compress embeddings to <paramref name="dim"/> dims (rows L2-normalised).</summary>
+    EmbeddingMatrix Compress(EmbeddingMatrix embeddings, int dim, EmbeddingRole role);
+
+    /// <summary>Options and values chosen during fitting (hyper-parameters picked on validation, etc.).</summary>
+    IReadOnlyDictionary<string, string> Settings { get; }
+
+    void Save(string directory);
+}

@@ -1,0 +1,79 @@
+using System.Text;
+
+namespace Smec.Core.Storage;
+
+/// <summary>
+/// NumPy .npy (format 1.0-3.0) for 2-D little-endian float32 arrays in C order: the format the
+/// mirror's embeddings and the embedding cache use. Anything else is rejected with a clear error.
+/// </summary>
+public static class Npy
+{
+    private static readonly byte[] Magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
+
+    public static (float[] Values, int Rows, int Cols) ReadFloat32(string path)
+    {
+        using var stream = File.OpenRead(path);
+        using var reader = new BinaryReader(stream);
+        var magic = reader.ReadBytes(6);
+        if (!magic.AsSpan().SequenceEqual(Magic)) throw new InvalidDataException($"{path}: not a .npy file (bad magic)");
+        var major = reader.ReadByte();
+        reader.ReadByte();
+        int headerLength = major == 1 ? reader.ReadUInt16() : (int)reader.ReadUInt32();
+        var header = Encoding.Latin1.GetString(reader.ReadBytes(headerLength));
+        if (!header.Contains("'descr': '<f4'"))
+            throw new InvalidDataException($"{path}: expected dtype '<f4' (float32 little-endian), header is {header.Trim()}");
+        if (header.Contains("'fortran_order': True"))
+            throw new InvalidDataException($"{path}: expected C order, file is Fortran order");
+        var shapeStart = header.IndexOf("'shape': (", StringComparison.Ordinal);
+        if (shapeStart < 0) throw new InvalidDataException($"{path}: header has no shape: {header.Trim()}");
+        var shapeText = header[(shapeStart + 10)..header.IndexOf(')', shapeStart)];
+        var dims = shapeText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(long.Parse).ToArray();
+        if (dims.Length != 2) throw new InvalidDataException($"{path}: expected a 2-D array, shape is ({shapeText})");
+        var count = checked((int)(dims[0] * dims[1]));
+        var expectedBytes = (long)count * 4;
+        var remaining = stream.Length - stream.Position;
+        if (remaining != expectedBytes)
+            throw new InvalidDataException($"{path}: shape ({dims[0]}, {dims[1]}) needs {expectedBytes} data bytes, file has {remaining}");
+        var values = new float[count];
+        var bytes = reader.ReadBytes((int)expectedBytes);
+        Buffer.BlockCopy(bytes, 0, values, 0, bytes.Length);
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("big-endian hosts are not supported");
+        return (values, (int)dims[0], (int)dims[1]);
+    }
+
+    /// <summary>Write atomically: a temporary file in the same folder, then a rename.</summary>
+    public static void WriteFloat32(string path, ReadOnlySpan<float> values, int rows, int cols)
+    {
+        if ((long)rows * cols != values.Length)
+            throw new ArgumentException($"{rows}x{cols} needs {(long)rows * cols} values, got {values.Length}");
+        var dict = $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}";
+        // Pad so that magic + version + length + header ends on a 64-byte boundary, newline-terminated.
+        var total = Magic.Length + 2 + 2 + dict.Length + 1;
+        var header = dict + new string(' ', (64 - total % 64) % 64) + "\n";
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(dir);
+        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
+        using (var stream = File.Create(tmp))
+        using (var writer = new BinaryWriter(stream))
+        {
+            writer.Write(Magic);
+            writer.Write((byte)1);
+            writer.Write((byte)0);
+            writer.Write((ushort)header.Length);
+            writer.Write(Encoding.Latin1.GetBytes(header));
+            writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
+        }
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>An embedding matrix from a .npy file and a text file of ids, one per line, in row order.</summary>
+    public static EmbeddingMatrix ReadEmbeddings(string npyPath, string idsPath)
+    {
+        var (values, rows, cols) = ReadFloat32(npyPath);
+        var ids = File.ReadAllLines(idsPath).Where(l => l.Length > 0).ToArray();
+        if (ids.Length != rows)
+            throw new InvalidDataException($"{idsPath}: {ids.Length} ids, but {npyPath} has {rows} rows");
+        return new EmbeddingMatrix(ids, values, cols);
+    }
+}

@@ -77,6 +77,10 @@ public sealed class Pca : ICompressor
     public double[] ComponentsFloat64() =>
         (_components ?? throw new InvalidOperationException("PCA is not fitted")).data<double>().ToArray();
 
+    /// <summary>The fitted (1 x D) mean and (D x maxDim) components, float64 (owned by this PCA).</summary>
+    internal (Tensor Mean, Tensor Components) State =>
+        (_mean ?? throw new InvalidOperationException("PCA is not fitted"), _components!);
+
     public void Save(string directory)
     {
         if (_mean is null || _components is null) throw new InvalidOperationException("PCA: nothing to save before Fit");

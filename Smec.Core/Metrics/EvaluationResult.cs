@@ -31,7 +31,11 @@ public sealed class EvaluationResult
     public int QueryCount => QueryIds.Count;
 
     public double Mean(Measure measure) => _means[IndexOf(measure)];
-    public double Mean(string measureName) => Mean(Measures.FirstOrDefault(m => m.Name == measureName, MissingMeasure(measureName)));
+    public double Mean(string measureName)
+    {
+        foreach (var m in Measures) if (m.Name == measureName) return Mean(m);
+        throw new KeyNotFoundException($"measure '{measureName}' was not evaluated (have: {string.Join(", ", Measures)})");
+    }
 
     public double Value(int queryIndex, Measure measure) => _perQuery[queryIndex * Measures.Count + IndexOf(measure)];
 
@@ -69,6 +73,4 @@ public sealed class EvaluationResult
         for (var i = 0; i < Measures.Count; i++) if (Measures[i] == measure) return i;
         throw new KeyNotFoundException($"measure {measure.Name} was not evaluated (have: {string.Join(", ", Measures)})");
     }
-
-    private static Measure MissingMeasure(string name) => throw new KeyNotFoundException($"measure '{name}' was not evaluated");
 }

@@ -1,3 +1,4 @@
+using Smec.Core.Runtime;
 using Smec.Core.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,13 +8,22 @@ namespace Smec.Core.Retrieval;
 /// <summary>Moving embedding matrices into torch and into the form a similarity scores.</summary>
 public static class EmbeddingTensors
 {
-    /// <summary>A [rows, dim] float32 tensor holding a copy of the matrix (or of the given rows only).</summary>
+    /// <summary>
+    /// A [rows, dim] float32 tensor on the configured torch device (<see cref="TorchRuntime.Device"/>)
+    /// holding a copy of the matrix, or of the given rows only.
+    /// </summary>
     public static Tensor ToTensor(EmbeddingMatrix matrix, IReadOnlyList<int>? rows = null)
     {
-        if (rows == null) return torch.tensor(matrix.Values, [matrix.Rows, matrix.Dim]);
-        var values = new float[rows.Count * (long)matrix.Dim];
-        for (var i = 0; i < rows.Count; i++) matrix.Row(rows[i]).CopyTo(values.AsSpan(i * matrix.Dim, matrix.Dim));
-        return torch.tensor(values, [rows.Count, matrix.Dim]);
+        var values = matrix.Values;
+        if (rows != null)
+        {
+            values = new float[rows.Count * (long)matrix.Dim];
+            for (var i = 0; i < rows.Count; i++) matrix.Row(rows[i]).CopyTo(values.AsSpan(i * matrix.Dim, matrix.Dim));
+        }
+        var onHost = torch.tensor(values, [values.Length / matrix.Dim, matrix.Dim]);
+        var device = TorchRuntime.Device;
+        if (onHost.device == device) return onHost;
+        using (onHost) return onHost.to(device);
     }
 
     /// <summary>

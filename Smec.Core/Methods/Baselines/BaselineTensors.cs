@@ -4,13 +4,9 @@ using static TorchSharp.torch;
 
 namespace Smec.Core.Methods.Baselines;
 
-/// <summary>Conversions between <see cref="EmbeddingMatrix"/> and torch tensors, and the row normalisation every compressor ends with.</summary>
+/// <summary>The row normalisation every compressor ends with, and the argument checks they share.</summary>
 public static class BaselineTensors
 {
-    /// <summary>A (rows x dim) float32 tensor holding a copy of the matrix.</summary>
-    public static Tensor ToTensor(EmbeddingMatrix matrix) =>
-        torch.tensor(matrix.Values, new long[] { matrix.Rows, matrix.Dim }, dtype: ScalarType.Float32);
-
     /// <summary>Rows L2-normalised, as float32, wrapped with the given ids.</summary>
     public static EmbeddingMatrix ToNormalisedMatrix(IReadOnlyList<string> ids, Tensor rows)
     {

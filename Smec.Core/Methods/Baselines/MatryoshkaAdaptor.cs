@@ -1,3 +1,4 @@
+using Smec.Core.Retrieval;
 using System.Globalization;
 using Smec.Core.Runtime;
 using Smec.Core.Storage;
@@ -78,7 +79,7 @@ public sealed class MatryoshkaAdaptor : ICompressor
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         adaptor.eval();
-        var adapted = adaptor.forward(BaselineTensors.ToTensor(embeddings)).narrow(1, 0, dim);
+        var adapted = adaptor.forward(EmbeddingTensors.ToTensor(embeddings)).narrow(1, 0, dim);
         return BaselineTensors.ToNormalisedMatrix(embeddings.Ids, adapted);
     }
 

@@ -1,3 +1,4 @@
+using Smec.Core.Retrieval;
 using System.Globalization;
 using Smec.Core.Runtime;
 using Smec.Core.Storage;
@@ -41,7 +42,7 @@ public sealed class Pca : ICompressor
         if (corpus.Rows < 2) throw new ArgumentException("PCA needs at least 2 corpus rows");
         Determinism.ConfigureTorch();
         using var scope = NewDisposeScope();
-        var x = BaselineTensors.ToTensor(corpus).to_type(ScalarType.Float64);
+        var x = EmbeddingTensors.ToTensor(corpus).to_type(ScalarType.Float64);
         var mean = x.mean([0L], keepdim: true);
         var centred = x - mean;
         var covariance = centred.t().matmul(centred) / (corpus.Rows - 1);
@@ -68,7 +69,7 @@ public sealed class Pca : ICompressor
         if (_mean is null || _components is null) throw new InvalidOperationException("PCA: Fit (or Load) before Compress");
         BaselineTensors.CheckInputDim(Name, (int)_mean.shape[1], embeddings);
         using var scope = NewDisposeScope();
-        var x = BaselineTensors.ToTensor(embeddings).to_type(ScalarType.Float64);
+        var x = EmbeddingTensors.ToTensor(embeddings).to_type(ScalarType.Float64);
         var projected = (x - _mean).matmul(_components[.., ..dim]);
         return BaselineTensors.ToNormalisedMatrix(embeddings.Ids, projected);
     }

@@ -1,3 +1,4 @@
+using Smec.Core.Retrieval;
 using System.Globalization;
 using Smec.Core.Runtime;
 using Smec.Core.Storage;
@@ -96,7 +97,7 @@ public sealed class SearchAdaptor : ICompressor
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         model.eval();
-        var input = BaselineTensors.ToTensor(embeddings);
+        var input = EmbeddingTensors.ToTensor(embeddings);
         if (input.shape[1] != model.InputDim) throw new ArgumentException($"{Name} was fitted on {model.InputDim}-d embeddings, got {input.shape[1]}-d input");
         return BaselineTensors.ToNormalisedMatrix(embeddings.Ids, model.forward(input));
     }

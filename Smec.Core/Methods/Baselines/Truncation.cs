@@ -1,3 +1,4 @@
+using Smec.Core.Retrieval;
 using Smec.Core.Storage;
 using static TorchSharp.torch;
 
@@ -37,7 +38,7 @@ public sealed class Truncation : ICompressor
         BaselineTensors.CheckDim(Name, Dims, dim);
         if (dim > embeddings.Dim) throw new ArgumentException($"{Name}: cannot keep {dim} of {embeddings.Dim} dims");
         using var scope = NewDisposeScope();
-        var prefix = BaselineTensors.ToTensor(embeddings)[.., ..dim];
+        var prefix = EmbeddingTensors.ToTensor(embeddings)[.., ..dim];
         return BaselineTensors.ToNormalisedMatrix(embeddings.Ids, prefix);
     }
 

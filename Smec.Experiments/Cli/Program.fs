@@ -35,8 +35,9 @@ let main argv =
         3
     // Bad input files or arguments: the message names the file and line or the value.
     | :? System.IO.InvalidDataException
-    | :? System.IO.FileNotFoundException
-    | :? System.IO.DirectoryNotFoundException
-    | :? System.FormatException as e ->
+    | :? System.IO.IOException
+    | :? System.UnauthorizedAccessException
+    | :? System.FormatException
+    | :? System.ArgumentException as e ->
         eprintfn "error: %s" e.Message
         2

@@ -7,6 +7,12 @@ open Smec.Core.Runtime
 [<RequireQualifiedAccess>]
 type SmecArgs =
     | [<SubCommand; CliPrefix(CliPrefix.None)>] Version
+    | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalCommand.EvalArgs>
+    | [<CliPrefix(CliPrefix.None)>] Search of ParseResults<SearchCommand.SearchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchCommand.BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Encode of ParseResults<EncodeCommand.EncodeArgs>
+    | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataCommand.DataArgs>
+    | [<CliPrefix(CliPrefix.None)>] Baselines of ParseResults<BaselinesCommand.BaselinesArgs>
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainCommand.TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Compress of ParseResults<CompressCommand.CompressArgs>
 
@@ -14,6 +20,12 @@ type SmecArgs =
         member this.Usage =
             match this with
             | Version -> "print package versions, torch threads and the data mirror this build resolves"
+            | Eval _ -> "trec_eval figures (4 decimals) for a qrels file and a TREC run file"
+            | Search _ -> "exact top-k search of .npy embeddings, written as a TREC run file"
+            | Bench _ -> "benchmark exact search against the bare matrix product (random vectors)"
+            | Encode _ -> "build or reuse the embeddings of a dataset under an encoder, and print where they are"
+            | Data _ -> "list the declared datasets and encoders, or verify the local copies"
+            | Baselines _ -> "fit the baselines on SciFact (MiniLM) and print test nDCG@10 per method and dim"
             | Train _ -> "train SMEC (or an ablation) on embeddings and print nDCG@10 per dim"
             | Compress _ -> "compress a .npy of embeddings with a saved SMEC model"
 
@@ -24,9 +36,26 @@ let main argv =
     try
         match results.GetSubCommand() with
         | SmecArgs.Version -> VersionCommand.run ()
+        | SmecArgs.Eval args -> EvalCommand.run args
+        | SmecArgs.Search args -> SearchCommand.run args
+        | SmecArgs.Bench args -> BenchCommand.run args
+        | SmecArgs.Encode args -> EncodeCommand.run args
+        | SmecArgs.Data args -> DataCommand.run args
+        | SmecArgs.Baselines args -> BaselinesCommand.run args
         | SmecArgs.Train args -> TrainCommand.run args
         | SmecArgs.Compress args -> CompressCommand.run args
     with
     | :? TorchLoadException as e ->
         eprintfn "error: %s" e.Message
         3
+    // Bad input files or arguments: the message names the file and line or the value.
+    | :? System.IO.InvalidDataException
+    | :? System.IO.IOException
+    | :? System.UnauthorizedAccessException
+    | :? System.FormatException
+    | :? System.ArgumentException
+    | :? Smec.Core.Data.DataUnavailableException
+    | :? Smec.Core.Data.DataVerificationException
+    | :? Smec.Core.Data.Manifests.ManifestException as e ->
+        eprintfn "error: %s" e.Message
+        2

@@ -1,6 +1,6 @@
 using Smec.Core.Data;
+using Smec.Core.Data.Images;
 using Smec.Core.Methods;
-using Smec.Core.Training;
 
 namespace Smec.Core.ImageRetrieval;
 
@@ -17,17 +17,14 @@ namespace Smec.Core.ImageRetrieval;
 /// </summary>
 public static class ClassRelevanceTraining
 {
-    /// <summary>Seed stream for choosing the validation images (apart from the subset's stream).</summary>
-    private const long ValidationSeedOffset = 7919;
-
     public static TrainingData Build(LabelledEmbeddings train, int validationPerClass, long seed)
     {
         if (validationPerClass < 0) throw new ArgumentOutOfRangeException(nameof(validationPerClass));
-        var rows = Enumerable.Range(0, train.Rows).ToArray();
-        var validationRows = validationPerClass == 0 ? []
-            : ClassBalancedSubset.Select(rows, r => train.Labels[r], validationPerClass, seed + ValidationSeedOffset, "validation images").ToArray();
-        var isValidation = new HashSet<int>(validationRows);
-        var corpusRows = rows.Where(r => !isValidation.Contains(r)).ToArray();
+        var items = Enumerable.Range(0, train.Rows).Select(r => new LabeledImage(train.Embeddings.Ids[r], train.Labels[r])).ToArray();
+        var validationIds = validationPerClass == 0 ? new HashSet<string>()
+            : ClassBalancedSubset.Select(items, validationPerClass, seed).Select(i => i.Id).ToHashSet(StringComparer.Ordinal);
+        var validationRows = Enumerable.Range(0, train.Rows).Where(r => validationIds.Contains(train.Embeddings.Ids[r])).ToArray();
+        var corpusRows = Enumerable.Range(0, train.Rows).Where(r => !validationIds.Contains(train.Embeddings.Ids[r])).ToArray();
         var corpus = train.SelectRows(corpusRows);
 
         var trainQrels = ClassQrels(train.SelectRows(corpusRows), corpus);

@@ -10,6 +10,9 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalCommand.EvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Search of ParseResults<SearchCommand.SearchArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchCommand.BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Encode of ParseResults<EncodeCommand.EncodeArgs>
+    | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataCommand.DataArgs>
+    | [<CliPrefix(CliPrefix.None)>] Images of ParseResults<ImagesCommand.ImagesArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -18,6 +21,9 @@ type SmecArgs =
             | Eval _ -> "trec_eval figures (4 decimals) for a qrels file and a TREC run file"
             | Search _ -> "exact top-k search of .npy embeddings, written as a TREC run file"
             | Bench _ -> "benchmark exact search against the bare matrix product (random vectors)"
+            | Encode _ -> "build or reuse the embeddings of a dataset under an encoder, and print where they are"
+            | Data _ -> "list the declared datasets and encoders, or verify the local copies"
+            | Images _ -> "run the local image (item 4) and multimodal (item 5) experiments and print their tables"
 
 [<EntryPoint>]
 let main argv =
@@ -29,6 +35,9 @@ let main argv =
         | SmecArgs.Eval args -> EvalCommand.run args
         | SmecArgs.Search args -> SearchCommand.run args
         | SmecArgs.Bench args -> BenchCommand.run args
+        | SmecArgs.Encode args -> EncodeCommand.run args
+        | SmecArgs.Data args -> DataCommand.run args
+        | SmecArgs.Images args -> ImagesCommand.run args
     with
     | :? TorchLoadException as e ->
         eprintfn "error: %s" e.Message
@@ -37,6 +46,9 @@ let main argv =
     | :? System.IO.InvalidDataException
     | :? System.IO.FileNotFoundException
     | :? System.IO.DirectoryNotFoundException
-    | :? System.FormatException as e ->
+    | :? System.FormatException
+    | :? Smec.Core.Data.DataUnavailableException
+    | :? Smec.Core.Data.DataVerificationException
+    | :? Smec.Core.Data.Manifests.ManifestException as e ->
         eprintfn "error: %s" e.Message
         2

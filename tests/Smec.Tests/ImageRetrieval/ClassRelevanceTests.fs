@@ -83,17 +83,6 @@ let tests =
             let b = matrix [| "b"; "a" |] [| [| 1.0f |]; [| 2.0f |] |]
             Expect.throwsT<ArgumentException> (fun () -> ClassRelevanceEvaluation.Evaluate(a, b, [| 0; 0 |]) |> ignore) "row order differs"
 
-        testCase "class-balanced subsets are seeded, balanced, nested and in storage order" <| fun () ->
-            let items = Array.init 300 (fun i -> sprintf "i%03d" i, (i * 13) % 3)
-            let pick perClass seed = ClassBalancedSubset.Select(items, (fun (_, l) -> l), perClass, seed, "toy") |> Array.ofSeq
-            let small, large = pick 10 5L, pick 40 5L
-            Expect.equal (small |> Array.countBy snd |> Array.sort) [| 0, 10; 1, 10; 2, 10 |] "10 per class"
-            Expect.equal (pick 10 5L) small "same seed, same subset"
-            Expect.notEqual (pick 10 6L) small "another seed, another subset"
-            Expect.isTrue (Set.isSubset (Set.ofArray small) (Set.ofArray large)) "10 per class is a subset of 40 per class"
-            Expect.equal small (small |> Array.sortBy fst) "storage order kept"
-            Expect.throwsT<ArgumentException> (fun () -> pick 101 5L |> ignore) "a class has only 100 items"
-
         testCase "training data: validation images leave the corpus, and every query judges its whole class relevant" <| fun () ->
             let n = 40
             let ids = Array.init n (sprintf "t%02d")

@@ -49,6 +49,11 @@ public static class DatasetLocator
             if (!isExplicit && !HasAnyFile(manifest, candidate.Folder)) continue;
             var missing = manifest.Files.FirstOrDefault(f => !File.Exists(Path.Combine(candidate.Folder, f.Path)));
             if (missing == null) return candidate;
+            if (isExplicit && !HasAnyFile(manifest, candidate.Folder))
+                throw new DataUnavailableException(
+                    $"{Path.Combine(candidate.Folder, missing.Path)}: missing. Dataset '{manifest.Id}' is not at the explicit path " +
+                    $"{candidate.Folder}, which holds none of its files (when a path is given, nothing else is tried). " +
+                    HowToGet(manifest));
             throw new DataUnavailableException(
                 $"{Path.Combine(candidate.Folder, missing.Path)}: missing. Dataset '{manifest.Id}' was found at " +
                 $"{candidate.Folder} ({candidate.Rule}) but that copy lacks its {missing.Role} file '{missing.Path}'. " +

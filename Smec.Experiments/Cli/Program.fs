@@ -44,9 +44,10 @@ let main argv =
         3
     // Bad input files or arguments: the message names the file and line or the value.
     | :? System.IO.InvalidDataException
-    | :? System.IO.FileNotFoundException
-    | :? System.IO.DirectoryNotFoundException
+    | :? System.IO.IOException
+    | :? System.UnauthorizedAccessException
     | :? System.FormatException
+    | :? System.ArgumentException
     | :? Smec.Core.Data.DataUnavailableException
     | :? Smec.Core.Data.DataVerificationException
     | :? Smec.Core.Data.Manifests.ManifestException as e ->

@@ -5,6 +5,7 @@ module Smec.Tests.Multimodal.MultimodalTests
 open System
 open Expecto
 open TorchSharp
+open Smec.Core.Data
 open Smec.Core.Multimodal
 open Smec.Core.Runtime
 open Smec.Core.Storage
@@ -85,6 +86,22 @@ let tests =
                     Expect.isTrue ((data.Validation.ForQuery q).Keys |> Seq.forall corpus.Contains) "validation targets are in the corpus"
                 Expect.equal data.Train.QueryCount (if direction = CrossModalDirection.TextToImage then 60 else 12) "train queries"
                 Expect.equal data.Validation.QueryCount (if direction = CrossModalDirection.TextToImage then 15 else 3) "validation queries"
+
+        testCase "real Flickr8k-1k captions: the 700/100/200 split by image keeps every caption with its image" <| fun () ->
+            let d = DatasetLoader.LoadCaptioned "flickr8k-1k"
+            // Only ids and the caption -> image map matter here: one zero per row stands in for features.
+            let zeros (ids: string seq) = let ids = Array.ofSeq ids in EmbeddingMatrix(ids, Array.zeroCreate ids.Length, 1)
+            let all = CaptionedFeatures(zeros d.ImageIds, zeros (d.Captions |> Seq.map (fun c -> c.Id)), d.Captions |> Seq.map (fun c -> c.ImageId) |> Array.ofSeq)
+            let split = ImageSplit.Make(all.Images.Ids, 700, 100, 200, 0L)
+            let test = all.Subset split.Test
+            Expect.equal (test.Images.Rows, test.Captions.Rows) (200, 1000) "200 held-out images with their 1,000 captions"
+            let i2t = test.ImageToTextQrels()
+            Expect.isTrue (split.Test |> Seq.forall (fun i -> (i2t.ForQuery i).Count = 5)) "5 relevant captions per held-out image"
+            let trainCaptions = (all.Subset split.Train).Captions.Ids |> set
+            Expect.isTrue (test.Captions.Ids |> Seq.forall (trainCaptions.Contains >> not)) "no held-out caption among the training captions"
+            let t2i = test.TextToImageQrels()
+            let sample = d.Captions |> Seq.find (fun c -> c.ImageId = split.Test.[0])
+            Expect.equal (List.ofSeq (t2i.ForQuery sample.Id).Keys) [ sample.ImageId ] "a caption judges exactly the image its captions.txt line names"
 
         testCase "symmetric InfoNCE equals the loop-by-loop oracle" <| fun () ->
             Determinism.Seed 5L |> ignore

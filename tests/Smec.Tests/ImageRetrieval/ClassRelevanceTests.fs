@@ -83,15 +83,6 @@ let tests =
             let b = matrix [| "b"; "a" |] [| [| 1.0f |]; [| 2.0f |] |]
             Expect.throwsT<ArgumentException> (fun () -> ClassRelevanceEvaluation.Evaluate(a, b, [| 0; 0 |]) |> ignore) "row order differs"
 
-        testCase "the feature-extraction progress bar logs to a file-like writer (first report included)" <| fun () ->
-            // Regression: the first Report used to compute now - TimeSpan.MinValue and overflow.
-            use log = new IO.StringWriter()
-            let bar = Smec.Core.Encoders.ProgressBar("resnet18 toy/test", 3, log, false)
-            for i in 1 .. 3 do bar.Report i
-            let lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            Expect.equal lines.Length 2 "the first report and the last (a report within 30 s of the previous line is skipped)"
-            Expect.stringContains lines.[1] "3/3" "ends at 3/3"
-
         testCase "training data: validation images leave the corpus, and every query judges its whole class relevant" <| fun () ->
             let n = 40
             let ids = Array.init n (sprintf "t%02d")

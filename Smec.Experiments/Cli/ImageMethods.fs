@@ -3,10 +3,19 @@ module Smec.Experiments.Cli.ImageMethods
 
 open System.Collections.Generic
 open Smec.Core.Methods
+open Smec.Core.Methods.Baselines
 
-type MethodEntry = { Name: string; Create: IReadOnlyList<int> -> ICompressor }
+/// What a method may be tuned with from the command line (recorded in its Settings).
+type MethodOptions = { Progress: bool; SearchAdaptorGrid: RegularizerWeights list }
 
-let all : MethodEntry list = []
+type MethodEntry = { Name: string; Create: MethodOptions -> IReadOnlyList<int> -> ICompressor }
+
+/// Command-line names, in table order.
+let all : MethodEntry list =
+    [ { Name = "truncation"; Create = fun _ dims -> Truncation(dims) }
+      { Name = "pca"; Create = fun _ dims -> Pca(dims) }
+      { Name = "sa"; Create = fun o dims -> SearchAdaptor(dims, SearchAdaptorOptions(Grid = Array.ofList o.SearchAdaptorGrid, Progress = o.Progress)) }
+      { Name = "ma"; Create = fun o dims -> MatryoshkaAdaptor(dims, MatryoshkaAdaptorOptions(Progress = o.Progress)) } ]
 
 let names = all |> List.map (fun m -> m.Name)
 

@@ -10,6 +10,7 @@ open System.Globalization
 open Argu
 open Smec.Core.ImageRetrieval
 open Smec.Core.Methods
+open Smec.Core.Methods.Baselines
 open Smec.Core.Multimodal
 
 type ImagesArgs =
@@ -21,6 +22,7 @@ type ImagesArgs =
     | Test_Per_Class of n: int
     | Validation_Per_Class of n: int
     | Joint_Hidden of width: int
+    | Sa_Grid of string
     | Features_Only
     | No_Progress
 
@@ -35,6 +37,7 @@ type ImagesArgs =
             | Test_Per_Class _ -> "item 4: test gallery images per class (default 100)"
             | Validation_Per_Class _ -> "item 4: training images per class held out for early stopping (default 20)"
             | Joint_Hidden _ -> "item 5: hidden width of the joint-space projections (0 = linear)"
+            | Sa_Grid _ -> "Search-Adaptor (alpha, beta) grid: reduced (3 diagonal points, default here for the time budget) or full (3 x 3)"
             | Features_Only -> "encode (or load) the features and stop"
             | No_Progress -> "no progress bars"
 
@@ -54,7 +57,7 @@ let private timed (f: unit -> 'a) =
     let result = f ()
     result, clock.Elapsed.TotalSeconds
 
-let private runImageItem (args: ParseResults<ImagesArgs>) (methods: ImageMethods.MethodEntry list) seed progress =
+let private runImageItem (args: ParseResults<ImagesArgs>) (methods: ImageMethods.MethodEntry list) (options: ImageMethods.MethodOptions) seed =
     let datasets = args.GetResult(Datasets, defaultValue = [ "cifar10"; "fashion-mnist" ])
     for dataset in datasets do
         let config =
@@ -63,7 +66,7 @@ let private runImageItem (args: ParseResults<ImagesArgs>) (methods: ImageMethods
                 TrainPerClass = args.GetResult(Train_Per_Class, defaultValue = 200),
                 TestPerClass = args.GetResult(Test_Per_Class, defaultValue = 100),
                 ValidationPerClass = args.GetResult(Validation_Per_Class, defaultValue = 20))
-        let features = ImageRetrievalExperiment.LoadFeatures(config, progress)
+        let features = ImageRetrievalExperiment.LoadFeatures(config, options.Progress)
         printfn ""
         printfn "== Item 4 (local): image retrieval on %s, %s %d-d features, class labels as relevance" dataset config.Encoder features.EncoderDim
         printfn "   train %d images (%d per class, %d per class held out for validation), test gallery %d images (%d per class), subset seed %d"
@@ -74,7 +77,7 @@ let private runImageItem (args: ParseResults<ImagesArgs>) (methods: ImageMethods
             let frozen = ClassRelevanceEvaluation.Evaluate(features.Test.Embeddings, features.Test.Embeddings, features.Test.Labels)
             let results =
                 [ for m in methods do
-                    let result = ImageRetrievalExperiment.Run(features, m.Create, seed)
+                    let result = ImageRetrievalExperiment.Run(features, m.Create options, seed)
                     eprintfn "%s on %s: fit %.1f s, evaluate %.1f s" result.Method dataset result.FitSeconds result.EvaluateSeconds
                     yield result ]
             let rowsOf (pick: ClassRetrievalMetrics -> float) =
@@ -86,9 +89,9 @@ let private runImageItem (args: ParseResults<ImagesArgs>) (methods: ImageMethods
             printfn "   %d test queries per cell; seed %d; fit seconds: %s" frozen.Queries seed
                 (results |> List.map (fun r -> sprintf "%s %.0f" r.Method r.FitSeconds) |> String.concat ", ")
 
-let private runMultimodalItem (args: ParseResults<ImagesArgs>) (methods: ImageMethods.MethodEntry list) seed progress =
-    let config = MultimodalConfig(Joint = JointSpaceOptions(HiddenDim = args.GetResult(Joint_Hidden, defaultValue = 0), Progress = progress))
-    let features = MultimodalExperiment.LoadFeatures(config, progress)
+let private runMultimodalItem (args: ParseResults<ImagesArgs>) (methods: ImageMethods.MethodEntry list) (options: ImageMethods.MethodOptions) seed =
+    let config = MultimodalConfig(Joint = JointSpaceOptions(HiddenDim = args.GetResult(Joint_Hidden, defaultValue = 0), Progress = options.Progress))
+    let features = MultimodalExperiment.LoadFeatures(config, options.Progress)
     printfn ""
     printfn "== Item 5 (local): multimodal retrieval on %s, %s images + %s captions in a learned joint space" config.Dataset config.ImageEncoder config.TextEncoder
     printfn "   %d images, %d captions; features: %s in %.1f s"
@@ -109,7 +112,7 @@ let private runMultimodalItem (args: ParseResults<ImagesArgs>) (methods: ImageMe
         let dims = List.ofSeq config.Dims
         let results =
             [ for m in methods do
-                let result = MultimodalExperiment.Run(prepared, m.Create, seed)
+                let result = MultimodalExperiment.Run(prepared, m.Create options, seed)
                 eprintfn "%s on %s (both panels): fit %.1f s, evaluate %.1f s" result.Method config.Dataset result.FitSeconds result.EvaluateSeconds
                 yield result ]
         for direction, panel, full in [ CrossModalDirection.TextToImage, "a: text->image", t2i; CrossModalDirection.ImageToText, "b: image->text", i2t ] do
@@ -123,14 +126,20 @@ let private runMultimodalItem (args: ParseResults<ImagesArgs>) (methods: ImageMe
 let run (args: ParseResults<ImagesArgs>) : int =
     let clock = Stopwatch.StartNew()
     let seed = args.GetResult(Seed, defaultValue = 1L)
-    let progress = not (args.Contains No_Progress)
+    let options: ImageMethods.MethodOptions =
+        { Progress = not (args.Contains No_Progress)
+          SearchAdaptorGrid =
+            match args.GetResult(Sa_Grid, defaultValue = "reduced") with
+            | "reduced" -> List.ofSeq SearchAdaptorOptions.ReducedGrid
+            | "full" -> List.ofSeq SearchAdaptorOptions.FullGrid
+            | other -> failwithf "--sa-grid %s: expected full or reduced" other }
     let methods = ImageMethods.select (args.GetResult(Methods, defaultValue = ImageMethods.names))
     let items = match args.TryGetResult Item with Some n -> [ n ] | None -> [ 4; 5 ]
     for item in items do
         let itemClock = Stopwatch.StartNew()
         match item with
-        | 4 -> runImageItem args methods seed progress
-        | 5 -> runMultimodalItem args methods seed progress
+        | 4 -> runImageItem args methods options seed
+        | 5 -> runMultimodalItem args methods options seed
         | n -> failwithf "--item %d: `smec images` runs items 4 and 5" n
         printfn ""
         printfn "item %d took %.1f s (SMEC_THREADS=%s, load average %s)" item itemClock.Elapsed.TotalSeconds

@@ -58,7 +58,7 @@ let chain (first: string * Quantity) (rest: (Relation * string * Quantity) list)
     Chain(term (fst first) (snd first), rest |> List.map (fun (r, l, q) -> r, term l q))
 
 let claim (id: string) (panel: string) (display: Display) (text: string) (assertion: Assertion) =
-    { Id = id; Panel = panel; Text = text; Assertion = assertion; Display = display }
+    { Id = id; Panel = panel; Text = text; Assertion = assertion; Display = display; Slack = Absolute claimSlackFloor }
 
 /// The reason a paper-profile table cannot run, naming the encoders it needs.
 let needsManifest (encoders: string list) (what: string) =

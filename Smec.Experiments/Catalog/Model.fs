@@ -44,7 +44,7 @@ type TrainingBudget =
     { MaxSteps: int
       BatchSize: int
       LearningRate: float
-      /// Early stopping: steps without a validation gain before stopping.
+      /// Early stopping: validations without a gain in validation nDCG@10 before stopping.
       Patience: int
       ValidateEvery: int }
 
@@ -175,6 +175,9 @@ type Claim =
       Text: string
       Panel: string
       Assertion: Assertion
+      /// How far a relation may miss and still be within noise (OK*, not FAIL); a relative slack is
+      /// taken of the larger of the two values compared. The seed spread can only widen it.
+      Slack: Allowance
       Display: Display }
 
 /// One published series to draw beside ours: a published row and the local row it corresponds to.

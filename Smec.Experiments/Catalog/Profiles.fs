@@ -80,16 +80,16 @@ let localBudget =
     { MaxSteps = 1500
       BatchSize = 64
       LearningRate = 1e-3
-      Patience = 300
-      ValidateEvery = 100 }
+      Patience = 8
+      ValidateEvery = 50 }
 
 /// Paper profile: Matryoshka-Adaptor's reported setup (Adam, lr 1e-3, batch 128, up to 5,000
-/// iterations, patience 500).
+/// iterations, patience 500 iterations = 5 validations 100 steps apart).
 let paperBudget =
     { MaxSteps = 5000
       BatchSize = 128
       LearningRate = 1e-3
-      Patience = 500
+      Patience = 5
       ValidateEvery = 100 }
 
 /// The gradient probe (item 8) trains a fixed number of epochs (option "epochs") without early

@@ -10,6 +10,10 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalCommand.EvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Search of ParseResults<SearchCommand.SearchArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchCommand.BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Reproduce of ParseResults<ReproduceCommand.ReproduceArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bless of ParseResults<BlessCommand.BlessArgs>
+    | [<CliPrefix(CliPrefix.None)>] Check of ParseResults<CheckCommand.CheckArgs>
+    | [<CliPrefix(CliPrefix.None)>] List of ParseResults<ListCommand.ListArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -18,6 +22,10 @@ type SmecArgs =
             | Eval _ -> "trec_eval figures (4 decimals) for a qrels file and a TREC run file"
             | Search _ -> "exact top-k search of .npy embeddings, written as a TREC run file"
             | Bench _ -> "benchmark exact search against the bare matrix product (random vectors)"
+            | Reproduce _ -> "reproduce a catalog item: run or reuse its experiments, judge every cell, write results/item-N/"
+            | Bless _ -> "record a table's current values (from the cache) as its regression reference"
+            | Check _ -> "judge tables from cached results only; exit 1 on any FAIL"
+            | List _ -> "list the catalog's items"
 
 [<EntryPoint>]
 let main argv =
@@ -29,6 +37,10 @@ let main argv =
         | SmecArgs.Eval args -> EvalCommand.run args
         | SmecArgs.Search args -> SearchCommand.run args
         | SmecArgs.Bench args -> BenchCommand.run args
+        | SmecArgs.Reproduce args -> ReproduceCommand.run args
+        | SmecArgs.Bless args -> BlessCommand.run args
+        | SmecArgs.Check args -> CheckCommand.run args
+        | SmecArgs.List args -> ListCommand.run args
     with
     | :? TorchLoadException as e ->
         eprintfn "error: %s" e.Message

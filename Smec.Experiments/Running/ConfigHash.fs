@@ -87,7 +87,7 @@ let sha256Hex (text: string) =
 let hash (config: ExperimentConfig) = sha256Hex (canonical (toJson config))
 
 /// First 12 hex digits, for tables and progress lines.
-let short (hash: string) = hash.Substring(0, 12)
+let short (hash: string) = if hash.Length <= 12 then hash else hash.Substring(0, 12)
 
 /// The hash of what a cell computes regardless of seeds (the seeds are recorded beside it), so a
 /// blessed value stays comparable when the number of seeds changes.

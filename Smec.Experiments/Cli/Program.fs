@@ -10,6 +10,8 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalCommand.EvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Search of ParseResults<SearchCommand.SearchArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchCommand.BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Encode of ParseResults<EncodeCommand.EncodeArgs>
+    | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataCommand.DataArgs>
     | [<CliPrefix(CliPrefix.None)>] Reproduce of ParseResults<ReproduceCommand.ReproduceArgs>
     | [<CliPrefix(CliPrefix.None)>] Bless of ParseResults<BlessCommand.BlessArgs>
     | [<CliPrefix(CliPrefix.None)>] Check of ParseResults<CheckCommand.CheckArgs>
@@ -22,6 +24,8 @@ type SmecArgs =
             | Eval _ -> "trec_eval figures (4 decimals) for a qrels file and a TREC run file"
             | Search _ -> "exact top-k search of .npy embeddings, written as a TREC run file"
             | Bench _ -> "benchmark exact search against the bare matrix product (random vectors)"
+            | Encode _ -> "build or reuse the embeddings of a dataset under an encoder, and print where they are"
+            | Data _ -> "list the declared datasets and encoders, or verify the local copies"
             | Reproduce _ -> "reproduce a catalog item: run or reuse its experiments, judge every cell, write results/item-N/"
             | Bless _ -> "record a table's current values (from the cache) as its regression reference"
             | Check _ -> "judge tables from cached results only; exit 1 on any FAIL"
@@ -37,6 +41,8 @@ let main argv =
         | SmecArgs.Eval args -> EvalCommand.run args
         | SmecArgs.Search args -> SearchCommand.run args
         | SmecArgs.Bench args -> BenchCommand.run args
+        | SmecArgs.Encode args -> EncodeCommand.run args
+        | SmecArgs.Data args -> DataCommand.run args
         | SmecArgs.Reproduce args -> ReproduceCommand.run args
         | SmecArgs.Bless args -> BlessCommand.run args
         | SmecArgs.Check args -> CheckCommand.run args
@@ -47,8 +53,12 @@ let main argv =
         3
     // Bad input files or arguments: the message names the file and line or the value.
     | :? System.IO.InvalidDataException
-    | :? System.IO.FileNotFoundException
-    | :? System.IO.DirectoryNotFoundException
-    | :? System.FormatException as e ->
+    | :? System.IO.IOException
+    | :? System.UnauthorizedAccessException
+    | :? System.FormatException
+    | :? System.ArgumentException
+    | :? Smec.Core.Data.DataUnavailableException
+    | :? Smec.Core.Data.DataVerificationException
+    | :? Smec.Core.Data.Manifests.ManifestException as e ->
         eprintfn "error: %s" e.Message
         2

@@ -31,7 +31,9 @@ let print (console: IAnsiConsole) (result: TableResult) (reportFolder: string) =
         let table = Table(Title = TableTitle "claims")
         for h in [ "claim"; "panel"; "numbers"; "status" ] do table.AddColumn(h) |> ignore
         for c in result.Claims do
-            table.AddRow(Markup.Escape c.Claim.Id, Markup.Escape c.Claim.Panel, Markup.Escape c.Detail, colour (Status.name c.Status)) |> ignore
+            // A claim that cannot be judged repeats a reason listed below the tables: keep the row short.
+            let numbers = if c.Status = Skipped then "not computed (reasons below)" else c.Detail
+            table.AddRow(Markup.Escape c.Claim.Id, Markup.Escape c.Claim.Panel, Markup.Escape numbers, colour (Status.name c.Status)) |> ignore
         console.Write table
     for s, reason, n in CellText.reasons result do
         console.MarkupLine(sprintf "%s (%d): %s" (colour s) n (Markup.Escape reason))

@@ -1,12 +1,13 @@
 /// Resolving an experiment's (dataset, encoder, source) to embeddings and judgements. Providers are
-/// a list: the mirror's precomputed embeddings, a user's embeddings manifest, and (wired in by the
-/// lead as they land) the encoders with their embedding cache and the image features.
+/// a list: the project's encoders with their embedding cache (which reuses the mirror's
+/// precomputed embeddings), a user's embeddings manifest, and (when they land) image features.
 module Smec.Experiments.Running.Datasets
 
 open System
 open System.IO
 open System.Security.Cryptography
 open Smec.Core.Data
+open Smec.Core.Data.Manifests
 open Smec.Core.Methods
 open Smec.Core.Storage
 open Smec.Experiments.Catalog.Model
@@ -70,33 +71,39 @@ let assemble (name: string) (corpus: EmbeddingMatrix) (queries: EmbeddingMatrix)
         [ Splits.describe rule
           sprintf "%d train, %d validation, %d test queries; %d documents" parts.Train.Length parts.Validation.Length parts.Test.Length corpus.Rows ] }
 
-let private checksumsOf (files: string list) =
-    files |> List.map (fun f -> Path.GetFileName(Path.GetDirectoryName f) + "/" + Path.GetFileName f, sha256File f) |> Map.ofList
-
-/// Precomputed embeddings in the data mirror: embeddings/<dataset>/<encoder>/{corpus,queries}.npy
-/// with their .ids.txt, and the BEIR-layout qrels beir/<dataset>/qrels/{train,test}.tsv.
-let mirrorEmbeddings (dataRoot: string option) : DatasetProvider =
+/// The project's own text data: embeddings from EmbeddingStore (the mirror's precomputed files
+/// when their key matches, else the embedding cache, else the encoder, then cached), judgements
+/// from DatasetLoader (which applies each dataset's relevance mapping, e.g. Cranfield's codes).
+let encoderStore () : DatasetProvider =
     let provide (config: ExperimentConfig) =
-        match config.Source, dataRoot with
-        | Manifest _, _ -> NotMine
-        | Mirror, None -> NotMine
-        | Mirror, Some root ->
-            let folder = Path.Combine(root, "embeddings", config.Dataset, config.Encoder)
-            let qrelsFolder = Path.Combine(root, "beir", config.Dataset, "qrels")
-            let file name = Path.Combine(folder, name)
-            let files = [ file "corpus.npy"; file "corpus.ids.txt"; file "queries.npy"; file "queries.ids.txt" ]
-            let testQrels = Path.Combine(qrelsFolder, "test.tsv")
-            let trainQrels = Path.Combine(qrelsFolder, "train.tsv")
-            if not (files |> List.forall File.Exists) || not (File.Exists testQrels) then NotMine
-            else
+        match config.Source with
+        | Manifest _ -> NotMine
+        | Mirror ->
+            let catalog = try Some ManifestCatalog.Default with _ -> None
+            let dataset = catalog |> Option.bind (fun c -> match c.Datasets.TryGetValue config.Dataset with | true, d -> Some d | _ -> None)
+            let encoder = catalog |> Option.bind (fun c -> match c.Encoders.TryGetValue config.Encoder with | true, e -> Some e | _ -> None)
+            match dataset, encoder with
+            | Some d, Some e when d.Kind = "text-retrieval" && e.Kind <> "precomputed" ->
                 Available(fun () ->
-                    let train = if File.Exists trainQrels then Some(Qrels.Read trainQrels) else None
-                    let inputs = files @ [ testQrels ] @ (if File.Exists trainQrels then [ trainQrels ] else [])
-                    assemble (sprintf "%s x %s (mirror)" config.Dataset config.Encoder)
-                        (Npy.ReadEmbeddings(file "corpus.npy", file "corpus.ids.txt"))
-                        (Npy.ReadEmbeddings(file "queries.npy", file "queries.ids.txt"))
-                        train (Qrels.Read testQrels) config.Split config.Seed false (checksumsOf inputs))
-    { Name = "data mirror (precomputed embeddings)"; Provide = provide }
+                    let encoded = EmbeddingStore.GetOrBuild(config.Dataset, config.Encoder, EncodeOptions(ShowProgress = true))
+                    let text = DatasetLoader.LoadText(config.Dataset)
+                    let split name = match text.QrelsBySplit.TryGetValue name with | true, q -> Some q | _ -> None
+                    let test =
+                        match split "test", split "all" with
+                        | Some q, _ | None, Some q -> q
+                        | None, None -> failwithf "dataset '%s' has neither a 'test' nor an 'all' qrels split" config.Dataset
+                    let checksums =
+                        [ yield "embeddings key", encoded.Key
+                          for KeyValue(part, origin) in encoded.Origins -> sprintf "embeddings %s from" part, origin
+                          for f in d.Files do
+                              match f.Sha256 with
+                              | null -> ()
+                              | sha -> yield sprintf "%s/%s" config.Dataset f.Path, sha ]
+                        |> Map.ofList
+                    assemble (sprintf "%s x %s" config.Dataset config.Encoder) encoded.Corpus encoded.Queries (split "train") test
+                        config.Split config.Seed false checksums)
+            | _ -> NotMine
+    { Name = "encoders and embedding cache"; Provide = provide }
 
 /// The entry of a manifest that a config names (by fingerprint, dataset and encoder).
 let manifestEntry (manifest: EmbeddingsManifest option) (config: ExperimentConfig) =
@@ -129,9 +136,7 @@ let private notProvided (config: ExperimentConfig) =
     match config.Dataset with
     | "cifar10" | "fashion-mnist" | "flickr8k-1k" | "flickr8k-1k-t2i" | "flickr8k-1k-i2t" ->
         sprintf "%s x %s: image features are not implemented yet (the image-features task)" config.Dataset config.Encoder
-    | _ ->
-        sprintf "%s x %s: no embeddings yet; they come from the encoders and the embedding cache (branch data), not wired into the catalog yet"
-            config.Dataset config.Encoder
+    | _ -> sprintf "%s x %s: no data-manifests entry for this dataset and encoder" config.Dataset config.Encoder
 
 /// The first provider that handles the config.
 let resolve (providers: DatasetProvider list) (config: ExperimentConfig) : Provision =

@@ -28,5 +28,5 @@ let standard (repoRoot: string) (manifest: EmbeddingsManifest option) (progress:
       Manifest = manifest
       Methods = MethodRegistry.standard
       Probes = Probes.standard
-      Datasets = [ Datasets.manifestProvider manifest; Datasets.mirrorEmbeddings dataRoot ]
+      Datasets = [ Datasets.manifestProvider manifest; Datasets.encoderStore () ]
       Progress = progress }

@@ -60,7 +60,8 @@ let tests =
             Expect.isTrue (stored.["measurements"].AsObject().ContainsKey "ndcg@10@384") "measurements"
             Expect.isTrue (stored.["package_versions"].AsObject().ContainsKey "TorchSharp") "package versions"
             let checksums = stored.["data_checksums"].AsObject()
-            Expect.equal (checksums.["all-MiniLM-L6-v2/corpus.npy"].GetValue<string>()) "555f18d7b3035ffbe98ddd625a2bff45db1318e080ec65c37f3c16e533a5bad3" "the mirror's SHA256SUMS value"
+            Expect.equal (checksums.["scifact/corpus.jsonl"].GetValue<string>()) "fdb9153e212996d9dc6a545b91296c9c1fb8bfe2962a065bdf5c4676685158b9" "the data's pinned SHA-256"
+            Expect.equal (checksums.["embeddings corpus from"].GetValue<string>()) "mirror" "the mirror's precomputed embeddings were used"
             Expect.equal (stored.["settings"].["test-only"].GetValue<string>()) "prefix truncation" "the method's settings"
 
         testCase "an interrupted run keeps what finished and resumes; a dry run computes nothing" <| fun () ->

@@ -55,7 +55,7 @@ let needsData (config: ExperimentConfig) = config.Kind <> DatasetDescription
 let execute (env: RunEnvironment) (config: ExperimentConfig) (data: Lazy<LoadedDataset> option) : Result<ExperimentOutput, string> =
     match config.Kind, data with
     | DatasetDescription, _ ->
-        DatasetDescription.describe env.DataRoot env.Manifest config
+        DatasetDescription.describe env.Manifest config
         |> Result.map (fun (measurements, checksums) ->
             { Measurements = measurements; Settings = Map.empty; Notes = []; Checksums = checksums })
     | _, None -> Error "no data for this experiment"

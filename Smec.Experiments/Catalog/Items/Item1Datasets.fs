@@ -1,8 +1,10 @@
 /// Item 1: the datasets, encoders and dimensions used (a description table, no training). Local:
-/// counts and dims measured on the data, checked against what the data mirror's README declares,
-/// and checksums against its SHA256SUMS. Paper: the paper's encoders and dims as the record gives them.
+/// the project's datasets as its loaders read them, checked against the counts their
+/// data-manifests declare (the loaders also verify every pinned SHA-256). Paper: the paper's
+/// encoders and dims as the public record gives them, and the embeddings a manifest supplies.
 module Smec.Experiments.Catalog.Items.Item1Datasets
 
+open Smec.Core.Data.Manifests
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.Profiles
@@ -10,14 +12,15 @@ open Smec.Experiments.Catalog.Builders
 
 let title = "Datasets, encoders and dimensions"
 
-/// Columns, and the measurement each one shows (Running/DatasetDescription.fs computes them).
+/// Columns and the measurement each shows. "items" are documents (text), train images (image
+/// classes) or images (captioned); "queries" are queries, test images or captions.
 let columns =
-    [ "docs", "docs"
+    [ "items", "items"
       "queries", "queries"
       "judged queries", "judged_queries"
       "qrels", "qrels"
-      "dims", "dims"
-      "checksum mismatches", "checksum_mismatches" ]
+      "classes", "classes"
+      "dims", "dims" ]
 
 let describe (dataset: string) (encoder: string) (source: DataSource) =
     { Kind = DatasetDescription
@@ -34,37 +37,67 @@ let describe (dataset: string) (encoder: string) (source: DataSource) =
 let private factCell panel row column display value declared =
     { cell panel row column display value with Declared = declared; HigherIsBetter = None }
 
-/// Local rows: (row, dataset, encoder, declared values by column) from the data mirror's README.
-let private localRows =
-    [ "SciFact", "scifact", "", [ "docs", 5183.0; "queries", 1109.0; "judged queries", 1109.0; "qrels", 1258.0; "checksum mismatches", 0.0 ]
-      "Cranfield", "cranfield", "", [ "docs", 1400.0; "queries", 225.0; "qrels", 1837.0; "checksum mismatches", 0.0 ]
-      "CACM", "cacm", "", [ "docs", 3204.0; "queries", 64.0; "judged queries", 52.0; "qrels", 796.0; "checksum mismatches", 0.0 ]
-      "SciFact x all-MiniLM-L6-v2", "scifact", miniLM, [ "docs", 5183.0; "queries", 1109.0; "dims", 384.0; "checksum mismatches", 0.0 ] ]
+/// The datasets the local profile uses (CATALOG.md) and the precomputed embeddings the data ships.
+let localDatasets = [ "scifact"; "cranfield"; "cacm"; "cifar10"; "fashion-mnist"; "flickr8k-1k" ]
 
-/// Image and multimodal data: described by another task's data manifests.
-let private pendingRows =
-    [ "CIFAR-10 x ResNet18", "cifar10"; "Fashion-MNIST x ResNet18", "fashion-mnist"; "Flickr8k-1k", "flickr8k-1k" ]
+/// What a dataset's manifest declares, by column.
+let declaredCounts (dataset: DatasetManifest) : (string * float) list =
+    match Option.ofObj dataset.Counts with
+    | None -> []
+    | Some counts ->
+        let some (column: string) (v: System.Nullable<int>) = if v.HasValue then [ column, float v.Value ] else []
+        let splitSum (pick: SplitCounts -> System.Nullable<int>) =
+            let values = counts.Splits.Values |> Seq.map pick |> List.ofSeq
+            if not values.IsEmpty && values |> List.forall (fun v -> v.HasValue) then System.Nullable(values |> List.sumBy (fun v -> v.Value))
+            else System.Nullable()
+        let splitImages name =
+            match counts.Splits.TryGetValue name with
+            | true, s -> s.Images
+            | _ -> System.Nullable()
+        match dataset.Kind with
+        | "text-retrieval" ->
+            let judged = if counts.JudgedQueries.HasValue then counts.JudgedQueries else splitSum (fun s -> s.Queries)
+            some "items" counts.Docs @ some "queries" counts.Queries @ some "judged queries" judged @ some "qrels" (splitSum (fun s -> s.Qrels))
+        | "image-classification" -> some "items" (splitImages "train") @ some "queries" (splitImages "test") @ some "classes" counts.Classes
+        | "image-captions" -> some "items" counts.Images @ some "queries" counts.Captions
+        | _ -> []
 
 let private local (context: CatalogContext) =
+    let catalog = ManifestCatalog.Default
     let panel = "local data"
-    let textCells =
-        [ for row, dataset, encoder, declared in localRows do
-              for column, measure in columns do
-                  let expected = declared |> List.tryFind (fst >> (=) column) |> Option.map snd
-                  // A column the data does not have (dims of a text collection) is left out.
-                  let applies = not (encoder = "" && column = "dims") && not (encoder <> "" && (column = "judged queries" || column = "qrels"))
-                  if applies then
-                      yield factCell panel row column Display.count (Measure(describe dataset encoder Mirror, measure)) expected ]
-    let pendingCells =
-        [ for row, dataset in pendingRows ->
-              factCell panel row "docs" Display.count
-                  (Unavailable(sprintf "%s is described once the image-features task lands its data manifest" (datasetTitle dataset))) None ]
-    { table 1 Local context title "The local datasets and encoders: counts measured on the data mirror, checked against its README and SHA256SUMS." with
+    let datasetRows =
+        [ for id in localDatasets ->
+              let dataset = catalog.Dataset id
+              let declared = declaredCounts dataset
+              let applicable =
+                  match dataset.Kind with
+                  | "text-retrieval" -> [ "items"; "queries"; "judged queries"; "qrels" ]
+                  | "image-classification" -> [ "items"; "queries"; "classes" ]
+                  | _ -> [ "items"; "queries" ]
+              datasetTitle id,
+              [ for column, measure in columns do
+                    if List.contains column applicable then
+                        yield factCell panel (datasetTitle id) column Display.count (Measure(describe id "" Mirror, measure))
+                                  (declared |> List.tryFind (fst >> (=) column) |> Option.map snd) ] ]
+    let embeddingRows =
+        [ for e in catalog.Embeddings do
+              if List.contains e.Dataset localDatasets then
+                  let row = sprintf "%s x %s" (datasetTitle e.Dataset) e.Encoder
+                  let rows part = match e.Parts.TryGetValue part with | true, p -> Some(float p.Rows) | _ -> None
+                  let dims = e.Parts.Values |> Seq.tryHead |> Option.map (fun p -> float p.Dim)
+                  yield
+                      row,
+                      [ for column, measure, declared in [ "items", "items", rows "corpus"; "queries", "queries", rows "queries"; "dims", "dims", dims ] ->
+                            factCell panel row column Display.count (Measure(describe e.Dataset e.Encoder Mirror, measure)) declared ] ]
+    let rows = datasetRows @ embeddingRows
+    { table 1 Local context title "The project's datasets and precomputed embeddings as its loaders read them; counts checked against data-manifests, files against their pinned SHA-256." with
         Panels = [ panel ]
-        Rows = (localRows |> List.map (fun (r, _, _, _) -> r)) @ (pendingRows |> List.map fst)
+        Rows = rows |> List.map fst
         Columns = columns |> List.map fst
-        Cells = textCells @ pendingCells
-        Notes = [ "Declared counts: the data mirror's README (SciFact: 809 train + 300 test queries, 919 + 339 qrels)." ] }
+        Cells = rows |> List.collect snd
+        Notes =
+            [ "items = documents (text), train images (image classes) or images (captioned); queries = queries, test images or captions."
+              "A checksum or count that differs from data-manifests makes the loader fail, and the row FAIL with the file named." ] }
 
 /// The paper's encoders and their output dims (METHOD.md).
 let private paperEncoders =
@@ -76,7 +109,7 @@ let private paper (context: CatalogContext) =
     let entryRow (e: EmbeddingsManifest.ManifestEntry) = sprintf "%s x %s (for %s)" e.Dataset e.Encoder e.StandsFor
     let manifestCells =
         [ for e in entries do
-              for column, measure in columns |> List.filter (fun (c, _) -> c <> "checksum mismatches") ->
+              for column, measure in columns |> List.filter (fun (c, _) -> c <> "classes") ->
                   factCell "supplied embeddings" (entryRow e) column Display.count
                       (Measure(describe e.Dataset e.Encoder (Manifest e.Fingerprint), measure)) None ]
     { table 1 Paper context title "The paper's encoders and dims, and the embeddings the manifest supplies." with

@@ -93,6 +93,14 @@ let tests =
             Expect.floatClose Accuracy.veryHigh noisy.Mean (List.average noisy.PerSeed) "mean"
             Expect.equal (valueOf result "prefix" "384").PerSeed.Length 1 "a method that learns nothing has one value"
 
+        testCase "item 1 local end to end: every dataset's counts, as the loaders read them, match data-manifests" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path MethodRegistry.standard None
+            let result = TableRun.reproduce env (published ()) defaultOptions (Catalog.build 1 Local { Seeds = [ 1L ]; Manifest = None })
+            let statuses = result.Cells |> List.collect (fun c -> c.Checks |> List.map (fun k -> k.Status))
+            Expect.isGreaterThanOrEqual statuses.Length 20 "six datasets and the mirror's embeddings"
+            Expect.allEqual statuses Checks.Ok "every declared count matches"
+
         testCase "claims are judged on the run's numbers and reported FAIL with them" <| fun () ->
             use dir = new TempDir()
             let env, _ = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None

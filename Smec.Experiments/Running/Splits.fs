@@ -1,12 +1,16 @@
-/// Query splits that do not depend on the training seed: a query's place is fixed by the SHA-256
-/// of a salt and its id, so every method and every seed sees the same train / validation / test.
+/// Query splits that do not depend on the training seed, so every method and every seed sees the
+/// same train / validation / test. Validation queries are held out by the training loop's
+/// ValidationSplit with a fixed seed; datasets without a train split are halved by the SHA-256 of
+/// a salt and each query id.
 module Smec.Experiments.Running.Splits
 
 open System
 open Smec.Core.Data
+open Smec.Core.Training
 open Smec.Experiments.Catalog.Model
 
-let ValidationSalt = "smec-validation-v1"
+/// The seed of the validation hold-out: fixed, not the training seed (as the training loop's tests use).
+let ValidationSeed = 0L
 let HalvesSalt = "smec-query-halves-v1"
 
 /// Ids in the order of their salted hash (ties, impossible in practice, by ordinal id).
@@ -25,19 +29,19 @@ type QuerySplit =
 
 /// Split judged queries by a rule. `train` is the dataset's train qrels where it has them.
 let split (rule: SplitRule) (train: Qrels option) (test: Qrels) : QuerySplit =
-    let holdOut count (ids: string list) what =
+    let holdOut count (qrels: Qrels) (ids: string list) what =
         if count >= ids.Length then
             failwithf "cannot hold out %d validation queries from %d %s" count ids.Length what
-        let ordered = hashOrder ValidationSalt ids
-        let validation = ordered |> List.take count |> set
-        ids |> List.filter (validation.Contains >> not), ordered |> List.take count |> List.sort
+        let validation = ValidationSplit.HeldOutQueries(qrels.Restrict ids, count, ValidationSeed) |> List.ofSeq
+        let held = set validation
+        ids |> List.filter (held.Contains >> not), validation
     match rule with
     | GivenTrainTest count ->
         let trainQrels =
             match train with
             | Some q -> q
             | None -> failwith "split 'given-train-test' needs train qrels, and the dataset has none (use query-halves)"
-        let trainIds, validation = holdOut count (trainQrels.QueryIds |> Seq.sort |> List.ofSeq) "train queries"
+        let trainIds, validation = holdOut count trainQrels (trainQrels.QueryIds |> Seq.sort |> List.ofSeq) "train queries"
         { Train = trainIds; Validation = validation; Test = test.QueryIds |> Seq.sort |> List.ofSeq }
     | QueryHalves count ->
         let judged = test.QueryIds |> Seq.sort |> List.ofSeq
@@ -45,11 +49,11 @@ let split (rule: SplitRule) (train: Qrels option) (test: Qrels) : QuerySplit =
         let half = judged.Length / 2
         let trainHalf = ordered |> List.take half |> List.sort
         let testHalf = ordered |> List.skip half |> List.sort
-        let trainIds, validation = holdOut count trainHalf "train-half queries"
+        let trainIds, validation = holdOut count test trainHalf "train-half queries"
         { Train = trainIds; Validation = validation; Test = testHalf }
 
 /// What the split rule says, for reports.
 let describe =
     function
-    | GivenTrainTest n -> sprintf "the dataset's train/test qrels; %d train queries held out for validation (fixed hash order)" n
-    | QueryHalves n -> sprintf "no train split: judged queries halved by a fixed hash into train and test; %d of the train half held out for validation" n
+    | GivenTrainTest n -> sprintf "the dataset's train/test qrels; %d train queries held out for validation (fixed seed %d)" n ValidationSeed
+    | QueryHalves n -> sprintf "no train split: judged queries halved by a fixed hash into train and test; %d of the train half held out for validation (fixed seed %d)" n ValidationSeed

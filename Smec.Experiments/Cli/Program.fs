@@ -12,6 +12,7 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchCommand.BenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Encode of ParseResults<EncodeCommand.EncodeArgs>
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataCommand.DataArgs>
+    | [<CliPrefix(CliPrefix.None)>] Baselines of ParseResults<BaselinesCommand.BaselinesArgs>
     | [<CliPrefix(CliPrefix.None)>] Reproduce of ParseResults<ReproduceCommand.ReproduceArgs>
     | [<CliPrefix(CliPrefix.None)>] Bless of ParseResults<BlessCommand.BlessArgs>
     | [<CliPrefix(CliPrefix.None)>] Check of ParseResults<CheckCommand.CheckArgs>
@@ -26,6 +27,7 @@ type SmecArgs =
             | Bench _ -> "benchmark exact search against the bare matrix product (random vectors)"
             | Encode _ -> "build or reuse the embeddings of a dataset under an encoder, and print where they are"
             | Data _ -> "list the declared datasets and encoders, or verify the local copies"
+            | Baselines _ -> "fit the baselines on SciFact (MiniLM) and print test nDCG@10 per method and dim"
             | Reproduce _ -> "reproduce a catalog item: run or reuse its experiments, judge every cell, write results/item-N/"
             | Bless _ -> "record a table's current values (from the cache) as its regression reference"
             | Check _ -> "judge tables from cached results only; exit 1 on any FAIL"
@@ -43,6 +45,7 @@ let main argv =
         | SmecArgs.Bench args -> BenchCommand.run args
         | SmecArgs.Encode args -> EncodeCommand.run args
         | SmecArgs.Data args -> DataCommand.run args
+        | SmecArgs.Baselines args -> BaselinesCommand.run args
         | SmecArgs.Reproduce args -> ReproduceCommand.run args
         | SmecArgs.Bless args -> BlessCommand.run args
         | SmecArgs.Check args -> CheckCommand.run args

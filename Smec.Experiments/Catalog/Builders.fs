@@ -24,7 +24,7 @@ let retrieval (dataset: string) (encoder: string) (source: DataSource) (split: S
 
 /// A local-profile retrieval experiment on the mirror's data (the local ladder, the local budget).
 let localRetrieval (dataset: string) (encoder: string) (methodSpec: MethodSpec) (options: (string * string) list) =
-    retrieval dataset encoder Mirror (localSplit dataset) localDims localBudget methodSpec options
+    retrieval dataset encoder Mirror (localSplit dataset) localDims localBudget methodSpec (localMethodOptions methodSpec @ options)
 
 /// The split rule for a manifest entry: its own train qrels if given, else halves of the test queries.
 let manifestSplit (entry: ManifestEntry) =

@@ -69,6 +69,14 @@ let searchAdaptor = { Key = "search-adaptor"; Row = "Search-Adaptor"; Trains = t
 let matryoshkaAdaptor = { Key = "matryoshka-adaptor"; Row = "Matryoshka-Adaptor"; Trains = true }
 let smec = { Key = "smec"; Row = "SMEC"; Trains = true }
 
+/// Options the local profile gives a method, for its time budget: Search-Adaptor trains one
+/// adaptor per (dim, grid point); the reduced grid (3 diagonal points of the paper's 3 x 3) keeps
+/// item 2 within 20 minutes on 2 cores. The paper profile uses every method's defaults.
+let localMethodOptions (methodSpec: MethodSpec) : (string * string) list =
+    match methodSpec.Key with
+    | "search-adaptor" -> [ "grid", "reduced" ]
+    | _ -> []
+
 /// Rows of the local text tables (items 2, 3).
 let localTextMethods = [ truncation; pca; mrl; searchAdaptor; matryoshkaAdaptor; smec ]
 

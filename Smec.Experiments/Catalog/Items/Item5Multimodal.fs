@@ -18,7 +18,7 @@ let private local (context: CatalogContext) =
     let panels = [ "a: text->image", "flickr8k-1k-t2i"; "b: image->text", "flickr8k-1k-i2t" ]
     let dims = [ 32; 64; 128; 256; 512 ]
     let valueOf dataset (m: MethodSpec) d =
-        Measure(retrieval dataset flickrJoint Mirror (GivenTrainTest 100) dims localBudget m [], ndcgAt d)
+        Measure(retrieval dataset flickrJoint Mirror (GivenTrainTest 100) dims localBudget m (localMethodOptions m), ndcgAt d)
     { table 5 Local context title
           "Flickr8k-1k (1,000 images x 5 captions) in a learned joint space; panel a = text->image, panel b = image->text." with
         Panels = panels |> List.map fst

@@ -93,6 +93,30 @@ let tests =
             Expect.floatClose Accuracy.veryHigh noisy.Mean (List.average noisy.PerSeed) "mean"
             Expect.equal (valueOf result "prefix" "384").PerSeed.Length 1 "a method that learns nothing has one value"
 
+        testCase "real baselines through the standard registry: PCA reproduces METHOD.md; a trained adaptor runs on a tiny budget" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path MethodRegistry.standard None
+            let pca = scifactConfig "pca" false [ 24; 48 ]
+            let tinyBudget = { Profiles.localBudget with MaxSteps = 10; ValidateEvery = 5; Patience = 1 }
+            let ma = { scifactConfig "matryoshka-adaptor" true [ 24; 48 ] with Budget = Some tinyBudget }
+            let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "PCA", pca; "MA", ma ] [ 24; 48 ] [ 1L ] [])
+            // METHOD.md: PCA fitted on the corpus, centred: 48: 0.5090, 24: 0.3767 (4 decimals).
+            for d, expected in [ 24, 0.3767; 48, 0.5090 ] do
+                Expect.floatClose { absolute = 5e-4; relative = 0.0 } (valueOf result "PCA" (string d)).Mean expected (sprintf "PCA %d dims" d)
+            Expect.isGreaterThan (valueOf result "MA" "24").Mean 0.0 "the adaptor produced a score"
+            match result.Outcomes.[ConfigHash.hash ma] with
+            | Finished(stored, _) -> Expect.isNonEmpty stored.Settings "its settings are recorded"
+            | other -> failtestf "MA did not finish: %A" other
+
+        testCase "a method option the method does not know is an error naming it" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path MethodRegistry.standard None
+            let bad = { scifactConfig "pca" false [ 24 ] with Options = Map.ofList [ "whiten", "true" ] }
+            let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "PCA", bad ] [ 24 ] [ 1L ] [])
+            match result.Outcomes.[ConfigHash.hash bad] with
+            | Failed message -> Expect.stringContains message "method 'pca' has no option(s) whiten" "names the option"
+            | other -> failtestf "expected a failure, got %A" other
+
         testCase "item 1 local end to end: every dataset's counts, as the loaders read them, match data-manifests" <| fun () ->
             use dir = new TempDir()
             let env, _ = environment dir.Path MethodRegistry.standard None

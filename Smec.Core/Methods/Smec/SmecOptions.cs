@@ -44,7 +44,9 @@ public sealed record SmecOptions
     public LayerInit Init { get; init; } = LayerInit.Pca;
     public DimSource DimSource { get; init; } = DimSource.Selection;
 
-    public RankingLossForm LossForm { get; init; } = RankingLossForm.Pairwise;
+    /// <summary>InfoNCE by default, chosen on SciFact validation (seed 1, 100 held-out train queries):
+    /// nDCG@10 at 48 / 24 dims 0.830 / 0.738 against 0.741 / 0.509 with METHOD.md's pairwise form.</summary>
+    public RankingLossForm LossForm { get; init; } = RankingLossForm.InfoNce;
     /// <summary>Scores are cosine / temperature in the supervised loss.</summary>
     public double LossTemperature { get; init; } = 0.05;
     /// <summary>Weight of the similarity-preservation term on random corpus docs (0 = off).</summary>

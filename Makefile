@@ -5,7 +5,7 @@ CONFIG       ?= Release
 TORCH_BACKEND ?= cpu
 TABLE        ?= 2
 PROFILE      ?= local
-DOTNET_FLAGS := -c $(CONFIG) -p:TorchBackend=$(TORCH_BACKEND) -nologo -v quiet -clp:NoSummary
+DOTNET_FLAGS := -c $(CONFIG) -p:TorchBackend=$(TORCH_BACKEND) -nologo -v minimal -clp:NoSummary
 SMEC         := dotnet Smec.Experiments/bin/$(CONFIG)/net10.0/linux-x64/smec.dll
 STAMP        := .cache/setup.stamp
 NOTEBOOK_RUNNER := dotnet tools/NotebookRunner/bin/$(CONFIG)/net10.0/linux-x64/notebook-runner.dll

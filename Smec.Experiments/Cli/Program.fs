@@ -7,11 +7,17 @@ open Smec.Core.Runtime
 [<RequireQualifiedAccess>]
 type SmecArgs =
     | [<SubCommand; CliPrefix(CliPrefix.None)>] Version
+    | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalCommand.EvalArgs>
+    | [<CliPrefix(CliPrefix.None)>] Search of ParseResults<SearchCommand.SearchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchCommand.BenchArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
             match this with
             | Version -> "print package versions, torch threads and the data mirror this build resolves"
+            | Eval _ -> "trec_eval figures (4 decimals) for a qrels file and a TREC run file"
+            | Search _ -> "exact top-k search of .npy embeddings, written as a TREC run file"
+            | Bench _ -> "benchmark exact search against the bare matrix product (random vectors)"
 
 [<EntryPoint>]
 let main argv =
@@ -20,7 +26,17 @@ let main argv =
     try
         match results.GetSubCommand() with
         | SmecArgs.Version -> VersionCommand.run ()
+        | SmecArgs.Eval args -> EvalCommand.run args
+        | SmecArgs.Search args -> SearchCommand.run args
+        | SmecArgs.Bench args -> BenchCommand.run args
     with
     | :? TorchLoadException as e ->
         eprintfn "error: %s" e.Message
         3
+    // Bad input files or arguments: the message names the file and line or the value.
+    | :? System.IO.InvalidDataException
+    | :? System.IO.FileNotFoundException
+    | :? System.IO.DirectoryNotFoundException
+    | :? System.FormatException as e ->
+        eprintfn "error: %s" e.Message
+        2

@@ -1,0 +1,178 @@
+// The shared training loop of SMEC and the baselines.
+//
+// Usage (C#; F# reads the same):
+//
+//   using var set = new TrainingSet(data, options.HardNegativePool);   // tensors, pairs, mined negatives
+//   ITrainingObjective objective = new MyObjective(...);               // parameters + Loss(batch, step) + Compress
+//   TrainingResult result = TrainingLoop.Run(set, objective, options with { Label = "my-method" }, data.Seed);
+//   // the objective's parameters now hold the best-validation weights (early stopping on nDCG@10)
+//
+// The loop owns: the optimizer (AdamW default, Adam option; one per ParameterGroup so groups can
+// have their own learning rate), batches of (query, positive, hard negatives) from the train
+// qrels with validation queries removed, validation nDCG@10 every EvaluateEvery steps with
+// patience counted in validations, a dispose scope around every step (memory stays flat), a
+// progress bar on stderr, and an atomic checkpoint (temp + rename) that a restarted run resumes.
+// Randomness is a pure function of (seed, step), so a run is bit-reproducible on CPU for a given
+// SMEC_THREADS, resumed or not.
+using System.Diagnostics;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Smec.Core.Training;
+
+public static class TrainingLoop
+{
+    private const string CheckpointMagic = "smec-checkpoint-v1";
+
+    /// <summary>Convenience overload that builds (and disposes) the training set.</summary>
+    public static TrainingResult Run(Methods.TrainingData data, ITrainingObjective objective, TrainingOptions options)
+    {
+        using var set = new TrainingSet(data, options.HardNegativePool);
+        return Run(set, objective, options, data.Seed);
+    }
+
+    public static TrainingResult Run(TrainingSet set, ITrainingObjective objective, TrainingOptions options, long seed)
+    {
+        options.Validate();
+        Runtime.Determinism.ConfigureTorch();
+        var clock = Stopwatch.StartNew();
+        var groups = objective.ParameterGroups;
+        var parameters = groups.SelectMany(g => g.Parameters).ToArray();
+        if (parameters.Length == 0) throw new ArgumentException($"{options.Label}: the objective has no trainable parameters");
+        var optimizers = groups.Select(g => CreateOptimizer(g, options)).ToArray();
+        var batcher = new PairBatcher(set, options.BatchSize, options.HardNegativesPerQuery, options.RandomDocs, seed);
+        var scorer = new ValidationScorer(set);
+        var fingerprint = Fingerprint(objective, options, seed);
+
+        // The best parameters so far, kept outside every step scope on purpose.
+        var best = parameters.Select(p => p.detach().clone()).ToArray();
+        var history = new List<TrainingEvaluation>();
+        var state = new LoopState();
+        var resumed = options.CheckpointPath is { } path && File.Exists(path)
+            && TryResume(path, fingerprint, parameters, best, objective, optimizers, history, state);
+        if (!resumed && scorer.HasQueries)
+        {
+            state.BestScore = scorer.Score(objective); // the initial map (e.g. a PCA init) is a candidate too
+            history.Add(new TrainingEvaluation(0, double.NaN, state.BestScore));
+        }
+
+        var progress = new ProgressBar(options.Label, options.MaxSteps, options.Progress);
+        double lossSum = 0; var lossCount = 0;
+        var stoppedEarly = false;
+        var step = state.NextStep;
+        for (; step < options.MaxSteps; step++)
+        {
+            using var generator = new Generator(SeedMix.Mix(seed, SeedMix.NoiseStream, step));
+            var context = new TrainingStep(step, options.MaxSteps, step / batcher.StepsPerEpoch, generator);
+            using (var scope = NewDisposeScope())
+            {
+                var batch = batcher.Batch(step);
+                foreach (var o in optimizers) o.zero_grad();
+                var loss = objective.Loss(batch, context);
+                loss.backward();
+                options.AfterBackward?.Invoke(context);
+                foreach (var o in optimizers) o.step();
+                objective.AfterStep(batch, context);
+                var value = loss.item<float>();
+                if (!float.IsFinite(value)) throw new InvalidOperationException($"{options.Label}: loss became {value} at step {step}");
+                lossSum += value; lossCount++;
+            }
+
+            var evaluate = scorer.HasQueries && ((step + 1) % options.EvaluateEvery == 0 || step + 1 == options.MaxSteps);
+            if (evaluate)
+            {
+                var score = scorer.Score(objective);
+                history.Add(new TrainingEvaluation(step + 1, lossSum / Math.Max(1, lossCount), score));
+                lossSum = 0; lossCount = 0;
+                if (score > state.BestScore)
+                {
+                    state.BestScore = score; state.BestStep = step + 1; state.StaleEvaluations = 0;
+                    CopyInto(best, parameters);
+                }
+                else state.StaleEvaluations++;
+                state.NextStep = step + 1;
+                if (options.CheckpointPath is { } checkpoint)
+                    WriteCheckpoint(checkpoint, fingerprint, parameters, best, objective, optimizers, history, state);
+                if (state.StaleEvaluations >= options.Patience) { stoppedEarly = true; step++; break; }
+            }
+            progress.Update(step + 1, lossCount > 0 ? lossSum / lossCount : history.LastOrDefault()?.MeanTrainLoss ?? 0,
+                scorer.HasQueries ? state.BestScore : null, evaluate);
+        }
+
+        if (scorer.HasQueries) CopyInto(parameters, best); // leave the best-validation weights in place
+        foreach (var b in best) b.Dispose();
+        foreach (var o in optimizers) o.Dispose();
+        progress.Finish($"done: {step} steps, best val nDCG@10 {state.BestScore:F4} at step {state.BestStep}{(stoppedEarly ? " (early stop)" : "")}");
+        return new TrainingResult(state.BestScore, state.BestStep, step, stoppedEarly, resumed, history, clock.Elapsed.TotalSeconds);
+    }
+
+    private sealed class LoopState
+    {
+        public int NextStep;
+        public double BestScore = double.NegativeInfinity;
+        public int BestStep;
+        public int StaleEvaluations;
+    }
+
+    private static OptimizerHelper CreateOptimizer(ParameterGroup group, TrainingOptions options)
+    {
+        var lr = options.LearningRate * group.LearningRateScale;
+        var decay = group.WeightDecay ?? options.WeightDecay;
+        return options.Optimizer switch
+        {
+            OptimizerKind.AdamW => optim.AdamW(group.Parameters, lr: lr, weight_decay: decay),
+            OptimizerKind.Adam => optim.Adam(group.Parameters, lr: lr, weight_decay: decay),
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Optimizer, "unknown optimizer"),
+        };
+    }
+
+    private static void CopyInto(IReadOnlyList<Tensor> targets, IReadOnlyList<Tensor> sources)
+    {
+        using var _ = no_grad();
+        for (var i = 0; i < targets.Count; i++) targets[i].copy_(sources[i]);
+    }
+
+    private static string Fingerprint(ITrainingObjective objective, TrainingOptions options, long seed) =>
+        string.Join(";", options.Describe().Select(kv => $"{kv.Key}={kv.Value}")) + $";seed={seed};objective={objective.Fingerprint}";
+
+    private static void WriteCheckpoint(string path, string fingerprint, Parameter[] parameters, Tensor[] best,
+        ITrainingObjective objective, OptimizerHelper[] optimizers, List<TrainingEvaluation> history, LoopState state)
+    {
+        TensorIO.WriteAtomically(path, w =>
+        {
+            w.Write(CheckpointMagic);
+            w.Write(fingerprint);
+            w.Write(state.NextStep); w.Write(state.BestScore); w.Write(state.BestStep); w.Write(state.StaleEvaluations);
+            w.Write(history.Count);
+            foreach (var h in history) { w.Write(h.Step); w.Write(h.MeanTrainLoss); w.Write(h.ValidationNdcg10); }
+            for (var i = 0; i < parameters.Length; i++) TensorIO.Write(w, $"param{i}", parameters[i]);
+            for (var i = 0; i < best.Length; i++) TensorIO.Write(w, $"best{i}", best[i]);
+            foreach (var (name, value) in objective.ExtraState) TensorIO.Write(w, name, value);
+            foreach (var o in optimizers) o.save_state_dict(w);
+        });
+    }
+
+    private static bool TryResume(string path, string fingerprint, Parameter[] parameters, Tensor[] best,
+        ITrainingObjective objective, OptimizerHelper[] optimizers, List<TrainingEvaluation> history, LoopState state)
+    {
+        using var stream = File.OpenRead(path);
+        using var r = new BinaryReader(stream);
+        if (r.ReadString() != CheckpointMagic) throw new InvalidDataException($"{path}: not a training checkpoint");
+        var stored = r.ReadString();
+        if (stored != fingerprint)
+        {
+            Console.Error.WriteLine($"checkpoint {path} is for another configuration; starting afresh (it will be overwritten)");
+            return false;
+        }
+        state.NextStep = r.ReadInt32(); state.BestScore = r.ReadDouble(); state.BestStep = r.ReadInt32(); state.StaleEvaluations = r.ReadInt32();
+        var count = r.ReadInt32();
+        for (var i = 0; i < count; i++) history.Add(new TrainingEvaluation(r.ReadInt32(), r.ReadDouble(), r.ReadDouble()));
+        for (var i = 0; i < parameters.Length; i++) TensorIO.ReadInto(r, $"param{i}", parameters[i], path);
+        for (var i = 0; i < best.Length; i++) TensorIO.ReadInto(r, $"best{i}", best[i], path);
+        foreach (var (name, value) in objective.ExtraState) TensorIO.ReadInto(r, name, value, path);
+        foreach (var o in optimizers) o.load_state_dict(r);
+        Console.Error.WriteLine($"resumed {path} at step {state.NextStep}");
+        return true;
+    }
+}

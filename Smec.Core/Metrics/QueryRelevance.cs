@@ -22,6 +22,9 @@ public sealed class QueryRelevance
 
     public static readonly QueryRelevance None = new([]);
 
+    /// <summary>Binary relevance with the given number of relevant documents (class-label retrieval).</summary>
+    public static QueryRelevance Binary(int relevantCount) => new(Enumerable.Repeat(1, relevantCount));
+
     /// <summary>DCG of the ideal ranking cut at k.</summary>
     public double IdealDcg(int k)
     {

@@ -10,6 +10,8 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalCommand.EvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Search of ParseResults<SearchCommand.SearchArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchCommand.BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Encode of ParseResults<EncodeCommand.EncodeArgs>
+    | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataCommand.DataArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -18,6 +20,8 @@ type SmecArgs =
             | Eval _ -> "trec_eval figures (4 decimals) for a qrels file and a TREC run file"
             | Search _ -> "exact top-k search of .npy embeddings, written as a TREC run file"
             | Bench _ -> "benchmark exact search against the bare matrix product (random vectors)"
+            | Encode _ -> "build or reuse the embeddings of a dataset under an encoder, and print where they are"
+            | Data _ -> "list the declared datasets and encoders, or verify the local copies"
 
 [<EntryPoint>]
 let main argv =
@@ -29,14 +33,20 @@ let main argv =
         | SmecArgs.Eval args -> EvalCommand.run args
         | SmecArgs.Search args -> SearchCommand.run args
         | SmecArgs.Bench args -> BenchCommand.run args
+        | SmecArgs.Encode args -> EncodeCommand.run args
+        | SmecArgs.Data args -> DataCommand.run args
     with
     | :? TorchLoadException as e ->
         eprintfn "error: %s" e.Message
         3
     // Bad input files or arguments: the message names the file and line or the value.
     | :? System.IO.InvalidDataException
-    | :? System.IO.FileNotFoundException
-    | :? System.IO.DirectoryNotFoundException
-    | :? System.FormatException as e ->
+    | :? System.IO.IOException
+    | :? System.UnauthorizedAccessException
+    | :? System.FormatException
+    | :? System.ArgumentException
+    | :? Smec.Core.Data.DataUnavailableException
+    | :? Smec.Core.Data.DataVerificationException
+    | :? Smec.Core.Data.Manifests.ManifestException as e ->
         eprintfn "error: %s" e.Message
         2

@@ -1,0 +1,103 @@
+using YamlDotNet.Serialization;
+
+namespace Smec.Core.Data.Manifests;
+
+/// <summary>
+/// One dataset as declared in data-manifests/datasets/&lt;id&gt;.yaml: where it lives, how to get
+/// it, the bytes and counts a correct copy has, and how to cite it. Field names in YAML are the
+/// snake_case forms of the properties.
+/// </summary>
+public sealed class DatasetManifest
+{
+    public string Id { get; set; } = "";
+    public string Title { get; set; } = "";
+    /// <summary>text-retrieval, image-classification or image-captions.</summary>
+    public string Kind { get; set; } = "";
+    /// <summary>beir, cranfield, cacm, idx, jpeg-tar, flickr-captions, or external (embeddings only).</summary>
+    public string Format { get; set; } = "";
+    /// <summary>True when the project's data mirror (or a system package) holds a verified copy.</summary>
+    public bool Mirrored { get; set; }
+    /// <summary>The dataset folder relative to a data root (the mirror, SMEC_DATA_DIR or the user cache).</summary>
+    public string Path { get; set; } = "";
+    /// <summary>Absolute folders a system package installs the files into (tried after the data roots).</summary>
+    public List<string> SystemPaths { get; set; } = [];
+    public List<DataFile> Files { get; set; } = [];
+    public List<string> Classes { get; set; } = [];
+    public SourceSpec Source { get; set; } = new();
+    public ExpectedCounts? Counts { get; set; }
+    /// <summary>Raw qrels value -> graded gain, where a collection's scale is not "larger is better".</summary>
+    public Dictionary<string, int>? RelevanceMap { get; set; }
+    public string Licence { get; set; } = "";
+    public string Citation { get; set; } = "";
+
+    /// <summary>The YAML file this was read from (for error messages).</summary>
+    [YamlIgnore] public string ManifestFile { get; set; } = "";
+
+    public IEnumerable<DataFile> FilesWithRole(string role) => Files.Where(f => f.Role == role);
+
+    public DataFile FileWithRole(string role) =>
+        Files.FirstOrDefault(f => f.Role == role)
+        ?? throw new ManifestException(ManifestFile, "files", $"no file with role '{role}' (format '{Format}' needs one)");
+}
+
+/// <summary>One file of a dataset, relative to the dataset folder.</summary>
+public sealed class DataFile
+{
+    public string Path { get; set; } = "";
+    /// <summary>What the loader uses it for: corpus, queries, qrels, archive, captions, train-images, ...</summary>
+    public string Role { get; set; } = "";
+    /// <summary>For qrels files: the split they judge.</summary>
+    public string? Split { get; set; }
+    /// <summary>SHA-256 of the file as mirrored (lower-case hex); absent only for datasets the project never had.</summary>
+    public string? Sha256 { get; set; }
+    /// <summary>MD5 published by upstream, for files whose upstream bytes differ from the mirrored copy.</summary>
+    public string? UpstreamMd5 { get; set; }
+}
+
+/// <summary>Where the data comes from upstream.</summary>
+public sealed class SourceSpec
+{
+    public string? Homepage { get; set; }
+    public List<DownloadSpec> Downloads { get; set; } = [];
+    /// <summary>How to obtain the data by hand (always shown when the data is missing).</summary>
+    public string Instructions { get; set; } = "";
+}
+
+/// <summary>One upstream download and how to unpack it into the dataset folder.</summary>
+public sealed class DownloadSpec
+{
+    public string Url { get; set; } = "";
+    /// <summary>zip, tar.gz or file (kept as downloaded, under <see cref="Target"/>).</summary>
+    public string Archive { get; set; } = "";
+    /// <summary>A folder prefix inside the archive to drop (e.g. "scifact/").</summary>
+    public string? StripPrefix { get; set; }
+    /// <summary>For archive: file, the name to save it as.</summary>
+    public string? Target { get; set; }
+}
+
+/// <summary>The counts a correct copy has; loaders check every one that is given.</summary>
+public sealed class ExpectedCounts
+{
+    public int? Docs { get; set; }
+    /// <summary>Queries in the queries file (all splits).</summary>
+    public int? Queries { get; set; }
+    /// <summary>Queries with at least one judgement, where that differs from <see cref="Queries"/>.</summary>
+    public int? JudgedQueries { get; set; }
+    public Dictionary<string, SplitCounts> Splits { get; set; } = [];
+    /// <summary>The distinct relevance values (after <see cref="DatasetManifest.RelevanceMap"/>) in the qrels.</summary>
+    public List<int>? RelevanceLevels { get; set; }
+    public int? Classes { get; set; }
+    /// <summary>Split -> images in each class (balanced datasets).</summary>
+    public Dictionary<string, int>? ImagesPerClass { get; set; }
+    public int? Images { get; set; }
+    public int? Captions { get; set; }
+    public int? CaptionsPerImage { get; set; }
+}
+
+/// <summary>Counts of one split: judged queries and qrels rows (text), or images.</summary>
+public sealed class SplitCounts
+{
+    public int? Queries { get; set; }
+    public int? Qrels { get; set; }
+    public int? Images { get; set; }
+}

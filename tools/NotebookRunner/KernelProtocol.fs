@@ -77,6 +77,10 @@ let private parseEnvelope (token: string) (root: JsonElement) : CellEvent option
         | _ -> None
     | _ -> None
 
+/// The kernel announces `KernelReady` once it accepts commands.
+let isKernelReady (line: string) =
+    line.StartsWith "{" && line.Contains "\"eventType\":\"KernelReady\""
+
 /// Parse one line of kernel output. None for lines that are not events of this command
 /// (the welcome banner, other commands' events, event types the runner does not record).
 let tryParseEvent (token: string) (line: string) : CellEvent option =

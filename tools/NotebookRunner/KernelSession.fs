@@ -50,10 +50,26 @@ type Kernel(appDll: string, workingDir: string) =
     let mutable submissions = 0
 
     let kernelGone () =
-        let code = if proc.HasExited then string proc.ExitCode else "unknown"
+        // stdout closes a moment before the process is reaped.
+        let code = if proc.WaitForExit 2000 then string proc.ExitCode else "unknown"
         let tail = lock stderrTail (fun () -> stderrTail.ToString().Trim())
         $"the kernel process exited (code {code}) before the cell finished" +
         (if tail = "" then "" else $"; its stderr ends with:\n{tail}")
+
+    /// Wait until the kernel has started, so that its start-up time (tens of seconds on a busy
+    /// machine) does not count against the first cell's timeout.
+    member _.WaitUntilReady(timeout: TimeSpan) : Outcome =
+        let clock = Stopwatch.StartNew()
+        let rec wait () =
+            let remaining = timeout - clock.Elapsed
+            if remaining <= TimeSpan.Zero then FailedWith $"the kernel did not start within {timeout.TotalSeconds:F0} s"
+            else
+                let mutable line = null
+                if lines.TryTake(&line, int remaining.TotalMilliseconds) then
+                    if isKernelReady line then Passed else wait ()
+                elif lines.IsCompleted then FailedWith(kernelGone ())
+                else wait ()
+        wait ()
 
     /// Run `code` in the kernel named `kernelName`; gives up after `timeout`.
     member _.Submit(kernelName: string, code: string, timeout: TimeSpan) : CellEvent list * Outcome =

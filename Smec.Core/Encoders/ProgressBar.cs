@@ -4,8 +4,8 @@ namespace Smec.Core.Encoders;
 
 /// <summary>
 /// Progress of a long encode on stderr, with rate and ETA. On a terminal one line is redrawn at
-/// most 4 times a second; when stderr is a file or pipe, a line is written only at each 10% and
-/// at most every 30 seconds, so logs stay short.
+/// most 4 times a second; when stderr is a file or pipe, a line is written at each further 10%
+/// (and once a minute while a step is slow), so logs stay short.
 /// </summary>
 public sealed class ProgressBar : IProgress<int>
 {
@@ -14,8 +14,9 @@ public sealed class ProgressBar : IProgress<int>
     private readonly TextWriter _writer;
     private readonly bool _interactive;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private TimeSpan _lastDraw = TimeSpan.MinValue;
+    private TimeSpan _lastDraw = TimeSpan.Zero;
     private int _lastDecile = -1;
+    private bool _drawn;
     private bool _finished;
 
     public ProgressBar(string label, int total, TextWriter? writer = null, bool? interactive = null)
@@ -32,14 +33,15 @@ public sealed class ProgressBar : IProgress<int>
         var now = _clock.Elapsed;
         if (_interactive)
         {
-            if (done < _total && now - _lastDraw < TimeSpan.FromMilliseconds(250)) return;
+            if (done < _total && _drawn && now - _lastDraw < TimeSpan.FromMilliseconds(250)) return;
+            _drawn = true;
             _lastDraw = now;
             _writer.Write($"\r{Line(done, now)}   ");
         }
         else
         {
             var decile = (int)(10L * done / _total);
-            if (done < _total && (decile == _lastDecile || now - _lastDraw < TimeSpan.FromSeconds(30))) return;
+            if (done < _total && decile <= _lastDecile && now - _lastDraw < TimeSpan.FromMinutes(1)) return;
             _lastDecile = decile;
             _lastDraw = now;
             _writer.WriteLine(Line(done, now));

@@ -12,6 +12,7 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchCommand.BenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Encode of ParseResults<EncodeCommand.EncodeArgs>
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataCommand.DataArgs>
+    | [<CliPrefix(CliPrefix.None)>] Baselines of ParseResults<BaselinesCommand.BaselinesArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -22,6 +23,7 @@ type SmecArgs =
             | Bench _ -> "benchmark exact search against the bare matrix product (random vectors)"
             | Encode _ -> "build or reuse the embeddings of a dataset under an encoder, and print where they are"
             | Data _ -> "list the declared datasets and encoders, or verify the local copies"
+            | Baselines _ -> "fit the baselines on SciFact (MiniLM) and print test nDCG@10 per method and dim"
 
 [<EntryPoint>]
 let main argv =
@@ -35,6 +37,7 @@ let main argv =
         | SmecArgs.Bench args -> BenchCommand.run args
         | SmecArgs.Encode args -> EncodeCommand.run args
         | SmecArgs.Data args -> DataCommand.run args
+        | SmecArgs.Baselines args -> BaselinesCommand.run args
     with
     | :? TorchLoadException as e ->
         eprintfn "error: %s" e.Message

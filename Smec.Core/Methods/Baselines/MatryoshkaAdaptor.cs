@@ -1,0 +1,106 @@
+using Smec.Core.Retrieval;
+using System.Globalization;
+using Smec.Core.Runtime;
+using Smec.Core.Storage;
+using Smec.Core.Training;
+using static TorchSharp.torch;
+
+namespace Smec.Core.Methods.Baselines;
+
+/// <summary>
+/// Matryoshka-Adaptor (Yoon, Sinha, Arik, Pfister, EMNLP 2024): one residual adaptor e' = e + f(e)
+/// whose m-prefixes serve every target dimension m. Stage 1 (unsupervised, corpus only):
+/// L_topk + alpha L_pair + beta L_rec over every prefix. Stage 2 (supervised, same adaptor):
+/// the same plus gamma L_rank. "MA-unsup" stops after stage 1. Each stage runs on the shared
+/// training loop with early stopping on validation nDCG@10 (mean over the target dims).
+/// </summary>
+public sealed class MatryoshkaAdaptor : ICompressor
+{
+    public const string SupervisedName = "Matryoshka-Adaptor";
+    public const string UnsupervisedName = "MA-unsup";
+    private const string WeightsFile = "adaptor.bin";
+
+    private readonly MatryoshkaAdaptorOptions _options;
+    private readonly Dictionary<string, string> _settings = new();
+    private ResidualAdaptor? _adaptor;
+
+    public string Name => _options.Name;
+    public IReadOnlyList<int> Dims { get; }
+    public IReadOnlyDictionary<string, string> Settings => _settings;
+    public MatryoshkaAdaptorOptions Options => _options;
+    /// <summary>The loop's record of each stage of the last Fit (validation curve, steps, time).</summary>
+    public IReadOnlyList<(string Stage, TrainingResult Result)> TrainingRuns => _runs;
+    private readonly List<(string Stage, TrainingResult Result)> _runs = new();
+
+    public MatryoshkaAdaptor(IReadOnlyList<int> dims, MatryoshkaAdaptorOptions? options = null)
+    {
+        if (dims.Count == 0 || dims.Any(d => d <= 0)) throw new ArgumentException("dims must be positive and non-empty", nameof(dims));
+        Dims = dims.Distinct().OrderByDescending(d => d).ToArray();
+        _options = options ?? new MatryoshkaAdaptorOptions();
+    }
+
+    public void Fit(TrainingData data)
+    {
+        var inputDim = data.Corpus.Dim;
+        if (Dims[0] > inputDim) throw new ArgumentException($"{Name}: dims up to {Dims[0]} asked of {inputDim}-d embeddings");
+        Determinism.Seed(data.Seed);
+        _adaptor?.Dispose();
+        _adaptor = new ResidualAdaptor(inputDim, _options.HiddenDim ?? inputDim);
+        _settings.Clear();
+        _runs.Clear();
+        foreach (var (key, value) in _options.Describe()) _settings[key] = value;
+        _settings["input dim"] = inputDim.ToString(CultureInfo.InvariantCulture);
+        _settings["hidden dim"] = _adaptor.HiddenDim.ToString(CultureInfo.InvariantCulture);
+
+        var unsupervised = _options.Loop("unsupervised");
+        using var set = new TrainingSet(data, unsupervised.HardNegativePool);
+        using var neighbours = CorpusNeighbours.Find(set.Corpus, _options.TopK);
+        var seconds = RunStage(set, neighbours, data.Seed, supervisedStage: false);
+        if (_options.Supervised) seconds += RunStage(set, neighbours, data.Seed, supervisedStage: true);
+        _settings["training seconds"] = seconds.ToString("F1", CultureInfo.InvariantCulture);
+    }
+
+    private double RunStage(TrainingSet set, Tensor neighbours, long seed, bool supervisedStage)
+    {
+        var stage = supervisedStage ? "supervised" : "unsupervised";
+        var objective = new MatryoshkaAdaptorObjective(_adaptor!, neighbours, Dims, _options, supervisedStage);
+        var result = TrainingLoop.Run(set, objective, _options.Loop(stage), seed);
+        _runs.Add((stage, result));
+        _settings[$"{stage} stage"] = string.Create(CultureInfo.InvariantCulture,
+            $"best validation nDCG@10 (mean over dims) {result.BestValidationNdcg10:F4} at step {result.BestStep} of {result.StepsRun}{(result.StoppedEarly ? ", early stop" : "")}");
+        return result.Seconds;
+    }
+
+    public EmbeddingMatrix Compress(EmbeddingMatrix embeddings, int dim, EmbeddingRole role)
+    {
+        BaselineTensors.CheckDim(Name, Dims, dim);
+        var adaptor = _adaptor ?? throw new InvalidOperationException($"{Name}: Fit (or Load) before Compress");
+        BaselineTensors.CheckInputDim(Name, adaptor.Dim, embeddings);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        adaptor.eval();
+        var adapted = adaptor.forward(EmbeddingTensors.ToTensor(embeddings)).narrow(1, 0, dim);
+        return BaselineTensors.ToNormalisedMatrix(embeddings.Ids, adapted);
+    }
+
+    public void Save(string directory)
+    {
+        var adaptor = _adaptor ?? throw new InvalidOperationException($"{Name}: nothing to save before Fit");
+        CompressorFiles.Write(directory, this);
+        adaptor.save(Path.Combine(directory, WeightsFile));
+    }
+
+    /// <summary>Rebuild from a saved folder; the options are as saved in its settings only as far as inference needs (dims, widths).</summary>
+    public static MatryoshkaAdaptor Load(string directory)
+    {
+        var manifest = CompressorFiles.Read(directory, SupervisedName, UnsupervisedName);
+        Determinism.ConfigureTorch();
+        var inputDim = CompressorFiles.Setting(manifest, directory, "input dim", int.Parse);
+        var hiddenDim = CompressorFiles.Setting(manifest, directory, "hidden dim", int.Parse);
+        var method = new MatryoshkaAdaptor(manifest.Dims, new MatryoshkaAdaptorOptions { Supervised = manifest.Name == SupervisedName, HiddenDim = hiddenDim });
+        foreach (var (key, value) in manifest.Settings) method._settings[key] = value;
+        method._adaptor = new ResidualAdaptor(inputDim, hiddenDim);
+        method._adaptor.load(Path.Combine(directory, WeightsFile));
+        return method;
+    }
+}

@@ -1,0 +1,49 @@
+using Smec.Core.Losses;
+using Smec.Core.Losses.Baselines;
+using Smec.Core.Training;
+using static TorchSharp.torch;
+
+namespace Smec.Core.Methods.Baselines;
+
+/// <summary>
+/// One training stage of Matryoshka-Adaptor for the shared loop. Unsupervised terms use the batch's
+/// random corpus docs as anchors (their pairs are the "random pairs") and each anchor's k corpus
+/// neighbours; the supervised stage adds gamma times the ranking loss at every prefix m.
+/// </summary>
+internal sealed class MatryoshkaAdaptorObjective(
+    ResidualAdaptor adaptor, Tensor neighbours, IReadOnlyList<int> dims, MatryoshkaAdaptorOptions options, bool supervisedStage)
+    : ITrainingObjective
+{
+    public IReadOnlyList<ParameterGroup> ParameterGroups { get; } = [new(adaptor.parameters().ToArray())];
+    public IReadOnlyList<int> ValidationDims => dims;
+
+    public string Fingerprint =>
+        $"matryoshka-adaptor;stage={(supervisedStage ? "supervised" : "unsupervised")};dims={string.Join(",", dims)};hidden={adaptor.HiddenDim};" +
+        string.Join(";", options.Describe().Select(kv => $"{kv.Key}={kv.Value}"));
+
+    public Tensor Loss(TrainingBatch batch, TrainingStep step)
+    {
+        adaptor.train();
+        var anchors = batch.RandomDocs;
+        var k = neighbours.shape[1];
+        var rows = neighbours.index_select(0, tensor(batch.RandomDocRows.Select(r => (long)r).ToArray())).flatten();
+        var neighbourRows = batch.Set.Corpus.index_select(0, rows).reshape(anchors.shape[0], k, anchors.shape[1]);
+        var adaptedAnchors = adaptor.forward(anchors);
+        var adaptedNeighbours = adaptor.forward(neighbourRows);
+        var loss = TopKSimilarityLoss.Compute(anchors, adaptedAnchors, neighbourRows, adaptedNeighbours, dims)
+                   + options.Alpha * PairwiseSimilarityLoss.Compute(anchors, adaptedAnchors, dims)
+                   + options.Beta * ReconstructionLoss.Compute(anchors, adaptedAnchors, options.ReconstructionNorm);
+        if (!supervisedStage) return loss;
+        var queries = adaptor.forward(batch.Queries);
+        var docs = adaptor.forward(batch.Docs);
+        var ranking = NestedLoss.Sum(dims, m => RankingLoss.Compute(options.RankingLoss,
+            NestedLoss.Prefix(queries, m), NestedLoss.Prefix(docs, m), batch.Relevance, batch.PositiveColumn, options.Temperature));
+        return loss + options.Gamma / dims.Count * ranking;
+    }
+
+    public Tensor Compress(Tensor embeddings, int dim, EmbeddingRole role)
+    {
+        adaptor.eval();
+        return adaptor.forward(embeddings).narrow(1, 0, dim);
+    }
+}

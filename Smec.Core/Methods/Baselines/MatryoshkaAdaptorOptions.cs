@@ -1,0 +1,75 @@
+using System.Globalization;
+using Smec.Core.Losses;
+using Smec.Core.Losses.Baselines;
+using Smec.Core.Training;
+
+namespace Smec.Core.Methods.Baselines;
+
+/// <summary>
+/// Matryoshka-Adaptor's configuration. Reported setup (Yoon et al. 2024): Adam, lr 1e-3, batch 128,
+/// up to 5000 iterations, early stopping with patience 500; top-k with k = 10. The loss weights are
+/// not given in the public record: they are options, recorded with every result.
+/// </summary>
+public sealed record MatryoshkaAdaptorOptions
+{
+    /// <summary>false: the unsupervised stage only ("MA-unsup"); true: then the supervised stage.</summary>
+    public bool Supervised { get; init; } = true;
+    /// <summary>Width of f's hidden layer; null = the encoder's width.</summary>
+    public int? HiddenDim { get; init; }
+    public int TopK { get; init; } = 10;
+    /// <summary>Weight of the pairwise loss (the objective is L_topk + alpha L_pair + beta L_rec [+ gamma L_rank]).</summary>
+    public double Alpha { get; init; } = 1.0;
+    /// <summary>Weight of the reconstruction loss.</summary>
+    public double Beta { get; init; } = 1.0;
+    /// <summary>Weight of the ranking loss (supervised stage only).</summary>
+    public double Gamma { get; init; } = 1.0;
+    public ReconstructionNorm ReconstructionNorm { get; init; } = ReconstructionNorm.L1;
+    public RankingLossForm RankingLoss { get; init; } = RankingLossForm.Pairwise;
+    /// <summary>Cosine scores are divided by this in the ranking loss (inferred; raw cosines give tiny gradients).</summary>
+    public double Temperature { get; init; } = 0.05;
+    public int MaxStepsPerStage { get; init; } = 5000;
+    public int BatchSize { get; init; } = 128;
+    public double LearningRate { get; init; } = 1e-3;
+    public int PatienceSteps { get; init; } = 500;
+    public int EvaluateEvery { get; init; } = 50;
+    public int HardNegativePool { get; init; } = 30;
+    public int HardNegativesPerQuery { get; init; } = 1;
+    public bool Progress { get; init; } = true;
+
+    /// <summary>A copy with the unsupervised-only switch set (F# callers cannot use `with`).</summary>
+    public MatryoshkaAdaptorOptions With(bool supervised) => this with { Supervised = supervised };
+
+    public string Name => Supervised ? MatryoshkaAdaptor.SupervisedName : MatryoshkaAdaptor.UnsupervisedName;
+
+    /// <summary>Loop options of one stage (Adam without weight decay, as reported; patience in validations).</summary>
+    public TrainingOptions Loop(string stage) => new()
+    {
+        MaxSteps = MaxStepsPerStage,
+        BatchSize = BatchSize,
+        LearningRate = LearningRate,
+        Optimizer = OptimizerKind.Adam,
+        WeightDecay = 0.0,
+        HardNegativePool = HardNegativePool,
+        HardNegativesPerQuery = HardNegativesPerQuery,
+        RandomDocs = BatchSize,
+        EvaluateEvery = EvaluateEvery,
+        Patience = Math.Max(1, PatienceSteps / EvaluateEvery),
+        Progress = Progress,
+        Label = $"{Name} ({stage})",
+    };
+
+    public IEnumerable<KeyValuePair<string, string>> Describe()
+    {
+        string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        yield return new("supervised", Supervised ? "yes (unsupervised stage, then all four terms)" : "no (unsupervised stage only)");
+        yield return new("top_k", TopK.ToString(CultureInfo.InvariantCulture));
+        yield return new("alpha (pairwise)", F(Alpha));
+        yield return new("beta (reconstruction)", F(Beta));
+        if (Supervised) yield return new("gamma (ranking)", F(Gamma));
+        yield return new("reconstruction norm", ReconstructionNorm.ToString());
+        if (Supervised) yield return new("ranking loss", $"{RankingLoss}, temperature {F(Temperature)}, {HardNegativesPerQuery} hard negative(s) per query from the top {HardNegativePool}");
+        yield return new("neighbours", "k nearest corpus items under the frozen encoder");
+        yield return new("steps per stage", $"up to {MaxStepsPerStage}, validation every {EvaluateEvery}, patience {PatienceSteps} steps");
+        yield return new("optimizer", $"Adam, lr {F(LearningRate)}, batch {BatchSize}");
+    }
+}

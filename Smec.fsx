@@ -69,6 +69,13 @@ module Script =
         |> Chart.withDisplayOptions (DisplayOptions.init (PlotlyJSReference = PlotlyJSReference.Full))
         |> GenericChart.toEmbeddedHTML
 
+    /// A log-scaled x axis with a tick at each dimension of the ladder, as in the paper's figures.
+    let withDimsAxis (dims: seq<int>) (chart: GenericChart) : GenericChart =
+        let axis =
+            LayoutObjects.LinearAxis.init (
+                Title = Title.init "dimensions (log scale)", AxisType = StyleParam.AxisType.Log, TickVals = dims)
+        chart |> Chart.withXAxis axis
+
     /// Write the chart as a standalone offline HTML page and return its path.
     let saveChart (path: string) (chart: GenericChart) : string =
         let full = Path.GetFullPath path

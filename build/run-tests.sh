@@ -34,6 +34,10 @@ run_stage() {
   rm -f "$stage_log"
 }
 
+# Notebooks: every notebooks/*.ipynb runs headless, each cell counted; executed copies in results/notebooks/.
+run_stage "notebooks (notebooks/*.ipynb)" \
+  dotnet "tools/NotebookRunner/bin/$config/net10.0/linux-x64/notebook-runner.dll" --out results/notebooks notebooks
+
 # Examples: every examples/*.fsx runs with dotnet fsi and prints its result table.
 run_stage "examples (examples/*.fsx)" bash scripts/run-examples.sh
 

@@ -13,6 +13,8 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Encode of ParseResults<EncodeCommand.EncodeArgs>
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataCommand.DataArgs>
     | [<CliPrefix(CliPrefix.None)>] Baselines of ParseResults<BaselinesCommand.BaselinesArgs>
+    | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainCommand.TrainArgs>
+    | [<CliPrefix(CliPrefix.None)>] Compress of ParseResults<CompressCommand.CompressArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -24,6 +26,8 @@ type SmecArgs =
             | Encode _ -> "build or reuse the embeddings of a dataset under an encoder, and print where they are"
             | Data _ -> "list the declared datasets and encoders, or verify the local copies"
             | Baselines _ -> "fit the baselines on SciFact (MiniLM) and print test nDCG@10 per method and dim"
+            | Train _ -> "train SMEC (or an ablation) on embeddings and print nDCG@10 per dim"
+            | Compress _ -> "compress a .npy of embeddings with a saved SMEC model"
 
 [<EntryPoint>]
 let main argv =
@@ -38,6 +42,8 @@ let main argv =
         | SmecArgs.Encode args -> EncodeCommand.run args
         | SmecArgs.Data args -> DataCommand.run args
         | SmecArgs.Baselines args -> BaselinesCommand.run args
+        | SmecArgs.Train args -> TrainCommand.run args
+        | SmecArgs.Compress args -> CompressCommand.run args
     with
     | :? TorchLoadException as e ->
         eprintfn "error: %s" e.Message

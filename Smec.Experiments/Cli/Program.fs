@@ -15,6 +15,7 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Baselines of ParseResults<BaselinesCommand.BaselinesArgs>
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainCommand.TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Compress of ParseResults<CompressCommand.CompressArgs>
+    | [<CliPrefix(CliPrefix.None)>] Images of ParseResults<ImagesCommand.ImagesArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -28,6 +29,7 @@ type SmecArgs =
             | Baselines _ -> "fit the baselines on SciFact (MiniLM) and print test nDCG@10 per method and dim"
             | Train _ -> "train SMEC (or an ablation) on embeddings and print nDCG@10 per dim"
             | Compress _ -> "compress a .npy of embeddings with a saved SMEC model"
+            | Images _ -> "run the local image (item 4) and multimodal (item 5) experiments and print their tables"
 
 [<EntryPoint>]
 let main argv =
@@ -44,6 +46,7 @@ let main argv =
         | SmecArgs.Baselines args -> BaselinesCommand.run args
         | SmecArgs.Train args -> TrainCommand.run args
         | SmecArgs.Compress args -> CompressCommand.run args
+        | SmecArgs.Images args -> ImagesCommand.run args
     with
     | :? TorchLoadException as e ->
         eprintfn "error: %s" e.Message

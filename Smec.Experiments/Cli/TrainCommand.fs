@@ -49,6 +49,8 @@ type TrainArgs =
     | Checkpoint of path: string
     | Report_Test
     | Quiet
+    | Gradient_Probe of csv: string
+    | Probe_Epochs of int
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -88,6 +90,8 @@ type TrainArgs =
             | Checkpoint _ -> "checkpoint path prefix; an interrupted run resumes from it"
             | Report_Test -> "also print test nDCG@10 (final reports only: never tune on it)"
             | Quiet -> "no progress bar"
+            | Gradient_Probe _ -> "instead of training SMEC, run the catalog item 8 gradient probe (MRL vs SMRL) and write its CSV here"
+            | Probe_Epochs _ -> "epochs of the gradient probe (default 40)"
 
 let private parseEnum<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (flag: string) (text: string) : 'T =
     match Enum.TryParse<'T>(text.Replace("-", ""), true) with
@@ -152,6 +156,16 @@ let options (args: ParseResults<TrainArgs>) =
             Progress = not (args.Contains Quiet))
     smec, training
 
+/// Catalog item 8: per-epoch gradient statistics of the shared and unshared weights, MRL vs SMRL.
+let private gradientProbe (args: ParseResults<TrainArgs>) (data: TrainingData) (csv: string) =
+    let rows = GradientProbe.Run(data, GradientProbeOptions(Epochs = args.GetResult(Probe_Epochs, 40)))
+    printfn "%-5s %5s %14s %14s %12s %12s %10s" "" "epoch" "|g| w[0,96)" "|g| w[96,192)" "var w[0,96)" "var w[96,192)" "loss"
+    for r in rows do
+        printfn "%-5s %5d %14.6g %14.6g %12.4g %12.4g %10.5f" r.Method r.Epoch r.MeanAbsGradShared r.MeanAbsGradUnshared r.GradVarianceShared r.GradVarianceUnshared r.MeanTrainLoss
+    GradientProbe.WriteCsv(csv, rows)
+    printfn "wrote %s" csv
+    0
+
 let run (args: ParseResults<TrainArgs>) : int =
     let clock = Diagnostics.Stopwatch.StartNew()
     let embDir, corpus, queries, train, test = loadData args
@@ -160,24 +174,27 @@ let run (args: ParseResults<TrainArgs>) : int =
     let data = ValidationSplit.Carve(corpus, queries, train, args.GetResult(Validation_Queries, 100), args.GetResult(Validation_Seed, 0L))
     let data = TrainingData(data.Corpus, data.Queries, data.Train, data.Validation, seed)
     Determinism.ConfigureTorch()
-    use model = new SmecCompressor(smec, training)
-    model.Fit data
-    let fitSeconds = clock.Elapsed.TotalSeconds
-    printfn "%s on %s (%d docs, %d train / %d validation queries), seed %d, torch threads %d (SMEC_THREADS=%s), fit %.1f s"
-        model.Name embDir corpus.Rows data.Train.QueryCount data.Validation.QueryCount seed
-        (TorchSharp.torch.get_num_threads ()) (Environment.GetEnvironmentVariable Determinism.ThreadsVariable |> Option.ofObj |> Option.defaultValue "unset") fitSeconds
-    let reportTest = args.Contains Report_Test
-    printfn "%6s  %10s%s" "dim" "val nDCG@10" (if reportTest then "  test nDCG@10" else "")
-    for dim in model.Dims do
-        let v = CompressionEvaluation.Ndcg10(model, corpus, queries, data.Validation, dim)
-        if reportTest then
-            let t = CompressionEvaluation.Ndcg10(model, corpus, queries, test.Force(), dim)
-            printfn "%6d  %10.4f  %13.4f" dim v t
-        else printfn "%6d  %10.4f" dim v
-    for KeyValue (k, v) in model.Settings do printfn "  %s = %s" k v
-    match args.TryGetResult Out with
-    | Some dir ->
-        model.Save dir
-        printfn "saved to %s" dir
-    | None -> ()
-    0
+    match args.TryGetResult Gradient_Probe with
+    | Some csv -> gradientProbe args data csv
+    | None ->
+        use model = new SmecCompressor(smec, training)
+        model.Fit data
+        let fitSeconds = clock.Elapsed.TotalSeconds
+        printfn "%s on %s (%d docs, %d train / %d validation queries), seed %d, torch threads %d (SMEC_THREADS=%s), fit %.1f s"
+            model.Name embDir corpus.Rows data.Train.QueryCount data.Validation.QueryCount seed
+            (TorchSharp.torch.get_num_threads ()) (Environment.GetEnvironmentVariable Determinism.ThreadsVariable |> Option.ofObj |> Option.defaultValue "unset") fitSeconds
+        let reportTest = args.Contains Report_Test
+        printfn "%6s  %10s%s" "dim" "val nDCG@10" (if reportTest then "  test nDCG@10" else "")
+        for dim in model.Dims do
+            let v = CompressionEvaluation.Ndcg10(model, corpus, queries, data.Validation, dim)
+            if reportTest then
+                let t = CompressionEvaluation.Ndcg10(model, corpus, queries, test.Force(), dim)
+                printfn "%6d  %10.4f  %13.4f" dim v t
+            else printfn "%6d  %10.4f" dim v
+        for KeyValue (k, v) in model.Settings do printfn "  %s = %s" k v
+        match args.TryGetResult Out with
+        | Some dir ->
+            model.Save dir
+            printfn "saved to %s" dir
+        | None -> ()
+        0

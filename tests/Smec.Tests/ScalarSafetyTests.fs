@@ -68,12 +68,12 @@ let private hazardous =
 /// These make their Scalars explicitly and keep them alive (static or `using`); their other calls are checked.
 let private explicitScalarMakers = set [ "ScalarSafe"; "AdamOptimizer" ]
 
-let private offenders (folders: string list) =
+let private offenders (namespaces: string list) =
     let core = typeof<Smec.Core.Training.TrainingLoop>.Assembly
     [ for t in core.GetTypes() do
         let ns = if isNull t.Namespace then "" else t.Namespace
         let outer = (if isNull t.DeclaringType then t else t.DeclaringType).Name
-        if folders |> List.exists ns.StartsWith then
+        if namespaces |> List.contains ns then
             let flags = BindingFlags.Public ||| BindingFlags.NonPublic ||| BindingFlags.Instance ||| BindingFlags.Static ||| BindingFlags.DeclaredOnly
             let members = Seq.append (t.GetMethods flags |> Seq.cast<MethodBase>) (t.GetConstructors flags |> Seq.cast<MethodBase>)
             for m in members do
@@ -94,6 +94,7 @@ let tests =
             Expect.isFalse (hazardous subtract) "a.sub(b) passes no Scalar"
 
         testCase "losses, SMEC and the training loop call no TorchSharp API that makes a temporary Scalar" <| fun () ->
+            // Namespaces checked so far; others (Baselines, Retrieval) can join once they use ScalarSafe.
             let found = offenders [ "Smec.Core.Losses"; "Smec.Core.Methods.SmecMethod"; "Smec.Core.Training" ]
             Expect.isEmpty found (sprintf "use ScalarSafe instead:\n%s" (String.Join("\n", found)))
     ]

@@ -5,6 +5,11 @@ CONFIG       ?= Release
 TORCH_BACKEND ?= cpu
 TABLE        ?= 2
 PROFILE      ?= local
+# Optional: SEEDS=3 (mean and spread over seeds 1..3), EMBEDDINGS=manifest.yaml (paper profile), FORCE=1.
+SEEDS        ?=
+EMBEDDINGS   ?=
+FORCE        ?=
+RUN_FLAGS    := $(if $(SEEDS),--seeds $(SEEDS)) $(if $(EMBEDDINGS),--embeddings $(EMBEDDINGS))
 DOTNET_FLAGS := -c $(CONFIG) -p:TorchBackend=$(TORCH_BACKEND) -nologo -v minimal -clp:NoSummary
 SMEC         := dotnet Smec.Experiments/bin/$(CONFIG)/net10.0/linux-x64/smec.dll
 STAMP        := .cache/setup.stamp
@@ -14,10 +19,12 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: setup build test reproduce reproduce-all check bless bench notebooks examples clean help
+.PHONY: setup build test reproduce reproduce-all check bless list bench notebooks examples clean help
 
 help:
 	@echo "make reproduce TABLE=N [PROFILE=local|paper]   reproduce one catalog item (default TABLE=2)"
+	@echo "     [SEEDS=3] [EMBEDDINGS=manifest.yaml] [FORCE=1]  seeds per trained cell, the paper's embeddings, recompute"
+	@echo "make reproduce-all | list | check | bless TABLE=N   every item | the catalog | verdicts from the cache | record values"
 	@echo "make test                                       build and run every test"
 	@echo "make notebooks                                  execute every notebook headless (executed copies in results/notebooks/)"
 	@echo "make examples                                   run every examples/*.fsx with dotnet fsi"
@@ -37,13 +44,21 @@ test: build
 	@bash build/run-tests.sh $(CONFIG)
 
 reproduce: build
-	@$(SMEC) reproduce --table $(TABLE) --profile $(PROFILE)
+	@$(SMEC) reproduce --table $(TABLE) --profile $(PROFILE) $(RUN_FLAGS) $(if $(FORCE),--force)
 
 reproduce-all: build
-	@$(SMEC) reproduce --all --profile $(PROFILE)
+	@$(SMEC) reproduce --all --profile $(PROFILE) $(RUN_FLAGS) $(if $(FORCE),--force)
 
+# Verdicts of every item from cached results only (nothing runs); fails on any FAIL.
 check: build
-	@$(SMEC) check
+	@$(SMEC) check --profile $(PROFILE) $(RUN_FLAGS)
+
+# Record the current values of item TABLE (from the cache) as its regression reference.
+bless: build
+	@$(SMEC) bless --table $(TABLE) --profile $(PROFILE) $(RUN_FLAGS)
+
+list: build
+	@$(SMEC) list $(if $(EMBEDDINGS),--embeddings $(EMBEDDINGS))
 
 bench: build
 	@$(SMEC) bench

@@ -16,6 +16,10 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainCommand.TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Compress of ParseResults<CompressCommand.CompressArgs>
     | [<CliPrefix(CliPrefix.None)>] Images of ParseResults<ImagesCommand.ImagesArgs>
+    | [<CliPrefix(CliPrefix.None)>] Reproduce of ParseResults<ReproduceCommand.ReproduceArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bless of ParseResults<BlessCommand.BlessArgs>
+    | [<CliPrefix(CliPrefix.None)>] Check of ParseResults<CheckCommand.CheckArgs>
+    | [<CliPrefix(CliPrefix.None)>] List of ParseResults<ListCommand.ListArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -30,6 +34,10 @@ type SmecArgs =
             | Train _ -> "train SMEC (or an ablation) on embeddings and print nDCG@10 per dim"
             | Compress _ -> "compress a .npy of embeddings with a saved SMEC model"
             | Images _ -> "run the local image (item 4) and multimodal (item 5) experiments and print their tables"
+            | Reproduce _ -> "reproduce a catalog item: run or reuse its experiments, judge every cell, write results/item-N/"
+            | Bless _ -> "record a table's current values (from the cache) as its regression reference"
+            | Check _ -> "judge tables from cached results only; exit 1 on any FAIL"
+            | List _ -> "list the catalog's items"
 
 [<EntryPoint>]
 let main argv =
@@ -47,6 +55,10 @@ let main argv =
         | SmecArgs.Train args -> TrainCommand.run args
         | SmecArgs.Compress args -> CompressCommand.run args
         | SmecArgs.Images args -> ImagesCommand.run args
+        | SmecArgs.Reproduce args -> ReproduceCommand.run args
+        | SmecArgs.Bless args -> BlessCommand.run args
+        | SmecArgs.Check args -> CheckCommand.run args
+        | SmecArgs.List args -> ListCommand.run args
     with
     | :? TorchLoadException as e ->
         eprintfn "error: %s" e.Message

@@ -1,0 +1,44 @@
+/// `smec bless --table N`: record the current values of a table (from cached results, nothing is
+/// recomputed) as the reference of its regression checks, in paper-results/blessed/.
+module Smec.Experiments.Cli.BlessCommand
+
+open Argu
+open Smec.Experiments.Catalog
+open Smec.Experiments.Running
+
+type BlessArgs =
+    | [<Mandatory; Unique>] Table of item: int
+    | [<Unique>] Profile of name: string
+    | [<Unique>] Seeds of count: int
+    | [<Unique>] Embeddings of manifest: string
+    | [<Unique>] Results of folder: string
+
+    interface IArgParserTemplate with
+        member this.Usage =
+            match this with
+            | Table _ -> "catalog item whose values to bless"
+            | Profile _ -> "local (default) or paper"
+            | Seeds _ -> "the seeds the values were reproduced with (default 1)"
+            | Embeddings _ -> "embeddings manifest (paper profile)"
+            | Results _ -> "results folder (default: results/ in the repository)"
+
+let run (args: ParseResults<BlessArgs>) : int =
+    CatalogSession.guard (fun () ->
+        let session =
+            CatalogSession.openSession (args.TryGetResult Embeddings) (args.TryGetResult Seeds) (args.TryGetResult Results) ignore
+        let profile = CatalogSession.parseProfile (args.TryGetResult Profile)
+        let item = (Catalog.find (args.GetResult Table)).Number
+        let spec = Catalog.build item profile session.Context
+        let result = TableRun.reproduce session.Environment session.Published { Runner.Force = false; Runner.DryRun = true } spec
+        let blessings = TableRun.blessings result (System.DateTime.UtcNow.ToString "yyyy-MM-dd")
+        let path = Blessed.pathOf session.Environment.PaperResultsDir item profile
+        match blessings with
+        | [] ->
+            eprintfn "nothing to bless for item %d (%s): no cell has a value in the cache; run `smec reproduce --table %d` first" item (Model.Profile.name profile) item
+            1
+        | values ->
+            Blessed.save path values
+            let missing = result.Cells.Length - values.Length
+            printfn "blessed %d cells of item %d (%s) into %s%s" values.Length item (Model.Profile.name profile) path
+                (if missing > 0 then sprintf " (%d cells have no value and keep their previous blessing, if any)" missing else "")
+            0)

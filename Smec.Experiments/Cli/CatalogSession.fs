@@ -1,0 +1,60 @@
+/// What the catalog commands (reproduce, bless, check, list) share: the repository, the published
+/// values, the embeddings manifest, the run environment, and error reporting.
+module Smec.Experiments.Cli.CatalogSession
+
+open Spectre.Console
+open Smec.Core.Data
+open Smec.Experiments.Catalog
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Running
+
+type Session =
+    { RepoRoot: string
+      Published: Published.PublishedTable
+      Environment: Environment.RunEnvironment
+      Context: CatalogContext }
+
+let repoRoot () =
+    match Option.ofObj (RepoPaths.TryFindRoot()) with
+    | Some root -> root
+    | None -> failwith "run smec inside the repository (Smec.sln not found above the working directory)"
+
+/// Progress lines go to the terminal as plain text.
+let consoleProgress (line: string) = AnsiConsole.MarkupLine(Markup.Escape line)
+
+/// Tables are wide: when the output is not a terminal (make, a log file), Spectre would assume 80
+/// columns and wrap every cell; 140 keeps a table per screen.
+let widenRedirectedOutput () =
+    if System.Console.IsOutputRedirected && AnsiConsole.Profile.Width < 140 then AnsiConsole.Profile.Width <- 140
+
+let openSession (manifestPath: string option) (seeds: int option) (resultsDir: string option) (progress: string -> unit) =
+    widenRedirectedOutput ()
+    let root = repoRoot ()
+    let manifest = EmbeddingsManifest.tryResolve manifestPath
+    let env = Environment.standard root manifest progress
+    let env = match resultsDir with Some d -> { env with ResultsDir = System.IO.Path.GetFullPath d } | None -> env
+    let seedCount = defaultArg seeds 1
+    if seedCount < 1 then failwithf "--seeds must be at least 1, got %d" seedCount
+    { RepoRoot = root
+      Published = Published.load (Published.defaultPath root)
+      Environment = env
+      Context = { Seeds = Profiles.defaultSeeds seedCount; Manifest = manifest } }
+
+let parseProfile (text: string option) =
+    match Profile.parse (defaultArg text "local") with
+    | Ok p -> p
+    | Error message -> failwith message
+
+/// Run a command; a bad input (a file, a field, an argument) is one line on stderr and exit code 2.
+let guard (command: unit -> int) =
+    try
+        command ()
+    with
+    | Failure message ->
+        eprintfn "error: %s" message
+        2
+    | :? System.IO.InvalidDataException
+    | :? System.IO.FileNotFoundException
+    | :? System.ArgumentException as e ->
+        eprintfn "error: %s" e.Message
+        2

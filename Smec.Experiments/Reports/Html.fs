@@ -1,0 +1,166 @@
+/// report.html: a self-contained offline page. Plotly.NET charts of nDCG@10 (or the table's
+/// measure) vs dims per method, ours beside the paper's curve, then the tables of report.md.
+/// plotly.js is inlined (PlotlyJSReference.Full; the CDN default would be blank offline).
+module Smec.Experiments.Reports.Html
+
+open System.Net
+open System.Text
+open Plotly.NET
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Catalog.Published
+open Smec.Experiments.Running.Checks
+open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Running.TableRun
+
+let private encode (text: string) = WebUtility.HtmlEncode text
+
+/// Our rows of a panel as lines over its numeric columns (dims), missing points left out.
+let private oursChart (result: TableResult) (panel: string) (spec: ChartSpec) =
+    let cells = result.Cells |> List.filter (fun c -> c.Cell.Panel = panel)
+    let numeric (column: string) = fst (System.Int32.TryParse column)
+    let traces =
+        [ for row in result.Spec.Rows do
+              let points =
+                  [ for c in cells do
+                        if c.Cell.Row = row && numeric c.Cell.Column then
+                            match c.Value with
+                            | Value v -> yield c.Cell.Column, v.Mean * c.Cell.Display.Factor
+                            | Gap _ -> () ]
+              if not points.IsEmpty then
+                  yield Chart.Line(x = (points |> List.map fst), y = (points |> List.map snd), ShowMarkers = true, Name = row) ]
+    match traces with
+    | [] -> None
+    | _ ->
+        Some(
+            Chart.combine traces
+            |> Chart.withTitle (sprintf "ours: %s" panel)
+            |> Chart.withXAxisStyle (TitleText = spec.XTitle)
+            |> Chart.withYAxisStyle (TitleText = spec.YTitle)
+            |> Chart.withSize (620, 440)
+        )
+
+/// The paper's published curves for the chart's published panel.
+let private paperChart (result: TableResult) (spec: ChartSpec) (factor: float) =
+    match spec.PublishedPanel with
+    | None -> None
+    | Some panel ->
+        let values =
+            result.Published
+            |> List.filter (fun p -> p.Key.Panel = panel && p.Axis = "dims" && (spec.PublishedEncoder.IsNone || Some p.Key.Encoder = spec.PublishedEncoder))
+        let series =
+            values
+            |> List.groupBy (fun p -> if spec.PublishedEncoder.IsNone then sprintf "%s %s" p.Key.Encoder p.Key.Row else p.Key.Row)
+        match series with
+        | [] -> None
+        | _ ->
+            Some(
+                Chart.combine
+                    [ for name, points in series ->
+                          let sorted = points |> List.sortBy (fun p -> p.Key.X)
+                          Chart.Line(
+                              x = (sorted |> List.map (fun p -> string p.Key.X)),
+                              y = (sorted |> List.map (fun p -> scaled p * factor)),
+                              ShowMarkers = true,
+                              Name = "paper: " + name,
+                              LineDash = StyleParam.DrawingStyle.Dash
+                          ) ]
+                |> Chart.withTitle (sprintf "paper: %s (%s)" panel (values.Head.Figure))
+                |> Chart.withXAxisStyle (TitleText = "dims")
+                |> Chart.withYAxisStyle (TitleText = spec.YTitle)
+                |> Chart.withSize (620, 440)
+            )
+
+let private htmlTable (header: string list) (rows: (string * string) list list) =
+    let out = StringBuilder()
+    out.Append("<table><thead><tr>") |> ignore
+    for h in header do out.Append("<th>").Append(encode h).Append("</th>") |> ignore
+    out.Append("</tr></thead><tbody>") |> ignore
+    for r in rows do
+        out.Append("<tr>") |> ignore
+        for text, css in r do out.Append(sprintf "<td class=\"%s\">" css).Append(encode text).Append("</td>") |> ignore
+        out.Append("</tr>") |> ignore
+    out.Append("</tbody></table>").ToString()
+
+let private statusClass (text: string) =
+    if text.Contains "FAIL" then "fail"
+    elif text.Contains "OK*" then "okstar"
+    elif text.Contains "SKIPPED" then "skipped"
+    elif text.EndsWith " OK" || text = "OK" then "ok"
+    else ""
+
+let private style =
+    """<style>
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+td.ok { background: #e6f4e6; } td.okstar { background: #fff6d6; } td.fail { background: #fbe0e0; } td.skipped { color: #777; }
+.charts { display: flex; flex-wrap: wrap; gap: 1em; }
+</style>"""
+
+/// The page body after the lead figure: the other charts and every table of the report.
+let private body (result: TableResult) (moreCharts: GenericChart list) =
+    let spec = result.Spec
+    let out = StringBuilder()
+    let add (text: string) = out.Append(text) |> ignore
+    if not moreCharts.IsEmpty then
+        add "<div class=\"charts\">"
+        for c in moreCharts do add (GenericChart.toChartHTML c)
+        add "</div>"
+    add (sprintf "<h1>%s</h1><p>%s</p>" (encode (CellText.title result)) (encode spec.Description))
+    add (sprintf "<p>Seeds: %s. %s. <b>Verdicts: %s.</b></p>" (spec.Seeds |> List.map string |> String.concat ", ")
+            (encode (CellText.experimentSummary result)) (encode (CellText.statusSummary result)))
+    add "<ul>"
+    for note in spec.Notes do add (sprintf "<li>%s</li>" (encode note))
+    add "</ul>"
+    for panel in spec.Panels do
+        let frame = Frames.panelFrame result panel (CellText.tableCell result)
+        let columns = frame.ColumnKeys |> List.ofSeq
+        add (sprintf "<h2>%s</h2>" (encode panel))
+        add (htmlTable ("" :: columns) [ for r in frame.RowKeys -> (r, "") :: [ for c in columns -> let t = Frames.textAt frame r c in t, statusClass t ] ])
+    match CellText.reasons result with
+    | [] -> ()
+    | reasons ->
+        add "<h2>Why cells are not computed</h2><ul>"
+        for s, reason, n in reasons do add (sprintf "<li>%s (%d): %s</li>" s n (encode reason))
+        add "</ul>"
+    if not result.Claims.IsEmpty then
+        add "<h2>Claims</h2>"
+        add (htmlTable [ "claim"; "panel"; "statement"; "numbers"; "status" ]
+                 [ for c in result.Claims -> [ c.Claim.Id, ""; c.Claim.Panel, ""; c.Claim.Text, ""; c.Detail, ""; Status.name c.Status, statusClass (Status.name c.Status) ] ])
+    add "<h2>Checks</h2>"
+    add (htmlTable [ "panel"; "row"; "column"; "check"; "expected"; "actual"; "delta"; "tolerance"; "status"; "note" ]
+             [ for c in result.Cells do
+                   for k in c.Checks ->
+                       let d = c.Cell.Display
+                       [ c.Cell.Panel, ""; c.Cell.Row, ""; c.Cell.Column, ""; CheckKind.name k.Kind, ""
+                         CellText.optionalNumber d k.Expected, ""; CellText.optionalNumber d k.Actual, ""; CellText.signed d k.Delta, ""
+                         CellText.optionalNumber d k.Tolerance, ""; Status.name k.Status, statusClass (Status.name k.Status); k.Note, "" ] ])
+    add "<p>Every number with its config: results.json and cells.csv beside this page.</p>"
+    out.ToString()
+
+/// The page: the first panel's chart beside the paper's, then the rest.
+let render (result: TableResult) : string =
+    let spec = result.Spec
+    let factor = result.Cells |> List.tryHead |> Option.map (fun c -> c.Cell.Display.Factor) |> Option.defaultValue 1.0
+    let charts =
+        match spec.Chart with
+        | None -> []
+        | Some chart ->
+            [ yield! chart.Panels |> List.choose (fun p -> oursChart result p chart)
+              yield! paperChart result chart factor |> Option.toList ]
+    // Without any chart the page still needs a figure to carry plotly.js and the tables.
+    let lead, rest =
+        match charts with
+        | first :: more -> first, more
+        | [] -> Chart.Line(x = [ 0 ], y = [ 0 ], Name = "no data") |> Chart.withTitle "no chart for this table", []
+    lead
+    |> Chart.withDisplayOptions (
+        DisplayOptions.init (
+            DocumentTitle = CellText.title result,
+            AdditionalHeadTags = [ Giraffe.ViewEngine.HtmlElements.rawText style ],
+            ChartDescription = [ Giraffe.ViewEngine.HtmlElements.rawText (body result rest) ],
+            PlotlyJSReference = PlotlyJSReference.Full
+        )
+    )
+    |> GenericChart.toEmbeddedHTML

@@ -1,0 +1,146 @@
+/// Resolving an experiment's (dataset, encoder, source) to embeddings and judgements. Providers are
+/// a list: the project's encoders with their embedding cache (which reuses the mirror's
+/// precomputed embeddings), a user's embeddings manifest, and (when they land) image features.
+module Smec.Experiments.Running.Datasets
+
+open System
+open System.IO
+open System.Security.Cryptography
+open Smec.Core.Data
+open Smec.Core.Data.Manifests
+open Smec.Core.Methods
+open Smec.Core.Storage
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Catalog.EmbeddingsManifest
+
+/// Everything a retrieval experiment needs; the test split is kept apart from `Training`.
+type LoadedDataset =
+    { Name: string
+      Training: TrainingData
+      TestQueries: EmbeddingMatrix
+      Test: Qrels
+      /// Drop the document whose id equals the query id (BEIR's rule for Quora and ArguAna).
+      DropSelfMatches: bool
+      /// File name -> SHA-256 of every input file.
+      Checksums: Map<string, string>
+      Notes: string list }
+
+type Provision =
+    /// This provider does not handle the config.
+    | NotMine
+    /// It would, but something is missing: the reason says what.
+    | Missing of reason: string
+    | Available of load: (unit -> LoadedDataset)
+
+type DatasetProvider =
+    { Name: string
+      Provide: ExperimentConfig -> Provision }
+
+let sha256File (path: string) =
+    use stream = File.OpenRead path
+    Convert.ToHexString(SHA256.HashData stream).ToLowerInvariant()
+
+/// Build the training data and the test part from full embeddings and qrels by the split rule.
+let assemble (name: string) (corpus: EmbeddingMatrix) (queries: EmbeddingMatrix) (trainQrels: Qrels option) (testQrels: Qrels)
+             (rule: SplitRule) (seed: int64) (dropSelf: bool) (checksums: Map<string, string>) =
+    let parts = Splits.split rule trainQrels testQrels
+    let known = queries.IndexById()
+    let need (ids: string list) what =
+        match ids |> List.filter (known.ContainsKey >> not) with
+        | [] -> ()
+        | missing -> failwithf "%s: %d %s queries have no embedding (first: %s)" name missing.Length what missing.Head
+    need parts.Train "train"
+    need parts.Validation "validation"
+    need parts.Test "test"
+    let judgements = match rule with GivenTrainTest _ -> trainQrels.Value | QueryHalves _ -> testQrels
+    let training =
+        TrainingData(
+            corpus,
+            queries.Select(List.toArray (parts.Train @ parts.Validation)),
+            judgements.Restrict parts.Train,
+            judgements.Restrict parts.Validation,
+            seed
+        )
+    { Name = name
+      Training = training
+      TestQueries = queries.Select(List.toArray parts.Test)
+      Test = testQrels.Restrict parts.Test
+      DropSelfMatches = dropSelf
+      Checksums = checksums
+      Notes =
+        [ Splits.describe rule
+          sprintf "%d train, %d validation, %d test queries; %d documents" parts.Train.Length parts.Validation.Length parts.Test.Length corpus.Rows ] }
+
+/// The project's own text data: embeddings from EmbeddingStore (the mirror's precomputed files
+/// when their key matches, else the embedding cache, else the encoder, then cached), judgements
+/// from DatasetLoader (which applies each dataset's relevance mapping, e.g. Cranfield's codes).
+let encoderStore () : DatasetProvider =
+    let provide (config: ExperimentConfig) =
+        match config.Source with
+        | Manifest _ -> NotMine
+        | Mirror ->
+            let catalog = try Some ManifestCatalog.Default with _ -> None
+            let dataset = catalog |> Option.bind (fun c -> match c.Datasets.TryGetValue config.Dataset with | true, d -> Some d | _ -> None)
+            let encoder = catalog |> Option.bind (fun c -> match c.Encoders.TryGetValue config.Encoder with | true, e -> Some e | _ -> None)
+            match dataset, encoder with
+            | Some d, Some e when d.Kind = "text-retrieval" && e.Kind <> "precomputed" ->
+                Available(fun () ->
+                    let encoded = EmbeddingStore.GetOrBuild(config.Dataset, config.Encoder, EncodeOptions(ShowProgress = true))
+                    let text = DatasetLoader.LoadText(config.Dataset)
+                    let split name = match text.QrelsBySplit.TryGetValue name with | true, q -> Some q | _ -> None
+                    let test =
+                        match split "test", split "all" with
+                        | Some q, _ | None, Some q -> q
+                        | None, None -> failwithf "dataset '%s' has neither a 'test' nor an 'all' qrels split" config.Dataset
+                    let checksums =
+                        [ yield "embeddings key", encoded.Key
+                          for KeyValue(part, origin) in encoded.Origins -> sprintf "embeddings %s from" part, origin
+                          for f in d.Files do
+                              match f.Sha256 with
+                              | null -> ()
+                              | sha -> yield sprintf "%s/%s" config.Dataset f.Path, sha ]
+                        |> Map.ofList
+                    assemble (sprintf "%s x %s" config.Dataset config.Encoder) encoded.Corpus encoded.Queries (split "train") test
+                        config.Split config.Seed false checksums)
+            | _ -> NotMine
+    { Name = "encoders and embedding cache"; Provide = provide }
+
+/// The entry of a manifest that a config names (by fingerprint, dataset and encoder).
+let manifestEntry (manifest: EmbeddingsManifest option) (config: ExperimentConfig) =
+    match config.Source, manifest with
+    | Manifest fingerprint, Some m ->
+        m.Entries |> List.tryFind (fun e -> e.Fingerprint = fingerprint && e.Dataset = config.Dataset && e.Encoder = config.Encoder)
+    | _ -> None
+
+/// A user's embeddings manifest (the paper profile).
+let manifestProvider (manifest: EmbeddingsManifest option) : DatasetProvider =
+    let provide (config: ExperimentConfig) =
+        match config.Source with
+        | Mirror -> NotMine
+        | Manifest _ ->
+            match manifestEntry manifest config with
+            | None ->
+                Missing(sprintf "no entry of the embeddings manifest matches %s x %s with these files (was the manifest changed?)" config.Dataset config.Encoder)
+            | Some e ->
+                Available(fun () ->
+                    let inputs = [ e.Corpus; e.CorpusIds; e.Queries; e.QueryIds; e.QrelsTest ] @ Option.toList e.QrelsTrain
+                    assemble (sprintf "%s x %s (manifest line %d)" e.Dataset e.Encoder e.Line)
+                        (Npy.ReadEmbeddings(e.Corpus, e.CorpusIds))
+                        (Npy.ReadEmbeddings(e.Queries, e.QueryIds))
+                        (e.QrelsTrain |> Option.map Qrels.Read) (Qrels.Read e.QrelsTest) config.Split config.Seed e.DropSelfMatches
+                        (inputs |> List.map (fun f -> f, sha256File f) |> Map.ofList))
+    { Name = "embeddings manifest"; Provide = provide }
+
+/// Why no provider has the data: what is not wired in yet, and where it comes from.
+let private notProvided (config: ExperimentConfig) =
+    match config.Dataset with
+    | "cifar10" | "fashion-mnist" | "flickr8k-1k" | "flickr8k-1k-t2i" | "flickr8k-1k-i2t" ->
+        sprintf "%s x %s: image features are not implemented yet (the image-features task)" config.Dataset config.Encoder
+    | _ -> sprintf "%s x %s: no data-manifests entry for this dataset and encoder" config.Dataset config.Encoder
+
+/// The first provider that handles the config.
+let resolve (providers: DatasetProvider list) (config: ExperimentConfig) : Provision =
+    providers
+    |> List.map (fun p -> p.Provide config)
+    |> List.tryFind (function NotMine -> false | _ -> true)
+    |> Option.defaultValue (Missing(notProvided config))

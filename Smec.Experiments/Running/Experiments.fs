@@ -1,0 +1,72 @@
+/// Running one experiment: retrieval (fit, compress, score at every dim), a dataset description,
+/// or a probe. Returns its measurements; the runner stores them.
+module Smec.Experiments.Running.Experiments
+
+open Smec.Core.Methods
+open Smec.Core.Metrics
+open Smec.Core.Retrieval
+open Smec.Core.Runtime
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Catalog.Builders
+open Smec.Experiments.Running.Datasets
+open Smec.Experiments.Running.Environment
+
+type ExperimentOutput =
+    { Measurements: Map<string, float>
+      Settings: Map<string, string>
+      Notes: string list
+      Checksums: Map<string, string> }
+
+/// Fit the method, then for every dim compress corpus and test queries and score them.
+let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodRegistry.MethodFactory) =
+    let inputDim = data.Training.Corpus.Dim
+    let dims, tooLarge = config.Dims |> List.partition (fun d -> d <= inputDim)
+    Determinism.Seed config.Seed |> ignore
+    let compressor =
+        factory
+            { Method = config.Method
+              Options = config.Options
+              Dims = dims
+              InputDim = inputDim
+              Budget = config.Budget
+              Seed = config.Seed }
+    compressor.Fit data.Training
+    let search = SearchOptions(IgnoreIdenticalIds = data.DropSelfMatches)
+    let measures = RetrievalEvaluation.StandardMeasures
+    let measurements =
+        [ for d in dims do
+              let docs = compressor.Compress(data.Training.Corpus, d, EmbeddingRole.Document)
+              let queries = compressor.Compress(data.TestQueries, d, EmbeddingRole.Query)
+              let result = RetrievalEvaluation.Evaluate(queries, docs, data.Test, measures, search)
+              yield ndcgAt d, result.Mean Measure.Ndcg10
+              for m in measures do yield sprintf "%s@%d" m.Name d, result.Mean m ]
+    { Measurements = Map.ofList measurements
+      Settings = compressor.Settings |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
+      Notes =
+        data.Notes
+        @ [ if not tooLarge.IsEmpty then
+                sprintf "dims %s exceed the input's %d dims: not scored" (tooLarge |> List.map string |> String.concat ", ") inputDim ]
+      Checksums = data.Checksums }
+
+/// What needs loaded data and what does not.
+let needsData (config: ExperimentConfig) = config.Kind <> DatasetDescription
+
+/// Run one experiment. Error = it cannot run here (SKIPPED, with the reason); exceptions = it failed.
+let execute (env: RunEnvironment) (config: ExperimentConfig) (data: Lazy<LoadedDataset> option) : Result<ExperimentOutput, string> =
+    match config.Kind, data with
+    | DatasetDescription, _ ->
+        DatasetDescription.describe env.Manifest config
+        |> Result.map (fun (measurements, checksums) ->
+            { Measurements = measurements; Settings = Map.empty; Notes = []; Checksums = checksums })
+    | _, None -> Error "no data for this experiment"
+    | Retrieval, Some data ->
+        env.Methods.Resolve config.Method |> Result.map (fun factory -> retrieval config data.Value factory)
+    | (GradientProbe | DimensionImportance), Some data ->
+        env.Probes.Resolve config.Kind
+        |> Result.map (fun probe ->
+            Determinism.Seed config.Seed |> ignore
+            let output = probe { Config = config; Data = data.Value; Methods = env.Methods }
+            { Measurements = output.Measurements
+              Settings = output.Settings
+              Notes = data.Value.Notes @ output.Notes
+              Checksums = data.Value.Checksums })

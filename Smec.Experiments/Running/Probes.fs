@@ -1,0 +1,48 @@
+/// Experiments that are not "fit, compress, score" (items 8 and 9) run through probes, registered
+/// like methods. The contract of each kind is the set of measurements it reports:
+///
+/// gradient-probe (item 8), config.Method = "mrl" or "smrl", options fc_out / prefixes / epochs:
+///   for each epoch e (0-based): grad_shared@e (mean |grad| of the weights feeding dims 0..p1),
+///   grad_unshared@e (weights feeding p1..p2), grad_var@e (variance of the shared weights'
+///   gradients), loss@e (mean training loss); and loss@first, loss@last, grad_var_mean.
+///
+/// dimension-importance (item 9), config.Method = the method whose selection is judged ("smec"
+///   for ADS, "truncation" for the prefix), option importance = how importance is measured on
+///   validation queries: important_share@d for each d of config.Dims.
+module Smec.Experiments.Running.Probes
+
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Running.Datasets
+open Smec.Experiments.Running.MethodRegistry
+
+type ProbeContext =
+    { Config: ExperimentConfig
+      Data: LoadedDataset
+      Methods: MethodRegistry }
+
+type ProbeOutput =
+    { Measurements: Map<string, float>
+      Settings: Map<string, string>
+      Notes: string list }
+
+type ProbeRunner = ProbeContext -> ProbeOutput
+
+type ProbeRegistry =
+    { Runners: Map<ExperimentKind, ProbeRunner>
+      Pending: Map<ExperimentKind, string> }
+
+    member this.Resolve(kind: ExperimentKind) : Result<ProbeRunner, string> =
+        match this.Runners.TryFind kind, this.Pending.TryFind kind with
+        | Some runner, _ -> Ok runner
+        | None, Some reason -> Error reason
+        | None, None -> Error(sprintf "no probe registered for %s experiments" (ExperimentKind.name kind))
+
+    member this.With(kind: ExperimentKind, runner: ProbeRunner) =
+        { this with Runners = this.Runners.Add(kind, runner); Pending = this.Pending.Remove kind }
+
+let standard : ProbeRegistry =
+    { Runners = Map.empty
+      Pending =
+        Map.ofList
+            [ GradientProbe, "gradient instrumentation (MRL vs SMRL) lands with branch smec's training loop"
+              DimensionImportance, "ADS's dimension selection lands with branch smec" ] }

@@ -1,0 +1,142 @@
+/// Plans a table's experiments (every config its cells and claims name, for each seed), reuses
+/// cached results, runs the rest one by one with progress lines, and stores each as it finishes.
+module Smec.Experiments.Running.Runner
+
+open System
+open System.Diagnostics
+open Smec.Core.Methods
+open Smec.Core.Runtime
+open Smec.Experiments.Catalog
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Running.Datasets
+open Smec.Experiments.Running.Environment
+open Smec.Experiments.Running.ResultStore
+
+type Outcome =
+    | Finished of ExperimentResult * fromCache: bool
+    /// Not run: the data, the method or a probe is not available (the reason says what), or a dry run.
+    | NotRun of reason: string
+    | Failed of message: string
+
+type PlannedExperiment =
+    { Config: ExperimentConfig
+      Hash: string
+      Cached: bool }
+
+type RunOptions =
+    { /// Recompute even when a cached result exists.
+      Force: bool
+      /// Plan and report only: nothing is computed.
+      DryRun: bool }
+
+let defaultOptions = { Force = false; DryRun = false }
+
+/// A config as one readable line.
+let describe (config: ExperimentConfig) =
+    let dims =
+        match config.Dims with
+        | [] -> ""
+        | ds -> sprintf " dims %s" (ds |> List.map string |> String.concat ",")
+    let options =
+        if config.Options.IsEmpty then ""
+        else " [" + (config.Options |> Seq.map (fun kv -> kv.Key + "=" + kv.Value) |> String.concat " ") + "]"
+    let source = match config.Source with Mirror -> "" | Manifest _ -> " (manifest)"
+    let data = if config.Encoder = "" then config.Dataset else config.Dataset + " x " + config.Encoder
+    let what = if config.Method = "" then ExperimentKind.name config.Kind else config.Method
+    let seed = if config.Budget.IsSome then sprintf " seed %d" config.Seed else ""
+    sprintf "%s%s: %s%s%s%s" what options data source dims seed
+
+/// Every experiment a table needs, with seeds applied, in run order: descriptions first, then
+/// grouped by data so each dataset is loaded once.
+let plan (env: RunEnvironment) (spec: TableSpec) : PlannedExperiment list =
+    Catalog.tableExperiments spec
+    |> List.collect (fun c -> spec.Seeds |> List.map (fun s -> ExperimentConfig.withSeed s c))
+    |> List.distinct
+    |> List.sortBy (fun c -> (c.Kind <> DatasetDescription), string c.Source, c.Dataset, c.Encoder, string c.Split, c.Seed, c.Method, ConfigHash.hash c)
+    |> List.map (fun c ->
+        let hash = ConfigHash.hash c
+        { Config = c
+          Hash = hash
+          Cached = (match tryLoad env.ResultsDir hash with Some(Ok _) -> true | _ -> false) })
+
+let private summary (measurements: Map<string, float>) =
+    let ndcg = measurements |> Map.toList |> List.filter (fun (k, _) -> k.StartsWith "ndcg@10@")
+    let shown = if ndcg.IsEmpty then measurements |> Map.toList |> List.truncate 4 else ndcg
+    shown |> List.map (fun (k, v) -> sprintf "%s %s" k (v.ToString("G5", Globalization.CultureInfo.InvariantCulture))) |> String.concat ", "
+
+/// Run (or reuse) every planned experiment; returns the outcome of each by hash.
+let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment list) : Map<string, Outcome> =
+    let total = planned.Length
+    let mutable loaded : (string * Lazy<LoadedDataset>) option = None
+    let dataFor (config: ExperimentConfig) : Result<Lazy<LoadedDataset>, string> =
+        // One dataset in memory at a time; the seed only stamps the training data.
+        let key = sprintf "%A|%s|%s|%A" config.Source config.Dataset config.Encoder config.Split
+        let base' =
+            match loaded with
+            | Some(k, data) when k = key -> Ok data
+            | _ ->
+                match resolve env.Datasets config with
+                | Available load ->
+                    let data = lazy (load ())
+                    loaded <- Some(key, data)
+                    Ok data
+                | Missing reason -> Error reason
+                | NotMine -> Error "no provider"
+        base'
+        |> Result.map (fun data ->
+            lazy
+                (let d = data.Value
+                 let t = d.Training
+                 { d with Training = TrainingData(t.Corpus, t.Queries, t.Train, t.Validation, config.Seed) }))
+    let outcomes =
+        planned
+        |> List.mapi (fun index p ->
+            let label = sprintf "[%d/%d] %s (%s)" (index + 1) total (describe p.Config) (ConfigHash.short p.Hash)
+            let cached = if options.Force then None else tryLoad env.ResultsDir p.Hash
+            let outcome =
+                match cached with
+                | Some(Ok result) ->
+                    env.Progress(sprintf "%s cached" label)
+                    Finished(result, true)
+                | _ when options.DryRun ->
+                    env.Progress(sprintf "%s would run (dry run)" label)
+                    NotRun "not run: dry run"
+                | stale ->
+                    match stale with
+                    | Some(Error message) -> env.Progress message
+                    | _ -> ()
+                    let data = if Experiments.needsData p.Config then dataFor p.Config |> Result.map Some else Ok None
+                    match data with
+                    | Error reason ->
+                        env.Progress(sprintf "%s SKIPPED: %s" label reason)
+                        NotRun reason
+                    | Ok data ->
+                        env.Progress(sprintf "%s running..." label)
+                        let started = DateTime.UtcNow
+                        let clock = Stopwatch.StartNew()
+                        try
+                            match Experiments.execute env p.Config data with
+                            | Error reason ->
+                                env.Progress(sprintf "%s SKIPPED: %s" label reason)
+                                NotRun reason
+                            | Ok output ->
+                                let result =
+                                    { Hash = p.Hash
+                                      ConfigJson = ConfigHash.canonical (ConfigHash.toJson p.Config)
+                                      Measurements = output.Measurements
+                                      Settings = output.Settings
+                                      Notes = output.Notes
+                                      PackageVersions = BuildInfo.PackageVersions() |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
+                                      DataChecksums = output.Checksums
+                                      TorchThreads = Determinism.ConfiguredThreads()
+                                      StartedUtc = started
+                                      Seconds = clock.Elapsed.TotalSeconds }
+                                save env.ResultsDir result
+                                env.Progress(sprintf "%s done in %.1f s: %s" label result.Seconds (summary result.Measurements))
+                                Finished(result, false)
+                        with e ->
+                            let message = sprintf "%s: %s" (e.GetType().Name) e.Message
+                            env.Progress(sprintf "%s FAILED: %s" label message)
+                            Failed message
+            p.Hash, outcome)
+    Map.ofList outcomes

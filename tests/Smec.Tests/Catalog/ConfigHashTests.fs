@@ -1,0 +1,44 @@
+/// An experiment's identity: canonical JSON (sorted keys) hashed with SHA-256, stable across runs,
+/// machines and option order, and changed by any field that changes the numbers.
+module Smec.Tests.Catalog.ConfigHashTests
+
+open System.Text.Json.Nodes
+open Expecto
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Running
+open Smec.Tests.Catalog.CatalogTestSupport
+
+let private smec = { scifactConfig "smec" true [ 24; 48; 96; 192; 384 ] with Options = Map.ofList [ "ads", "false"; "sxbm", "true" ] }
+
+[<Tests>]
+let tests =
+    testList "Catalog.Hash" [
+        testCase "canonical JSON sorts keys and drops whitespace" <| fun () ->
+            let node = JsonObject(dict [ "b", JsonValue.Create 1 :> JsonNode; "a", JsonArray(JsonValue.Create "x" :> JsonNode, JsonObject(dict [ "z", JsonValue.Create 0.001 :> JsonNode; "y", null ])) ])
+            Expect.equal (ConfigHash.canonical node) """{"a":["x",{"y":null,"z":0.001}],"b":1}""" "sorted, compact, shortest round-trip numbers"
+
+        testCase "the hash of a fixed config is pinned (a change here invalidates every cached result)" <| fun () ->
+            // If this fails after an intended change of the config's meaning, bump ConfigHash.Schema too.
+            Expect.equal (ConfigHash.hash smec) "9433d7964fa3d17d463e4e16ce3b4bb439453cd9382aa913596dd3117849567b" (ConfigHash.canonical (ConfigHash.toJson smec))
+
+        testCase "option order does not matter; every field that changes numbers changes the hash" <| fun () ->
+            let reordered = { smec with Options = Map.ofList [ "sxbm", "true"; "ads", "false" ] }
+            Expect.equal (ConfigHash.hash reordered) (ConfigHash.hash smec) "same options, other order"
+            let variants =
+                [ { smec with Seed = 2L }
+                  { smec with Dims = [ 24; 48 ] }
+                  { smec with Options = smec.Options.Add("smrl", "false") }
+                  { smec with Budget = Some { smec.Budget.Value with MaxSteps = 1499 } }
+                  { smec with Dataset = "cranfield" }
+                  { smec with Encoder = "arctic-embed-xs" }
+                  { smec with Split = GivenTrainTest 99 }
+                  { smec with Source = Manifest "abc" }
+                  { smec with Method = "mrl" } ]
+            let hashes = (smec :: variants) |> List.map ConfigHash.hash
+            Expect.equal (List.distinct hashes).Length hashes.Length "all distinct"
+
+        testCase "a cell's hash does not depend on the seed, so a blessing survives SEEDS=3" <| fun () ->
+            let q seed = Difference(Measure({ smec with Seed = seed }, "ndcg@10@24"), Constant 0.5)
+            Expect.equal (ConfigHash.quantityHash (q 1L)) (ConfigHash.quantityHash (q 7L)) "seed-independent"
+            Expect.notEqual (ConfigHash.quantityHash (q 1L)) (ConfigHash.quantityHash (Difference(Constant 0.5, Measure(smec, "ndcg@10@24")))) "order matters"
+    ]

@@ -1,0 +1,66 @@
+/// Report files: Markdown with expected | actual | delta | status per cell, CSV and JSON of every
+/// number with its config, an offline HTML page (plotly.js inlined), the blessing round trip.
+module Smec.Tests.Catalog.ReportTests
+
+open System.IO
+open System.Text.Json.Nodes
+open Expecto
+open Smec.Experiments.Catalog
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Running
+open Smec.Experiments.Running.Runner
+open Smec.Experiments.Reports
+open Smec.Tests.TestSupport
+open Smec.Tests.Catalog.CatalogTestSupport
+
+let private dims = [ 24; 384 ]
+let private prefixConfig = scifactConfig "test-prefix" false dims
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "Catalog.Reports" [
+        testCase "report.md, cells.csv, results.json and an offline report.html are written for a table" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
+            let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "prefix", prefixConfig ] dims [ 1L ] [])
+            let folder = ReportWriter.write env.ResultsDir result
+            Expect.equal folder (Path.Combine(env.ResultsDir, "item-2", "local")) "results/item-N/<profile>"
+            let md = File.ReadAllText(Path.Combine(folder, "report.md"))
+            Expect.stringContains md "| panel | row | column | check | expected | actual | delta | tolerance | status | note |" "checks table"
+            Expect.stringContains md "| prefix | 0.276 | 0.647 |" "the reproduced table, rows x dims"
+            Expect.stringContains md "no blessed value yet" "an unblessed regression check says so"
+            Expect.stringContains md "### BEIR mean" "the paper's values beside ours"
+            let csvLines = File.ReadAllLines(Path.Combine(folder, "cells.csv"))
+            Expect.equal csvLines.[0] "item,profile,panel,row,column,value,spread,seeds,check,expected,delta,tolerance,status,note,unit,cell_hash,experiments" "CSV header"
+            Expect.equal csvLines.Length 3 "one line per check"
+            Expect.stringStarts csvLines.[2] "2,local,SciFact,prefix,384,0.647" "full precision value on the harness's scale"
+            let json = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "results.json"))).AsObject()
+            let experiment = json.["experiments"].AsArray().[0]
+            Expect.equal (experiment.["config"].["method"].GetValue<string>()) "test-prefix" "every experiment with its config"
+            Expect.isTrue (experiment.["result"].["package_versions"].AsObject().Count > 0) "and its stored result"
+            Expect.equal (json.["cells"].AsArray().Count) 2 "every cell"
+            let html = File.ReadAllText(Path.Combine(folder, "report.html"))
+            Expect.isFalse (html.Contains "src=\"https://cdn") "no CDN script: offline"
+            Expect.isGreaterThan html.Length 3_000_000 "plotly.js (~3.5 MB) is inlined"
+            Expect.stringContains html "Plotly.newPlot" "charts"
+            Expect.stringContains html "paper: SMEC" "the paper's curve beside ours"
+
+        testCase "bless records the table's values; the regression check then passes, and fails when a value moves" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
+            let spec = reducedTable [ "prefix", prefixConfig ] dims [ 1L ] []
+            let result = TableRun.reproduce env (published ()) defaultOptions spec
+            let path = Blessed.pathOf env.PaperResultsDir 2 Local
+            Blessed.save path (TableRun.blessings result "2026-01-02")
+            let blessed = Blessed.load path
+            Expect.equal blessed.Length 2 "two cells"
+            Expect.equal blessed.Head.BlessedOn "2026-01-02" "date"
+            let again = TableRun.reproduce env (published ()) defaultOptions spec
+            let statuses = again.Cells |> List.collect (fun c -> c.Checks |> List.map (fun k -> k.Kind, k.Status)) |> List.distinct
+            Expect.equal statuses [ Checks.RegressionCheck, Checks.Ok ] "reproduces its blessing"
+            // A blessed value 0.01 away (5x the 0.002 tolerance) is a regression.
+            Blessed.save path [ { blessed.Head with Value = blessed.Head.Value + 0.01 } ]
+            Expect.equal (Blessed.load path).Length 2 "re-blessing one cell keeps the other"
+            let moved = TableRun.reproduce env (published ()) defaultOptions spec
+            Expect.contains (moved.Cells |> List.collect (fun c -> c.Checks |> List.map (fun k -> k.Status))) Checks.Fail "FAIL"
+    ]

@@ -1,0 +1,137 @@
+/// The runner end to end on real data with test-only compressors: results cached by hash and
+/// reused, --force recomputes, a dry run computes nothing, an interrupted run resumes, seeds give
+/// mean and spread, every result records its config, versions and checksums.
+module Smec.Tests.Catalog.RunnerTests
+
+open System.IO
+open System.Text.Json.Nodes
+open Expecto
+open Smec.Experiments.Catalog
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Running
+open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Running.Runner
+open Smec.Tests.TestSupport
+open Smec.Tests.Catalog.CatalogTestSupport
+
+let private dims = [ 24; 96; 384 ]
+let private prefixConfig = scifactConfig "test-prefix" false dims
+let private noisyConfig = scifactConfig "test-noisy" true dims
+
+let private valueOf (result: TableRun.TableResult) row column =
+    match (result.Cells |> List.find (fun c -> c.Cell.Row = row && c.Cell.Column = column)).Value with
+    | Value v -> v
+    | Gap g -> failtestf "%s @%s has no value: %s" row column g.Reason
+
+let private cachedCount (outcomes: Map<string, Outcome>) =
+    outcomes |> Map.filter (fun _ o -> match o with Finished(_, true) -> true | _ -> false) |> Map.count
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "Catalog.Runner" [
+        testCase "prefix truncation through the runner reproduces METHOD.md's SciFact figures; the second run is all cache" <| fun () ->
+            use dir = new TempDir()
+            let env, progress = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
+            let spec = reducedTable [ "prefix", prefixConfig ] dims [ 1L ] []
+            let first = TableRun.reproduce env (published ()) defaultOptions spec
+            // METHOD.md: cosine on the renormalised prefix, test split: 24: 0.2765, 96: 0.5551, 384: 0.6472
+            // (printed with 4 decimals, so equal within 5e-5).
+            for d, expected in [ 24, 0.2765; 96, 0.5551; 384, 0.6472 ] do
+                Expect.floatClose { absolute = 5e-5; relative = 0.0 } (valueOf first "prefix" (string d)).Mean expected (sprintf "%d dims" d)
+            Expect.equal (cachedCount first.Outcomes) 0 "first run computes"
+            Expect.isTrue (progress |> Seq.exists (fun l -> l.Contains "done in")) "progress says when an experiment is done"
+            progress.Clear()
+            let second = TableRun.reproduce env (published ()) defaultOptions spec
+            Expect.equal (cachedCount second.Outcomes) 1 "second run reuses the cache"
+            Expect.isTrue (progress |> Seq.forall (fun l -> l.EndsWith "cached")) "and says so"
+            Expect.equal (valueOf second "prefix" "96") (valueOf first "prefix" "96") "same numbers"
+            let forced = TableRun.reproduce env (published ()) { defaultOptions with Force = true } spec
+            Expect.equal (cachedCount forced.Outcomes) 0 "--force recomputes"
+
+        testCase "a stored result holds the full config, seed, measurements, package versions and data checksums" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
+            TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "prefix", prefixConfig ] dims [ 1L ] []) |> ignore
+            let hash = ConfigHash.hash prefixConfig
+            let stored = JsonNode.Parse(File.ReadAllText(ResultStore.pathOf env.ResultsDir hash)).AsObject()
+            Expect.equal (stored.["hash"].GetValue<string>()) hash "named by its hash"
+            Expect.equal (stored.["config"].["method"].GetValue<string>()) "test-prefix" "config"
+            Expect.equal (stored.["config"].["dims"].AsArray().Count) 3 "dims"
+            Expect.isTrue (stored.["measurements"].AsObject().ContainsKey "ndcg@10@384") "measurements"
+            Expect.isTrue (stored.["package_versions"].AsObject().ContainsKey "TorchSharp") "package versions"
+            let checksums = stored.["data_checksums"].AsObject()
+            Expect.equal (checksums.["scifact/corpus.jsonl"].GetValue<string>()) "fdb9153e212996d9dc6a545b91296c9c1fb8bfe2962a065bdf5c4676685158b9" "the data's pinned SHA-256"
+            Expect.equal (checksums.["embeddings corpus from"].GetValue<string>()) "mirror" "the mirror's precomputed embeddings were used"
+            Expect.equal (stored.["settings"].["test-only"].GetValue<string>()) "prefix truncation" "the method's settings"
+
+        testCase "an interrupted run keeps what finished and resumes; a dry run computes nothing" <| fun () ->
+            use dir = new TempDir()
+            let spec = reducedTable [ "prefix", prefixConfig; "noisy", noisyConfig ] dims [ 1L ] []
+            let broken, _ = environment dir.Path (registry [ "test-prefix", prefixFactory; "test-noisy", failingFactory ]) None
+            let interrupted = TableRun.reproduce broken (published ()) defaultOptions spec
+            Expect.isTrue (File.Exists(ResultStore.pathOf broken.ResultsDir (ConfigHash.hash prefixConfig))) "the finished experiment is on disk"
+            Expect.isFalse (File.Exists(ResultStore.pathOf broken.ResultsDir (ConfigHash.hash noisyConfig))) "the failed one is not"
+            let failedCell = interrupted.Cells |> List.find (fun c -> c.Cell.Row = "noisy")
+            Expect.equal failedCell.Status (Some Checks.Fail) "a failed experiment makes its cells FAIL"
+            let fixedEnv, _ = environment dir.Path (registry [ "test-prefix", prefixFactory; "test-noisy", noisyFactory ]) None
+            let dry = TableRun.reproduce fixedEnv (published ()) { defaultOptions with DryRun = true } spec
+            Expect.equal (dry.Outcomes.[ConfigHash.hash noisyConfig]) (NotRun "not run: dry run") "dry run"
+            Expect.isFalse (File.Exists(ResultStore.pathOf fixedEnv.ResultsDir (ConfigHash.hash noisyConfig))) "computed nothing"
+            let resumed = TableRun.reproduce fixedEnv (published ()) defaultOptions spec
+            Expect.equal (cachedCount resumed.Outcomes) 1 "the finished experiment is reused"
+            Expect.equal (resumed.Outcomes.Count) 2 "both done"
+
+        testCase "several seeds: one result per seed, mean and spread; seedless methods run once" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path (registry [ "test-prefix", prefixFactory; "test-noisy", noisyFactory ]) None
+            let spec = reducedTable [ "prefix", prefixConfig; "noisy", noisyConfig ] [ 384 ] [ 1L; 2L; 3L ] []
+            let result = TableRun.reproduce env (published ()) defaultOptions spec
+            Expect.equal result.Planned.Length 4 "prefix once, noisy for 3 seeds"
+            let noisy = valueOf result "noisy" "384"
+            Expect.equal noisy.PerSeed.Length 3 "three seeds"
+            Expect.isGreaterThan noisy.Spread 0.0 "seeds differ"
+            Expect.floatClose Accuracy.veryHigh noisy.Mean (List.average noisy.PerSeed) "mean"
+            Expect.equal (valueOf result "prefix" "384").PerSeed.Length 1 "a method that learns nothing has one value"
+
+        testCase "real baselines through the standard registry: PCA reproduces METHOD.md; a trained adaptor runs on a tiny budget" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path MethodRegistry.standard None
+            let pca = scifactConfig "pca" false [ 24; 48 ]
+            let tinyBudget = { Profiles.localBudget with MaxSteps = 10; ValidateEvery = 5; Patience = 1 }
+            let ma = { scifactConfig "matryoshka-adaptor" true [ 24; 48 ] with Budget = Some tinyBudget }
+            let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "PCA", pca; "MA", ma ] [ 24; 48 ] [ 1L ] [])
+            // METHOD.md: PCA fitted on the corpus, centred: 48: 0.5090, 24: 0.3767 (4 decimals).
+            for d, expected in [ 24, 0.3767; 48, 0.5090 ] do
+                Expect.floatClose { absolute = 5e-4; relative = 0.0 } (valueOf result "PCA" (string d)).Mean expected (sprintf "PCA %d dims" d)
+            Expect.isGreaterThan (valueOf result "MA" "24").Mean 0.0 "the adaptor produced a score"
+            match result.Outcomes.[ConfigHash.hash ma] with
+            | Finished(stored, _) -> Expect.isNonEmpty stored.Settings "its settings are recorded"
+            | other -> failtestf "MA did not finish: %A" other
+
+        testCase "a method option the method does not know is an error naming it" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path MethodRegistry.standard None
+            let bad = { scifactConfig "pca" false [ 24 ] with Options = Map.ofList [ "whiten", "true" ] }
+            let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "PCA", bad ] [ 24 ] [ 1L ] [])
+            match result.Outcomes.[ConfigHash.hash bad] with
+            | Failed message -> Expect.stringContains message "method 'pca' has no option(s) whiten" "names the option"
+            | other -> failtestf "expected a failure, got %A" other
+
+        testCase "item 1 local end to end: every dataset's counts, as the loaders read them, match data-manifests" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path MethodRegistry.standard None
+            let result = TableRun.reproduce env (published ()) defaultOptions (Catalog.build 1 Local { Seeds = [ 1L ]; Manifest = None })
+            let statuses = result.Cells |> List.collect (fun c -> c.Checks |> List.map (fun k -> k.Status))
+            Expect.isGreaterThanOrEqual statuses.Length 20 "six datasets and the mirror's embeddings"
+            Expect.allEqual statuses Checks.Ok "every declared count matches"
+
+        testCase "claims are judged on the run's numbers and reported FAIL with them" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
+            let claimOn a b =
+                Builders.claim "more dims help" "SciFact" Display.fraction "24 dims >= 384 dims (false on real data)"
+                    (Builders.chain ("24", Measure(prefixConfig, Builders.ndcgAt a)) [ AtLeast, "384", Measure(prefixConfig, Builders.ndcgAt b) ])
+            let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "prefix", prefixConfig ] dims [ 1L ] [ claimOn 24 384; claimOn 384 24 ])
+            Expect.equal (result.Claims |> List.map (fun c -> c.Status)) [ Checks.Fail; Checks.Ok ] "the false claim fails, the true one holds"
+            Expect.equal result.Claims.Head.Detail "24 0.276 >= (violated) 384 0.647" "with the numbers"
+    ]

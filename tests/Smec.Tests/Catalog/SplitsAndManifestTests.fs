@@ -1,0 +1,57 @@
+/// Query splits fixed by hash (independent of the training seed), and the embeddings manifest.
+module Smec.Tests.Catalog.SplitsAndManifestTests
+
+open System.IO
+open Expecto
+open Smec.Core.Data
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Catalog.EmbeddingsManifest
+open Smec.Experiments.Running
+open Smec.Tests.TestSupport
+open Smec.Tests.Catalog.CatalogTestSupport
+
+let private scifactQrels split = Qrels.Read(Path.Combine(dataRoot (), "beir", "scifact", "qrels", split + ".tsv"))
+
+[<Tests>]
+let tests =
+    testList "Catalog.SplitsAndManifest" [
+        testCase "SciFact: 100 of the 809 train queries held out, the 300 test queries untouched, same split every time" <| fun () ->
+            let train, test = scifactQrels "train", scifactQrels "test"
+            let split = Splits.split (GivenTrainTest 100) (Some train) test
+            Expect.equal (split.Train.Length, split.Validation.Length, split.Test.Length) (709, 100, 300) "sizes"
+            Expect.isEmpty (Set.intersect (set split.Train) (set split.Validation)) "disjoint"
+            Expect.isEmpty (Set.intersect (set split.Test) (set (split.Train @ split.Validation))) "test never reaches training"
+            Expect.equal (Splits.split (GivenTrainTest 100) (Some train) test) split "deterministic"
+
+        testCase "without a train split the judged queries are halved, then validation comes from the train half" <| fun () ->
+            let test = scifactQrels "test"
+            let split = Splits.split (QueryHalves 22) None test
+            Expect.equal (split.Train.Length + split.Validation.Length, split.Test.Length) (150, 150) "halves of 300"
+            Expect.equal split.Validation.Length 22 "validation"
+            Expect.isEmpty (Set.intersect (set split.Test) (set (split.Train @ split.Validation))) "disjoint"
+
+        testCase "a manifest in YAML and the same in JSON read alike; stands_for defaults to the encoder" <| fun () ->
+            use dir = new TempDir()
+            for f in [ "c.npy"; "c.ids"; "q.npy"; "q.ids"; "test.tsv" ] do File.WriteAllText(Path.Combine(dir.Path, f), "x")
+            let yaml = Path.Combine(dir.Path, "m.yaml")
+            File.WriteAllText(yaml, "embeddings:\n  - encoder: LLM2Vec-7B\n    dataset: quora\n    corpus: c.npy\n    corpus_ids: c.ids\n    queries: q.npy\n    query_ids: q.ids\n    qrels_test: test.tsv\n")
+            let json = Path.Combine(dir.Path, "m.json")
+            File.WriteAllText(json, """{"embeddings": [{"encoder": "LLM2Vec-7B", "dataset": "quora", "corpus": "c.npy", "corpus_ids": "c.ids", "queries": "q.npy", "query_ids": "q.ids", "qrels_test": "test.tsv"}]}""")
+            let a, b = load yaml, load json
+            Expect.equal (a.Entries.Head.StandsFor, a.Entries.Head.DropSelfMatches) ("LLM2Vec-7B", true) "Quora drops self matches by default"
+            Expect.equal { b.Entries.Head with Line = 0 } { a.Entries.Head with Line = 0 } "same entry"
+            Expect.equal (a.For "LLM2Vec-7B").Length 1 "found by paper encoder"
+
+        testCase "manifest errors name the file, the line and the field" <| fun () ->
+            use dir = new TempDir()
+            let path = Path.Combine(dir.Path, "m.yaml")
+            File.WriteAllText(path, "embeddings:\n  - encoder: LLM2Vec-7B\n    dataset: scifact\n    corpus: missing.npy\n    corpus_ids: c.ids\n    queries: q.npy\n    query_ids: q.ids\n    qrels_test: t.tsv\n")
+            let missingFile = errorMessage (fun () -> load path |> ignore)
+            Expect.stringContains missingFile (path + ":4: field 'corpus': file") "file, line, field"
+            File.WriteAllText(path, "embeddings:\n  - encoder: LLM2Vec-7B\n    corpus: c.npy\n")
+            let missingField = errorMessage (fun () -> load path |> ignore)
+            Expect.stringContains missingField (path + ":2: entry lacks the field 'dataset'") "names the field"
+            File.WriteAllText(path, "embeddings:\n  - encoder: LLM2Vec-7B\n    datset: scifact\n")
+            let typo = errorMessage (fun () -> load path |> ignore)
+            Expect.stringContains typo "unknown field 'datset'" "catches typos"
+    ]

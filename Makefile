@@ -13,18 +13,21 @@ RUN_FLAGS    := $(if $(SEEDS),--seeds $(SEEDS)) $(if $(EMBEDDINGS),--embeddings 
 DOTNET_FLAGS := -c $(CONFIG) -p:TorchBackend=$(TORCH_BACKEND) -nologo -v minimal -clp:NoSummary
 SMEC         := dotnet Smec.Experiments/bin/$(CONFIG)/net10.0/linux-x64/smec.dll
 STAMP        := .cache/setup.stamp
+NOTEBOOK_RUNNER := dotnet tools/NotebookRunner/bin/$(CONFIG)/net10.0/linux-x64/notebook-runner.dll
 
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: setup build test reproduce reproduce-all check bless list bench notebooks clean help
+.PHONY: setup build test reproduce reproduce-all check bless list bench notebooks examples clean help
 
 help:
 	@echo "make reproduce TABLE=N [PROFILE=local|paper]   reproduce one catalog item (default TABLE=2)"
 	@echo "     [SEEDS=3] [EMBEDDINGS=manifest.yaml] [FORCE=1]  seeds per trained cell, the paper's embeddings, recompute"
 	@echo "make reproduce-all | list | check | bless TABLE=N   every item | the catalog | verdicts from the cache | record values"
 	@echo "make test                                       build and run every test"
+	@echo "make notebooks                                  execute every notebook headless (executed copies in results/notebooks/)"
+	@echo "make examples                                   run every examples/*.fsx with dotnet fsi"
 	@echo "make setup | build | bench | clean"
 
 # Debian packages the project needs, NuGet packages and local dotnet tools. Re-run when these change.
@@ -59,6 +62,13 @@ list: build
 
 bench: build
 	@$(SMEC) bench
+
+# Each notebook runs in a fresh kernel; the runner makes its private kernel copy itself (.cache/).
+notebooks: build
+	@$(NOTEBOOK_RUNNER) --out results/notebooks notebooks
+
+examples: build
+	@bash scripts/run-examples.sh
 
 clean:
 	@dotnet clean Smec.sln -nologo -v quiet

@@ -24,5 +24,22 @@ dotnet "tests/Smec.Tests/bin/$config/net10.0/linux-x64/Smec.Tests.dll" 2>&1 | te
 add_counts "Expecto (tests/Smec.Tests)" "$log" "${PIPESTATUS[0]}"
 rm -f "$log"
 
+# A stage that prints its own count line: run it, show its output, add its counts.
+run_stage() {
+  local stage="$1"; shift
+  local stage_log
+  stage_log=$(mktemp)
+  "$@" 2>&1 | tee "$stage_log" | grep -av '^[0-9]* passed, [0-9]* failed, [0-9]* skipped$'
+  add_counts "$stage" "$stage_log" "${PIPESTATUS[0]}"
+  rm -f "$stage_log"
+}
+
+# Notebooks: every notebooks/*.ipynb runs headless, each cell counted; executed copies in results/notebooks/.
+run_stage "notebooks (notebooks/*.ipynb)" \
+  dotnet "tools/NotebookRunner/bin/$config/net10.0/linux-x64/notebook-runner.dll" --out results/notebooks notebooks
+
+# Examples: every examples/*.fsx runs with dotnet fsi and prints its result table.
+run_stage "examples (examples/*.fsx)" bash scripts/run-examples.sh
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -1,3 +1,4 @@
+using Smec.Core.Training;
 using static TorchSharp.torch;
 
 namespace Smec.Core.Losses;
@@ -15,7 +16,7 @@ public static class NestedLoss
         foreach (var view in views)
         {
             var term = loss(view);
-            total = total is null ? term : total + term;
+            total = total is null ? term : total.Add(term);
         }
         return total ?? throw new ArgumentException("the nested loss needs at least one view");
     }

@@ -1,3 +1,4 @@
+using Smec.Core.Training;
 using static TorchSharp.torch;
 
 namespace Smec.Core.Losses;
@@ -13,7 +14,7 @@ public static class RankingLoss
 {
     /// <summary>Cosine similarity of every query with every doc, divided by <paramref name="temperature"/>: [B, M].</summary>
     public static Tensor Scores(Tensor queries, Tensor docs, double temperature) =>
-        nn.functional.normalize(queries, dim: 1).matmul(nn.functional.normalize(docs, dim: 1).t()).div(temperature);
+        nn.functional.normalize(queries, dim: 1).matmul(nn.functional.normalize(docs, dim: 1).t()).DividedBy(temperature);
 
     public static Tensor Compute(RankingLossForm form, Tensor queries, Tensor docs, Tensor relevance, Tensor positiveColumn, double temperature)
     {
@@ -29,15 +30,22 @@ public static class RankingLoss
     /// <summary>
     /// Search-Adaptor's pairwise loss: over queries i and doc pairs (j, k) with y_ij &gt; y_ik,
     /// (y_ij - y_ik) log(1 + exp(s_ik - s_ij)). Divided by the total pair weight, so the scale does not
-    /// grow with the batch (our choice; the paper writes a plain sum).
+    /// grow with the batch (our choice; the paper writes a plain sum). Labels must be &gt;= 0, so only
+    /// judged-relevant docs j can be preferred: the loss is computed over those (i, j) rows only,
+    /// against every k, instead of over all B x M x M triples.
     /// </summary>
     public static Tensor Pairwise(Tensor scores, Tensor relevance)
     {
-        // [B, M, 1] - [B, 1, M]: entry (i, j, k) compares doc j (preferred) with doc k.
-        var weight = (relevance.unsqueeze(2) - relevance.unsqueeze(1)).clamp_min(0);
-        var terms = nn.functional.softplus(scores.unsqueeze(1) - scores.unsqueeze(2));
-        var total = weight.sum();
-        return (weight * terms).sum() / total.clamp_min(1e-12);
+        var preferred = relevance.Positive().nonzero(); // [P, 2] (query i, doc j)
+        var queryOf = preferred.select(1, 0);
+        var docOf = preferred.select(1, 1);
+        var rowScores = scores.index_select(0, queryOf);                 // [P, M]: s_ik
+        var rowLabels = relevance.index_select(0, queryOf);              // [P, M]: y_ik
+        var preferredScore = rowScores.gather(1, docOf.unsqueeze(1));    // [P, 1]: s_ij
+        var preferredLabel = rowLabels.gather(1, docOf.unsqueeze(1));    // [P, 1]: y_ij
+        var weight = (preferredLabel - rowLabels).relu();
+        var terms = (rowScores - preferredScore).Softplus();
+        return (weight * terms).sum() / weight.sum().ClampMin(1e-12);
     }
 
     /// <summary>
@@ -46,10 +54,10 @@ public static class RankingLoss
     /// </summary>
     public static Tensor InfoNce(Tensor scores, Tensor relevance, Tensor positiveColumn)
     {
-        var columns = arange(scores.shape[1], device: scores.device).unsqueeze(0);
+        var columns = ScalarSafe.Arange(scores.shape[1], scores.device).unsqueeze(0);
         var isPositive = columns.eq(positiveColumn.unsqueeze(1));
-        var masked = relevance.gt(0).logical_and(isPositive.logical_not());
-        var logits = scores.masked_fill(masked, double.NegativeInfinity);
+        var masked = relevance.Positive().logical_and(isPositive.logical_not());
+        var logits = scores.FillWhere(masked, double.NegativeInfinity);
         return nn.functional.cross_entropy(logits, positiveColumn);
     }
 }

@@ -12,7 +12,7 @@ public static class SimilarityPreservationLoss
     public static Tensor Compute(Tensor teacher, Tensor student)
     {
         var n = teacher.shape[0];
-        if (n < 2) return student.sum() * 0; // no pair: a zero that keeps the graph
+        if (n < 2) return student.sum() - student.sum().detach(); // no pair: a zero that keeps the graph
         var t = nn.functional.normalize(teacher, dim: 1);
         var s = nn.functional.normalize(student, dim: 1);
         var diff = (t.matmul(t.t()) - s.matmul(s.t())).abs();

@@ -20,7 +20,7 @@ public static class SxbmAlignmentLoss
         var studentCos = CosineToEach(studentAnchors, studentMemory);
         var diff = (teacherCos - studentCos).abs().masked_select(valid);
         // No valid pair (an empty memory): a zero that still carries the graph.
-        return diff.numel() == 0 ? studentAnchors.sum() * 0 : diff.mean();
+        return diff.numel() == 0 ? studentAnchors.sum() - studentAnchors.sum().detach() : diff.mean();
     }
 
     /// <summary>cos(a_i, m_ij) for a [B, D] and m [B, K, D]: [B, K].</summary>

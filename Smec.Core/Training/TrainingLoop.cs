@@ -7,8 +7,8 @@
 //   TrainingResult result = TrainingLoop.Run(set, objective, options with { Label = "my-method" }, data.Seed);
 //   // the objective's parameters now hold the best-validation weights (early stopping on nDCG@10)
 //
-// The loop owns: the optimizer (AdamW default, Adam option; one per ParameterGroup so groups can
-// have their own learning rate), batches of (query, positive, hard negatives) from the train
+// The loop owns: the optimizer (AdamW default, Adam option, see AdamOptimizer; one per ParameterGroup
+// so groups can have their own learning rate), batches of (query, positive, hard negatives) from the train
 // qrels with validation queries removed, validation nDCG@10 every EvaluateEvery steps with
 // patience counted in validations, a dispose scope around every step (memory stays flat), a
 // progress bar on stderr, and an atomic checkpoint (temp + rename) that a restarted run resumes.
@@ -23,7 +23,7 @@ namespace Smec.Core.Training;
 
 public static class TrainingLoop
 {
-    private const string CheckpointMagic = "smec-checkpoint-v1";
+    private const string CheckpointMagic = "smec-checkpoint-v3";
 
     /// <summary>Convenience overload that builds (and disposes) the training set.</summary>
     public static TrainingResult Run(Methods.TrainingData data, ITrainingObjective objective, TrainingOptions options)
@@ -61,18 +61,19 @@ public static class TrainingLoop
         double lossSum = 0; var lossCount = 0;
         var stoppedEarly = false;
         var step = state.NextStep;
-        for (; step < options.MaxSteps; step++)
+        // A finished run (budget or early stop) only restores its best weights on resume.
+        for (; step < options.MaxSteps && !state.Finished; step++)
         {
             using var generator = new Generator(SeedMix.Mix(seed, SeedMix.NoiseStream, step));
             var context = new TrainingStep(step, options.MaxSteps, step / batcher.StepsPerEpoch, generator);
             using (var scope = NewDisposeScope())
             {
                 var batch = batcher.Batch(step);
-                foreach (var o in optimizers) o.zero_grad();
+                foreach (var o in optimizers) o.ZeroGrad();
                 var loss = objective.Loss(batch, context);
                 loss.backward();
                 options.AfterBackward?.Invoke(context);
-                foreach (var o in optimizers) o.step();
+                foreach (var o in optimizers) o.Step();
                 objective.AfterStep(batch, context);
                 var value = loss.item<float>();
                 if (!float.IsFinite(value)) throw new InvalidOperationException($"{options.Label}: loss became {value} at step {step}");
@@ -101,6 +102,12 @@ public static class TrainingLoop
         }
 
         if (scorer.HasQueries) CopyInto(parameters, best); // leave the best-validation weights in place
+        if (options.CheckpointPath is { } finalCheckpoint && !state.Finished)
+        {
+            state.Finished = true;
+            state.NextStep = step;
+            WriteCheckpoint(finalCheckpoint, fingerprint, parameters, best, objective, optimizers, history, state);
+        }
         foreach (var b in best) b.Dispose();
         foreach (var o in optimizers) o.Dispose();
         progress.Finish($"done: {step} steps, best val nDCG@10 {state.BestScore:F4} at step {state.BestStep}{(stoppedEarly ? " (early stop)" : "")}");
@@ -113,19 +120,18 @@ public static class TrainingLoop
         public double BestScore = double.NegativeInfinity;
         public int BestStep;
         public int StaleEvaluations;
+        /// <summary>The run ended (budget or early stop): a resume only restores the best weights.</summary>
+        public bool Finished;
     }
 
-    private static OptimizerHelper CreateOptimizer(ParameterGroup group, TrainingOptions options)
-    {
-        var lr = options.LearningRate * group.LearningRateScale;
-        var decay = group.WeightDecay ?? options.WeightDecay;
-        return options.Optimizer switch
-        {
-            OptimizerKind.AdamW => optim.AdamW(group.Parameters, lr: lr, weight_decay: decay),
-            OptimizerKind.Adam => optim.Adam(group.Parameters, lr: lr, weight_decay: decay),
-            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Optimizer, "unknown optimizer"),
-        };
-    }
+    private static AdamOptimizer CreateOptimizer(ParameterGroup group, TrainingOptions options) =>
+        new(group.Parameters, options.LearningRate * group.LearningRateScale, group.WeightDecay ?? options.WeightDecay,
+            decoupled: options.Optimizer switch
+            {
+                OptimizerKind.AdamW => true,
+                OptimizerKind.Adam => false,
+                _ => throw new ArgumentOutOfRangeException(nameof(options), options.Optimizer, "unknown optimizer"),
+            });
 
     private static void CopyInto(IReadOnlyList<Tensor> targets, IReadOnlyList<Tensor> sources)
     {
@@ -137,24 +143,24 @@ public static class TrainingLoop
         string.Join(";", options.Describe().Select(kv => $"{kv.Key}={kv.Value}")) + $";seed={seed};objective={objective.Fingerprint}";
 
     private static void WriteCheckpoint(string path, string fingerprint, Parameter[] parameters, Tensor[] best,
-        ITrainingObjective objective, OptimizerHelper[] optimizers, List<TrainingEvaluation> history, LoopState state)
+        ITrainingObjective objective, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
     {
         TensorIO.WriteAtomically(path, w =>
         {
             w.Write(CheckpointMagic);
             w.Write(fingerprint);
-            w.Write(state.NextStep); w.Write(state.BestScore); w.Write(state.BestStep); w.Write(state.StaleEvaluations);
+            w.Write(state.NextStep); w.Write(state.BestScore); w.Write(state.BestStep); w.Write(state.StaleEvaluations); w.Write(state.Finished);
             w.Write(history.Count);
             foreach (var h in history) { w.Write(h.Step); w.Write(h.MeanTrainLoss); w.Write(h.ValidationNdcg10); }
             for (var i = 0; i < parameters.Length; i++) TensorIO.Write(w, $"param{i}", parameters[i]);
             for (var i = 0; i < best.Length; i++) TensorIO.Write(w, $"best{i}", best[i]);
             foreach (var (name, value) in objective.ExtraState) TensorIO.Write(w, name, value);
-            foreach (var o in optimizers) o.save_state_dict(w);
+            for (var i = 0; i < optimizers.Length; i++) optimizers[i].Save(w, $"opt{i}");
         });
     }
 
     private static bool TryResume(string path, string fingerprint, Parameter[] parameters, Tensor[] best,
-        ITrainingObjective objective, OptimizerHelper[] optimizers, List<TrainingEvaluation> history, LoopState state)
+        ITrainingObjective objective, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
     {
         using var stream = File.OpenRead(path);
         using var r = new BinaryReader(stream);
@@ -165,13 +171,13 @@ public static class TrainingLoop
             Console.Error.WriteLine($"checkpoint {path} is for another configuration; starting afresh (it will be overwritten)");
             return false;
         }
-        state.NextStep = r.ReadInt32(); state.BestScore = r.ReadDouble(); state.BestStep = r.ReadInt32(); state.StaleEvaluations = r.ReadInt32();
+        state.NextStep = r.ReadInt32(); state.BestScore = r.ReadDouble(); state.BestStep = r.ReadInt32(); state.StaleEvaluations = r.ReadInt32(); state.Finished = r.ReadBoolean();
         var count = r.ReadInt32();
         for (var i = 0; i < count; i++) history.Add(new TrainingEvaluation(r.ReadInt32(), r.ReadDouble(), r.ReadDouble()));
         for (var i = 0; i < parameters.Length; i++) TensorIO.ReadInto(r, $"param{i}", parameters[i], path);
         for (var i = 0; i < best.Length; i++) TensorIO.ReadInto(r, $"best{i}", best[i], path);
         foreach (var (name, value) in objective.ExtraState) TensorIO.ReadInto(r, name, value, path);
-        foreach (var o in optimizers) o.load_state_dict(r);
+        for (var i = 0; i < optimizers.Length; i++) optimizers[i].Load(r, $"opt{i}", path);
         Console.Error.WriteLine($"resumed {path} at step {state.NextStep}");
         return true;
     }

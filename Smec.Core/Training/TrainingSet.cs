@@ -29,6 +29,7 @@ public sealed class TrainingSet : IDisposable
     public int Dim => Data.Corpus.Dim;
 
     private readonly Dictionary<int, Dictionary<int, int>> _relevanceByQueryRow;
+    private readonly Dictionary<int, List<int>> _queriesByDocRow = new();
 
     public TrainingSet(TrainingData data, int hardNegativePool)
     {
@@ -57,6 +58,11 @@ public sealed class TrainingSet : IDisposable
                 pairs.Add(new JudgedPair(queryRow, docRow, rel));
             }
             if (judged.Count > 0) _relevanceByQueryRow[queryRow] = judged;
+            foreach (var docRow in judged.Keys)
+            {
+                if (!_queriesByDocRow.TryGetValue(docRow, out var list)) _queriesByDocRow[docRow] = list = [];
+                list.Add(queryRow);
+            }
         }
         if (pairs.Count == 0) throw new ArgumentException("the train qrels have no relevant (query, doc) pair outside validation");
         Pairs = pairs;
@@ -81,6 +87,10 @@ public sealed class TrainingSet : IDisposable
     /// <summary>Doc rows judged relevant to a query row in the train qrels.</summary>
     public IEnumerable<int> RelevantDocs(int queryRow) =>
         _relevanceByQueryRow.TryGetValue(queryRow, out var docs) ? docs.Keys : [];
+
+    /// <summary>Query rows (training queries only) that judged a doc row relevant.</summary>
+    public IReadOnlyList<int> RelevantQueries(int docRow) =>
+        _queriesByDocRow.TryGetValue(docRow, out var list) ? list : [];
 
     public void Dispose()
     {

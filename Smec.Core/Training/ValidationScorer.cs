@@ -1,29 +1,41 @@
 using Smec.Core.Methods;
+using Smec.Core.Metrics;
+using Smec.Core.Retrieval;
 using static TorchSharp.torch;
 
 namespace Smec.Core.Training;
 
 /// <summary>
 /// Mean validation nDCG@10 of an objective over its validation dims: validation queries against the
-/// whole corpus, both compressed by the objective. Exact search, so the score is deterministic.
+/// whole corpus, both compressed by the objective, exact search and trec_eval's ndcg_cut.10 (the
+/// shared metrics, prepared once and evaluated at every validation).
 /// </summary>
-public sealed class ValidationScorer(TrainingSet set)
+public sealed class ValidationScorer
 {
-    private readonly string[] _queryIds = set.ValidationQueryRows.Select(r => set.Data.Queries.Ids[r]).ToArray();
+    private readonly TrainingSet _set;
+    private readonly RetrievalEvaluator? _evaluator;
 
-    public bool HasQueries => _queryIds.Length > 0;
+    public ValidationScorer(TrainingSet set)
+    {
+        _set = set;
+        var queryIds = set.ValidationQueryRows.Select(r => set.Data.Queries.Ids[r]).ToArray();
+        if (queryIds.Length > 0)
+            _evaluator = new RetrievalEvaluator(queryIds, set.Data.Corpus.Ids, set.Data.Validation, [Measure.Ndcg10]);
+    }
+
+    public bool HasQueries => _evaluator is not null;
 
     /// <summary>nDCG@10 per validation dim.</summary>
     public IReadOnlyList<(int Dim, double Ndcg)> ScoreByDim(ITrainingObjective objective)
     {
+        if (_evaluator is null) throw new InvalidOperationException("no validation queries with judgements");
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var queries = set.Queries.index_select(0, tensor(set.ValidationQueryRows.Select(r => (long)r).ToArray()));
+        var queries = _set.Queries.index_select(0, tensor(_set.ValidationQueryRows.Select(r => (long)r).ToArray()));
         return objective.ValidationDims
-            .Select(dim => (dim, Ndcg10.Mean(
-                objective.Compress(queries, dim, EmbeddingRole.Query),
-                objective.Compress(set.Corpus, dim, EmbeddingRole.Document),
-                _queryIds, set.Data.Corpus.Ids, set.Data.Validation)))
+            .Select(dim => (dim, _evaluator.Evaluate(
+                objective.Compress(queries, dim, EmbeddingRole.Query).contiguous(),
+                objective.Compress(_set.Corpus, dim, EmbeddingRole.Document).contiguous()).Mean(Measure.Ndcg10)))
             .ToArray();
     }
 

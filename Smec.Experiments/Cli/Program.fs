@@ -13,6 +13,9 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Encode of ParseResults<EncodeCommand.EncodeArgs>
     | [<CliPrefix(CliPrefix.None)>] Data of ParseResults<DataCommand.DataArgs>
     | [<CliPrefix(CliPrefix.None)>] Baselines of ParseResults<BaselinesCommand.BaselinesArgs>
+    | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainCommand.TrainArgs>
+    | [<CliPrefix(CliPrefix.None)>] Compress of ParseResults<CompressCommand.CompressArgs>
+    | [<CliPrefix(CliPrefix.None)>] Images of ParseResults<ImagesCommand.ImagesArgs>
     | [<CliPrefix(CliPrefix.None)>] Reproduce of ParseResults<ReproduceCommand.ReproduceArgs>
     | [<CliPrefix(CliPrefix.None)>] Bless of ParseResults<BlessCommand.BlessArgs>
     | [<CliPrefix(CliPrefix.None)>] Check of ParseResults<CheckCommand.CheckArgs>
@@ -28,6 +31,9 @@ type SmecArgs =
             | Encode _ -> "build or reuse the embeddings of a dataset under an encoder, and print where they are"
             | Data _ -> "list the declared datasets and encoders, or verify the local copies"
             | Baselines _ -> "fit the baselines on SciFact (MiniLM) and print test nDCG@10 per method and dim"
+            | Train _ -> "train SMEC (or an ablation) on embeddings and print nDCG@10 per dim"
+            | Compress _ -> "compress a .npy of embeddings with a saved SMEC model"
+            | Images _ -> "run the local image (item 4) and multimodal (item 5) experiments and print their tables"
             | Reproduce _ -> "reproduce a catalog item: run or reuse its experiments, judge every cell, write results/item-N/"
             | Bless _ -> "record a table's current values (from the cache) as its regression reference"
             | Check _ -> "judge tables from cached results only; exit 1 on any FAIL"
@@ -46,6 +52,9 @@ let main argv =
         | SmecArgs.Encode args -> EncodeCommand.run args
         | SmecArgs.Data args -> DataCommand.run args
         | SmecArgs.Baselines args -> BaselinesCommand.run args
+        | SmecArgs.Train args -> TrainCommand.run args
+        | SmecArgs.Compress args -> CompressCommand.run args
+        | SmecArgs.Images args -> ImagesCommand.run args
         | SmecArgs.Reproduce args -> ReproduceCommand.run args
         | SmecArgs.Bless args -> BlessCommand.run args
         | SmecArgs.Check args -> CheckCommand.run args

@@ -54,6 +54,11 @@ public sealed class MatryoshkaAdaptor : ICompressor
 
         var unsupervised = _options.Loop("unsupervised");
         using var set = new TrainingSet(data, unsupervised.HardNegativePool);
+        if (_options.CentreInputs)
+        {
+            using var mean = set.Corpus.mean([0L], keepdim: true);
+            _adaptor.CentreOn(mean);
+        }
         using var neighbours = CorpusNeighbours.Find(set.Corpus, _options.TopK);
         var seconds = RunStage(set, neighbours, data.Seed, supervisedStage: false);
         if (_options.Supervised) seconds += RunStage(set, neighbours, data.Seed, supervisedStage: true);

@@ -30,6 +30,9 @@ internal sealed class MatryoshkaAdaptorObjective(
         var neighbourRows = batch.Set.Corpus.index_select(0, rows).reshape(anchors.shape[0], k, anchors.shape[1]);
         var adaptedAnchors = adaptor.forward(anchors);
         var adaptedNeighbours = adaptor.forward(neighbourRows);
+        // Targets in the adaptor's input space (centred when the adaptor centres).
+        anchors = adaptor.Centre(anchors);
+        neighbourRows = adaptor.Centre(neighbourRows);
         var loss = TopKSimilarityLoss.Compute(anchors, adaptedAnchors, neighbourRows, adaptedNeighbours, dims)
                    + options.Alpha * PairwiseSimilarityLoss.Compute(anchors, adaptedAnchors, dims)
                    + options.Beta * ReconstructionLoss.Compute(anchors, adaptedAnchors, options.ReconstructionNorm);

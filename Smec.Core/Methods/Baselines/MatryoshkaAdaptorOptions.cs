@@ -16,6 +16,12 @@ public sealed record MatryoshkaAdaptorOptions
     public bool Supervised { get; init; } = true;
     /// <summary>Width of f's hidden layer; null = the encoder's width.</summary>
     public int? HiddenDim { get; init; }
+    /// <summary>
+    /// Centre inputs on the corpus mean before the adaptor, and preserve centred similarities (our
+    /// choice, as PCA centres). Uncentred cosines of an anisotropic encoder are dominated by the
+    /// common mean direction, which the similarity losses then have to keep in every prefix.
+    /// </summary>
+    public bool CentreInputs { get; init; } = true;
     public int TopK { get; init; } = 10;
     /// <summary>Weight of the pairwise loss (the objective is L_topk + alpha L_pair + beta L_rec [+ gamma L_rank]).</summary>
     public double Alpha { get; init; } = 1.0;
@@ -62,6 +68,7 @@ public sealed record MatryoshkaAdaptorOptions
     {
         string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         yield return new("supervised", Supervised ? "yes (unsupervised stage, then all four terms)" : "no (unsupervised stage only)");
+        yield return new("centre inputs", CentreInputs ? "yes (corpus mean; similarities preserved are centred cosines)" : "no");
         yield return new("top_k", TopK.ToString(CultureInfo.InvariantCulture));
         yield return new("alpha (pairwise)", F(Alpha));
         yield return new("beta (reconstruction)", F(Beta));

@@ -1,0 +1,79 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Smec.Core.Methods.SmecMethod;
+
+/// <summary>
+/// The frozen-encoder -> compressed-embedding chain: SMRL steps in order. Compressing to a trained
+/// size runs the chain only as far as needed (see <see cref="DimSource"/>). The forward pass of the
+/// module is the chain's smallest output.
+/// </summary>
+public sealed class SmecChain : nn.Module<Tensor, Tensor>
+{
+    // A plain list plus register_module per step: a ModuleList filled after RegisterComponents does
+    // not pass train()/eval() or state_dict() on to its items in TorchSharp 0.107.
+    private readonly List<SmrlStep> steps = [];
+
+    public StepInput StepInputMode { get; }
+    public DimSource DimSource { get; }
+
+    public SmecChain(StepInput stepInput, DimSource dimSource) : base("smec_chain")
+    {
+        StepInputMode = stepInput;
+        DimSource = dimSource;
+        RegisterComponents();
+    }
+
+    public IReadOnlyList<SmrlStep> Steps => steps;
+
+    public void AddStep(SmrlStep step)
+    {
+        if (steps.Count > 0 && step.InputDim != NextStepInputDim)
+            throw new ArgumentException($"step {steps.Count + 1} takes {step.InputDim} dims but the chain feeds it {NextStepInputDim}");
+        register_module($"step{steps.Count + 1}", step);
+        steps.Add(step);
+    }
+
+    /// <summary>The size the next step would receive (StepInput.Full: the last output; SelectedHalf: its selection).</summary>
+    public int NextStepInputDim => StepInputMode == SmecMethod.StepInput.Full || steps[^1].SelectionDims.Count == 0
+        ? steps[^1].OutputDim
+        : steps[^1].SelectionDims[0];
+
+    /// <summary>Every dim the chain can produce, descending.</summary>
+    public IReadOnlyList<int> Dims => steps.SelectMany(s => s.SelectionDims.Prepend(s.OutputDim)).Distinct().OrderDescending().ToArray();
+
+    /// <summary>The input of step <paramref name="index"/> (0-based): raw input through steps 0..index-1.</summary>
+    public Tensor StepInput(Tensor input, int index)
+    {
+        var current = input;
+        for (var i = 0; i < index; i++)
+        {
+            var output = steps[i].forward(current);
+            current = StepInputMode == SmecMethod.StepInput.Full ? output : steps[i].Select(output)[0];
+        }
+        return current;
+    }
+
+    /// <summary>The (not normalised) embedding of size <paramref name="dim"/>. Call in eval mode.</summary>
+    public Tensor Compress(Tensor input, int dim)
+    {
+        Tensor? found = null;
+        var current = input;
+        foreach (var step in steps)
+        {
+            var output = step.forward(current);
+            var selections = step.Select(output);
+            var candidates = selections.Prepend(output);
+            foreach (var candidate in candidates)
+            {
+                if (candidate.shape[1] != dim) continue;
+                found = candidate;
+                if (DimSource == DimSource.Selection) return found;
+            }
+            current = StepInputMode == SmecMethod.StepInput.Full ? output : selections[0];
+        }
+        return found ?? throw new ArgumentException($"this SMEC chain produces dims [{string.Join(", ", Dims)}], not {dim}");
+    }
+
+    public override Tensor forward(Tensor input) => Compress(input, Dims[^1]);
+}

@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Text.Json.Serialization;
+using Smec.Core.Losses;
+
+namespace Smec.Core.Methods.SmecMethod;
+
+/// <summary>What feeds SMRL step s &gt; 1 (METHOD.md: an open choice).</summary>
+public enum StepInput { Full, SelectedHalf }
+
+/// <summary>How a step's layer starts. Pca: the top principal directions of the step's input on the
+/// corpus, centred by the bias (so the chain starts as PCA). Identity: keeps the leading input dims.
+/// Random: torch's default Linear init. A residual step's branch always starts at zero.</summary>
+public enum LayerInit { Pca, Identity, Random }
+
+/// <summary>ADS logits at the start of a step: each dim's log-variance on the corpus (centred), or zeros.</summary>
+public enum AdsLogitInit { Variance, Zero }
+
+/// <summary>Which output serves a dim that the chain produces twice (step s's selected half and step s+1's
+/// full output have the same size). Selection: the first one reached, so extending the chain never
+/// changes an existing dim. StepOutput: the later step's full output.</summary>
+public enum DimSource { Selection, StepOutput }
+
+/// <summary>Which batch samples look up neighbours in the S-XBM memory. Queries: the samples that have
+/// labelled positives (METHOD.md excludes "its own labelled positives"); QueriesAndDocs: the candidate docs too.</summary>
+public enum SxbmAnchors { Queries, QueriesAndDocs }
+
+/// <summary>
+/// SMEC's options. Everything METHOD.md marks inferred is here with its default; <see cref="Describe"/>
+/// records them with every result.
+/// </summary>
+public sealed record SmecOptions
+{
+    /// <summary>The dimension ladder: input dim first, then each step's selected size (halving by default).</summary>
+    public int[] Ladder { get; init; } = [384, 192, 96, 48, 24];
+    /// <summary>Sequential steps (false: one layer trained with the summed nested losses, as MRL does).</summary>
+    public bool Smrl { get; init; } = true;
+    /// <summary>Learned dimension selection (false: prefix selection).</summary>
+    public bool Ads { get; init; } = true;
+    /// <summary>Cross-batch memory alignment (false: in-batch only).</summary>
+    public bool Sxbm { get; init; } = true;
+
+    public bool Residual { get; init; } = false;
+    public StepInput StepInput { get; init; } = StepInput.Full;
+    public LayerInit Init { get; init; } = LayerInit.Pca;
+    public DimSource DimSource { get; init; } = DimSource.Selection;
+
+    public RankingLossForm LossForm { get; init; } = RankingLossForm.Pairwise;
+    /// <summary>Scores are cosine / temperature in the supervised loss.</summary>
+    public double LossTemperature { get; init; } = 0.05;
+    /// <summary>Weight of the similarity-preservation term on random corpus docs (0 = off).</summary>
+    public double SimilarityWeight { get; init; } = 0.0;
+    public int SimilarityDocs { get; init; } = 256;
+
+    public double AdsTemperatureStart { get; init; } = 1.0;
+    public double AdsTemperatureEnd { get; init; } = 0.1;
+    public AdsLogitInit AdsInit { get; init; } = AdsLogitInit.Variance;
+    /// <summary>The ADS logits' learning rate relative to the layer's (they start on another scale).</summary>
+    public double AdsLearningRateScale { get; init; } = 10.0;
+
+    public int SxbmCapacity { get; init; } = 4096;
+    public int SxbmTopK { get; init; } = 10;
+    public double SxbmWeight { get; init; } = 1.0;
+    /// <summary>Steps during which the memory fills but its loss is not yet applied.</summary>
+    public int SxbmWarmupSteps { get; init; } = 0;
+    public SxbmAnchors SxbmAnchors { get; init; } = SxbmAnchors.Queries;
+
+    /// <summary>The local profile (MiniLM / arctic-embed-xs, 384-d).</summary>
+    public static SmecOptions Local => new();
+    /// <summary>The paper's profile for LLM2Vec-7B embeddings (3584-d), dims as the paper reports them.</summary>
+    public static SmecOptions Paper => new() { Ladder = [3584, 1536, 768, 512, 256, 128] };
+
+    [JsonIgnore] public int InputDim => Ladder[0];
+
+    public void Validate()
+    {
+        if (Ladder.Length < 2) throw new ArgumentException("the SMEC ladder needs the input dim and at least one target dim");
+        for (var i = 1; i < Ladder.Length; i++)
+            if (Ladder[i] < 1 || Ladder[i] >= Ladder[i - 1])
+                throw new ArgumentException($"the SMEC ladder must decrease strictly and stay positive: [{string.Join(", ", Ladder)}]");
+        if (!(LossTemperature > 0)) throw new ArgumentException($"LossTemperature must be > 0, got {LossTemperature}");
+        if (!(AdsTemperatureStart > 0 && AdsTemperatureEnd > 0)) throw new ArgumentException("ADS temperatures must be > 0");
+        if (SxbmTopK < 1) throw new ArgumentException($"SxbmTopK must be >= 1, got {SxbmTopK}");
+    }
+
+    /// <summary>The ADS temperature at a point of a step's training (exponential annealing start -> end).</summary>
+    public double AdsTemperature(double progress) =>
+        AdsTemperatureStart * Math.Pow(AdsTemperatureEnd / AdsTemperatureStart, Math.Clamp(progress, 0, 1));
+
+    public IReadOnlyDictionary<string, string> Describe()
+    {
+        static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        return new SortedDictionary<string, string>
+        {
+            ["smec.ladder"] = string.Join("-", Ladder),
+            ["smec.smrl"] = Smrl.ToString(), ["smec.ads"] = Ads.ToString(), ["smec.sxbm"] = Sxbm.ToString(),
+            ["smec.residual"] = Residual.ToString(), ["smec.step_input"] = StepInput.ToString(),
+            ["smec.init"] = Init.ToString(), ["smec.dim_source"] = DimSource.ToString(),
+            ["smec.loss"] = LossForm.ToString(), ["smec.loss_temperature"] = F(LossTemperature),
+            ["smec.similarity_weight"] = F(SimilarityWeight), ["smec.similarity_docs"] = SimilarityDocs.ToString(CultureInfo.InvariantCulture),
+            ["smec.ads_temperature"] = $"{F(AdsTemperatureStart)}->{F(AdsTemperatureEnd)} exponential",
+            ["smec.ads_init"] = AdsInit.ToString(), ["smec.ads_lr_scale"] = F(AdsLearningRateScale),
+            ["smec.sxbm_capacity"] = SxbmCapacity.ToString(CultureInfo.InvariantCulture),
+            ["smec.sxbm_top_k"] = SxbmTopK.ToString(CultureInfo.InvariantCulture),
+            ["smec.sxbm_weight"] = F(SxbmWeight), ["smec.sxbm_anchors"] = SxbmAnchors.ToString(), ["smec.sxbm_warmup_steps"] = SxbmWarmupSteps.ToString(CultureInfo.InvariantCulture),
+        };
+    }
+}

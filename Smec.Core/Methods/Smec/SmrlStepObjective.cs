@@ -1,0 +1,172 @@
+using Smec.Core.Losses;
+using Smec.Core.Training;
+using static TorchSharp.torch;
+
+namespace Smec.Core.Methods.SmecMethod;
+
+/// <summary>
+/// What one SMRL step trains: only its own layer and ADS logits (earlier steps are frozen), with the
+/// supervised loss on each of its views (its full output and its selection(s): the input size and
+/// the selected half; in MRL mode every nested size), plus the S-XBM alignment on memory pairs and an
+/// optional similarity-preservation term, each summed over the same views.
+/// </summary>
+public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
+{
+    private readonly SmecChain _chain;
+    private readonly int _index;
+    private readonly SmrlStep _step;
+    private readonly SmecOptions _options;
+    private readonly TrainingSet _set;
+    private readonly CrossBatchMemory? _memory;
+    /// <summary>[Nc + Nq, in]: this step's input for every corpus doc, then every query. Earlier steps are
+    /// frozen, so it is computed once; items are addressed by <see cref="DocItem"/> / <see cref="QueryItem"/>.</summary>
+    private readonly Tensor _itemInputs;
+    /// <summary>[Nc + Nq, D]: the frozen-encoder (teacher) embedding of every item, same order.</summary>
+    private readonly Tensor _itemTeacher;
+
+    public SmrlStepObjective(SmecChain chain, int index, SmecOptions options, TrainingSet set)
+    {
+        _chain = chain;
+        _index = index;
+        _step = chain.Steps[index];
+        _options = options;
+        _set = set;
+        _memory = options.Sxbm ? new CrossBatchMemory(options.SxbmCapacity, set.Dim) : null;
+        var (layer, logits) = _step.TrainableParameters();
+        var groups = new List<ParameterGroup> { new(layer) };
+        if (logits.Length > 0) groups.Add(new ParameterGroup(logits, options.AdsLearningRateScale, WeightDecay: 0.0));
+        ParameterGroups = groups;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        _chain.eval();
+        _itemTeacher = cat([set.Corpus, set.Queries], 0).MoveToOuterDisposeScope();
+        _itemInputs = _chain.StepInput(_itemTeacher, index).MoveToOuterDisposeScope();
+    }
+
+    public IReadOnlyList<ParameterGroup> ParameterGroups { get; }
+
+    public IReadOnlyList<int> ValidationDims => _step.SelectionDims.Prepend(_step.OutputDim).ToArray();
+
+    public string Fingerprint =>
+        $"smrl-step-{_index}:{_step.InputDim}->{_step.OutputDim}->[{string.Join(",", _step.SelectionDims)}];" +
+        string.Join(";", _options.Describe().Select(kv => $"{kv.Key}={kv.Value}"));
+
+    public IReadOnlyList<(string Name, Tensor Value)> ExtraState => _memory is null ? [] :
+        [("sxbm.embeddings", _memory.Embeddings), ("sxbm.ids", _memory.ItemIds), ("sxbm.cursor", _memory.Cursor)];
+
+    private static long DocItem(int docRow) => docRow;
+    private long QueryItem(int queryRow) => _set.Corpus.shape[0] + queryRow;
+
+    public Tensor Loss(TrainingBatch batch, TrainingStep step)
+    {
+        _chain.eval();
+        _step.train();
+        foreach (var ads in _step.Selections)
+        {
+            ads.Temperature = _options.AdsTemperature(step.Progress);
+            ads.NoiseGenerator = step.Generator;
+        }
+
+        // The items of this step: queries, candidate docs, random docs, then memory entries.
+        var items = new List<long>();
+        items.AddRange(batch.QueryRows.Select(QueryItem));
+        items.AddRange(batch.DocRows.Select(DocItem));
+        var useSimilarity = _options.SimilarityWeight > 0 && batch.RandomDocRows.Length > 1;
+        if (useSimilarity) items.AddRange(batch.RandomDocRows.Select(DocItem));
+        var b = batch.QueryRows.Length;
+        var m = batch.DocRows.Length;
+        var r = useSimilarity ? batch.RandomDocRows.Length : 0;
+        var anchors = _options.SxbmAnchors == SxbmAnchors.Queries ? b : b + m;
+        var head = items.Count;
+
+        Tensor? memoryIndex = null, valid = null;
+        if (_memory is { Count: > 0 } && step.Step >= _options.SxbmWarmupSteps)
+        {
+            var (allIds, allExcluded) = AnchorIdentities(batch);
+            var anchorIds = allIds[..anchors];
+            var excluded = allExcluded.Take(anchors).ToArray();
+            var (slots, isValid) = _memory.Select(_itemTeacher.index_select(0, tensor(items.Take(anchors).ToArray())),
+                anchorIds, excluded, _options.SxbmTopK);
+            // Neighbours repeat across anchors: put each memory item through the layer once.
+            var slotItems = _memory.ItemIds.index_select(0, slots.flatten()).data<long>().ToArray();
+            var unique = slotItems.Distinct().ToArray();
+            var position = unique.Select((item, i) => (item, i)).ToDictionary(x => x.item, x => (long)(head + x.i));
+            items.AddRange(unique);
+            memoryIndex = tensor(slotItems.Select(item => position[item]).ToArray());
+            valid = isValid;
+        }
+
+        var itemIndex = tensor(items.ToArray());
+        var output = _step.forward(_itemInputs.index_select(0, itemIndex));
+        var views = _step.Select(output).Prepend(output);
+        var teacher = _itemTeacher.index_select(0, itemIndex);
+
+        Tensor? total = null;
+        foreach (var view in views)
+        {
+            var term = RankingLoss.Compute(_options.LossForm, view.narrow(0, 0, b), view.narrow(0, b, m),
+                batch.Relevance, batch.PositiveColumn, _options.LossTemperature);
+            if (useSimilarity)
+                term = term.Add(SimilarityPreservationLoss.Compute(teacher.narrow(0, b + m, r), view.narrow(0, b + m, r)).Times(_options.SimilarityWeight));
+            if (memoryIndex is not null)
+            {
+                var k = _options.SxbmTopK;
+                var studentMemory = view.index_select(0, memoryIndex).view(anchors, -1, view.shape[1]);
+                var teacherMemory = teacher.index_select(0, memoryIndex).view(anchors, -1, teacher.shape[1]);
+                term = term.Add(SxbmAlignmentLoss.Compute(teacher.narrow(0, 0, anchors), teacherMemory, view.narrow(0, 0, anchors), studentMemory, valid!)
+                    .Times(_options.SxbmWeight));
+            }
+            total = total is null ? term : total.Add(term);
+        }
+        return total!;
+    }
+
+    /// <summary>Memory identities of the anchors (queries, then docs) and what each must not pair with:
+    /// a query's judged-relevant docs, a doc's judging queries.</summary>
+    private (long[] Ids, IReadOnlyList<IReadOnlyCollection<long>> Excluded) AnchorIdentities(TrainingBatch batch)
+    {
+        var ids = new List<long>();
+        var excluded = new List<IReadOnlyCollection<long>>();
+        foreach (var q in batch.QueryRows)
+        {
+            ids.Add(QueryItem(q));
+            excluded.Add(_set.RelevantDocs(q).Select(DocItem).ToHashSet());
+        }
+        foreach (var d in batch.DocRows)
+        {
+            ids.Add(DocItem(d));
+            excluded.Add(_set.RelevantQueries(d).Select(QueryItem).ToHashSet());
+        }
+        return (ids.ToArray(), excluded);
+    }
+
+    public void AfterStep(TrainingBatch batch, TrainingStep step)
+    {
+        if (_memory is null) return;
+        var (ids, _) = AnchorIdentities(batch);
+        _memory.Enqueue(_itemTeacher.index_select(0, tensor(ids)), ids);
+    }
+
+    public Tensor Compress(Tensor embeddings, int dim, EmbeddingRole role)
+    {
+        var wasTraining = _step.training;
+        _chain.eval();
+        try
+        {
+            using var _ = no_grad();
+            var output = _step.forward(_chain.StepInput(embeddings, _index));
+            return _step.Select(output).Prepend(output).First(v => v.shape[1] == dim);
+        }
+        finally
+        {
+            if (wasTraining) _step.train();
+        }
+    }
+
+    public void Dispose()
+    {
+        _memory?.Dispose();
+        _itemInputs.Dispose();
+        _itemTeacher.Dispose();
+    }
+}

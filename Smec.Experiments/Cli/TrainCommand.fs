@@ -1,0 +1,200 @@
+/// `smec train`: fit SMEC (or an ablation) on precomputed embeddings and print validation (and,
+/// when asked, test) nDCG@10 per dim. With no arguments it runs the SciFact / MiniLM local profile.
+module Smec.Experiments.Cli.TrainCommand
+
+open System
+open System.IO
+open Argu
+open Smec.Core.Data
+open Smec.Core.Losses
+open Smec.Core.Methods
+open Smec.Core.Methods.SmecMethod
+open Smec.Core.Runtime
+open Smec.Core.Storage
+open Smec.Core.Training
+
+type TrainArgs =
+    | Dataset_Embeddings of dir: string
+    | Qrels of dir: string
+    | Out of dir: string
+    | Seed of int64
+    | Validation_Queries of int
+    | Validation_Seed of int64
+    | Profile of string
+    | Ladder of dims: string
+    | No_Smrl
+    | No_Ads
+    | No_Sxbm
+    | Residual
+    | Step_Input of string
+    | Init of string
+    | Dim_Source of string
+    | Loss of string
+    | Loss_Temperature of float
+    | Similarity_Weight of float
+    | Ads_Lr_Scale of float
+    | Ads_Temperature of start: float * finish: float
+    | Sxbm_Weight of float
+    | Sxbm_Capacity of int
+    | Sxbm_Top_K of int
+    | Sxbm_Warmup of int
+    | Max_Steps of int
+    | Batch_Size of int
+    | Lr of float
+    | Weight_Decay of float
+    | Optimizer of string
+    | Hard_Negatives of int
+    | Eval_Every of int
+    | Patience of int
+    | Checkpoint of path: string
+    | Report_Test
+    | Quiet
+    | Gradient_Probe of csv: string
+    | Probe_Epochs of int
+
+    interface IArgParserTemplate with
+        member this.Usage =
+            match this with
+            | Dataset_Embeddings _ -> "folder with corpus.npy/.ids.txt and queries.npy/.ids.txt (default: the mirror's SciFact all-MiniLM-L6-v2)"
+            | Qrels _ -> "folder with train.tsv (and test.tsv for --report-test) (default: the mirror's SciFact qrels)"
+            | Out _ -> "save the trained model here (config.json + weights.bin)"
+            | Seed _ -> "training seed (default 1)"
+            | Validation_Queries _ -> "train queries held out for validation / early stopping (default 100)"
+            | Validation_Seed _ -> "seed of the validation hold-out (default 0)"
+            | Profile _ -> "local (384->192->96->48->24, default) or paper (3584->1536->768->512->256->128)"
+            | Ladder _ -> "explicit dimension ladder, e.g. 384,192,96,48,24"
+            | No_Smrl -> "ablation: one layer with the summed nested losses (MRL)"
+            | No_Ads -> "ablation: prefix selection instead of ADS"
+            | No_Sxbm -> "ablation: in-batch only, no cross-batch memory"
+            | Residual -> "residual steps (x + f(x)) instead of plain linear"
+            | Step_Input _ -> "full (default) or selected: what feeds step s > 1"
+            | Init _ -> "pca (default), identity or random"
+            | Dim_Source _ -> "selection (default) or step-output: which output serves a dim produced twice"
+            | Loss _ -> "pairwise (default) or infonce"
+            | Loss_Temperature _ -> "score temperature of the supervised loss (default 0.05)"
+            | Similarity_Weight _ -> "weight of similarity preservation on random docs (default 0)"
+            | Ads_Lr_Scale _ -> "ADS logits' learning rate relative to the layer's (default 10)"
+            | Ads_Temperature _ -> "ADS Gumbel temperature start and end (default 1.0 0.1)"
+            | Sxbm_Weight _ -> "S-XBM loss weight (default 1.0)"
+            | Sxbm_Capacity _ -> "S-XBM memory capacity (default 4096)"
+            | Sxbm_Top_K _ -> "S-XBM neighbours per sample (default 10)"
+            | Sxbm_Warmup _ -> "steps before the S-XBM loss applies (default 0)"
+            | Max_Steps _ -> "step budget per SMRL step (default 1500)"
+            | Batch_Size _ -> "(query, positive) pairs per batch (default 64)"
+            | Lr _ -> "learning rate (default 1e-3)"
+            | Weight_Decay _ -> "weight decay (default 0.01)"
+            | Optimizer _ -> "adamw (default) or adam"
+            | Hard_Negatives _ -> "mined hard negatives per query (default 1)"
+            | Eval_Every _ -> "validate every N steps (default 50)"
+            | Patience _ -> "validations without improvement before stopping (default 8)"
+            | Checkpoint _ -> "checkpoint path prefix; an interrupted run resumes from it"
+            | Report_Test -> "also print test nDCG@10 (final reports only: never tune on it)"
+            | Quiet -> "no progress bar"
+            | Gradient_Probe _ -> "instead of training SMEC, run the catalog item 8 gradient probe (MRL vs SMRL) and write its CSV here"
+            | Probe_Epochs _ -> "epochs of the gradient probe (default 40)"
+
+let private parseEnum<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (flag: string) (text: string) : 'T =
+    match Enum.TryParse<'T>(text.Replace("-", ""), true) with
+    | true, v -> v
+    | _ -> failwithf "--%s: '%s' is not one of %s" flag text (String.Join(", ", Enum.GetNames(typeof<'T>)))
+
+let private loadData (args: ParseResults<TrainArgs>) =
+    let root () =
+        match Option.ofObj (DataRoot.TryResolve()) with
+        | Some r -> r.Path
+        | None -> failwith "no data mirror found; pass --dataset-embeddings and --qrels or set SMEC_DATA_DIR"
+    let embDir = args.TryGetResult Dataset_Embeddings |> Option.defaultWith (fun () -> Path.Combine(root (), "embeddings", "scifact", "all-MiniLM-L6-v2"))
+    let qrelsDir = args.TryGetResult Qrels |> Option.defaultWith (fun () -> Path.Combine(root (), "beir", "scifact", "qrels"))
+    let read name = Npy.ReadEmbeddings(Path.Combine(embDir, name + ".npy"), Path.Combine(embDir, name + ".ids.txt"))
+    let corpus, queries = read "corpus", read "queries"
+    let train = Qrels.Read(Path.Combine(qrelsDir, "train.tsv"))
+    let test = lazy (Qrels.Read(Path.Combine(qrelsDir, "test.tsv")))
+    embDir, corpus, queries, train, test
+
+/// The options as parsed (SMEC, the loop).
+let options (args: ParseResults<TrainArgs>) =
+    let baseOptions =
+        match args.GetResult(Profile, "local") with
+        | "local" -> SmecOptions.Local
+        | "paper" -> SmecOptions.Paper
+        | p -> failwithf "--profile: '%s' is not local or paper" p
+    let ladder =
+        match args.TryGetResult Ladder with
+        | Some text -> text.Split(',') |> Array.map (fun s -> match Int32.TryParse(s.Trim()) with | true, v -> v | _ -> failwithf "--ladder: '%s' is not an integer" s)
+        | None -> baseOptions.Ladder
+    let d = SmecOptions()
+    let adsStart, adsEnd = args.GetResult(Ads_Temperature, (d.AdsTemperatureStart, d.AdsTemperatureEnd))
+    let smec =
+        SmecOptions(
+            Ladder = ladder,
+            Smrl = not (args.Contains No_Smrl), Ads = not (args.Contains No_Ads), Sxbm = not (args.Contains No_Sxbm),
+            Residual = args.Contains Residual,
+            StepInput = (args.TryGetResult Step_Input |> Option.map (fun s -> parseEnum<StepInput> "step-input" (if s = "selected" then "SelectedHalf" else s)) |> Option.defaultValue d.StepInput),
+            Init = (args.TryGetResult Init |> Option.map (parseEnum<LayerInit> "init") |> Option.defaultValue d.Init),
+            DimSource = (args.TryGetResult Dim_Source |> Option.map (parseEnum<DimSource> "dim-source") |> Option.defaultValue d.DimSource),
+            LossForm = (args.TryGetResult Loss |> Option.map (parseEnum<RankingLossForm> "loss") |> Option.defaultValue d.LossForm),
+            LossTemperature = args.GetResult(Loss_Temperature, d.LossTemperature),
+            SimilarityWeight = args.GetResult(Similarity_Weight, d.SimilarityWeight),
+            AdsLearningRateScale = args.GetResult(Ads_Lr_Scale, d.AdsLearningRateScale),
+            AdsTemperatureStart = adsStart, AdsTemperatureEnd = adsEnd,
+            SxbmWeight = args.GetResult(Sxbm_Weight, d.SxbmWeight),
+            SxbmCapacity = args.GetResult(Sxbm_Capacity, d.SxbmCapacity),
+            SxbmTopK = args.GetResult(Sxbm_Top_K, d.SxbmTopK),
+            SxbmWarmupSteps = args.GetResult(Sxbm_Warmup, d.SxbmWarmupSteps))
+    let t = TrainingOptions()
+    let training =
+        TrainingOptions(
+            MaxSteps = args.GetResult(Max_Steps, t.MaxSteps),
+            BatchSize = args.GetResult(Batch_Size, t.BatchSize),
+            LearningRate = args.GetResult(Lr, t.LearningRate),
+            WeightDecay = args.GetResult(Weight_Decay, t.WeightDecay),
+            Optimizer = (args.TryGetResult Optimizer |> Option.map (parseEnum<OptimizerKind> "optimizer") |> Option.defaultValue t.Optimizer),
+            HardNegativesPerQuery = args.GetResult(Hard_Negatives, t.HardNegativesPerQuery),
+            EvaluateEvery = args.GetResult(Eval_Every, t.EvaluateEvery),
+            Patience = args.GetResult(Patience, t.Patience),
+            CheckpointPath = (args.TryGetResult Checkpoint |> Option.toObj),
+            Progress = not (args.Contains Quiet))
+    smec, training
+
+/// Catalog item 8: per-epoch gradient statistics of the shared and unshared weights, MRL vs SMRL.
+let private gradientProbe (args: ParseResults<TrainArgs>) (data: TrainingData) (csv: string) =
+    let rows = GradientProbe.Run(data, GradientProbeOptions(Epochs = args.GetResult(Probe_Epochs, 40)))
+    printfn "%-5s %5s %14s %14s %12s %12s %10s" "" "epoch" "|g| w[0,96)" "|g| w[96,192)" "var w[0,96)" "var w[96,192)" "loss"
+    for r in rows do
+        printfn "%-5s %5d %14.6g %14.6g %12.4g %12.4g %10.5f" r.Method r.Epoch r.MeanAbsGradShared r.MeanAbsGradUnshared r.GradVarianceShared r.GradVarianceUnshared r.MeanTrainLoss
+    GradientProbe.WriteCsv(csv, rows)
+    printfn "wrote %s" csv
+    0
+
+let run (args: ParseResults<TrainArgs>) : int =
+    let clock = Diagnostics.Stopwatch.StartNew()
+    let embDir, corpus, queries, train, test = loadData args
+    let smec, training = options args
+    let seed = args.GetResult(Seed, 1L)
+    let data = ValidationSplit.Carve(corpus, queries, train, args.GetResult(Validation_Queries, 100), args.GetResult(Validation_Seed, 0L))
+    let data = TrainingData(data.Corpus, data.Queries, data.Train, data.Validation, seed)
+    Determinism.ConfigureTorch()
+    match args.TryGetResult Gradient_Probe with
+    | Some csv -> gradientProbe args data csv
+    | None ->
+        use model = new SmecCompressor(smec, training)
+        model.Fit data
+        let fitSeconds = clock.Elapsed.TotalSeconds
+        printfn "%s on %s (%d docs, %d train / %d validation queries), seed %d, torch threads %d (SMEC_THREADS=%s), fit %.1f s"
+            model.Name embDir corpus.Rows data.Train.QueryCount data.Validation.QueryCount seed
+            (TorchSharp.torch.get_num_threads ()) (Environment.GetEnvironmentVariable Determinism.ThreadsVariable |> Option.ofObj |> Option.defaultValue "unset") fitSeconds
+        let reportTest = args.Contains Report_Test
+        printfn "%6s  %10s%s" "dim" "val nDCG@10" (if reportTest then "  test nDCG@10" else "")
+        for dim in model.Dims do
+            let v = CompressionEvaluation.Ndcg10(model, corpus, queries, data.Validation, dim)
+            if reportTest then
+                let t = CompressionEvaluation.Ndcg10(model, corpus, queries, test.Force(), dim)
+                printfn "%6d  %10.4f  %13.4f" dim v t
+            else printfn "%6d  %10.4f" dim v
+        for KeyValue (k, v) in model.Settings do printfn "  %s = %s" k v
+        match args.TryGetResult Out with
+        | Some dir ->
+            model.Save dir
+            printfn "saved to %s" dir
+        | None -> ()
+        0

@@ -1,0 +1,153 @@
+/// SMEC's parts: ADS selection, the S-XBM ring buffer, SMRL's freezing and extension, save/load,
+/// and bit-reproducibility of a reduced training run on SciFact.
+module Smec.Tests.SmecTests
+
+open System.IO
+open Expecto
+open TorchSharp
+open Smec.Core.Methods
+open Smec.Core.Methods.SmecMethod
+open Smec.Core.Runtime
+open Smec.Core.Storage
+open Smec.Core.Training
+
+let private floats (t: torch.Tensor) = t.detach().contiguous().data<float32>().ToArray()
+
+/// A reduced SMEC run: small ladder, few steps, validation every 5 steps.
+let private reducedModel (ladder: int[]) steps =
+    new SmecCompressor(
+        SmecOptions(Ladder = ladder),
+        TrainingOptions(MaxSteps = steps, EvaluateEvery = 5, Patience = 100, Progress = false, BatchSize = 32))
+
+let private parameters (step: SmrlStep) = [ for p in step.parameters() -> floats p ]
+
+[<Tests>]
+let adsTests =
+    testList "ADS" [
+        testCase "at inference it keeps exactly k distinct dims, the top-k logits, ascending and the same every call" <| fun () ->
+            Determinism.Seed 1L |> ignore
+            use scope = torch.NewDisposeScope()
+            use ads = new AdaptiveDimensionSelection(16, 5)
+            // Ties on purpose: equal logits must still give one fixed list.
+            ads.InitialiseLogits(torch.tensor([| 0.1f; 3.0f; 0.5f; 3.0f; -1.0f; 2.0f; 0.5f; 0.5f; 0.0f; 2.5f; 0.5f; -2.0f; 0.5f; 1.0f; 0.2f; 0.5f |]))
+            ads.eval() |> ignore
+            let first, second = ads.SelectedIndices(), ads.SelectedIndices()
+            Expect.sequenceEqual first [| 1L; 3L; 5L; 9L; 13L |] "the five largest logits"
+            Expect.sequenceEqual second first "deterministic"
+            let x = torch.randn(4L, 16L)
+            let y = ads.forward x
+            Expect.equal y.shape [| 4L; 5L |] "exactly k output dims"
+            Expect.sequenceEqual (floats y) (floats (x.index_select(1L, torch.tensor first))) "the output is the input at those dims"
+
+        testCase "equal logits resolve to the lowest indices" <| fun () ->
+            Determinism.ConfigureTorch()
+            use ads = new AdaptiveDimensionSelection(8, 3)
+            ads.eval() |> ignore
+            Expect.sequenceEqual (ads.SelectedIndices()) [| 0L; 1L; 2L |] "all-zero logits keep the first three"
+
+        testCase "in training the output keeps exactly k of the input's values and gradients reach the logits" <| fun () ->
+            Determinism.Seed 2L |> ignore
+            use scope = torch.NewDisposeScope()
+            use ads = new AdaptiveDimensionSelection(12, 4)
+            ads.train() |> ignore
+            let x = torch.randn(6L, 12L)
+            let struct (kept, mask) = ads.Sample()
+            let y = AdaptiveDimensionSelection.Apply(x, struct (kept, mask))
+            Expect.equal y.shape [| 6L; 4L |] "k dims in training too"
+            let struct (distinct, _, _) = kept.unique()
+            Expect.equal (distinct.numel()) 4L "k distinct dims"
+            Expect.sequenceEqual (floats y) (floats (x.index_select(1L, kept))) "straight-through: the forward value is the input itself"
+            (y * torch.randn(6L, 4L)).sum().backward()
+            let gradNorm = ads.Logits.grad.abs().sum().item<float32>()
+            Expect.isGreaterThan gradNorm 0.0f "the logits receive a gradient"
+
+        testCase "with ADS off it is prefix selection" <| fun () ->
+            Determinism.ConfigureTorch()
+            use scope = torch.NewDisposeScope()
+            use ads = new AdaptiveDimensionSelection(10, 3, enabled = false)
+            let x = torch.randn(2L, 10L)
+            Expect.sequenceEqual (floats (ads.forward x)) (floats (x.narrow(1L, 0L, 3L))) "the first three dims"
+            Expect.sequenceEqual (ads.SelectedIndices()) [| 0L; 1L; 2L |] "prefix indices"
+    ]
+
+[<Tests>]
+let memoryTests =
+    testList "S-XBM memory" [
+        testCase "the ring buffer overwrites oldest-first" <| fun () ->
+            Determinism.ConfigureTorch()
+            use scope = torch.NewDisposeScope()
+            use memory = new CrossBatchMemory(4, 2)
+            memory.Enqueue(torch.ones(3L, 2L), [| 1L; 2L; 3L |])
+            Expect.equal memory.Count 3 "three filled"
+            memory.Enqueue(torch.ones(3L, 2L), [| 4L; 5L; 6L |])
+            Expect.equal memory.Count 4 "full"
+            // Slots 0-2 held 1, 2, 3; the next three writes go to slot 3, then 0 and 1 (the oldest).
+            Expect.sequenceEqual (memory.ItemIds.data<int64>().ToArray()) [| 5L; 6L; 3L; 4L |] "1 and 2 were overwritten first"
+            memory.Enqueue(torch.ones(6L, 2L), [| 10L .. 15L |])
+            Expect.sequenceEqual (memory.ItemIds.data<int64>().ToArray() |> Array.sort) [| 12L .. 15L |] "a write larger than the buffer keeps its newest rows"
+
+        testCase "selection never returns the sample itself, its positives or an empty slot" <| fun () ->
+            Determinism.ConfigureTorch()
+            use scope = torch.NewDisposeScope()
+            use memory = new CrossBatchMemory(8, 3)
+            let rows = torch.tensor([| 1.0f; 0.0f; 0.0f;  0.9f; 0.1f; 0.0f;  0.8f; 0.2f; 0.0f;  0.0f; 1.0f; 0.0f |]).reshape(4L, 3L)
+            memory.Enqueue(rows, [| 7L; 8L; 9L; 10L |]) // 4 of 8 slots filled
+            let anchor = torch.tensor([| 1.0f; 0.0f; 0.0f |]).reshape(1L, 3L)
+            // The anchor is item 7 (its own copy is the nearest entry); item 8 is its labelled positive.
+            let struct (slots, valid) = memory.Select(anchor, [| 7L |], [| set [ 8L ] :> System.Collections.Generic.IReadOnlyCollection<int64> |], 4)
+            let ids = memory.ItemIds.index_select(0L, slots.flatten()).data<int64>().ToArray()
+            let isValid = valid.flatten().data<bool>().ToArray()
+            let chosen = Array.zip ids isValid |> Array.filter snd |> Array.map fst
+            Expect.sequenceEqual chosen [| 9L; 10L |] "only 9 then 10 qualify, most similar first"
+            Expect.sequenceEqual isValid [| true; true; false; false |] "the other two picks are marked invalid"
+    ]
+
+[<Tests>]
+let smrlTests =
+    testList "SMRL" [
+        testCase "extending the chain leaves step 1 bit-identical and equals training all steps at once" <| fun () ->
+            let data = SciFactFixture.trainingData 3L
+            use model = reducedModel [| 384; 192 |] 10
+            model.Fit data
+            let frozen = parameters model.Chain.Steps.[0]
+            let corpus = data.Corpus
+            let before = model.Compress(corpus, 192, EmbeddingRole.Document).Values
+            model.ExtendTo(data, 96)
+            Expect.equal model.Chain.Steps.Count 2 "a second step"
+            Expect.equal (parameters model.Chain.Steps.[0]) frozen "step 1 untouched by step 2's training, bit for bit"
+            Expect.sequenceEqual (model.Compress(corpus, 192, EmbeddingRole.Document).Values) before "the 192-d output is unchanged"
+            use fromScratch = reducedModel [| 384; 192; 96 |] 10
+            fromScratch.Fit data
+            Expect.sequenceEqual (fromScratch.Compress(corpus, 96, EmbeddingRole.Document).Values)
+                                 (model.Compress(corpus, 96, EmbeddingRole.Document).Values) "extension = from scratch"
+
+        testCase "the same seed and config give the same validation nDCG to every digit" <| fun () ->
+            let run () =
+                use model = reducedModel [| 384; 192; 96 |] 10
+                model.Fit(SciFactFixture.trainingData 4L)
+                [ for r in model.StepRecords -> sprintf "%.17g" r.BestValidationNdcg10 ], model.Compress(SciFactFixture.trainingData(4L).Queries, 96, EmbeddingRole.Query).Values
+            let scoresA, outA = run ()
+            let scoresB, outB = run ()
+            Expect.equal scoresA scoresB "validation nDCG@10 per step"
+            Expect.sequenceEqual outA outB "compressed queries, bit for bit"
+
+        testCase "a saved model loads and compresses identically, also through `smec compress`" <| fun () ->
+            use dir = new TestSupport.TempDir()
+            let data = SciFactFixture.trainingData 5L
+            use model = reducedModel [| 384; 192; 96 |] 5
+            model.Fit data
+            let modelDir = Path.Combine(dir.Path, "model")
+            model.Save modelDir
+            use loaded = SmecCompressor.Load modelDir
+            Expect.equal loaded.Dims model.Dims "dims"
+            let queries = data.Queries
+            Expect.sequenceEqual (loaded.Compress(queries, 96, EmbeddingRole.Query).Values) (model.Compress(queries, 96, EmbeddingRole.Query).Values) "loaded = trained"
+            let input, output = Path.Combine(dir.Path, "q.npy"), Path.Combine(dir.Path, "q96.npy")
+            Npy.WriteFloat32(input, System.ReadOnlySpan queries.Values, queries.Rows, queries.Dim)
+            let parser = Argu.ArgumentParser.Create<Smec.Experiments.Cli.CompressCommand.CompressArgs>()
+            let args = parser.Parse [| "--model"; modelDir; "--in"; input; "--dim"; "96"; "--out"; output |]
+            Expect.equal (Smec.Experiments.Cli.CompressCommand.run args) 0 "exit code"
+            let struct (values, rows, cols) = Npy.ReadFloat32 output
+            Expect.equal (rows, cols) (queries.Rows, 96) "shape"
+            Expect.sequenceEqual values (model.Compress(queries, 96, EmbeddingRole.Query).Values) "the CLI writes the same numbers"
+    ]

@@ -5,6 +5,8 @@ module Smec.Experiments.Running.MethodRegistry
 
 open Smec.Core.Methods
 open Smec.Core.Methods.Baselines
+open Smec.Core.Methods.SmecMethod
+open Smec.Core.Training
 open Smec.Experiments.Catalog.Model
 
 /// What a factory gets: the experiment's method options, dims, budget and seed, and the input dims.
@@ -121,6 +123,38 @@ let private searchAdaptor (request: MethodRequest) : ICompressor =
         )
     SearchAdaptor(dimsOf request, options)
 
+let private flag (request: MethodRequest) (name: string) =
+    match option request name "true" with
+    | "true" -> true
+    | "false" -> false
+    | other -> failwithf "method '%s': option '%s' is '%s', expected true or false" request.Method name other
+
+/// SMEC's ladder runs from the input dim down through every requested dim below it.
+let private smecWith (request: MethodRequest) (smrl: bool) (ads: bool) (sxbm: bool) : ICompressor =
+    let budget = budgetOf request
+    let ladder = request.InputDim :: (request.Dims |> List.filter (fun d -> d < request.InputDim) |> List.sortDescending)
+    let options = SmecOptions(Ladder = Array.ofList ladder, Smrl = smrl, Ads = ads, Sxbm = sxbm)
+    let training =
+        TrainingOptions(
+            MaxSteps = budget.MaxSteps,
+            BatchSize = budget.BatchSize,
+            LearningRate = budget.LearningRate,
+            EvaluateEvery = budget.ValidateEvery,
+            Patience = budget.Patience
+        )
+    new SmecCompressor(options, training)
+
+/// SMEC; options smrl, ads, sxbm (true) switch its modules off for the ablation (item 6).
+let private smec (request: MethodRequest) : ICompressor =
+    requireKnown request [ "smrl"; "ads"; "sxbm" ]
+    smecWith request (flag request "smrl") (flag request "ads") (flag request "sxbm")
+
+/// MRL: one FC layer trained with the summed nested losses, prefix dims, no memory (SMEC with all
+/// three modules off, which is how branch smec implements it).
+let private mrl (request: MethodRequest) : ICompressor =
+    requireKnown request []
+    smecWith request false false false
+
 /// The registry the `smec` command uses.
 let standard : MethodRegistry =
     { Factories =
@@ -128,8 +162,7 @@ let standard : MethodRegistry =
             [ "truncation", { Create = truncation; Implementation = "Smec.Core Truncation/1" }
               "pca", { Create = pca; Implementation = "Smec.Core Pca/1" }
               "matryoshka-adaptor", { Create = matryoshkaAdaptor; Implementation = "Smec.Core MatryoshkaAdaptor/1" }
-              "search-adaptor", { Create = searchAdaptor; Implementation = "Smec.Core SearchAdaptor/1" } ]
-      Pending =
-        Map.ofList
-            [ "mrl", "MRL (one FC layer, summed nested losses) lands with branch smec"
-              "smec", "SMEC lands with branch smec (Smec.Core/Methods/Smec)" ] }
+              "search-adaptor", { Create = searchAdaptor; Implementation = "Smec.Core SearchAdaptor/1" }
+              "mrl", { Create = mrl; Implementation = "Smec.Core SmecCompressor(MRL)/1" }
+              "smec", { Create = smec; Implementation = "Smec.Core SmecCompressor/1" } ]
+      Pending = Map.empty }

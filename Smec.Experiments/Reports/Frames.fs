@@ -80,10 +80,13 @@ let publishedFrame (result: TableResult) (panel: string) (encoder: string option
         |> List.filter (fun p -> p.Key.Panel = panel && (encoder.IsNone || Some p.Key.Encoder = encoder))
     if values.IsEmpty then None
     else
+        // A row is named by what distinguishes it within the panel: encoder and metric where they vary.
+        let varies (f: Smec.Experiments.Catalog.Published.PublishedValue -> string) = values |> List.map f |> List.distinct |> List.length > 1
+        let byEncoder, byMetric = encoder.IsNone && varies (fun v -> v.Key.Encoder), varies (fun v -> v.Key.Metric)
         let rowName (p: Smec.Experiments.Catalog.Published.PublishedValue) =
-            if encoder.IsNone && values |> List.exists (fun q -> q.Key.Encoder <> p.Key.Encoder) then
-                sprintf "%s %s" p.Key.Encoder p.Key.Row
-            else p.Key.Row
+            [ (if byEncoder then Some p.Key.Encoder else None); Some p.Key.Row; (if byMetric then Some p.Key.Metric else None) ]
+            |> List.choose id
+            |> String.concat " "
         let rows = values |> List.map rowName |> List.distinct
         let frame =
             Frame.ofValues

@@ -27,6 +27,6 @@ let standard (repoRoot: string) (manifest: EmbeddingsManifest option) (progress:
       DataRoot = dataRoot
       Manifest = manifest
       Methods = MethodRegistry.standard
-      Probes = Probes.standard
+      Probes = ProbeRunners.standard
       Datasets = [ Datasets.manifestProvider manifest; Datasets.encoderStore () ]
       Progress = progress }

@@ -30,6 +30,8 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
               InputDim = inputDim
               Budget = config.Budget
               Seed = config.Seed }
+    // Some compressors hold torch tensors (SMEC's chain): release them when the experiment ends.
+    use _release = { new System.IDisposable with member _.Dispose() = match compressor with :? System.IDisposable as d -> d.Dispose() | _ -> () }
     compressor.Fit data.Training
     let search = SearchOptions(IgnoreIdenticalIds = data.DropSelfMatches)
     let measures = RetrievalEvaluation.StandardMeasures

@@ -123,36 +123,37 @@ let private searchAdaptor (request: MethodRequest) : ICompressor =
         )
     SearchAdaptor(dimsOf request, options)
 
-/// The SMEC ladder: the input width, then every smaller target dim, largest first.
-let private ladderOf (request: MethodRequest) =
-    Array.ofList (request.InputDim :: (request.Dims |> List.filter (fun d -> d < request.InputDim) |> List.sortDescending |> List.distinct))
-
-let private trainingOf (request: MethodRequest) =
-    let budget = budgetOf request
-    TrainingOptions(
-        MaxSteps = budget.MaxSteps,
-        BatchSize = budget.BatchSize,
-        LearningRate = budget.LearningRate,
-        EvaluateEvery = budget.ValidateEvery,
-        Patience = budget.Patience)
-
 let private flag (request: MethodRequest) (name: string) =
     match option request name "true" with
     | "true" -> true
     | "false" -> false
     | other -> failwithf "method '%s': option '%s' is '%s', expected true or false" request.Method name other
 
-/// SMEC with its three modules switchable for the ablation (options smrl, ads, sxbm; default on).
+/// SMEC's ladder runs from the input dim down through every requested dim below it.
+let private smecWith (request: MethodRequest) (smrl: bool) (ads: bool) (sxbm: bool) : ICompressor =
+    let budget = budgetOf request
+    let ladder = request.InputDim :: (request.Dims |> List.filter (fun d -> d < request.InputDim) |> List.sortDescending)
+    let options = SmecOptions(Ladder = Array.ofList ladder, Smrl = smrl, Ads = ads, Sxbm = sxbm)
+    let training =
+        TrainingOptions(
+            MaxSteps = budget.MaxSteps,
+            BatchSize = budget.BatchSize,
+            LearningRate = budget.LearningRate,
+            EvaluateEvery = budget.ValidateEvery,
+            Patience = budget.Patience
+        )
+    new SmecCompressor(options, training)
+
+/// SMEC; options smrl, ads, sxbm (true) switch its modules off for the ablation (item 6).
 let private smec (request: MethodRequest) : ICompressor =
     requireKnown request [ "smrl"; "ads"; "sxbm" ]
-    new SmecCompressor(
-        SmecOptions(Ladder = ladderOf request, Smrl = flag request "smrl", Ads = flag request "ads", Sxbm = flag request "sxbm"),
-        trainingOf request)
+    smecWith request (flag request "smrl") (flag request "ads") (flag request "sxbm")
 
-/// MRL: SMEC's module with SMRL, ADS and S-XBM off (one layer, summed nested losses over prefixes).
+/// MRL: one FC layer trained with the summed nested losses, prefix dims, no memory (SMEC with all
+/// three modules off, which is how branch smec implements it).
 let private mrl (request: MethodRequest) : ICompressor =
     requireKnown request []
-    new SmecCompressor(SmecOptions(Ladder = ladderOf request, Smrl = false, Ads = false, Sxbm = false), trainingOf request)
+    smecWith request false false false
 
 /// The registry the `smec` command uses.
 let standard : MethodRegistry =
@@ -162,6 +163,6 @@ let standard : MethodRegistry =
               "pca", { Create = pca; Implementation = "Smec.Core Pca/1" }
               "matryoshka-adaptor", { Create = matryoshkaAdaptor; Implementation = "Smec.Core MatryoshkaAdaptor/1" }
               "search-adaptor", { Create = searchAdaptor; Implementation = "Smec.Core SearchAdaptor/1" }
-              "smec", { Create = smec; Implementation = "Smec.Core SmecCompressor/1" }
-              "mrl", { Create = mrl; Implementation = "Smec.Core SmecCompressor-MRL/1" } ]
+              "mrl", { Create = mrl; Implementation = "Smec.Core SmecCompressor(MRL)/1" }
+              "smec", { Create = smec; Implementation = "Smec.Core SmecCompressor/1" } ]
       Pending = Map.empty }

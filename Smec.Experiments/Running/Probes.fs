@@ -1,10 +1,11 @@
 /// Experiments that are not "fit, compress, score" (items 8 and 9) run through probes, registered
 /// like methods. The contract of each kind is the set of measurements it reports:
 ///
-/// gradient-probe (item 8), config.Method = "mrl" or "smrl", options fc_out / prefixes / epochs:
-///   for each epoch e (0-based): grad_shared@e (mean |grad| of the weights feeding dims 0..p1),
-///   grad_unshared@e (weights feeding p1..p2), grad_var@e (variance of the shared weights'
-///   gradients), loss@e (mean training loss); and loss@first, loss@last, grad_var_mean.
+/// gradient-probe (item 8), config.Method = "mrl-vs-smrl", options fc_out / prefixes / epochs:
+///   for each variant v in {mrl, smrl} and epoch e (0-based): v.grad_shared@e (mean |grad| of the
+///   weights feeding dims 0..p1), v.grad_unshared@e (weights feeding p1..p2), v.grad_var@e
+///   (variance of the shared weights' gradients), v.loss@e (mean training loss); and v.loss@first,
+///   v.loss@last, v.grad_var_mean.
 ///
 /// dimension-importance (item 9), config.Method = the method whose selection is judged ("smec"
 ///   for ADS, "truncation" for the prefix), option importance = how importance is measured on
@@ -49,10 +50,3 @@ type ProbeRegistry =
 
     member this.With(kind: ExperimentKind, runner: ProbeRunner, implementation: string) =
         { this with Runners = this.Runners.Add(kind, { Run = runner; Implementation = implementation }); Pending = this.Pending.Remove kind }
-
-let standard : ProbeRegistry =
-    { Runners = Map.empty
-      Pending =
-        Map.ofList
-            [ GradientProbe, "gradient instrumentation (MRL vs SMRL) lands with branch smec's training loop"
-              DimensionImportance, "ADS's dimension selection lands with branch smec" ] }

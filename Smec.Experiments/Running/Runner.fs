@@ -54,6 +54,7 @@ let implementationOf (env: RunEnvironment) (config: ExperimentConfig) =
     | DimensionImportance ->
         match env.Probes.ImplementationOf config.Kind with
         | "" -> ""
+        | probe when config.Kind = GradientProbe -> probe
         | probe -> probe + " + " + env.Methods.ImplementationOf config.Method
     | DatasetDescription -> ""
 

@@ -111,6 +111,20 @@ let tests =
             | Finished(stored, _) -> Expect.isNonEmpty stored.Settings "its settings are recorded"
             | other -> failtestf "MA did not finish: %A" other
 
+        testCase "SMEC through the standard registry: the ladder follows the experiment's dims, settings are recorded" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path MethodRegistry.standard None
+            let tinyBudget = { Profiles.localBudget with MaxSteps = 10; ValidateEvery = 5; Patience = 1 }
+            let smec = { scifactConfig "smec" true [ 24; 48; 384 ] with Budget = Some tinyBudget; Options = Map.ofList [ "sxbm", "false" ] }
+            let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "SMEC", smec ] [ 24; 48; 384 ] [ 1L ] [])
+            for d in [ "24"; "48"; "384" ] do Expect.isGreaterThan (valueOf result "SMEC" d).Mean 0.0 (sprintf "a score at %s dims" d)
+            match result.Outcomes.[Runner.keyOf env smec] with
+            | Finished(stored, _) ->
+                Expect.equal stored.Settings.["smec.ladder"] "384-48-24" "ladder: input dim, then the dims below it"
+                Expect.equal stored.Settings.["smec.sxbm"] "False" "the ablation option reached SMEC"
+                Expect.equal stored.Settings.["train.max_steps"] "10" "the budget reached the training loop"
+            | other -> failtestf "SMEC did not finish: %A" other
+
         testCase "a method option the method does not know is an error naming it" <| fun () ->
             use dir = new TempDir()
             let env, _ = environment dir.Path MethodRegistry.standard None

@@ -12,7 +12,7 @@ public sealed class ProgressBar(string label, int totalSteps, bool enabled)
     private readonly bool _interactive = !Console.IsErrorRedirected;
     private long _lastDrawMs = -1000;
 
-    public void Update(int step, double loss, double? best, bool evaluated)
+    public void Update(int step, double loss, double? best, bool evaluated, double? current = null)
     {
         if (!enabled) return;
         var now = _clock.ElapsedMilliseconds;
@@ -22,7 +22,7 @@ public sealed class ProgressBar(string label, int totalSteps, bool enabled)
         var done = (int)Math.Round(width * (double)step / Math.Max(1, totalSteps));
         var rate = step / Math.Max(1e-3, _clock.Elapsed.TotalSeconds);
         var text = $"{label} [{new string('#', done)}{new string('-', width - done)}] {step}/{totalSteps} " +
-                   $"loss {loss:F4}{(best is { } b ? $" best val {b:F4}" : "")} {rate:F0} it/s";
+                   $"loss {loss:F4}{(evaluated && current is { } c ? $" val {c:F4}" : "")}{(best is { } b ? $" best val {b:F4}" : "")} {rate:F0} it/s";
         if (_interactive) Console.Error.Write("\r" + text.PadRight(100));
         else Console.Error.WriteLine(text);
     }

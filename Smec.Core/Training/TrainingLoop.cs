@@ -98,7 +98,7 @@ public static class TrainingLoop
                 if (state.StaleEvaluations >= options.Patience && step + 1 >= options.MinSteps) { stoppedEarly = true; step++; break; }
             }
             progress.Update(step + 1, lossCount > 0 ? lossSum / lossCount : history.LastOrDefault()?.MeanTrainLoss ?? 0,
-                scorer.HasQueries ? state.BestScore : null, evaluate);
+                scorer.HasQueries ? state.BestScore : null, evaluate, evaluate ? history[^1].ValidationNdcg10 : null);
         }
 
         if (scorer.HasQueries) CopyInto(parameters, best); // leave the best-validation weights in place

@@ -158,6 +158,16 @@ let options (args: ParseResults<TrainArgs>) =
             Progress = not (args.Contains Quiet))
     smec, training
 
+/// The model seen through the other DimSource (validation comparison only).
+type private SourcedCompressor(model: SmecCompressor, source: DimSource) =
+    interface ICompressor with
+        member _.Name = model.Name
+        member _.Dims = model.Dims
+        member _.Fit _ = invalidOp "view only"
+        member _.Compress(e, dim, role) = model.Compress(e, dim, role, System.Nullable source)
+        member _.Settings = model.Settings
+        member _.Save _ = invalidOp "view only"
+
 /// Catalog item 8: per-epoch gradient statistics of the shared and unshared weights, MRL vs SMRL.
 let private gradientProbe (args: ParseResults<TrainArgs>) (data: TrainingData) (csv: string) =
     let rows = GradientProbe.Run(data, GradientProbeOptions(Epochs = args.GetResult(Probe_Epochs, 40)))
@@ -189,6 +199,10 @@ let run (args: ParseResults<TrainArgs>) : int =
         printfn "%6s  %10s%s" "dim" "val nDCG@10" (if reportTest then "  test nDCG@10" else "")
         for dim in model.Dims do
             let v = CompressionEvaluation.Ndcg10(model, corpus, queries, data.Validation, dim)
+            // A dim made twice (a step's selected half and the next step's full output): show the other one too.
+            let other = if smec.DimSource = DimSource.Selection then DimSource.StepOutput else DimSource.Selection
+            let alternative = CompressionEvaluation.Ndcg10(SourcedCompressor(model, other), corpus, queries, data.Validation, dim)
+            if alternative <> v then eprintfn "  dim %d: val nDCG@10 %.4f with --dim-source %A" dim alternative other
             if reportTest then
                 let t = CompressionEvaluation.Ndcg10(model, corpus, queries, test.Force(), dim)
                 printfn "%6d  %10.4f  %13.4f" dim v t

@@ -54,9 +54,11 @@ public sealed class SmecChain : nn.Module<Tensor, Tensor>
         return current;
     }
 
-    /// <summary>The (not normalised) embedding of size <paramref name="dim"/>. Call in eval mode.</summary>
-    public Tensor Compress(Tensor input, int dim)
+    /// <summary>The (not normalised) embedding of size <paramref name="dim"/>, from the output the chain's
+    /// DimSource names (or <paramref name="source"/>, to compare the two). Call in eval mode.</summary>
+    public Tensor Compress(Tensor input, int dim, DimSource? source = null)
     {
+        var dimSource = source ?? DimSource;
         Tensor? found = null;
         var current = input;
         foreach (var step in steps)
@@ -68,7 +70,7 @@ public sealed class SmecChain : nn.Module<Tensor, Tensor>
             {
                 if (candidate.shape[1] != dim) continue;
                 found = candidate;
-                if (DimSource == DimSource.Selection) return found;
+                if (dimSource == DimSource.Selection) return found;
             }
             current = StepInputMode == SmecMethod.StepInput.Full ? output : selections[0];
         }

@@ -131,7 +131,10 @@ public sealed class SmecCompressor : ICompressor, IDisposable
         }
     }
 
-    public EmbeddingMatrix Compress(EmbeddingMatrix embeddings, int dim, EmbeddingRole role)
+    public EmbeddingMatrix Compress(EmbeddingMatrix embeddings, int dim, EmbeddingRole role) => Compress(embeddings, dim, role, null);
+
+    /// <summary>As <see cref="Compress(EmbeddingMatrix, int, EmbeddingRole)"/>, optionally from the other output of a dim the chain makes twice.</summary>
+    public EmbeddingMatrix Compress(EmbeddingMatrix embeddings, int dim, EmbeddingRole role, DimSource? source)
     {
         if (Chain.Steps.Count == 0) throw new InvalidOperationException("SMEC is not fitted (call Fit or Load first)");
         if (embeddings.Dim != Options.InputDim)
@@ -147,7 +150,7 @@ public sealed class SmecCompressor : ICompressor, IDisposable
             using var scope = NewDisposeScope();
             using var _ = no_grad();
             var input = tensor(embeddings.Values.AsSpan(start * embeddings.Dim, rows * embeddings.Dim).ToArray(), [rows, embeddings.Dim]);
-            var output = nn.functional.normalize(Chain.Compress(input, dim), dim: 1).contiguous();
+            var output = nn.functional.normalize(Chain.Compress(input, dim, source), dim: 1).contiguous();
             output.data<float>().CopyTo(values.AsSpan(start * dim, rows * dim));
         }
         return new EmbeddingMatrix(embeddings.Ids, values, dim);

@@ -50,12 +50,15 @@ public static class ImageRetrievalExperiment
         return new ImageFeatures(config, Part("train"), Part("test"), encoded.ClassNames, encoded.Key, encoded.Origins, clock.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Load the features, then fit and evaluate one method (built for the config's dims by <paramref name="createMethod"/>).</summary>
-    public static ImageRetrievalResult Run(ImageRetrievalConfig config, Func<IReadOnlyList<int>, ICompressor> createMethod, long seed, bool progress = true) =>
+    /// <summary>
+    /// Load the features, then fit and evaluate one method. <paramref name="createMethod"/> builds a
+    /// fresh, unfitted method for (dims, input dim), e.g. <c>(dims, _) =&gt; new Pca(dims)</c>.
+    /// </summary>
+    public static ImageRetrievalResult Run(ImageRetrievalConfig config, Func<IReadOnlyList<int>, int, ICompressor> createMethod, long seed, bool progress = true) =>
         Run(LoadFeatures(config, progress), createMethod, seed);
 
     /// <summary>Fit one method on the training subset and evaluate it at every configured dim on the test gallery.</summary>
-    public static ImageRetrievalResult Run(ImageFeatures features, Func<IReadOnlyList<int>, ICompressor> createMethod, long seed)
+    public static ImageRetrievalResult Run(ImageFeatures features, Func<IReadOnlyList<int>, int, ICompressor> createMethod, long seed)
     {
         var config = features.Config;
         var tooWide = config.Dims.Where(d => d > features.EncoderDim).ToArray();
@@ -63,7 +66,7 @@ public static class ImageRetrievalExperiment
             throw new ArgumentException($"dims {string.Join(", ", tooWide)} exceed the {features.EncoderDim}-d {config.Encoder} features");
         var data = ClassRelevanceTraining.Build(features.Train, config.ValidationPerClass, seed);
         Determinism.Seed(seed); // methods initialise their weights from the global generator
-        var method = createMethod(config.Dims);
+        var method = createMethod(config.Dims, features.EncoderDim);
         var clock = Stopwatch.StartNew();
         method.Fit(data);
         var fitSeconds = clock.Elapsed.TotalSeconds;

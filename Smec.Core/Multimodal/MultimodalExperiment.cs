@@ -71,7 +71,7 @@ public static class MultimodalExperiment
     }
 
     /// <summary>Fit one method per direction on the joint embeddings of the training images; evaluate every dim on the held-out images.</summary>
-    public static MultimodalResult Run(JointSpacePrepared prepared, Func<IReadOnlyList<int>, ICompressor> createMethod, long seed)
+    public static MultimodalResult Run(JointSpacePrepared prepared, Func<IReadOnlyList<int>, int, ICompressor> createMethod, long seed)
     {
         var dims = prepared.Config.Dims;
         var settings = new SortedDictionary<string, string>(prepared.Config.Describe().ToDictionary(kv => kv.Key, kv => kv.Value));
@@ -81,7 +81,7 @@ public static class MultimodalExperiment
         {
             var data = CrossModalTraining.Build(prepared.Train, prepared.Validation, direction, seed);
             Determinism.Seed(seed);
-            var method = createMethod(dims);
+            var method = createMethod(dims, prepared.Config.Joint.Dim);
             name = method.Name;
             var clock = Stopwatch.StartNew();
             method.Fit(data);
@@ -103,6 +103,6 @@ public static class MultimodalExperiment
     }
 
     /// <summary>Everything from the config: features (cache or encode), the joint space, then one method.</summary>
-    public static MultimodalResult Run(MultimodalConfig config, Func<IReadOnlyList<int>, ICompressor> createMethod, long seed, bool progress = true) =>
+    public static MultimodalResult Run(MultimodalConfig config, Func<IReadOnlyList<int>, int, ICompressor> createMethod, long seed, bool progress = true) =>
         Run(PrepareJointSpace(LoadFeatures(config, progress)), createMethod, seed);
 }

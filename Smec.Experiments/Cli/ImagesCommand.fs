@@ -83,17 +83,17 @@ let private runImageItem (args: ParseResults<ImagesArgs>) (methods: ImageMethods
             let frozen = ClassRelevanceEvaluation.Evaluate(features.Test.Embeddings, features.Test.Embeddings, features.Test.Labels)
             let results =
                 [ for m in methods do
-                    let result = ImageRetrievalExperiment.Run(features, m.Create options, seed)
-                    eprintfn "%s on %s: fit %.1f s, evaluate %.1f s" result.Method dataset result.FitSeconds result.EvaluateSeconds
-                    yield result ]
+                    let result = ImageRetrievalExperiment.Run(features, (fun dims inputDim -> m.Create options dims inputDim), seed)
+                    eprintfn "%s on %s: fit %.1f s, evaluate %.1f s" m.Label dataset result.FitSeconds result.EvaluateSeconds
+                    yield m.Label, result ]
             let rowsOf (pick: ClassRetrievalMetrics -> float) =
-                [ for r in results -> r.Method, [ for d in dims -> pick (r.At d) ] ]
+                [ for label, r in results -> label, [ for d in dims -> pick (r.At d) ] ]
             let frozenNote = sprintf "frozen %s at %d dims" config.Encoder features.EncoderDim
             printTable (sprintf "%s, nDCG@10 x100 (binary class relevance; %s: %.1f)" dataset frozenNote (100.0 * frozen.Ndcg10)) dims (rowsOf (fun m -> m.Ndcg10))
             printTable (sprintf "%s, mAP@R x100 (%s: %.1f)" dataset frozenNote (100.0 * frozen.MapAtR)) dims (rowsOf (fun m -> m.MapAtR))
             printTable (sprintf "%s, P@10 x100 (%s: %.1f)" dataset frozenNote (100.0 * frozen.PrecisionAt10)) dims (rowsOf (fun m -> m.PrecisionAt10))
             printfn "   %d test queries per cell; seed %d; fit seconds: %s" frozen.Queries seed
-                (results |> List.map (fun r -> sprintf "%s %.0f" r.Method r.FitSeconds) |> String.concat ", ")
+                (results |> List.map (fun (label, r) -> sprintf "%s %.0f" label r.FitSeconds) |> String.concat ", ")
 
 let private runMultimodalItem (args: ParseResults<ImagesArgs>) (methods: ImageMethods.MethodEntry list) (options: ImageMethods.MethodOptions) seed =
     let config = MultimodalConfig(Joint = JointSpaceOptions(HiddenDim = args.GetResult(Joint_Hidden, defaultValue = 0), Progress = options.Progress))
@@ -118,12 +118,12 @@ let private runMultimodalItem (args: ParseResults<ImagesArgs>) (methods: ImageMe
         let dims = List.ofSeq config.Dims
         let results =
             [ for m in methods do
-                let result = MultimodalExperiment.Run(prepared, m.Create options, seed)
-                eprintfn "%s on %s (both panels): fit %.1f s, evaluate %.1f s" result.Method config.Dataset result.FitSeconds result.EvaluateSeconds
-                yield result ]
+                let result = MultimodalExperiment.Run(prepared, (fun dims inputDim -> m.Create options dims inputDim), seed)
+                eprintfn "%s on %s (both panels): fit %.1f s, evaluate %.1f s" m.Label config.Dataset result.FitSeconds result.EvaluateSeconds
+                yield m.Label, result ]
         for direction, panel, full in [ CrossModalDirection.TextToImage, "a: text->image", t2i; CrossModalDirection.ImageToText, "b: image->text", i2t ] do
             let rowsOf (pick: CrossModalMetrics -> float) =
-                [ for r in results -> r.Method, [ for d in r.Panel direction -> pick d.Metrics ] ]
+                [ for label, (r: MultimodalResult) in results -> label, [ for d in r.Panel direction -> pick d.Metrics ] ]
             printTable (sprintf "panel %s, nDCG@10 x100 (joint space at %d dims: %.1f)" panel config.Joint.Dim (100.0 * full.Ndcg10)) dims (rowsOf (fun m -> m.Ndcg10))
             printTable (sprintf "panel %s, recall@10 x100 (joint space at %d dims: %.1f)" panel config.Joint.Dim (100.0 * full.RecallAt10)) dims (rowsOf (fun m -> m.RecallAt10))
         printfn "   held-out queries: %d captions (panel a), %d images (panel b); seed %d"

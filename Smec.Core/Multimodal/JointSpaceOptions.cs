@@ -5,6 +5,10 @@ namespace Smec.Core.Multimodal;
 /// <summary>
 /// Options of the learned joint image-caption space (the local stand-in for the paper's 768-d
 /// multimodal encoder). Every field is recorded with results (see <see cref="Describe"/>).
+/// Defaults were picked on the Flickr8k-1k validation images (mean R@1/5/10 of both directions;
+/// the held-out images played no part): linear 0.432 at lr 3e-4, batch 256, validating every 10
+/// steps, against 0.420 for lr 1e-3, batch 128, every 50, and 0.400 for a 512-wide MLP. With 700
+/// training images the space overfits within ~20 epochs, hence the frequent validation.
 /// </summary>
 public sealed record JointSpaceOptions
 {
@@ -12,15 +16,15 @@ public sealed record JointSpaceOptions
     public int Dim { get; init; } = 256;
     /// <summary>0: each modality gets one linear projection; otherwise a two-layer MLP with this hidden width.</summary>
     public int HiddenDim { get; init; } = 0;
-    public int BatchSize { get; init; } = 128;
+    public int BatchSize { get; init; } = 256;
     public int MaxSteps { get; init; } = 3000;
-    public double LearningRate { get; init; } = 1e-3;
+    public double LearningRate { get; init; } = 3e-4;
     public double WeightDecay { get; init; } = 0.01;
     /// <summary>Initial softmax temperature of the InfoNCE logits; learned afterwards (CLIP's 0.07), capped at 1/100.</summary>
     public double InitialTemperature { get; init; } = 0.07;
     /// <summary>Validate every N steps; stop after <see cref="Patience"/> validations without improvement.</summary>
-    public int EvaluateEvery { get; init; } = 50;
-    public int Patience { get; init; } = 10;
+    public int EvaluateEvery { get; init; } = 10;
+    public int Patience { get; init; } = 20;
     public bool Progress { get; init; } = true;
 
     public IReadOnlyDictionary<string, string> Describe() => new SortedDictionary<string, string>

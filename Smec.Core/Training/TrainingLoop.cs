@@ -95,7 +95,7 @@ public static class TrainingLoop
                 state.NextStep = step + 1;
                 if (options.CheckpointPath is { } checkpoint)
                     WriteCheckpoint(checkpoint, fingerprint, parameters, best, objective, optimizers, history, state);
-                if (state.StaleEvaluations >= options.Patience) { stoppedEarly = true; step++; break; }
+                if (state.StaleEvaluations >= options.Patience && step + 1 >= options.MinSteps) { stoppedEarly = true; step++; break; }
             }
             progress.Update(step + 1, lossCount > 0 ? lossSum / lossCount : history.LastOrDefault()?.MeanTrainLoss ?? 0,
                 scorer.HasQueries ? state.BestScore : null, evaluate);

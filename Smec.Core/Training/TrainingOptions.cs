@@ -23,6 +23,8 @@ public sealed record TrainingOptions
     public int EvaluateEvery { get; init; } = 50;
     /// <summary>Stop after this many validations without improvement of validation nDCG@10.</summary>
     public int Patience { get; init; } = 8;
+    /// <summary>No early stop before this many steps (e.g. while a temperature is still annealing).</summary>
+    public int MinSteps { get; init; } = 0;
     /// <summary>When set, a checkpoint is written there (atomically) at every validation and resumed on restart.</summary>
     public string? CheckpointPath { get; init; }
     public bool Progress { get; init; } = true;
@@ -42,6 +44,7 @@ public sealed record TrainingOptions
         ["train.random_docs"] = RandomDocs.ToString(CultureInfo.InvariantCulture),
         ["train.evaluate_every"] = EvaluateEvery.ToString(CultureInfo.InvariantCulture),
         ["train.patience"] = Patience.ToString(CultureInfo.InvariantCulture),
+        ["train.min_steps"] = MinSteps.ToString(CultureInfo.InvariantCulture),
     };
 
     public void Validate()

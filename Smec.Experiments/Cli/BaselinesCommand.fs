@@ -106,36 +106,36 @@ let run (args: ParseResults<BaselinesArgs>) : int =
 
     let rows =
         [ for name in methods ->
-            let method = BaselineRows.create name dims data.Corpus.Dim maOptions grid progress
+            let label, method = BaselineRows.create name dims data.Corpus.Dim maOptions grid progress
             let clock = Stopwatch.StartNew()
             method.Fit training
             let seconds = clock.Elapsed.TotalSeconds
-            args.TryGetResult BaselinesArgs.Save |> Option.iter (fun dir -> method.Save(Path.Combine(dir, method.Name)))
-            let scores = [ for d in method.Dims -> d, testNdcg10 data testQueries method d ] |> Map.ofList
-            eprintfn "%s: fitted in %.1f s; %s" method.Name seconds
+            args.TryGetResult BaselinesArgs.Save |> Option.iter (fun dir -> method.Save(Path.Combine(dir, name)))
+            let scores = [ for d in method.Dims do if List.contains d dims then d, testNdcg10 data testQueries method d ] |> Map.ofList
+            eprintfn "%s: fitted in %.1f s; %s" label seconds
                 (scores |> Map.toList |> List.map (fun (d, s) -> sprintf "%d: %.4f" d s) |> String.concat ", ")
-            method, seconds, scores ]
+            label, method, seconds, scores ]
 
     printfn ""
     printfn "| method | %s | fit (s) |" (dims |> List.map string |> String.concat " | ")
     printfn "|---|%s---:|" (String.replicate dims.Length "---:|")
-    for method, seconds, scores in rows do
+    for label, _, seconds, scores in rows do
         let cells = dims |> List.map (fun d -> scores.TryFind d |> Option.map (sprintf "%.4f") |> Option.defaultValue "-")
-        printfn "| %s | %s | %.1f |" method.Name (String.concat " | " cells) seconds
+        printfn "| %s | %s | %.1f |" label (String.concat " | " cells) seconds
     printfn ""
     let mutable failures = 0
-    for method, _, scores in rows do
+    for label, _, _, scores in rows do
         for KeyValue (d, score) in scores do
-            match referenceFigures.TryGetValue((method.Name, d)) with
+            match referenceFigures.TryGetValue((label, d)) with
             | true, expected ->
                 let ok = abs (score - expected) <= referenceTolerance
                 if not ok then failures <- failures + 1
-                printfn "reference %s @%d: expected %.4f, got %.4f, delta %+.4f -> %s" method.Name d expected score (score - expected) (if ok then "OK" else "FAIL")
+                printfn "reference %s @%d: expected %.4f, got %.4f, delta %+.4f -> %s" label d expected score (score - expected) (if ok then "OK" else "FAIL")
             | _ -> ()
     printfn ""
-    for method, _, _ in rows do
+    for label, method, _, _ in rows do
         if method.Settings.Count > 0 then
-            printfn "%s settings:" method.Name
+            printfn "%s settings (%s):" label method.Name
             for KeyValue (key, value) in method.Settings do printfn "  %s: %s" key value
     printfn "load average at end %s" (loadAverage ())
     if failures > 0 then 1 else 0

@@ -23,6 +23,9 @@ type ImagesArgs =
     | Validation_Per_Class of n: int
     | Joint_Hidden of width: int
     | Sa_Grid of string
+    | Max_Steps of n: int
+    | Patience_Steps of n: int
+    | Evaluate_Every of n: int
     | Features_Only
     | No_Progress
 
@@ -38,6 +41,9 @@ type ImagesArgs =
             | Validation_Per_Class _ -> "item 4: training images per class held out for early stopping (default 20)"
             | Joint_Hidden _ -> "item 5: hidden width of the joint-space projections (0 = linear)"
             | Sa_Grid _ -> "Search-Adaptor (alpha, beta) grid: reduced (3 diagonal points, default here for the time budget) or full (3 x 3)"
+            | Max_Steps _ -> "step budget of each training run of a trained method (default 500; class labels on 1,800 images overfit within a few hundred steps)"
+            | Patience_Steps _ -> "early stopping: steps without a validation gain (default 150)"
+            | Evaluate_Every _ -> "validate every N steps (default 25)"
             | Features_Only -> "encode (or load) the features and stop"
             | No_Progress -> "no progress bars"
 
@@ -132,7 +138,10 @@ let run (args: ParseResults<ImagesArgs>) : int =
             match args.GetResult(Sa_Grid, defaultValue = "reduced") with
             | "reduced" -> List.ofSeq SearchAdaptorOptions.ReducedGrid
             | "full" -> List.ofSeq SearchAdaptorOptions.FullGrid
-            | other -> failwithf "--sa-grid %s: expected full or reduced" other }
+            | other -> failwithf "--sa-grid %s: expected full or reduced" other
+          MaxSteps = args.GetResult(Max_Steps, defaultValue = 500)
+          PatienceSteps = args.GetResult(Patience_Steps, defaultValue = 150)
+          EvaluateEvery = args.GetResult(Evaluate_Every, defaultValue = 25) }
     let methods = ImageMethods.select (args.GetResult(Methods, defaultValue = ImageMethods.names))
     let items = match args.TryGetResult Item with Some n -> [ n ] | None -> [ 4; 5 ]
     for item in items do

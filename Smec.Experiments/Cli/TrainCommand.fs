@@ -34,6 +34,7 @@ type TrainArgs =
     | Similarity_Weight of float
     | Ads_Lr_Scale of float
     | Ads_Temperature of start: float * finish: float
+    | Ads_Anneal_Steps of int
     | Sxbm_Weight of float
     | Sxbm_Capacity of int
     | Sxbm_Top_K of int
@@ -70,11 +71,12 @@ type TrainArgs =
             | Step_Input _ -> "full (default) or selected: what feeds step s > 1"
             | Init _ -> "pca (default), identity or random"
             | Dim_Source _ -> "selection (default) or step-output: which output serves a dim produced twice"
-            | Loss _ -> "pairwise (default) or infonce"
+            | Loss _ -> "infonce (default, chosen on validation) or pairwise (METHOD.md's form)"
             | Loss_Temperature _ -> "score temperature of the supervised loss (default 0.05)"
             | Similarity_Weight _ -> "weight of similarity preservation on random docs (default 0)"
             | Ads_Lr_Scale _ -> "ADS logits' learning rate relative to the layer's (default 10)"
             | Ads_Temperature _ -> "ADS Gumbel temperature start and end (default 1.0 0.1)"
+            | Ads_Anneal_Steps _ -> "steps over which the ADS temperature anneals; no early stop before (default 300)"
             | Sxbm_Weight _ -> "S-XBM loss weight (default 1.0)"
             | Sxbm_Capacity _ -> "S-XBM memory capacity (default 4096)"
             | Sxbm_Top_K _ -> "S-XBM neighbours per sample (default 10)"
@@ -136,7 +138,7 @@ let options (args: ParseResults<TrainArgs>) =
             LossTemperature = args.GetResult(Loss_Temperature, d.LossTemperature),
             SimilarityWeight = args.GetResult(Similarity_Weight, d.SimilarityWeight),
             AdsLearningRateScale = args.GetResult(Ads_Lr_Scale, d.AdsLearningRateScale),
-            AdsTemperatureStart = adsStart, AdsTemperatureEnd = adsEnd,
+            AdsTemperatureStart = adsStart, AdsTemperatureEnd = adsEnd, AdsAnnealSteps = args.GetResult(Ads_Anneal_Steps, d.AdsAnnealSteps),
             SxbmWeight = args.GetResult(Sxbm_Weight, d.SxbmWeight),
             SxbmCapacity = args.GetResult(Sxbm_Capacity, d.SxbmCapacity),
             SxbmTopK = args.GetResult(Sxbm_Top_K, d.SxbmTopK),

@@ -14,6 +14,25 @@ open Smec.Experiments.Running.TableRun
 
 let private encode (text: string) = WebUtility.HtmlEncode text
 
+/// One colour per method, the same for our curve (solid) and the paper's (dashed).
+let private colourOf (series: string) =
+    let palette =
+        [ "SMEC", "#d62728"; "Matryoshka-Adaptor", "#2ca02c"; "Search-Adaptor", "#ff7f0e"; "PCA", "#1f77b4"
+          "MRL truncation", "#7f7f7f"; "truncation", "#7f7f7f"; "MRL", "#8c564b" ]
+    palette |> List.tryFind (fun (name, _) -> series.EndsWith name) |> Option.map (snd >> Color.fromString)
+
+let private line (x: string list) (y: float list) (name: string) (dashed: bool) =
+    let colour = colourOf name
+    Chart.Line(
+        x = x,
+        y = y,
+        ShowMarkers = true,
+        Name = name,
+        ?LineColor = colour,
+        ?MarkerColor = colour,
+        LineDash = (if dashed then StyleParam.DrawingStyle.Dash else StyleParam.DrawingStyle.Solid)
+    )
+
 /// Our rows of a panel as lines over its numeric columns (dims), missing points left out.
 let private oursChart (result: TableResult) (panel: string) (spec: ChartSpec) =
     let cells = result.Cells |> List.filter (fun c -> c.Cell.Panel = panel)
@@ -27,16 +46,15 @@ let private oursChart (result: TableResult) (panel: string) (spec: ChartSpec) =
                             | Value v -> yield c.Cell.Column, v.Mean * c.Cell.Display.Factor
                             | Gap _ -> () ]
               if not points.IsEmpty then
-                  yield Chart.Line(x = (points |> List.map fst), y = (points |> List.map snd), ShowMarkers = true, Name = row) ]
+                  yield line (points |> List.map fst) (points |> List.map snd) row false ]
     match traces with
     | [] -> None
     | _ ->
         Some(
+            sprintf "ours: %s" panel,
             Chart.combine traces
-            |> Chart.withTitle (sprintf "ours: %s" panel)
             |> Chart.withXAxisStyle (TitleText = spec.XTitle)
             |> Chart.withYAxisStyle (TitleText = spec.YTitle)
-            |> Chart.withSize (620, 440)
         )
 
 /// The paper's published curves for the chart's published panel.
@@ -54,20 +72,13 @@ let private paperChart (result: TableResult) (spec: ChartSpec) (factor: float) =
         | [] -> None
         | _ ->
             Some(
+                sprintf "paper: %s (figure %s)" panel values.Head.Figure,
                 Chart.combine
                     [ for name, points in series ->
                           let sorted = points |> List.sortBy (fun p -> p.Key.X)
-                          Chart.Line(
-                              x = (sorted |> List.map (fun p -> string p.Key.X)),
-                              y = (sorted |> List.map (fun p -> scaled p * factor)),
-                              ShowMarkers = true,
-                              Name = "paper: " + name,
-                              LineDash = StyleParam.DrawingStyle.Dash
-                          ) ]
-                |> Chart.withTitle (sprintf "paper: %s (%s)" panel (values.Head.Figure))
+                          line (sorted |> List.map (fun p -> string p.Key.X)) (sorted |> List.map (fun p -> scaled p * factor)) ("paper: " + name) true ]
                 |> Chart.withXAxisStyle (TitleText = "dims")
                 |> Chart.withYAxisStyle (TitleText = spec.YTitle)
-                |> Chart.withSize (620, 440)
             )
 
 let private htmlTable (header: string list) (rows: (string * string) list list) =
@@ -139,21 +150,24 @@ let private body (result: TableResult) (moreCharts: GenericChart list) =
     add "<p>Every number with its config: results.json and cells.csv beside this page.</p>"
     out.ToString()
 
-/// The page: the first panel's chart beside the paper's, then the rest.
+/// The page: the first panel's chart beside the paper's, then the other panels, then the tables.
 let render (result: TableResult) : string =
     let spec = result.Spec
     let factor = result.Cells |> List.tryHead |> Option.map (fun c -> c.Cell.Display.Factor) |> Option.defaultValue 1.0
-    let charts =
+    let ours, paper =
         match spec.Chart with
-        | None -> []
-        | Some chart ->
-            [ yield! chart.Panels |> List.choose (fun p -> oursChart result p chart)
-              yield! paperChart result chart factor |> Option.toList ]
-    // Without any chart the page still needs a figure to carry plotly.js and the tables.
+        | None -> [], None
+        | Some chart -> chart.Panels |> List.choose (fun p -> oursChart result p chart), paperChart result chart factor
+    let titled (title: string, chart: GenericChart) = chart |> Chart.withTitle title |> Chart.withSize (640, 460)
+    // The lead figure carries plotly.js; without any numbers it is an empty placeholder.
     let lead, rest =
-        match charts with
-        | first :: more -> first, more
-        | [] -> Chart.Line(x = [ 0 ], y = [ 0 ], Name = "no data") |> Chart.withTitle "no chart for this table", []
+        match ours, paper with
+        | first :: more, Some p ->
+            Chart.Grid(1, 2, SubPlotTitles = [ fst first; fst p ]) [ snd first; snd p ] |> Chart.withSize (1300, 480),
+            more |> List.map titled
+        | first :: more, None -> titled first, more |> List.map titled
+        | [], Some p -> titled p, []
+        | [], None -> Chart.Line(x = [ 0 ], y = [ 0 ], Name = "no data") |> Chart.withTitle "no chart for this table", []
     lead
     |> Chart.withDisplayOptions (
         DisplayOptions.init (

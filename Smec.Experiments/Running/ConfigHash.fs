@@ -86,6 +86,16 @@ let sha256Hex (text: string) =
 /// The experiment's hash: SHA-256 of its canonical JSON.
 let hash (config: ExperimentConfig) = sha256Hex (canonical (toJson config))
 
+/// The key of a stored result: the config's hash extended by the implementation that computes it
+/// (a registry's tag such as "Smec.Core Pca/1"), so that a result of another implementation of the
+/// same method, or of a test double, is never reused. No implementation: the config's hash.
+let resultKey (implementation: string) (config: ExperimentConfig) =
+    if implementation = "" then hash config
+    else
+        let json = toJson config
+        json["implementation"] <- JsonValue.Create implementation
+        sha256Hex (canonical json)
+
 /// First 12 hex digits, for tables and progress lines.
 let short (hash: string) = if hash.Length <= 12 then hash else hash.Substring(0, 12)
 

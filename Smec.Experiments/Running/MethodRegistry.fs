@@ -19,20 +19,33 @@ type MethodRequest =
 
 type MethodFactory = MethodRequest -> ICompressor
 
+/// An implementation of a method key. `Implementation` names it and its version ("Smec.Core Pca/1")
+/// and is part of the key of every stored result: bump the version when the method's numbers change,
+/// so that cached results of the old code are recomputed.
+type MethodEntry =
+    { Create: MethodFactory
+      Implementation: string }
+
 type MethodRegistry =
-    { Factories: Map<string, MethodFactory>
+    { Factories: Map<string, MethodEntry>
       /// Keys the catalog uses whose implementation has not landed, with where it comes from.
       Pending: Map<string, string> }
 
+    /// The implementation tag of a key ("" when none is registered).
+    member this.ImplementationOf(key: string) =
+        match this.Factories.TryFind key with
+        | Some entry -> entry.Implementation
+        | None -> ""
+
     member this.Resolve(key: string) : Result<MethodFactory, string> =
         match this.Factories.TryFind key, this.Pending.TryFind key with
-        | Some factory, _ -> Ok factory
+        | Some entry, _ -> Ok entry.Create
         | None, Some reason -> Error(sprintf "method '%s' is not available yet: %s" key reason)
         | None, None ->
             Error(sprintf "method '%s' is not registered (known: %s)" key (this.Factories |> Seq.map (fun kv -> kv.Key) |> String.concat ", "))
 
-    member this.With(key: string, factory: MethodFactory) =
-        { this with Factories = this.Factories.Add(key, factory); Pending = this.Pending.Remove key }
+    member this.With(key: string, factory: MethodFactory, implementation: string) =
+        { this with Factories = this.Factories.Add(key, { Create = factory; Implementation = implementation }); Pending = this.Pending.Remove key }
 
 /// An option's value, or its default (options not set keep the catalog's config hash unchanged).
 let option (request: MethodRequest) (name: string) (defaultValue: string) =
@@ -112,10 +125,10 @@ let private searchAdaptor (request: MethodRequest) : ICompressor =
 let standard : MethodRegistry =
     { Factories =
         Map.ofList
-            [ "truncation", truncation
-              "pca", pca
-              "matryoshka-adaptor", matryoshkaAdaptor
-              "search-adaptor", searchAdaptor ]
+            [ "truncation", { Create = truncation; Implementation = "Smec.Core Truncation/1" }
+              "pca", { Create = pca; Implementation = "Smec.Core Pca/1" }
+              "matryoshka-adaptor", { Create = matryoshkaAdaptor; Implementation = "Smec.Core MatryoshkaAdaptor/1" }
+              "search-adaptor", { Create = searchAdaptor; Implementation = "Smec.Core SearchAdaptor/1" } ]
       Pending =
         Map.ofList
             [ "mrl", "MRL (one FC layer, summed nested losses) lands with branch smec"

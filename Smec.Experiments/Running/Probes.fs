@@ -27,18 +27,28 @@ type ProbeOutput =
 
 type ProbeRunner = ProbeContext -> ProbeOutput
 
+/// A probe and its implementation tag (part of the key of its stored results, as for methods).
+type ProbeEntry =
+    { Run: ProbeRunner
+      Implementation: string }
+
 type ProbeRegistry =
-    { Runners: Map<ExperimentKind, ProbeRunner>
+    { Runners: Map<ExperimentKind, ProbeEntry>
       Pending: Map<ExperimentKind, string> }
+
+    member this.ImplementationOf(kind: ExperimentKind) =
+        match this.Runners.TryFind kind with
+        | Some entry -> entry.Implementation
+        | None -> ""
 
     member this.Resolve(kind: ExperimentKind) : Result<ProbeRunner, string> =
         match this.Runners.TryFind kind, this.Pending.TryFind kind with
-        | Some runner, _ -> Ok runner
+        | Some entry, _ -> Ok entry.Run
         | None, Some reason -> Error reason
         | None, None -> Error(sprintf "no probe registered for %s experiments" (ExperimentKind.name kind))
 
-    member this.With(kind: ExperimentKind, runner: ProbeRunner) =
-        { this with Runners = this.Runners.Add(kind, runner); Pending = this.Pending.Remove kind }
+    member this.With(kind: ExperimentKind, runner: ProbeRunner, implementation: string) =
+        { this with Runners = this.Runners.Add(kind, { Run = runner; Implementation = implementation }); Pending = this.Pending.Remove kind }
 
 let standard : ProbeRegistry =
     { Runners = Map.empty

@@ -11,7 +11,12 @@ open System.Text.Json.Nodes
 open Smec.Experiments.Catalog.Model
 
 type ExperimentResult =
-    { Hash: string
+    { /// The key it is stored under (config + implementation, ConfigHash.resultKey).
+      Hash: string
+      /// The config's own hash (ConfigHash.hash).
+      ConfigHash: string
+      /// The implementation that computed it ("" for descriptions).
+      Implementation: string
       /// The config as canonical JSON (the catalog holds the typed record).
       ConfigJson: string
       Measurements: Map<string, float>
@@ -40,6 +45,8 @@ let toJson (result: ExperimentResult) : JsonObject =
     JsonObject(
         dict
             [ "hash", JsonValue.Create result.Hash :> JsonNode
+              "config_hash", JsonValue.Create result.ConfigHash
+              "implementation", JsonValue.Create result.Implementation
               "config", JsonNode.Parse result.ConfigJson
               "measurements", measurements
               "settings", stringMap result.Settings
@@ -81,6 +88,8 @@ let tryLoad (resultsDir: string) (hash: string) : Result<ExperimentResult, strin
                 Some(
                     Ok
                         { Hash = stored
+                          ConfigHash = o["config_hash"].GetValue<string>()
+                          Implementation = o["implementation"].GetValue<string>()
                           ConfigJson = ConfigHash.canonical (o["config"])
                           Measurements = o["measurements"].AsObject() |> Seq.map (fun kv -> kv.Key, kv.Value.GetValue<float>()) |> Map.ofSeq
                           Settings = readStringMap o["settings"]

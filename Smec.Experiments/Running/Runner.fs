@@ -46,6 +46,20 @@ let describe (config: ExperimentConfig) =
     let seed = if config.Budget.IsSome then sprintf " seed %d" config.Seed else ""
     sprintf "%s%s: %s%s%s%s" what options data source dims seed
 
+/// What computes an experiment: the method's implementation tag, and the probe's for probes.
+let implementationOf (env: RunEnvironment) (config: ExperimentConfig) =
+    match config.Kind with
+    | Retrieval -> env.Methods.ImplementationOf config.Method
+    | GradientProbe
+    | DimensionImportance ->
+        match env.Probes.ImplementationOf config.Kind with
+        | "" -> ""
+        | probe -> probe + " + " + env.Methods.ImplementationOf config.Method
+    | DatasetDescription -> ""
+
+/// The key of an experiment's stored result under this environment (config + implementation).
+let keyOf (env: RunEnvironment) (config: ExperimentConfig) = ConfigHash.resultKey (implementationOf env config) config
+
 /// Every experiment a table needs, with seeds applied, in run order: descriptions first, then
 /// grouped by data so each dataset is loaded once.
 let plan (env: RunEnvironment) (spec: TableSpec) : PlannedExperiment list =
@@ -54,7 +68,7 @@ let plan (env: RunEnvironment) (spec: TableSpec) : PlannedExperiment list =
     |> List.distinct
     |> List.sortBy (fun c -> (c.Kind <> DatasetDescription), string c.Source, c.Dataset, c.Encoder, string c.Split, c.Seed, c.Method, ConfigHash.hash c)
     |> List.map (fun c ->
-        let hash = ConfigHash.hash c
+        let hash = keyOf env c
         { Config = c
           Hash = hash
           Cached = (match tryLoad env.ResultsDir hash with Some(Ok _) -> true | _ -> false) })
@@ -122,6 +136,8 @@ let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment 
                             | Ok output ->
                                 let result =
                                     { Hash = p.Hash
+                                      ConfigHash = ConfigHash.hash p.Config
+                                      Implementation = implementationOf env p.Config
                                       ConfigJson = ConfigHash.canonical (ConfigHash.toJson p.Config)
                                       Measurements = output.Measurements
                                       Settings = output.Settings

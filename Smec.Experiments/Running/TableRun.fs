@@ -37,9 +37,10 @@ type TableResult =
     member this.Statuses =
         (this.Cells |> List.collect (fun c -> c.Checks |> List.map (fun k -> k.Status))) @ (this.Claims |> List.map (fun c -> c.Status))
 
+/// `keyOf`: the key of an experiment's outcome (Runner.keyOf under the run's environment).
 let evaluate (published: PublishedTable) (blessed: BlessedValue list) (blessedPath: string) (manifestPath: string option)
-             (spec: TableSpec) (planned: PlannedExperiment list) (outcomes: Map<string, Outcome>) : TableResult =
-    let lookup (config: ExperimentConfig) = outcomes.TryFind(ConfigHash.hash config)
+             (keyOf: ExperimentConfig -> string) (spec: TableSpec) (planned: PlannedExperiment list) (outcomes: Map<string, Outcome>) : TableResult =
+    let lookup (config: ExperimentConfig) = outcomes.TryFind(keyOf config)
     let evaluateQuantity = Quantities.evaluate lookup spec.Seeds
     let cellResult (cell: Cell) =
         let value = evaluateQuantity cell.Value
@@ -64,7 +65,7 @@ let evaluate (published: PublishedTable) (blessed: BlessedValue list) (blessedPa
           Checks = checks
           Experiments =
             Catalog.experimentsOf cell.Value
-            |> List.collect (fun c -> spec.Seeds |> List.map (fun s -> ConfigHash.hash (ExperimentConfig.withSeed s c)))
+            |> List.collect (fun c -> spec.Seeds |> List.map (fun s -> keyOf (ExperimentConfig.withSeed s c)))
             |> List.distinct }
     { Spec = spec
       Cells = spec.Cells |> List.map cellResult
@@ -81,7 +82,7 @@ let reproduce (env: RunEnvironment) (published: PublishedTable) (options: RunOpt
     let planned = Runner.plan env spec
     let outcomes = Runner.run env options planned
     let blessedPath = Blessed.pathOf env.PaperResultsDir spec.Item spec.Profile
-    evaluate published (Blessed.load blessedPath) blessedPath (env.Manifest |> Option.map (fun m -> m.Path)) spec planned outcomes
+    evaluate published (Blessed.load blessedPath) blessedPath (env.Manifest |> Option.map (fun m -> m.Path)) (Runner.keyOf env) spec planned outcomes
 
 /// Blessed values for every cell of a table that has a value now (from its cached results).
 let blessings (result: TableResult) (date: string) : BlessedValue list =

@@ -1,3 +1,5 @@
+using Smec.Core.Training;
+using Smec.Core.Losses;
 using static TorchSharp.torch;
 
 namespace Smec.Core.Losses.Baselines;
@@ -22,13 +24,11 @@ public static class PairwiseSimilarityLoss
         var unit = nn.functional.normalize(original, p: 2.0, dim: 1);
         var target = unit.matmul(unit.t());
         var upper = ones(batch, batch, dtype: ScalarType.Bool, device: original.device).triu(1);
-        Tensor? total = null;
-        foreach (var m in prefixes)
+        var total = NestedLoss.Sum(prefixes, m =>
         {
             var prefix = PrefixCosine.Prefix(adapted, m);
-            var term = (prefix.matmul(prefix.t()) - target).abs().masked_select(upper).mean();
-            total = total is null ? term : total + term;
-        }
-        return (total! / prefixes.Count).MoveToOuterDisposeScope();
+            return prefix.matmul(prefix.t()).sub(target).abs().masked_select(upper).mean();
+        });
+        return total.DividedBy(prefixes.Count).MoveToOuterDisposeScope();
     }
 }

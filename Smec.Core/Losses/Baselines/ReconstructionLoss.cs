@@ -18,7 +18,7 @@ public static class ReconstructionLoss
             throw new ArgumentException($"original ({string.Join(", ", original.shape)}) and adapted ({string.Join(", ", adapted.shape)}) must have the same shape");
         using var scope = NewDisposeScope();
         var difference = adapted - original;
-        var loss = norm == ReconstructionNorm.L1 ? difference.abs().mean() : difference.square().mean();
+        var loss = norm == ReconstructionNorm.L1 ? difference.abs().mean() : difference.mul(difference).mean();
         return loss.MoveToOuterDisposeScope();
     }
 }

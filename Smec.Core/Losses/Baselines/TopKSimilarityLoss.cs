@@ -1,3 +1,5 @@
+using Smec.Core.Training;
+using Smec.Core.Losses;
 using static TorchSharp.torch;
 
 namespace Smec.Core.Losses.Baselines;
@@ -25,13 +27,9 @@ public static class TopKSimilarityLoss
         PrefixCosine.CheckPrefixes(prefixes, adaptedAnchors.shape[1]);
         using var scope = NewDisposeScope();
         var target = Cosines(nn.functional.normalize(originalAnchors, p: 2.0, dim: 1), nn.functional.normalize(originalNeighbours, p: 2.0, dim: 2));
-        Tensor? total = null;
-        foreach (var m in prefixes)
-        {
-            var term = (Cosines(PrefixCosine.Prefix(adaptedAnchors, m), PrefixCosine.Prefix(adaptedNeighbours, m)) - target).abs().mean();
-            total = total is null ? term : total + term;
-        }
-        return (total! / prefixes.Count).MoveToOuterDisposeScope();
+        var total = NestedLoss.Sum(prefixes, m =>
+            Cosines(PrefixCosine.Prefix(adaptedAnchors, m), PrefixCosine.Prefix(adaptedNeighbours, m)).sub(target).abs().mean());
+        return total.DividedBy(prefixes.Count).MoveToOuterDisposeScope();
     }
 
     /// <summary>(B x k) dot products of each unit anchor with its unit neighbours.</summary>

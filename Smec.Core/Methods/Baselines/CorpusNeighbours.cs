@@ -1,3 +1,4 @@
+using Smec.Core.Training;
 using static TorchSharp.torch;
 
 namespace Smec.Core.Methods.Baselines;
@@ -24,8 +25,8 @@ public static class CorpusNeighbours
             var length = Math.Min(chunkRows, n - start);
             var scores = unit.narrow(0, start, length).matmul(unit.t());
             // Exclude each item itself.
-            var self = arange(start, start + length, dtype: ScalarType.Int64).unsqueeze(1);
-            scores.masked_fill_(arange(n, dtype: ScalarType.Int64).unsqueeze(0).eq(self), float.NegativeInfinity);
+            var self = ScalarSafe.Arange(length).Plus(start).unsqueeze(1);
+            scores = scores.FillWhere(ScalarSafe.Arange(n).unsqueeze(0).eq(self), double.NegativeInfinity);
             parts.Add(scores.topk(k, dim: 1, largest: true, sorted: true).indexes);
         }
         return cat(parts, 0).MoveToOuterDisposeScope();

@@ -34,14 +34,14 @@ internal sealed class MatryoshkaAdaptorObjective(
         anchors = adaptor.Centre(anchors);
         neighbourRows = adaptor.Centre(neighbourRows);
         var loss = TopKSimilarityLoss.Compute(anchors, adaptedAnchors, neighbourRows, adaptedNeighbours, dims)
-                   + options.Alpha * PairwiseSimilarityLoss.Compute(anchors, adaptedAnchors, dims)
-                   + options.Beta * ReconstructionLoss.Compute(anchors, adaptedAnchors, options.ReconstructionNorm);
+            .Add(PairwiseSimilarityLoss.Compute(anchors, adaptedAnchors, dims).Times(options.Alpha))
+            .Add(ReconstructionLoss.Compute(anchors, adaptedAnchors, options.ReconstructionNorm).Times(options.Beta));
         if (!supervisedStage) return loss;
         var queries = adaptor.forward(batch.Queries);
         var docs = adaptor.forward(batch.Docs);
         var ranking = NestedLoss.Sum(dims, m => RankingLoss.Compute(options.RankingLoss,
             NestedLoss.Prefix(queries, m), NestedLoss.Prefix(docs, m), batch.Relevance, batch.PositiveColumn, options.Temperature));
-        return loss + options.Gamma / dims.Count * ranking;
+        return loss.Add(ranking.Times(options.Gamma / dims.Count));
     }
 
     public Tensor Compress(Tensor embeddings, int dim, EmbeddingRole role)

@@ -1,3 +1,4 @@
+using Smec.Core.Training;
 using Smec.Core.Retrieval;
 using System.Globalization;
 using Smec.Core.Runtime;
@@ -45,7 +46,7 @@ public sealed class Pca : ICompressor
         var x = EmbeddingTensors.ToTensor(corpus).to_type(ScalarType.Float64);
         var mean = x.mean([0L], keepdim: true);
         var centred = x - mean;
-        var covariance = centred.t().matmul(centred) / (corpus.Rows - 1);
+        var covariance = centred.t().matmul(centred).DividedBy(corpus.Rows - 1);
         var (eigenvalues, eigenvectors) = linalg.eigh(covariance);   // ascending order
         var order = eigenvalues.argsort(descending: true);
         var components = eigenvectors.index_select(1, order)[.., ..maxDim];

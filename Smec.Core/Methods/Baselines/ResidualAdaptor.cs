@@ -1,3 +1,4 @@
+using Smec.Core.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -51,6 +52,6 @@ public sealed class ResidualAdaptor : Module<Tensor, Tensor>
     public override Tensor forward(Tensor embeddings)
     {
         var x = Centre(embeddings);
-        return x + output.forward(functional.relu(hidden.forward(x)));
+        return x.Add(output.forward(functional.relu(hidden.forward(x))));
     }
 }

@@ -31,13 +31,13 @@ internal sealed class SearchAdaptorObjective(SearchAdaptorModel model, Linear qu
         var docs = model.Project(adaptedDocs);
         var loss = RankingLoss.Compute(options.RankingLoss, queries, docs, batch.Relevance, batch.PositiveColumn, options.Temperature);
         if (weights.Alpha > 0)
-            loss = loss + weights.Alpha * ReconstructionLoss.Compute(
-                cat([batch.Queries, batch.Docs], 0), cat([adaptedQueries, adaptedDocs], 0), options.RecoveryNorm);
+            loss = loss.Add(ReconstructionLoss.Compute(
+                cat([batch.Queries, batch.Docs], 0), cat([adaptedQueries, adaptedDocs], 0), options.RecoveryNorm).Times(weights.Alpha));
         if (weights.Beta > 0)
         {
             var positives = docs.index_select(0, batch.PositiveColumn);
             var relevance = batch.Relevance.gather(1, batch.PositiveColumn.unsqueeze(1)).squeeze(1);
-            loss = loss + weights.Beta * QueryPredictionLoss.Compute(queryPredictor.forward(positives), batch.Queries, relevance);
+            loss = loss.Add(QueryPredictionLoss.Compute(queryPredictor.forward(positives), batch.Queries, relevance).Times(weights.Beta));
         }
         return loss;
     }

@@ -107,6 +107,7 @@ public sealed class SmecCompressor : ICompressor, IDisposable
         {
             Label = label,
             RandomDocs = Options.SimilarityWeight > 0 ? Options.SimilarityDocs : 0,
+            MinSteps = Options.Ads ? Math.Max(Training.MinSteps, Math.Min(Options.AdsAnnealSteps, Training.MaxSteps)) : Training.MinSteps,
             // One checkpoint per step: a restarted Fit skips finished steps and resumes the interrupted one.
             CheckpointPath = Training.CheckpointPath is { } path ? $"{path}.step{index + 1}" : null,
         };

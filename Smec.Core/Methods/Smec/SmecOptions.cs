@@ -44,7 +44,9 @@ public sealed record SmecOptions
     public LayerInit Init { get; init; } = LayerInit.Pca;
     public DimSource DimSource { get; init; } = DimSource.Selection;
 
-    public RankingLossForm LossForm { get; init; } = RankingLossForm.Pairwise;
+    /// <summary>InfoNCE by default, chosen on SciFact validation (seed 1, 100 held-out train queries):
+    /// nDCG@10 at 48 / 24 dims 0.830 / 0.738 against 0.741 / 0.509 with METHOD.md's pairwise form.</summary>
+    public RankingLossForm LossForm { get; init; } = RankingLossForm.InfoNce;
     /// <summary>Scores are cosine / temperature in the supervised loss.</summary>
     public double LossTemperature { get; init; } = 0.05;
     /// <summary>Weight of the similarity-preservation term on random corpus docs (0 = off).</summary>
@@ -53,6 +55,10 @@ public sealed record SmecOptions
 
     public double AdsTemperatureStart { get; init; } = 1.0;
     public double AdsTemperatureEnd { get; init; } = 0.1;
+    /// <summary>Steps over which the ADS temperature anneals (then it stays at the end value). Tied to a
+    /// step count rather than the budget, because early stopping would otherwise end a step while its
+    /// selection is still mostly noise. Early stopping waits until the anneal is done.</summary>
+    public int AdsAnnealSteps { get; init; } = 300;
     public AdsLogitInit AdsInit { get; init; } = AdsLogitInit.Variance;
     /// <summary>The ADS logits' learning rate relative to the layer's (they start on another scale).</summary>
     public double AdsLearningRateScale { get; init; } = 10.0;
@@ -82,9 +88,9 @@ public sealed record SmecOptions
         if (SxbmTopK < 1) throw new ArgumentException($"SxbmTopK must be >= 1, got {SxbmTopK}");
     }
 
-    /// <summary>The ADS temperature at a point of a step's training (exponential annealing start -> end).</summary>
-    public double AdsTemperature(double progress) =>
-        AdsTemperatureStart * Math.Pow(AdsTemperatureEnd / AdsTemperatureStart, Math.Clamp(progress, 0, 1));
+    /// <summary>The ADS temperature at a training step (exponential annealing start -> end over AdsAnnealSteps).</summary>
+    public double AdsTemperature(int step) =>
+        AdsTemperatureStart * Math.Pow(AdsTemperatureEnd / AdsTemperatureStart, Math.Clamp((double)step / Math.Max(1, AdsAnnealSteps), 0, 1));
 
     public IReadOnlyDictionary<string, string> Describe()
     {
@@ -97,7 +103,7 @@ public sealed record SmecOptions
             ["smec.init"] = Init.ToString(), ["smec.dim_source"] = DimSource.ToString(),
             ["smec.loss"] = LossForm.ToString(), ["smec.loss_temperature"] = F(LossTemperature),
             ["smec.similarity_weight"] = F(SimilarityWeight), ["smec.similarity_docs"] = SimilarityDocs.ToString(CultureInfo.InvariantCulture),
-            ["smec.ads_temperature"] = $"{F(AdsTemperatureStart)}->{F(AdsTemperatureEnd)} exponential",
+            ["smec.ads_temperature"] = $"{F(AdsTemperatureStart)}->{F(AdsTemperatureEnd)} exponential over {AdsAnnealSteps} steps",
             ["smec.ads_init"] = AdsInit.ToString(), ["smec.ads_lr_scale"] = F(AdsLearningRateScale),
             ["smec.sxbm_capacity"] = SxbmCapacity.ToString(CultureInfo.InvariantCulture),
             ["smec.sxbm_top_k"] = SxbmTopK.ToString(CultureInfo.InvariantCulture),

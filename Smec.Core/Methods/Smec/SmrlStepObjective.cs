@@ -63,7 +63,7 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
         _step.train();
         foreach (var ads in _step.Selections)
         {
-            ads.Temperature = _options.AdsTemperature(step.Progress);
+            ads.Temperature = _options.AdsTemperature(step.Step);
             ads.NoiseGenerator = step.Generator;
         }
 

@@ -43,6 +43,22 @@ let tests =
             use y = adaptor.forward x
             Expect.equal ((y - x).abs().max().item<float32>()) 0.0f "zero output layer: e + f(e) = e"
 
+        testCase "a centring adaptor subtracts its mean first and keeps it through save and load" <| fun () ->
+            Determinism.Seed 2L |> ignore
+            use adaptor = new ResidualAdaptor(6, 8)
+            use mean = torch.full(1L, 6L, 0.25f)
+            adaptor.CentreOn mean
+            use x = torch.randn(3L, 6L)
+            use y = adaptor.forward x
+            Expect.equal ((y - (x - 0.25f)).abs().max().item<float32>()) 0.0f "starts as e - mean"
+            use dir = new TempDir()
+            let path = System.IO.Path.Combine(dir.Path, "adaptor.bin")
+            adaptor.save path |> ignore
+            use reloaded = new ResidualAdaptor(6, 8)
+            reloaded.load path |> ignore
+            use z = reloaded.forward x
+            Expect.equal ((z - y).abs().max().item<float32>()) 0.0f "the mean is part of the saved state"
+
         testCase "a Search-Adaptor model with PCA init projects like PCA" <| fun () ->
             Determinism.Seed 1L |> ignore
             let corpus = randomMatrix 3 "d" 50 12

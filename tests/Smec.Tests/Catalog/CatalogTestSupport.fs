@@ -49,9 +49,11 @@ let prefixFactory : MethodRegistry.MethodFactory = fun request -> TestCompressor
 let noisyFactory : MethodRegistry.MethodFactory = fun request -> TestCompressor("test-noisy", request.Dims, 0.2f, false)
 let failingFactory : MethodRegistry.MethodFactory = fun request -> TestCompressor("test-failing", request.Dims, 0.0f, true)
 
-/// A registry with only test compressors, under the given keys.
+/// A registry with only test compressors, under the given keys (tagged as test implementations,
+/// so their results never pass for a real method's).
 let registry (entries: (string * MethodRegistry.MethodFactory) list) : MethodRegistry.MethodRegistry =
-    { Factories = Map.ofList entries; Pending = Map.empty }
+    { Factories = entries |> List.map (fun (key, create) -> key, { MethodRegistry.Create = create; MethodRegistry.Implementation = "test " + key }) |> Map.ofList
+      Pending = Map.empty }
 
 let published () = Published.load (Published.defaultPath repoRoot)
 

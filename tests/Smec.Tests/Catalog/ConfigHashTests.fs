@@ -37,6 +37,11 @@ let tests =
             let hashes = (smec :: variants) |> List.map ConfigHash.hash
             Expect.equal (List.distinct hashes).Length hashes.Length "all distinct"
 
+        testCase "a stored result's key adds the implementation: another implementation of a method never reuses it" <| fun () ->
+            Expect.equal (ConfigHash.resultKey "" smec) (ConfigHash.hash smec) "no implementation: the config's hash"
+            Expect.notEqual (ConfigHash.resultKey "Smec.Core Pca/1" smec) (ConfigHash.hash smec) "an implementation changes the key"
+            Expect.notEqual (ConfigHash.resultKey "Smec.Core Pca/2" smec) (ConfigHash.resultKey "Smec.Core Pca/1" smec) "so does its version"
+
         testCase "a cell's hash does not depend on the seed, so a blessing survives SEEDS=3" <| fun () ->
             let q seed = Difference(Measure({ smec with Seed = seed }, "ndcg@10@24"), Constant 0.5)
             Expect.equal (ConfigHash.quantityHash (q 1L)) (ConfigHash.quantityHash (q 7L)) "seed-independent"

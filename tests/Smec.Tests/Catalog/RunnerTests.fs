@@ -52,9 +52,11 @@ let tests =
             use dir = new TempDir()
             let env, _ = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
             TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "prefix", prefixConfig ] dims [ 1L ] []) |> ignore
-            let hash = ConfigHash.hash prefixConfig
+            let hash = Runner.keyOf env prefixConfig
             let stored = JsonNode.Parse(File.ReadAllText(ResultStore.pathOf env.ResultsDir hash)).AsObject()
-            Expect.equal (stored.["hash"].GetValue<string>()) hash "named by its hash"
+            Expect.equal (stored.["hash"].GetValue<string>()) hash "named by its key"
+            Expect.equal (stored.["config_hash"].GetValue<string>()) (ConfigHash.hash prefixConfig) "and its config's hash"
+            Expect.equal (stored.["implementation"].GetValue<string>()) "test test-prefix" "which implementation computed it"
             Expect.equal (stored.["config"].["method"].GetValue<string>()) "test-prefix" "config"
             Expect.equal (stored.["config"].["dims"].AsArray().Count) 3 "dims"
             Expect.isTrue (stored.["measurements"].AsObject().ContainsKey "ndcg@10@384") "measurements"
@@ -69,14 +71,15 @@ let tests =
             let spec = reducedTable [ "prefix", prefixConfig; "noisy", noisyConfig ] dims [ 1L ] []
             let broken, _ = environment dir.Path (registry [ "test-prefix", prefixFactory; "test-noisy", failingFactory ]) None
             let interrupted = TableRun.reproduce broken (published ()) defaultOptions spec
-            Expect.isTrue (File.Exists(ResultStore.pathOf broken.ResultsDir (ConfigHash.hash prefixConfig))) "the finished experiment is on disk"
-            Expect.isFalse (File.Exists(ResultStore.pathOf broken.ResultsDir (ConfigHash.hash noisyConfig))) "the failed one is not"
+            Expect.isTrue (File.Exists(ResultStore.pathOf broken.ResultsDir (Runner.keyOf broken prefixConfig))) "the finished experiment is on disk"
+            Expect.isFalse (File.Exists(ResultStore.pathOf broken.ResultsDir (Runner.keyOf broken noisyConfig))) "the failed one is not"
             let failedCell = interrupted.Cells |> List.find (fun c -> c.Cell.Row = "noisy")
             Expect.equal failedCell.Status (Some Checks.Fail) "a failed experiment makes its cells FAIL"
+            // The failing and the fixed compressor are one implementation at two moments (same tag).
             let fixedEnv, _ = environment dir.Path (registry [ "test-prefix", prefixFactory; "test-noisy", noisyFactory ]) None
             let dry = TableRun.reproduce fixedEnv (published ()) { defaultOptions with DryRun = true } spec
-            Expect.equal (dry.Outcomes.[ConfigHash.hash noisyConfig]) (NotRun "not run: dry run") "dry run"
-            Expect.isFalse (File.Exists(ResultStore.pathOf fixedEnv.ResultsDir (ConfigHash.hash noisyConfig))) "computed nothing"
+            Expect.equal (dry.Outcomes.[Runner.keyOf fixedEnv noisyConfig]) (NotRun "not run: dry run") "dry run"
+            Expect.isFalse (File.Exists(ResultStore.pathOf fixedEnv.ResultsDir (Runner.keyOf fixedEnv noisyConfig))) "computed nothing"
             let resumed = TableRun.reproduce fixedEnv (published ()) defaultOptions spec
             Expect.equal (cachedCount resumed.Outcomes) 1 "the finished experiment is reused"
             Expect.equal (resumed.Outcomes.Count) 2 "both done"
@@ -104,7 +107,7 @@ let tests =
             for d, expected in [ 24, 0.3767; 48, 0.5090 ] do
                 Expect.floatClose { absolute = 5e-4; relative = 0.0 } (valueOf result "PCA" (string d)).Mean expected (sprintf "PCA %d dims" d)
             Expect.isGreaterThan (valueOf result "MA" "24").Mean 0.0 "the adaptor produced a score"
-            match result.Outcomes.[ConfigHash.hash ma] with
+            match result.Outcomes.[Runner.keyOf env ma] with
             | Finished(stored, _) -> Expect.isNonEmpty stored.Settings "its settings are recorded"
             | other -> failtestf "MA did not finish: %A" other
 
@@ -113,7 +116,7 @@ let tests =
             let env, _ = environment dir.Path MethodRegistry.standard None
             let bad = { scifactConfig "pca" false [ 24 ] with Options = Map.ofList [ "whiten", "true" ] }
             let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "PCA", bad ] [ 24 ] [ 1L ] [])
-            match result.Outcomes.[ConfigHash.hash bad] with
+            match result.Outcomes.[Runner.keyOf env bad] with
             | Failed message -> Expect.stringContains message "method 'pca' has no option(s) whiten" "names the option"
             | other -> failtestf "expected a failure, got %A" other
 

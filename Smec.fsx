@@ -24,6 +24,8 @@ if not (System.IO.File.Exists(BinFolder + "/smec.dll")) then
 #r "Smec.Experiments/bin/Release/net10.0/linux-x64/DynamicObj.dll"
 #r "Smec.Experiments/bin/Release/net10.0/linux-x64/Giraffe.ViewEngine.dll"
 #r "Smec.Experiments/bin/Release/net10.0/linux-x64/Newtonsoft.Json.dll"
+#r "Smec.Experiments/bin/Release/net10.0/linux-x64/Spectre.Console.dll"
+#r "Smec.Experiments/bin/Release/net10.0/linux-x64/Spectre.Console.Ansi.dll"
 
 open System
 open System.IO
@@ -95,3 +97,45 @@ module Script =
         line headers :: rule :: List.map line rows |> List.map (fun l -> l.TrimEnd()) |> String.concat "\n"
 
     let printTable (headers: string list) (rows: string list list) = printfn "%s" (formatTable headers rows)
+
+/// The catalog from a script or notebook: the tables `make reproduce` computes, read from its cache
+/// (results/cache), the paper's published values beside ours, and the library's own report.
+module Reproduced =
+    open Spectre.Console
+    open Smec.Experiments.Catalog
+    open Smec.Experiments.Catalog.Model
+    open Smec.Experiments.Running
+    open Smec.Experiments.Reports
+
+    /// The same session `smec reproduce` opens: repository, published values, results folder, seeds 1.
+    let session = lazy (Smec.Experiments.Cli.CatalogSession.openSession None None None ignore)
+
+    let private reproduce (dryRun: bool) (spec: TableSpec) =
+        let s = session.Force()
+        TableRun.reproduce s.Environment s.Published { Runner.Force = false; Runner.DryRun = dryRun } spec
+
+    /// Item `item` of the local profile as far as the cache holds it; nothing is computed.
+    let cached (item: int) : TableRun.TableResult =
+        reproduce true (Catalog.build item Local (session.Force()).Context)
+
+    /// Compute (or reuse) only the cells `keep` selects, exactly as `make reproduce` would (same
+    /// configs, same cache), so the quick part of a table can be filled in from a notebook.
+    let compute (item: int) (keep: Cell -> bool) : TableRun.TableResult =
+        let spec = Catalog.build item Local (session.Force()).Context
+        reproduce false { spec with Cells = spec.Cells |> List.filter keep; Claims = [] }
+
+    /// How many of the table's cells have a value.
+    let computedCells (result: TableRun.TableResult) =
+        result.Cells |> List.filter (fun c -> match c.Value with Quantities.Value _ -> true | _ -> false) |> List.length
+
+    /// The table as plain text (the terminal report without colour, 140 columns wide).
+    let print (result: TableRun.TableResult) =
+        let settings =
+            AnsiConsoleSettings(Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Out = AnsiConsoleOutput(Console.Out))
+        let console = AnsiConsole.Create settings
+        console.Profile.Width <- 140
+        Terminal.print console result (sprintf "`make reproduce TABLE=%d` writes results/item-%d/local/" result.Spec.Item result.Spec.Item)
+
+    /// The library's report page (report.html of `make reproduce`): our chart beside the paper's,
+    /// the tables and every check; plotly.js inlined once.
+    let reportHtml (result: TableRun.TableResult) : string = Html.render result

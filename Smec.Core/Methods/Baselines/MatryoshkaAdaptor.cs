@@ -54,18 +54,26 @@ public sealed class MatryoshkaAdaptor : ICompressor
 
         var unsupervised = _options.Loop("unsupervised");
         using var set = new TrainingSet(data, unsupervised.HardNegativePool);
-        if (_options.CentreInputs)
+        if (_options.Input == AdaptorInput.Centred)
         {
             using var mean = set.Corpus.mean([0L], keepdim: true);
-            _adaptor.CentreOn(mean);
+            _adaptor.SetInputMap(mean);
         }
-        using var neighbours = CorpusNeighbours.Find(set.Corpus, _options.TopK);
+        else if (_options.Input == AdaptorInput.PcaBasis)
+        {
+            var pca = new Pca([inputDim]);
+            pca.FitOn(data.Corpus);
+            var (mean, basis) = pca.State;
+            using (var scope = NewDisposeScope())
+                _adaptor.SetInputMap(mean.to_type(ScalarType.Float32), basis.to_type(ScalarType.Float32));
+        }
+        using var neighbours = new AnchorNeighbours(set, _options.TopK);
         var seconds = RunStage(set, neighbours, data.Seed, supervisedStage: false);
         if (_options.Supervised) seconds += RunStage(set, neighbours, data.Seed, supervisedStage: true);
         _settings["training seconds"] = seconds.ToString("F1", CultureInfo.InvariantCulture);
     }
 
-    private double RunStage(TrainingSet set, Tensor neighbours, long seed, bool supervisedStage)
+    private double RunStage(TrainingSet set, AnchorNeighbours neighbours, long seed, bool supervisedStage)
     {
         var stage = supervisedStage ? "supervised" : "unsupervised";
         var objective = new MatryoshkaAdaptorObjective(_adaptor!, neighbours, Dims, _options, supervisedStage);

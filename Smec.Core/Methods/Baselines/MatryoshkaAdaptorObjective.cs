@@ -11,7 +11,7 @@ namespace Smec.Core.Methods.Baselines;
 /// neighbours; the supervised stage adds gamma times the ranking loss at every prefix m.
 /// </summary>
 internal sealed class MatryoshkaAdaptorObjective(
-    ResidualAdaptor adaptor, Tensor neighbours, IReadOnlyList<int> dims, MatryoshkaAdaptorOptions options, bool supervisedStage)
+    ResidualAdaptor adaptor, AnchorNeighbours neighbours, IReadOnlyList<int> dims, MatryoshkaAdaptorOptions options, bool supervisedStage)
     : ITrainingObjective
 {
     public IReadOnlyList<ParameterGroup> ParameterGroups { get; } = [new(adaptor.parameters().ToArray())];
@@ -24,10 +24,7 @@ internal sealed class MatryoshkaAdaptorObjective(
     public Tensor Loss(TrainingBatch batch, TrainingStep step)
     {
         adaptor.train();
-        var anchors = batch.RandomDocs;
-        var k = neighbours.shape[1];
-        var rows = neighbours.index_select(0, tensor(batch.RandomDocRows.Select(r => (long)r).ToArray())).flatten();
-        var neighbourRows = batch.Set.Corpus.index_select(0, rows).reshape(anchors.shape[0], k, anchors.shape[1]);
+        var (anchors, neighbourRows) = neighbours.Anchors(batch, options.QueryAnchors, step.Generator);
         var adaptedAnchors = adaptor.forward(anchors);
         var adaptedNeighbours = adaptor.forward(neighbourRows);
         // Targets in the adaptor's input space (centred when the adaptor centres).

@@ -5,6 +5,9 @@ using Smec.Core.Training;
 
 namespace Smec.Core.Methods.Baselines;
 
+/// <summary>The input map in front of Matryoshka-Adaptor (see <see cref="MatryoshkaAdaptorOptions.Input"/>).</summary>
+public enum AdaptorInput { Raw, Centred, PcaBasis }
+
 /// <summary>
 /// Matryoshka-Adaptor's configuration. Reported setup (Yoon et al. 2024): Adam, lr 1e-3, batch 128,
 /// up to 5000 iterations, early stopping with patience 500; top-k with k = 10. The loss weights are
@@ -17,12 +20,22 @@ public sealed record MatryoshkaAdaptorOptions
     /// <summary>Width of f's hidden layer; null = the encoder's width.</summary>
     public int? HiddenDim { get; init; }
     /// <summary>
-    /// Centre inputs on the corpus mean before the adaptor, and preserve centred similarities (our
-    /// choice, as PCA centres). Uncentred cosines of an anisotropic encoder are dominated by the
-    /// common mean direction, which the similarity losses then have to keep in every prefix.
+    /// What the adaptor sees (our choice; the paper feeds raw embeddings). Centred: e minus the corpus
+    /// mean, so the similarities preserved are centred cosines; uncentred cosines of an anisotropic
+    /// encoder are dominated by the common mean direction, which the losses then keep in every prefix.
+    /// PcaBasis: the centred embedding in the corpus PCA basis (an orthonormal change of basis, so
+    /// every full-width cosine is unchanged): the adaptor starts from the PCA baseline, as SMEC's
+    /// layers and the Search-Adaptor projections do, and training measures what it adds.
     /// </summary>
-    public bool CentreInputs { get; init; } = true;
+    public AdaptorInput Input { get; init; } = AdaptorInput.PcaBasis;
     public int TopK { get; init; } = 10;
+    /// <summary>
+    /// Unlabelled train-query embeddings added to each batch's anchors (0 = corpus only, as the
+    /// paper). A query's neighbours are its top-k documents under the frozen encoder, so the top-k
+    /// loss keeps the frozen encoder's query-document geometry; no relevance judgement is read.
+    /// Validation queries are never among them.
+    /// </summary>
+    public int QueryAnchors { get; init; } = 0;
     /// <summary>Weight of the pairwise loss (the objective is L_topk + alpha L_pair + beta L_rec [+ gamma L_rank]).</summary>
     public double Alpha { get; init; } = 1.0;
     /// <summary>Weight of the reconstruction loss.</summary>
@@ -68,7 +81,12 @@ public sealed record MatryoshkaAdaptorOptions
     {
         string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         yield return new("supervised", Supervised ? "yes (unsupervised stage, then all four terms)" : "no (unsupervised stage only)");
-        yield return new("centre inputs", CentreInputs ? "yes (corpus mean; similarities preserved are centred cosines)" : "no");
+        yield return new("adaptor input", Input switch
+        {
+            AdaptorInput.Raw => "raw embeddings (as the paper)",
+            AdaptorInput.Centred => "centred on the corpus mean",
+            _ => "centred, in the corpus PCA basis (starts as PCA)",
+        });
         yield return new("top_k", TopK.ToString(CultureInfo.InvariantCulture));
         yield return new("alpha (pairwise)", F(Alpha));
         yield return new("beta (reconstruction)", F(Beta));
@@ -76,6 +94,9 @@ public sealed record MatryoshkaAdaptorOptions
         yield return new("reconstruction norm", ReconstructionNorm.ToString());
         if (Supervised) yield return new("ranking loss", $"{RankingLoss}, temperature {F(Temperature)}, {HardNegativesPerQuery} hard negative(s) per query from the top {HardNegativePool}");
         yield return new("neighbours", "k nearest corpus items under the frozen encoder");
+        yield return new("anchors per batch", QueryAnchors > 0
+            ? $"{BatchSize} random corpus docs + {QueryAnchors} unlabelled train queries (their top-k docs as neighbours)"
+            : $"{BatchSize} random corpus docs (corpus only)");
         yield return new("steps per stage", $"up to {MaxStepsPerStage}, validation every {EvaluateEvery}, patience {PatienceSteps} steps");
         yield return new("optimizer", $"Adam, lr {F(LearningRate)}, batch {BatchSize}");
     }

@@ -9,8 +9,9 @@ namespace Smec.Core.Methods.Baselines;
 /// The adaptor both Yoon et al. papers use: e' = e + f(e), f a shallow MLP (Linear, ReLU, Linear).
 /// The output layer starts at zero, so training starts from the frozen encoder itself (e' = e)
 /// and the skip connection carries everything f has not learned yet (inferred initialisation).
-/// Optionally the input is first centred on a fixed mean (the corpus mean, as PCA does):
-/// x = e - mean, e' = x + f(x).
+/// Optionally the input is first mapped by a fixed affine change of basis, x = (e - mean) B with
+/// B orthonormal (the corpus mean and PCA basis), then e' = x + f(x): full-width cosines of x
+/// are the centred cosines of e, and the prefixes start as PCA's.
 /// </summary>
 public sealed class ResidualAdaptor : Module<Tensor, Tensor>
 {
@@ -21,14 +22,16 @@ public sealed class ResidualAdaptor : Module<Tensor, Tensor>
     public int HiddenDim { get; }
 
     private readonly Tensor inputMean;
+    private readonly Tensor inputBasis;
 
     public ResidualAdaptor(int dim, int hiddenDim) : base(nameof(ResidualAdaptor))
     {
         if (dim <= 0 || hiddenDim <= 0) throw new ArgumentException($"adaptor dims must be positive, got {dim} and {hiddenDim}");
         Dim = dim;
         HiddenDim = hiddenDim;
-        // A persistent buffer, so a saved adaptor keeps its centring; zero = no centring.
+        // Persistent buffers, so a saved adaptor keeps its input map; zero mean and identity = none.
         inputMean = zeros(1, dim);
+        inputBasis = eye(dim);
         hidden = Linear(dim, hiddenDim);
         output = Linear(hiddenDim, dim);
         using (no_grad())
@@ -39,15 +42,16 @@ public sealed class ResidualAdaptor : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>Centre every input on <paramref name="mean"/> (1 x D) from now on (before training).</summary>
-    public void CentreOn(Tensor mean)
+    /// <summary>Map every input by x = (e - mean) basis from now on (set before training; basis D x D orthonormal).</summary>
+    public void SetInputMap(Tensor mean, Tensor? basis = null)
     {
         using var _ = no_grad();
         inputMean.copy_(mean.reshape(1, Dim));
+        if (basis is not null) inputBasis.copy_(basis);
     }
 
-    /// <summary>The adaptor's input: e minus the fixed mean (e itself without centring).</summary>
-    public Tensor Centre(Tensor embeddings) => embeddings - inputMean;
+    /// <summary>The adaptor's input x = (e - mean) basis (e itself when no input map was set).</summary>
+    public Tensor Centre(Tensor embeddings) => embeddings.sub(inputMean).matmul(inputBasis);
 
     public override Tensor forward(Tensor embeddings)
     {

@@ -47,7 +47,7 @@ let tests =
             Determinism.Seed 2L |> ignore
             use adaptor = new ResidualAdaptor(6, 8)
             use mean = torch.full(1L, 6L, 0.25f)
-            adaptor.CentreOn mean
+            adaptor.SetInputMap(mean)
             use x = torch.randn(3L, 6L)
             use y = adaptor.forward x
             Expect.equal ((y - (x - 0.25f)).abs().max().item<float32>()) 0.0f "starts as e - mean"

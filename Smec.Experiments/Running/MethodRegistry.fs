@@ -102,8 +102,9 @@ let private matryoshkaAdaptor (request: MethodRequest) : ICompressor =
         )
     MatryoshkaAdaptor(dimsOf request, options)
 
-/// Search-Adaptor (one adaptor per dim) with the experiment's budget; option grid = full (3 x 3
-/// alpha, beta points chosen on validation, the paper's) or reduced (the 3 diagonal points).
+/// Search-Adaptor (one adaptor per dim) with the experiment's budget; option grid = full (the
+/// paper's 3 x 3 alpha, beta points, chosen on validation), reduced (its 3 diagonal points) or
+/// single (the middle point alpha 0.1, beta 0.01, no search).
 let private searchAdaptor (request: MethodRequest) : ICompressor =
     requireKnown request [ "grid" ]
     let budget = budgetOf request
@@ -111,7 +112,8 @@ let private searchAdaptor (request: MethodRequest) : ICompressor =
         match option request "grid" "full" with
         | "full" -> SearchAdaptorOptions.FullGrid
         | "reduced" -> SearchAdaptorOptions.ReducedGrid
-        | other -> failwithf "method 'search-adaptor': option 'grid' is '%s', expected full or reduced" other
+        | "single" -> [| RegularizerWeights(0.1, 0.01) |] :> System.Collections.Generic.IReadOnlyList<_>
+        | other -> failwithf "method 'search-adaptor': option 'grid' is '%s', expected full, reduced or single" other
     let options =
         SearchAdaptorOptions(
             Grid = grid,

@@ -38,7 +38,7 @@ public static class JointSpace
 
     public static JointSpaceReport TrainAndEvaluate(CaptionedFeatures features, ImageSplit split, JointSpaceOptions options, long seed)
     {
-        var training = Train(features.Subset(split.Train), features.Subset(split.Validation), options, seed);
+        var training = Train(features.Subset(split.JointTrain), features.Subset(split.Validation), options, seed);
         var test = Embed(training.Model, features.Subset(split.Test));
         return new JointSpaceReport(training,
             CrossModalEvaluation.Evaluate(test, CrossModalDirection.TextToImage, test.Captions, test.Images),
@@ -142,6 +142,7 @@ public static class JointSpace
         model.eval();
         EmbeddingMatrix Project(EmbeddingMatrix input, Func<Tensor, Tensor> embed)
         {
+            if (input.Rows == 0) return new EmbeddingMatrix(input.Ids, [], model.Dim);
             var output = embed(tensor(input.Values, [input.Rows, input.Dim])).contiguous();
             return new EmbeddingMatrix(input.Ids, output.data<float>().ToArray(), model.Dim);
         }

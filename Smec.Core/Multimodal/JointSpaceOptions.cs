@@ -5,10 +5,10 @@ namespace Smec.Core.Multimodal;
 /// <summary>
 /// Options of the learned joint image-caption space (the local stand-in for the paper's 768-d
 /// multimodal encoder). Every field is recorded with results (see <see cref="Describe"/>).
-/// Defaults were picked on the Flickr8k-1k validation images (mean R@1/5/10 of both directions;
-/// the held-out images played no part): linear 0.432 at lr 3e-4, batch 256, validating every 10
-/// steps, against 0.420 for lr 1e-3, batch 128, every 50, and 0.400 for a 512-wide MLP. With 700
-/// training images the space overfits within ~20 epochs, hence the frequent validation.
+/// Defaults were picked on the Flickr8k-1k validation images (mean R@1/5/10 of both directions,
+/// joint space trained on 700 images; the held-out images played no part): linear 0.432 at lr 3e-4,
+/// batch 256, validating every 10 steps, against 0.420 for lr 1e-3, batch 128, every 50, and 0.400
+/// for a 512-wide MLP. The space overfits within ~20 epochs, hence the frequent validation.
 /// </summary>
 public sealed record JointSpaceOptions
 {

@@ -10,10 +10,10 @@ namespace Smec.Core.Multimodal;
 public sealed record MultimodalFeatures(
     MultimodalConfig Config, CaptionedFeatures Raw, string ImageKey, string TextKey, IReadOnlyDictionary<string, string> Origins, double Seconds);
 
-/// <summary>The trained joint space and every split projected into it: what the compressors start from.</summary>
+/// <summary>The trained joint space and the compressors' parts projected into it: what the compressors start from.</summary>
 public sealed record JointSpacePrepared(
     MultimodalConfig Config, ImageSplit Split, JointSpaceReport Report,
-    CaptionedFeatures Train, CaptionedFeatures Validation, CaptionedFeatures Test);
+    CaptionedFeatures CompressorTrain, CaptionedFeatures Validation, CaptionedFeatures Test);
 
 /// <summary>One method at one dim in one direction, on the held-out images.</summary>
 public sealed record CrossModalDimResult(int Dim, CrossModalMetrics Metrics);
@@ -29,8 +29,9 @@ public sealed record MultimodalResult(
 
 /// <summary>
 /// Catalog item 5, local profile: Flickr8k-1k images (ResNet18) and captions (MiniLM), a learned
-/// joint space fitted on the training images, and every compression method applied to the joint
-/// embeddings; text -> image and image -> text retrieval on the held-out images are the two panels.
+/// joint space fitted on its own training images, and every compression method fitted on the joint
+/// embeddings of other training images (see <see cref="ImageSplit"/>); text -> image and
+/// image -> text retrieval on the held-out images are the two panels.
 /// Each panel trains its own compressor (queries and documents swap modality).
 /// </summary>
 public static class MultimodalExperiment
@@ -57,20 +58,21 @@ public static class MultimodalExperiment
             images.Key, captions.Key, origins, clock.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Split by image, train the joint space on the training images, and project every split into it.</summary>
+    /// <summary>Split by image, train the joint space on its training images, and project the compressors' parts into it.</summary>
     public static JointSpacePrepared PrepareJointSpace(MultimodalFeatures features)
     {
         var config = features.Config;
-        var split = ImageSplit.Make(features.Raw.Images.Ids, config.TrainImages, config.ValidationImages, config.TestImages, config.SplitSeed);
+        var split = ImageSplit.Make(features.Raw.Images.Ids, config.JointTrainImages, config.CompressorTrainImages,
+            config.ValidationImages, config.TestImages, config.SplitSeed);
         var tooWide = config.Dims.Where(d => d > config.Joint.Dim).ToArray();
         if (tooWide.Length > 0)
             throw new ArgumentException($"dims {string.Join(", ", tooWide)} exceed the {config.Joint.Dim}-d joint space");
         var report = JointSpace.TrainAndEvaluate(features.Raw, split, config.Joint, config.JointSeed);
         CaptionedFeatures Project(IReadOnlyList<string> ids) => JointSpace.Embed(report.Training.Model, features.Raw.Subset(ids));
-        return new JointSpacePrepared(config, split, report, Project(split.Train), Project(split.Validation), Project(split.Test));
+        return new JointSpacePrepared(config, split, report, Project(split.CompressorTrain), Project(split.Validation), Project(split.Test));
     }
 
-    /// <summary>Fit one method per direction on the joint embeddings of the training images; evaluate every dim on the held-out images.</summary>
+    /// <summary>Fit one method per direction on the joint embeddings of the compressor-training images; evaluate every dim on the held-out images.</summary>
     public static MultimodalResult Run(JointSpacePrepared prepared, Func<IReadOnlyList<int>, int, ICompressor> createMethod, long seed)
     {
         var dims = prepared.Config.Dims;
@@ -79,7 +81,7 @@ public static class MultimodalExperiment
         string name = "";
         IReadOnlyList<CrossModalDimResult> Panel(CrossModalDirection direction)
         {
-            var data = CrossModalTraining.Build(prepared.Train, prepared.Validation, direction, seed);
+            var data = CrossModalTraining.Build(prepared.CompressorTrain, prepared.Validation, direction, seed);
             Determinism.Seed(seed);
             var method = createMethod(dims, prepared.Config.Joint.Dim);
             name = method.Name;

@@ -109,8 +109,10 @@ let private runMultimodalItem (args: ParseResults<ImagesArgs>) (methods: ImageMe
         let t2i, i2t = report.HeldOutTextToImage, report.HeldOutImageToText
         printfn "   The joint space is a LEARNED STAND-IN for the paper's 768-d multimodal encoder: a %s projection of each"
             (if config.Joint.HiddenDim = 0 then "linear" else sprintf "2-layer (hidden %d)" config.Joint.HiddenDim)
-        printfn "   modality into %d dims, symmetric InfoNCE, fitted on %d training images (%d validation, %d held out, split seed %d)."
-            config.Joint.Dim config.TrainImages config.ValidationImages config.TestImages config.SplitSeed
+        printfn "   modality into %d dims, symmetric InfoNCE, fitted on %d images; the compressors learn from %s, both stop early"
+            config.Joint.Dim config.JointTrainImages
+            (if prepared.Split.SharedTraining then "the same images" else sprintf "%d other images" config.CompressorTrainImages)
+        printfn "   on %d validation images; %d images are held out (split seed %d)." config.ValidationImages config.TestImages config.SplitSeed
         printfn "   joint space alone, held-out %d images: text->image R@1 %.3f R@5 %.3f R@10 %.3f (chance R@10 %.3f), nDCG@10 %.3f"
             prepared.Split.Test.Count t2i.RecallAt1 t2i.RecallAt5 t2i.RecallAt10 (10.0 / float prepared.Split.Test.Count) t2i.Ndcg10
         printfn "   image->text recall@10 (share of the 5 captions) %.3f, nDCG@10 %.3f; trained %d steps (best %d) in %.1f s"

@@ -51,15 +51,19 @@ let private naiveSymmetricInfoNce (images: float[][]) (captions: float[][]) (sca
 [<Tests>]
 let tests =
     testList "Multimodal" [
-        testCase "image split: disjoint parts of the asked sizes, seeded" <| fun () ->
+        testCase "image split: disjoint parts of the asked sizes, seeded; compressor training may share the joint space's" <| fun () ->
             let ids = Array.init 50 (sprintf "x%02d")
-            let split = ImageSplit.Make(ids, 30, 5, 15, 3L)
-            Expect.equal (split.Train.Count, split.Validation.Count, split.Test.Count) (30, 5, 15) "sizes"
-            Expect.equal (Set.ofSeq (Seq.concat [ split.Train; split.Validation; split.Test ])).Count 50 "disjoint and covering"
-            let parts (s: ImageSplit) = List.ofSeq s.Train, List.ofSeq s.Validation, List.ofSeq s.Test
-            Expect.equal (parts (ImageSplit.Make(Array.rev ids, 30, 5, 15, 3L))) (parts split) "depends on the ids, not their input order"
-            Expect.notEqual (List.ofSeq (ImageSplit.Make(ids, 30, 5, 15, 4L)).Test) (List.ofSeq split.Test) "another seed, another test set"
-            Expect.throwsT<ArgumentException> (fun () -> ImageSplit.Make(ids, 40, 5, 15, 3L) |> ignore) "60 > 50 images"
+            let split = ImageSplit.Make(ids, 20, 10, 5, 15, 3L)
+            Expect.equal (split.JointTrain.Count, split.CompressorTrain.Count, split.Validation.Count, split.Test.Count) (20, 10, 5, 15) "sizes"
+            Expect.equal (Set.ofSeq (Seq.concat [ split.JointTrain; split.CompressorTrain; split.Validation; split.Test ])).Count 50 "disjoint and covering"
+            Expect.isFalse split.SharedTraining "separate training parts"
+            let parts (s: ImageSplit) = List.ofSeq s.JointTrain, List.ofSeq s.CompressorTrain, List.ofSeq s.Validation, List.ofSeq s.Test
+            Expect.equal (parts (ImageSplit.Make(Array.rev ids, 20, 10, 5, 15, 3L))) (parts split) "depends on the ids, not their input order"
+            Expect.notEqual (List.ofSeq (ImageSplit.Make(ids, 20, 10, 5, 15, 4L)).Test) (List.ofSeq split.Test) "another seed, another test set"
+            let shared = ImageSplit.Make(ids, 30, 0, 5, 15, 3L)
+            Expect.isTrue shared.SharedTraining "0 compressor images: shared"
+            Expect.equal (List.ofSeq shared.Test) (List.ofSeq split.Test) "the test images do not depend on how training images are divided"
+            Expect.throwsT<ArgumentException> (fun () -> ImageSplit.Make(ids, 30, 10, 5, 15, 3L) |> ignore) "60 > 50 images"
 
         testCase "cross-modal judgements: a caption's one image; an image's five captions" <| fun () ->
             let set = (synthetic 4 1).Subset [| "img002"; "img000" |]
@@ -73,8 +77,8 @@ let tests =
 
         testCase "compressor training data: held-out images are absent, validation judgements point into the corpus" <| fun () ->
             let all = synthetic 20 2
-            let split = ImageSplit.Make(all.Images.Ids, 12, 3, 5, 1L)
-            let train, validation = all.Subset split.Train, all.Subset split.Validation
+            let split = ImageSplit.Make(all.Images.Ids, 6, 6, 3, 5, 1L)
+            let train, validation = all.Subset split.CompressorTrain, all.Subset split.Validation
             let heldOut = set split.Test
             for direction in [ CrossModalDirection.TextToImage; CrossModalDirection.ImageToText ] do
                 let data = CrossModalTraining.Build(train, validation, direction, 1L)
@@ -84,20 +88,20 @@ let tests =
                 let corpus = set data.Corpus.Ids
                 for q in data.Validation.QueryIds do
                     Expect.isTrue ((data.Validation.ForQuery q).Keys |> Seq.forall corpus.Contains) "validation targets are in the corpus"
-                Expect.equal data.Train.QueryCount (if direction = CrossModalDirection.TextToImage then 60 else 12) "train queries"
+                Expect.equal data.Train.QueryCount (if direction = CrossModalDirection.TextToImage then 30 else 6) "train queries"
                 Expect.equal data.Validation.QueryCount (if direction = CrossModalDirection.TextToImage then 15 else 3) "validation queries"
 
-        testCase "real Flickr8k-1k captions: the 700/100/200 split by image keeps every caption with its image" <| fun () ->
+        testCase "real Flickr8k-1k captions: the 400/300/100/200 split by image keeps every caption with its image" <| fun () ->
             let d = DatasetLoader.LoadCaptioned "flickr8k-1k"
             // Only ids and the caption -> image map matter here: one zero per row stands in for features.
             let zeros (ids: string seq) = let ids = Array.ofSeq ids in EmbeddingMatrix(ids, Array.zeroCreate ids.Length, 1)
             let all = CaptionedFeatures(zeros d.ImageIds, zeros (d.Captions |> Seq.map (fun c -> c.Id)), d.Captions |> Seq.map (fun c -> c.ImageId) |> Array.ofSeq)
-            let split = ImageSplit.Make(all.Images.Ids, 700, 100, 200, 0L)
+            let split = ImageSplit.Make(all.Images.Ids, 400, 300, 100, 200, 0L)
             let test = all.Subset split.Test
             Expect.equal (test.Images.Rows, test.Captions.Rows) (200, 1000) "200 held-out images with their 1,000 captions"
             let i2t = test.ImageToTextQrels()
             Expect.isTrue (split.Test |> Seq.forall (fun i -> (i2t.ForQuery i).Count = 5)) "5 relevant captions per held-out image"
-            let trainCaptions = (all.Subset split.Train).Captions.Ids |> set
+            let trainCaptions = Seq.append (all.Subset split.JointTrain).Captions.Ids (all.Subset split.CompressorTrain).Captions.Ids |> set
             Expect.isTrue (test.Captions.Ids |> Seq.forall (trainCaptions.Contains >> not)) "no held-out caption among the training captions"
             let t2i = test.TextToImageQrels()
             let sample = d.Captions |> Seq.find (fun c -> c.ImageId = split.Test.[0])
@@ -118,7 +122,7 @@ let tests =
 
         testCase "the joint space learns to match held-out captions to images, reproducibly" <| fun () ->
             let all = synthetic 80 4
-            let split = ImageSplit.Make(all.Images.Ids, 50, 10, 20, 2L)
+            let split = ImageSplit.Make(all.Images.Ids, 50, 0, 10, 20, 2L)
             let run () = JointSpace.TrainAndEvaluate(all, split, quickOptions, 7L)
             let report = run ()
             // Chance R@1 over 20 images is 0.05; the views share a 6-d latent, so a linear map finds it.
@@ -130,8 +134,8 @@ let tests =
 
         testCase "joint embeddings are unit length with the space's width" <| fun () ->
             let all = synthetic 12 5
-            let split = ImageSplit.Make(all.Images.Ids, 8, 2, 2, 1L)
-            let trained = JointSpace.Train(all.Subset split.Train, all.Subset split.Validation, JointSpaceOptions(Dim = 8, BatchSize = 4, MaxSteps = 5, Progress = false), 1L)
+            let split = ImageSplit.Make(all.Images.Ids, 8, 0, 2, 2, 1L)
+            let trained = JointSpace.Train(all.Subset split.JointTrain, all.Subset split.Validation, JointSpaceOptions(Dim = 8, BatchSize = 4, MaxSteps = 5, Progress = false), 1L)
             let embedded = JointSpace.Embed(trained.Model, all)
             Expect.equal (embedded.Images.Dim, embedded.Captions.Dim) (8, 8) "8-d"
             for m in [ embedded.Images; embedded.Captions ] do

@@ -5,6 +5,8 @@ module Smec.Experiments.Running.MethodRegistry
 
 open Smec.Core.Methods
 open Smec.Core.Methods.Baselines
+open Smec.Core.Methods.SmecMethod
+open Smec.Core.Training
 open Smec.Experiments.Catalog.Model
 
 /// What a factory gets: the experiment's method options, dims, budget and seed, and the input dims.
@@ -121,6 +123,37 @@ let private searchAdaptor (request: MethodRequest) : ICompressor =
         )
     SearchAdaptor(dimsOf request, options)
 
+/// The SMEC ladder: the input width, then every smaller target dim, largest first.
+let private ladderOf (request: MethodRequest) =
+    Array.ofList (request.InputDim :: (request.Dims |> List.filter (fun d -> d < request.InputDim) |> List.sortDescending |> List.distinct))
+
+let private trainingOf (request: MethodRequest) =
+    let budget = budgetOf request
+    TrainingOptions(
+        MaxSteps = budget.MaxSteps,
+        BatchSize = budget.BatchSize,
+        LearningRate = budget.LearningRate,
+        EvaluateEvery = budget.ValidateEvery,
+        Patience = budget.Patience)
+
+let private flag (request: MethodRequest) (name: string) =
+    match option request name "true" with
+    | "true" -> true
+    | "false" -> false
+    | other -> failwithf "method '%s': option '%s' is '%s', expected true or false" request.Method name other
+
+/// SMEC with its three modules switchable for the ablation (options smrl, ads, sxbm; default on).
+let private smec (request: MethodRequest) : ICompressor =
+    requireKnown request [ "smrl"; "ads"; "sxbm" ]
+    new SmecCompressor(
+        SmecOptions(Ladder = ladderOf request, Smrl = flag request "smrl", Ads = flag request "ads", Sxbm = flag request "sxbm"),
+        trainingOf request)
+
+/// MRL: SMEC's module with SMRL, ADS and S-XBM off (one layer, summed nested losses over prefixes).
+let private mrl (request: MethodRequest) : ICompressor =
+    requireKnown request []
+    new SmecCompressor(SmecOptions(Ladder = ladderOf request, Smrl = false, Ads = false, Sxbm = false), trainingOf request)
+
 /// The registry the `smec` command uses.
 let standard : MethodRegistry =
     { Factories =
@@ -128,8 +161,7 @@ let standard : MethodRegistry =
             [ "truncation", { Create = truncation; Implementation = "Smec.Core Truncation/1" }
               "pca", { Create = pca; Implementation = "Smec.Core Pca/1" }
               "matryoshka-adaptor", { Create = matryoshkaAdaptor; Implementation = "Smec.Core MatryoshkaAdaptor/1" }
-              "search-adaptor", { Create = searchAdaptor; Implementation = "Smec.Core SearchAdaptor/1" } ]
-      Pending =
-        Map.ofList
-            [ "mrl", "MRL (one FC layer, summed nested losses) lands with branch smec"
-              "smec", "SMEC lands with branch smec (Smec.Core/Methods/Smec)" ] }
+              "search-adaptor", { Create = searchAdaptor; Implementation = "Smec.Core SearchAdaptor/1" }
+              "smec", { Create = smec; Implementation = "Smec.Core SmecCompressor/1" }
+              "mrl", { Create = mrl; Implementation = "Smec.Core SmecCompressor-MRL/1" } ]
+      Pending = Map.empty }

@@ -46,12 +46,13 @@ let testQrels = Qrels.Read(dataFile "beir/scifact/qrels/test.tsv")
 let dim, seed = 48, 1L
 let options = TrainingOptions(MaxSteps = 300, EvaluateEvery = 25, Patience = 3, BatchSize = 64, Progress = false)
 
+// One TrainingSet (tensors, pairs, mined hard negatives) serves every run of the sweep.
+let trainingSet = new TrainingSet(TrainingData(split.Corpus, split.Queries, split.Train, split.Validation, seed), options.HardNegativePool)
 let runs =
     [ for temperature in [ 0.02; 0.05; 0.1 ] ->
           Determinism.Seed seed |> ignore
           let objective = LinearMap(corpus.Dim, dim, temperature) :> ITrainingObjective
-          let data = TrainingData(split.Corpus, split.Queries, split.Train, split.Validation, seed)
-          let result = TrainingLoop.Run(data, objective, options)
+          let result = TrainingLoop.Run(trainingSet, objective, options, seed)
           temperature, objective, result ]
 
 // Model selection on validation only.

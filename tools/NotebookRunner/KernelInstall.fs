@@ -91,6 +91,9 @@ let ensureKernel (manifestRoot: string) (log: string -> unit) : string =
         File.WriteAllText(Path.Combine(staging, ".complete"),
                           $"copied from {source}\nFSharp.Core.dll replaced by {fsharpCore} ({fsharpCoreVersion})\n")
         Directory.Move(staging, target)
+        // Copies for other tool or FSharp.Core versions are stale now (about 130 MB each).
+        for stale in Directory.GetDirectories(Path.GetDirectoryName target) do
+            if stale <> target then Directory.Delete(stale, true)
         log ($"notebook kernel: made a private copy of {ToolPackageId} {version} in {target} with FSharp.Core " +
              $"{fsharpCoreVersion} in place of the bundled one (TOOLCHAIN.md trap 5); the shared tool store is untouched")
     Path.Combine(target, AppDll)

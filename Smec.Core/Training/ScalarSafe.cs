@@ -28,6 +28,9 @@ public static class ScalarSafe
     /// <summary>t &gt; 0, elementwise.</summary>
     public static Tensor Positive(this Tensor t) => t.gt(Zero);
 
+    /// <summary>t &lt; 0, elementwise.</summary>
+    public static Tensor IsNegative(this Tensor t) => t.lt(Zero);
+
     /// <summary>0, 1, ..., n - 1 as int64.</summary>
     public static Tensor Arange(long n, Device? device = null)
     {

@@ -16,6 +16,8 @@ public sealed class CrossBatchMemory : IDisposable
     public Tensor Embeddings { get; }
     /// <summary>[Capacity] int64 item ids, -1 for an empty slot.</summary>
     public Tensor ItemIds { get; }
+    /// <summary>[Capacity, Dim] the same rows L2-normalised (kept so that a search does not renormalise 4096 rows).</summary>
+    public Tensor Normalised { get; }
     /// <summary>[2] int64: the number of filled slots and the next slot to write (kept as a tensor so checkpoints hold it).</summary>
     public Tensor Cursor { get; }
 
@@ -25,6 +27,7 @@ public sealed class CrossBatchMemory : IDisposable
         Capacity = capacity;
         Dim = dim;
         Embeddings = zeros(capacity, dim);
+        Normalised = zeros(capacity, dim);
         ItemIds = tensor(Enumerable.Repeat(-1L, capacity).ToArray());
         Cursor = zeros(2, dtype: ScalarType.Int64);
     }
@@ -46,6 +49,7 @@ public sealed class CrossBatchMemory : IDisposable
         var slots = Enumerable.Range(0, n - skip).Select(i => (long)((head + i) % Capacity)).ToArray();
         var slotIndex = tensor(slots);
         Embeddings.index_copy_(0, slotIndex, rows.narrow(0, skip, n - skip));
+        Normalised.index_copy_(0, slotIndex, nn.functional.normalize(rows.narrow(0, skip, n - skip), dim: 1));
         ItemIds.index_copy_(0, slotIndex, tensor(itemIds[skip..]));
         Cursor.copy_(tensor(new long[] { Math.Min(Capacity, Count + n), (head + n - skip) % Capacity }));
     }
@@ -58,25 +62,21 @@ public sealed class CrossBatchMemory : IDisposable
     public (Tensor Slots, Tensor Valid) Select(Tensor anchors, long[] anchorIds, IReadOnlyList<IReadOnlyCollection<long>> excluded, int k)
     {
         var b = anchorIds.Length;
-        var sim = nn.functional.normalize(anchors.detach(), dim: 1).matmul(nn.functional.normalize(Embeddings, dim: 1).t());
-        var ids = ItemIds.data<long>().ToArray();
-        var slotsById = new Dictionary<long, List<int>>();
-        for (var s = 0; s < Capacity; s++)
-        {
-            if (ids[s] < 0) continue;
-            if (!slotsById.TryGetValue(ids[s], out var list)) slotsById[ids[s]] = list = [];
-            list.Add(s);
-        }
-        var blocked = new bool[b * Capacity];
+        var sim = nn.functional.normalize(anchors.detach(), dim: 1).matmul(Normalised.t());
+        // Blocked (anchor, slot) pairs, all in torch: the anchor's own id and its exclusions, padded
+        // with -1 (the id of an empty slot, which is blocked anyway).
+        var width = 1 + excluded.Max(e => e.Count);
+        var blockedIds = new long[b * width];
+        Array.Fill(blockedIds, -1L);
         for (var i = 0; i < b; i++)
         {
-            var row = blocked.AsSpan(i * Capacity, Capacity);
-            for (var s = 0; s < Capacity; s++) row[s] = ids[s] < 0; // empty slots never pair
-            foreach (var id in excluded[i].Append(anchorIds[i]))
-                if (slotsById.TryGetValue(id, out var entrySlots))
-                    foreach (var s in entrySlots) row[s] = true;
+            blockedIds[i * width] = anchorIds[i];
+            var j = 1;
+            foreach (var id in excluded[i]) blockedIds[i * width + j++] = id;
         }
-        sim = sim.FillWhere(tensor(blocked, [b, Capacity]), double.NegativeInfinity);
+        var ids = ItemIds.view(1, 1, Capacity);
+        var blocked = ids.eq(tensor(blockedIds).view(b, width, 1)).any(1).logical_or(ItemIds.IsNegative().unsqueeze(0));
+        sim = sim.FillWhere(blocked, double.NegativeInfinity);
         var take = Math.Min(k, Capacity);
         var (values, slots) = sim.topk(take, dim: 1, largest: true, sorted: true);
         return (slots, values.isfinite());
@@ -85,6 +85,7 @@ public sealed class CrossBatchMemory : IDisposable
     public void Dispose()
     {
         Embeddings.Dispose();
+        Normalised.Dispose();
         ItemIds.Dispose();
         Cursor.Dispose();
     }

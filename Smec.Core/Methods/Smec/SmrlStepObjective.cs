@@ -52,7 +52,7 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
         string.Join(";", _options.Describe().Select(kv => $"{kv.Key}={kv.Value}"));
 
     public IReadOnlyList<(string Name, Tensor Value)> ExtraState => _memory is null ? [] :
-        [("sxbm.embeddings", _memory.Embeddings), ("sxbm.ids", _memory.ItemIds), ("sxbm.cursor", _memory.Cursor)];
+        [("sxbm.embeddings", _memory.Embeddings), ("sxbm.normalised", _memory.Normalised), ("sxbm.ids", _memory.ItemIds), ("sxbm.cursor", _memory.Cursor)];
 
     private static long DocItem(int docRow) => docRow;
     private long QueryItem(int queryRow) => _set.Corpus.shape[0] + queryRow;

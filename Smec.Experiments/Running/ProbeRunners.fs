@@ -4,6 +4,7 @@ module Smec.Experiments.Running.ProbeRunners
 open System
 open System.Globalization
 open Smec.Core.Training
+open Smec.Core.Methods.SmecMethod
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running.Probes
 
@@ -58,9 +59,55 @@ let gradientProbe (context: ProbeContext) : ProbeOutput =
               "probe.loss", string options.LossForm ]
       Notes = [ "MRL and SMRL trained from the same seeded init (Smec.Core.Training.GradientProbe)" ] }
 
-let standard : ProbeRegistry =
-    { Runners = Map.ofList [ GradientProbe, { Run = gradientProbe; Implementation = "Smec.Core GradientProbe/1" } ]
-      Pending =
+type private Importance = Smec.Core.Analysis.DimensionImportance
+
+/// Item 9: the importance of each dim on validation queries (the nDCG@10 drop when it is removed),
+/// then, per d of config.Dims, the share of the d most important dims that the selection keeps:
+/// ADS trained alone over the embedding's own dims ("smec") or the prefix ("truncation").
+let dimensionImportance (context: ProbeContext) : ProbeOutput =
+    let config = context.Config
+    match config.Options.TryFind "importance" with
+    | Some "validation-ndcg-drop" | None -> ()
+    | Some other -> failwithf "importance probe: option 'importance' is '%s', expected validation-ndcg-drop" other
+    use set = new TrainingSet(context.Data.Training, 30)
+    let importance = Importance.ValidationNdcgDrop(set)
+    let selectionOf (d: int) : int64[] * (string * string) list =
+        match config.Method with
+        | "truncation" -> Array.init d int64, []
+        | "smec" ->
+            let budget = config.Budget |> Option.defaultWith (fun () -> failwith "importance probe: ADS learns, so the experiment needs a training budget")
+            let training =
+                TrainingOptions(
+                    MaxSteps = budget.MaxSteps,
+                    BatchSize = budget.BatchSize,
+                    LearningRate = budget.LearningRate,
+                    EvaluateEvery = budget.ValidateEvery,
+                    Patience = budget.Patience
+                )
+            let selection = EmbeddingDimensionSelector.Fit(set, d, SmecOptions(), training, config.Seed)
+            selection.Indices,
+            [ sprintf "ads@%d.validation_ndcg10" d, selection.ValidationNdcg10.ToString("F4", CultureInfo.InvariantCulture)
+              sprintf "ads@%d.best_step" d, string selection.BestStep
+              sprintf "ads@%d.indices" d, selection.Indices |> Array.map string |> String.concat "," ]
+        | other -> failwithf "importance probe: method '%s' has no selection to judge (expected smec or truncation)" other
+    let perDim = [ for d in config.Dims -> d, selectionOf d ]
+    let top = Importance.MostImportant(importance, config.Dims |> List.max)
+    { Measurements =
         Map.ofList
-            [ DimensionImportance,
-              "the importance probe needs ADS's selection over the embedding's own dims (Smec.Core/Methods/Smec/AdaptiveDimensionSelection) exposed to the catalog; not implemented yet" ] }
+            [ for d, (selected, _) in perDim -> sprintf "important_share@%d" d, Importance.KeptShare(importance, selected) ]
+      Settings =
+        Map.ofList
+            [ yield "probe.importance", "validation-ndcg-drop"
+              yield "probe.validation_queries", string set.ValidationQueryRows.Length
+              yield "probe.most_important", top |> Array.map string |> String.concat ","
+              for _, (_, settings) in perDim do yield! settings ]
+      Notes =
+        [ "importance = validation nDCG@10 minus nDCG@10 with that dim zeroed (validation queries only; ties rank the lower index first, which favours the prefix)"
+          if config.Method = "smec" then "ADS trained alone over the encoder's own dims (Smec.Core EmbeddingDimensionSelector), SMEC's loss and anneal" ] }
+
+let standard : ProbeRegistry =
+    { Runners =
+        Map.ofList
+            [ GradientProbe, { Run = gradientProbe; Implementation = "Smec.Core GradientProbe/1" }
+              DimensionImportance, { Run = dimensionImportance; Implementation = "Smec.Core DimensionImportance/1" } ]
+      Pending = Map.empty }

@@ -131,20 +131,22 @@ let private flag (request: MethodRequest) (name: string) =
     | "false" -> false
     | other -> failwithf "method '%s': option '%s' is '%s', expected true or false" request.Method name other
 
+/// The shared training loop's options for a catalog training budget.
+let trainingOptionsOf (budget: TrainingBudget) =
+    TrainingOptions(
+        MaxSteps = budget.MaxSteps,
+        BatchSize = budget.BatchSize,
+        LearningRate = budget.LearningRate,
+        EvaluateEvery = budget.ValidateEvery,
+        Patience = budget.Patience
+    )
+
 /// SMEC's ladder runs from the input dim down through every requested dim below it.
 let private smecWith (request: MethodRequest) (smrl: bool) (ads: bool) (sxbm: bool) : ICompressor =
     let budget = budgetOf request
     let ladder = request.InputDim :: (request.Dims |> List.filter (fun d -> d < request.InputDim) |> List.sortDescending)
     let options = SmecOptions(Ladder = Array.ofList ladder, Smrl = smrl, Ads = ads, Sxbm = sxbm)
-    let training =
-        TrainingOptions(
-            MaxSteps = budget.MaxSteps,
-            BatchSize = budget.BatchSize,
-            LearningRate = budget.LearningRate,
-            EvaluateEvery = budget.ValidateEvery,
-            Patience = budget.Patience
-        )
-    new SmecCompressor(options, training)
+    new SmecCompressor(options, trainingOptionsOf budget)
 
 /// SMEC; options smrl, ads, sxbm (true) switch its modules off for the ablation (item 6).
 let private smec (request: MethodRequest) : ICompressor =

@@ -76,15 +76,7 @@ let dimensionImportance (context: ProbeContext) : ProbeOutput =
         | "truncation" -> Array.init d int64, []
         | "smec" ->
             let budget = config.Budget |> Option.defaultWith (fun () -> failwith "importance probe: ADS learns, so the experiment needs a training budget")
-            let training =
-                TrainingOptions(
-                    MaxSteps = budget.MaxSteps,
-                    BatchSize = budget.BatchSize,
-                    LearningRate = budget.LearningRate,
-                    EvaluateEvery = budget.ValidateEvery,
-                    Patience = budget.Patience
-                )
-            let selection = EmbeddingDimensionSelector.Fit(set, d, SmecOptions(), training, config.Seed)
+            let selection = EmbeddingDimensionSelector.Fit(set, d, SmecOptions(), MethodRegistry.trainingOptionsOf budget, config.Seed)
             selection.Indices,
             [ sprintf "ads@%d.validation_ndcg10" d, selection.ValidationNdcg10.ToString("F4", CultureInfo.InvariantCulture)
               sprintf "ads@%d.best_step" d, string selection.BestStep

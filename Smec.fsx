@@ -149,7 +149,11 @@ module Reproduced =
             AnsiConsoleSettings(Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Out = AnsiConsoleOutput(Console.Out))
         let console = AnsiConsole.Create settings
         console.Profile.Width <- 140
-        Terminal.print console result (sprintf "`make reproduce TABLE=%d` writes results/item-%d/local/" result.Spec.Item result.Spec.Item)
+        let footer =
+            if ReducedBudget.isReduced result.Spec then
+                sprintf "reduced-budget version computed here; the full table: `make reproduce TABLE=%d` (results/item-%d/local/)" result.Spec.Item result.Spec.Item
+            else sprintf "`make reproduce TABLE=%d` writes results/item-%d/local/" result.Spec.Item result.Spec.Item
+        Terminal.print console result footer
 
     /// The library's report page (report.html of `make reproduce`): our chart beside the paper's,
     /// the tables and every check; plotly.js inlined once.

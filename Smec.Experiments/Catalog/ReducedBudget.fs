@@ -30,6 +30,12 @@ let describe (budget: TrainingBudget) =
     sprintf "at most %d steps, batch %d, lr %g, validation every %d steps, patience %d"
         budget.MaxSteps budget.BatchSize budget.LearningRate budget.ValidateEvery budget.Patience
 
+/// Appended to a reduced table's title.
+let titleMark = " [reduced budget]"
+
+/// Whether the table is a reduced-budget version (made by withBudget).
+let isReduced (spec: TableSpec) = spec.Title.EndsWith titleMark
+
 /// The table with `budget` on every experiment that learns (those with a budget); experiments that
 /// learn nothing (no budget: truncation, PCA, dataset descriptions) are left as they are. The title
 /// and notes say the table is a reduced-budget version.
@@ -40,7 +46,7 @@ let withBudget (budget: TrainingBudget) (spec: TableSpec) : TableSpec =
         | None -> config
     let quantity = mapConfigs reduce
     { spec with
-        Title = spec.Title + " [reduced budget]"
+        Title = spec.Title + titleMark
         Cells = spec.Cells |> List.map (fun c -> { c with Value = quantity c.Value })
         Claims = spec.Claims |> List.map (fun c -> { c with Assertion = mapAssertion quantity c.Assertion })
         Notes =

@@ -29,6 +29,7 @@ let tests =
             Expect.equal (reduced.Claims |> List.map (fun c -> c.Id)) (full.Claims |> List.map (fun c -> c.Id)) "same claims"
             Expect.isTrue (reduced.Claims |> List.forall (fun c -> Catalog.assertionQuantities c.Assertion |> List.collect Catalog.experimentsOf |> List.forall (fun e -> e.Budget = Some quick))) "claims judge the reduced experiments"
             Expect.stringContains reduced.Title "reduced budget" "the title says so"
+            Expect.isTrue (ReducedBudget.isReduced reduced && not (ReducedBudget.isReduced full)) "isReduced tells them apart"
             Expect.exists reduced.Notes (fun n -> n.Contains "not the full `make reproduce TABLE=6`") "a note says it is not the full run"
 
         testCase "item 7: experiments that learn nothing (frozen encoder, truncation) are left as they are" <| fun () ->

@@ -124,6 +124,21 @@ module Reproduced =
         let spec = Catalog.build item Local (session.Force()).Context
         reproduce false { spec with Cells = spec.Cells |> List.filter keep; Claims = [] }
 
+    /// A budget for quick notebook versions of trained items: 200 steps, validation every 50
+    /// (the local profile's batch, learning rate and patience otherwise).
+    let quickBudget : TrainingBudget = { Profiles.localBudget with MaxSteps = 200; ValidateEvery = 50 }
+
+    /// Item `item` with every trained experiment on `budget` (ReducedBudget.withBudget), computed or
+    /// reused through the same runner and cache. The budget is part of each config's hash, so these
+    /// results sit beside the full `make reproduce` ones and never replace them; the table's title
+    /// and notes say it is a reduced-budget version.
+    let computeReduced (item: int) (budget: TrainingBudget) : TableRun.TableResult =
+        reproduce false (ReducedBudget.withBudget budget (Catalog.build item Local (session.Force()).Context))
+
+    /// Whether every cell of the table has a value (e.g. the cache holds the whole item).
+    let complete (result: TableRun.TableResult) =
+        result.Cells |> List.forall (fun c -> match c.Value with Quantities.Value _ -> true | _ -> false)
+
     /// How many of the table's cells have a value.
     let computedCells (result: TableRun.TableResult) =
         result.Cells |> List.filter (fun c -> match c.Value with Quantities.Value _ -> true | _ -> false) |> List.length
@@ -134,7 +149,11 @@ module Reproduced =
             AnsiConsoleSettings(Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Out = AnsiConsoleOutput(Console.Out))
         let console = AnsiConsole.Create settings
         console.Profile.Width <- 140
-        Terminal.print console result (sprintf "`make reproduce TABLE=%d` writes results/item-%d/local/" result.Spec.Item result.Spec.Item)
+        let footer =
+            if ReducedBudget.isReduced result.Spec then
+                sprintf "reduced-budget version computed here; the full table: `make reproduce TABLE=%d` (results/item-%d/local/)" result.Spec.Item result.Spec.Item
+            else sprintf "`make reproduce TABLE=%d` writes results/item-%d/local/" result.Spec.Item result.Spec.Item
+        Terminal.print console result footer
 
     /// The library's report page (report.html of `make reproduce`): our chart beside the paper's,
     /// the tables and every check; plotly.js inlined once.

@@ -26,6 +26,9 @@ type LoadedDataset =
       DropSelfMatches: bool
       /// File name -> SHA-256 of every input file.
       Checksums: Map<string, string>
+      /// Figures of the data itself, recorded with every experiment on it (e.g. item 5's joint
+      /// space's own held-out recall, which a claim checks).
+      DataMeasurements: Map<string, float>
       Notes: string list }
 
 type Provision =
@@ -71,6 +74,7 @@ let assemble (name: string) (corpus: EmbeddingMatrix) (queries: EmbeddingMatrix)
       Test = testQrels.Restrict parts.Test
       DropSelfMatches = dropSelf
       Checksums = checksums
+      DataMeasurements = Map.empty
       Notes =
         [ Splits.describe rule
           sprintf "%d train, %d validation, %d test queries; %d documents" parts.Train.Length parts.Validation.Length parts.Test.Length corpus.Rows ] }

@@ -45,7 +45,7 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
               let result = RetrievalEvaluation.Evaluate(queries, docs, data.Test, measures, search)
               yield ndcgAt d, result.Mean Measure.Ndcg10
               for m in measures do yield sprintf "%s@%d" m.Name d, result.Mean m ]
-    { Measurements = Map.ofList measurements
+    { Measurements = Map.ofList (Map.toList data.DataMeasurements @ measurements)
       Settings = compressor.Settings |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
       Notes =
         data.Notes

@@ -15,6 +15,7 @@ open Smec.Core.Methods
 open Smec.Core.Metrics
 open Smec.Core.Multimodal
 open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Catalog.Items
 open Smec.Experiments.Running.Datasets
 
 // ---- item 4: class-labelled images ------------------------------------------------------------
@@ -52,6 +53,7 @@ let imageDataset (features: ImageFeatures) : LoadedDataset =
       TestCorpus = Some gallery.Embeddings
       Test = test
       DropSelfMatches = true
+      DataMeasurements = Map.empty
       Checksums =
         [ yield "features key", features.CacheKey
           for KeyValue(part, origin) in features.Origins -> sprintf "features %s from" part, origin
@@ -78,8 +80,8 @@ let imageProvider () : DatasetProvider =
 
 // ---- item 5: the learned joint space --------------------------------------------------------
 
-/// The encoder name the catalog gives the joint space (Item5Multimodal.flickrJoint).
-let jointEncoder = "flickr8k-joint"
+/// The encoder name the catalog gives the joint space.
+let jointEncoder = Item5Multimodal.flickrJoint
 let multimodalDatasets = [ "flickr8k-1k-t2i", CrossModalDirection.TextToImage; "flickr8k-1k-i2t", CrossModalDirection.ImageToText ]
 
 /// `smec images`' default setting (400 joint / 300 compressor / 100 validation / 200 held-out images, seeds 0).
@@ -119,6 +121,14 @@ let multimodalDataset (name: string) (features: MultimodalFeatures) (space: Join
       TestCorpus = Some documents
       Test = qrels
       DropSelfMatches = false
+      DataMeasurements =
+        Map.ofList
+            [ Item5Multimodal.jointSpaceMeasure "t2i" "recall_1", t2i.RecallAt1
+              Item5Multimodal.jointSpaceMeasure "t2i" "recall_5", t2i.RecallAt5
+              Item5Multimodal.jointSpaceMeasure "t2i" "recall_10", t2i.RecallAt10
+              Item5Multimodal.jointSpaceMeasure "t2i" "ndcg_cut_10", t2i.Ndcg10
+              Item5Multimodal.jointSpaceMeasure "i2t" "recall_10", i2t.RecallAt10
+              Item5Multimodal.jointSpaceMeasure "i2t" "ndcg_cut_10", i2t.Ndcg10 ]
       Checksums =
         [ yield "image features key", features.ImageKey
           yield "caption features key", features.TextKey

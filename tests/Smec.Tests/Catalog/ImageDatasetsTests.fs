@@ -85,6 +85,9 @@ let tests =
             let (_, first), (_, second) = ImageDatasets.jointSpace (ImageDatasets.multimodalConfig ()), ImageDatasets.jointSpace (ImageDatasets.multimodalConfig ())
             Expect.isTrue (obj.ReferenceEquals(first, second)) "the joint space is prepared once per process"
             Expect.isTrue (t2i.Notes |> List.exists (fun n -> n.Contains "R@10")) "the joint space's held-out R@10 is in the notes"
+            let key = Smec.Experiments.Catalog.Items.Item5Multimodal.jointSpaceMeasure "t2i" "recall_10"
+            Expect.equal (t2i.DataMeasurements.TryFind key) (Some first.Report.HeldOutTextToImage.RecallAt10) "and in the measurements the claim reads"
+            Expect.equal i2t.DataMeasurements t2i.DataMeasurements "both panels record the same joint space"
 
         testCase "class relevance as qrels: nDCG@10 and P@10 equal ClassRelevanceEvaluation's on real CIFAR-10 features" <| fun () ->
             let features = ImageRetrievalExperiment.LoadFeatures(ImageDatasets.imageConfig "cifar10" "resnet18", false)

@@ -1,6 +1,6 @@
 /// Resolving an experiment's (dataset, encoder, source) to embeddings and judgements. Providers are
 /// a list: the project's encoders with their embedding cache (which reuses the mirror's
-/// precomputed embeddings), a user's embeddings manifest, and (when they land) image features.
+/// precomputed embeddings), a user's embeddings manifest, and image features (ImageDatasets).
 module Smec.Experiments.Running.Datasets
 
 open System
@@ -18,11 +18,17 @@ type LoadedDataset =
     { Name: string
       Training: TrainingData
       TestQueries: EmbeddingMatrix
+      /// The documents the test queries search; None = Training.Corpus (text datasets). Image
+      /// items search a held-out gallery that training never sees.
+      TestCorpus: EmbeddingMatrix option
       Test: Qrels
       /// Drop the document whose id equals the query id (BEIR's rule for Quora and ArguAna).
       DropSelfMatches: bool
       /// File name -> SHA-256 of every input file.
       Checksums: Map<string, string>
+      /// Figures of the data itself, recorded with every experiment on it (e.g. item 5's joint
+      /// space's own held-out recall, which a claim checks).
+      DataMeasurements: Map<string, float>
       Notes: string list }
 
 type Provision =
@@ -64,9 +70,11 @@ let assemble (name: string) (corpus: EmbeddingMatrix) (queries: EmbeddingMatrix)
     { Name = name
       Training = training
       TestQueries = queries.Select(List.toArray parts.Test)
+      TestCorpus = None
       Test = testQrels.Restrict parts.Test
       DropSelfMatches = dropSelf
       Checksums = checksums
+      DataMeasurements = Map.empty
       Notes =
         [ Splits.describe rule
           sprintf "%d train, %d validation, %d test queries; %d documents" parts.Train.Length parts.Validation.Length parts.Test.Length corpus.Rows ] }
@@ -131,12 +139,12 @@ let manifestProvider (manifest: EmbeddingsManifest option) : DatasetProvider =
                         (inputs |> List.map (fun f -> f, sha256File f) |> Map.ofList))
     { Name = "embeddings manifest"; Provide = provide }
 
-/// Why no provider has the data: what is not wired in yet, and where it comes from.
+/// Why no provider has the data.
 let private notProvided (config: ExperimentConfig) =
-    match config.Dataset with
-    | "cifar10" | "fashion-mnist" | "flickr8k-1k" | "flickr8k-1k-t2i" | "flickr8k-1k-i2t" ->
-        sprintf "%s x %s: image features are not implemented yet (the image-features task)" config.Dataset config.Encoder
-    | _ -> sprintf "%s x %s: no data-manifests entry for this dataset and encoder" config.Dataset config.Encoder
+    sprintf "%s x %s: no data-manifests entry for this dataset and encoder" config.Dataset config.Encoder
+
+/// The test split's documents: the held-out gallery where there is one, else the training corpus.
+let testCorpus (data: LoadedDataset) = data.TestCorpus |> Option.defaultValue data.Training.Corpus
 
 /// The first provider that handles the config.
 let resolve (providers: DatasetProvider list) (config: ExperimentConfig) : Provision =

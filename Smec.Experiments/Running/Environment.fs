@@ -28,5 +28,9 @@ let standard (repoRoot: string) (manifest: EmbeddingsManifest option) (progress:
       Manifest = manifest
       Methods = MethodRegistry.standard
       Probes = ProbeRunners.standard
-      Datasets = [ Datasets.manifestProvider manifest; Datasets.encoderStore () ]
+      Datasets =
+        [ Datasets.manifestProvider manifest
+          ImageDatasets.imageProvider ()
+          ImageDatasets.multimodalProvider ()
+          Datasets.encoderStore () ]
       Progress = progress }

@@ -17,7 +17,7 @@ type ExperimentOutput =
       Notes: string list
       Checksums: Map<string, string> }
 
-/// Fit the method, then for every dim compress corpus and test queries and score them.
+/// Fit the method, then for every dim compress the test corpus and test queries and score them.
 let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodRegistry.MethodFactory) =
     let inputDim = data.Training.Corpus.Dim
     let dims, tooLarge = config.Dims |> List.partition (fun d -> d <= inputDim)
@@ -34,15 +34,18 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
     use _release = { new System.IDisposable with member _.Dispose() = match compressor with :? System.IDisposable as d -> d.Dispose() | _ -> () }
     compressor.Fit data.Training
     let search = SearchOptions(IgnoreIdenticalIds = data.DropSelfMatches)
-    let measures = RetrievalEvaluation.StandardMeasures
+    // P@10 and recall@10 besides the standard measures: the image items' class-relevance figures
+    // and the multimodal items' R@10 (cheap: the ranking is already 100 deep).
+    let measures = [ yield! RetrievalEvaluation.StandardMeasures; Measure.PrecisionAt 10; Measure.RecallAt 10 ] |> List.distinct |> Array.ofList
+    let documents = testCorpus data
     let measurements =
         [ for d in dims do
-              let docs = compressor.Compress(data.Training.Corpus, d, EmbeddingRole.Document)
+              let docs = compressor.Compress(documents, d, EmbeddingRole.Document)
               let queries = compressor.Compress(data.TestQueries, d, EmbeddingRole.Query)
               let result = RetrievalEvaluation.Evaluate(queries, docs, data.Test, measures, search)
               yield ndcgAt d, result.Mean Measure.Ndcg10
               for m in measures do yield sprintf "%s@%d" m.Name d, result.Mean m ]
-    { Measurements = Map.ofList measurements
+    { Measurements = Map.ofList (Map.toList data.DataMeasurements @ measurements)
       Settings = compressor.Settings |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
       Notes =
         data.Notes

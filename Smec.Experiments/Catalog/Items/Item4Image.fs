@@ -16,7 +16,8 @@ let private local (context: CatalogContext) =
     let spec =
         { table 4 Local context title
               "CIFAR-10 and Fashion-MNIST, ResNet18 (ONNX) 512-d features, relevance = same class (binary gain)." with
-            Notes = [ "The ResNet18 image features are another task's work; until they land these cells are SKIPPED." ] }
+            Notes =
+                [ "Same subsets and split as `smec images --item 4`: compressors learn on 200 training images per class (20 per class held out for validation); each of the 100-per-class test gallery images queries the rest of the gallery, itself excluded." ] }
     MethodTables.localTable spec resnet18 [ "cifar10"; "fashion-mnist" ] false
         [ truncation; pca; searchAdaptor; matryoshkaAdaptor; smec ] localImageDims [ pca; truncation ] Display.percent
         (chart [ "CIFAR-10"; "Fashion-MNIST" ])

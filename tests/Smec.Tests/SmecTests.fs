@@ -100,6 +100,36 @@ let memoryTests =
             let chosen = Array.zip ids isValid |> Array.filter snd |> Array.map fst
             Expect.sequenceEqual chosen [| 9L; 10L |] "only 9 then 10 qualify, most similar first"
             Expect.sequenceEqual isValid [| true; true; false; false |] "the other two picks are marked invalid"
+
+        testCase "selection equals a naive loop when anchors exclude hundreds of items (class relevance)" <| fun () ->
+            Determinism.Seed 11L |> ignore
+            use scope = torch.NewDisposeScope()
+            let capacity, dim, b, k = 256, 8, 12, 10
+            use memory = new CrossBatchMemory(capacity, dim)
+            let rng = System.Random 5
+            // 300 writes into 256 slots: the ring wraps, item ids 0..299, the oldest 44 overwritten.
+            memory.Enqueue(torch.randn(300L, int64 dim), Array.init 300 int64)
+            let anchors = torch.randn(int64 b, int64 dim)
+            let anchorIds = Array.init b (fun i -> int64 (rng.Next 300))
+            // Exclusion lists of very different sizes (0 to 250 ids), as same-class positives give.
+            let excluded = Array.init b (fun i -> set [ for _ in 1 .. (i * 23) -> int64 (rng.Next 300) ])
+            let struct (slots, valid) =
+                memory.Select(anchors, anchorIds, excluded |> Array.map (fun e -> e :> System.Collections.Generic.IReadOnlyCollection<int64>), k)
+            let ids = memory.ItemIds.data<int64>().ToArray()
+            let mem = torch.nn.functional.normalize(memory.Embeddings, dim = 1L)
+            let sims = torch.nn.functional.normalize(anchors, dim = 1L).matmul(mem.t()).data<float32>().ToArray()
+            let gotSlots = slots.data<int64>().ToArray()
+            let gotValid = valid.data<bool>().ToArray()
+            for i in 0 .. b - 1 do
+                // Naive oracle: every filled slot whose item is neither the anchor nor excluded, by similarity.
+                let expected =
+                    [ for slot in 0 .. capacity - 1 do
+                          let id = ids.[slot]
+                          if id >= 0L && id <> anchorIds.[i] && not (excluded.[i].Contains id) then
+                              yield slot, sims.[i * capacity + slot] ]
+                    |> List.sortByDescending snd |> List.truncate k |> List.map (fst >> int64)
+                let got = [ for j in 0 .. k - 1 do if gotValid.[i * k + j] then yield gotSlots.[i * k + j] ]
+                Expect.sequenceEqual got expected (sprintf "anchor %d with %d exclusions" i excluded.[i].Count)
     ]
 
 [<Tests>]

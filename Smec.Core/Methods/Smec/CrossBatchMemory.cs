@@ -74,8 +74,13 @@ public sealed class CrossBatchMemory : IDisposable
             var j = 1;
             foreach (var id in excluded[i]) blockedIds[i * width + j++] = id;
         }
-        var ids = ItemIds.view(1, 1, Capacity);
-        var blocked = ids.eq(tensor(blockedIds).view(b, width, 1)).any(1).logical_or(ItemIds.IsNegative().unsqueeze(0));
+        // Membership of every slot's id in each anchor's blocked list by binary search on the sorted
+        // list: O(B x Capacity x log width). A dense [B, width, Capacity] comparison costs ~50M
+        // element tests per step once anchors have hundreds of positives (class relevance).
+        var sortedBlocked = tensor(blockedIds).view(b, width).sort(dim: 1).Values;
+        var slotIds = ItemIds.unsqueeze(0).expand(b, Capacity).contiguous();
+        var position = searchsorted(sortedBlocked, slotIds).clamp_max(width - 1);
+        var blocked = sortedBlocked.gather(1, position).eq(slotIds).logical_or(ItemIds.IsNegative().unsqueeze(0));
         sim = sim.FillWhere(blocked, double.NegativeInfinity);
         var take = Math.Min(k, Capacity);
         var (values, slots) = sim.topk(take, dim: 1, largest: true, sorted: true);

@@ -65,7 +65,8 @@ public sealed class CrossBatchMemory : IDisposable
         var sim = nn.functional.normalize(anchors.detach(), dim: 1).matmul(Normalised.t());
         // Blocked (anchor, slot) pairs, all in torch: the anchor's own id and its exclusions, padded
         // with -1 (the id of an empty slot, which is blocked anyway).
-        var width = 1 + excluded.Max(e => e.Count);
+        // A sentinel column of long.MaxValue closes every row, so a binary search never runs off the end.
+        var width = 2 + excluded.Max(e => e.Count);
         var blockedIds = new long[b * width];
         Array.Fill(blockedIds, -1L);
         for (var i = 0; i < b; i++)
@@ -73,13 +74,14 @@ public sealed class CrossBatchMemory : IDisposable
             blockedIds[i * width] = anchorIds[i];
             var j = 1;
             foreach (var id in excluded[i]) blockedIds[i * width + j++] = id;
+            blockedIds[i * width + width - 1] = long.MaxValue;
         }
         // Membership of every slot's id in each anchor's blocked list by binary search on the sorted
         // list: O(B x Capacity x log width). A dense [B, width, Capacity] comparison costs ~50M
         // element tests per step once anchors have hundreds of positives (class relevance).
         var sortedBlocked = tensor(blockedIds).view(b, width).sort(dim: 1).Values;
         var slotIds = ItemIds.unsqueeze(0).expand(b, Capacity).contiguous();
-        var position = searchsorted(sortedBlocked, slotIds).clamp_max(width - 1);
+        var position = searchsorted(sortedBlocked, slotIds);
         var blocked = sortedBlocked.gather(1, position).eq(slotIds).logical_or(ItemIds.IsNegative().unsqueeze(0));
         sim = sim.FillWhere(blocked, double.NegativeInfinity);
         var take = Math.Min(k, Capacity);

@@ -165,7 +165,7 @@ let standard : MethodRegistry =
         Map.ofList
             [ "truncation", { Create = truncation; Implementation = "Smec.Core Truncation/1" }
               "pca", { Create = pca; Implementation = "Smec.Core Pca/1" }
-              "matryoshka-adaptor", { Create = matryoshkaAdaptor; Implementation = "Smec.Core MatryoshkaAdaptor/2" }
+              "matryoshka-adaptor", { Create = matryoshkaAdaptor; Implementation = "Smec.Core MatryoshkaAdaptor/3" }
               "search-adaptor", { Create = searchAdaptor; Implementation = "Smec.Core SearchAdaptor/1" }
               "mrl", { Create = mrl; Implementation = "Smec.Core SmecCompressor(MRL)/1" }
               "smec", { Create = smec; Implementation = "Smec.Core SmecCompressor/1" } ]

@@ -1,3 +1,4 @@
+using Smec.Core.Losses;
 using Smec.Core.Retrieval;
 using System.Globalization;
 using Smec.Core.Runtime;
@@ -68,20 +69,53 @@ public sealed class MatryoshkaAdaptor : ICompressor
                 _adaptor.SetInputMap(mean.to_type(ScalarType.Float32), basis.to_type(ScalarType.Float32));
         }
         using var neighbours = new AnchorNeighbours(set, _options.TopK);
-        var seconds = RunStage(set, neighbours, data.Seed, supervisedStage: false);
-        if (_options.Supervised) seconds += RunStage(set, neighbours, data.Seed, supervisedStage: true);
+        var (seconds, _) = RunStage(set, neighbours, data.Seed, _options, "unsupervised", supervisedStage: false);
+        if (_options.Supervised) seconds += FitSupervised(set, neighbours, data.Seed);
         _settings["training seconds"] = seconds.ToString("F1", CultureInfo.InvariantCulture);
     }
 
-    private double RunStage(TrainingSet set, AnchorNeighbours neighbours, long seed, bool supervisedStage)
+    /// <summary>The supervised stage once per ranking-loss candidate, each from the unsupervised
+    /// state; keeps the weights with the best validation nDCG@10.</summary>
+    private double FitSupervised(TrainingSet set, AnchorNeighbours neighbours, long seed)
     {
-        var stage = supervisedStage ? "supervised" : "unsupervised";
-        var objective = new MatryoshkaAdaptorObjective(_adaptor!, neighbours, Dims, _options, supervisedStage);
-        var result = TrainingLoop.Run(set, objective, _options.Loop(stage), seed);
+        var parameters = _adaptor!.parameters().ToArray();
+        var start = parameters.Select(p => p.detach().clone()).ToArray();
+        Tensor[]? best = null;
+        var bestScore = double.NegativeInfinity;
+        RankingLossForm? bestForm = null;
+        double seconds = 0;
+        var candidates = _options.RankingLossCandidates.Count > 0 ? _options.RankingLossCandidates : [_options.RankingLoss];
+        foreach (var form in candidates)
+        {
+            using (no_grad())
+                for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(start[i]);
+            var stage = candidates.Count > 1 ? $"supervised, {form}" : "supervised";
+            var (stageSeconds, score) = RunStage(set, neighbours, seed, _options with { RankingLoss = form }, stage, supervisedStage: true);
+            seconds += stageSeconds;
+            if (score > bestScore)
+            {
+                bestScore = score;
+                bestForm = form;
+                foreach (var b in best ?? []) b.Dispose();
+                best = parameters.Select(p => p.detach().clone()).ToArray();
+            }
+        }
+        using (no_grad())
+            for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(best![i]);
+        foreach (var t in start.Concat(best!)) t.Dispose();
+        _settings["ranking loss (chosen on validation)"] = bestForm!.ToString()!;
+        return seconds;
+    }
+
+    private (double Seconds, double Score) RunStage(TrainingSet set, AnchorNeighbours neighbours, long seed,
+        MatryoshkaAdaptorOptions options, string stage, bool supervisedStage)
+    {
+        var objective = new MatryoshkaAdaptorObjective(_adaptor!, neighbours, Dims, options, supervisedStage);
+        var result = TrainingLoop.Run(set, objective, options.Loop(stage), seed);
         _runs.Add((stage, result));
         _settings[$"{stage} stage"] = string.Create(CultureInfo.InvariantCulture,
             $"best validation nDCG@10 (mean over dims) {result.BestValidationNdcg10:F4} at step {result.BestStep} of {result.StepsRun}{(result.StoppedEarly ? ", early stop" : "")}");
-        return result.Seconds;
+        return (result.Seconds, result.BestValidationNdcg10);
     }
 
     public EmbeddingMatrix Compress(EmbeddingMatrix embeddings, int dim, EmbeddingRole role)

@@ -98,7 +98,14 @@ let tests =
             let data = syntheticData 3L
             let out (m: ICompressor) = m.Compress(data.Queries, 4, EmbeddingRole.Query).Values
             Expect.sequenceEqual (out a) (out b) "same seed, same weights"
-            Expect.isTrue (a.Settings.ContainsKey "unsupervised stage" && a.Settings.ContainsKey "supervised stage") "both stages recorded"
+            Expect.isTrue (a.Settings.ContainsKey "unsupervised stage") "unsupervised stage recorded"
+            for form in [ "InfoNce"; "Pairwise" ] do
+                Expect.isTrue (a.Settings.ContainsKey(sprintf "supervised, %s stage" form)) (sprintf "supervised stage with %s recorded" form)
+            // The kept form is the one with the better validation score of the two supervised stages.
+            let score (form: string) =
+                a.TrainingRuns |> Seq.find (fun struct (stage, _) -> stage = sprintf "supervised, %s" form) |> fun struct (_, r) -> r.BestValidationNdcg10
+            let expected = if score "Pairwise" > score "InfoNce" then "Pairwise" else "InfoNce"
+            Expect.equal a.Settings.["ranking loss (chosen on validation)"] expected "the better validation score wins (ties: the first candidate)"
             use dir = new TempDir()
             a.Save dir.Path
             let loaded = MatryoshkaAdaptor.Load dir.Path
@@ -107,7 +114,8 @@ let tests =
             let unsup = MatryoshkaAdaptor([ 4; 8 ], tinyMa false)
             unsup.Fit data
             Expect.equal unsup.Name "MA-unsup" "unsupervised variant"
-            Expect.isFalse (unsup.Settings.ContainsKey "supervised stage") "no supervised stage"
+            Expect.isFalse (unsup.Settings.Keys |> Seq.exists (fun k -> k.StartsWith "supervised," || k = "supervised stage")) "no supervised stage"
+            Expect.isFalse (unsup.Settings.ContainsKey "ranking loss (chosen on validation)") "no ranking loss chosen"
 
         testCase "Search-Adaptor records the grid it searched and the selection per dim, and survives Save/Load" <| fun () ->
             let grid = [| RegularizerWeights(0.0, 0.0); RegularizerWeights(1.0, 0.1) |]

@@ -13,7 +13,7 @@ public enum AdaptorInput { Raw, Centred, PcaBasis }
 /// up to 5000 iterations, early stopping with patience 500; top-k with k = 10. The loss weights are
 /// not given in the public record: they are options, recorded with every result.
 /// </summary>
-public sealed record MatryoshkaAdaptorOptions
+public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
 {
     /// <summary>false: the unsupervised stage only ("MA-unsup"); true: then the supervised stage.</summary>
     public bool Supervised { get; init; } = true;
@@ -50,38 +50,15 @@ public sealed record MatryoshkaAdaptorOptions
     public IReadOnlyList<RankingLossForm> RankingLossCandidates { get; init; } = [RankingLossForm.InfoNce, RankingLossForm.Pairwise];
     /// <summary>The form the supervised objective uses (Fit sets it to each candidate in turn).</summary>
     public RankingLossForm RankingLoss { get; init; } = RankingLossForm.InfoNce;
-    /// <summary>Cosine scores are divided by this in the ranking loss (inferred; raw cosines give tiny gradients).</summary>
-    public double Temperature { get; init; } = 0.05;
     public int MaxStepsPerStage { get; init; } = 5000;
-    public int BatchSize { get; init; } = 128;
-    public double LearningRate { get; init; } = 1e-3;
-    public int PatienceSteps { get; init; } = 500;
-    public int EvaluateEvery { get; init; } = 50;
-    public int HardNegativePool { get; init; } = 30;
-    public int HardNegativesPerQuery { get; init; } = 1;
-    public bool Progress { get; init; } = true;
 
     /// <summary>A copy with the unsupervised-only switch set (F# callers cannot use `with`).</summary>
     public MatryoshkaAdaptorOptions With(bool supervised) => this with { Supervised = supervised };
 
     public string Name => Supervised ? MatryoshkaAdaptor.SupervisedName : MatryoshkaAdaptor.UnsupervisedName;
 
-    /// <summary>Loop options of one stage (Adam without weight decay, as reported; patience in validations).</summary>
-    public TrainingOptions Loop(string stage) => new()
-    {
-        MaxSteps = MaxStepsPerStage,
-        BatchSize = BatchSize,
-        LearningRate = LearningRate,
-        Optimizer = OptimizerKind.Adam,
-        WeightDecay = 0.0,
-        HardNegativePool = HardNegativePool,
-        HardNegativesPerQuery = HardNegativesPerQuery,
-        RandomDocs = BatchSize,
-        EvaluateEvery = EvaluateEvery,
-        Patience = Math.Max(1, PatienceSteps / EvaluateEvery),
-        Progress = Progress,
-        Label = $"{Name} ({stage})",
-    };
+    /// <summary>Loop options of one stage (the batch's random corpus docs are the unsupervised anchors).</summary>
+    public TrainingOptions Loop(string stage) => LoopOptions(MaxStepsPerStage, BatchSize, $"{Name} ({stage})");
 
     public IEnumerable<KeyValuePair<string, string>> Describe()
     {

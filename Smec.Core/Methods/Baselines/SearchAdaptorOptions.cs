@@ -20,7 +20,7 @@ public enum ProjectionInit { Pca, Prefix }
 /// {0, 0.01, 0.1} chosen on validation. A full grid trains 9 adaptors per target dimension;
 /// <see cref="ReducedGrid"/> is the cheap choice for quick local runs.
 /// </summary>
-public sealed record SearchAdaptorOptions
+public sealed record SearchAdaptorOptions : AdaptorTrainingOptions
 {
     public static IReadOnlyList<RegularizerWeights> FullGrid { get; } =
         [.. from a in new[] { 0.0, 0.1, 1.0 } from b in new[] { 0.0, 0.01, 0.1 } select new RegularizerWeights(a, b)];
@@ -35,32 +35,10 @@ public sealed record SearchAdaptorOptions
     public ProjectionInit ProjectionInit { get; init; } = ProjectionInit.Pca;
     public ReconstructionNorm RecoveryNorm { get; init; } = ReconstructionNorm.L1;
     public RankingLossForm RankingLoss { get; init; } = RankingLossForm.Pairwise;
-    /// <summary>Cosine scores are divided by this in the ranking loss (inferred; raw cosines give tiny gradients).</summary>
-    public double Temperature { get; init; } = 0.05;
     public int MaxSteps { get; init; } = 2000;
-    public int BatchSize { get; init; } = 128;
-    public double LearningRate { get; init; } = 1e-3;
-    public int PatienceSteps { get; init; } = 500;
-    public int EvaluateEvery { get; init; } = 50;
-    public int HardNegativePool { get; init; } = 30;
-    public int HardNegativesPerQuery { get; init; } = 1;
-    public bool Progress { get; init; } = true;
 
-    public TrainingOptions Loop(int dim, RegularizerWeights weights) => new()
-    {
-        MaxSteps = MaxSteps,
-        BatchSize = BatchSize,
-        LearningRate = LearningRate,
-        Optimizer = OptimizerKind.Adam,
-        WeightDecay = 0.0,
-        HardNegativePool = HardNegativePool,
-        HardNegativesPerQuery = HardNegativesPerQuery,
-        RandomDocs = 0,
-        EvaluateEvery = EvaluateEvery,
-        Patience = Math.Max(1, PatienceSteps / EvaluateEvery),
-        Progress = Progress,
-        Label = $"{SearchAdaptor.MethodName} d={dim} {weights}",
-    };
+    public TrainingOptions Loop(int dim, RegularizerWeights weights) =>
+        LoopOptions(MaxSteps, randomDocs: 0, $"{SearchAdaptor.MethodName} d={dim} {weights}");
 
     public IEnumerable<KeyValuePair<string, string>> Describe()
     {

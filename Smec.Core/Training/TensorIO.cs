@@ -56,19 +56,4 @@ public static class TensorIO
         target.copy_(loaded);
     }
 
-    /// <summary>Write a file atomically: a temporary file in the same folder, then a rename.</summary>
-    public static void WriteAtomically(string path, Action<BinaryWriter> write)
-    {
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        using (var stream = File.Create(tmp))
-        using (var writer = new BinaryWriter(stream))
-        {
-            write(writer);
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, full, overwrite: true);
-    }
 }

@@ -15,6 +15,7 @@
 // Randomness is a pure function of (seed, step), so a run is bit-reproducible on CPU for a given
 // SMEC_THREADS, resumed or not.
 using System.Diagnostics;
+using Smec.Core.Storage;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -145,7 +146,7 @@ public static class TrainingLoop
     private static void WriteCheckpoint(string path, string fingerprint, Parameter[] parameters, Tensor[] best,
         ITrainingObjective objective, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
     {
-        TensorIO.WriteAtomically(path, w =>
+        AtomicFile.WriteBinary(path, w =>
         {
             w.Write(CheckpointMagic);
             w.Write(fingerprint);

@@ -6,6 +6,7 @@ module Smec.Experiments.Running.Blessed
 open System
 open System.Globalization
 open System.IO
+open Smec.Core.Storage
 open CsvHelper
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running.Checks
@@ -68,4 +69,4 @@ let save (path: string) (values: BlessedValue list) =
          csv.WriteField b.CellHash
          csv.WriteField b.BlessedOn
          csv.EndRecord())
-    ResultStore.writeAtomically path (text.ToString())
+    AtomicFile.WriteAllText(path, text.ToString())

@@ -166,9 +166,8 @@ public sealed class SmecCompressor : ICompressor, IDisposable
             StepRecords.ToArray());
         var json = JsonSerializer.Serialize(stored, JsonOptions);
         var configPath = Path.Combine(directory, ConfigFile);
-        File.WriteAllText(configPath + ".tmp", json);
-        File.Move(configPath + ".tmp", configPath, overwrite: true);
-        TensorIO.WriteAtomically(Path.Combine(directory, WeightsFile), w =>
+        AtomicFile.WriteAllText(configPath, json);
+        AtomicFile.WriteBinary(Path.Combine(directory, WeightsFile), w =>
         {
             var state = Chain.state_dict();
             w.Write(state.Count);

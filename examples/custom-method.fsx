@@ -47,6 +47,9 @@ type RandomProjection(dims: int list) =
             let p = projection |> Option.defaultWith (fun () -> failwith "RandomProjection: call Fit first")
             Npy.WriteFloat32(Path.Combine(directory, "projection.npy"), p.data<float32>().ToArray(), int p.shape[0], int p.shape[1])
 
+    interface IDisposable with
+        member _.Dispose() = projection |> Option.iter (fun p -> p.Dispose())
+
 // SciFact with the mirror's all-MiniLM-L6-v2 embeddings (384-d).
 let embeddings = dataFile "embeddings/scifact/all-MiniLM-L6-v2"
 let corpus = Npy.ReadEmbeddings(Path.Combine(embeddings, "corpus.npy"), Path.Combine(embeddings, "corpus.ids.txt"))

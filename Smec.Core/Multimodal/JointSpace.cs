@@ -83,7 +83,7 @@ public static class JointSpace
         var bestScore = Validate();
         var bestStep = 0;
         history.Add(new JointSpaceEvaluation(0, double.NaN, bestScore));
-        var progress = new ProgressBar("joint space", options.MaxSteps, options.Progress);
+        var progress = new ProgressBar("joint space", options.MaxSteps, enabled: options.Progress);
         int[] order = [];
         double lossSum = 0; var lossCount = 0; var stale = 0; var stoppedEarly = false;
         var step = 0;
@@ -123,7 +123,7 @@ public static class JointSpace
                 }
                 else if (++stale >= options.Patience) { stoppedEarly = true; step++; break; }
             }
-            progress.Update(step + 1, lossCount > 0 ? lossSum / lossCount : history[^1].MeanTrainLoss, bestScore, evaluate);
+            progress.Report(step + 1, $"loss {(lossCount > 0 ? lossSum / lossCount : history[^1].MeanTrainLoss):F4} best val {bestScore:F4}", milestone: evaluate);
         }
         CopyInto(parameters, best); // leave the best-validation weights in place
         foreach (var b in best) b.Dispose();

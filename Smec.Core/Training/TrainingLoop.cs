@@ -58,7 +58,7 @@ public static class TrainingLoop
             history.Add(new TrainingEvaluation(0, double.NaN, state.BestScore));
         }
 
-        var progress = new ProgressBar(options.Label, options.MaxSteps, options.Progress);
+        var progress = new Runtime.ProgressBar(options.Label, options.MaxSteps, enabled: options.Progress);
         double lossSum = 0; var lossCount = 0;
         var stoppedEarly = false;
         var step = state.NextStep;
@@ -98,8 +98,9 @@ public static class TrainingLoop
                     WriteCheckpoint(checkpoint, fingerprint, parameters, best, objective, optimizers, history, state);
                 if (state.StaleEvaluations >= options.Patience && step + 1 >= options.MinSteps) { stoppedEarly = true; step++; break; }
             }
-            progress.Update(step + 1, lossCount > 0 ? lossSum / lossCount : history.LastOrDefault()?.MeanTrainLoss ?? 0,
-                scorer.HasQueries ? state.BestScore : null, evaluate, evaluate ? history[^1].ValidationNdcg10 : null);
+            var meanLoss = lossCount > 0 ? lossSum / lossCount : history.LastOrDefault()?.MeanTrainLoss ?? 0;
+            progress.Report(step + 1, $"loss {meanLoss:F4}" + (evaluate ? $" val {history[^1].ValidationNdcg10:F4}" : "")
+                + (scorer.HasQueries ? $" best val {state.BestScore:F4}" : ""), milestone: evaluate);
         }
 
         if (scorer.HasQueries) CopyInto(parameters, best); // leave the best-validation weights in place

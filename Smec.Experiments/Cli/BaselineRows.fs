@@ -19,11 +19,11 @@ let create (name: string) (dims: int list) (encoderDim: int) (ma: MatryoshkaAdap
     : string * ICompressor =
     match name with
     | "full" -> "Full", Truncation.Full encoderDim
-    | "truncation" -> "Truncation", Truncation(dims)
-    | "pca" -> "PCA", Pca(dims)
+    | "truncation" -> "Truncation", new Truncation(dims)
+    | "pca" -> "PCA", new Pca(dims)
     | "mrl" -> "MRL", new SmecCompressor(SmecOptions(Ladder = ladder encoderDim dims, Smrl = false, Ads = false, Sxbm = false), TrainingOptions(Progress = progress))
-    | "sa" -> "Search-Adaptor", SearchAdaptor(dims, SearchAdaptorOptions(Grid = Array.ofSeq grid, Progress = progress))
-    | "ma-unsup" -> "MA-unsup", MatryoshkaAdaptor(dims, ma.With(supervised = false))
-    | "ma" -> "Matryoshka-Adaptor", MatryoshkaAdaptor(dims, ma.With(supervised = true))
+    | "sa" -> "Search-Adaptor", new SearchAdaptor(dims, SearchAdaptorOptions(Grid = Array.ofSeq grid, Progress = progress))
+    | "ma-unsup" -> "MA-unsup", new MatryoshkaAdaptor(dims, ma.With(supervised = false))
+    | "ma" -> "Matryoshka-Adaptor", new MatryoshkaAdaptor(dims, ma.With(supervised = true))
     | "smec" -> "SMEC", new SmecCompressor(SmecOptions(Ladder = ladder encoderDim dims), TrainingOptions(Progress = progress))
     | other -> failwithf "unknown method '%s'; expected one of: %s" other (String.concat ", " all)

@@ -33,20 +33,20 @@ let private smec (withModules: bool) (o: MethodOptions) (dims: IReadOnlyList<int
 
 /// Command-line names, in table order.
 let all : MethodEntry list =
-    [ { Name = "truncation"; Label = "Truncation"; Create = fun _ dims _ -> Truncation(dims) }
-      { Name = "pca"; Label = "PCA"; Create = fun _ dims _ -> Pca(dims) }
+    [ { Name = "truncation"; Label = "Truncation"; Create = fun _ dims _ -> new Truncation(dims) }
+      { Name = "pca"; Label = "PCA"; Create = fun _ dims _ -> new Pca(dims) }
       { Name = "mrl"; Label = "MRL"; Create = smec false }
       { Name = "sa"
         Label = "Search-Adaptor"
         Create =
           fun o dims _ ->
-              SearchAdaptor(dims, SearchAdaptorOptions(Grid = Array.ofList o.SearchAdaptorGrid, MaxSteps = o.MaxSteps,
+              new SearchAdaptor(dims, SearchAdaptorOptions(Grid = Array.ofList o.SearchAdaptorGrid, MaxSteps = o.MaxSteps,
                                                        PatienceSteps = o.PatienceSteps, EvaluateEvery = o.EvaluateEvery, Progress = o.Progress)) }
       { Name = "ma"
         Label = "Matryoshka-Adaptor"
         Create =
           fun o dims _ ->
-              MatryoshkaAdaptor(dims, MatryoshkaAdaptorOptions(MaxStepsPerStage = o.MaxSteps, PatienceSteps = o.PatienceSteps,
+              new MatryoshkaAdaptor(dims, MatryoshkaAdaptorOptions(MaxStepsPerStage = o.MaxSteps, PatienceSteps = o.PatienceSteps,
                                                                EvaluateEvery = o.EvaluateEvery, Progress = o.Progress)) }
       { Name = "smec"; Label = "SMEC"; Create = smec true } ]
 

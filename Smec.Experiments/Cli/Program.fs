@@ -32,7 +32,7 @@ type SmecArgs =
             | Data _ -> "list the declared datasets and encoders, or verify the local copies"
             | Baselines _ -> "fit the baselines on SciFact (MiniLM) and print test nDCG@10 per method and dim"
             | Train _ -> "train SMEC (or an ablation) on embeddings and print nDCG@10 per dim"
-            | Compress _ -> "compress a .npy of embeddings with a saved SMEC model"
+            | Compress _ -> "compress a .npy of embeddings with a saved model (any method)"
             | Images _ -> "run the local image (item 4) and multimodal (item 5) experiments and print their tables"
             | Reproduce _ -> "reproduce a catalog item: run or reuse its experiments, judge every cell, write results/item-N/"
             | Bless _ -> "record a table's current values (from the cache) as its regression reference"

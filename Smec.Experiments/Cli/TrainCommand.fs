@@ -167,6 +167,8 @@ type private SourcedCompressor(model: SmecCompressor, source: DimSource) =
         member _.Compress(e, dim, role) = model.Compress(e, dim, role, System.Nullable source)
         member _.Settings = model.Settings
         member _.Save _ = invalidOp "view only"
+    interface IDisposable with
+        member _.Dispose() = () // the model is the caller's
 
 /// Catalog item 8: per-epoch gradient statistics of the shared and unshared weights, MRL vs SMRL.
 let private gradientProbe (args: ParseResults<TrainArgs>) (data: TrainingData) (csv: string) =
@@ -201,7 +203,7 @@ let run (args: ParseResults<TrainArgs>) : int =
             let v = CompressionEvaluation.Ndcg10(model, corpus, queries, data.Validation, dim)
             // A dim made twice (a step's selected half and the next step's full output): show the other one too.
             let other = if smec.DimSource = DimSource.Selection then DimSource.StepOutput else DimSource.Selection
-            let alternative = CompressionEvaluation.Ndcg10(SourcedCompressor(model, other), corpus, queries, data.Validation, dim)
+            let alternative = CompressionEvaluation.Ndcg10(new SourcedCompressor(model, other), corpus, queries, data.Validation, dim)
             if alternative <> v then eprintfn "  dim %d: val nDCG@10 %.4f with --dim-source %A" dim alternative other
             if reportTest then
                 let t = CompressionEvaluation.Ndcg10(model, corpus, queries, test.Force(), dim)

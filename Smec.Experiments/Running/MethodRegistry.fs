@@ -78,11 +78,11 @@ let private dimsOf (request: MethodRequest) = System.Collections.Generic.List<in
 
 let private truncation (request: MethodRequest) : ICompressor =
     requireKnown request []
-    Truncation(dimsOf request)
+    new Truncation(dimsOf request)
 
 let private pca (request: MethodRequest) : ICompressor =
     requireKnown request []
-    Pca(dimsOf request)
+    new Pca(dimsOf request)
 
 /// Matryoshka-Adaptor with the experiment's budget; options supervised (true), alpha, beta, gamma (1).
 let private matryoshkaAdaptor (request: MethodRequest) : ICompressor =
@@ -100,7 +100,7 @@ let private matryoshkaAdaptor (request: MethodRequest) : ICompressor =
             EvaluateEvery = budget.ValidateEvery,
             PatienceSteps = budget.Patience * budget.ValidateEvery
         )
-    MatryoshkaAdaptor(dimsOf request, options)
+    new MatryoshkaAdaptor(dimsOf request, options)
 
 /// Search-Adaptor (one adaptor per dim) with the experiment's budget; option grid = full (the
 /// paper's 3 x 3 alpha, beta points, chosen on validation), reduced (its 3 diagonal points) or
@@ -123,7 +123,7 @@ let private searchAdaptor (request: MethodRequest) : ICompressor =
             EvaluateEvery = budget.ValidateEvery,
             PatienceSteps = budget.Patience * budget.ValidateEvery
         )
-    SearchAdaptor(dimsOf request, options)
+    new SearchAdaptor(dimsOf request, options)
 
 let private flag (request: MethodRequest) (name: string) =
     match option request name "true" with

@@ -28,7 +28,7 @@ let private check (method: ICompressor) =
 let tests =
     testList "BaselineReferences" [
         testCase "truncation matches the SciFact reference figures (192: 0.6127 ... 24: 0.2765)" <| fun () ->
-            check (Truncation([ 192; 96; 48; 24 ]))
+            check (new Truncation([ 192; 96; 48; 24 ]))
         testCase "PCA fitted on the corpus matches the SciFact reference figures (192: 0.6273 ... 24: 0.3767)" <| fun () ->
-            check (Pca([ 192; 96; 48; 24 ]))
+            check (new Pca([ 192; 96; 48; 24 ]))
     ]

@@ -44,10 +44,12 @@ type TestCompressor(name: string, dims: int list, noise: float32, fail: bool) =
                 EmbeddingMatrix(compressed.Ids, values, dim)
         member _.Settings = readOnlyDict [ "test-only", "prefix truncation"; "seed", string seed ]
         member _.Save(_: string) = ()
+    interface IDisposable with
+        member _.Dispose() = ()
 
-let prefixFactory : MethodRegistry.MethodFactory = fun request -> TestCompressor("test-prefix", request.Dims, 0.0f, false)
-let noisyFactory : MethodRegistry.MethodFactory = fun request -> TestCompressor("test-noisy", request.Dims, 0.2f, false)
-let failingFactory : MethodRegistry.MethodFactory = fun request -> TestCompressor("test-failing", request.Dims, 0.0f, true)
+let prefixFactory : MethodRegistry.MethodFactory = fun request -> new TestCompressor("test-prefix", request.Dims, 0.0f, false)
+let noisyFactory : MethodRegistry.MethodFactory = fun request -> new TestCompressor("test-noisy", request.Dims, 0.2f, false)
+let failingFactory : MethodRegistry.MethodFactory = fun request -> new TestCompressor("test-failing", request.Dims, 0.0f, true)
 
 /// A registry with only test compressors, under the given keys (tagged as test implementations,
 /// so their results never pass for a real method's).

@@ -100,18 +100,25 @@ let private parseEnum<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> Val
     | true, v -> v
     | _ -> failwithf "--%s: '%s' is not one of %s" flag text (String.Join(", ", Enum.GetNames(typeof<'T>)))
 
+/// Embeddings and judgements: the given folders, or SciFact with all-MiniLM-L6-v2 from the data layer.
 let private loadData (args: ParseResults<TrainArgs>) =
-    let root () =
-        match Option.ofObj (DataRoot.TryResolve()) with
-        | Some r -> r.Path
-        | None -> failwith "no data mirror found; pass --dataset-embeddings and --qrels or set SMEC_DATA_DIR"
-    let embDir = args.TryGetResult Dataset_Embeddings |> Option.defaultWith (fun () -> Path.Combine(root (), "embeddings", "scifact", "all-MiniLM-L6-v2"))
-    let qrelsDir = args.TryGetResult Qrels |> Option.defaultWith (fun () -> Path.Combine(root (), "beir", "scifact", "qrels"))
-    let read name = Npy.ReadEmbeddings(Path.Combine(embDir, name + ".npy"), Path.Combine(embDir, name + ".ids.txt"))
-    let corpus, queries = read "corpus", read "queries"
-    let train = Qrels.Read(Path.Combine(qrelsDir, "train.tsv"))
-    let test = lazy (Qrels.Read(Path.Combine(qrelsDir, "test.tsv")))
-    embDir, corpus, queries, train, test
+    let stored = lazy (Smec.Experiments.Running.Datasets.loadText "scifact" "all-MiniLM-L6-v2" true)
+    let qrelsOf split =
+        match args.TryGetResult Qrels with
+        | Some dir -> Smec.Core.Data.Qrels.Read(Path.Combine(dir, split + ".tsv"))
+        | None ->
+            match (snd (stored.Force())).TryGetValue split with
+            | true, q -> q
+            | _ -> failwithf "SciFact has no '%s' qrels split" split
+    let source, corpus, queries =
+        match args.TryGetResult Dataset_Embeddings with
+        | Some embDir ->
+            let read name = Npy.ReadEmbeddings(Path.Combine(embDir, name + ".npy"), Path.Combine(embDir, name + ".ids.txt"))
+            embDir, read "corpus", read "queries"
+        | None ->
+            let encoded, _ = stored.Force()
+            sprintf "%s x %s" encoded.DatasetId encoded.EncoderId, encoded.Corpus, encoded.Queries
+    source, corpus, queries, qrelsOf "train", lazy (qrelsOf "test")
 
 /// The options as parsed (SMEC, the loop).
 let options (args: ParseResults<TrainArgs>) =

@@ -25,6 +25,7 @@ let imageDatasets = [ "cifar10"; "fashion-mnist" ]
 /// Seed of the training images held out for validation. Fixed apart from the training seed (as
 /// Splits.ValidationSeed is for text), so every method and seed sees the same images; 1 is
 /// `smec images`' default seed, so the catalog's cells and that command's tables share one split.
+[<Literal>]
 let ImageValidationSeed = 1L
 
 /// The subsets `smec images` uses by default (200 train / 100 test per class, 20 held out, subset seed 0).

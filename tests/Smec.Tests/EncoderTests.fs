@@ -34,7 +34,7 @@ let tests =
     testList "Encoders" [
         testCase "MiniLM reproduces the mirror's SciFact embeddings (200 docs, 100 queries)" <| fun () ->
             let data = DatasetLoader.LoadText "scifact"
-            let folder = Path.Combine(dataRoot (), "embeddings", "scifact", "all-MiniLM-L6-v2")
+            let folder = SciFact.embeddingsFolder ()
             let mirrorCorpus = Npy.ReadEmbeddings(Path.Combine(folder, "corpus.npy"), Path.Combine(folder, "corpus.ids.txt"))
             let mirrorQueries = Npy.ReadEmbeddings(Path.Combine(folder, "queries.npy"), Path.Combine(folder, "queries.ids.txt"))
             // Every 25th document and every 11th query: spread over the files, long and short texts alike.

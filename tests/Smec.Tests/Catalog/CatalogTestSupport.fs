@@ -109,12 +109,9 @@ let reducedTable (rows: (string * ExperimentConfig) list) (dims: int list) (seed
 /// A slice of the mirror's SciFact MiniLM embeddings as a user's embeddings manifest: `trainQueries`
 /// train and `testQueries` test queries, every document they judge plus `extraDocs` others.
 let writeSciFactSlice (folder: string) (trainQueries: int) (testQueries: int) (extraDocs: int) (standsFor: string) =
-    let root = dataRoot ()
-    let embeddings = Path.Combine(root, "embeddings", "scifact", "all-MiniLM-L6-v2")
-    let corpus = Npy.ReadEmbeddings(Path.Combine(embeddings, "corpus.npy"), Path.Combine(embeddings, "corpus.ids.txt"))
-    let queries = Npy.ReadEmbeddings(Path.Combine(embeddings, "queries.npy"), Path.Combine(embeddings, "queries.ids.txt"))
+    let corpus, queries = SciFact.corpus (), SciFact.queries ()
     let qrelsLines (split: string) count =
-        let lines = File.ReadAllLines(Path.Combine(root, "beir", "scifact", "qrels", split + ".tsv")) |> Array.skip 1
+        let lines = File.ReadAllLines(SciFact.qrelsFile split) |> Array.skip 1
         let chosen = lines |> Array.map (fun l -> l.Split('\t').[0]) |> Array.distinct |> Array.truncate count |> set
         lines |> Array.filter (fun l -> chosen.Contains(l.Split('\t').[0]))
     let train, test = qrelsLines "train" trainQueries, qrelsLines "test" testQueries

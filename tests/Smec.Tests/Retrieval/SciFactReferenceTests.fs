@@ -17,12 +17,7 @@ let prefix (dims: int) (m: EmbeddingMatrix) =
         m.Row(r).Slice(0, dims).CopyTo(System.Span<float32>(values, r * dims, dims))
     EmbeddingMatrix(m.Ids, values, dims)
 
-let private load () =
-    let root = Path.Combine(dataRoot (), "embeddings", "scifact", "all-MiniLM-L6-v2")
-    let corpus = Npy.ReadEmbeddings(Path.Combine(root, "corpus.npy"), Path.Combine(root, "corpus.ids.txt"))
-    let queries = Npy.ReadEmbeddings(Path.Combine(root, "queries.npy"), Path.Combine(root, "queries.ids.txt"))
-    let qrels = Qrels.Read(Path.Combine(dataRoot (), "beir", "scifact", "qrels", "test.tsv"))
-    corpus, queries, qrels
+let private load () = SciFact.corpus (), SciFact.queries (), SciFact.qrels "test"
 
 /// Reference nDCG@10 per prefix length. METHOD.md's figures (and the full 384) are cosine
 /// search on the renormalised prefix. data/README.md's 128/64/32 figures are reproduced only by the

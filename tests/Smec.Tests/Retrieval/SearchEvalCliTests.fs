@@ -23,14 +23,14 @@ let tests =
     testList "Retrieval.SearchEvalCli" [
         testCase "smec search then smec eval gives SciFact MiniLM nDCG@10 0.6472" <| fun () ->
             use dir = new TempDir()
-            let embeddings = Path.Combine(dataRoot (), "embeddings", "scifact", "all-MiniLM-L6-v2")
+            let embeddings = SciFact.embeddingsFolder ()
             let runPath = Path.Combine(dir.Path, "scifact.trec")
             let code, error =
                 smec [ "search"; "--queries"; Path.Combine(embeddings, "queries.npy"); "--query-ids"; Path.Combine(embeddings, "queries.ids.txt")
                        "--docs"; Path.Combine(embeddings, "corpus.npy"); "--doc-ids"; Path.Combine(embeddings, "corpus.ids.txt")
                        "--k"; "100"; "--out"; runPath ]
             Expect.equal code 0 (sprintf "search succeeds: %s" error)
-            let qrels = Path.Combine(dataRoot (), "beir", "scifact", "qrels", "test.tsv")
+            let qrels = SciFact.qrelsFile "test"
             let text = EvalCommand.evaluate qrels runPath [ "ndcg_cut.10" ] false false
             Expect.equal text "ndcg_cut_10           \tall\t0.6472\n" "the reference figure, through the run file"
         testCase "smec eval on a malformed run exits 2 and names the file and line" <| fun () ->
@@ -45,7 +45,7 @@ let tests =
             Expect.stringContains error "'high'" "the bad value"
         testCase "smec search with ids that do not match the rows exits 2 and names both files" <| fun () ->
             use dir = new TempDir()
-            let embeddings = Path.Combine(dataRoot (), "embeddings", "scifact", "all-MiniLM-L6-v2")
+            let embeddings = SciFact.embeddingsFolder ()
             let code, error =
                 smec [ "search"; "--queries"; Path.Combine(embeddings, "queries.npy"); "--query-ids"; Path.Combine(embeddings, "corpus.ids.txt")
                        "--docs"; Path.Combine(embeddings, "corpus.npy"); "--doc-ids"; Path.Combine(embeddings, "corpus.ids.txt")

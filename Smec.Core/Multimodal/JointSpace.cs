@@ -112,6 +112,7 @@ public static class JointSpace
         public IReadOnlyList<ParameterGroup> ParameterGroups { get; }
         public string Fingerprint { get; }
         public bool CanValidate => true;
+        public string ValidationMeasure => "val mean recall";
 
         public Tensor Loss(TrainingStep step)
         {

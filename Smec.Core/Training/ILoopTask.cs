@@ -27,6 +27,9 @@ public interface ILoopTask
     /// <summary>The validation score of the current weights; higher is better; drives early stopping and selection.</summary>
     double Validate();
 
+    /// <summary>What <see cref="Validate"/> measures, for progress and logs.</summary>
+    string ValidationMeasure => "validation score";
+
     /// <summary>State besides parameters that a resumed run needs bit-exact; restored in place.</summary>
     IReadOnlyList<(string Name, Tensor Value)> ExtraState => [];
 
@@ -53,6 +56,7 @@ public sealed class RetrievalTask(TrainingSet set, ITrainingObjective objective,
     public void AfterStep(TrainingStep step) => objective.AfterStep(_batch!, step);
     public bool CanValidate => _scorer.HasQueries;
     public double Validate() => _scorer.Score(objective);
+    public string ValidationMeasure => "val nDCG@10";
     public IReadOnlyList<(string Name, Tensor Value)> ExtraState => objective.ExtraState;
     public string Fingerprint => objective.Fingerprint;
 }

@@ -116,7 +116,7 @@ public static class TrainingLoop
         }
         foreach (var b in best) b.Dispose();
         foreach (var o in optimizers) o.Dispose();
-        progress.Finish($"done: {step} steps, best val nDCG@10 {state.BestScore:F4} at step {state.BestStep}{(stoppedEarly ? " (early stop)" : "")}");
+        progress.Finish($"done: {step} steps, best {task.ValidationMeasure} {state.BestScore:F4} at step {state.BestStep}{(stoppedEarly ? " (early stop)" : "")}");
         return new TrainingResult(state.BestScore, state.BestStep, step, stoppedEarly, resumed, history, clock.Elapsed.TotalSeconds);
     }
 

@@ -14,7 +14,7 @@ open Smec.Experiments.Running
 open Smec.Experiments.Reports
 
 /// A row: a method registry key, its label, and the options the row gives it.
-type ViewRow = { Key: string; Label: string; Options: (string * string) list }
+type ViewRow = { Key: string; Label: string; Trains: bool; Options: (string * string) list }
 
 /// A panel: its title, the dataset id the configs name, and the query split rule.
 type ViewPanel = { Title: string; Dataset: string; Split: SplitRule }
@@ -42,7 +42,7 @@ let row (registry: MethodRegistry.MethodRegistry) (overrides: string -> (string 
         let catalogDefaults = localMethodOptions { Key = entry.Key; Row = entry.Label; Trains = entry.Trains }
         let given = aliasOptions @ overrides key
         let options = (catalogDefaults |> List.filter (fun (k, _) -> not (List.exists (fun (g, _) -> g = k) given))) @ given
-        { Key = key; Label = defaultArg label entry.Label; Options = options |> List.sortBy fst }
+        { Key = key; Label = defaultArg label entry.Label; Trains = entry.Trains; Options = options |> List.sortBy fst }
 
 /// Reference claims: a method that learns nothing must reproduce the reference figures of the
 /// data (paper-results/reference-figures.csv) within their tolerance, checked like any claim.
@@ -69,8 +69,7 @@ let private referenceClaims (encoder: string) (panels: ViewPanel list) (rows: Vi
 let table (item: int) (context: CatalogContext) (title: string) (description: string) (encoder: string)
           (panels: ViewPanel list) (rows: ViewRow list) (dims: int list) =
     let valueOf (p: ViewPanel) (r: ViewRow) (d: int) =
-        let entry = MethodRegistry.entry r.Key
-        Measure(retrieval p.Dataset encoder Mirror p.Split dims localBudget { Key = r.Key; Row = r.Label; Trains = entry.Trains } r.Options, ndcgAt d)
+        Measure(retrieval p.Dataset encoder Mirror p.Split dims localBudget { Key = r.Key; Row = r.Label; Trains = r.Trains } r.Options, ndcgAt d)
     { Builders.table item Local context title description with
         Panels = panels |> List.map (fun p -> p.Title)
         Rows = rows |> List.map (fun r -> r.Label)

@@ -13,7 +13,7 @@ public enum ProgressOutput
     Terminal,
     /// <summary>A line at each further 10% (and at least once a minute), then a summary line: for logs.</summary>
     Lines,
-    /// <summary>One display in the notebook cell, updated in place at most once a second (off when the
+    /// <summary>One display in the notebook cell, updated in place at each further 10% (off when the
     /// notebook kernel offers no display).</summary>
     Notebook,
     /// <summary>Nothing.</summary>
@@ -89,7 +89,11 @@ public sealed class ProgressBar : IProgress<int>
                 _writer.WriteLine(Line(done, now, detail));
                 break;
             case ProgressOutput.Notebook:
-                if (!complete && _drawn && now - _lastDraw < TimeSpan.FromSeconds(1) && !milestone) return;
+                // Updated at each further 10% (and at least once a minute): a live notebook redraws
+                // the one display in place; a recorder that keeps every update stays short too.
+                var tenth = (int)(10L * Math.Min(done, _total) / _total);
+                if (!complete && _drawn && tenth <= _lastDecile && now - _lastDraw < TimeSpan.FromMinutes(1)) return;
+                _lastDecile = tenth;
                 Show(Line(done, now, detail));
                 break;
         }
@@ -108,15 +112,19 @@ public sealed class ProgressBar : IProgress<int>
         {
             case ProgressOutput.Terminal: _writer.WriteLine($"\r{text}".PadRight(100)); break;
             case ProgressOutput.Lines: _writer.WriteLine(text); break;
-            case ProgressOutput.Notebook: Show(text); break;
+            case ProgressOutput.Notebook: Show(text, closing: true); break;
         }
         _writer.Flush();
     }
 
-    private void Show(string text)
+    /// <summary>The first line creates the display; later ones update it in place. A kernel whose
+    /// displays have no id cannot update in place (each update would be a new output), so there
+    /// only the closing line follows the first.</summary>
+    private void Show(string text, bool closing = false)
     {
         if (_display is null) _display = NotebookDisplay.Create(text);
-        else _display.Update(text);
+        else if (_display.UpdatesInPlace) _display.Update(text);
+        else if (closing) NotebookDisplay.Create(text);
     }
 
     private string Line(int done, TimeSpan elapsed, string? detail)
@@ -156,7 +164,13 @@ public sealed class ProgressBar : IProgress<int>
         {
             _handle = handle;
             _update = handle?.GetType().GetMethod("Update", [typeof(object)]);
+            // Updates are matched to the display by its id; without one they arrive as new outputs.
+            var field = handle?.GetType().GetField("_displayId", BindingFlags.NonPublic | BindingFlags.Instance);
+            var id = field is not null ? field.GetValue(handle) : handle?.GetType().GetProperty("DisplayId")?.GetValue(handle);
+            UpdatesInPlace = _update is not null && id is string { Length: > 0 };
         }
+
+        public bool UpdatesInPlace { get; }
 
         public static NotebookDisplay Create(string text)
         {

@@ -16,7 +16,7 @@ type CompressArgs =
     interface IArgParserTemplate with
         member this.Usage =
             match this with
-            | Model _ -> "folder of a saved model (`smec train --out`, `smec baselines --save-models`, ICompressor.Save)"
+            | Model _ -> "folder of a saved model (`smec train --out`, `smec baselines --save`, ICompressor.Save)"
             | In _ -> "input .npy (float32, rows x input dims)"
             | Dim _ -> "target dimension (one the model was trained for)"
             | Out _ -> "output .npy (rows x dim, L2-normalised rows)"

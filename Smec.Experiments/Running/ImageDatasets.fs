@@ -1,5 +1,5 @@
-/// The local image items as catalog datasets, on the same Core pieces and the same split as
-/// `smec images`. Item 4 (cifar10, fashion-mnist x resnet18): compressors learn on the class-balanced
+/// The local image items as catalog datasets, on the Core pieces (Smec.Core ImageRetrieval and
+/// Multimodal). Item 4 (cifar10, fashion-mnist x resnet18): compressors learn on the class-balanced
 /// training subset (ClassRelevanceTraining); the report searches the held-out test gallery, every
 /// image querying the rest of it (itself excluded), same class = relevant. Item 5 (flickr8k-1k-t2i,
 /// flickr8k-1k-i2t x flickr8k-joint): the learned joint space (MultimodalExperiment), trained once

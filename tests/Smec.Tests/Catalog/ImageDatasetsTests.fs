@@ -1,6 +1,6 @@
 /// Items 4 and 5 in the catalog: the image providers resolve their datasets, the test images never
 /// reach training, class relevance as qrels scores what ClassRelevanceEvaluation scores, and a
-/// reduced item-4 table through the runner gives `smec images`' numbers. Real cached features
+/// reduced item-4 table through the runner gives the numbers of ImageRetrievalExperiment run directly. Real cached features
 /// (the embedding cache; encoded on first use).
 module Smec.Tests.Catalog.ImageDatasetsTests
 
@@ -109,7 +109,7 @@ let tests =
             Expect.floatClose tolerance (result.Mean Measure.Ndcg10) expected.Ndcg10 "nDCG@10"
             Expect.floatClose tolerance (result.Mean(Measure.PrecisionAt 10)) expected.PrecisionAt10 "P@10"
 
-        testCase "item 4 through the runner: PCA and truncation on CIFAR-10 give `smec images`' numbers" <| fun () ->
+        testCase "item 4 through the runner: PCA and truncation on CIFAR-10 equal ImageRetrievalExperiment run directly" <| fun () ->
             use dir = new TempDir()
             let env, _ = environment dir.Path MethodRegistry.standard None
             let spec = Catalog.build 4 Local context

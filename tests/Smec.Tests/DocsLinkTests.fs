@@ -170,10 +170,14 @@ module DocsLinks =
                   yield sprintf "%s:%d: cites docs/%s.md, which does not exist" name (lineOf m.Index) doc
               elif m.Groups.[2].Success && not (hasSection (headingTexts (File.ReadAllText path)) m.Groups.[2].Value) then
                   yield sprintf "%s:%d: cites section \"%s\" of docs/%s.md, which has no such heading" name (lineOf m.Index) m.Groups.[2].Value doc
+          // A bare page name (METHOD.md) must say where it is, unless the page sits beside the
+          // citing file or at the repository root (README.md, a folder's ATTRIBUTION.md).
           if not (file.EndsWith(".md", StringComparison.OrdinalIgnoreCase)) then
               for m in Regex.Matches(text, @"(?<![\w./\\-])([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*)\.md\b") do
-                  if m.Groups.[1].Value <> "README" then
-                      yield sprintf "%s:%d: cites %s.md without its folder; write docs/%s.md" name (lineOf m.Index) m.Groups.[1].Value m.Groups.[1].Value ]
+                  let page = m.Groups.[1].Value + ".md"
+                  let beside = File.Exists(Path.Combine(Path.GetDirectoryName file, page)) || File.Exists(Path.Combine(root, page))
+                  if not beside then
+                      yield sprintf "%s:%d: cites %s without its folder; write docs/%s" name (lineOf m.Index) page page ]
 
     /// This file states broken citations on purpose (its synthetic cases), so it is not scanned.
     let private thisFile = "DocsLinkTests.fs"
@@ -210,7 +214,8 @@ let tests =
             write "docs/A.md" "# A\n## The loss L\n## Trap 1: a trap\n"
             write "src/Code.fs"
                 ("// docs/A.md, \"The loss L\" and docs/A.md, \"Trap 1\" are fine\n// docs/A.md, \"No such part\"\n" +
-                 "// docs/C.md is missing\n// METHOD.md is bare; see ../shared/docs/A.md\n// README.md is fine\n")
+                 "// docs/C.md is missing\n// METHOD.md is bare; see ../shared/docs/A.md\n// README.md and NOTES.md are fine\n")
+            write "src/NOTES.md" "# Notes\n"
             let links = DocsLinks.brokenLinks root
             Expect.equal links
                 [ "README.md:3: link 'docs/B.md': docs/B.md does not exist"

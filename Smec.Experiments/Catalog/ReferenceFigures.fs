@@ -1,5 +1,5 @@
 /// Reference figures of the local data (paper-results/reference-figures.csv): what the data
-/// mirror's README and METHOD.md state for methods that learn nothing. The CLI, the tests and the
+/// mirror's README and docs/METHOD.md ("Reference figures on SciFact") state for methods that learn nothing. The CLI, the tests and the
 /// examples read them from here, so each figure is written down once.
 module Smec.Experiments.Catalog.ReferenceFigures
 

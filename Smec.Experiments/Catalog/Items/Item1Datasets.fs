@@ -37,7 +37,7 @@ let describe (dataset: string) (encoder: string) (source: DataSource) =
 let private factCell panel row column display value declared =
     { cell panel row column display value with Declared = declared; HigherIsBetter = None }
 
-/// The datasets the local profile uses (CATALOG.md) and the precomputed embeddings the data ships.
+/// The datasets the local profile uses (docs/CATALOG.md, "Local data, encoders and dims") and the precomputed embeddings the data ships.
 let localDatasets = [ "scifact"; "cranfield"; "cacm"; "cifar10"; "fashion-mnist"; "flickr8k-1k" ]
 
 /// What a dataset's manifest declares, by column.
@@ -128,6 +128,6 @@ let private paper (context: CatalogContext) =
 let item =
     { Number = 1
       Title = title
-      PaperSource = "text of the paper, PAPER-RESULTS.md"
+      PaperSource = "text of the paper, docs/PAPER-RESULTS.md"
       PaperEncoders = []
       Build = function Local -> local | Paper -> paper }

@@ -29,7 +29,7 @@ let private cachedCount (outcomes: Map<string, Outcome>) =
 [<Tests>]
 let tests =
     testSequenced <| testList "Catalog.Runner" [
-        testCase "prefix truncation through the runner reproduces METHOD.md's SciFact figures; the second run is all cache" <| fun () ->
+        testCase "prefix truncation through the runner reproduces docs/METHOD.md's SciFact figures; the second run is all cache" <| fun () ->
             use dir = new TempDir()
             let env, progress = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
             let spec = reducedTable [ "prefix", prefixConfig ] dims [ 1L ] []
@@ -97,7 +97,7 @@ let tests =
             Expect.floatClose Accuracy.veryHigh noisy.Mean (List.average noisy.PerSeed) "mean"
             Expect.equal (valueOf result "prefix" "384").PerSeed.Length 1 "a method that learns nothing has one value"
 
-        testCase "real baselines through the standard registry: PCA reproduces METHOD.md; a trained adaptor runs on a tiny budget" <| fun () ->
+        testCase "real baselines through the standard registry: PCA reproduces docs/METHOD.md; a trained adaptor runs on a tiny budget" <| fun () ->
             use dir = new TempDir()
             let env, _ = environment dir.Path MethodRegistry.standard None
             let pca = scifactConfig "pca" false [ 24; 48 ]

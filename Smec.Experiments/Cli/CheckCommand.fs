@@ -28,6 +28,18 @@ type CheckArgs =
             | Embeddings _ -> "embeddings manifest (paper profile)"
             | Results _ -> "results folder (default: results/ in the repository)"
 
+/// Every check and claim of a table that fails `smec check` (FAIL or IMPROVED), as (status, line naming the cell).
+let failureLines (item: int) (result: TableRun.TableResult) =
+    [ for c in result.Cells do
+          for k in c.Checks do
+              if Status.fails k.Status then
+                  yield
+                      Status.name k.Status,
+                      sprintf "item %d %s / %s / %s: %s check %s, expected %s (%s)" item c.Cell.Panel c.Cell.Row c.Cell.Column
+                          (CheckKind.name k.Kind) (CellText.value c.Cell.Display c.Value) (CellText.optionalNumber c.Cell.Display k.Expected) k.Note
+      for c in result.Claims do
+          if Status.fails c.Status then yield Status.name c.Status, sprintf "item %d claim %s: %s" item c.Claim.Id c.Detail ]
+
 let run (args: ParseResults<CheckArgs>) : int =
     CatalogSession.guard (fun () ->
         let session =
@@ -56,15 +68,7 @@ let run (args: ParseResults<CheckArgs>) : int =
             match TableRun.threadNote result with
             | Some note -> notes.Add(sprintf "item %d: %s" item.Number note)
             | None -> ()
-            for c in result.Cells do
-                for k in c.Checks do
-                    if Status.fails k.Status then
-                        failures.Add(
-                            Status.name k.Status,
-                            sprintf "item %d %s / %s / %s: %s check %s, expected %s (%s)" item.Number c.Cell.Panel c.Cell.Row c.Cell.Column
-                                (CheckKind.name k.Kind) (CellText.value c.Cell.Display c.Value) (CellText.optionalNumber c.Cell.Display k.Expected) k.Note)
-            for c in result.Claims do
-                if Status.fails c.Status then failures.Add(Status.name c.Status, sprintf "item %d claim %s: %s" item.Number c.Claim.Id c.Detail)
+            failures.AddRange(failureLines item.Number result)
         AnsiConsole.Write table
         for n in notes do AnsiConsole.MarkupLine("[yellow]Note:[/] " + Markup.Escape n)
         for status, f in failures do AnsiConsole.MarkupLine(sprintf "[red]%s[/] %s" status (Markup.Escape f))

@@ -47,4 +47,4 @@ let print (console: IAnsiConsole) (result: TableResult) (reportFolder: string) =
     for s, reason, n in CellText.reasons result do
         console.MarkupLine(sprintf "%s (%d): %s" (colour s) n (Markup.Escape reason))
     console.MarkupLine(sprintf "%s. [bold]Verdicts: %s.[/]" (Markup.Escape(CellText.experimentSummary result)) (Markup.Escape(CellText.statusSummary result)))
-    console.MarkupLine(sprintf "Report: %s" (Markup.Escape reportFolder))
+    console.MarkupLine(sprintf "Report: %s (its Rules section states how every verdict is reached)" (Markup.Escape reportFolder))

@@ -204,10 +204,14 @@ let tests =
             // A learning rate of 1e-12 leaves the weights (and every ranking) as they started.
             let frozen = { Profiles.localBudget with MaxSteps = 10; ValidateEvery = 5; Patience = 1; LearningRate = 1e-12 }
             let sa = { scifactConfig "search-adaptor" true [ 24 ] with Budget = Some frozen; Options = Map.ofList [ "grid", "single" ] }
-            let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "SA", sa ] [ 24 ] [ 1L ] [])
-            let cell = result.Cells |> List.find (fun c -> c.Cell.Row = "SA")
-            Expect.equal cell.KeptStart [ 1L ] "kept its start at seed 1"
-            Expect.stringContains (CellText.tableCell result cell) "[kept start]" "marked in the table"
+            let ma = { scifactConfig "matryoshka-adaptor" true [ 24 ] with Budget = Some frozen }
+            let smec = { scifactConfig "smec" true [ 24 ] with Budget = Some frozen }
+            let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "SA", sa; "MA", ma; "SMEC", smec ] [ 24 ] [ 1L ] [])
+            // Each method reports its best step in its own words (KeptStart reads them all).
+            for row in [ "SA"; "MA"; "SMEC" ] do
+                let cell = result.Cells |> List.find (fun c -> c.Cell.Row = row)
+                Expect.equal cell.KeptStart [ 1L ] (sprintf "%s kept its start at seed 1" row)
+                Expect.stringContains (CellText.tableCell result cell) "[kept start]" (sprintf "%s marked in the table" row)
 
         testCase "the report says when results mix thread counts" <| fun () ->
             use dir = new TempDir()

@@ -50,9 +50,9 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
               yield ndcgAt d, result.Mean Measure.Ndcg10
               for m in measures do yield sprintf "%s@%d" m.Name d, result.Mean m ]
     // Every dims scores the same test queries (those with judgements), in the same order.
-    let perQuery =
+    let perQuery : ResultStore.PerQueryScores option =
         match evaluated with
-        | [] -> None
+        | [] -> Some { ResultStore.PerQueryScores.QueryIds = [||]; ResultStore.PerQueryScores.Scores = Map.empty } // no dims scored
         | (_, first) :: _ ->
             let ids = Array.ofSeq first.QueryIds
             for d, result in evaluated do

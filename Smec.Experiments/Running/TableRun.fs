@@ -65,10 +65,14 @@ let threadNote (result: TableResult) =
                 (counts |> List.map (fun (t, n) -> sprintf "%d thread%s: %d experiment%s" t (if t = 1 then "" else "s") n (if n = 1 then "" else "s")) |> String.concat ", ")
         )
 
-/// The comparisons (claim links) judged by an interval, with whether each stays decided (OK or
-/// FAIL) under Holm's correction for testing them together at family-wise 5%.
+/// The distinct comparisons (claim links) judged by an interval, with whether each stays
+/// significant under Holm's correction for testing them together at family-wise 5%.
 let holmDecided (result: TableResult) =
-    let links = result.Claims |> List.collect (fun c -> c.Links |> List.choose (fun l -> l.Interval |> Option.map (fun i -> c, l, i)))
+    // A comparison that several claims share (SMEC vs MA in each "vs baseline" chain) counts once.
+    let links =
+        result.Claims
+        |> List.collect (fun c -> c.Links |> List.choose (fun l -> l.Interval |> Option.map (fun i -> c, l, i)))
+        |> List.distinctBy (fun (c, l, _) -> c.Claim.Panel, l.Left, l.Relation, l.Right, l.RightValue)
     let keep = Bootstrap.holm 0.05 (links |> List.map (fun (_, _, i) -> i.PValue))
     List.zip links keep |> List.map (fun ((c, l, _), kept) -> c, l, kept)
 

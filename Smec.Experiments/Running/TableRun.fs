@@ -72,7 +72,7 @@ let holmDecided (result: TableResult) =
     let links =
         result.Claims
         |> List.collect (fun c -> c.Links |> List.choose (fun l -> l.Interval |> Option.map (fun i -> c, l, i)))
-        |> List.distinctBy (fun (c, l, _) -> c.Claim.Panel, l.Left, l.Relation, l.Right, l.RightValue)
+        |> List.distinctBy (fun (c, l, _) -> c.Claim.Panel, l.Left, l.LeftValue, l.Relation, l.Right, l.RightValue)
     let keep = Bootstrap.holm 0.05 (links |> List.map (fun (_, _, i) -> i.PValue))
     List.zip links keep |> List.map (fun ((c, l, _), kept) -> c, l, kept)
 

@@ -213,6 +213,18 @@ let tests =
                 Expect.equal cell.KeptStart [ 1L ] (sprintf "%s kept its start at seed 1" row)
                 Expect.stringContains (CellText.tableCell result cell) "[kept start]" (sprintf "%s marked in the table" row)
 
+        testCase "the report counts the comparisons tested together (shared ones once) and applies Holm" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
+            let prefix = scifactConfig "test-prefix" false [ 24; 48; 384 ]
+            let on a b = Measure(prefix, Builders.ndcgAt a), Measure(prefix, Builders.ndcgAt b)
+            let claimOf id (a, b) = Builders.claim id "SciFact" Display.fraction "more dims help" (Builders.chain ("more", a) [ Greater, "fewer", b ])
+            let claims = [ claimOf "x" (on 384 24); claimOf "x again" (on 384 24); claimOf "y" (on 48 24) ]
+            let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "prefix", prefix ] [ 24; 48; 384 ] [ 1L ] claims)
+            let note = (TableRun.comparisonsNote result).Value
+            Expect.stringStarts note "2 comparisons are tested together" "the shared comparison counts once"
+            Expect.stringContains note "2 stay significant under Holm" "both clear differences survive Holm"
+
         testCase "the report says when results mix thread counts" <| fun () ->
             use dir = new TempDir()
             let env, _ = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None

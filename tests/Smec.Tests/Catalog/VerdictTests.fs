@@ -228,7 +228,7 @@ let tests =
         testCase "the report says when results mix thread counts" <| fun () ->
             use dir = new TempDir()
             let env, _ = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
-            let configs = [ scifactConfig "test-prefix" false [ 24 ]; { scifactConfig "test-prefix" false [ 24 ] with Options = Map.ofList [ "x", "1" ] } ]
+            let configs = [ scifactConfig "test-prefix" false [ 24 ]; scifactConfig "test-prefix" false [ 24; 48 ] ]
             let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "a", configs.[0]; "b", configs.[1] ] [ 24 ] [ 1L ] [])
             Expect.isNone (TableRun.threadNote result) "one thread count"
             let key = Runner.keyOf env configs.[1]

@@ -52,7 +52,7 @@ let datasetTitle =
 let minHalvesValidation = 12
 
 /// Validation queries held out of the training queries for early stopping. SciFact has 809
-/// training queries (100 held out, CATALOG.md); Cranfield (225 queries) and CACM (52 judged) have
+/// training queries (100 held out, docs/CATALOG.md, "Split rules"); Cranfield (225 queries) and CACM (52 judged) have
 /// no train split: their judged queries are halved, and a fifth of the train half (at least 12)
 /// is held out (Cranfield 23, CACM 12).
 let localSplit =
@@ -97,7 +97,7 @@ let localTextMethods = [ truncation; pca; mrl; searchAdaptor; matryoshkaAdaptor;
 
 // ---- budgets --------------------------------------------------------------------------------
 
-/// Local profile: the reference run of METHOD.md (1,500 AdamW steps, batch 64, lr 1e-3) with early
+/// Local profile: the reference run of docs/METHOD.md, "Reference figures on SciFact" (1,500 AdamW steps, batch 64, lr 1e-3) with early
 /// stopping; sized so that `make reproduce TABLE=2` fits 20 minutes on 2 cores.
 let localBudget =
     { MaxSteps = 1500
@@ -156,7 +156,7 @@ let regressionBandK = 3.0
 /// claims whose quantities have no per-query scores (the others are judged by intervals).
 let claimSlackFloor = 0.002
 
-/// Claim 2 of PAPER-RESULTS.md: at full dims all adaptors are "within about 1 point".
+/// Claim 2 of docs/PAPER-RESULTS.md ("Claims to check"): at full dims all adaptors are "within about 1 point".
 let fullDimsAdaptorSpread = 0.01
 
 /// Seeds of every trained cell by default: 3 (1, 2, 3), for a mean and a spread. `--quick` runs

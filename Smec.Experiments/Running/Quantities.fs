@@ -101,7 +101,7 @@ let evaluate (lookup: ExperimentConfig -> Outcome option) (seeds: int64 list) (q
 /// The per-query scores behind some quantities, for resampling. Queries are grouped by the test
 /// split they belong to (dataset, encoder, data source, split rule); every measurement of a group
 /// is aligned to the group's query ids. Each score is the mean over the seeds of its experiment
-/// (STATISTICS.md: seeds are replicates; average them per query first).
+/// (docs/STATISTICS.md: seeds are replicates; average them per query first).
 type QuerySample =
     { /// Group key -> query ids (sorted, ordinal).
       Groups: (string * string[]) list

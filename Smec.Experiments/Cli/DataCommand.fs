@@ -23,7 +23,7 @@ type DataArgs =
         member this.Usage =
             match this with
             | List -> "list the declared datasets and encoders, and where each dataset was found"
-            | Verify _ -> "check the checksums and counts of every local dataset (no downloads)"
+            | Verify _ -> "check the counts of every local dataset and show its data identity (no downloads)"
 
 let private where (manifest: DatasetManifest) =
     try
@@ -55,7 +55,7 @@ let private verify (args: ParseResults<VerifyArgs>) =
             let clock = System.Diagnostics.Stopwatch.StartNew()
             try
                 let report = DatasetLoader.Verify(m, options)
-                printfn "OK    %-14s %d checksums, %s  [%s; %.1f s]" m.Id report.ChecksumsVerified report.Summary report.Location.Folder clock.Elapsed.TotalSeconds
+                printfn "OK    %-14s %s; %s  [%s (%s); %.1f s]" m.Id (report.Identity.Describe()) report.Summary report.Location.Folder report.Location.Rule clock.Elapsed.TotalSeconds
                 false
             with
             | :? DataUnavailableException

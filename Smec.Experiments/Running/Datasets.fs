@@ -42,6 +42,14 @@ type DatasetProvider =
     { Name: string
       Provide: ExperimentConfig -> Provision }
 
+/// The checksums of the copy of a project dataset actually used (its data identity), as
+/// "dataset/path" -> SHA-256 plus "data identity dataset" -> "reference" or the identity hash.
+/// Never the manifest's pinned sums: a copy with other bytes is recorded as what it is.
+let dataIdentityChecksums (dataset: DatasetManifest) =
+    let identity = DatasetLoader.Identity dataset
+    [ yield sprintf "data identity %s" dataset.Id, identity.Name
+      for (path, sha) in identity.Files -> sprintf "%s/%s" dataset.Id path, sha ]
+
 let sha256File (path: string) =
     use stream = File.OpenRead path
     Convert.ToHexString(SHA256.HashData stream).ToLowerInvariant()
@@ -103,10 +111,7 @@ let encoderStore () : DatasetProvider =
                     let checksums =
                         [ yield "embeddings key", encoded.Key
                           for KeyValue(part, origin) in encoded.Origins -> sprintf "embeddings %s from" part, origin
-                          for f in d.Files do
-                              match f.Sha256 with
-                              | null -> ()
-                              | sha -> yield sprintf "%s/%s" config.Dataset f.Path, sha ]
+                          yield! dataIdentityChecksums d ]
                         |> Map.ofList
                     assemble (sprintf "%s x %s" config.Dataset config.Encoder) encoded.Corpus encoded.Queries (split "train") test
                         config.Split config.Seed false checksums)

@@ -30,10 +30,10 @@ let ImageValidationSeed = 1L
 /// The subsets `smec images` uses by default (200 train / 100 test per class, 20 held out, subset seed 0).
 let imageConfig (dataset: string) (encoder: string) = ImageRetrievalConfig(Dataset = dataset, Encoder = encoder)
 
-/// SHA-256 of the dataset's files as data-manifests pins them.
+/// SHA-256 of the dataset's files as used (its data identity).
 let private manifestChecksums (dataset: string) =
     match ManifestCatalog.Default.Datasets.TryGetValue dataset with
-    | true, d -> [ for f in d.Files do match f.Sha256 with null -> () | sha -> yield sprintf "%s/%s" dataset f.Path, sha ]
+    | true, d -> Datasets.dataIdentityChecksums d
     | _ -> []
 
 /// Each gallery image judges every other same-class gallery image relevant (gain 1); the image

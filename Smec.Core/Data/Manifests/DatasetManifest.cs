@@ -48,10 +48,16 @@ public sealed class DataFile
     public string Role { get; set; } = "";
     /// <summary>For qrels files: the split they judge.</summary>
     public string? Split { get; set; }
-    /// <summary>SHA-256 of the file as mirrored (lower-case hex); absent only for datasets the project never had.</summary>
+    /// <summary>
+    /// SHA-256 of the file in the project's reference copy (the data mirror, and the embedded
+    /// copy), lower-case hex; absent for datasets the project never had. A copy with other bytes
+    /// is not rejected for it: it is another data identity (see <see cref="Smec.Core.Data.DataIdentity"/>).
+    /// </summary>
     public string? Sha256 { get; set; }
-    /// <summary>MD5 published by upstream, for files whose upstream bytes differ from the mirrored copy.</summary>
+    /// <summary>MD5 published by upstream for this very file (a download of it is checked against it).</summary>
     public string? UpstreamMd5 { get; set; }
+    /// <summary>Not needed by the loader (e.g. a readme): a copy without it is complete.</summary>
+    public bool Optional { get; set; }
 }
 
 /// <summary>Where the data comes from upstream.</summary>
@@ -73,6 +79,14 @@ public sealed class DownloadSpec
     public string? StripPrefix { get; set; }
     /// <summary>For archive: file, the name to save it as.</summary>
     public string? Target { get; set; }
+    /// <summary>The MD5 upstream publishes for the downloaded file (checked before it is unpacked).</summary>
+    public string? Md5 { get; set; }
+    /// <summary>The SHA-256 upstream publishes for the downloaded file.</summary>
+    public string? Sha256 { get; set; }
+    /// <summary>The downloaded file's size in bytes, where known.</summary>
+    public long? Size { get; set; }
+    /// <summary>Where <see cref="Md5"/>/<see cref="Sha256"/> are published (shown when they do not match).</summary>
+    public string? ChecksumSource { get; set; }
 }
 
 /// <summary>The counts a correct copy has; loaders check every one that is given.</summary>

@@ -50,6 +50,22 @@ let dataIdentityChecksums (dataset: DatasetManifest) =
     [ yield sprintf "data identity %s" dataset.Id, identity.Name
       for (path, sha) in identity.Files -> sprintf "%s/%s" dataset.Id path, sha ]
 
+let private identityNames = System.Collections.Concurrent.ConcurrentDictionary<string, string option>()
+
+/// The data identity of the local copy of a project dataset ("reference" for the mirror's and
+/// the embedded bytes), or None when the dataset is not a project dataset or is not here (no
+/// download is started). Computed once per process.
+let identityName (datasetId: string) : string option =
+    identityNames.GetOrAdd(datasetId, fun id ->
+        match (try Some ManifestCatalog.Default with _ -> None) with
+        | None -> None
+        | Some catalog ->
+            match catalog.Datasets.TryGetValue id with
+            | true, d when d.Format <> "external" ->
+                try Some (DatasetLoader.Identity(d, DataLoadOptions(AllowDownload = false))).Name
+                with :? DataUnavailableException | :? DataVerificationException -> None
+            | _ -> None)
+
 let sha256File (path: string) =
     use stream = File.OpenRead path
     Convert.ToHexString(SHA256.HashData stream).ToLowerInvariant()

@@ -58,8 +58,17 @@ let implementationOf (env: RunEnvironment) (config: ExperimentConfig) =
         | probe -> probe + " + " + env.Methods.ImplementationOf config.Method
     | DatasetDescription -> ""
 
-/// The key of an experiment's stored result under this environment (config + implementation).
-let keyOf (env: RunEnvironment) (config: ExperimentConfig) = ConfigHash.resultKey (implementationOf env config) config
+/// The key of an experiment's stored result under this environment (config + implementation,
+/// and the data identity when the dataset's copy is not the reference copy, so results of
+/// another copy are never mixed with the mirror's; the reference copy keeps the keys it had).
+let keyOf (env: RunEnvironment) (config: ExperimentConfig) =
+    let key = ConfigHash.resultKey (implementationOf env config) config
+    match config.Source with
+    | Mirror ->
+        match Datasets.identityName config.Dataset with
+        | Some identity when identity <> Smec.Core.Data.DataIdentity.ReferenceName -> ConfigHash.sha256Hex (key + " data " + identity)
+        | _ -> key
+    | Manifest _ -> key
 
 /// Every experiment a table needs, with seeds applied, in run order: descriptions first, then
 /// grouped by data so each dataset is loaded once.

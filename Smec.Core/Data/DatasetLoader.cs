@@ -61,6 +61,7 @@ public static class DatasetLoader
             {
                 "idx" => IdxLoader.Load(manifest, folder),
                 "jpeg-tar" => JpegTarLoader.Load(manifest, folder),
+                "cifar-binary" => CifarBinaryLoader.Load(manifest, folder),
                 _ => throw Unloadable(manifest),
             };
             CountCheck.ImageClasses(manifest, folder, dataset);

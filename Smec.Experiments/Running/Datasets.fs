@@ -66,6 +66,20 @@ let identityName (datasetId: string) : string option =
                 with :? DataUnavailableException | :? DataVerificationException -> None
             | _ -> None)
 
+/// The data a cell's numbers are made on: "" when every project dataset its experiments read is
+/// the reference copy (or not here), else "dataset=identity" pairs in dataset order. Recorded
+/// with blessed values; a regression check compares only values made on the same data.
+let cellDataIdentity (quantity: Quantity) =
+    let named =
+        Smec.Experiments.Catalog.Catalog.experimentsOf quantity
+        |> List.filter (fun c -> c.Source = Mirror)
+        |> List.map (fun c -> c.Dataset)
+        |> List.distinct
+        |> List.sort
+        |> List.map (fun d -> d, identityName d |> Option.defaultValue DataIdentity.ReferenceName)
+    if named |> List.forall (fun (_, i) -> i = DataIdentity.ReferenceName) then ""
+    else named |> List.map (fun (d, i) -> d + "=" + i) |> String.concat ";"
+
 let sha256File (path: string) =
     use stream = File.OpenRead path
     Convert.ToHexString(SHA256.HashData stream).ToLowerInvariant()

@@ -111,6 +111,33 @@ let private smartFiles =
       "cran.qry", ".I 001\n.W\nwhat about wings .\n.I 004\n.W\nwhat about heat .\n"
       "cranqrel", "1 1 2\n2 2 1\n2 1 -1\n" ]
 
+let private tarGzOfBytes (files: (string * byte[]) list) =
+    use memory = new MemoryStream()
+    (use gz = new GZipStream(memory, CompressionLevel.Optimal, true)
+     use tar = new TarWriter(gz, TarEntryFormat.Ustar, false)
+     for name, bytes in files do
+         let entry = UstarTarEntry(TarEntryType.RegularFile, name)
+         entry.DataStream <- new MemoryStream(bytes: byte[])
+         tar.WriteEntry entry)
+    memory.ToArray()
+
+/// CIFAR binary records: label, then the R, G and B planes (each filled with one value that encodes the record).
+let private cifarBatch (labels: int list) =
+    [| for i, label in List.indexed labels do
+           yield byte label
+           for plane in 0..2 do yield! Array.create 1024 (byte (10 * plane + i)) |]
+
+let private cifarManifest (url: string) (md5: string) =
+    String.concat "\n" [
+        "id: cifar-mini"; "title: tiny CIFAR"; "kind: image-classification"; "format: cifar-binary"; "path: images/cifar-mini"
+        "files:"; "  - { path: data_batch_1.bin, role: train-batch }"; "  - { path: data_batch_2.bin, role: train-batch }"
+        "  - { path: test_batch.bin, role: test-batch }"; "  - { path: batches.meta.txt, role: readme, optional: true }"
+        "classes: [a, b]"
+        "source:"; "  downloads:"; sprintf "    - { url: %s, archive: tar.gz, strip_prefix: cifar-10-batches-bin/, md5: %s }" url md5
+        "  instructions: serve it from the test server"
+        "counts:"; "  classes: 2"; "  splits:"; "    train: { images: 4 }"; "    test: { images: 2 }"; "  images_per_class: { train: 2, test: 1 }"
+        "licence: test"; "citation: test"; "" ]
+
 let private beirManifest (url: string) (path: string) (md5: string option) (reference: (string * string) list) =
     let pin name = reference |> List.tryFind (fst >> (=) name) |> Option.map (fun (_, text) -> sprintf ", sha256: %s" (sha text)) |> Option.defaultValue ""
     String.concat "\n" [
@@ -240,6 +267,24 @@ let tests =
             Expect.equal d.Queries.[1].Id "2" "queries renumbered by position (004 -> 2)"
             Expect.equal ((d.Qrels "all").ForQuery("1").["1"]) 3 "Cleverdon code 2 -> gain 3"
             Expect.isFalse ((DatasetLoader.Identity good).Files |> Seq.exists (fun (struct (p, _)) -> p = "cranqrel.readme")) "an absent optional file is not part of the identity"
+
+        testCase "a CIFAR binary tar.gz: MD5 checked, records read as labelled RGB images, planes interleaved" <| fun () ->
+            use box = new Sandbox()
+            let tar =
+                tarGzOfBytes [ "cifar-10-batches-bin/data_batch_1.bin", cifarBatch [ 0; 1 ]
+                               "cifar-10-batches-bin/data_batch_2.bin", cifarBatch [ 1; 0 ]
+                               "cifar-10-batches-bin/test_batch.bin", cifarBatch [ 1; 0 ]
+                               "cifar-10-batches-bin/batches.meta.txt", Encoding.ASCII.GetBytes "a\nb\n" ]
+            use server = new LocalServer(Map [ "/cifar/cifar-10-binary.tar.gz", tar ])
+            let m = box.Manifest("cifar-mini", cifarManifest (server.Url "/cifar/cifar-10-binary.tar.gz") (md5 tar))
+            let d = DatasetLoader.LoadImageClasses(m, DataLoadOptions())
+            Expect.equal [ for i in d.Split "train" -> i.Id, i.Label ] [ "train/00000", 0; "train/00001", 1; "train/00002", 1; "train/00003", 0 ] "ids over the batches in manifest order"
+            let images = d.ReadImages("test") |> Seq.map (fun (struct (id, image)) -> id, image) |> List.ofSeq
+            Expect.equal (images |> List.map fst) [ "test/00000"; "test/00001" ] "test ids"
+            let image: Smec.Core.Data.Images.RgbImage = snd images.[1]
+            Expect.equal (image.Width, image.Height) (32, 32) "32x32"
+            let struct (r, g, b) = image.At(31, 31)
+            Expect.equal (int r, int g, int b) (1, 11, 21) "pixel = (R plane, G plane, B plane) of record 1"
 
         testCase "counts that do not verify reject the download and keep nothing" <| fun () ->
             use box = new Sandbox()

@@ -28,6 +28,7 @@ public static partial class ManifestReader
         ["idx"] = ("image-classification", ["train-images", "train-labels", "test-images", "test-labels"],
                    ["train-images", "train-labels", "test-images", "test-labels"]),
         ["jpeg-tar"] = ("image-classification", ["archive"], ["archive"]),
+        ["cifar-binary"] = ("image-classification", ["train-batch", "test-batch"], ["train-batch", "test-batch", "readme"]),
         ["flickr-captions"] = ("image-captions", ["archive", "captions"], ["archive", "captions"]),
         ["external"] = ("", [], []),
     };

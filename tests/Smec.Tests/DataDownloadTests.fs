@@ -305,6 +305,25 @@ let tests =
             expectContains message [ "beir-mini"; "SMEC_OFFLINE=1"; server.Url "/beir/mini.zip" ] "offline"
             Expect.isEmpty server.Requests "no request"
 
+        testCase "flickr8k-1k is built from a Flickr8k copy by the manifest's list, counted, and gets its own identity" <| fun () ->
+            let m = datasetManifest "flickr8k-1k"
+            let mirror = Path.Combine(dataRoot (), m.Path) // before the sandbox hides the mirror
+            use box = new Sandbox()
+            Expect.equal m.Build.Images.Count 1000 "the manifest lists the 1,000 images"
+            // A stand-in for a user's Flickr8k folder: Kaggle's captions.txt and Images/, from the mirror's subset.
+            let source = Path.Combine(box.Path, "Flickr8k")
+            Directory.CreateDirectory(Path.Combine(source, "Images")) |> ignore
+            ArchiveUnpacker.Unpack("tar.gz", Path.Combine(mirror, "images.tar.gz"), Path.Combine(source, "Images"), "images/") |> ignore
+            let empty = messageOf<DataUnavailableException> (fun () -> Smec.Core.Data.Images.SubsetBuilder.Build(m, source, Path.Combine(box.Path, "root")) |> ignore)
+            expectContains empty [ source; "captions.txt"; "Flickr8k.token.txt" ] "says which captions file it looks for"
+            File.Copy(Path.Combine(mirror, "captions.txt"), Path.Combine(source, "captions.txt"))
+            let struct (folder, identity) = Smec.Core.Data.Images.SubsetBuilder.Build(m, source, Path.Combine(box.Path, "root"))
+            Expect.equal folder (Path.Combine(box.Path, "root", m.Path)) "built under the data root"
+            let d = DatasetLoader.LoadCaptioned(m, DataLoadOptions(ExplicitPath = folder))
+            Expect.equal (d.ImageIds.Count, d.Captions.Count) (1000, 5000) "1,000 images, 5,000 captions"
+            Expect.equal (List.ofSeq identity.DifferFromReference) [ "images.tar.gz" ] "the same captions; the archive is packed anew"
+            Expect.isEmpty (Directory.GetDirectories(Path.GetDirectoryName folder) |> Array.filter (fun d -> d.Contains ".partial")) "no partial folder"
+
         testCase "the embedded archive matches embedded.yaml and unpacks to the reference copies" <| fun () ->
             use box = new Sandbox()
             let index = EmbeddedData.TryIndex manifestsFolder

@@ -27,6 +27,8 @@ public sealed class DatasetManifest
     public ExpectedCounts? Counts { get; set; }
     /// <summary>Raw qrels value -> graded gain, where a collection's scale is not "larger is better".</summary>
     public Dictionary<string, int>? RelevanceMap { get; set; }
+    /// <summary>How `smec data build` makes this dataset from a user's copy of its source, where it has no download.</summary>
+    public BuildSpec? Build { get; set; }
     public string Licence { get; set; } = "";
     public string Citation { get; set; } = "";
 
@@ -58,6 +60,15 @@ public sealed class DataFile
     public string? UpstreamMd5 { get; set; }
     /// <summary>Not needed by the loader (e.g. a readme): a copy without it is complete.</summary>
     public bool Optional { get; set; }
+}
+
+/// <summary>A subset built from a user's copy of the full source (`smec data build &lt;id&gt; --from DIR`).</summary>
+public sealed class BuildSpec
+{
+    /// <summary>What is taken and how it is transformed, in words (shown by the command and in errors).</summary>
+    public string Rule { get; set; } = "";
+    /// <summary>The source's image file names that make the subset, in order.</summary>
+    public List<string> Images { get; set; } = [];
 }
 
 /// <summary>Where the data comes from upstream.</summary>

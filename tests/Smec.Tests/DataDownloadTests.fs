@@ -164,6 +164,89 @@ let private smartManifest (url: string) (path: string) (docs: int) =
         "counts:"; sprintf "  docs: %d" docs; "  queries: 2"; "  splits:"; "    all: { queries: 2, qrels: 3 }"
         "licence: test"; "citation: test"; "" ]
 
+/// gzip of some bytes (Fashion-MNIST's files are single gzipped IDX files).
+let private gzip (bytes: byte[]) =
+    use memory = new MemoryStream()
+    (use gz = new GZipStream(memory, CompressionLevel.Optimal, true)
+     gz.Write(bytes, 0, bytes.Length))
+    memory.ToArray()
+
+let private idx (magic: int) (dims: int list) (data: byte[]) =
+    let bigEndian (v: int) = [| byte (v >>> 24); byte (v >>> 16); byte (v >>> 8); byte v |]
+    Array.concat ([ bigEndian magic ] @ List.map bigEndian dims @ [ data ])
+
+let private smecDll = Path.Combine(AppContext.BaseDirectory, "smec.dll")
+
+/// Run the smec CLI with the given environment changes; exit code, stdout, stderr.
+let private runSmec (env: (string * string) list) (args: string list) =
+    let psi = Diagnostics.ProcessStartInfo("dotnet", UseShellExecute = false, RedirectStandardOutput = true,
+                                           RedirectStandardError = true, WorkingDirectory = repoRoot)
+    psi.ArgumentList.Add smecDll
+    for a in args do psi.ArgumentList.Add a
+    for name, value in env do psi.Environment[name] <- value
+    use proc = Diagnostics.Process.Start psi
+    let stdout = proc.StandardOutput.ReadToEndAsync()
+    let stderr = proc.StandardError.ReadToEnd()
+    proc.WaitForExit()
+    proc.ExitCode, stdout.Result, stderr
+
+/// The six datasets of catalog item 1 as tiny copies on the test server, in every upstream
+/// format the manifests use (BEIR zip, SMART tar.gz x2, CIFAR binary tar.gz, IDX .gz files,
+/// Flickr captions + image archive); manifests (no pinned bytes, counts only) go to `folder`.
+let private itemOneUpstream (folder: string) =
+    let cacm =
+        [ "cacm.all", ".I 1\n.T\nAlgebraic language\n.B\nCACM\n.A\nPerlis\n.N\nx\n.I 2\n.T\nSorting\n.W\nsorting methods\n.B\nCACM\n"
+          "query.text", ".I 1\n.W\n sorting?\n.N\n x\n.I 2\n.W\n languages\n.N\n y\n"
+          "qrels.text", "01 2  0 0\n02 1  0 0\n" ]
+    let flickrImages = tarGzOfBytes [ "images/a.jpg", [| 1uy |]; "images/b.jpg", [| 2uy |] ]
+    let files =
+        Map [ "/beir/scifact.zip", zipOf "scifact/" (beirFiles "Alpha")
+              "/cran/cran.tar.gz", tarGzOf smartFiles
+              "/cacm/cacm.tar.gz", tarGzOf cacm
+              "/cifar/cifar-10-binary.tar.gz", tarGzOfBytes [ "cifar-10-batches-bin/data_batch_1.bin", cifarBatch [ 0; 1 ]
+                                                              "cifar-10-batches-bin/test_batch.bin", cifarBatch [ 1; 0 ] ]
+              "/fmnist/train-images-idx3-ubyte.gz", gzip (idx 0x803 [ 2; 2; 2 ] (Array.create 8 7uy))
+              "/fmnist/train-labels-idx1-ubyte.gz", gzip (idx 0x801 [ 2 ] [| 0uy; 1uy |])
+              "/fmnist/t10k-images-idx3-ubyte.gz", gzip (idx 0x803 [ 2; 2; 2 ] (Array.create 8 9uy))
+              "/fmnist/t10k-labels-idx1-ubyte.gz", gzip (idx 0x801 [ 2 ] [| 1uy; 0uy |])
+              "/flickr/images.tar.gz", flickrImages
+              "/flickr/captions.txt", Encoding.UTF8.GetBytes "image,caption\na.jpg,a cat\na.jpg,\"a cat, sitting\"\nb.jpg,a dog\nb.jpg,a dog running\n" ]
+    let server = new LocalServer(files)
+    let write (id: string) (lines: string list) =
+        File.WriteAllText(Path.Combine(folder, id + ".yaml"), String.concat "\n" (lines @ [ "licence: test"; "citation: test"; "" ]))
+    let common id kind format path = [ sprintf "id: %s" id; "title: tiny"; sprintf "kind: %s" kind; sprintf "format: %s" format; sprintf "path: %s" path ]
+    write "scifact" (common "scifact" "text-retrieval" "beir" "beir/scifact" @ [
+        "files:"; "  - { path: corpus.jsonl, role: corpus }"; "  - { path: queries.jsonl, role: queries }"; "  - { path: qrels/test.tsv, role: qrels, split: test }"
+        "source:"; "  downloads:"; sprintf "    - { url: %s, archive: zip, strip_prefix: scifact/, md5: %s }" (server.Url "/beir/scifact.zip") (md5 files["/beir/scifact.zip"])
+        "  instructions: test"; "counts:"; "  docs: 3"; "  queries: 2"; "  splits:"; "    test: { queries: 2, qrels: 2 }" ])
+    write "cranfield" (common "cranfield" "text-retrieval" "cranfield" "classic/cranfield" @ [
+        "files:"; "  - { path: cran.all.1400, role: corpus }"; "  - { path: cran.qry, role: queries }"; "  - { path: cranqrel, role: qrels, split: all }"
+        "source:"; "  downloads:"; sprintf "    - { url: %s, archive: tar.gz }" (server.Url "/cran/cran.tar.gz"); "  instructions: test"
+        "relevance_map: { \"1\": 4, \"2\": 3, \"3\": 2, \"4\": 1, \"-1\": 0 }"
+        "counts:"; "  docs: 2"; "  queries: 2"; "  splits:"; "    all: { queries: 2, qrels: 3 }" ])
+    write "cacm" (common "cacm" "text-retrieval" "cacm" "classic/cacm" @ [
+        "files:"; "  - { path: cacm.all, role: corpus }"; "  - { path: query.text, role: queries }"; "  - { path: qrels.text, role: qrels, split: all }"
+        "source:"; "  downloads:"; sprintf "    - { url: %s, archive: tar.gz }" (server.Url "/cacm/cacm.tar.gz"); "  instructions: test"
+        "counts:"; "  docs: 2"; "  queries: 2"; "  splits:"; "    all: { queries: 2, qrels: 2 }" ])
+    write "cifar10" (common "cifar10" "image-classification" "cifar-binary" "images/cifar-10-batches-bin" @ [
+        "files:"; "  - { path: data_batch_1.bin, role: train-batch }"; "  - { path: test_batch.bin, role: test-batch }"; "classes: [a, b]"
+        "source:"; "  downloads:"; sprintf "    - { url: %s, archive: tar.gz, strip_prefix: cifar-10-batches-bin/, md5: %s }" (server.Url "/cifar/cifar-10-binary.tar.gz") (md5 files["/cifar/cifar-10-binary.tar.gz"])
+        "  instructions: test"; "counts:"; "  classes: 2"; "  splits:"; "    train: { images: 2 }"; "    test: { images: 2 }" ])
+    let idxFiles = [ "train-images-idx3-ubyte.gz", "train-images"; "train-labels-idx1-ubyte.gz", "train-labels"
+                     "t10k-images-idx3-ubyte.gz", "test-images"; "t10k-labels-idx1-ubyte.gz", "test-labels" ]
+    write "fashion-mnist" (common "fashion-mnist" "image-classification" "idx" "fashion-mnist" @ [ "files:" ]
+        @ [ for name, role in idxFiles -> sprintf "  - { path: %s, role: %s }" name role ]
+        @ [ "classes: [a, b]"; "source:"; "  downloads:" ]
+        @ [ for name, _ in idxFiles -> sprintf "    - { url: %s, archive: file, target: %s }" (server.Url("/fmnist/" + name)) name ]
+        @ [ "  instructions: test"; "counts:"; "  classes: 2"; "  splits:"; "    train: { images: 2 }"; "    test: { images: 2 }" ])
+    write "flickr8k-1k" (common "flickr8k-1k" "image-captions" "flickr-captions" "multimodal/flickr8k-1k" @ [
+        "files:"; "  - { path: images.tar.gz, role: archive }"; "  - { path: captions.txt, role: captions }"
+        "source:"; "  downloads:"
+        sprintf "    - { url: %s, archive: file, target: images.tar.gz }" (server.Url "/flickr/images.tar.gz")
+        sprintf "    - { url: %s, archive: file, target: captions.txt }" (server.Url "/flickr/captions.txt")
+        "  instructions: test"; "counts:"; "  images: 2"; "  captions: 4"; "  captions_per_image: 2" ])
+    server
+
 /// A temporary user cache and manifests folder, with the environment pointed at them (tests run
 /// sequenced, so the variables are restored before the next test).
 type private Sandbox() =
@@ -323,6 +406,31 @@ let tests =
             Expect.equal (d.ImageIds.Count, d.Captions.Count) (1000, 5000) "1,000 images, 5,000 captions"
             Expect.equal (List.ofSeq identity.DifferFromReference) [ "images.tar.gz" ] "the same captions; the archive is packed anew"
             Expect.isEmpty (Directory.GetDirectories(Path.GetDirectoryName folder) |> Array.filter (fun d -> d.Contains ".partial")) "no partial folder"
+
+        testCase "smec reproduce --table 1 with no mirror: stops once per missing dataset offline, then runs from the test server" <| fun () ->
+            use temp = new TempDir()
+            let manifests = Path.Combine(temp.Path, "manifests")
+            Directory.CreateDirectory(Path.Combine(manifests, "datasets")) |> ignore
+            use server = itemOneUpstream (Path.Combine(manifests, "datasets"))
+            let results = Path.Combine(temp.Path, "results")
+            let env offline =
+                [ "SMEC_MANIFESTS_DIR", manifests; "SMEC_NO_MIRROR", "1"; "SMEC_CACHE_DIR", Path.Combine(temp.Path, "cache")
+                  "SMEC_DATA_DIR", ""; "SMEC_OFFLINE", (if offline then "1" else "") ]
+            let code, _, stderr = runSmec (env true) [ "reproduce"; "--table"; "1"; "--results"; results ]
+            Expect.equal code 2 $"offline: exit 2 (stderr: {stderr})"
+            expectContains stderr [ "item 1 needs 6 dataset(s) that are not here"; "nothing was run and no report was written" ] "one summary"
+            for id in [ "scifact"; "cranfield"; "cacm"; "cifar10"; "fashion-mnist"; "flickr8k-1k" ] do
+                expectContains stderr [ sprintf "dataset '%s': dataset '%s' not found" id id ] (id + " has its own message")
+            Expect.isFalse (Directory.Exists(Path.Combine(results, "item-1"))) "no report written"
+            Expect.isEmpty server.Requests "offline: no request"
+            let code, stdout, stderr = runSmec (env false) [ "reproduce"; "--table"; "1"; "--results"; results ]
+            Expect.equal code 0 $"online: exit 0 (stdout: {stdout}; stderr: {stderr})"
+            Expect.equal server.Requests.Length 10 "every upstream file fetched once"
+            let report = Path.Combine(results, "item-1", "local", "cells.csv")
+            Expect.isTrue (File.Exists report) "the report is written"
+            let cells = File.ReadAllText report
+            Expect.isFalse (cells.Contains "FAIL") $"no check fails: {cells}"
+            Expect.stringContains cells "OK" "the declared counts are checked OK"
 
         testCase "the embedded archive matches embedded.yaml and unpacks to the reference copies" <| fun () ->
             use box = new Sandbox()

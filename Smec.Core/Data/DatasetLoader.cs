@@ -34,6 +34,7 @@ public static class DatasetLoader
 
     public static TextRetrievalDataset LoadText(DatasetManifest manifest, DataLoadOptions? options = null)
     {
+        manifest = DatasetLocator.Effective(manifest, options?.ExplicitPath);
         RequireKind(manifest, "text-retrieval");
         return Load(manifest, options, folder =>
         {
@@ -54,6 +55,7 @@ public static class DatasetLoader
 
     public static ImageClassDataset LoadImageClasses(DatasetManifest manifest, DataLoadOptions? options = null)
     {
+        manifest = DatasetLocator.Effective(manifest, options?.ExplicitPath);
         RequireKind(manifest, "image-classification");
         return Load(manifest, options, folder =>
         {
@@ -74,6 +76,7 @@ public static class DatasetLoader
 
     public static CaptionedImageDataset LoadCaptioned(DatasetManifest manifest, DataLoadOptions? options = null)
     {
+        manifest = DatasetLocator.Effective(manifest, options?.ExplicitPath);
         RequireKind(manifest, "image-captions");
         return Load(manifest, options, folder =>
         {
@@ -119,10 +122,11 @@ public static class DatasetLoader
         }
     }
 
-    /// <summary>The data identity of the copy the locator finds (no parsing).</summary>
+    /// <summary>The data identity of the copy the locator finds, or its substitute's (no parsing).</summary>
     public static DataIdentity Identity(DatasetManifest manifest, DataLoadOptions? options = null)
     {
         options ??= DataLoadOptions.Default;
+        manifest = DatasetLocator.Effective(manifest, options.ExplicitPath);
         var location = DatasetLocator.Locate(manifest, options.ExplicitPath, options.AllowDownload);
         return FileChecksums.Verify(manifest, location.Folder);
     }

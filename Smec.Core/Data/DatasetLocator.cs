@@ -93,6 +93,34 @@ public static class DatasetLocator
         return new DatasetLocation(target, "downloaded from upstream into the user cache", Downloaded: true);
     }
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, DatasetManifest> Substitutes = new();
+
+    /// <summary>
+    /// The dataset actually used for <paramref name="manifest"/>: itself when a copy is here (any
+    /// rule but a download) or it names no substitute, else its substitute (read from the same
+    /// manifests folder), which may then be downloaded. An explicit path is never substituted.
+    /// </summary>
+    public static DatasetManifest Effective(DatasetManifest manifest, string? explicitPath = null)
+    {
+        if (manifest.Substitute == null || !string.IsNullOrWhiteSpace(explicitPath)) return manifest;
+        try
+        {
+            Locate(manifest, null, allowDownload: false);
+            return manifest;
+        }
+        catch (DataUnavailableException) { }
+        var file = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(manifest.ManifestFile))!, manifest.Substitute + ".yaml");
+        return Substitutes.GetOrAdd(file, f =>
+        {
+            var substitute = ManifestReader.ReadDataset(f);
+            if (substitute.Kind != manifest.Kind || !substitute.Classes.SequenceEqual(manifest.Classes))
+                throw new ManifestException(manifest.ManifestFile, "substitute", $"'{manifest.Substitute}' must have the same kind and classes");
+            Console.Error.WriteLine($"smec: dataset '{manifest.Id}' is not here; using '{substitute.Id}' ({substitute.Title}) in its place: " +
+                                    "other bytes, so its numbers are keyed by its own data identity");
+            return substitute;
+        });
+    }
+
     /// <summary>The manifest's instructions plus its URLs, for error messages.</summary>
     public static string HowToGet(DatasetManifest manifest)
     {

@@ -42,6 +42,7 @@ public static class EmbeddingStore
         var dataset = catalog.Dataset(datasetId);
         var encoder = catalog.Encoder(encoderId);
         if (encoder.Kind == "precomputed") return LoadPrecomputed(dataset, encoder, options);
+        dataset = DatasetLocator.Effective(dataset, options.DataPath);
 
         var location = DatasetLocator.Locate(dataset, options.DataPath);
         var loadOptions = new DataLoadOptions { ExplicitPath = location.Folder, Catalog = catalog };

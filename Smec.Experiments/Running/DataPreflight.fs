@@ -15,13 +15,17 @@ type MissingDataset = { Dataset: string; Message: string }
 /// The project datasets (by manifest) that these configs read: the mirror source with an
 /// encoder the project runs itself (precomputed encoders read the user's files instead).
 let neededDatasets (catalog: ManifestCatalog) (configs: ExperimentConfig list) : DatasetManifest list =
+    // Item 5's panels are named per direction; both read one captioned dataset.
+    let manifestId (name: string) =
+        if ImageDatasets.multimodalDatasets |> List.exists (fun (n, _) -> n = name) then (ImageDatasets.multimodalConfig ()).Dataset else name
     configs
     |> List.filter (fun c -> c.Source = Mirror)
     |> List.choose (fun c ->
-        match catalog.Datasets.TryGetValue c.Dataset with
+        match catalog.Datasets.TryGetValue(manifestId c.Dataset) with
         | true, d when d.Format <> "external" ->
             match c.Encoder with
             | "" -> Some d
+            | e when e = ImageDatasets.jointEncoder -> Some d
             | e ->
                 match catalog.Encoders.TryGetValue e with
                 | true, enc when enc.Kind = "precomputed" -> None
@@ -40,7 +44,9 @@ let resolve (dataRoot: string option) (datasets: DatasetManifest list) : Missing
             None
         with
         | :? DataUnavailableException
-        | :? DataVerificationException as e -> Some { Dataset = d.Id; Message = e.Message })
+        | :? DataVerificationException as e ->
+            let substitute = if isNull d.Substitute then "" else sprintf "no copy is here, and its substitute '%s' is not either: " d.Substitute
+            Some { Dataset = d.Id; Message = substitute + e.Message })
 
 /// The missing datasets of a table's experiments that are not cached yet.
 let check (env: RunEnvironment) (spec: TableSpec) : MissingDataset list =

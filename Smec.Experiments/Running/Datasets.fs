@@ -48,6 +48,9 @@ type DatasetProvider =
 let dataIdentityChecksums (dataset: DatasetManifest) =
     let identity = DatasetLoader.Identity dataset
     [ yield sprintf "data identity %s" dataset.Id, identity.Name
+      if identity.DatasetId <> dataset.Id then
+          // A substitute stood in (e.g. CIFAR-10's original archive for the mirror's JPEG copy): say so.
+          yield sprintf "data source %s" dataset.Id, sprintf "%s (substitute; %s)" identity.DatasetId (ManifestCatalog.Default.Dataset identity.DatasetId).Title
       for (path, sha) in identity.Files -> sprintf "%s/%s" dataset.Id path, sha ]
 
 let private identityNames = System.Collections.Concurrent.ConcurrentDictionary<string, string option>()
@@ -56,15 +59,24 @@ let private identityNames = System.Collections.Concurrent.ConcurrentDictionary<s
 /// the embedded bytes), or None when the dataset is not a project dataset or is not here (no
 /// download is started). Computed once per process.
 let identityName (datasetId: string) : string option =
-    identityNames.GetOrAdd(datasetId, fun id ->
+    match identityNames.TryGetValue datasetId with
+    | true, known -> known
+    | _ ->
         match (try Some ManifestCatalog.Default with _ -> None) with
         | None -> None
         | Some catalog ->
-            match catalog.Datasets.TryGetValue id with
+            match catalog.Datasets.TryGetValue datasetId with
             | true, d when d.Format <> "external" ->
-                try Some (DatasetLoader.Identity(d, DataLoadOptions(AllowDownload = false))).Name
-                with :? DataUnavailableException | :? DataVerificationException -> None
-            | _ -> None)
+                try
+                    let identity = DatasetLoader.Identity(d, DataLoadOptions(AllowDownload = false))
+                    // A substitute's identity names it: "cifar10-official:<hash>".
+                    let name = if identity.DatasetId = d.Id then identity.Name else identity.DatasetId + ":" + identity.Name
+                    identityNames[datasetId] <- Some name
+                    Some name
+                with :? DataUnavailableException | :? DataVerificationException -> None // not here yet: ask again later
+            | _ ->
+                identityNames[datasetId] <- None
+                None
 
 /// The data a cell's numbers are made on: "" when every project dataset its experiments read is
 /// the reference copy (or not here), else "dataset=identity" pairs in dataset order. Recorded

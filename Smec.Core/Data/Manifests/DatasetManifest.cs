@@ -27,6 +27,12 @@ public sealed class DatasetManifest
     public ExpectedCounts? Counts { get; set; }
     /// <summary>Raw qrels value -> graded gain, where a collection's scale is not "larger is better".</summary>
     public Dictionary<string, int>? RelevanceMap { get; set; }
+    /// <summary>
+    /// A dataset used in this one's place when no local copy of it exists (not even an earlier
+    /// download): same kind and classes, other bytes (e.g. CIFAR-10's original archive for the
+    /// mirror's JPEG copy). Its data identity keys the numbers, so they never mix.
+    /// </summary>
+    public string? Substitute { get; set; }
     /// <summary>How `smec data build` makes this dataset from a user's copy of its source, where it has no download.</summary>
     public BuildSpec? Build { get; set; }
     public string Licence { get; set; } = "";

@@ -58,11 +58,24 @@ let implementationOf (env: RunEnvironment) (config: ExperimentConfig) =
         | probe -> probe + " + " + env.Methods.ImplementationOf config.Method
     | DatasetDescription -> ""
 
-/// The key of an experiment's stored result under this environment (config + implementation,
-/// and the data identity when the dataset's copy is not the reference copy, so results of
-/// another copy are never mixed with the mirror's; the reference copy keeps the keys it had).
+/// The options that reach the config's method, resolved with their defaults: the method's own
+/// options (validated) plus any other option the config names (a probe's, such as "epochs"). A
+/// config whose options do not resolve keeps its given ones (running it reports the error).
+let resolvedOptionsOf (env: RunEnvironment) (config: ExperimentConfig) =
+    match env.Methods.TryEntry config.Method with
+    | None -> config.Options
+    | Some entry ->
+        let known = entry.Options |> List.map (fun o -> o.Name) |> Set.ofList
+        let own, other = config.Options |> Map.partition (fun k _ -> known.Contains k)
+        match MethodOptions.resolve entry.Key entry.Options own with
+        | Ok resolved -> Map.fold (fun acc k v -> Map.add k v acc) resolved other
+        | Error _ -> config.Options
+
+/// The key of an experiment's stored result under this environment (config + implementation +
+/// resolved options, and the data identity when the dataset's copy is not the reference copy, so
+/// results of another copy are never mixed with the mirror's; the reference copy keeps its keys).
 let keyOf (env: RunEnvironment) (config: ExperimentConfig) =
-    let key = ConfigHash.resultKey (implementationOf env config) config
+    let key = ConfigHash.resultKey (implementationOf env config) (resolvedOptionsOf env config) config
     match config.Source with
     | Mirror ->
         match Datasets.identityName config.Dataset with

@@ -36,6 +36,15 @@ let private manifestChecksums (dataset: string) =
     | true, d -> Datasets.dataIdentityChecksums d
     | _ -> []
 
+/// Where the images came from, when a substitute stood in for the catalog's dataset (the report says so).
+let private imageSourceNotes (dataset: string) =
+    match ManifestCatalog.Default.Datasets.TryGetValue dataset with
+    | true, d ->
+        let used: DatasetManifest = Smec.Core.Data.DatasetLocator.Effective d
+        if used.Id = d.Id then []
+        else [ sprintf "images from %s (%s) in place of %s, which is not here: other pixels, so these numbers are keyed by their own data identity and not compared with %s's blessed values" used.Id used.Title d.Id d.Id ]
+    | _ -> []
+
 /// Each gallery image judges every other same-class gallery image relevant (gain 1); the image
 /// itself is not judged and, with DropSelfMatches, not ranked: what ClassRelevanceEvaluation scores.
 let galleryQrels (gallery: LabelledEmbeddings) =
@@ -60,6 +69,7 @@ let imageDataset (features: ImageFeatures) : LoadedDataset =
           yield! manifestChecksums config.Dataset ]
         |> Map.ofList
       Notes =
+        imageSourceNotes config.Dataset @
         [ sprintf "%s %d-d features of class-balanced subsets (seed %d): %d train images (%d per class), %d per class held out for validation (seed %d); test gallery %d images (%d per class), never trained on"
               config.Encoder features.EncoderDim config.SubsetSeed features.Train.Rows config.TrainPerClass config.ValidationPerClass
               ImageValidationSeed gallery.Rows config.TestPerClass

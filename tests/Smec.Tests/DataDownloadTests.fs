@@ -432,6 +432,19 @@ let tests =
             Expect.isFalse (cells.Contains "FAIL") $"no check fails: {cells}"
             Expect.stringContains cells "OK" "the declared counts are checked OK"
 
+        testCase "make-archive.sh rebuilds the embedded archive byte for byte from the mirror" <| fun () ->
+            let mirror = dataRoot ()
+            use temp = new TempDir()
+            let out = Path.Combine(temp.Path, "rebuilt.tar.gz")
+            let psi = Diagnostics.ProcessStartInfo("bash", UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true)
+            for a in [ Path.Combine(manifestsFolder, "embedded", "make-archive.sh"); mirror; out ] do psi.ArgumentList.Add a
+            use proc = Diagnostics.Process.Start psi
+            let stderr = proc.StandardError.ReadToEnd()
+            proc.WaitForExit()
+            Expect.equal proc.ExitCode 0 $"the script runs (stderr: {stderr})"
+            let index = EmbeddedData.TryIndex manifestsFolder
+            Expect.equal (FileChecksums.Sha256 out) index.Sha256 "the same bytes as the committed archive"
+
         testCase "the embedded archive matches embedded.yaml and unpacks to the reference copies" <| fun () ->
             use box = new Sandbox()
             let index = EmbeddedData.TryIndex manifestsFolder

@@ -23,6 +23,9 @@ public static class UpstreamDownloader
 
     public static string DownloadFolder(DatasetManifest manifest) => Path.Combine(DataRoot.UserCache(), "downloads", manifest.Id);
 
+    /// <summary>Written beside a downloaded dataset: where it came from and how it was verified (its source identity).</summary>
+    public const string SourceFile = ".smec-source.txt";
+
     /// <summary>Download, verify, unpack and count-check into <paramref name="targetFolder"/>.</summary>
     /// <param name="checkFolder">Checks a candidate folder (the dataset's counts); throws <see cref="DataVerificationException"/>.</param>
     public static void Fetch(DatasetManifest manifest, string targetFolder, Action<string>? checkFolder = null)
@@ -31,16 +34,20 @@ public static class UpstreamDownloader
         Directory.CreateDirectory(parent);
         var staging = Path.Combine(parent, $".{Path.GetFileName(targetFolder)}.{Environment.ProcessId}.{Guid.NewGuid():N}.partial");
         var downloaded = new List<string>();
+        var provenance = new System.Text.StringBuilder($"dataset {manifest.Id} (manifest {manifest.ManifestFile}), fetched {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ}\n");
         try
         {
             foreach (var download in manifest.Source.Downloads)
             {
                 var file = DownloadVerified(manifest, download);
                 downloaded.Add(file);
+                provenance.Append($"{download.Url}: {new FileInfo(file).Length} bytes, verified by {VerifiedBy(manifest, download)}\n");
                 ArchiveUnpacker.Unpack(download.Archive, file, staging, download.StripPrefix, download.Target);
             }
             FileChecksums.Verify(manifest, staging);
             checkFolder?.Invoke(staging);
+            provenance.Append($"counts checked: {(ManifestReader.HasCounts(manifest) ? "yes" : "none declared")}\n");
+            File.WriteAllText(Path.Combine(staging, SourceFile), provenance.ToString());
             if (Directory.Exists(targetFolder)) Directory.Delete(targetFolder, true);
             Directory.Move(staging, targetFolder);
             foreach (var file in downloaded) File.Delete(file); // the unpacked copy is what is kept
@@ -54,6 +61,17 @@ public static class UpstreamDownloader
         {
             if (Directory.Exists(staging)) Directory.Delete(staging, true);
         }
+    }
+
+    private static string VerifiedBy(DatasetManifest manifest, DownloadSpec download)
+    {
+        var ways = new List<string>();
+        if (download.Md5 != null || (download.Archive == "file" && manifest.Files.Any(f => f.Path == download.Target && f.UpstreamMd5 != null)))
+            ways.Add($"published MD5{(download.ChecksumSource != null ? $" ({download.ChecksumSource})" : "")}");
+        if (download.Sha256 != null) ways.Add("published SHA-256");
+        if (download.Size != null) ways.Add("size");
+        if (ways.Count == 0) ways.Add("the counts only (upstream publishes no checksum)");
+        return string.Join(", ", ways);
     }
 
     /// <summary>The downloaded file, complete and verified against its size and published checksum.</summary>

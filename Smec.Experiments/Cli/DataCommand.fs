@@ -56,6 +56,12 @@ let private where (manifest: DatasetManifest) =
         sprintf "%s (%s)" location.Folder location.Rule
     with :? DataUnavailableException -> "not here"
 
+/// How a downloaded copy was verified at download time (its source identity), when it was downloaded.
+let private printSource (folder: string) =
+    let file = System.IO.Path.Combine(folder, UpstreamDownloader.SourceFile)
+    if System.IO.File.Exists file then
+        for line in System.IO.File.ReadAllLines file do printfn "        source: %s" line
+
 let private list () =
     let catalog = ManifestCatalog.Default
     printfn "manifests: %s" catalog.Folder
@@ -81,6 +87,7 @@ let private verify (args: ParseResults<VerifyArgs>) =
             try
                 let report = DatasetLoader.Verify(m, options)
                 printfn "OK    %-14s %s; %s  [%s (%s); %.1f s]" m.Id (report.Identity.Describe()) report.Summary report.Location.Folder report.Location.Rule clock.Elapsed.TotalSeconds
+                printSource report.Location.Folder
                 false
             with
             | :? DataUnavailableException
@@ -95,6 +102,7 @@ let private get (args: ParseResults<GetArgs>) =
     try
         let report = DatasetLoader.Verify(m, DataLoadOptions())
         printfn "OK    %s: %s; %s  [%s (%s)]" m.Id (report.Identity.Describe()) report.Summary report.Location.Folder report.Location.Rule
+        printSource report.Location.Folder
         0
     with
     | :? DataUnavailableException

@@ -290,6 +290,8 @@ let tests =
             Expect.equal (d.Qrels "test").QueryCount 2 "judged queries"
             let location = DatasetLocator.Locate(m, null, allowDownload = false)
             Expect.equal location.Folder (Path.Combine(box.Cache, "data", "beir", "mini")) "kept in the user cache"
+            let source = File.ReadAllText(Path.Combine(location.Folder, UpstreamDownloader.SourceFile))
+            expectContains source [ server.Url "/beir/mini.zip"; sprintf "%d bytes" zip.Length; "verified by published MD5"; "counts checked: yes" ] "the source identity is recorded beside the copy"
             let identity = DatasetLoader.Identity m
             Expect.isTrue identity.IsReference "the same bytes as the pinned reference"
             Expect.equal (box.Leftovers() |> List.filter (fun p -> p.StartsWith "downloads" && p.Contains ".")) [] "the archive is not kept after unpacking"

@@ -61,7 +61,7 @@ let tests =
         testCase "regression: band = max(floor, 3 SE of the difference of seed means), symmetric; another config is SKIPPED" <| fun () ->
             let cell = Builders.cell "SciFact" "SMEC" "24" Display.percent (Constant 0.0)
             let blessedSeeds (vs: float list) =
-                Some { Panel = "SciFact"; Row = "SMEC"; Column = "24"; Value = List.average vs; PerSeed = vs; Seeds = [ 1L .. int64 vs.Length ]; CellHash = "h"; BlessedOn = "2026-01-01" }
+                Some { Panel = "SciFact"; Row = "SMEC"; Column = "24"; Value = List.average vs; PerSeed = vs; Seeds = [ 1L .. int64 vs.Length ]; CellHash = "h"; BlessedOn = "2026-01-01"; DataIdentity = "" }
             let single = blessedSeeds [ 0.6 ]
             Expect.equal (regression single 2 cell "h" (value 0.59)).Status Pass "at the 0.01 floor"
             Expect.equal (regression single 2 cell "h" (value 0.59)).Tolerance (Some 0.01) "floor"

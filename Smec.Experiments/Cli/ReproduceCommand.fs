@@ -14,6 +14,7 @@ type ReproduceArgs =
     | All
     | [<Unique>] Profile of name: string
     | [<Unique>] Seeds of count: int
+    | Quick
     | [<Unique>] Embeddings of manifest: string
     | Force
     | Dry_Run
@@ -26,7 +27,8 @@ type ReproduceArgs =
             | Table _ -> "catalog item to reproduce (1-9; `smec list` shows them)"
             | All -> "every item"
             | Profile _ -> "local (default: the project's data and encoders) or paper (the paper's embeddings, from a manifest)"
-            | Seeds _ -> "seeds per trained cell (default 1; mean and spread over seeds 1..N)"
+            | Seeds _ -> "seeds per trained cell (default 3: mean and sample SD over seeds 1..N)"
+            | Quick -> "one seed per trained cell (seed 1): a quick look, labelled as such in every output"
             | Embeddings _ -> "embeddings manifest (YAML/JSON) for the paper profile; default $SMEC_EMBEDDINGS"
             | Force -> "recompute experiments even when a cached result exists"
             | Dry_Run -> "plan only: show what is cached and what would run, from the cache"
@@ -52,7 +54,7 @@ let listExperiments (session: CatalogSession.Session) (profile: Profile) (item: 
 let run (args: ParseResults<ReproduceArgs>) : int =
     CatalogSession.guard (fun () ->
         let session =
-            CatalogSession.openSession (args.TryGetResult Embeddings) (args.TryGetResult Seeds) (args.TryGetResult Results)
+            CatalogSession.openSession (args.TryGetResult Embeddings) (CatalogSession.seedCount (args.TryGetResult Seeds) (args.Contains Quick)) (args.TryGetResult Results)
                 CatalogSession.consoleProgress
         let profile = CatalogSession.parseProfile (args.TryGetResult Profile)
         let items =
@@ -63,9 +65,23 @@ let run (args: ParseResults<ReproduceArgs>) : int =
             | Some _, true -> failwith "give either --table N or --all, not both"
         if args.Contains List then
             for item in items do listExperiments session profile item
+            0
         else
             let options = { Runner.Force = args.Contains Force; Runner.DryRun = args.Contains Dry_Run }
-            for item in items do
-                let result, folder = reproduceItem session profile options item
-                Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)")
-        0)
+            // Fail fast and once: every dataset the items need is found (or fetched) before anything runs.
+            let missing =
+                if options.DryRun then []
+                else
+                    items
+                    |> List.choose (fun item ->
+                        match DataPreflight.check session.Environment (Catalog.build item profile session.Context) with
+                        | [] -> None
+                        | m -> Some(DataPreflight.describe item m))
+            if not missing.IsEmpty then
+                for m in missing do eprintfn "error: %s" m
+                2
+            else
+                for item in items do
+                    let result, folder = reproduceItem session profile options item
+                    Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)")
+                0)

@@ -23,7 +23,7 @@ namespace Smec.Core.Training;
 
 public static class TrainingLoop
 {
-    private const string CheckpointMagic = "smec-checkpoint-v3";
+    private const string CheckpointMagic = "smec-checkpoint-v4";
 
     /// <summary>Convenience overload that builds (and disposes) the training set.</summary>
     public static TrainingResult Run(Methods.TrainingData data, ITrainingObjective objective, TrainingOptions options)
@@ -44,13 +44,15 @@ public static class TrainingLoop
         var batcher = new PairBatcher(set, options.BatchSize, options.HardNegativesPerQuery, options.RandomDocs, seed);
         var scorer = new ValidationScorer(set);
         var fingerprint = Fingerprint(objective, options, seed);
+        // The data a checkpoint was written for is part of what it must match (computed only when checkpointing).
+        var dataIdentity = options.CheckpointPath is null ? "" : DataIdentity.Of(set.Data);
 
         // The best parameters so far, kept outside every step scope on purpose.
         var best = parameters.Select(p => p.detach().clone()).ToArray();
         var history = new List<TrainingEvaluation>();
         var state = new LoopState();
         var resumed = options.CheckpointPath is { } path && File.Exists(path)
-            && TryResume(path, fingerprint, parameters, best, objective, optimizers, history, state);
+            && TryResume(path, fingerprint, dataIdentity, parameters, best, objective, optimizers, history, state);
         if (!resumed && scorer.HasQueries)
         {
             state.BestScore = scorer.Score(objective); // the initial map (e.g. a PCA init) is a candidate too
@@ -76,7 +78,9 @@ public static class TrainingLoop
                 foreach (var o in optimizers) o.Step();
                 objective.AfterStep(batch, context);
                 var value = loss.item<float>();
-                if (!float.IsFinite(value)) throw new InvalidOperationException($"{options.Label}: loss became {value} at step {step}");
+                if (!float.IsFinite(value))
+                    throw new Runtime.TrainingDivergedException(
+                        $"{options.Label}: the training loss became {value} at step {step + 1}; expected a finite loss (check the inputs for extreme values, or lower the learning rate)");
                 lossSum += value; lossCount++;
             }
 
@@ -94,7 +98,7 @@ public static class TrainingLoop
                 else state.StaleEvaluations++;
                 state.NextStep = step + 1;
                 if (options.CheckpointPath is { } checkpoint)
-                    WriteCheckpoint(checkpoint, fingerprint, parameters, best, objective, optimizers, history, state);
+                    WriteCheckpoint(checkpoint, fingerprint, dataIdentity, parameters, best, objective, optimizers, history, state);
                 if (state.StaleEvaluations >= options.Patience && step + 1 >= options.MinSteps) { stoppedEarly = true; step++; break; }
             }
             progress.Update(step + 1, lossCount > 0 ? lossSum / lossCount : history.LastOrDefault()?.MeanTrainLoss ?? 0,
@@ -106,7 +110,7 @@ public static class TrainingLoop
         {
             state.Finished = true;
             state.NextStep = step;
-            WriteCheckpoint(finalCheckpoint, fingerprint, parameters, best, objective, optimizers, history, state);
+            WriteCheckpoint(finalCheckpoint, fingerprint, dataIdentity, parameters, best, objective, optimizers, history, state);
         }
         foreach (var b in best) b.Dispose();
         foreach (var o in optimizers) o.Dispose();
@@ -139,15 +143,26 @@ public static class TrainingLoop
         for (var i = 0; i < targets.Count; i++) targets[i].copy_(sources[i]);
     }
 
+    /// <summary>The keys whose values differ between two fingerprints (key=value;... lists).</summary>
+    private static string Differences(string a, string b)
+    {
+        static Dictionary<string, string> Parse(string f) => f.Split(';').Select(p => p.Split('=', 2))
+            .GroupBy(p => p[0]).ToDictionary(g => g.Key, g => g.First().Length > 1 ? g.First()[1] : "");
+        var (x, y) = (Parse(a), Parse(b));
+        var keys = x.Keys.Union(y.Keys).Where(k => x.GetValueOrDefault(k) != y.GetValueOrDefault(k)).Order().ToArray();
+        return keys.Length == 0 ? "none" : string.Join(", ", keys.Select(k => $"{k} {x.GetValueOrDefault(k, "-")} vs {y.GetValueOrDefault(k, "-")}"));
+    }
+
     private static string Fingerprint(ITrainingObjective objective, TrainingOptions options, long seed) =>
         string.Join(";", options.Describe().Select(kv => $"{kv.Key}={kv.Value}")) + $";seed={seed};objective={objective.Fingerprint}";
 
-    private static void WriteCheckpoint(string path, string fingerprint, Parameter[] parameters, Tensor[] best,
+    private static void WriteCheckpoint(string path, string fingerprint, string dataIdentity, Parameter[] parameters, Tensor[] best,
         ITrainingObjective objective, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
     {
         TensorIO.WriteAtomically(path, w =>
         {
             w.Write(CheckpointMagic);
+            w.Write(dataIdentity);
             w.Write(fingerprint);
             w.Write(state.NextStep); w.Write(state.BestScore); w.Write(state.BestStep); w.Write(state.StaleEvaluations); w.Write(state.Finished);
             w.Write(history.Count);
@@ -159,17 +174,25 @@ public static class TrainingLoop
         });
     }
 
-    private static bool TryResume(string path, string fingerprint, Parameter[] parameters, Tensor[] best,
+    private static bool TryResume(string path, string fingerprint, string dataIdentity, Parameter[] parameters, Tensor[] best,
         ITrainingObjective objective, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
     {
         using var stream = File.OpenRead(path);
         using var r = new BinaryReader(stream);
-        if (r.ReadString() != CheckpointMagic) throw new InvalidDataException($"{path}: not a training checkpoint");
+        string magic;
+        try { magic = r.ReadString(); }
+        catch (EndOfStreamException) { magic = ""; }
+        if (magic != CheckpointMagic)
+            throw new InvalidDataException($"{path}: not a training checkpoint of this version; expected {CheckpointMagic} (delete it to start afresh)");
+        var storedData = r.ReadString();
         var stored = r.ReadString();
-        if (stored != fingerprint)
+        // Another run's checkpoint is refused, never resumed and never silently overwritten.
+        if (storedData != dataIdentity || stored != fingerprint)
         {
-            Console.Error.WriteLine($"checkpoint {path} is for another configuration; starting afresh (it will be overwritten)");
-            return false;
+            var settings = stored == fingerprint ? "the same settings" : $"settings {DataIdentity.Short(DataIdentity.OfText(stored))} vs this run's {DataIdentity.Short(DataIdentity.OfText(fingerprint))} (differing: {Differences(stored, fingerprint)})";
+            throw new Runtime.CheckpointMismatchException(
+                $"{path}: checkpoint of data {DataIdentity.Short(storedData)}, this run's data is {DataIdentity.Short(dataIdentity)}; {settings}; " +
+                "expected a checkpoint of this data and these settings (give another --checkpoint path, or delete this one to start afresh)");
         }
         state.NextStep = r.ReadInt32(); state.BestScore = r.ReadDouble(); state.BestStep = r.ReadInt32(); state.StaleEvaluations = r.ReadInt32(); state.Finished = r.ReadBoolean();
         var count = r.ReadInt32();

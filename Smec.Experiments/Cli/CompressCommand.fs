@@ -5,6 +5,7 @@ open Argu
 open Smec.Core.Methods
 open Smec.Core.Methods.SmecMethod
 open Smec.Core.Storage
+open Smec.Experiments.Cli.UserErrors
 
 type CompressArgs =
     | [<Mandatory>] Model of dir: string
@@ -23,16 +24,25 @@ type CompressArgs =
             | Role _ -> "query or document (default document; SMEC treats both alike)"
 
 let run (args: ParseResults<CompressArgs>) : int =
-    use model = SmecCompressor.Load(args.GetResult Model)
-    let input = args.GetResult In
-    let struct (values, rows, cols) = Npy.ReadFloat32 input
-    let ids = Array.init rows string
+    // Every option is checked before the model loads or anything is written.
     let role =
-        match args.GetResult(Role, "document") with
+        match oneOf "--role" "role" [ "query"; "document" ] (args.GetResult(Role, "document")) with
         | "query" -> EmbeddingRole.Query
-        | "document" -> EmbeddingRole.Document
-        | r -> failwithf "--role: '%s' is not query or document" r
-    let compressed = model.Compress(EmbeddingMatrix(ids, values, cols), args.GetResult Dim, role)
-    Npy.WriteFloat32(args.GetResult Out, System.ReadOnlySpan compressed.Values, rows, compressed.Dim)
-    eprintfn "%s: %d x %d -> %d x %d with %s" (args.GetResult Out) rows cols rows compressed.Dim model.Name
+        | _ -> EmbeddingRole.Document
+    let modelDir = requireFolder "--model" (args.GetResult Model)
+    let input = requireFile "--in" (args.GetResult In)
+    let out = requireWritableFile "--out" (args.GetResult Out)
+    let dim = requirePositive "--dim" (args.GetResult Dim)
+    if not (ModelSeal.Verify modelDir) then
+        eprintfn "warning: %s has no %s (saved before models were sealed): its files cannot be checked for corruption" modelDir ModelSeal.FileName
+    use model = SmecCompressor.Load modelDir
+    if not (model.Dims |> Seq.contains dim) then
+        userError "--dim: the model in %s was trained for dims %s, not %d; expected one of them" modelDir (model.Dims |> Seq.map string |> String.concat ", ") dim
+    let struct (values, rows, cols) = Npy.ReadFloat32 input
+    Smec.Core.Runtime.Finite.RequireRows(System.ReadOnlySpan values, cols, input, fun row -> sprintf "row %d" row)
+    let ids = Array.init rows string
+    let compressed = model.Compress(EmbeddingMatrix(ids, values, cols), dim, role)
+    Smec.Core.Runtime.Finite.RequireRows(System.ReadOnlySpan compressed.Values, compressed.Dim, sprintf "the output of %s" modelDir, fun row -> sprintf "input row %d" row)
+    Npy.WriteFloat32(out, System.ReadOnlySpan compressed.Values, rows, compressed.Dim)
+    eprintfn "%s: %d x %d -> %d x %d with %s" out rows cols rows compressed.Dim model.Name
     0

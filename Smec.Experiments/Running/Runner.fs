@@ -117,43 +117,51 @@ let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment 
                     env.Progress(sprintf "%s would run (dry run)" label)
                     NotRun "not run: dry run"
                 | stale ->
-                    match stale with
-                    | Some(Error message) -> env.Progress message
-                    | _ -> ()
-                    let data = if Experiments.needsData p.Config then dataFor p.Config |> Result.map Some else Ok None
-                    match data with
-                    | Error reason ->
-                        env.Progress(sprintf "%s SKIPPED: %s" label reason)
-                        NotRun reason
-                    | Ok data ->
-                        env.Progress(sprintf "%s running..." label)
-                        let started = DateTime.UtcNow
-                        let clock = Stopwatch.StartNew()
-                        try
-                            match Experiments.execute env p.Config data with
-                            | Error reason ->
-                                env.Progress(sprintf "%s SKIPPED: %s" label reason)
-                                NotRun reason
-                            | Ok output ->
-                                let result =
-                                    { Hash = p.Hash
-                                      ConfigHash = ConfigHash.hash p.Config
-                                      Implementation = implementationOf env p.Config
-                                      ConfigJson = ConfigHash.canonical (ConfigHash.toJson p.Config)
-                                      Measurements = output.Measurements
-                                      Settings = output.Settings
-                                      Notes = output.Notes
-                                      PackageVersions = BuildInfo.PackageVersions() |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
-                                      DataChecksums = output.Checksums
-                                      TorchThreads = Determinism.ConfiguredThreads()
-                                      StartedUtc = started
-                                      Seconds = clock.Elapsed.TotalSeconds }
-                                save env.ResultsDir result
-                                env.Progress(sprintf "%s done in %.1f s: %s" label result.Seconds (summary result.Measurements))
-                                Finished(result, false)
-                        with e ->
-                            let message = sprintf "%s: %s" (e.GetType().Name) e.Message
-                            env.Progress(sprintf "%s FAILED: %s" label message)
-                            Failed message
+                    // One process computes an experiment; another run of it waits, then reuses the stored result.
+                    let reuse () =
+                        match (if options.Force then None else tryLoad env.ResultsDir p.Hash) with
+                        | Some(Ok result) ->
+                            env.Progress(sprintf "%s cached (computed by another run meanwhile)" label)
+                            Some(Finished(result, true))
+                        | _ -> None
+                    withLock env.ResultsDir p.Hash env.Progress reuse (fun () ->
+                        match stale with
+                        | Some(Error message) -> env.Progress message
+                        | _ -> ()
+                        let data = if Experiments.needsData p.Config then dataFor p.Config |> Result.map Some else Ok None
+                        match data with
+                        | Error reason ->
+                            env.Progress(sprintf "%s SKIPPED: %s" label reason)
+                            NotRun reason
+                        | Ok data ->
+                            env.Progress(sprintf "%s running..." label)
+                            let started = DateTime.UtcNow
+                            let clock = Stopwatch.StartNew()
+                            try
+                                match Experiments.execute env p.Config data with
+                                | Error reason ->
+                                    env.Progress(sprintf "%s SKIPPED: %s" label reason)
+                                    NotRun reason
+                                | Ok output ->
+                                    let result =
+                                        { Hash = p.Hash
+                                          ConfigHash = ConfigHash.hash p.Config
+                                          Implementation = implementationOf env p.Config
+                                          ConfigJson = ConfigHash.canonical (ConfigHash.toJson p.Config)
+                                          Measurements = output.Measurements
+                                          Settings = output.Settings
+                                          Notes = output.Notes
+                                          PackageVersions = BuildInfo.PackageVersions() |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
+                                          DataChecksums = output.Checksums
+                                          TorchThreads = Determinism.ConfiguredThreads()
+                                          StartedUtc = started
+                                          Seconds = clock.Elapsed.TotalSeconds }
+                                    save env.ResultsDir result
+                                    env.Progress(sprintf "%s done in %.1f s: %s" label result.Seconds (summary result.Measurements))
+                                    Finished(result, false)
+                            with e ->
+                                let message = sprintf "%s: %s" (e.GetType().Name) e.Message
+                                env.Progress(sprintf "%s FAILED: %s" label message)
+                                Failed message)
             p.Hash, outcome)
     Map.ofList outcomes

@@ -75,9 +75,9 @@ let requireWritableFolder (option: string) (folder: string) =
         ()
     with
     | :? UnauthorizedAccessException
-    | :? IOException as e ->
-        let where = if existing = folder then "" else sprintf " (its existing parent %s is not writable)" existing
-        userError "%s: folder %s is not writable%s: %s; expected a folder you can write to" option folder where e.Message
+    | :? IOException ->
+        let where = if existing = folder then "" else sprintf " (nor is its existing parent %s)" existing
+        userError "%s: folder %s is not writable%s; expected a folder you can write to" option folder where
 
 /// An output file path: not a folder, and its folder writable.
 let requireWritableFile (option: string) (path: string) =

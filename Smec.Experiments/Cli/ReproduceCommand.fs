@@ -73,7 +73,6 @@ let private unservedByManifest (result: TableRun.TableResult) =
         match c.Value with
         | Quantities.Gap gap when gap.Reason.Contains Profiles.manifestHint -> Some(gap.Reason.Replace(": " + Profiles.manifestHint, ""))
         | _ -> None)
-    |> List.distinct
 
 let run (args: ParseResults<ReproduceArgs>) : int =
     CatalogSession.guard (fun () ->
@@ -115,7 +114,7 @@ let run (args: ParseResults<ReproduceArgs>) : int =
                           | needs ->
                               let has = manifest.Entries |> List.map (fun e -> sprintf "%s (stands for %s) x %s" e.Encoder e.StandsFor e.Dataset) |> List.distinct
                               yield 2, sprintf "%s: matched nothing item %d needs for %d cell(s) (%s); the manifest has %s; expected an entry whose stands_for names the paper's encoder"
-                                          manifest.Path item needs.Length (String.concat "; " needs) (String.concat ", " has)
+                                          manifest.Path item needs.Length (needs |> List.distinct |> String.concat "; ") (String.concat ", " has)
                       | _ -> () ]
             for _, message in problems do eprintfn "error: %s" message
             match problems with

@@ -26,7 +26,7 @@ public static class ModelSeal
             return o;
         }
         var seal = new JsonObject { ["files"] = files, ["data"] = Map(data), ["settings"] = Map(settings) };
-        AtomicFile.WriteAllText(Path.Combine(directory, FileName), seal.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(Path.Combine(directory, FileName), seal.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
     }
 
     /// <summary>

@@ -14,6 +14,7 @@ let folderOf (resultsDir: string) (item: int) (profile: Profile) =
 let write (resultsDir: string) (result: TableResult) =
     let folder = folderOf resultsDir result.Spec.Item result.Spec.Profile
     Directory.CreateDirectory folder |> ignore
+    ResultStore.removeDeadTemporaries folder
     ResultStore.writeAtomically (Path.Combine(folder, "report.md")) (Markdown.render result)
     ResultStore.writeAtomically (Path.Combine(folder, "cells.csv")) (DataFiles.csv result)
     ResultStore.writeAtomically (Path.Combine(folder, "results.json")) (DataFiles.json result)

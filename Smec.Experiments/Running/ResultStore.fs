@@ -191,3 +191,14 @@ let withLock (resultsDir: string) (hash: string) (progress: string -> unit) (reu
         | None -> compute ()
     finally
         try File.Delete path with _ -> ()
+
+/// Temporary files of atomic writes (".<name>.<pid>.tmp") whose writer on this host is dead: what a
+/// killed run leaves behind. Removed before a run so a results folder holds only whole files.
+let removeDeadTemporaries (folder: string) =
+    if Directory.Exists folder then
+        for file in Directory.EnumerateFiles(folder, ".*.tmp") do
+            let parts = Path.GetFileName(file).Split('.')
+            let writer = parts |> Array.rev |> Array.tryPick (fun p -> match Int32.TryParse p with | true, pid -> Some pid | _ -> None)
+            match writer with
+            | Some pid when pid <> Environment.ProcessId && not (processAlive pid) -> (try File.Delete file with _ -> ())
+            | _ -> ()

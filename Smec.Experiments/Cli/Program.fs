@@ -123,7 +123,8 @@ let main argv =
     | :? ArguParseException as e ->
         // Argu's text is the error, then the usage: show the error and where the usage is.
         let first = e.Message.Split('\n').[0].Trim()
-        let first = if first.StartsWith "ERROR: " then first.Substring 7 else first
+        let first = (if first.StartsWith "ERROR: " then first.Substring 7 else first).TrimEnd('.')
+        if argv.Length = 0 then eprintf "%s" (parser.PrintUsage())
         eprintfn "error: %s; expected the options `smec %s--help` lists" first
             (argv |> Array.tryHead |> Option.filter (fun a -> not (a.StartsWith "-")) |> Option.map (fun a -> a + " ") |> Option.defaultValue "")
         userErrorCode

@@ -21,11 +21,8 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Bless of ParseResults<BlessCommand.BlessArgs>
     | [<CliPrefix(CliPrefix.None)>] Check of ParseResults<CheckCommand.CheckArgs>
     | [<CliPrefix(CliPrefix.None)>] List of ParseResults<ListCommand.ListArgs>
-<<<<<<< HEAD
-    | Verbose
-=======
     | [<CliPrefix(CliPrefix.None)>] Methods of ParseResults<MethodsCommand.MethodsArgs>
->>>>>>> main
+    | Verbose
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -44,7 +41,7 @@ type SmecArgs =
             | Bless _ -> "record a table's current values (from the cache) as its regression reference"
             | Check _ -> "judge tables from cached results only; exit 1 on any FAIL"
             | List _ -> "list the catalog's items"
-<<<<<<< HEAD
+            | Methods _ -> "list the methods and their options (names, types, defaults)"
             | Verbose -> "on an error, also print its stack trace (allowed anywhere on the line; or SMEC_VERBOSE=1)"
 
 /// Exit codes: 0 success; 1 the command ran and found failures (a FAIL verdict, a failed experiment, a
@@ -97,9 +94,6 @@ let report (verbose: bool) (e: exn) =
             if verbose then eprintfn "%O" e
             else eprintfn "Please report it with the command line and this output; rerun with --verbose for the stack trace."
             bugCode
-=======
-            | Methods _ -> "list the methods and their options (names, types, defaults)"
->>>>>>> main
 
 [<EntryPoint>]
 let main argv =
@@ -123,11 +117,8 @@ let main argv =
         | SmecArgs.Bless args -> BlessCommand.run args
         | SmecArgs.Check args -> CheckCommand.run args
         | SmecArgs.List args -> ListCommand.run args
-<<<<<<< HEAD
-        | SmecArgs.Verbose -> userError "--verbose: no command given; expected e.g. smec --verbose eval ..."
-=======
         | SmecArgs.Methods args -> MethodsCommand.run args
->>>>>>> main
+        | SmecArgs.Verbose -> userError "--verbose: no command given; expected e.g. smec --verbose eval ..."
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
         stdout.Write e.Message

@@ -213,6 +213,14 @@ let private inputChecksums (embDir: string) (qrelsDir: string) =
 /// Save into a fresh sibling folder, seal it, then swap it in: a kill leaves the old model or the new, never a mix.
 let private saveSealed (model: SmecCompressor) (dir: string) (data: (string * string) list) (settings: (string * string) list) =
     let full = Path.GetFullPath dir
+    // What a save killed midway left: an unfinished new folder (dropped) or the old model moved aside (restored).
+    let parent, name = Path.GetDirectoryName full, Path.GetFileName full
+    for leftover in Directory.EnumerateDirectories(parent, name + ".*-*") |> List.ofSeq do
+        let suffix = leftover.Substring(full.Length + 1)
+        match suffix.Split('-') with
+        | [| kind; pid |] when (kind = "saving" || kind = "old") && fst (Int32.TryParse pid) && not (Smec.Experiments.Running.ResultStore.processAlive (int pid)) ->
+            if kind = "old" && not (Directory.Exists full) then Directory.Move(leftover, full) else Directory.Delete(leftover, true)
+        | _ -> ()
     let fresh = sprintf "%s.saving-%d" full Environment.ProcessId
     if Directory.Exists fresh then Directory.Delete(fresh, true)
     model.Save fresh

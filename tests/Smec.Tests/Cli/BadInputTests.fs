@@ -86,8 +86,8 @@ let brokenManifestsFolder (dir: string) =
 
 // ---- the cases -------------------------------------------------------------------------------
 
-let cases : Case list =
-    [ // eval
+let cases : Case array =
+    [| // eval
       case "eval: --qrels given a folder" (fun d -> Directory.CreateDirectory(Path.Combine(d, "qdir")) |> ignore; write d "run.trec" goodRun)
           (fun d -> [ "eval"; "--qrels"; Path.Combine(d, "qdir"); "--run"; Path.Combine(d, "run.trec") ]) 2 "--qrels: "
       case "eval: --run does not exist" (fun d -> write d "qrels.txt" goodQrels) evalArgs 2 "does not exist"
@@ -174,26 +174,46 @@ let cases : Case list =
           (fun d -> reproduceArgs d [ "--table"; "6"; "--profile"; "paper"; "--embeddings"; Path.Combine(d, "manifest.yaml") ]) 2 "holds 6-d queries"
       { case "data manifests: a broken dataset manifest" brokenManifestsFolder (fun _ -> [ "data"; "list" ]) 2 "broken.yaml" with
           Env = fun d -> [ "SMEC_MANIFESTS_DIR", Path.Combine(d, "manifests") ] }
+      case "methods: misspelt method" none (fun _ -> [ "methods"; "nosuch" ]) 2 "unknown method 'nosuch'"
+      case "images: an item it does not run" none (fun _ -> [ "images"; "--item"; "3" ]) 2 "--item 3"
       case "unknown command" none (fun _ -> [ "nosuch" ]) 2 "error: "
-      case "eval without --run" (fun d -> write d "qrels.txt" goodQrels) (fun d -> [ "eval"; "--qrels"; Path.Combine(d, "qrels.txt") ]) 2 "--run" ]
+      case "eval without --run" (fun d -> write d "qrels.txt" goodQrels) (fun d -> [ "eval"; "--qrels"; Path.Combine(d, "qrels.txt") ]) 2 "--run" |]
 
-let private runCase (c: Case) =
+type private Outcome = { Args: string list; Result: Finished; Before: string list; After: string list }
+
+/// Run one case in a fresh folder: its inputs, the command, and the folder's files before and after.
+let private execute (c: Case) =
     use dir = new TempDir()
     c.Setup dir.Path
     let before = filesUnder dir.Path
     let result = runWith (c.Env dir.Path) 120 (c.Args dir.Path)
-    let context = sprintf "smec %s\nstderr: %s\nstdout: %s" (String.Join(" ", c.Args dir.Path)) result.Err result.Out
+    { Args = c.Args dir.Path; Result = result; Before = before; After = filesUnder dir.Path }, c.Fragment dir.Path
+
+/// Every case runs once, two child processes at a time (the test runner itself is sequential, and
+/// each child spends most of its second starting .NET on one core).
+let private outcomes =
+    lazy
+        (let results = Array.zeroCreate cases.Length
+         Threading.Tasks.Parallel.For(0, cases.Length, Threading.Tasks.ParallelOptions(MaxDegreeOfParallelism = 2),
+                                      fun i -> results.[i] <- execute cases.[i]) |> ignore
+         results)
+
+let private check (index: int) =
+    let c = cases.[index]
+    let outcome, fragment = outcomes.Force().[index]
+    let result = outcome.Result
+    let context = sprintf "smec %s\nstderr: %s\nstdout: %s" (String.Join(" ", outcome.Args)) result.Err result.Out
     Expect.equal result.Code c.Code (sprintf "exit code; %s" context)
-    Expect.stringContains result.Err (c.Fragment dir.Path) (sprintf "message; %s" context)
+    Expect.stringContains result.Err fragment (sprintf "message; %s" context)
     Expect.stringContains result.Err "error: " "one error line"
     Expect.isFalse (result.Err.Contains "   at ") (sprintf "no stack trace without --verbose; %s" context)
     Expect.isFalse (result.Err.Contains "Unhandled exception") context
-    Expect.equal (filesUnder dir.Path) before (sprintf "nothing was written; %s" context)
+    Expect.equal outcome.After outcome.Before (sprintf "nothing was written; %s" context)
 
 [<Tests>]
 let tests =
     testList "Cli.BadInput" [
-        for c in cases do yield testCase c.Name (fun () -> runCase c)
+        for i, c in Array.indexed cases do yield testCase c.Name (fun () -> check i)
         yield testCase "the suite has at least 40 cases across the commands" <| fun () ->
             Expect.isGreaterThanOrEqual cases.Length 40 "cases"
         yield testCase "--verbose adds the stack trace to a user error" <| fun () ->

@@ -15,6 +15,7 @@ type ReproduceArgs =
     | All
     | [<Unique>] Profile of name: string
     | [<Unique>] Seeds of count: int
+    | Quick
     | [<Unique>] Embeddings of manifest: string
     | Force
     | Dry_Run
@@ -27,7 +28,8 @@ type ReproduceArgs =
             | Table _ -> "catalog item to reproduce (1-9; `smec list` shows them)"
             | All -> "every item"
             | Profile _ -> "local (default: the project's data and encoders) or paper (the paper's embeddings, from a manifest)"
-            | Seeds _ -> "seeds per trained cell (default 1; mean and spread over seeds 1..N)"
+            | Seeds _ -> "seeds per trained cell (default 3: mean and sample SD over seeds 1..N)"
+            | Quick -> "one seed per trained cell (seed 1): a quick look, labelled as such in every output"
             | Embeddings _ -> "embeddings manifest (YAML/JSON) for the paper profile; default $SMEC_EMBEDDINGS"
             | Force -> "recompute experiments even when a cached result exists"
             | Dry_Run -> "plan only: show what is cached and what would run, from the cache"
@@ -89,7 +91,7 @@ let run (args: ParseResults<ReproduceArgs>) : int =
         let writes = not (args.Contains Dry_Run || args.Contains List)
         args.TryGetResult Results |> Option.iter (fun d -> if writes then requireWritableFolder "--results" d)
         let session =
-            CatalogSession.openSession (args.TryGetResult Embeddings) (args.TryGetResult Seeds) (args.TryGetResult Results)
+            CatalogSession.openSession (args.TryGetResult Embeddings) (CatalogSession.seedCount (args.TryGetResult Seeds) (args.Contains Quick)) (args.TryGetResult Results)
                 CatalogSession.consoleProgress
         if writes then requireWritableFolder "--results" session.Environment.ResultsDir
         session.Context.Manifest |> Option.iter checkManifestFiles
@@ -98,25 +100,38 @@ let run (args: ParseResults<ReproduceArgs>) : int =
             0
         else
             let options = { Runner.Force = args.Contains Force; Runner.DryRun = args.Contains Dry_Run }
-            // Every item runs and writes its report; the exit code then says what went wrong.
-            let problems =
-                [ for item in items do
-                      let result, folder = reproduceItem session profile options item
-                      Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)")
-                      let failed = result.Outcomes |> Map.toList |> List.choose (fun (h, o) -> match o with Runner.Failed m -> Some(h, m) | _ -> None)
-                      for hash, message in failed do
-                          let config = result.Planned |> List.tryFind (fun p -> p.Hash = hash) |> Option.map (fun p -> Runner.describe p.Config) |> Option.defaultValue hash
-                          yield 1, sprintf "item %d: experiment %s (%s) failed: %s" item config (ConfigHash.short hash) message
-                      match session.Context.Manifest with
-                      | Some manifest when profile = Paper ->
-                          match unservedByManifest result with
-                          | [] -> ()
-                          | needs ->
-                              let has = manifest.Entries |> List.map (fun e -> sprintf "%s (stands for %s) x %s" e.Encoder e.StandsFor e.Dataset) |> List.distinct
-                              yield 2, sprintf "%s: matched nothing item %d needs for %d cell(s) (%s); the manifest has %s; expected an entry whose stands_for names the paper's encoder"
-                                          manifest.Path item needs.Length (needs |> List.distinct |> String.concat "; ") (String.concat ", " has)
-                      | _ -> () ]
-            for _, message in problems do eprintfn "error: %s" message
-            match problems with
-            | [] -> 0
-            | _ -> problems |> List.map fst |> List.max)
+            // Fail fast and once: every dataset the items need is found (or fetched) before anything runs.
+            let missing =
+                if options.DryRun then []
+                else
+                    items
+                    |> List.choose (fun item ->
+                        match DataPreflight.check session.Environment (Catalog.build item profile session.Context) with
+                        | [] -> None
+                        | m -> Some(DataPreflight.describe item m))
+            if not missing.IsEmpty then
+                for m in missing do eprintfn "error: %s" m
+                2
+            else
+                // Every item runs and writes its report; the exit code then says what went wrong.
+                let problems =
+                    [ for item in items do
+                          let result, folder = reproduceItem session profile options item
+                          Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)")
+                          let failed = result.Outcomes |> Map.toList |> List.choose (fun (h, o) -> match o with Runner.Failed m -> Some(h, m) | _ -> None)
+                          for hash, message in failed do
+                              let config = result.Planned |> List.tryFind (fun p -> p.Hash = hash) |> Option.map (fun p -> Runner.describe p.Config) |> Option.defaultValue hash
+                              yield 1, sprintf "item %d: experiment %s (%s) failed: %s" item config (ConfigHash.short hash) message
+                          match session.Context.Manifest with
+                          | Some manifest when profile = Paper ->
+                              match unservedByManifest result with
+                              | [] -> ()
+                              | needs ->
+                                  let has = manifest.Entries |> List.map (fun e -> sprintf "%s (stands for %s) x %s" e.Encoder e.StandsFor e.Dataset) |> List.distinct
+                                  yield 2, sprintf "%s: matched nothing item %d needs for %d cell(s) (%s); the manifest has %s; expected an entry whose stands_for names the paper's encoder"
+                                              manifest.Path item needs.Length (needs |> List.distinct |> String.concat "; ") (String.concat ", " has)
+                          | _ -> () ]
+                for _, message in problems do eprintfn "error: %s" message
+                match problems with
+                | [] -> 0
+                | _ -> problems |> List.map fst |> List.max)

@@ -74,15 +74,9 @@ let noEnv (_: string) : (string * string) list = []
 let case name setup args code fragment =
     { Name = name; Setup = setup; Args = args; Env = noEnv; Code = code; Fragment = (fun _ -> fragment) }
 
-/// A copy of the repository's data-manifests with one broken dataset manifest added.
+/// A manifests folder whose one dataset manifest is broken YAML.
 let brokenManifestsFolder (dir: string) =
-    let target = Path.Combine(dir, "manifests")
-    for sub in [ "datasets"; "encoders"; "embeddings" ] do
-        let source = Path.Combine(repoRoot, "data-manifests", sub)
-        Directory.CreateDirectory(Path.Combine(target, sub)) |> ignore
-        if Directory.Exists source then
-            for f in Directory.GetFiles source do File.Copy(f, Path.Combine(target, sub, Path.GetFileName f))
-    write target "datasets/broken.yaml" "id: broken\nkind: [unclosed\n"
+    write (Path.Combine(dir, "manifests")) "datasets/broken.yaml" "id: broken\nkind: [unclosed\n"
 
 // ---- the cases -------------------------------------------------------------------------------
 

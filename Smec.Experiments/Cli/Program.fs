@@ -41,6 +41,7 @@ type SmecArgs =
 
 [<EntryPoint>]
 let main argv =
+    OpenMpEnvironment.Apply() // before anything loads libtorch (libgomp reads OMP_* once, at load)
     let parser = ArgumentParser.Create<SmecArgs>(programName = "smec", errorHandler = ProcessExiter())
     let results = parser.ParseCommandLine argv
     try

@@ -37,7 +37,7 @@ type ReproduceArgs =
 let reproduceItem (session: CatalogSession.Session) (profile: Profile) (options: Runner.RunOptions) (item: int) =
     let spec = Catalog.build item profile session.Context
     let result = TableRun.reproduce session.Environment session.Published options spec
-    let folder = if options.DryRun then None else Some(ReportWriter.write session.Environment.ResultsDir result)
+    let folder = if options.DryRun then None else Some(Timing.time "reports (files)" (fun () -> ReportWriter.write session.Environment.ResultsDir result))
     result, folder
 
 let listExperiments (session: CatalogSession.Session) (profile: Profile) (item: int) =
@@ -65,7 +65,11 @@ let run (args: ParseResults<ReproduceArgs>) : int =
             for item in items do listExperiments session profile item
         else
             let options = { Runner.Force = args.Contains Force; Runner.DryRun = args.Contains Dry_Run }
-            for item in items do
+            for index, item in List.indexed items do
+                if index > 0 then Timing.reset ()
                 let result, folder = reproduceItem session profile options item
-                Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)")
+                Timing.time "reports (terminal)" (fun () -> Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)"))
+                let breakdown = Timing.snapshot ()
+                folder |> Option.iter (fun f -> Timing.store f breakdown)
+                eprintf "%s" (Timing.text breakdown)
         0)

@@ -32,19 +32,20 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
               Seed = config.Seed }
     // Some compressors hold torch tensors (SMEC's chain): release them when the experiment ends.
     use _release = { new System.IDisposable with member _.Dispose() = match compressor with :? System.IDisposable as d -> d.Dispose() | _ -> () }
-    compressor.Fit data.Training
+    Timing.time ("fit: " + config.Method) (fun () -> compressor.Fit data.Training)
     let search = SearchOptions(IgnoreIdenticalIds = data.DropSelfMatches)
     // P@10 and recall@10 besides the standard measures: the image items' class-relevance figures
     // and the multimodal items' R@10 (cheap: the ranking is already 100 deep).
     let measures = [ yield! RetrievalEvaluation.StandardMeasures; Measure.PrecisionAt 10; Measure.RecallAt 10 ] |> List.distinct |> Array.ofList
     let documents = testCorpus data
     let measurements =
+      Timing.time "evaluation (compress test data, search, trec_eval)" (fun () ->
         [ for d in dims do
               let docs = compressor.Compress(documents, d, EmbeddingRole.Document)
               let queries = compressor.Compress(data.TestQueries, d, EmbeddingRole.Query)
               let result = RetrievalEvaluation.Evaluate(queries, docs, data.Test, measures, search)
               yield ndcgAt d, result.Mean Measure.Ndcg10
-              for m in measures do yield sprintf "%s@%d" m.Name d, result.Mean m ]
+              for m in measures do yield sprintf "%s@%d" m.Name d, result.Mean m ])
     { Measurements = Map.ofList (Map.toList data.DataMeasurements @ measurements)
       Settings = compressor.Settings |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
       Notes =
@@ -60,7 +61,7 @@ let needsData (config: ExperimentConfig) = config.Kind <> DatasetDescription
 let execute (env: RunEnvironment) (config: ExperimentConfig) (data: Lazy<LoadedDataset> option) : Result<ExperimentOutput, string> =
     match config.Kind, data with
     | DatasetDescription, _ ->
-        DatasetDescription.describe env.Manifest config
+        Timing.time "data descriptions (counts, checksums)" (fun () -> DatasetDescription.describe env.Manifest config)
         |> Result.map (fun (measurements, checksums) ->
             { Measurements = measurements; Settings = Map.empty; Notes = []; Checksums = checksums })
     | _, None -> Error "no data for this experiment"
@@ -70,8 +71,9 @@ let execute (env: RunEnvironment) (config: ExperimentConfig) (data: Lazy<LoadedD
         env.Probes.Resolve config.Kind
         |> Result.map (fun probe ->
             Determinism.Seed config.Seed |> ignore
-            let output = probe { Config = config; Data = data.Value; Methods = env.Methods }
+            let data = data.Value
+            let output = Timing.time (sprintf "probe: %A" config.Kind) (fun () -> probe { Config = config; Data = data; Methods = env.Methods })
             { Measurements = output.Measurements
               Settings = output.Settings
-              Notes = data.Value.Notes @ output.Notes
-              Checksums = data.Value.Checksums })
+              Notes = data.Notes @ output.Notes
+              Checksums = data.Checksums })

@@ -58,6 +58,9 @@ public static class TrainingLoop
         }
 
         var progress = new ProgressBar(options.Label, options.MaxSteps, options.Progress);
+        var profile = StepProfile.Enabled ? new StepProfile() : null;
+        var firstStep = state.NextStep;
+        profile?.Restart();
         double lossSum = 0; var lossCount = 0;
         var stoppedEarly = false;
         var step = state.NextStep;
@@ -69,16 +72,22 @@ public static class TrainingLoop
             using (var scope = NewDisposeScope())
             {
                 var batch = batcher.Batch(step);
+                profile?.Lap("batch");
                 foreach (var o in optimizers) o.ZeroGrad();
                 var loss = objective.Loss(batch, context);
+                profile?.Lap("loss");
                 loss.backward();
                 options.AfterBackward?.Invoke(context);
+                profile?.Lap("backward");
                 foreach (var o in optimizers) o.Step();
+                profile?.Lap("optimizer");
                 objective.AfterStep(batch, context);
+                profile?.Lap("after-step");
                 var value = loss.item<float>();
                 if (!float.IsFinite(value)) throw new InvalidOperationException($"{options.Label}: loss became {value} at step {step}");
                 lossSum += value; lossCount++;
             }
+            profile?.Lap("item+dispose");
 
             var evaluate = scorer.HasQueries && ((step + 1) % options.EvaluateEvery == 0 || step + 1 == options.MaxSteps);
             if (evaluate)
@@ -95,12 +104,15 @@ public static class TrainingLoop
                 state.NextStep = step + 1;
                 if (options.CheckpointPath is { } checkpoint)
                     WriteCheckpoint(checkpoint, fingerprint, parameters, best, objective, optimizers, history, state);
+                profile?.Lap("validation+checkpoint");
                 if (state.StaleEvaluations >= options.Patience && step + 1 >= options.MinSteps) { stoppedEarly = true; step++; break; }
             }
             progress.Update(step + 1, lossCount > 0 ? lossSum / lossCount : history.LastOrDefault()?.MeanTrainLoss ?? 0,
                 scorer.HasQueries ? state.BestScore : null, evaluate, evaluate ? history[^1].ValidationNdcg10 : null);
+            profile?.Lap("progress");
         }
 
+        if (profile is not null) Console.Error.WriteLine($"{options.Label}: {profile.Describe(step - firstStep)}");
         if (scorer.HasQueries) CopyInto(parameters, best); // leave the best-validation weights in place
         if (options.CheckpointPath is { } finalCheckpoint && !state.Finished)
         {

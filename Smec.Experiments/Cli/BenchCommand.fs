@@ -78,15 +78,17 @@ type Row =
       Target: string }
 
 let private printRow (row: Row) =
-    let ms xs f = if List.isEmpty xs then "      -" else sprintf "%7.3f" (1000.0 * f xs)
-    let ratio f = if List.isEmpty row.Reference || List.isEmpty row.Ours then "    -" else sprintf "%5.2fx" (f row.Ours / f row.Reference)
+    let ms xs f =
+        if List.isEmpty xs then sprintf "%8s" "-"
+        else let v = 1000.0 * f xs in if v >= 1000.0 then sprintf "%8.0f" v else sprintf "%8.3f" v
+    let ratio f = if List.isEmpty row.Reference || List.isEmpty row.Ours then sprintf "%9s" "-" else sprintf "%8.2fx" (f row.Ours / f row.Reference)
     printfn "| %-34s | %s | %s | %s | %s | %s | %s | %-9s |" row.Name (ms row.Ours List.min) (ms row.Ours median)
         (ms row.Reference List.min) (ms row.Reference median) (ratio List.min) (ratio median) row.Target
 
 let private printHeader (unitName: string) (referenceName: string) =
     printfn ""
-    printfn "| %-34s | ours min | ours med | %-8s | ref  med | min ratio | med ratio | target    |" ("row (ms per " + unitName + ")") (referenceName + " min")
-    printfn "|%s|---------:|---------:|---------:|---------:|------:|------:|-----------|" (String('-', 36))
+    printfn "| %-34s | ours min | ours med | %-8s | %-8s | min ratio | med ratio | target    |" ("row (ms per " + unitName + ")") (referenceName + " min") (referenceName + " med")
+    printfn "|%s|---------:|---------:|---------:|---------:|----------:|----------:|-----------|" (String('-', 36))
 
 /// The PyTorch side: one long-lived `steps.py serve` process, asked for N steps at a time.
 type private TorchWorker(python: string, script: string, threads: int) =

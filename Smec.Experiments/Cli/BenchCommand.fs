@@ -25,6 +25,7 @@ type BenchArgs =
     | [<Unique>] Steps of int
     | [<Unique>] Memory_Steps of int
     | Only of section: string
+    | [<Unique>] Encoder_Docs of int
     | [<Unique>] Python of path: string
 
     interface IArgParserTemplate with
@@ -39,7 +40,8 @@ type BenchArgs =
             | Repeat _ -> "timed repeats of each side, alternating sides (default 5; min and median reported)"
             | Steps _ -> "training steps per timed repeat (default 20)"
             | Memory_Steps _ -> "training steps of the RSS growth row (default 10000)"
-            | Only _ -> "run only these sections: steps, search, memory (repeatable; default all)"
+            | Only _ -> "run only these sections: steps, encoders, search, memory (repeatable; default all)"
+            | Encoder_Docs _ -> "SciFact documents per encoder repeat (default 64)"
             | Python _ -> "python with torch for the reference side (default /usr/bin/python3, Debian's python3-torch)"
 
 /// Peak resident set size of this process (VmHWM in /proc/self/status), in bytes; None where /proc is absent.
@@ -178,6 +180,55 @@ let private memoryGrowth (memorySteps: int) =
         | _ -> printfn "  RSS growth: unavailable (no /proc/self/status)"
     finally case.Dispose()
 
+/// MiniLM documents through the harness's encoder (tokenize, batch 32 sorted by length, pool,
+/// normalise) against a bare ONNX Runtime session on the same pre-tokenized documents at its best
+/// batch size (same session options and threads); SciFact's first documents (real text, speed only).
+let private encoders (repeats: int) (docCount: int) =
+    let manifest = Smec.Core.Data.Manifests.ManifestCatalog.Default.Encoder "all-MiniLM-L6-v2"
+    use encoder = new Smec.Core.Encoders.BertOnnxEncoder(manifest)
+    let texts =
+        (Smec.Core.Data.DatasetLoader.LoadText "scifact").Corpus
+        |> Seq.truncate docCount |> Seq.map (fun d -> (d.Title + " " + d.Text).Trim()) |> Array.ofSeq
+    let package = manifest.Source.Package
+    use session =
+        Smec.Core.Encoders.OnnxSessions.FromBytes(Smec.Core.Encoders.EmbeddedModel.ReadAll(package, manifest.Source.Resource), "bare")
+    let tokens = texts |> Array.map encoder.Tokenize |> Array.sortByDescending (fun t -> t.Count)
+    let bare (batchSize: int) () =
+        for start in 0 .. batchSize .. tokens.Length - 1 do
+            let batch = tokens.[start .. min (tokens.Length - 1) (start + batchSize - 1)]
+            let length = batch |> Array.map (fun t -> t.Count) |> Array.max
+            let shape = [| batch.Length; length |]
+            let ids = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<int64>(shape)
+            let mask = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<int64>(shape)
+            let types = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<int64>(shape)
+            for b in 0 .. batch.Length - 1 do
+                for t in 0 .. batch.[b].Count - 1 do
+                    ids.[b, t] <- int64 batch.[b].[t]
+                    mask.[b, t] <- 1L
+            use _ =
+                session.Run(
+                    [ Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("input_ids", ids)
+                      Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("attention_mask", mask)
+                      Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("token_type_ids", types) ],
+                    [ "last_hidden_state" ])
+            ()
+    let ours () = encoder.Encode(texts, Smec.Core.Encoders.EncodeRole.Document) |> ignore
+    let batchSizes = [ 8; 32; 64 ]
+    ours (); bare 32 () // warm-up
+    let timings = [ for _ in 1 .. repeats -> time ours, [ for b in batchSizes -> b, time (bare b) ] ]
+    let perBatch = batchSizes |> List.map (fun b -> b, timings |> List.map (fun (_, bs) -> bs |> List.find (fst >> (=) b) |> snd))
+    let bestBatch, bestTimes = perBatch |> List.minBy (fun (_, ts) -> List.min ts)
+    printfn ""
+    printfn "Encoders: all-MiniLM-L6-v2 on the first %d SciFact documents; bare ONNX Runtime by batch (min ms per doc): %s; best batch %d"
+        texts.Length (perBatch |> List.map (fun (b, ts) -> sprintf "%d: %.2f" b (1000.0 * List.min ts / float texts.Length)) |> String.concat ", ") bestBatch
+    printHeader "doc" "bare ORT"
+    printRow
+        { Name = "MiniLM encoder (batch 32, pooled)"; Unit = "doc"
+          Ours = timings |> List.map (fun (o, _) -> o / float texts.Length)
+          Reference = bestTimes |> List.map (fun t -> t / float texts.Length)
+          ReferenceName = "bare ORT"; Target = "<= 1.11x" }
+    printfn "  ResNet18: no row; its ONNX graphs declare a fixed batch of 1 (see README, Performance)"
+
 /// Exact search against the bare chunked matrix product it is built on (the same vectors, alternating).
 let private search (args: ParseResults<BenchArgs>) (repeats: int) =
     let queryCount = args.GetResult(Queries, defaultValue = 10000)
@@ -214,10 +265,10 @@ let private search (args: ParseResults<BenchArgs>) (repeats: int) =
         (flops / (timings |> List.map fst |> List.min) / 1e9) checksum
 
 let run (args: ParseResults<BenchArgs>) : int =
-    let sections = match args.GetResults Only with [] -> [ "steps"; "search"; "memory" ] | s -> s
+    let sections = match args.GetResults Only with [] -> [ "steps"; "encoders"; "search"; "memory" ] | s -> s
     for s in sections do
-        if not (List.contains s [ "steps"; "search"; "memory" ]) then
-            raise (ArgumentException(sprintf "--only %s: expected steps, search or memory" s))
+        if not (List.contains s [ "steps"; "encoders"; "search"; "memory" ]) then
+            raise (ArgumentException(sprintf "--only %s: expected steps, encoders, search or memory" s))
     let repeats = max 1 (args.GetResult(Repeat, defaultValue = 5))
     Determinism.ConfigureTorch()
     let load = try File.ReadAllText("/proc/loadavg").Trim() with _ -> "unavailable"
@@ -228,6 +279,7 @@ let run (args: ParseResults<BenchArgs>) : int =
         printfn ""
         printfn "Training steps (loss + backward + optimizer, catalog local settings) against the same step in PyTorch:"
         trainingSteps (args.GetResult(Python, defaultValue = "/usr/bin/python3")) repeats (max 1 (args.GetResult(Steps, defaultValue = 20))) |> ignore
+    if List.contains "encoders" sections then encoders repeats (args.GetResult(Encoder_Docs, defaultValue = 64))
     if List.contains "search" sections then search args repeats
     if List.contains "memory" sections then
         printfn ""

@@ -66,16 +66,6 @@ let run (args: ParseResults<ReproduceArgs>) : int =
             0
         else
             let options = { Runner.Force = args.Contains Force; Runner.DryRun = args.Contains Dry_Run }
-<<<<<<< HEAD
-            for index, item in List.indexed items do
-                if index > 0 then Timing.reset ()
-                let result, folder = reproduceItem session profile options item
-                Timing.time "reports (terminal)" (fun () -> Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)"))
-                let breakdown = Timing.snapshot ()
-                folder |> Option.iter (fun f -> Timing.store f breakdown)
-                eprintf "%s" (Timing.text breakdown)
-        0)
-=======
             // Fail fast and once: every dataset the items need is found (or fetched) before anything runs.
             let missing =
                 if options.DryRun then []
@@ -89,8 +79,11 @@ let run (args: ParseResults<ReproduceArgs>) : int =
                 for m in missing do eprintfn "error: %s" m
                 2
             else
-                for item in items do
+                for index, item in List.indexed items do
+                    if index > 0 then Timing.reset ()
                     let result, folder = reproduceItem session profile options item
-                    Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)")
+                    Timing.time "reports (terminal)" (fun () -> Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)"))
+                    let breakdown = Timing.snapshot ()
+                    folder |> Option.iter (fun f -> Timing.store f breakdown)
+                    eprintf "%s" (Timing.text breakdown)
                 0)
->>>>>>> main

@@ -64,8 +64,9 @@ let snapshot () : Breakdown =
         | raw ->
             match Double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture) with
             | true, unix ->
+                // The process start time comes from /proc with whole-second boot time: allow that error.
                 let seconds = (started - DateTime.UnixEpoch).TotalSeconds - unix
-                if seconds >= 0.0 && seconds < 86400.0 then Some seconds else None
+                if seconds >= -2.0 && seconds < 86400.0 then Some(max 0.0 seconds) else None
             | _ -> None
     let load = try Some((File.ReadAllText "/proc/loadavg").Trim()) with _ -> None
     { BeforeProgramSeconds = beforeProgram

@@ -76,7 +76,7 @@ let private stepWith (optimizer: AdamOptimizer) (loss: unit -> torch.Tensor) () 
 
 let private nestedInfoNce (queries: torch.Tensor) (docs: torch.Tensor) (b: Batch) =
     NestedLoss.Sum(prefixes, fun m ->
-        RankingLoss.Compute(RankingLossForm.InfoNce, NestedLoss.Prefix(queries, m), NestedLoss.Prefix(docs, m),
+        RankingLoss.Compute(RankingLossForm.InfoNce, NestedLoss.FirstColumns(queries, m), NestedLoss.FirstColumns(docs, m),
             b.Relevance, b.PositiveColumn, Temperature))
 
 /// Build a case from a seed (the same seed gives the same inputs and weights).

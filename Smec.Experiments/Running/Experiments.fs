@@ -13,6 +13,8 @@ open Smec.Experiments.Running.Environment
 
 type ExperimentOutput =
     { Measurements: Map<string, float>
+      /// Retrieval: per-query nDCG@10 at every scored dims.
+      PerQuery: ResultStore.PerQueryScores option
       Settings: Map<string, string>
       Notes: string list
       Checksums: Map<string, string> }
@@ -22,7 +24,7 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
     let inputDim = data.Training.Corpus.Dim
     let dims, tooLarge = config.Dims |> List.partition (fun d -> d <= inputDim)
     Determinism.Seed config.Seed |> ignore
-    let compressor =
+    use compressor =
         factory
             { Method = config.Method
               Options = config.Options
@@ -30,23 +32,35 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
               InputDim = inputDim
               Budget = config.Budget
               Seed = config.Seed }
-    // Some compressors hold torch tensors (SMEC's chain): release them when the experiment ends.
-    use _release = { new System.IDisposable with member _.Dispose() = match compressor with :? System.IDisposable as d -> d.Dispose() | _ -> () }
     Timing.time ("fit: " + config.Method) (fun () -> compressor.Fit data.Training)
     let search = SearchOptions(IgnoreIdenticalIds = data.DropSelfMatches)
     // P@10 and recall@10 besides the standard measures: the image items' class-relevance figures
     // and the multimodal items' R@10 (cheap: the ranking is already 100 deep).
     let measures = [ yield! RetrievalEvaluation.StandardMeasures; Measure.PrecisionAt 10; Measure.RecallAt 10 ] |> List.distinct |> Array.ofList
     let documents = testCorpus data
-    let measurements =
+    let evaluated =
       Timing.time "evaluation (compress test data, search, trec_eval)" (fun () ->
-        [ for d in dims do
+        [ for d in dims ->
               let docs = compressor.Compress(documents, d, EmbeddingRole.Document)
               let queries = compressor.Compress(data.TestQueries, d, EmbeddingRole.Query)
-              let result = RetrievalEvaluation.Evaluate(queries, docs, data.Test, measures, search)
+              d, RetrievalEvaluation.Evaluate(queries, docs, data.Test, measures, search) ])
+    let measurements =
+        [ for d, result in evaluated do
               yield ndcgAt d, result.Mean Measure.Ndcg10
-              for m in measures do yield sprintf "%s@%d" m.Name d, result.Mean m ])
+              for m in measures do yield sprintf "%s@%d" m.Name d, result.Mean m ]
+    // Every dims scores the same test queries (those with judgements), in the same order.
+    let perQuery : ResultStore.PerQueryScores option =
+        match evaluated with
+        | [] -> Some { ResultStore.PerQueryScores.QueryIds = [||]; ResultStore.PerQueryScores.Scores = Map.empty } // no dims scored
+        | (_, first) :: _ ->
+            let ids = Array.ofSeq first.QueryIds
+            for d, result in evaluated do
+                if not (Seq.forall2 (=) result.QueryIds ids) then
+                    failwithf "per-query scores at %d dims cover other queries than at %d dims" d (fst evaluated.Head)
+            Some { ResultStore.PerQueryScores.QueryIds = ids
+                   ResultStore.PerQueryScores.Scores = evaluated |> List.map (fun (d, r) -> ndcgAt d, r.PerQuery Measure.Ndcg10) |> Map.ofList }
     { Measurements = Map.ofList (Map.toList data.DataMeasurements @ measurements)
+      PerQuery = perQuery
       Settings = compressor.Settings |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
       Notes =
         data.Notes
@@ -63,7 +77,7 @@ let execute (env: RunEnvironment) (config: ExperimentConfig) (data: Lazy<LoadedD
     | DatasetDescription, _ ->
         Timing.time "data descriptions (counts, checksums)" (fun () -> DatasetDescription.describe env.Manifest config)
         |> Result.map (fun (measurements, checksums) ->
-            { Measurements = measurements; Settings = Map.empty; Notes = []; Checksums = checksums })
+            { Measurements = measurements; PerQuery = None; Settings = Map.empty; Notes = []; Checksums = checksums })
     | _, None -> Error "no data for this experiment"
     | Retrieval, Some data ->
         env.Methods.Resolve config.Method
@@ -79,6 +93,7 @@ let execute (env: RunEnvironment) (config: ExperimentConfig) (data: Lazy<LoadedD
             let data = data.Value
             let output = Timing.time (sprintf "probe: %A" config.Kind) (fun () -> probe { Config = config; Data = data; Methods = env.Methods })
             { Measurements = output.Measurements
+              PerQuery = None
               Settings = output.Settings
               Notes = data.Notes @ output.Notes
               Checksums = data.Checksums })

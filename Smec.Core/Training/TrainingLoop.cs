@@ -66,6 +66,9 @@ public static class TrainingLoop
         }
 
         var progress = new Runtime.ProgressBar(options.Label, options.MaxSteps, enabled: options.Progress);
+        var profile = StepProfile.Enabled ? new StepProfile() : null;
+        var firstStep = state.NextStep;
+        profile?.Restart();
         double lossSum = 0; var lossCount = 0;
         var stoppedEarly = false;
         var step = state.NextStep;
@@ -78,16 +81,21 @@ public static class TrainingLoop
             {
                 foreach (var o in optimizers) o.ZeroGrad();
                 var loss = task.Loss(context);
+                profile?.Lap("batch+loss");
                 loss.backward();
                 options.AfterBackward?.Invoke(context);
+                profile?.Lap("backward");
                 foreach (var o in optimizers) o.Step();
+                profile?.Lap("optimizer");
                 task.AfterStep(context);
+                profile?.Lap("after-step");
                 var value = loss.item<float>();
                 if (!float.IsFinite(value))
                     throw new Runtime.TrainingDivergedException(
                         $"{options.Label}: the training loss became {value} at step {step + 1}; expected a finite loss (check the inputs for extreme values, or lower the learning rate)");
                 lossSum += value; lossCount++;
             }
+            profile?.Lap("item+dispose");
 
             var evaluate = task.CanValidate && ((step + 1) % options.EvaluateEvery == 0 || step + 1 == options.MaxSteps);
             if (evaluate)
@@ -104,12 +112,16 @@ public static class TrainingLoop
                 state.NextStep = step + 1;
                 if (options.CheckpointPath is { } checkpoint)
                     WriteCheckpoint(checkpoint, fingerprint, dataIdentity, parameters, best, task, optimizers, history, state);
+                profile?.Lap("validation+checkpoint");
                 if (state.StaleEvaluations >= options.Patience && step + 1 >= options.MinSteps) { stoppedEarly = true; step++; break; }
             }
             var meanLoss = lossCount > 0 ? lossSum / lossCount : history.LastOrDefault()?.MeanTrainLoss ?? 0;
             progress.Report(step + 1, $"loss {meanLoss:F4}" + (evaluate ? $" val {history[^1].ValidationNdcg10:F4}" : "")
                 + (task.CanValidate ? $" best val {state.BestScore:F4}" : ""), milestone: evaluate);
+            profile?.Lap("progress");
         }
+
+        if (profile is not null) Console.Error.WriteLine($"{options.Label}: {profile.Describe(step - firstStep)}");
 
         if (task.CanValidate) CopyInto(parameters, best); // leave the best-validation weights in place
         if (options.CheckpointPath is { } finalCheckpoint && !state.Finished)

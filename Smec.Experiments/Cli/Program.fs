@@ -97,6 +97,7 @@ let report (verbose: bool) (e: exn) =
 
 [<EntryPoint>]
 let main argv =
+    OpenMpEnvironment.Apply() // before anything loads libtorch (libgomp reads OMP_* once, at load)
     let verbose = Array.contains "--verbose" argv || System.Environment.GetEnvironmentVariable "SMEC_VERBOSE" = "1"
     let argv = argv |> Array.filter (fun a -> a <> "--verbose")
     let parser = ArgumentParser.Create<SmecArgs>(programName = "smec")

@@ -40,7 +40,7 @@ type ReproduceArgs =
 let reproduceItem (session: CatalogSession.Session) (profile: Profile) (options: Runner.RunOptions) (item: int) =
     let spec = Catalog.build item profile session.Context
     let result = TableRun.reproduce session.Environment session.Published options spec
-    let folder = if options.DryRun then None else Some(ReportWriter.write session.Environment.ResultsDir result)
+    let folder = if options.DryRun then None else Some(Timing.time "reports (files)" (fun () -> ReportWriter.write session.Environment.ResultsDir result))
     result, folder
 
 let listExperiments (session: CatalogSession.Session) (profile: Profile) (item: int) =
@@ -115,9 +115,13 @@ let run (args: ParseResults<ReproduceArgs>) : int =
             else
                 // Every item runs and writes its report; the exit code then says what went wrong.
                 let problems =
-                    [ for item in items do
+                    [ for index, item in List.indexed items do
+                          if index > 0 then Timing.reset ()
                           let result, folder = reproduceItem session profile options item
-                          Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)")
+                          Timing.time "reports (terminal)" (fun () -> Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)"))
+                          let breakdown = Timing.snapshot ()
+                          folder |> Option.iter (fun f -> Timing.store f breakdown)
+                          eprintf "%s" (Timing.text breakdown)
                           let failed = result.Outcomes |> Map.toList |> List.choose (fun (h, o) -> match o with Runner.Failed m -> Some(h, m) | _ -> None)
                           for hash, message in failed do
                               let config = result.Planned |> List.tryFind (fun p -> p.Hash = hash) |> Option.map (fun p -> Runner.describe p.Config) |> Option.defaultValue hash

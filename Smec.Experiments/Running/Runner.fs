@@ -115,7 +115,7 @@ let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment 
             | _ ->
                 match resolve env.Datasets config with
                 | Available load ->
-                    let data = lazy (load ())
+                    let data = lazy (Timing.time (sprintf "data: %s%s (load or encode)" config.Dataset (if config.Encoder = "" then "" else " x " + config.Encoder)) load)
                     loaded <- Some(key, data)
                     Ok data
                 | Missing reason -> Error reason

@@ -45,7 +45,7 @@ let adsTests =
             ads.eval() |> ignore
             Expect.sequenceEqual (ads.SelectedIndices()) [| 0L; 1L; 2L |] "all-zero logits keep the first three"
 
-        testCase "in training the output keeps exactly k of the input's values and gradients reach the logits" <| fun () ->
+        testCase "in training the output keeps exactly k of the input's values at full width and gradients reach the logits" <| fun () ->
             Determinism.Seed 2L |> ignore
             use scope = torch.NewDisposeScope()
             use ads = new AdaptiveDimensionSelection(12, 4)
@@ -53,13 +53,54 @@ let adsTests =
             let x = torch.randn(6L, 12L)
             let struct (kept, mask) = ads.Sample()
             let y = AdaptiveDimensionSelection.Apply(x, struct (kept, mask))
-            Expect.equal y.shape [| 6L; 4L |] "k dims in training too"
+            Expect.equal y.shape [| 6L; 12L |] "full width in training"
             let struct (distinct, _, _) = kept.unique()
             Expect.equal (distinct.numel()) 4L "k distinct dims"
-            Expect.sequenceEqual (floats y) (floats (x.index_select(1L, kept))) "straight-through: the forward value is the input itself"
-            (y * torch.randn(6L, 4L)).sum().backward()
+            Expect.sequenceEqual (floats (y.index_select(1L, kept))) (floats (x.index_select(1L, kept))) "straight-through: the kept values are the input itself"
+            let nonZeroColumns = [ for c in 0L .. 11L do if (y.select(1L, c).abs().sum().item<float32>()) > 0.0f then c ]
+            Expect.sequenceEqual nonZeroColumns (kept.data<int64>().ToArray()) "zero outside the kept dims"
+            (y * torch.randn(6L, 12L)).sum().backward()
             let gradNorm = ads.Logits.grad.abs().sum().item<float32>()
             Expect.isGreaterThan gradNorm 0.0f "the logits receive a gradient"
+
+        testCase "the relaxed top-k equals a naive loop of damped softmaxes, in [0, 1], summing to k" <| fun () ->
+            Determinism.Seed 3L |> ignore
+            use scope = torch.NewDisposeScope()
+            let keys = torch.randn(9L)
+            let soft = floats (AdaptiveDimensionSelection.RelaxedTopK(keys, 3))
+            let mutable scores = floats keys |> Array.map float
+            let naive = Array.zeroCreate 9
+            for _ in 1 .. 3 do
+                let m = Array.max scores
+                let e = scores |> Array.map (fun v -> exp (v - m))
+                let p = e |> Array.map (fun v -> v / Array.sum e)
+                for i in 0 .. 8 do naive.[i] <- naive.[i] + p.[i]
+                scores <- Array.map2 (fun s q -> s + log (max 1e-12 (1.0 - q))) scores p
+            for i in 0 .. 8 do
+                Expect.floatClose Accuracy.medium (float soft.[i]) naive.[i] (sprintf "entry %d" i)
+            Expect.floatClose Accuracy.medium (Array.sumBy float soft) 3.0 "sums to k"
+
+        testCase "in training, ADS gives a non-zero gradient to dims outside its current top-k" <| fun () ->
+            // A SMEC step's loss, as SmrlStepObjective computes it on the step's selected view.
+            Determinism.Seed 4L |> ignore
+            use scope = torch.NewDisposeScope()
+            use step = new SmrlStep(16, 16, [ 6 ], true, false)
+            let ads = step.Selections.[0]
+            ads.InitialiseLogits(torch.linspace(1.0, -1.0, 16L))
+            let topK = ads.SelectedIndices() |> Set.ofArray
+            step.train() |> ignore
+            ads.Temperature <- 0.5
+            let queries, docs = torch.randn(8L, 16L), torch.randn(8L, 16L)
+            let views = step.Select(step.forward (torch.cat([| queries; docs |], 0L)))
+            let view = views.[0]
+            let loss = Smec.Core.Losses.RankingLoss.Compute(Smec.Core.Losses.RankingLossForm.InfoNce, view.narrow(0L, 0L, 8L), view.narrow(0L, 8L, 8L),
+                                                            torch.eye(8L), torch.arange(8L), 0.05)
+            loss.backward()
+            let grad = floats ads.Logits.grad
+            let outside = [ for i in 0 .. 15 do if not (topK.Contains(int64 i)) then i ]
+            Expect.equal outside.Length 10 "ten dims outside the top 6"
+            for i in outside do
+                Expect.isGreaterThan (abs grad.[i]) 0.0f (sprintf "dim %d (outside the top-k) receives a gradient" i)
 
         testCase "with ADS off it is prefix selection" <| fun () ->
             Determinism.ConfigureTorch()

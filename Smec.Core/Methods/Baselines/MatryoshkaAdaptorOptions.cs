@@ -20,14 +20,19 @@ public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
     /// <summary>Width of f's hidden layer; null = the encoder's width.</summary>
     public int? HiddenDim { get; init; }
     /// <summary>
-    /// What the adaptor sees (our choice; the paper feeds raw embeddings). Centred: e minus the corpus
-    /// mean, so the similarities preserved are centred cosines; uncentred cosines of an anisotropic
-    /// encoder are dominated by the common mean direction, which the losses then keep in every prefix.
-    /// PcaBasis: the centred embedding in the corpus PCA basis (an orthonormal change of basis, so
-    /// every full-width cosine is unchanged): the adaptor starts from the PCA baseline, as SMEC's
-    /// layers and the Search-Adaptor projections do, and training measures what it adds.
+    /// What the adaptor sees; null = the variant's default: Raw for the unsupervised variant (as the
+    /// paper: the adaptor starts as the identity on the encoder's own embeddings) and PcaBasis for the
+    /// labelled two-stage variant. Centred: e minus the corpus mean, so the similarities preserved are
+    /// centred cosines. PcaBasis: the centred embedding in the corpus PCA basis (an orthonormal change
+    /// of basis, so every full-width cosine is unchanged): prefixes start as PCA's.
     /// </summary>
-    public AdaptorInput Input { get; init; } = AdaptorInput.PcaBasis;
+    public AdaptorInput? Input { get; init; }
+    /// <summary>The input map in effect (see <see cref="Input"/>).</summary>
+    public AdaptorInput ResolvedInput => Input ?? (Supervised ? AdaptorInput.PcaBasis : AdaptorInput.Raw);
+    /// <summary>How the unsupervised (corpus-only) stage stops; it never reads a label either way.</summary>
+    public UnsupervisedStop UnsupervisedStop { get; init; } = UnsupervisedStop.HeldOutLoss;
+    /// <summary>Corpus docs held out of the unsupervised stage to score its stop criterion (at most a fifth of the corpus).</summary>
+    public int UnsupervisedHeldOutDocs { get; init; } = 512;
     public int TopK { get; init; } = 10;
     /// <summary>
     /// Unlabelled train-query embeddings added to each batch's anchors (0 = corpus only, as the
@@ -64,7 +69,7 @@ public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
     {
         string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         yield return new("supervised", Supervised ? "yes (unsupervised stage, then all four terms)" : "no (unsupervised stage only)");
-        yield return new("adaptor input", Input switch
+        yield return new("adaptor input", ResolvedInput switch
         {
             AdaptorInput.Raw => "raw embeddings (as the paper)",
             AdaptorInput.Centred => "centred on the corpus mean",
@@ -80,7 +85,10 @@ public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
         yield return new("anchors per batch", QueryAnchors > 0
             ? $"{BatchSize} random corpus docs + {QueryAnchors} unlabelled train queries (their top-k docs as neighbours)"
             : $"{BatchSize} random corpus docs (corpus only)");
+        yield return new("unsupervised stage", UnsupervisedStop == UnsupervisedStop.HeldOutLoss
+            ? $"corpus only; stops on the unsupervised loss of {UnsupervisedHeldOutDocs} held-out corpus docs (patience {PatienceSteps} steps)"
+            : $"corpus only; runs all {MaxStepsPerStage} steps");
         yield return new("steps per stage", $"up to {MaxStepsPerStage}, validation every {EvaluateEvery}, patience {PatienceSteps} steps");
-        yield return new("optimizer", $"Adam, lr {F(LearningRate)}, batch {BatchSize}");
+        yield return new("optimizer", OptimizerText);
     }
 }

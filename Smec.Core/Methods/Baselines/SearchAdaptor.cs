@@ -50,6 +50,7 @@ public sealed class SearchAdaptor : ICompressor
         if (_options.ProjectionInit == ProjectionInit.Pca) pca.FitOn(data.Corpus);
         using var set = new TrainingSet(data, _options.HardNegativePool);
         var totalSeconds = 0.0;
+        var totalSteps = 0;
         foreach (var dim in Dims)
         {
             SearchAdaptorModel? best = null;
@@ -64,6 +65,7 @@ public sealed class SearchAdaptor : ICompressor
                 using var predictor = nn.Linear(dim, inputDim);
                 var result = TrainingLoop.Run(set, new SearchAdaptorObjective(model, predictor, weights, _options), _options.Loop(dim, weights), data.Seed);
                 totalSeconds += result.Seconds;
+                totalSteps += result.StepsRun;
                 searched.Add(string.Create(CultureInfo.InvariantCulture, $"{weights}: {result.BestValidationNdcg10:F4} (step {result.BestStep})"));
                 if (result.BestValidationNdcg10 > bestScore)
                 {
@@ -77,6 +79,10 @@ public sealed class SearchAdaptor : ICompressor
             _models[dim] = best!;
         }
         _settings["training seconds"] = totalSeconds.ToString("F1", CultureInfo.InvariantCulture);
+        foreach (var (key, value) in new ProtocolRecord(_options.OptimizerText, _options.LearningRate, _options.WeightDecay,
+            MaxStepsPerDim: _options.MaxSteps, StepsRun: totalSteps, LossForms: _options.RankingLoss.ToString(),
+            GridPoints: _options.Grid.Count, SelectionCriterion: "validation nDCG@10 per dim, over the (alpha, beta) grid").Describe())
+            _settings[key] = value;
     }
 
     private void InitialiseProjection(SearchAdaptorModel model, Pca pca, int inputDim, int dim)

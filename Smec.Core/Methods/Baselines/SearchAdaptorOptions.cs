@@ -49,6 +49,6 @@ public sealed record SearchAdaptorOptions : AdaptorTrainingOptions
         yield return new("query predictor", "linear d -> D on adapted relevant docs, target the frozen query (inferred form)");
         yield return new("ranking loss", $"{RankingLoss}, temperature {F(Temperature)}, {HardNegativesPerQuery} hard negative(s) per query from the top {HardNegativePool}");
         yield return new("steps", $"up to {MaxSteps}, validation every {EvaluateEvery}, patience {PatienceSteps} steps");
-        yield return new("optimizer", $"Adam, lr {F(LearningRate)}, batch {BatchSize}");
+        yield return new("optimizer", OptimizerText);
     }
 }

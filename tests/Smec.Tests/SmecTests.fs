@@ -127,6 +127,24 @@ let memoryTests =
             memory.Enqueue(torch.ones(6L, 2L), [| 10L .. 15L |])
             Expect.sequenceEqual (memory.ItemIds.data<int64>().ToArray() |> Array.sort) [| 12L .. 15L |] "a write larger than the buffer keeps its newest rows"
 
+        testCase "selection never returns the same item twice for one anchor" <| fun () ->
+            Determinism.Seed 5L |> ignore
+            use scope = torch.NewDisposeScope()
+            use memory = new CrossBatchMemory(32, 4)
+            // Eight items, each enqueued by several batches (the same frozen embedding every time).
+            let items = torch.randn(8L, 4L)
+            for round in 0 .. 4 do
+                let ids = [| for i in 0 .. 5 -> int64 ((i + round * 3) % 8) |]
+                memory.Enqueue(items.index_select(0L, torch.tensor ids), ids)
+            let anchors = torch.randn(5L, 4L)
+            let struct (slots, valid) = memory.Select(anchors, [| 100L .. 104L |], Array.init 5 (fun _ -> Set.empty<int64> :> System.Collections.Generic.IReadOnlyCollection<int64>), 10)
+            let ids = memory.ItemIds.index_select(0L, slots.flatten()).data<int64>().ToArray() |> Array.chunkBySize 10
+            let isValid = valid.flatten().data<bool>().ToArray() |> Array.chunkBySize 10
+            for a in 0 .. 4 do
+                let chosen = Array.zip ids.[a] isValid.[a] |> Array.filter snd |> Array.map fst
+                Expect.equal chosen.Length 8 (sprintf "anchor %d: all eight distinct items, no more" a)
+                Expect.equal (Array.distinct chosen).Length chosen.Length (sprintf "anchor %d: no item twice" a)
+
         testCase "selection never returns the sample itself, its positives or an empty slot" <| fun () ->
             Determinism.ConfigureTorch()
             use scope = torch.NewDisposeScope()

@@ -139,6 +139,14 @@ let private body (result: TableResult) (moreCharts: GenericChart list) =
         add "<h2>Claims</h2>"
         add (htmlTable [ "claim"; "panel"; "statement"; "numbers"; "status" ]
                  [ for c in result.Claims -> [ c.Claim.Id, ""; c.Claim.Panel, ""; c.Claim.Text, ""; c.Detail, ""; Status.name c.Status, statusClass (Status.name c.Status) ] ])
+    match ProtocolTable.rows result with
+    | [] -> ()
+    | protocol ->
+        add "<h2>Protocol</h2>"
+        add (htmlTable ProtocolTable.header (protocol |> List.map (ProtocolTable.cells >> List.map (fun t -> t, ""))))
+        add "<ul>"
+        for sentence in ProtocolTable.differences protocol do add (sprintf "<li>%s</li>" (encode sentence))
+        add "</ul>"
     add "<h2>Checks</h2>"
     add (htmlTable [ "panel"; "row"; "column"; "check"; "expected"; "actual"; "delta"; "tolerance"; "status"; "note" ]
              [ for c in result.Cells do

@@ -84,6 +84,14 @@ let render (result: TableResult) : string =
         line ""
         table out [ "claim"; "panel"; "statement"; "numbers"; "status" ]
             [ for c in result.Claims -> [ c.Claim.Id; c.Claim.Panel; c.Claim.Text; c.Detail; Status.name c.Status ] ]
+    match ProtocolTable.rows result with
+    | [] -> ()
+    | protocol ->
+        line "## Protocol"
+        line ""
+        table out ProtocolTable.header (protocol |> List.map ProtocolTable.cells)
+        for sentence in ProtocolTable.differences protocol do line ("- " + sentence)
+        line ""
     line "## Experiments"
     line ""
     table out [ "hash"; "experiment"; "outcome"; "seconds" ]

@@ -194,6 +194,35 @@ let memoryTests =
 [<Tests>]
 let smrlTests =
     testList "SMRL" [
+        testCase "each duplicated dim is served by its better output on validation, and the curve is monotone or says why not" <| fun () ->
+            let data = SciFactFixture.trainingData 5L
+            use model = reducedModel [| 384; 192; 96 |] 10
+            model.Fit data
+            let corpus, queries = data.Corpus, data.Queries
+            let score source dim =
+                CompressionEvaluation.Ndcg10(
+                    { new ICompressor with
+                        member _.Name = model.Name
+                        member _.Dims = model.Dims
+                        member _.Fit _ = ()
+                        member _.Compress(e, d, role) = model.Compress(e, d, role, System.Nullable source)
+                        member _.Settings = model.Settings
+                        member _.Save _ = () }, corpus, queries, data.Validation, dim)
+            Expect.sequenceEqual model.Chain.DuplicatedDims [ 192 ] "192 is step 1's selection and step 2's output"
+            let selection, stepOutput = score DimSource.Selection 192, score DimSource.StepOutput 192
+            let expected = if stepOutput > selection then DimSource.StepOutput else DimSource.Selection
+            Expect.equal (model.Chain.SourceFor 192) expected (sprintf "the better on validation (Selection %.4f, StepOutput %.4f)" selection stepOutput)
+            Expect.stringContains model.Settings.["result.dim_source@192"] (string expected) "the choice is recorded"
+            // The served curve, measured independently.
+            let curve = [ for d in [ 384; 192; 96 ] -> d, CompressionEvaluation.Ndcg10(model, corpus, queries, data.Validation, d) ]
+            let breaks = curve |> List.pairwise |> List.filter (fun ((_, larger), (_, smaller)) -> smaller > larger)
+            let note = model.Settings.["result.validation_monotone"]
+            if breaks.IsEmpty then Expect.equal note "yes" "monotone curve reported as such"
+            else
+                Expect.stringStarts note "no: " "a non-monotone curve is reported"
+                for (_, _), (d, _) in breaks do Expect.stringContains note (sprintf "%d (" d) (sprintf "the break at %d is named" d)
+                Expect.stringContains note "each step keeps its best mean" "and explained"
+
         testCase "extending the chain leaves step 1 bit-identical and equals training all steps at once" <| fun () ->
             let data = SciFactFixture.trainingData 3L
             use model = reducedModel [| 384; 192 |] 10

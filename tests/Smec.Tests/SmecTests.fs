@@ -13,10 +13,11 @@ open Smec.Core.Training
 
 let private floats (t: torch.Tensor) = t.detach().contiguous().data<float32>().ToArray()
 
-/// A reduced SMEC run: small ladder, few steps, validation every 5 steps.
+/// A reduced SMEC run: small ladder, few steps, validation every 5 steps, one grid point (InfoNCE,
+/// log-variance ADS logits) so that each step trains once.
 let private reducedModel (ladder: int[]) steps =
     new SmecCompressor(
-        SmecOptions(Ladder = ladder),
+        SmecOptions(Ladder = ladder, LossCandidates = [| Smec.Core.Losses.RankingLossForm.InfoNce |], AdsInitCandidates = [| AdsLogitInit.Variance |]),
         TrainingOptions(MaxSteps = steps, EvaluateEvery = 5, Patience = 100, Progress = false, BatchSize = 32))
 
 let private parameters (step: SmrlStep) = [ for p in step.parameters() -> floats p ]

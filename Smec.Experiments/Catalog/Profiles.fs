@@ -59,15 +59,20 @@ let meanPanel = meanPanelOf 3
 
 // ---- methods --------------------------------------------------------------------------------
 
-/// A method as the catalog names it: registry key, table row, and whether it learns.
+/// A method as the catalog names it: registry key, table row, and whether it learns (the row and
+/// the learning flag come from the method registry, the one place they are stated).
 type MethodSpec = { Key: string; Row: string; Trains: bool }
 
-let truncation = { Key = "truncation"; Row = "truncation"; Trains = false }
-let pca = { Key = "pca"; Row = "PCA"; Trains = false }
-let mrl = { Key = "mrl"; Row = "MRL"; Trains = true }
-let searchAdaptor = { Key = "search-adaptor"; Row = "Search-Adaptor"; Trains = true }
-let matryoshkaAdaptor = { Key = "matryoshka-adaptor"; Row = "Matryoshka-Adaptor"; Trains = true }
-let smec = { Key = "smec"; Row = "SMEC"; Trains = true }
+let methodSpec (key: string) =
+    let entry = Smec.Experiments.Running.MethodRegistry.entry key
+    { Key = entry.Key; Row = entry.Label; Trains = entry.Trains }
+
+let truncation = methodSpec "truncation"
+let pca = methodSpec "pca"
+let mrl = methodSpec "mrl"
+let searchAdaptor = methodSpec "search-adaptor"
+let matryoshkaAdaptor = methodSpec "matryoshka-adaptor"
+let smec = methodSpec "smec"
 
 /// Options the local profile gives a method, for its time budget: Search-Adaptor trains one
 /// adaptor per (dim, grid point), so searching even the reduced grid (3 points) triples the largest

@@ -20,6 +20,7 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Bless of ParseResults<BlessCommand.BlessArgs>
     | [<CliPrefix(CliPrefix.None)>] Check of ParseResults<CheckCommand.CheckArgs>
     | [<CliPrefix(CliPrefix.None)>] List of ParseResults<ListCommand.ListArgs>
+    | [<CliPrefix(CliPrefix.None)>] Methods of ParseResults<MethodsCommand.MethodsArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -38,6 +39,7 @@ type SmecArgs =
             | Bless _ -> "record a table's current values (from the cache) as its regression reference"
             | Check _ -> "judge tables from cached results only; exit 1 on any FAIL"
             | List _ -> "list the catalog's items"
+            | Methods _ -> "list the methods and their options (names, types, defaults)"
 
 [<EntryPoint>]
 let main argv =
@@ -59,6 +61,7 @@ let main argv =
         | SmecArgs.Bless args -> BlessCommand.run args
         | SmecArgs.Check args -> CheckCommand.run args
         | SmecArgs.List args -> ListCommand.run args
+        | SmecArgs.Methods args -> MethodsCommand.run args
     with
     | :? TorchLoadException as e ->
         eprintfn "error: %s" e.Message

@@ -70,7 +70,7 @@ type TrainArgs =
             | Residual -> "residual steps (x + f(x)) instead of plain linear"
             | Step_Input _ -> "full (default) or selected: what feeds step s > 1"
             | Init _ -> "pca (default), identity or random"
-            | Dim_Source _ -> "selection or step-output: which output serves a dim produced twice (default: chosen per dim on validation)"
+            | Dim_Source _ -> "validation (default: chosen per dim), selection or step-output: which output serves a dim produced twice"
             | Loss _ -> "infonce or pairwise: train only this form (default: both, the better on validation per step)"
             | Loss_Temperature _ -> "score temperature of the supervised loss (default 0.05)"
             | Similarity_Weight _ -> "weight of similarity preservation on random docs (default 0)"
@@ -133,8 +133,8 @@ let options (args: ParseResults<TrainArgs>) =
             Residual = args.Contains Residual,
             StepInput = (args.TryGetResult Step_Input |> Option.map (fun s -> parseEnum<StepInput> "step-input" (if s = "selected" then "SelectedHalf" else s)) |> Option.defaultValue d.StepInput),
             Init = (args.TryGetResult Init |> Option.map (parseEnum<LayerInit> "init") |> Option.defaultValue d.Init),
-            DimSource = (args.TryGetResult Dim_Source |> Option.map (parseEnum<DimSource> "dim-source") |> Option.toNullable),
-            LossCandidates = (args.TryGetResult Loss |> Option.map (fun l -> [| parseEnum<RankingLossForm> "loss" l |]) |> Option.defaultValue d.LossCandidates),
+            DimSource = (args.TryGetResult Dim_Source |> Option.map (parseEnum<DimSource> "dim-source") |> Option.defaultValue d.DimSource),
+            LossCandidates = (args.TryGetResult Loss |> Option.map (fun l -> [| parseEnum<RankingLossForm> "loss" l |] :> Collections.Generic.IReadOnlyList<_>) |> Option.defaultValue d.LossCandidates),
             LossTemperature = args.GetResult(Loss_Temperature, d.LossTemperature),
             SimilarityWeight = args.GetResult(Similarity_Weight, d.SimilarityWeight),
             AdsLearningRateScale = args.GetResult(Ads_Lr_Scale, d.AdsLearningRateScale),

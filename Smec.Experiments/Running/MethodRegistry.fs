@@ -111,7 +111,7 @@ let private searchAdaptorSpecs =
     [ gridSpec
       { Name = "alpha"; Kind = Number; Default = "0.1"; Doc = "L1 recovery weight of the single grid point" }
       { Name = "beta"; Kind = Number; Default = "0.01"; Doc = "query-prediction weight of the single grid point" } ]
-    @ specsOf (SearchAdaptorOptions()) (budgetFields.Add "Grid")
+    @ specsOf (SearchAdaptorOptions()) (budgetFields + set [ "Grid"; "RankingLoss" ])
 
 let private number (options: Map<string, string>) name =
     System.Double.Parse(options[name], System.Globalization.CultureInfo.InvariantCulture)

@@ -26,7 +26,7 @@ internal static class CorpusOnlyStage
     private const long HeldOutStream = 11, AnchorStream = 12;
 
     public static CorpusOnlyResult Run(ResidualAdaptor adaptor, EmbeddingMatrix corpusMatrix, IReadOnlyList<int> dims,
-        MatryoshkaAdaptorOptions options, long seed)
+        MatryoshkaAdaptorOptions options, int maxSteps, long seed)
     {
         var clock = Stopwatch.StartNew();
         var n = corpusMatrix.Rows;
@@ -55,9 +55,9 @@ internal static class CorpusOnlyStage
         // stage trains, and the stop only decides for how long.
         if (heldOutCount > 0) history.Add((0, HeldOutLoss(adaptor, corpus, neighbours, heldOut, dims, options)));
 
-        var progress = new ProgressBar($"{options.Name} (unsupervised, corpus only)", options.MaxStepsPerStage, options.Progress);
+        var progress = new ProgressBar($"{options.Name} (unsupervised, corpus only)", maxSteps, options.Progress);
         var step = 0;
-        for (; step < options.MaxStepsPerStage; step++)
+        for (; step < maxSteps; step++)
         {
             double value;
             using (var scope = NewDisposeScope())
@@ -74,7 +74,7 @@ internal static class CorpusOnlyStage
                 value = loss.item<float>();
             }
             if (!double.IsFinite(value)) throw new InvalidOperationException($"{options.Name}: unsupervised loss became {value} at step {step}");
-            var evaluate = heldOutCount > 0 && ((step + 1) % options.EvaluateEvery == 0 || step + 1 == options.MaxStepsPerStage);
+            var evaluate = heldOutCount > 0 && ((step + 1) % options.EvaluateEvery == 0 || step + 1 == maxSteps);
             double? heldOutLoss = null;
             if (evaluate)
             {

@@ -70,7 +70,8 @@ public sealed class MatryoshkaAdaptor : ICompressor
                 _adaptor.SetInputMap(mean.to_type(ScalarType.Float32), basis.to_type(ScalarType.Float32));
         }
         // Stage 1 sees the corpus matrix only: no query, judgement or validation label can reach it.
-        var unsupervised = CorpusOnlyStage.Run(_adaptor, data.Corpus, Dims, _options, data.Seed);
+        var trainedDims = ProtocolRecord.TrainedDims(Dims, inputDim);
+        var unsupervised = CorpusOnlyStage.Run(_adaptor, data.Corpus, Dims, _options, _options.StageSteps(trainedDims), data.Seed);
         UnsupervisedRun = unsupervised;
         _settings["unsupervised stage"] = unsupervised.HeldOutDocs > 0
             ? string.Create(CultureInfo.InvariantCulture,
@@ -95,7 +96,7 @@ public sealed class MatryoshkaAdaptor : ICompressor
         _settings["training seconds"] = seconds.ToString("F1", CultureInfo.InvariantCulture);
         foreach (var (key, value) in new ProtocolRecord(
             _options.OptimizerText, _options.LearningRate, _options.WeightDecay,
-            MaxStepsPerDim: (double)_options.MaxStepsPerStage * (_options.Supervised ? 2 : 1) / ProtocolRecord.TrainedDims(Dims, inputDim),
+            MaxStepsPerDim: (double)_options.StageSteps(trainedDims) * (_options.Supervised ? 2 : 1) / trainedDims,
             StepsRun: stepsRun, LossForms: lossForms, GridPoints: grid, SelectionCriterion: criterion).Describe())
             _settings[key] = value;
     }
@@ -142,7 +143,7 @@ public sealed class MatryoshkaAdaptor : ICompressor
         MatryoshkaAdaptorOptions options, string stage)
     {
         var objective = new MatryoshkaAdaptorObjective(_adaptor!, neighbours, Dims, options, supervisedStage: true);
-        var result = TrainingLoop.Run(set, objective, options.Loop(stage), seed);
+        var result = TrainingLoop.Run(set, objective, options.Loop(stage, ProtocolRecord.TrainedDims(Dims, _adaptor!.Dim)), seed);
         _runs.Add((stage, result));
         _settings[$"{stage} stage"] = string.Create(CultureInfo.InvariantCulture,
             $"best validation nDCG@10 (mean over dims) {result.BestValidationNdcg10:F4} at step {result.BestStep} of {result.StepsRun}{(result.StoppedEarly ? ", early stop" : "")}");

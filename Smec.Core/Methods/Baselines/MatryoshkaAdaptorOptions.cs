@@ -6,7 +6,13 @@ using Smec.Core.Training;
 namespace Smec.Core.Methods.Baselines;
 
 /// <summary>The input map in front of Matryoshka-Adaptor (see <see cref="MatryoshkaAdaptorOptions.Input"/>).</summary>
-public enum AdaptorInput { Raw, Centred, PcaBasis }
+public enum AdaptorInput { PerVariant, Raw, Centred, PcaBasis }
+
+/// <summary>How a stage's step budget is counted: MaxStepsPerStage per stage (the paper profile: 5000
+/// per stage as reported), or per trained dim, so that the adaptor that serves every target dim gets
+/// the same steps per produced dim as SMEC's steps and Search-Adaptor's per-dim models (the local
+/// profile): each stage gets MaxStepsPerStage x (target dims below the input) / (number of stages).</summary>
+public enum AdaptorBudget { PerStage, PerTrainedDim }
 
 /// <summary>
 /// Matryoshka-Adaptor's configuration. Reported setup (Yoon et al. 2024): Adam, lr 1e-3, batch 128,
@@ -20,15 +26,21 @@ public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
     /// <summary>Width of f's hidden layer; null = the encoder's width.</summary>
     public int? HiddenDim { get; init; }
     /// <summary>
-    /// What the adaptor sees; null = the variant's default: Raw for the unsupervised variant (as the
+    /// What the adaptor sees; PerVariant = the variant's default: Raw for the unsupervised variant (as the
     /// paper: the adaptor starts as the identity on the encoder's own embeddings) and PcaBasis for the
     /// labelled two-stage variant. Centred: e minus the corpus mean, so the similarities preserved are
     /// centred cosines. PcaBasis: the centred embedding in the corpus PCA basis (an orthonormal change
     /// of basis, so every full-width cosine is unchanged): prefixes start as PCA's.
     /// </summary>
-    public AdaptorInput? Input { get; init; }
+    public AdaptorInput Input { get; init; } = AdaptorInput.PerVariant;
     /// <summary>The input map in effect (see <see cref="Input"/>).</summary>
-    public AdaptorInput ResolvedInput => Input ?? (Supervised ? AdaptorInput.PcaBasis : AdaptorInput.Raw);
+    public AdaptorInput ResolvedInput => Input != AdaptorInput.PerVariant ? Input : Supervised ? AdaptorInput.PcaBasis : AdaptorInput.Raw;
+    public AdaptorBudget Budget { get; init; } = AdaptorBudget.PerStage;
+
+    /// <summary>The step budget of each stage for an adaptor serving <paramref name="trainedDims"/> target dims below its input.</summary>
+    public int StageSteps(int trainedDims) => Budget == AdaptorBudget.PerStage
+        ? MaxStepsPerStage
+        : Math.Max(1, MaxStepsPerStage * trainedDims / (Supervised ? 2 : 1));
     /// <summary>How the unsupervised (corpus-only) stage stops; it never reads a label either way.</summary>
     public UnsupervisedStop UnsupervisedStop { get; init; } = UnsupervisedStop.HeldOutLoss;
     /// <summary>Corpus docs held out of the unsupervised stage to score its stop criterion (at most a fifth of the corpus).</summary>
@@ -63,7 +75,7 @@ public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
     public string Name => Supervised ? MatryoshkaAdaptor.SupervisedName : MatryoshkaAdaptor.UnsupervisedName;
 
     /// <summary>Loop options of one stage (the batch's random corpus docs are the unsupervised anchors).</summary>
-    public TrainingOptions Loop(string stage) => LoopOptions(MaxStepsPerStage, BatchSize, $"{Name} ({stage})");
+    public TrainingOptions Loop(string stage, int trainedDims) => LoopOptions(StageSteps(trainedDims), BatchSize, $"{Name} ({stage})");
 
     public IEnumerable<KeyValuePair<string, string>> Describe()
     {
@@ -87,8 +99,10 @@ public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
             : $"{BatchSize} random corpus docs (corpus only)");
         yield return new("unsupervised stage", UnsupervisedStop == UnsupervisedStop.HeldOutLoss
             ? $"corpus only; stops on the unsupervised loss of {UnsupervisedHeldOutDocs} held-out corpus docs (patience {PatienceSteps} steps)"
-            : $"corpus only; runs all {MaxStepsPerStage} steps");
-        yield return new("steps per stage", $"up to {MaxStepsPerStage}, validation every {EvaluateEvery}, patience {PatienceSteps} steps");
+            : "corpus only; runs its whole step budget");
+        yield return new("steps per stage", Budget == AdaptorBudget.PerStage
+            ? $"up to {MaxStepsPerStage}, validation every {EvaluateEvery}, patience {PatienceSteps} steps"
+            : $"up to {MaxStepsPerStage} per trained dim over {(Supervised ? "both stages" : "the stage")}, validation every {EvaluateEvery}, patience {PatienceSteps} steps");
         yield return new("optimizer", OptimizerText);
     }
 }

@@ -21,7 +21,8 @@ public sealed class SmecChain : nn.Module<Tensor, Tensor>
     public Dictionary<int, DimSource> ChosenSources { get; } = new();
 
     /// <summary>The source that serves <paramref name="dim"/>.</summary>
-    public DimSource SourceFor(int dim) => ChosenSources.TryGetValue(dim, out var chosen) ? chosen : DimSource;
+    public DimSource SourceFor(int dim) => ChosenSources.TryGetValue(dim, out var chosen) ? chosen
+        : DimSource == DimSource.Validation ? DimSource.Selection : DimSource;
 
     /// <summary>Dims the chain produces twice (a step's selection and a later step's full output).</summary>
     public IReadOnlyList<int> DuplicatedDims => steps.SelectMany(s => s.SelectionDims.Prepend(s.OutputDim))
@@ -80,7 +81,7 @@ public sealed class SmecChain : nn.Module<Tensor, Tensor>
             {
                 if (candidate.shape[1] != dim) continue;
                 found = candidate;
-                if (dimSource == DimSource.Selection) return found;
+                if (dimSource != DimSource.StepOutput) return found;
             }
             current = StepInputMode == SmecMethod.StepInput.Full ? output : selections[0];
         }

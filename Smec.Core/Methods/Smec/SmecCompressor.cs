@@ -36,7 +36,7 @@ public sealed class SmecCompressor : ICompressor, IDisposable
         options.Validate();
         Options = options;
         Training = training ?? new TrainingOptions();
-        Chain = new SmecChain(options.StepInput, options.DimSource ?? DimSource.Selection);
+        Chain = new SmecChain(options.StepInput, options.DimSource);
     }
 
     public string Name => (Options.Smrl, Options.Ads, Options.Sxbm) switch
@@ -64,7 +64,7 @@ public sealed class SmecCompressor : ICompressor, IDisposable
             }
             foreach (var (dim, selection, stepOutput) in SourceScores)
                 settings[$"result.dim_source@{dim}"] = string.Create(CultureInfo.InvariantCulture,
-                    $"{Chain.SourceFor(dim)} (validation nDCG@10: Selection {selection:F4}, StepOutput {stepOutput:F4}{(Options.DimSource is null ? ", chosen on validation" : ", fixed by option")})");
+                    $"{Chain.SourceFor(dim)} (validation nDCG@10: Selection {selection:F4}, StepOutput {stepOutput:F4}{(Options.DimSource == DimSource.Validation ? ", chosen on validation" : ", fixed by option")})");
             if (ValidationCurve.Count > 0)
             {
                 settings["result.validation_curve"] = string.Join(" ", ValidationCurve.Reverse().Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key}:{kv.Value:F4}")));
@@ -83,7 +83,7 @@ public sealed class SmecCompressor : ICompressor, IDisposable
         Determinism.Seed(data.Seed);
         if (data.Corpus.Dim != Options.InputDim)
             throw new ArgumentException($"SMEC ladder starts at {Options.InputDim} dims but the embeddings have {data.Corpus.Dim}");
-        Chain = new SmecChain(Options.StepInput, Options.DimSource ?? DimSource.Selection);
+        Chain = new SmecChain(Options.StepInput, Options.DimSource);
         StepRecords.Clear();
         using var set = new TrainingSet(data, Training.HardNegativePool);
         if (Options.Smrl)
@@ -130,7 +130,7 @@ public sealed class SmecCompressor : ICompressor, IDisposable
 
         // The grid: every loss candidate, with every ADS initialisation when ADS is on; each point from the same start.
         var grid = (from form in Options.LossCandidates
-                    from init in Options.Ads ? Options.AdsInitCandidates : [AdsLogitInit.Zero]
+                    from init in Options.Ads ? Options.AdsInitCandidates : (IReadOnlyList<AdsLogitInit>)[AdsLogitInit.Zero]
                     select (form, init)).ToArray();
         Tensor[]? best = null;
         TrainingResult? bestResult = null;
@@ -199,8 +199,8 @@ public sealed class SmecCompressor : ICompressor, IDisposable
             foreach (var dim in duplicated)
             {
                 SourceScores.Add((dim, bySelection[dim], byOutput[dim]));
-                Chain.ChosenSources[dim] = Options.DimSource
-                    ?? (byOutput[dim] > bySelection[dim] ? DimSource.StepOutput : DimSource.Selection);
+                Chain.ChosenSources[dim] = Options.DimSource != DimSource.Validation ? Options.DimSource
+                    : byOutput[dim] > bySelection[dim] ? DimSource.StepOutput : DimSource.Selection;
             }
         }
         foreach (var (dim, ndcg) in scorer.ScoreByDim(new ChainView(Chain, null, Chain.Dims))) ValidationCurve[dim] = ndcg;
@@ -231,10 +231,10 @@ public sealed class SmecCompressor : ICompressor, IDisposable
         MaxStepsPerDim: (double)StepBudget * (Options.Smrl ? Options.Ladder.Length - 1 : 1) / (Options.Ladder.Length - 1),
         StepsRun: StepRecords.Sum(r => r.GridStepsRun),
         LossForms: string.Join(", ", Options.LossCandidates),
-        GridPoints: Options.LossCandidates.Length * (Options.Ads ? Options.AdsInitCandidates.Length : 1),
+        GridPoints: Options.LossCandidates.Count * (Options.Ads ? Options.AdsInitCandidates.Count : 1),
         SelectionCriterion: "validation nDCG@10 per SMRL step (mean over the step's outputs)"
-            + (Options.Ads && Options.AdsInitCandidates.Length > 1 ? ", over loss form x ADS initialisation" : ", over loss form")
-            + (Options.DimSource is null ? "; each duplicated dim's source on validation" : ""));
+            + (Options.Ads && Options.AdsInitCandidates.Count > 1 ? ", over loss form x ADS initialisation" : ", over loss form")
+            + (Options.DimSource == DimSource.Validation ? "; each duplicated dim's source on validation" : ""));
 
     /// <summary>The chain seen from one DimSource, for validation scoring only.</summary>
     private sealed class ChainView(SmecChain chain, DimSource? source, IReadOnlyList<int> dims) : ITrainingObjective

@@ -27,13 +27,19 @@ let gradientProbe (context: ProbeContext) : ProbeOutput =
         | Some other -> failwithf "gradient probe: option 'prefixes' must be two dims 'shared,full', got %A" other
     if full <> intOption config "fc_out" full then failwith "gradient probe: option 'fc_out' must equal the larger prefix"
     let budget = config.Budget |> Option.defaultWith (fun () -> failwith "gradient probe: the experiment needs a training budget")
+    let meanTerms =
+        match config.Options.TryFind "loss_terms" with
+        | None | Some "mean" -> true
+        | Some "sum" -> false
+        | Some other -> failwithf "gradient probe: option 'loss_terms' is '%s', expected mean (each loss term weighs as SMRL's one) or sum" other
     let options =
         GradientProbeOptions(
             OutputDim = full,
             SharedDim = shared,
             Epochs = intOption config "epochs" 40,
             BatchSize = budget.BatchSize,
-            LearningRate = budget.LearningRate
+            LearningRate = budget.LearningRate,
+            NormalisePerLossTerm = meanTerms
         )
     let rows = GradientProbe.Run(context.Data.Training, options) |> List.ofSeq
     let measurements =
@@ -56,8 +62,13 @@ let gradientProbe (context: ProbeContext) : ProbeOutput =
               "probe.epochs", string options.Epochs
               "probe.batch_size", string options.BatchSize
               "probe.learning_rate", options.LearningRate.ToString("R", CultureInfo.InvariantCulture)
-              "probe.loss", string options.LossForm ]
-      Notes = [ "MRL and SMRL trained from the same seeded init (Smec.Core.Training.GradientProbe)" ] }
+              "probe.loss", string options.LossForm
+              "probe.loss_terms",
+              (if meanTerms then "mean: MRL's loss is (L(full) + L(shared)) / 2, each term weighing as SMRL's single L(full)"
+               else "sum: MRL's loss is L(full) + L(shared) against SMRL's L(full) (a sum of two losses has larger gradients by construction)") ]
+      Notes =
+        [ "MRL and SMRL trained from the same seeded init (Smec.Core.Training.GradientProbe)"
+          if meanTerms then "like with like: MRL's nested losses are averaged, so its gradients are per loss term as SMRL's are" ] }
 
 type private Importance = Smec.Core.Analysis.DimensionImportance
 type private Subsets = Smec.Core.Analysis.DimensionSubsets
@@ -147,6 +158,6 @@ let dimensionImportance (context: ProbeContext) : ProbeOutput =
 let standard : ProbeRegistry =
     { Runners =
         Map.ofList
-            [ GradientProbe, { Run = gradientProbe; Implementation = "Smec.Core GradientProbe/1" }
+            [ GradientProbe, { Run = gradientProbe; Implementation = "Smec.Core GradientProbe/2" }
               DimensionImportance, { Run = dimensionImportance; Implementation = "Smec.Core DimensionImportance/2" } ]
       Pending = Map.empty }

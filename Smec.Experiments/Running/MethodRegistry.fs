@@ -90,10 +90,11 @@ let trainingOptionsOf (budget: TrainingBudget) =
 let private budgetFields =
     set [ "MaxSteps"; "MaxStepsPerStage"; "BatchSize"; "LearningRate"; "EvaluateEvery"; "Patience"; "PatienceSteps"; "Progress" ]
 
-/// SMEC's and MRL's options: SmecOptions (the ladder comes from the dims) and the training loop's
+/// SMEC's and MRL's options: SmecOptions (the ladder comes from the dims; Fit sets the loss form to each
+/// of loss_candidates in turn, so the candidates are the option) and the training loop's
 /// fields the budget does not set (optimiser, weight decay, hard negatives, ...).
 let private smecSpecs =
-    specsOf (SmecOptions()) (set [ "Ladder" ]) @ specsOf (TrainingOptions()) (budgetFields + set [ "CheckpointPath"; "Label" ])
+    specsOf (SmecOptions()) (set [ "Ladder"; "LossForm" ]) @ specsOf (TrainingOptions()) (budgetFields + set [ "CheckpointPath"; "Label" ])
 
 /// MRL is SMEC's module with SMRL, ADS and S-XBM off: those three are not its options.
 let private mrlSpecs = smecSpecs |> List.filter (fun s -> not (List.contains s.Name [ "smrl"; "ads"; "sxbm" ]))

@@ -89,6 +89,14 @@ let localMethodOptions (methodSpec: MethodSpec) : (string * string) list =
     | "matryoshka-adaptor" -> [ "budget", "per-trained-dim" ] @ sharedOptimiser
     | _ -> []
 
+/// Options the paper profile gives a method: each paper's reported settings where they differ from
+/// the defaults. Matryoshka-Adaptor feeds the raw embeddings to its adaptor (both variants); its
+/// Adam, 5000 steps per stage and Search-Adaptor's Adam, pairwise loss and 3 x 3 grid are the defaults.
+let paperMethodOptions (methodSpec: MethodSpec) : (string * string) list =
+    match methodSpec.Key with
+    | "matryoshka-adaptor" -> [ "input", "raw" ]
+    | _ -> []
+
 /// Rows of the local text tables (items 2, 3).
 let localTextMethods = [ truncation; pca; mrl; searchAdaptor; matryoshkaAdaptor; smec ]
 

@@ -219,8 +219,8 @@ public sealed class SmecCompressor : ICompressor, IDisposable
         return breaks.Count == 0
             ? "yes"
             : "no: " + string.Join("; ", breaks) + ". Each dim is served by the better of the outputs that produce it, but " +
-              "each step keeps its best mean over its own outputs (not each dim's best), and a later step's smaller output " +
-              "trains on its own loss, so a smaller dim can beat a larger one by more than the validation noise allows us to remove";
+              "each step keeps its best mean over its own outputs (not each dim's best), and a later step trains its smaller " +
+              "output on its own loss, so a smaller dim can score above a larger one made by an earlier step";
     }
 
     /// <summary>The selection protocol of the last Fit (see <see cref="ProtocolRecord"/>).</summary>

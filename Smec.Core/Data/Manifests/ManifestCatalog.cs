@@ -20,6 +20,9 @@ public sealed class ManifestCatalog
         Datasets = ReadAll(folder, "datasets", ManifestReader.ReadDataset).ToDictionary(m => m.Id, StringComparer.Ordinal);
         Encoders = ReadAll(folder, "encoders", ManifestReader.ReadEncoder).ToDictionary(m => m.Id, StringComparer.Ordinal);
         Embeddings = ReadAll(folder, "embeddings", ManifestReader.ReadEmbedding).ToList();
+        foreach (var d in Datasets.Values.Where(d => d.Substitute != null))
+            if (!Datasets.TryGetValue(d.Substitute!, out var substitute) || substitute.Kind != d.Kind)
+                throw new ManifestException(d.ManifestFile, "substitute", $"'{d.Substitute}' is not a {d.Kind} dataset declared in {folder}/datasets");
         foreach (var e in Embeddings)
         {
             if (!Datasets.TryGetValue(e.Dataset, out var dataset))

@@ -13,6 +13,8 @@ open Smec.Experiments.Running.Environment
 
 type ExperimentOutput =
     { Measurements: Map<string, float>
+      /// Retrieval: per-query nDCG@10 at every scored dims.
+      PerQuery: ResultStore.PerQueryScores option
       Settings: Map<string, string>
       Notes: string list
       Checksums: Map<string, string> }
@@ -38,14 +40,28 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
     // and the multimodal items' R@10 (cheap: the ranking is already 100 deep).
     let measures = [ yield! RetrievalEvaluation.StandardMeasures; Measure.PrecisionAt 10; Measure.RecallAt 10 ] |> List.distinct |> Array.ofList
     let documents = testCorpus data
-    let measurements =
-        [ for d in dims do
+    let evaluated =
+        [ for d in dims ->
               let docs = compressor.Compress(documents, d, EmbeddingRole.Document)
               let queries = compressor.Compress(data.TestQueries, d, EmbeddingRole.Query)
-              let result = RetrievalEvaluation.Evaluate(queries, docs, data.Test, measures, search)
+              d, RetrievalEvaluation.Evaluate(queries, docs, data.Test, measures, search) ]
+    let measurements =
+        [ for d, result in evaluated do
               yield ndcgAt d, result.Mean Measure.Ndcg10
               for m in measures do yield sprintf "%s@%d" m.Name d, result.Mean m ]
+    // Every dims scores the same test queries (those with judgements), in the same order.
+    let perQuery : ResultStore.PerQueryScores option =
+        match evaluated with
+        | [] -> Some { ResultStore.PerQueryScores.QueryIds = [||]; ResultStore.PerQueryScores.Scores = Map.empty } // no dims scored
+        | (_, first) :: _ ->
+            let ids = Array.ofSeq first.QueryIds
+            for d, result in evaluated do
+                if not (Seq.forall2 (=) result.QueryIds ids) then
+                    failwithf "per-query scores at %d dims cover other queries than at %d dims" d (fst evaluated.Head)
+            Some { ResultStore.PerQueryScores.QueryIds = ids
+                   ResultStore.PerQueryScores.Scores = evaluated |> List.map (fun (d, r) -> ndcgAt d, r.PerQuery Measure.Ndcg10) |> Map.ofList }
     { Measurements = Map.ofList (Map.toList data.DataMeasurements @ measurements)
+      PerQuery = perQuery
       Settings = compressor.Settings |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
       Notes =
         data.Notes
@@ -62,7 +78,7 @@ let execute (env: RunEnvironment) (config: ExperimentConfig) (data: Lazy<LoadedD
     | DatasetDescription, _ ->
         DatasetDescription.describe env.Manifest config
         |> Result.map (fun (measurements, checksums) ->
-            { Measurements = measurements; Settings = Map.empty; Notes = []; Checksums = checksums })
+            { Measurements = measurements; PerQuery = None; Settings = Map.empty; Notes = []; Checksums = checksums })
     | _, None -> Error "no data for this experiment"
     | Retrieval, Some data ->
         env.Methods.Resolve config.Method
@@ -77,6 +93,7 @@ let execute (env: RunEnvironment) (config: ExperimentConfig) (data: Lazy<LoadedD
             Determinism.Seed config.Seed |> ignore
             let output = probe { Config = config; Data = data.Value; Methods = env.Methods }
             { Measurements = output.Measurements
+              PerQuery = None
               Settings = output.Settings
               Notes = data.Value.Notes @ output.Notes
               Checksums = data.Value.Checksums })

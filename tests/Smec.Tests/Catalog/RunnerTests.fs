@@ -92,7 +92,8 @@ let tests =
             Expect.equal result.Planned.Length 4 "prefix once, noisy for 3 seeds"
             let noisy = valueOf result "noisy" "384"
             Expect.equal noisy.PerSeed.Length 3 "three seeds"
-            Expect.isGreaterThan noisy.Spread 0.0 "seeds differ"
+            Expect.isGreaterThan noisy.Sd 0.0 "seeds differ"
+            Expect.floatClose Accuracy.veryHigh noisy.Sd (Quantities.sampleSd noisy.PerSeed) "sample SD over seeds"
             Expect.floatClose Accuracy.veryHigh noisy.Mean (List.average noisy.PerSeed) "mean"
             Expect.equal (valueOf result "prefix" "384").PerSeed.Length 1 "a method that learns nothing has one value"
 
@@ -140,7 +141,7 @@ let tests =
             let result = TableRun.reproduce env (published ()) defaultOptions (Catalog.build 1 Local { Seeds = [ 1L ]; Manifest = None })
             let statuses = result.Cells |> List.collect (fun c -> c.Checks |> List.map (fun k -> k.Status))
             Expect.isGreaterThanOrEqual statuses.Length 20 "six datasets and the mirror's embeddings"
-            Expect.allEqual statuses Checks.Ok "every declared count matches"
+            Expect.allEqual statuses Checks.Pass "every declared count matches"
 
         testCase "claims are judged on the run's numbers and reported FAIL with them" <| fun () ->
             use dir = new TempDir()
@@ -149,6 +150,9 @@ let tests =
                 Builders.claim "more dims help" "SciFact" Display.fraction "24 dims >= 384 dims (false on real data)"
                     (Builders.chain ("24", Measure(prefixConfig, Builders.ndcgAt a)) [ AtLeast, "384", Measure(prefixConfig, Builders.ndcgAt b) ])
             let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "prefix", prefixConfig ] dims [ 1L ] [ claimOn 24 384; claimOn 384 24 ])
-            Expect.equal (result.Claims |> List.map (fun c -> c.Status)) [ Checks.Fail; Checks.Ok ] "the false claim fails, the true one holds"
-            Expect.equal result.Claims.Head.Detail "24 0.276 >= (violated) 384 0.647" "with the numbers"
+            Expect.equal (result.Claims |> List.map (fun c -> c.Status)) [ Checks.Fail; Checks.Pass ] "the false claim fails, the true one holds"
+            Expect.stringStarts result.Claims.Head.Detail "24 0.276 >= 384 0.647 (diff -0.371, 95% CI [-0." "with the numbers and the paired interval"
+            Expect.stringEnds result.Claims.Head.Detail ") FAIL" "and the link's status"
+            let link = result.Claims.Head.Links.Head
+            Expect.equal link.Interval.Value.Queries 300 "paired over SciFact's 300 test queries"
     ]

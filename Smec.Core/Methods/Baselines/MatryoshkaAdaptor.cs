@@ -73,7 +73,8 @@ public sealed class MatryoshkaAdaptor : ICompressor
         var trainedDims = ProtocolRecord.TrainedDims(Dims, inputDim);
         var unsupervised = CorpusOnlyStage.Run(_adaptor, data.Corpus, Dims, _options, _options.StageSteps(trainedDims), data.Seed);
         UnsupervisedRun = unsupervised;
-        _settings["unsupervised stage"] = unsupervised.HeldOutDocs > 0
+        // Not "... stage": that key form is a labelled early stop (KeptStart reads it); this stage has none.
+        _settings["unsupervised stage (corpus only)"] = unsupervised.HeldOutDocs > 0
             ? string.Create(CultureInfo.InvariantCulture,
                 $"corpus only: best held-out unsupervised loss {unsupervised.BestHeldOutLoss:F5} at step {unsupervised.BestStep} of {unsupervised.StepsRun}{(unsupervised.StoppedEarly ? ", early stop" : "")} ({unsupervised.HeldOutDocs} held-out docs)")
             : $"corpus only: {unsupervised.StepsRun} steps (fixed)";

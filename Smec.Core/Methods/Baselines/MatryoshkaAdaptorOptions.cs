@@ -97,7 +97,7 @@ public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
         yield return new("anchors per batch", QueryAnchors > 0
             ? $"{BatchSize} random corpus docs + {QueryAnchors} unlabelled train queries (their top-k docs as neighbours)"
             : $"{BatchSize} random corpus docs (corpus only)");
-        yield return new("unsupervised stage", UnsupervisedStop == UnsupervisedStop.HeldOutLoss
+        yield return new("unsupervised stop", UnsupervisedStop == UnsupervisedStop.HeldOutLoss
             ? $"corpus only; stops on the unsupervised loss of {UnsupervisedHeldOutDocs} held-out corpus docs (patience {PatienceSteps} steps)"
             : "corpus only; runs its whole step budget");
         yield return new("steps per stage", Budget == AdaptorBudget.PerStage

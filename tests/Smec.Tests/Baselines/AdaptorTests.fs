@@ -98,7 +98,7 @@ let tests =
             let data = syntheticData 3L
             let out (m: ICompressor) = m.Compress(data.Queries, 4, EmbeddingRole.Query).Values
             Expect.sequenceEqual (out a) (out b) "same seed, same weights"
-            Expect.isTrue (a.Settings.ContainsKey "unsupervised stage") "unsupervised stage recorded"
+            Expect.isTrue (a.Settings.ContainsKey "unsupervised stage (corpus only)") "unsupervised stage recorded"
             for form in [ "InfoNce"; "Pairwise" ] do
                 Expect.isTrue (a.Settings.ContainsKey(sprintf "supervised, %s stage" form)) (sprintf "supervised stage with %s recorded" form)
             // The kept form is the one with the better validation score of the two supervised stages.

@@ -81,8 +81,7 @@ module Script =
     /// Write the chart as a standalone offline HTML page and return its path.
     let saveChart (path: string) (chart: GenericChart) : string =
         let full = Path.GetFullPath path
-        Directory.CreateDirectory(Path.GetDirectoryName full) |> ignore
-        File.WriteAllText(full, chartHtml chart)
+        Smec.Core.Storage.AtomicFile.WriteAllText(full, chartHtml chart)
         full
 
     /// A compact text table (columns padded to their widest cell), for stdout and notebook outputs.

@@ -22,7 +22,6 @@ let resnet18 = "resnet18"
 
 /// Local ladder: 384 -> 24 is 16x, like the paper's 3584 -> 256 (14x).
 let localDims = [ 24; 48; 96; 192; 384 ]
-let localFullDims = 384
 let paperDims7B = [ 128; 256; 512; 768; 1536; 3584 ]
 let paperDimsOpenAi = [ 128; 256; 512; 768; 1536; 3072 ]
 let paperDimsImage = [ 128; 256; 512; 768; 1024 ]
@@ -33,15 +32,11 @@ let localImageDims = [ 32; 64; 128; 256; 512 ]
 
 let localTextDatasets = [ "scifact"; "cranfield"; "cacm" ]
 
-let datasetTitle =
-    function
-    | "scifact" -> "SciFact"
-    | "cranfield" -> "Cranfield"
-    | "cacm" -> "CACM"
-    | "cifar10" -> "CIFAR-10"
-    | "fashion-mnist" -> "Fashion-MNIST"
-    | "flickr8k-1k" -> "Flickr8k-1k"
-    | other -> other
+/// A dataset's short name in tables: its manifest's `name` (the id when it has none, or no manifest).
+let datasetTitle (id: string) =
+    match Smec.Core.Data.Manifests.ManifestCatalog.Default.Datasets.TryGetValue id with
+    | true, manifest -> manifest.DisplayName
+    | _ -> id
 
 /// The smallest validation set of a collection without a train split. Early stopping keeps the
 /// step with the best validation nDCG@10; with CACM's former 5 validation queries several trained

@@ -8,6 +8,7 @@ module Smec.Experiments.Running.Blessed
 open System
 open System.Globalization
 open System.IO
+open Smec.Core.Storage
 open CsvHelper
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running.Checks
@@ -86,4 +87,4 @@ let save (path: string) (values: BlessedValue list) =
          csv.WriteField b.BlessedOn
          csv.WriteField b.DataIdentity
          csv.EndRecord())
-    ResultStore.writeAtomically path (text.ToString())
+    AtomicFile.WriteAllText(path, text.ToString())

@@ -11,6 +11,7 @@ open Smec.Experiments.Catalog.Model
 
 /// Bump when the meaning of a config changes (a new required field, a changed default) so that
 /// old cached results are not reused.
+[<Literal>]
 let Schema = "smec-experiment/1"
 
 let private splitJson =

@@ -24,7 +24,7 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
     let inputDim = data.Training.Corpus.Dim
     let dims, tooLarge = config.Dims |> List.partition (fun d -> d <= inputDim)
     Determinism.Seed config.Seed |> ignore
-    let compressor =
+    use compressor =
         factory
             { Method = config.Method
               Options = config.Options
@@ -32,8 +32,6 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
               InputDim = inputDim
               Budget = config.Budget
               Seed = config.Seed }
-    // Some compressors hold torch tensors (SMEC's chain): release them when the experiment ends.
-    use _release = { new System.IDisposable with member _.Dispose() = match compressor with :? System.IDisposable as d -> d.Dispose() | _ -> () }
     compressor.Fit data.Training
     let search = SearchOptions(IgnoreIdenticalIds = data.DropSelfMatches)
     // P@10 and recall@10 besides the standard measures: the image items' class-relevance figures

@@ -91,17 +91,9 @@ let toJsonWith (perQuery: bool) (result: ExperimentResult) : JsonObject =
 
 let toJson (result: ExperimentResult) = toJsonWith true result
 
-/// Write text to a file atomically: a temporary file in the same folder, then a rename.
-let writeAtomically (path: string) (text: string) =
-    let folder = Path.GetDirectoryName(Path.GetFullPath path)
-    Directory.CreateDirectory folder |> ignore
-    let temporary = Path.Combine(folder, sprintf ".%s.%d.tmp" (Path.GetFileName path) Environment.ProcessId)
-    File.WriteAllText(temporary, text)
-    File.Move(temporary, path, true)
-
 let save (resultsDir: string) (result: ExperimentResult) =
     let text = (toJson result).ToJsonString(JsonSerializerOptions(WriteIndented = false))
-    writeAtomically (pathOf resultsDir result.Hash) text
+    Smec.Core.Storage.AtomicFile.WriteAllText(pathOf resultsDir result.Hash, text)
 
 let private readStringMap (node: JsonNode) =
     match node with

@@ -10,7 +10,9 @@ open Smec.Core.Training
 open Smec.Experiments.Catalog.Model
 
 /// The seed of the validation hold-out: fixed, not the training seed (as the training loop's tests use).
+[<Literal>]
 let ValidationSeed = 0L
+[<Literal>]
 let HalvesSalt = "smec-query-halves-v1"
 
 /// Ids in the order of their salted hash (ties, impossible in practice, by ordinal id).

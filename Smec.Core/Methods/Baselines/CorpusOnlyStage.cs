@@ -55,7 +55,7 @@ internal static class CorpusOnlyStage
         // stage trains, and the stop only decides for how long.
         if (heldOutCount > 0) history.Add((0, HeldOutLoss(adaptor, corpus, neighbours, heldOut, dims, options)));
 
-        var progress = new ProgressBar($"{options.Name} (unsupervised, corpus only)", maxSteps, options.Progress);
+        var progress = new Runtime.ProgressBar($"{options.Name} (unsupervised, corpus only)", maxSteps, enabled: options.Progress);
         var step = 0;
         for (; step < maxSteps; step++)
         {
@@ -89,7 +89,7 @@ internal static class CorpusOnlyStage
                 }
                 else if (++stale >= patience) { stoppedEarly = true; step++; break; }
             }
-            progress.Update(step + 1, value, heldOutCount > 0 ? -bestLoss : null, evaluate, heldOutLoss is { } h ? -h : null);
+            progress.Report(step + 1, $"loss {value:F4}" + (heldOutLoss is { } h ? $" held-out {h:F4}" : ""), milestone: evaluate);
         }
         if (heldOutCount > 0)
             using (no_grad())

@@ -34,10 +34,11 @@ let tests =
             let env, progress = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
             let spec = reducedTable [ "prefix", prefixConfig ] dims [ 1L ] []
             let first = TableRun.reproduce env (published ()) defaultOptions spec
-            // docs/METHOD.md, "Reference figures on SciFact": cosine on the renormalised prefix, test split: 24: 0.2765, 96: 0.5551, 384: 0.6472
-            // (printed with 4 decimals, so equal within 5e-5).
-            for d, expected in [ 24, 0.2765; 96, 0.5551; 384, 0.6472 ] do
-                Expect.floatClose { absolute = 5e-5; relative = 0.0 } (valueOf first "prefix" (string d)).Mean expected (sprintf "%d dims" d)
+            // The reference figures (cosine on the renormalised prefix, test split).
+            for figure in ReferenceFigures.ndcg10 (ReferenceFigures.load ()) "scifact" "all-MiniLM-L6-v2" "truncation" do
+                if List.contains figure.Dims dims then
+                    let got = (valueOf first "prefix" (string figure.Dims)).Mean
+                    Expect.isTrue (figure.Agrees got) (sprintf "%d dims: %.5f vs reference %.4f" figure.Dims got figure.Value)
             Expect.equal (cachedCount first.Outcomes) 0 "first run computes"
             Expect.isTrue (progress |> Seq.exists (fun l -> l.Contains "done in")) "progress says when an experiment is done"
             progress.Clear()
@@ -104,9 +105,11 @@ let tests =
             let tinyBudget = { Profiles.localBudget with MaxSteps = 10; ValidateEvery = 5; Patience = 1 }
             let ma = { scifactConfig "matryoshka-adaptor" true [ 24; 48 ] with Budget = Some tinyBudget }
             let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "PCA", pca; "MA", ma ] [ 24; 48 ] [ 1L ] [])
-            // docs/METHOD.md, "Reference figures on SciFact": PCA fitted on the corpus, centred: 48: 0.5090, 24: 0.3767 (4 decimals).
-            for d, expected in [ 24, 0.3767; 48, 0.5090 ] do
-                Expect.floatClose { absolute = 5e-4; relative = 0.0 } (valueOf result "PCA" (string d)).Mean expected (sprintf "PCA %d dims" d)
+            // The reference figures of PCA fitted on the corpus, centred.
+            for figure in ReferenceFigures.ndcg10 (ReferenceFigures.load ()) "scifact" "all-MiniLM-L6-v2" "pca" do
+                if figure.Dims <= 48 then
+                    let got = (valueOf result "PCA" (string figure.Dims)).Mean
+                    Expect.isTrue (figure.Agrees got) (sprintf "PCA %d dims: %.5f vs reference %.4f" figure.Dims got figure.Value)
             Expect.isGreaterThan (valueOf result "MA" "24").Mean 0.0 "the adaptor produced a score"
             match result.Outcomes.[Runner.keyOf env ma] with
             | Finished(stored, _) -> Expect.isNonEmpty stored.Settings "its settings are recorded"

@@ -10,7 +10,7 @@ open Smec.Experiments.Running
 open Smec.Tests.TestSupport
 open Smec.Tests.Catalog.CatalogTestSupport
 
-let private scifactQrels split = Qrels.Read(Path.Combine(dataRoot (), "beir", "scifact", "qrels", split + ".tsv"))
+let private scifactQrels split = SciFact.qrels split
 
 [<Tests>]
 let tests =

@@ -208,7 +208,9 @@ let smrlTests =
                         member _.Fit _ = ()
                         member _.Compress(e, d, role) = model.Compress(e, d, role, System.Nullable source)
                         member _.Settings = model.Settings
-                        member _.Save _ = () }, corpus, queries, data.Validation, dim)
+                        member _.Save _ = ()
+                      interface System.IDisposable with
+                        member _.Dispose() = () }, corpus, queries, data.Validation, dim)
             Expect.sequenceEqual model.Chain.DuplicatedDims [ 192 ] "192 is step 1's selection and step 2's output"
             let selection, stepOutput = score DimSource.Selection 192, score DimSource.StepOutput 192
             let expected = if stepOutput > selection then DimSource.StepOutput else DimSource.Selection

@@ -123,7 +123,7 @@ let tests =
             // No judgements at all, and other query embeddings: nothing labelled may change the result.
             let unlabelled = TrainingData(labelled.Corpus, randomMatrix 9 "x" 5 16, empty, empty, 7L)
             let fit data =
-                let ma = MatryoshkaAdaptor([ 4; 8 ], MatryoshkaAdaptorOptions(Supervised = false, MaxStepsPerStage = 30, EvaluateEvery = 5,
+                let ma = new MatryoshkaAdaptor([ 4; 8 ], MatryoshkaAdaptorOptions(Supervised = false, MaxStepsPerStage = 30, EvaluateEvery = 5,
                                                                             PatienceSteps = 10, BatchSize = 8, LearningRate = 1e-2, Progress = false))
                 ma.Fit data
                 ma

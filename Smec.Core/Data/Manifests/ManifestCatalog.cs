@@ -64,11 +64,11 @@ public sealed class ManifestCatalog
 
     public DatasetManifest Dataset(string id) =>
         Datasets.TryGetValue(id, out var m) ? m
-        : throw new KeyNotFoundException($"unknown dataset '{id}'; declared: {string.Join(", ", Datasets.Keys.Order())} (in {Folder}/datasets)");
+        : throw new Runtime.UnknownNameException($"unknown dataset '{id}'; declared: {string.Join(", ", Datasets.Keys.Order())} (in {Folder}/datasets)");
 
     public EncoderManifest Encoder(string id) =>
         Encoders.TryGetValue(id, out var m) ? m
-        : throw new KeyNotFoundException($"unknown encoder '{id}'; declared: {string.Join(", ", Encoders.Keys.Order())} (in {Folder}/encoders)");
+        : throw new Runtime.UnknownNameException($"unknown encoder '{id}'; declared: {string.Join(", ", Encoders.Keys.Order())} (in {Folder}/encoders)");
 
     private static IEnumerable<T> ReadAll<T>(string folder, string sub, Func<string, T> read)
     {

@@ -71,8 +71,8 @@ type TrainArgs =
             | Residual -> "residual steps (x + f(x)) instead of plain linear"
             | Step_Input _ -> "full (default) or selected: what feeds step s > 1"
             | Init _ -> "pca (default), identity or random"
-            | Dim_Source _ -> "selection (default) or step-output: which output serves a dim produced twice"
-            | Loss _ -> "infonce (default, chosen on validation) or pairwise (docs/METHOD.md, \"The supervised loss L\")"
+            | Dim_Source _ -> "validation (default: chosen per dim), selection or step-output: which output serves a dim produced twice"
+            | Loss _ -> "infonce or pairwise: train only this form (default: both, the better on validation per step)"
             | Loss_Temperature _ -> "score temperature of the supervised loss (default 0.05)"
             | Similarity_Weight _ -> "weight of similarity preservation on random docs (default 0)"
             | Ads_Lr_Scale _ -> "ADS logits' learning rate relative to the layer's (default 10)"
@@ -152,7 +152,7 @@ let options (args: ParseResults<TrainArgs>) =
             StepInput = (args.TryGetResult Step_Input |> Option.map (fun s -> parseEnum<StepInput> "step-input" (if s = "selected" then "SelectedHalf" else s)) |> Option.defaultValue d.StepInput),
             Init = (args.TryGetResult Init |> Option.map (parseEnum<LayerInit> "init") |> Option.defaultValue d.Init),
             DimSource = (args.TryGetResult Dim_Source |> Option.map (parseEnum<DimSource> "dim-source") |> Option.defaultValue d.DimSource),
-            LossForm = (args.TryGetResult Loss |> Option.map (parseEnum<RankingLossForm> "loss") |> Option.defaultValue d.LossForm),
+            LossCandidates = (args.TryGetResult Loss |> Option.map (fun l -> [| parseEnum<RankingLossForm> "loss" l |] :> Collections.Generic.IReadOnlyList<_>) |> Option.defaultValue d.LossCandidates),
             LossTemperature = args.GetResult(Loss_Temperature, d.LossTemperature),
             SimilarityWeight = args.GetResult(Similarity_Weight, d.SimilarityWeight),
             AdsLearningRateScale = args.GetResult(Ads_Lr_Scale, d.AdsLearningRateScale),
@@ -268,7 +268,7 @@ let run (args: ParseResults<TrainArgs>) : int =
         for dim in model.Dims do
             let v = CompressionEvaluation.Ndcg10(model, corpus, queries, data.Validation, dim)
             // A dim made twice (a step's selected half and the next step's full output): show the other one too.
-            let other = if smec.DimSource = DimSource.Selection then DimSource.StepOutput else DimSource.Selection
+            let other = if model.Chain.SourceFor dim = DimSource.Selection then DimSource.StepOutput else DimSource.Selection
             let alternative = CompressionEvaluation.Ndcg10(new SourcedCompressor(model, other), corpus, queries, data.Validation, dim)
             if alternative <> v then eprintfn "  dim %d: val nDCG@10 %.4f with --dim-source %A" dim alternative other
             if reportTest then

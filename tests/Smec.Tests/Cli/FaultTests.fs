@@ -74,21 +74,21 @@ let trainFaults =
         Expect.stringContains resumed.Err "resumed" "the rerun resumed from the checkpoint"
         Expect.isNonEmpty (figures reference.Out) "the reference printed its figures"
         Expect.equal (figures resumed.Out) (figures reference.Out) "same validation nDCG@10 as an uninterrupted run"
-        sameBytes (Path.Combine(referenceModel, "weights.bin")) (Path.Combine(model, "weights.bin")) "weights.bin"
+        sameBytes (Path.Combine(referenceModel, "tensors.bin")) (Path.Combine(model, "tensors.bin")) "tensors.bin"
         noPartialFiles dir.Path
 
         // The saved model compresses; with one bit of its weights flipped it is refused.
         let embeddings = Path.Combine(dataRoot (), "embeddings", "scifact", "all-MiniLM-L6-v2", "queries.npy")
         let compressed = Path.Combine(dir.Path, "q96.npy")
         run [ "compress"; "--model"; model; "--in"; embeddings; "--dim"; "96"; "--out"; compressed ] |> succeeded
-        let weights = Path.Combine(model, "weights.bin")
+        let weights = Path.Combine(model, "tensors.bin")
         let bytes = File.ReadAllBytes weights
         bytes.[bytes.Length - 5] <- bytes.[bytes.Length - 5] ^^^ 0x10uy
         File.WriteAllBytes(weights, bytes)
         let flipped = Path.Combine(dir.Path, "flipped.npy")
         let refused = run [ "compress"; "--model"; model; "--in"; embeddings; "--dim"; "96"; "--out"; flipped ]
         Expect.equal refused.Code 2 refused.Err
-        Expect.stringContains refused.Err "weights.bin: checksum" "names the corrupt file"
+        Expect.stringContains refused.Err "tensors.bin: checksum" "names the corrupt file"
         Expect.isFalse (File.Exists flipped) "nothing written"
 
         // The same checkpoint on other data (one corpus value changed) is refused with both identities.

@@ -23,8 +23,15 @@ let tests =
             for c in reducedConfigs do Expect.equal c.Budget (Some quick) (Runner.describe c)
             let fullHashes = fullConfigs |> List.map ConfigHash.hash |> set
             Expect.isTrue (reducedConfigs |> List.forall (fun c -> not (fullHashes.Contains(ConfigHash.hash c)))) "no reduced config shares a full config's cache key"
-            // Apart from the budget, each reduced config is its full counterpart (same order).
-            Expect.equal (reducedConfigs |> List.map (fun c -> { c with Budget = None })) (fullConfigs |> List.map (fun c -> { c with Budget = None })) "only the budget changes"
+            // Apart from the budget and the selection grids cut to their first candidate, each reduced
+            // config is its full counterpart (same order).
+            let withoutCandidates (c: Smec.Experiments.Catalog.Model.ExperimentConfig) =
+                { c with Budget = None; Options = c.Options |> Map.filter (fun k _ -> not (k.EndsWith "_candidates")) }
+            Expect.equal (reducedConfigs |> List.map withoutCandidates) (fullConfigs |> List.map withoutCandidates) "only the budget and the grids change"
+            for c in reducedConfigs do
+                for KeyValue(k, v) in c.Options do
+                    if k.EndsWith "_candidates" then Expect.isFalse (v.Contains ",") (sprintf "%s: one candidate for %s" (Runner.describe c) k)
+            Expect.isTrue (reducedConfigs |> List.exists (fun c -> c.Options.ContainsKey "loss_candidates")) "SMEC's loss-form grid is cut"
             Expect.equal (reduced.Cells |> List.map (fun c -> c.Panel, c.Row, c.Column)) (full.Cells |> List.map (fun c -> c.Panel, c.Row, c.Column)) "same cells"
             Expect.equal (reduced.Claims |> List.map (fun c -> c.Id)) (full.Claims |> List.map (fun c -> c.Id)) "same claims"
             Expect.isTrue (reduced.Claims |> List.forall (fun c -> Catalog.assertionQuantities c.Assertion |> List.collect Catalog.experimentsOf |> List.forall (fun e -> e.Budget = Some quick))) "claims judge the reduced experiments"

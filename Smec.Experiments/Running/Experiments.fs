@@ -38,8 +38,17 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
     // and the multimodal items' R@10 (cheap: the ranking is already 100 deep).
     let measures = [ yield! RetrievalEvaluation.StandardMeasures; Measure.PrecisionAt 10; Measure.RecallAt 10 ] |> List.distinct |> Array.ofList
     let documents = testCorpus data
+    // Validation figures (the training corpus searched by the held-out validation queries): what a
+    // sweep chooses its best setting on, so that the test split never takes part in a choice.
+    let known = data.Training.Queries.IndexById()
+    let validationIds = data.Training.Validation.QueryIds |> Seq.filter known.ContainsKey |> Seq.sortWith (fun a b -> System.String.CompareOrdinal(a, b)) |> Array.ofSeq
+    let validationQueries = data.Training.Queries.Select validationIds
     let measurements =
         [ for d in dims do
+              if validationIds.Length > 0 then
+                  let validationDocs = compressor.Compress(data.Training.Corpus, d, EmbeddingRole.Document)
+                  let queries = compressor.Compress(validationQueries, d, EmbeddingRole.Query)
+                  yield "val-" + ndcgAt d, RetrievalEvaluation.NdcgAt10(queries, validationDocs, data.Training.Validation, search)
               let docs = compressor.Compress(documents, d, EmbeddingRole.Document)
               let queries = compressor.Compress(data.TestQueries, d, EmbeddingRole.Query)
               let result = RetrievalEvaluation.Evaluate(queries, docs, data.Test, measures, search)

@@ -177,7 +177,7 @@ let expand (methods: MethodSpec list) (catalog: ManifestCatalog) (manifest: Embe
     for field, a in allAxes do
         if a.Name = seedColumn then spec.Fail(field, "seeds are their own list ('seeds: [1, 2, 3]'), not an axis")
         requireTarget spec field a.Name methodSpecs
-        duplicates field a.Values
+        if field.StartsWith "grid." then duplicates field a.Values
         // Every value must fit every method the axis applies to.
         for m in methodSpecs do
             match targetOf a.Name m with

@@ -8,7 +8,7 @@ open Smec.Experiments.Running
 open Smec.Experiments.Sweeps
 
 type RunExperimentArgs =
-    | [<MainCommand; ExactlyOnce; Last>] Key of key: string
+    | [<MainCommand; ExactlyOnce>] Key of key: string
     | [<Unique>] Config of file: string
     | [<Unique>] Results of folder: string
     | Manifests of folder: string

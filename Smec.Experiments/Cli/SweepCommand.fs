@@ -12,7 +12,7 @@ open Smec.Experiments.Running
 open Smec.Experiments.Sweeps
 
 type SweepArgs =
-    | [<MainCommand; ExactlyOnce; Last>] Target of action: string * spec: string
+    | [<MainCommand; ExactlyOnce>] Target of action: string * spec: string
     | [<Unique>] Executor of name: string
     | [<Unique>] Workers of count: int
     | [<Unique>] Threads of count: int

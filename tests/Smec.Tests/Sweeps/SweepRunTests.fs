@@ -66,12 +66,12 @@ citation: Wadden et al., EMNLP 2020
     )
     Path.Combine(root, "data"), manifests
 
-let private spec (folder: string) (name: string) (methods: string) (seeds: string) (steps: int) =
+let private spec (folder: string) (name: string) (methods: string) (seeds: string) (steps: int) (patience: int) =
     let path = Path.Combine(folder, name + ".yaml")
     File.WriteAllText(
         path,
-        sprintf "name: %s\ndatasets: [tinyfact]\nencoders: [all-MiniLM-L6-v2]\nmethods: [%s]\ndims: [16, 32]\nseeds: [%s]\nbudget: { max_steps: %d, validate_every: 10, batch_size: 32, patience: 3 }\n"
-            name methods seeds steps
+        sprintf "name: %s\ndatasets: [tinyfact]\nencoders: [all-MiniLM-L6-v2]\nmethods: [%s]\ndims: [16, 32]\nseeds: [%s]\nbudget: { max_steps: %d, validate_every: 10, batch_size: 32, patience: %d }\n"
+            name methods seeds steps patience
     )
     path
 
@@ -101,7 +101,7 @@ let tests =
             let baseEnv = [ "SMEC_DATA_DIR", data; "SMEC_CACHE_DIR", Path.Combine(dir.Path, "cache"); "SMEC_THREADS", "1"; "OMP_WAIT_POLICY", "PASSIVE" ]
             let smec (args: string list) (extra: (string * string) list) = runProcess "dotnet" (smecDll :: args @ [ "--manifests"; manifests ]) (baseEnv @ extra)
             // 1. Locally, in this process's worker (one after another).
-            let small = spec dir.Path "tiny" "truncation, pca, mrl" "1" 30
+            let small = spec dir.Path "tiny" "truncation, pca, mrl" "1" 30 3
             let local = Path.Combine(dir.Path, "local")
             let code, output = smec [ "sweep"; "run"; small; "--results"; local ] []
             Expect.equal code 0 (sprintf "local sweep (output: %s)" output)
@@ -128,7 +128,8 @@ let tests =
                     let slurmResults = stored viaSlurm
                     Expect.equal (slurmResults |> Map.map (fun _ (m, _, _) -> m)) (localResults |> Map.map (fun _ (m, _, _) -> m)) "bit-identical to the local executor"
                     // 3. Cancel a running array task, then run again: only the missing point runs.
-                    let longer = spec dir.Path "resume" "mrl, truncation, pca" "1, 2, 3" 400
+                    // mrl first (tasks 0-2), long enough (no early stop) to be cancelled while it runs.
+                    let longer = spec dir.Path "resume" "mrl, truncation, pca" "1, 2, 3" 1500 150
                     let resumed = Path.Combine(dir.Path, "resume")
                     let code, output = smec [ "sweep"; "run"; longer; "--executor"; "slurm"; "--results"; resumed; "--no-wait" ] slurmEnv
                     Expect.equal code 0 (sprintf "submitted (output: %s)" output)
@@ -139,8 +140,7 @@ let tests =
                     let squeue () = snd (runProcess "squeue" [ "-h"; "-t"; "all"; "-j"; jobId; "-o"; "%i %T" ] slurmEnv)
                     let clock = Stopwatch.StartNew()
                     while not ((squeue ()).Contains(sprintf "%s_0 RUNNING" jobId)) && clock.Elapsed.TotalSeconds < 120.0 do
-                        Threading.Thread.Sleep 200
-                    Threading.Thread.Sleep 2000
+                        Threading.Thread.Sleep 100
                     Expect.isFalse (File.Exists(Path.Combine(resumed, "cache", firstKey + ".json"))) "task 0 (an mrl point) still running"
                     let code, output = runProcess "scancel" [ sprintf "%s_0" jobId ] slurmEnv
                     Expect.equal code 0 (sprintf "scancel (output: %s)" output)

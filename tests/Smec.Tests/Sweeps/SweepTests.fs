@@ -239,3 +239,24 @@ let reportTests =
             Expect.equal report.Missing.Length 1 "one point missing"
             Expect.stringContains (report.Best |> List.find (fun (d, _) -> d = 24) |> snd).Setting "smec.ads=false" "only complete settings compete"
     ]
+
+[<Tests>]
+let embeddingsManifestTests =
+    testList "Sweeps/precomputed embeddings" [
+        testCase "a pair an embeddings manifest names runs from it, with the paper profile's keys" <| fun () ->
+            use dir = new TempDir()
+            let manifestPath = Smec.Tests.Catalog.CatalogTestSupport.writeSciFactSlice (Path.Combine(dir.Path, "slice")) 160 60 400 Profiles.llm2vec7B
+            let manifest = EmbeddingsManifest.load manifestPath
+            let spec =
+                SweepSpec.create "paper"
+                |> SweepSpec.withProfile Paper
+                |> SweepSpec.withDatasets [ "scifact" ]
+                |> SweepSpec.withEncoders [ Profiles.llm2vec7B ]
+                |> SweepSpec.withMethods [ "pca"; "smec" ]
+            let plan = SweepPlan.expand MethodOptionSpecs.standard catalog.Value (Some manifest) (Runner.keyOf env) spec
+            for p in plan.Points do
+                Expect.equal p.Config.Source (Manifest manifest.Entries.Head.Fingerprint) "from the manifest entry"
+            let item2 = Runner.plan env (Catalog.build 2 Paper { Seeds = [ 1L ]; Manifest = Some manifest }) |> List.map (fun p -> p.Hash) |> Set.ofList
+            for p in plan.Points do
+                Expect.isTrue (item2.Contains p.Key) (sprintf "%s is item 2's experiment" p.Config.Method)
+    ]

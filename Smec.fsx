@@ -2,7 +2,7 @@
 ///     #load "../Smec.fsx"      (the path from your .fsx or .ipynb to this file)
 /// then `open Smec.Script` for the helpers below. It references the assemblies of the built
 /// `smec` program, whose bin folder holds the natives (libtorch, and the copy of
-/// libLibTorchSharp.so the build patches for Debian 12; TOOLCHAIN.md traps 1-2), loads libtorch
+/// libLibTorchSharp.so the build patches for Debian 12; docs/TOOLCHAIN.md, "Trap 1" and "Trap 2"), loads libtorch
 /// on CPU with the harness's thread setting, and offers charts and tables that work offline.
 ///
 /// NOT BUILT? F# then stops at the first #r below with "Unable to find the file
@@ -64,7 +64,7 @@ module Script =
         path
 
     /// The chart as one self-contained HTML fragment with plotly.js inlined, so it renders offline
-    /// (the default loads plotly.js from a CDN and stays blank here; TOOLCHAIN.md trap 6).
+    /// (the default loads plotly.js from a CDN and stays blank here; docs/TOOLCHAIN.md, "Trap 6").
     /// (toChartHTML assumes plotly.js is already on the page, so the embedded document is used.)
     let chartHtml (chart: GenericChart) : string =
         chart

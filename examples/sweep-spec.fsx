@@ -21,7 +21,7 @@ let spec =
 //   |> SweepSpec.withGrid [ SweepSpec.axis "smec.ads" [ true; false ]; SweepSpec.axis "learning_rate" [ 1e-3; 5e-4 ] ]
 
 let env = Environment.standard repoRoot None (printfn "%s")
-let plan = SweepPlan.expand MethodOptionSpecs.standard ManifestCatalog.Default None (Runner.keyOf env) spec
+let plan = SweepPlan.expand env.Methods ManifestCatalog.Default None (Runner.keyOf env) spec
 LocalExecutor.run env { Workers = 1; Threads = None } plan.Points |> ignore
 let report = SweepReport.build env.ResultsDir plan
 SweepReport.write (SweepFolder.folderOf env.ResultsDir spec.Name) report

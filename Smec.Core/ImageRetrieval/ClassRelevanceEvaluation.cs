@@ -10,7 +10,7 @@ namespace Smec.Core.ImageRetrieval;
 public sealed record ClassRetrievalMetrics(double Ndcg10, double MapAtR, double PrecisionAt10, int Queries);
 
 /// <summary>
-/// Image retrieval with class labels as relevance (METHOD.md): every gallery item is a query against
+/// Image retrieval with class labels as relevance (docs/METHOD.md, "Evaluation"): every gallery item is a query against
 /// the rest of the gallery (itself excluded); an item is relevant when it has the query's label.
 /// Reports nDCG@10 with binary gain, P@10, and mAP@R (Musgrave et al. 2020: R = the number of other
 /// same-class items, AP computed over the top R and divided by R, which is trec_eval's map_cut at R).

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace Smec.Core.Losses;
 
-/// <summary>Which supervised loss L is used (METHOD.md "The supervised loss L"; InfoNCE is the reference map's).</summary>
+/// <summary>Which supervised loss L is used (docs/METHOD.md, "The supervised loss L"; InfoNCE is the reference map's).</summary>
 public enum RankingLossForm { Pairwise, InfoNce }
 
 /// <summary>

@@ -5,7 +5,7 @@ namespace Smec.Core.Losses;
 /// <summary>
 /// S-XBM's unsupervised alignment on selected pairs: for anchor i and its selected memory entries j,
 /// |cos(e_i, m_j) - cos(g(e_i), g(m_j))| with e, m teacher (full) and g(.) student embeddings,
-/// averaged over the valid pairs (the inferred form of METHOD.md, as Matryoshka-Adaptor's top-k loss).
+/// averaged over the valid pairs (the inferred form of docs/METHOD.md, "S-XBM", as Matryoshka-Adaptor's top-k loss).
 /// </summary>
 public static class SxbmAlignmentLoss
 {

@@ -1,5 +1,5 @@
 /// Items 1-9. The paper's own table numbers are not known, so the catalog numbers its items
-/// (PAPER-RESULTS.md, "Catalog numbering"); `make reproduce TABLE=2` runs item 2.
+/// (docs/PAPER-RESULTS.md, "Catalog numbering"); `make reproduce TABLE=2` runs item 2.
 module Smec.Experiments.Catalog.Catalog
 
 open Smec.Experiments.Catalog.Model

@@ -1,4 +1,4 @@
-/// The paper's qualitative claims (PAPER-RESULTS.md, "Claims to check on any data") as assertions
+/// The paper's qualitative claims (docs/PAPER-RESULTS.md, "Claims to check") as assertions
 /// over a methods x dims panel. Each is checked, and reported FAIL with its numbers when it fails.
 module Smec.Experiments.Catalog.Claims
 

@@ -169,7 +169,7 @@ type Assertion =
     /// term rel constant (on the harness's scale).
     | Bound of ClaimTerm * Relation * float
 
-/// A qualitative claim of the paper (PAPER-RESULTS.md, "Claims to check"), checked on our numbers.
+/// A qualitative claim of the paper (docs/PAPER-RESULTS.md, "Claims to check"), checked on our numbers.
 type Claim =
     { Id: string
       Text: string

@@ -44,7 +44,7 @@ let datasetTitle =
     | other -> other
 
 /// Validation queries held out of the training queries for early stopping. SciFact has 809
-/// training queries (100 held out, CATALOG.md); Cranfield (225 queries) and CACM (52 judged) have
+/// training queries (100 held out, docs/CATALOG.md, "Split rules"); Cranfield (225 queries) and CACM (52 judged) have
 /// no train split, so their judged queries are halved and about a fifth of the train half is held out.
 let localSplit =
     function
@@ -59,15 +59,20 @@ let meanPanel = meanPanelOf 3
 
 // ---- methods --------------------------------------------------------------------------------
 
-/// A method as the catalog names it: registry key, table row, and whether it learns.
+/// A method as the catalog names it: registry key, table row, and whether it learns (the row and
+/// the learning flag come from the method registry, the one place they are stated).
 type MethodSpec = { Key: string; Row: string; Trains: bool }
 
-let truncation = { Key = "truncation"; Row = "truncation"; Trains = false }
-let pca = { Key = "pca"; Row = "PCA"; Trains = false }
-let mrl = { Key = "mrl"; Row = "MRL"; Trains = true }
-let searchAdaptor = { Key = "search-adaptor"; Row = "Search-Adaptor"; Trains = true }
-let matryoshkaAdaptor = { Key = "matryoshka-adaptor"; Row = "Matryoshka-Adaptor"; Trains = true }
-let smec = { Key = "smec"; Row = "SMEC"; Trains = true }
+let methodSpec (key: string) =
+    let entry = Smec.Experiments.Running.MethodRegistry.entry key
+    { Key = entry.Key; Row = entry.Label; Trains = entry.Trains }
+
+let truncation = methodSpec "truncation"
+let pca = methodSpec "pca"
+let mrl = methodSpec "mrl"
+let searchAdaptor = methodSpec "search-adaptor"
+let matryoshkaAdaptor = methodSpec "matryoshka-adaptor"
+let smec = methodSpec "smec"
 
 /// Options the local profile gives a method, for its time budget: Search-Adaptor trains one
 /// adaptor per (dim, grid point), so searching even the reduced grid (3 points) triples the largest
@@ -84,7 +89,7 @@ let localTextMethods = [ truncation; pca; mrl; searchAdaptor; matryoshkaAdaptor;
 
 // ---- budgets --------------------------------------------------------------------------------
 
-/// Local profile: the reference run of METHOD.md (1,500 AdamW steps, batch 64, lr 1e-3) with early
+/// Local profile: the reference run of docs/METHOD.md, "Reference figures on SciFact" (1,500 AdamW steps, batch 64, lr 1e-3) with early
 /// stopping; sized so that `make reproduce TABLE=2` fits 20 minutes on 2 cores.
 let localBudget =
     { MaxSteps = 1500
@@ -124,7 +129,7 @@ let gradientAllowance = Relative 0.25
 /// The importance measure behind "83.6% vs 17.4%" is not described (secondary source). 5 points.
 let importanceShareAllowance = Absolute 0.05
 
-/// Regression floor for nDCG: max(0.002, measured seed spread) (CATALOG.md).
+/// Regression floor for nDCG: max(0.002, measured seed spread) (docs/CATALOG.md, "Checks").
 let ndcgRegressionFloor = Absolute 0.002
 
 /// Gradient statistics are not on nDCG's scale: 2% of the blessed value.
@@ -134,7 +139,7 @@ let relativeRegressionFloor = Relative 0.02
 /// the same floor as a regression check.
 let claimSlackFloor = 0.002
 
-/// Claim 2 of PAPER-RESULTS.md: at full dims all adaptors are "within about 1 point".
+/// Claim 2 of docs/PAPER-RESULTS.md ("Claims to check"): at full dims all adaptors are "within about 1 point".
 let fullDimsAdaptorSpread = 0.01
 
 /// Seeds of trained cells: 1 by default (SEEDS=3 for mean and spread).

@@ -7,7 +7,7 @@ open System.Globalization
 open System.IO
 open CsvHelper
 
-/// How a published value is known (PAPER-RESULTS.md).
+/// How a published value is known (docs/PAPER-RESULTS.md, "Sources and reading precision").
 type Source =
     /// Estimated from a figure's gridlines.
     | Read

@@ -41,7 +41,7 @@ type BaselinesArgs =
             | Save _ -> "save each fitted method under DIR/<method>"
             | Quiet -> "no progress bars"
 
-/// The figures the mirror's README and METHOD.md give for SciFact test with MiniLM (exact search, nDCG@10).
+/// The figures the mirror's README and docs/METHOD.md ("Reference figures on SciFact") give for SciFact test with MiniLM (exact search, nDCG@10).
 let referenceFigures =
     dict [ ("Full", 384), 0.6472
            ("Truncation", 192), 0.6127; ("Truncation", 96), 0.5551; ("Truncation", 48), 0.4406; ("Truncation", 24), 0.2765

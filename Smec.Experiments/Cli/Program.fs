@@ -22,6 +22,7 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] List of ParseResults<ListCommand.ListArgs>
     | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<SweepCommand.SweepArgs>
     | [<CliPrefix(CliPrefix.None)>] Run_Experiment of ParseResults<RunExperimentCommand.RunExperimentArgs>
+    | [<CliPrefix(CliPrefix.None)>] Methods of ParseResults<MethodsCommand.MethodsArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -42,6 +43,7 @@ type SmecArgs =
             | List _ -> "list the catalog's items"
             | Sweep _ -> "plan, run (local or Slurm), follow or report a sweep spec (YAML): smec sweep run SPEC"
             | Run_Experiment _ -> "run one experiment by its key (a sweep's point; what each Slurm task runs)"
+            | Methods _ -> "list the methods and their options (names, types, defaults)"
 
 [<EntryPoint>]
 let main argv =
@@ -65,6 +67,7 @@ let main argv =
         | SmecArgs.List args -> ListCommand.run args
         | SmecArgs.Sweep args -> SweepCommand.run args
         | SmecArgs.Run_Experiment args -> RunExperimentCommand.run args
+        | SmecArgs.Methods args -> MethodsCommand.run args
     with
     | :? TorchLoadException as e ->
         eprintfn "error: %s" e.Message

@@ -102,7 +102,7 @@ let run (args: ParseResults<SweepArgs>) : int =
         let session = CatalogSession.openSession (args.TryGetResult Embeddings) None (args.TryGetResult Results) CatalogSession.consoleProgress
         let env = session.Environment
         let spec = SweepSpec.read specFile
-        let plan = SweepPlan.expand MethodOptionSpecs.standard ManifestCatalog.Default env.Manifest (Runner.keyOf env) spec
+        let plan = SweepPlan.expand env.Methods ManifestCatalog.Default env.Manifest (Runner.keyOf env) spec
         let sweepDir = SweepFolder.folderOf env.ResultsDir spec.Name
         match action with
         | "plan" ->

@@ -71,7 +71,7 @@ type TrainArgs =
             | Step_Input _ -> "full (default) or selected: what feeds step s > 1"
             | Init _ -> "pca (default), identity or random"
             | Dim_Source _ -> "selection (default) or step-output: which output serves a dim produced twice"
-            | Loss _ -> "infonce (default, chosen on validation) or pairwise (METHOD.md's form)"
+            | Loss _ -> "infonce (default, chosen on validation) or pairwise (docs/METHOD.md, \"The supervised loss L\")"
             | Loss_Temperature _ -> "score temperature of the supervised loss (default 0.05)"
             | Similarity_Weight _ -> "weight of similarity preservation on random docs (default 0)"
             | Ads_Lr_Scale _ -> "ADS logits' learning rate relative to the layer's (default 10)"

@@ -87,13 +87,18 @@ let sha256Hex (text: string) =
 let hash (config: ExperimentConfig) = sha256Hex (canonical (toJson config))
 
 /// The key of a stored result: the config's hash extended by the implementation that computes it
-/// (a registry's tag such as "Smec.Core Pca/1"), so that a result of another implementation of the
-/// same method, or of a test double, is never reused. No implementation: the config's hash.
-let resultKey (implementation: string) (config: ExperimentConfig) =
-    if implementation = "" then hash config
+/// (a registry's tag such as "Smec.Core Pca/2") and by the method's fully resolved options (every
+/// option that reaches the method, defaults included), so that neither another implementation nor
+/// a changed default can reuse a stored result. No implementation and no options: the config's hash.
+let resultKey (implementation: string) (resolvedOptions: Map<string, string>) (config: ExperimentConfig) =
+    if implementation = "" && resolvedOptions.IsEmpty then hash config
     else
         let json = toJson config
         json["implementation"] <- JsonValue.Create implementation
+        // The resolved options replace the given ones: a default written out or left out is one key.
+        let resolved = JsonObject()
+        for KeyValue(k, v) in resolvedOptions do resolved[k] <- JsonValue.Create v
+        json["options"] <- resolved
         sha256Hex (canonical json)
 
 /// First 12 hex digits, for tables and progress lines.

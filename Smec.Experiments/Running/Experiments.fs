@@ -74,7 +74,12 @@ let execute (env: RunEnvironment) (config: ExperimentConfig) (data: Lazy<LoadedD
             { Measurements = measurements; Settings = Map.empty; Notes = []; Checksums = checksums })
     | _, None -> Error "no data for this experiment"
     | Retrieval, Some data ->
-        env.Methods.Resolve config.Method |> Result.map (fun factory -> retrieval config data.Value factory)
+        env.Methods.Resolve config.Method
+        |> Result.map (fun entry ->
+            // Invalid options are the config's mistake, not a missing capability: fail, do not skip.
+            match MethodOptions.resolve entry.Key entry.Options config.Options with
+            | Ok options -> retrieval { config with Options = options } data.Value entry.Create
+            | Error message -> failwith message)
     | (GradientProbe | DimensionImportance), Some data ->
         env.Probes.Resolve config.Kind
         |> Result.map (fun probe ->

@@ -1,6 +1,7 @@
-/// Method name + options -> ICompressor. The catalog names methods by key ("smec", "pca", ...);
-/// the registry turns a key into an implementation. Implementations live in Smec.Core and are
-/// registered in `standard` as they land; until then a key maps to the reason it is pending.
+/// The one method registry: a method key ("smec", "pca", ...) -> its table label, whether it
+/// learns, its options (names, types, defaults) and the factory of its ICompressor. The catalog,
+/// sweeps, the side commands, scripts and notebooks all name methods through it; adding a method
+/// is its class plus one entry (`MethodRegistry.With`).
 module Smec.Experiments.Running.MethodRegistry
 
 open Smec.Core.Methods
@@ -8,8 +9,10 @@ open Smec.Core.Methods.Baselines
 open Smec.Core.Methods.SmecMethod
 open Smec.Core.Training
 open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Running.MethodOptions
 
-/// What a factory gets: the experiment's method options, dims, budget and seed, and the input dims.
+/// What a factory gets: the experiment's fully resolved options (every option of the method, the
+/// defaults included), dims, budget and seed, and the input dims.
 type MethodRequest =
     { Method: string
       Options: Map<string, string>
@@ -21,53 +24,48 @@ type MethodRequest =
 
 type MethodFactory = MethodRequest -> ICompressor
 
-/// An implementation of a method key. `Implementation` names it and its version ("Smec.Core Pca/1")
-/// and is part of the key of every stored result: bump the version when the method's numbers change,
-/// so that cached results of the old code are recomputed.
 type MethodEntry =
-    { Create: MethodFactory
+    { Key: string
+      /// The row label in tables ("Matryoshka-Adaptor").
+      Label: string
+      /// Learns from training data: gets a training budget and a seed.
+      Trains: bool
+      /// One line on what it is.
+      Summary: string
+      Options: OptionSpec list
+      Create: MethodFactory
+      /// The implementation and the version of its code path ("Smec.Core Pca/2"), part of every result
+      /// key: bump the version when the code changes numbers in a way no option records.
       Implementation: string }
 
 type MethodRegistry =
-    { Factories: Map<string, MethodEntry>
-      /// Keys the catalog uses whose implementation has not landed, with where it comes from.
-      Pending: Map<string, string> }
+    { Entries: Map<string, MethodEntry> }
+
+    member this.Keys = this.Entries |> Seq.map (fun kv -> kv.Key) |> List.ofSeq
+
+    member this.TryEntry(key: string) = this.Entries.TryFind key
+
+    member this.Resolve(key: string) : Result<MethodEntry, string> =
+        match this.Entries.TryFind key with
+        | Some entry -> Ok entry
+        | None -> Error(sprintf "unknown method '%s'; known: %s" key (String.concat ", " this.Keys))
 
     /// The implementation tag of a key ("" when none is registered).
     member this.ImplementationOf(key: string) =
-        match this.Factories.TryFind key with
+        match this.Entries.TryFind key with
         | Some entry -> entry.Implementation
         | None -> ""
 
-    member this.Resolve(key: string) : Result<MethodFactory, string> =
-        match this.Factories.TryFind key, this.Pending.TryFind key with
-        | Some entry, _ -> Ok entry.Create
-        | None, Some reason -> Error(sprintf "method '%s' is not available yet: %s" key reason)
-        | None, None ->
-            Error(sprintf "method '%s' is not registered (known: %s)" key (this.Factories |> Seq.map (fun kv -> kv.Key) |> String.concat ", "))
+    /// Every option of the method with its value: the given ones validated, the rest at their defaults.
+    member this.ResolveOptions(key: string, options: Map<string, string>) : Result<Map<string, string>, string> =
+        this.Resolve key |> Result.bind (fun entry -> MethodOptions.resolve key entry.Options options)
 
-    member this.With(key: string, factory: MethodFactory, implementation: string) =
-        { this with Factories = this.Factories.Add(key, { Create = factory; Implementation = implementation }); Pending = this.Pending.Remove key }
+    /// The registry with one more (or a replaced) entry.
+    member this.With(entry: MethodEntry) = { Entries = this.Entries.Add(entry.Key, entry) }
 
-/// An option's value, or its default (options not set keep the catalog's config hash unchanged).
-let option (request: MethodRequest) (name: string) (defaultValue: string) =
-    request.Options |> Map.tryFind name |> Option.defaultValue defaultValue
-
-/// Options a method does not know are an error, not silently ignored.
-let private requireKnown (request: MethodRequest) (known: string list) =
-    match request.Options |> Map.toList |> List.map fst |> List.filter (fun k -> not (List.contains k known)) with
-    | [] -> ()
-    | unknown ->
-        failwithf "method '%s' has no option(s) %s (known: %s)" request.Method (String.concat ", " unknown)
-            (if known.IsEmpty then "none" else String.concat ", " known)
-
-let private number (request: MethodRequest) (name: string) (defaultValue: float) =
-    match option request name "" with
-    | "" -> defaultValue
-    | text ->
-        match System.Double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture) with
-        | true, v -> v
-        | _ -> failwithf "method '%s': option '%s' is '%s', expected a number" request.Method name text
+/// The SMEC ladder for an experiment: the input dim, then every requested dim below it, largest first.
+let ladder (inputDim: int) (dims: int list) =
+    inputDim :: (dims |> List.filter (fun d -> d < inputDim) |> List.distinct |> List.sortDescending)
 
 let private budgetOf (request: MethodRequest) =
     match request.Budget with
@@ -75,61 +73,6 @@ let private budgetOf (request: MethodRequest) =
     | None -> failwithf "method '%s' learns, so its experiment needs a training budget" request.Method
 
 let private dimsOf (request: MethodRequest) = System.Collections.Generic.List<int>(request.Dims)
-
-let private truncation (request: MethodRequest) : ICompressor =
-    requireKnown request []
-    Truncation(dimsOf request)
-
-let private pca (request: MethodRequest) : ICompressor =
-    requireKnown request []
-    Pca(dimsOf request)
-
-/// Matryoshka-Adaptor with the experiment's budget; options supervised (true), alpha, beta, gamma (1).
-let private matryoshkaAdaptor (request: MethodRequest) : ICompressor =
-    requireKnown request [ "supervised"; "alpha"; "beta"; "gamma" ]
-    let budget = budgetOf request
-    let options =
-        MatryoshkaAdaptorOptions(
-            Supervised = (option request "supervised" "true" = "true"),
-            Alpha = number request "alpha" 1.0,
-            Beta = number request "beta" 1.0,
-            Gamma = number request "gamma" 1.0,
-            MaxStepsPerStage = budget.MaxSteps,
-            BatchSize = budget.BatchSize,
-            LearningRate = budget.LearningRate,
-            EvaluateEvery = budget.ValidateEvery,
-            PatienceSteps = budget.Patience * budget.ValidateEvery
-        )
-    MatryoshkaAdaptor(dimsOf request, options)
-
-/// Search-Adaptor (one adaptor per dim) with the experiment's budget; option grid = full (the
-/// paper's 3 x 3 alpha, beta points, chosen on validation), reduced (its 3 diagonal points) or
-/// single (the middle point alpha 0.1, beta 0.01, no search).
-let private searchAdaptor (request: MethodRequest) : ICompressor =
-    requireKnown request [ "grid" ]
-    let budget = budgetOf request
-    let grid =
-        match option request "grid" "full" with
-        | "full" -> SearchAdaptorOptions.FullGrid
-        | "reduced" -> SearchAdaptorOptions.ReducedGrid
-        | "single" -> [| RegularizerWeights(0.1, 0.01) |] :> System.Collections.Generic.IReadOnlyList<_>
-        | other -> failwithf "method 'search-adaptor': option 'grid' is '%s', expected full, reduced or single" other
-    let options =
-        SearchAdaptorOptions(
-            Grid = grid,
-            MaxSteps = budget.MaxSteps,
-            BatchSize = budget.BatchSize,
-            LearningRate = budget.LearningRate,
-            EvaluateEvery = budget.ValidateEvery,
-            PatienceSteps = budget.Patience * budget.ValidateEvery
-        )
-    SearchAdaptor(dimsOf request, options)
-
-let private flag (request: MethodRequest) (name: string) =
-    match option request name "true" with
-    | "true" -> true
-    | "false" -> false
-    | other -> failwithf "method '%s': option '%s' is '%s', expected true or false" request.Method name other
 
 /// The shared training loop's options for a catalog training budget.
 let trainingOptionsOf (budget: TrainingBudget) =
@@ -141,32 +84,118 @@ let trainingOptionsOf (budget: TrainingBudget) =
         Patience = budget.Patience
     )
 
-/// SMEC's ladder runs from the input dim down through every requested dim below it.
-let private smecWith (request: MethodRequest) (smrl: bool) (ads: bool) (sxbm: bool) : ICompressor =
+// ---- options of each method -----------------------------------------------------------------
+
+/// Loop fields a budget sets, or that do not change numbers: not options.
+let private budgetFields =
+    set [ "MaxSteps"; "MaxStepsPerStage"; "BatchSize"; "LearningRate"; "EvaluateEvery"; "Patience"; "PatienceSteps"; "Progress" ]
+
+/// SMEC's and MRL's options: SmecOptions (the ladder comes from the dims) and the training loop's
+/// fields the budget does not set (optimiser, weight decay, hard negatives, ...).
+let private smecSpecs =
+    specsOf (SmecOptions()) (set [ "Ladder" ]) @ specsOf (TrainingOptions()) (budgetFields + set [ "CheckpointPath"; "Label" ])
+
+/// MRL is SMEC's module with SMRL, ADS and S-XBM off: those three are not its options.
+let private mrlSpecs = smecSpecs |> List.filter (fun s -> not (List.contains s.Name [ "smrl"; "ads"; "sxbm" ]))
+
+/// Fit sets the ranking loss to each candidate in turn: the candidates are the option.
+let private matryoshkaSpecs = specsOf (MatryoshkaAdaptorOptions()) (budgetFields.Add "RankingLoss")
+
+/// Search-Adaptor's (alpha, beta) grid: the paper's full 3 x 3 grid chosen on validation, its 3
+/// diagonal points, or one point (alpha, beta) without a search.
+let private gridSpec =
+    { Name = "grid"; Kind = Choice [ "full"; "reduced"; "single" ]; Default = "full"
+      Doc = "SearchAdaptorOptions.Grid: full (3 x 3, chosen on validation), reduced (the diagonal), single (alpha, beta)" }
+
+let private searchAdaptorSpecs =
+    [ gridSpec
+      { Name = "alpha"; Kind = Number; Default = "0.1"; Doc = "L1 recovery weight of the single grid point" }
+      { Name = "beta"; Kind = Number; Default = "0.01"; Doc = "query-prediction weight of the single grid point" } ]
+    @ specsOf (SearchAdaptorOptions()) (budgetFields.Add "Grid")
+
+let private number (options: Map<string, string>) name =
+    System.Double.Parse(options[name], System.Globalization.CultureInfo.InvariantCulture)
+
+// ---- factories ------------------------------------------------------------------------------
+
+let private truncation (request: MethodRequest) : ICompressor = Truncation(dimsOf request)
+
+let private pca (request: MethodRequest) : ICompressor = Pca(dimsOf request)
+
+let private matryoshkaAdaptor (request: MethodRequest) : ICompressor =
     let budget = budgetOf request
-    let ladder = request.InputDim :: (request.Dims |> List.filter (fun d -> d < request.InputDim) |> List.sortDescending)
-    let options = SmecOptions(Ladder = Array.ofList ladder, Smrl = smrl, Ads = ads, Sxbm = sxbm)
-    new SmecCompressor(options, trainingOptionsOf budget)
+    let options =
+        MethodOptions.apply
+            (MatryoshkaAdaptorOptions(
+                MaxStepsPerStage = budget.MaxSteps,
+                BatchSize = budget.BatchSize,
+                LearningRate = budget.LearningRate,
+                EvaluateEvery = budget.ValidateEvery,
+                PatienceSteps = budget.Patience * budget.ValidateEvery
+            ))
+            request.Options
+    MatryoshkaAdaptor(dimsOf request, options)
 
-/// SMEC; options smrl, ads, sxbm (true) switch its modules off for the ablation (item 6).
-let private smec (request: MethodRequest) : ICompressor =
-    requireKnown request [ "smrl"; "ads"; "sxbm" ]
-    smecWith request (flag request "smrl") (flag request "ads") (flag request "sxbm")
+let private searchAdaptor (request: MethodRequest) : ICompressor =
+    let budget = budgetOf request
+    let grid =
+        match request.Options["grid"] with
+        | "full" -> SearchAdaptorOptions.FullGrid
+        | "reduced" -> SearchAdaptorOptions.ReducedGrid
+        | _ -> [| RegularizerWeights(number request.Options "alpha", number request.Options "beta") |] :> System.Collections.Generic.IReadOnlyList<_>
+    let options =
+        MethodOptions.apply
+            (SearchAdaptorOptions(
+                Grid = grid,
+                MaxSteps = budget.MaxSteps,
+                BatchSize = budget.BatchSize,
+                LearningRate = budget.LearningRate,
+                EvaluateEvery = budget.ValidateEvery,
+                PatienceSteps = budget.Patience * budget.ValidateEvery
+            ))
+            request.Options
+    SearchAdaptor(dimsOf request, options)
 
-/// MRL: one FC layer trained with the summed nested losses, prefix dims, no memory (SMEC with all
-/// three modules off, which is how branch smec implements it).
-let private mrl (request: MethodRequest) : ICompressor =
-    requireKnown request []
-    smecWith request false false false
+/// SMEC from resolved options; `fixedModules` overrides SMRL/ADS/S-XBM (MRL has them off).
+let private smecCompressor (fixedModules: bool option) (request: MethodRequest) : ICompressor =
+    let budget = budgetOf request
+    let options = MethodOptions.apply (SmecOptions(Ladder = Array.ofList (ladder request.InputDim request.Dims))) request.Options
+    let options =
+        match fixedModules with
+        | Some on ->
+            let flag = if on then "true" else "false"
+            MethodOptions.apply options (Map.ofList [ "smrl", flag; "ads", flag; "sxbm", flag ])
+        | None -> options
+    new SmecCompressor(options, MethodOptions.apply (trainingOptionsOf budget) request.Options)
 
-/// The registry the `smec` command uses.
+// ---- the standard registry ------------------------------------------------------------------
+
+let private entries =
+    [ { Key = "truncation"; Label = "truncation"; Trains = false
+        Summary = "the frozen encoder's first d dims"
+        Options = []; Create = truncation; Implementation = "Smec.Core Truncation/2" }
+      { Key = "pca"; Label = "PCA"; Trains = false
+        Summary = "the top d principal directions of the corpus embeddings"
+        Options = []; Create = pca; Implementation = "Smec.Core Pca/2" }
+      { Key = "mrl"; Label = "MRL"; Trains = true
+        Summary = "one linear layer trained with the summed nested (Matryoshka) losses, prefix dims"
+        Options = mrlSpecs; Create = smecCompressor (Some false); Implementation = "Smec.Core SmecCompressor(MRL)/2" }
+      { Key = "search-adaptor"; Label = "Search-Adaptor"; Trains = true
+        Summary = "one adaptor per target dim, ranking loss with recovery and query-prediction regularisers"
+        Options = searchAdaptorSpecs; Create = searchAdaptor; Implementation = "Smec.Core SearchAdaptor/2" }
+      { Key = "matryoshka-adaptor"; Label = "Matryoshka-Adaptor"; Trains = true
+        Summary = "a residual adaptor trained with nested similarity-preservation losses, then a ranking loss"
+        Options = matryoshkaSpecs; Create = matryoshkaAdaptor; Implementation = "Smec.Core MatryoshkaAdaptor/4" }
+      { Key = "smec"; Label = "SMEC"; Trains = true
+        Summary = "sequential Matryoshka steps (SMRL) with adaptive dimension selection (ADS) and cross-batch memory (S-XBM)"
+        Options = smecSpecs; Create = smecCompressor None; Implementation = "Smec.Core SmecCompressor/2" } ]
+
+/// The registry the `smec` command, the catalog and scripts use.
 let standard : MethodRegistry =
-    { Factories =
-        Map.ofList
-            [ "truncation", { Create = truncation; Implementation = "Smec.Core Truncation/1" }
-              "pca", { Create = pca; Implementation = "Smec.Core Pca/1" }
-              "matryoshka-adaptor", { Create = matryoshkaAdaptor; Implementation = "Smec.Core MatryoshkaAdaptor/3" }
-              "search-adaptor", { Create = searchAdaptor; Implementation = "Smec.Core SearchAdaptor/1" }
-              "mrl", { Create = mrl; Implementation = "Smec.Core SmecCompressor(MRL)/1" }
-              "smec", { Create = smec; Implementation = "Smec.Core SmecCompressor/1" } ]
-      Pending = Map.empty }
+    { Entries = entries |> List.map (fun e -> e.Key, e) |> Map.ofList }
+
+/// The entry of a standard key (the catalog's own keys: a missing one is a bug).
+let entry (key: string) =
+    match standard.TryEntry key with
+    | Some e -> e
+    | None -> failwithf "the standard registry has no method '%s'" key

@@ -59,7 +59,22 @@ let implementationOf (env: RunEnvironment) (config: ExperimentConfig) =
     | DatasetDescription -> ""
 
 /// The key of an experiment's stored result under this environment (config + implementation).
-let keyOf (env: RunEnvironment) (config: ExperimentConfig) = ConfigHash.resultKey (implementationOf env config) config
+/// The options that reach the config's method, resolved with their defaults: the method's own
+/// options (validated) plus any other option the config names (a probe's, such as "epochs"). A
+/// config whose options do not resolve keeps its given ones (running it reports the error).
+let resolvedOptionsOf (env: RunEnvironment) (config: ExperimentConfig) =
+    match env.Methods.TryEntry config.Method with
+    | None -> config.Options
+    | Some entry ->
+        let known = entry.Options |> List.map (fun o -> o.Name) |> Set.ofList
+        let own, other = config.Options |> Map.partition (fun k _ -> known.Contains k)
+        match MethodOptions.resolve entry.Key entry.Options own with
+        | Ok resolved -> Map.fold (fun acc k v -> Map.add k v acc) resolved other
+        | Error _ -> config.Options
+
+/// The key of an experiment's stored result under this environment (config + implementation + resolved options).
+let keyOf (env: RunEnvironment) (config: ExperimentConfig) =
+    ConfigHash.resultKey (implementationOf env config) (resolvedOptionsOf env config) config
 
 /// Every experiment a table needs, with seeds applied, in run order: descriptions first, then
 /// grouped by data so each dataset is loaded once.

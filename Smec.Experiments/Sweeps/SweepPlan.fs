@@ -13,8 +13,19 @@ open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.EmbeddingsManifest
 open Smec.Experiments.Running
+open Smec.Experiments.Running.MethodOptions
+open Smec.Experiments.Running.MethodRegistry
 open Smec.Experiments.Sweeps.SweepSpec
-open Smec.Experiments.Sweeps.MethodOptionSpecs
+
+/// What the sweep needs of a method: whether it learns, and its options (names, types, defaults).
+type private MethodSpec =
+    { Key: string
+      Label: string
+      Trains: bool
+      Options: OptionSpec list }
+
+let private describeType = OptionKind.describe
+let private canonical (o: OptionSpec) (value: string) = MethodOptions.canonical o value
 
 /// One experiment of the sweep with the axis values that made it.
 type Point =
@@ -136,7 +147,7 @@ let private requireTarget (spec: SweepSpec) (field: string) (axisName: string) (
         let known =
             methods
             |> List.map (fun m ->
-                let names = (m.Options |> List.map (fun o -> sprintf "%s (%s)" o.Name (describeType o.Type))) @ (if m.Trains then budgetFields else [])
+                let names = (m.Options |> List.map (fun o -> sprintf "%s (%s)" o.Name (describeType o.Kind))) @ (if m.Trains then budgetFields else [])
                 sprintf "%s: %s" m.Key (if names.IsEmpty then "no options" else String.concat ", " names))
             |> String.concat "; "
         spec.Fail(field, sprintf "no method of this sweep has an option '%s'; expected one of (method: options) %s; write 'method.option' for one method" axisName known)
@@ -156,13 +167,13 @@ let private zipRows (spec: SweepSpec) : (string * string) list list =
         [ for i in 0 .. first.Values.Length - 1 -> [ for a in spec.Zip -> a.Name, a.Values[i] ] ]
 
 /// Expand and validate a spec. `keyOf` is the key of a config's stored result (Runner.keyOf env).
-let expand (methods: MethodSpec list) (catalog: ManifestCatalog) (manifest: EmbeddingsManifest option) (keyOf: ExperimentConfig -> string) (spec: SweepSpec) : SweepPlan =
+let expand (registry: MethodRegistry) (catalog: ManifestCatalog) (manifest: EmbeddingsManifest option) (keyOf: ExperimentConfig -> string) (spec: SweepSpec) : SweepPlan =
     let methodSpecs =
         spec.Methods
         |> List.mapi (fun i key ->
-            match methods |> List.tryFind (fun m -> m.Key = key) with
-            | Some m -> m
-            | None -> spec.Fail(sprintf "methods[%d]" i, sprintf "unknown method '%s'; expected one of %s" key (methods |> List.map (fun m -> m.Key) |> String.concat ", ")))
+            match registry.TryEntry key with
+            | Some e -> { Key = e.Key; Label = e.Label; Trains = e.Trains; Options = e.Options }
+            | None -> spec.Fail(sprintf "methods[%d]" i, sprintf "unknown method '%s'; expected one of %s (`smec methods` lists them with their options)" key (String.concat ", " registry.Keys)))
     let duplicates (field: string) (items: string list) =
         match items |> List.countBy id |> List.tryFind (fun (_, n) -> n > 1) with
         | Some(item, _) -> spec.Fail(field, sprintf "'%s' is listed twice" item)
@@ -195,7 +206,7 @@ let expand (methods: MethodSpec list) (catalog: ManifestCatalog) (manifest: Embe
                 | Some o -> match canonical o value with Ok _ -> () | Error e -> spec.Fail(field, e)
                 | None ->
                     spec.Fail(field, sprintf "method '%s' has no option '%s'; expected one of %s" methodKey name
-                                  (if m.Options.IsEmpty then "(none)" else m.Options |> List.map (fun o -> sprintf "%s (%s)" o.Name (describeType o.Type)) |> String.concat ", "))
+                                  (if m.Options.IsEmpty then "(none)" else m.Options |> List.map (fun o -> sprintf "%s (%s)" o.Name (describeType o.Kind)) |> String.concat ", "))
     let profileBudget = match spec.Profile with Local -> Profiles.localBudget | Paper -> Profiles.paperBudget
     let baseBudget = spec.Budget |> Map.fold (fun b name text -> budgetValue spec ("budget." + name) name text b) profileBudget
     let dims =
@@ -213,7 +224,7 @@ let expand (methods: MethodSpec list) (catalog: ManifestCatalog) (manifest: Embe
               for j, encoder in List.indexed spec.Encoders do
                   let source, split, encoderName = dataOf spec catalog manifest i j dataset encoder
                   for m in methodSpecs do
-                      let methodSpec = Profiles.localTextMethods |> List.tryFind (fun x -> x.Key = m.Key) |> Option.defaultValue { Key = m.Key; Row = m.Key; Trains = m.Trains }
+                      let methodSpec: Profiles.MethodSpec = { Key = m.Key; Row = m.Label; Trains = m.Trains }
                       let profileOptions = match spec.Profile, source with Local, Mirror -> Profiles.localMethodOptions methodSpec | _ -> []
                       let fixedOptions = spec.Options |> Map.tryFind m.Key |> Option.defaultValue Map.empty
                       for combo in combos do

@@ -20,7 +20,7 @@ let main argv =
                     do! defaultConfig.printer.summary config summary
                     recordSummary summary
                 } }
-    // Torch-heavy tests would oversubscribe 2 cores in parallel (TOOLCHAIN.md trap 4): run sequenced.
+    // Torch-heavy tests would oversubscribe 2 cores in parallel (docs/TOOLCHAIN.md, "Trap 4"): run sequenced.
     let exitCode =
         runTestsInAssemblyWithCLIArgs [ CLIArguments.Sequenced; CLIArguments.Printer printer ] argv
     // Expecto's console wrapper pads and colours lines; write the count to the raw stream, last.

@@ -2,7 +2,7 @@
 /// FSharp.Core is replaced by the one the harness is built with.
 ///
 /// Why: dotnet-interactive 1.0.712001 ships FSharp.Core 10.0.0.0, but Plotly.NET 6 and the
-/// harness need 10.1.403, so loading them in the F# kernel fails (TOOLCHAIN.md trap 5). The tool
+/// harness need 10.1.403, so loading them in the F# kernel fails (docs/TOOLCHAIN.md, "Trap 5"). The tool
 /// lives in the shared NuGet cache, which must not be modified; the copy lives under
 /// <repo>/.cache/notebook-kernel/ and is made once (idempotent: a stamp file marks it complete).
 module Smec.NotebookRunner.KernelInstall
@@ -67,7 +67,7 @@ let harnessFSharpCore () = typeof<list<int>>.Assembly.Location
 let ensureKernel (manifestRoot: string) (log: string -> unit) : string =
     let version = toolVersion manifestRoot
     let fsharpCore = harnessFSharpCore ()
-    // The package version ("10.1.403"), which is what TOOLCHAIN.md and Directory.Packages.props name.
+    // The package version ("10.1.403"), which is what Directory.Packages.props names.
     let fsharpCoreVersion = FileVersionInfo.GetVersionInfo(fsharpCore).ProductVersion.Split('-', '+')[0]
     let target =
         Path.Combine(manifestRoot, ".cache", "notebook-kernel", $"dotnet-interactive-{version}-fsharp.core-{fsharpCoreVersion}")
@@ -95,5 +95,5 @@ let ensureKernel (manifestRoot: string) (log: string -> unit) : string =
         for stale in Directory.GetDirectories(Path.GetDirectoryName target) do
             if stale <> target then Directory.Delete(stale, true)
         log ($"notebook kernel: made a private copy of {ToolPackageId} {version} in {target} with FSharp.Core " +
-             $"{fsharpCoreVersion} in place of the bundled one (TOOLCHAIN.md trap 5); the shared tool store is untouched")
+             $"{fsharpCoreVersion} in place of the bundled one (docs/TOOLCHAIN.md, \"Trap 5\"); the shared tool store is untouched")
     Path.Combine(target, AppDll)

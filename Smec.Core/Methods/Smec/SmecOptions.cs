@@ -4,7 +4,7 @@ using Smec.Core.Losses;
 
 namespace Smec.Core.Methods.SmecMethod;
 
-/// <summary>What feeds SMRL step s &gt; 1 (METHOD.md: an open choice).</summary>
+/// <summary>What feeds SMRL step s &gt; 1 (docs/METHOD.md, "SMRL": an open choice).</summary>
 public enum StepInput { Full, SelectedHalf }
 
 /// <summary>How a step's layer starts. Pca: the top principal directions of the step's input on the
@@ -21,11 +21,11 @@ public enum AdsLogitInit { Variance, Zero }
 public enum DimSource { Selection, StepOutput }
 
 /// <summary>Which batch samples look up neighbours in the S-XBM memory. Queries: the samples that have
-/// labelled positives (METHOD.md excludes "its own labelled positives"); QueriesAndDocs: the candidate docs too.</summary>
+/// labelled positives (docs/METHOD.md, "S-XBM": the record excludes "its own labelled positives"); QueriesAndDocs: the candidate docs too.</summary>
 public enum SxbmAnchors { Queries, QueriesAndDocs }
 
 /// <summary>
-/// SMEC's options. Everything METHOD.md marks inferred is here with its default; <see cref="Describe"/>
+/// SMEC's options. Everything docs/METHOD.md marks inferred ("Inferred choices and the options that hold them") is here with its default; <see cref="Describe"/>
 /// records them with every result.
 /// </summary>
 public sealed record SmecOptions
@@ -45,7 +45,7 @@ public sealed record SmecOptions
     public DimSource DimSource { get; init; } = DimSource.Selection;
 
     /// <summary>InfoNCE by default, chosen on SciFact validation (seed 1, 100 held-out train queries):
-    /// nDCG@10 at 48 / 24 dims 0.830 / 0.738 against 0.741 / 0.509 with METHOD.md's pairwise form.</summary>
+    /// nDCG@10 at 48 / 24 dims 0.830 / 0.738 against 0.741 / 0.509 with the pairwise form (docs/METHOD.md, "The supervised loss L").</summary>
     public RankingLossForm LossForm { get; init; } = RankingLossForm.InfoNce;
     /// <summary>Scores are cosine / temperature in the supervised loss.</summary>
     public double LossTemperature { get; init; } = 0.05;

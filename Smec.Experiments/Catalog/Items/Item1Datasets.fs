@@ -37,7 +37,7 @@ let describe (dataset: string) (encoder: string) (source: DataSource) =
 let private factCell panel row column display value declared =
     { cell panel row column display value with Declared = declared; HigherIsBetter = None }
 
-/// The datasets the local profile uses (CATALOG.md) and the precomputed embeddings the data ships.
+/// The datasets the local profile uses (docs/CATALOG.md, "Local data, encoders and dims") and the precomputed embeddings the data ships.
 let localDatasets = [ "scifact"; "cranfield"; "cacm"; "cifar10"; "fashion-mnist"; "flickr8k-1k" ]
 
 /// What a dataset's manifest declares, by column.
@@ -99,7 +99,7 @@ let private local (context: CatalogContext) =
             [ "items = documents (text), train images (image classes) or images (captioned); queries = queries, test images or captions."
               "A checksum or count that differs from data-manifests makes the loader fail, and the row FAIL with the file named." ] }
 
-/// The paper's encoders and their output dims (METHOD.md).
+/// The paper's encoders and their output dims (docs/METHOD.md, "The paper and the setting").
 let private paperEncoders =
     [ llm2vec7B, 3584.0; llm2vec1B, 1536.0; openAiLarge, 3072.0; image1024, 1024.0; multimodal768, 768.0 ]
 
@@ -124,6 +124,6 @@ let private paper (context: CatalogContext) =
 let item =
     { Number = 1
       Title = title
-      PaperSource = "text of the paper, PAPER-RESULTS.md"
+      PaperSource = "text of the paper, docs/PAPER-RESULTS.md"
       PaperEncoders = []
       Build = function Local -> local | Paper -> paper }

@@ -1,5 +1,5 @@
 /// Naive loop implementations of the baseline losses (DiffSharp style): plain arrays, explicit
-/// sums, written from the formulas in METHOD.md, to serve as oracles for the tensor versions.
+/// sums, written from the formulas in docs/METHOD.md ("Other losses"), to serve as oracles for the tensor versions.
 module Smec.Tests.Baselines.LossReference
 
 let private dot (a: float[]) (b: float[]) = Array.fold2 (fun s x y -> s + x * y) 0.0 a b

@@ -1,5 +1,5 @@
 /// Truncation and PCA through the ICompressor API on the real SciFact MiniLM embeddings, against
-/// the reference figures of METHOD.md (the same table `smec baselines` checks).
+/// the reference figures of docs/METHOD.md ("Reference figures on SciFact"; the same table `smec baselines` checks).
 module Smec.Tests.Baselines.ReferenceFigureTests
 
 open Expecto

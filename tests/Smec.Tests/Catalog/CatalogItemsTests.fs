@@ -32,7 +32,7 @@ let allTables () =
 [<Tests>]
 let tests =
     testList "Catalog.Items" [
-        testCase "items are numbered 1-9, as PAPER-RESULTS.md's catalog numbering" <| fun () ->
+        testCase "items are numbered 1-9, as docs/PAPER-RESULTS.md's catalog numbering" <| fun () ->
             Expect.equal (Catalog.items |> List.map (fun i -> i.Number)) [ 1 .. 9 ] "items 1-9"
             Expect.throwsC (fun () -> Catalog.find 10 |> ignore) (fun e -> Expect.stringContains e.Message "no catalog item 10" "names the item")
 

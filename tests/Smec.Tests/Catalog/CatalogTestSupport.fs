@@ -52,8 +52,18 @@ let failingFactory : MethodRegistry.MethodFactory = fun request -> TestCompresso
 /// A registry with only test compressors, under the given keys (tagged as test implementations,
 /// so their results never pass for a real method's).
 let registry (entries: (string * MethodRegistry.MethodFactory) list) : MethodRegistry.MethodRegistry =
-    { Factories = entries |> List.map (fun (key, create) -> key, { MethodRegistry.Create = create; MethodRegistry.Implementation = "test " + key }) |> Map.ofList
-      Pending = Map.empty }
+    { Entries =
+        entries
+        |> List.map (fun (key, create) ->
+            key,
+            ({ Key = key
+               Label = key
+               Trains = true
+               Summary = "test compressor"
+               Options = []
+               Create = create
+               Implementation = "test " + key }: MethodRegistry.MethodEntry))
+        |> Map.ofList }
 
 let published () = Published.load (Published.defaultPath repoRoot)
 

@@ -12,7 +12,7 @@ let private key item panel row encoder metric x = { Item = item; Panel = panel; 
 [<Tests>]
 let tests =
     testList "Catalog.Published" [
-        testCase "published.csv holds every value of PAPER-RESULTS.md (148 values, items 2-9)" <| fun () ->
+        testCase "published.csv holds every value of docs/PAPER-RESULTS.md (148 values, items 2-9)" <| fun () ->
             let table = published ()
             let counts = table.Values |> List.countBy (fun v -> v.Key.Item) |> Map.ofList
             // Item 2: 4 methods x 6 dims + 2 abstract deltas; 3: 4 x 6; 4: 4 x 5; 5: panel a 3 x 5 + SMEC at 128,

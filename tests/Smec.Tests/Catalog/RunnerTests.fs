@@ -29,12 +29,12 @@ let private cachedCount (outcomes: Map<string, Outcome>) =
 [<Tests>]
 let tests =
     testSequenced <| testList "Catalog.Runner" [
-        testCase "prefix truncation through the runner reproduces METHOD.md's SciFact figures; the second run is all cache" <| fun () ->
+        testCase "prefix truncation through the runner reproduces docs/METHOD.md's SciFact figures; the second run is all cache" <| fun () ->
             use dir = new TempDir()
             let env, progress = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
             let spec = reducedTable [ "prefix", prefixConfig ] dims [ 1L ] []
             let first = TableRun.reproduce env (published ()) defaultOptions spec
-            // METHOD.md: cosine on the renormalised prefix, test split: 24: 0.2765, 96: 0.5551, 384: 0.6472
+            // docs/METHOD.md, "Reference figures on SciFact": cosine on the renormalised prefix, test split: 24: 0.2765, 96: 0.5551, 384: 0.6472
             // (printed with 4 decimals, so equal within 5e-5).
             for d, expected in [ 24, 0.2765; 96, 0.5551; 384, 0.6472 ] do
                 Expect.floatClose { absolute = 5e-5; relative = 0.0 } (valueOf first "prefix" (string d)).Mean expected (sprintf "%d dims" d)
@@ -96,14 +96,14 @@ let tests =
             Expect.floatClose Accuracy.veryHigh noisy.Mean (List.average noisy.PerSeed) "mean"
             Expect.equal (valueOf result "prefix" "384").PerSeed.Length 1 "a method that learns nothing has one value"
 
-        testCase "real baselines through the standard registry: PCA reproduces METHOD.md; a trained adaptor runs on a tiny budget" <| fun () ->
+        testCase "real baselines through the standard registry: PCA reproduces docs/METHOD.md; a trained adaptor runs on a tiny budget" <| fun () ->
             use dir = new TempDir()
             let env, _ = environment dir.Path MethodRegistry.standard None
             let pca = scifactConfig "pca" false [ 24; 48 ]
             let tinyBudget = { Profiles.localBudget with MaxSteps = 10; ValidateEvery = 5; Patience = 1 }
             let ma = { scifactConfig "matryoshka-adaptor" true [ 24; 48 ] with Budget = Some tinyBudget }
             let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "PCA", pca; "MA", ma ] [ 24; 48 ] [ 1L ] [])
-            // METHOD.md: PCA fitted on the corpus, centred: 48: 0.5090, 24: 0.3767 (4 decimals).
+            // docs/METHOD.md, "Reference figures on SciFact": PCA fitted on the corpus, centred: 48: 0.5090, 24: 0.3767 (4 decimals).
             for d, expected in [ 24, 0.3767; 48, 0.5090 ] do
                 Expect.floatClose { absolute = 5e-4; relative = 0.0 } (valueOf result "PCA" (string d)).Mean expected (sprintf "PCA %d dims" d)
             Expect.isGreaterThan (valueOf result "MA" "24").Mean 0.0 "the adaptor produced a score"

@@ -1,5 +1,5 @@
 /// End-to-end check against figures computed independently on the mirror (data/README.md and
-/// METHOD.md): exact cosine search over all-MiniLM-L6-v2 SciFact embeddings, nDCG@10 on test.
+/// docs/METHOD.md, "Reference figures on SciFact"): exact cosine search over all-MiniLM-L6-v2 SciFact embeddings, nDCG@10 on test.
 module Smec.Tests.Retrieval.SciFactReferenceTests
 
 open System.IO
@@ -24,7 +24,7 @@ let private load () =
     let qrels = Qrels.Read(Path.Combine(dataRoot (), "beir", "scifact", "qrels", "test.tsv"))
     corpus, queries, qrels
 
-/// Reference nDCG@10 per prefix length. METHOD.md's figures (and the full 384) are cosine
+/// Reference nDCG@10 per prefix length. docs/METHOD.md's figures (and the full 384) are cosine
 /// search on the renormalised prefix. data/README.md's 128/64/32 figures are reproduced only by the
 /// inner product of the raw prefix (not renormalised; cosine gives 0.5995/0.4849/0.3382), although
 /// that README says "cosine": both are kept, each with the similarity that reproduces it.
@@ -45,7 +45,7 @@ let tests =
             let corpus, queries, qrels = load ()
             let evaluator = RetrievalEvaluator(queries.Ids, corpus.Ids, qrels, [| Smec.Core.Metrics.Measure.Ndcg10 |])
             Expect.equal evaluator.EvaluatedQueryIds.Count 300 "SciFact test split"
-        testCase "nDCG@10 of cosine on renormalised prefixes matches METHOD.md (full 0.6472 ... 24 dims 0.2765)" <| fun () ->
+        testCase "nDCG@10 of cosine on renormalised prefixes matches docs/METHOD.md (full 0.6472 ... 24 dims 0.2765)" <| fun () ->
             let corpus, queries, qrels = load ()
             cosineReference |> List.iter (check corpus queries qrels Similarity.Cosine)
         testCase "nDCG@10 of the raw-prefix inner product matches data/README.md (128: 0.5725, 64: 0.4276, 32: 0.2577)" <| fun () ->

@@ -15,7 +15,7 @@ open Smec.Tests.TestSupport
 let private env = Environment.standard repoRoot None ignore
 let private catalog = lazy (ManifestCatalog.Load(Path.Combine(repoRoot, ManifestCatalog.FolderName)))
 let private expand (spec: SweepSpec.SweepSpec) =
-    SweepPlan.expand MethodOptionSpecs.standard catalog.Value None (Runner.keyOf env) spec
+    SweepPlan.expand env.Methods catalog.Value None (Runner.keyOf env) spec
 
 let private smallest =
     """name: my-sweep
@@ -92,7 +92,7 @@ let errorTests =
         testCase "an unknown option names the field and the options there are" <| fun () ->
             expectError (smallest + "grid:\n  smec.temperature: [0.1]\n") [ "grid.smec.temperature"; "smrl (true or false)" ]
         testCase "a value of the wrong type names the field, the index and the expected type" <| fun () ->
-            expectError (smallest + "grid:\n  smec.ads: [true, maybe]\n") [ "grid.smec.ads[1]"; "'maybe' is not true or false" ]
+            expectError (smallest + "grid:\n  smec.ads: [true, maybe]\n") [ "grid.smec.ads[1]"; "'maybe'; expected true or false" ]
         testCase "an unknown dataset names the field and how to add one" <| fun () ->
             expectError (smallest.Replace("[scifact]", "[med]")) [ "datasets[0]"; "unknown dataset 'med'"; "--manifests DIR" ]
         testCase "an unknown method is named with the known ones" <| fun () ->
@@ -250,10 +250,10 @@ let embeddingsManifestTests =
             let spec =
                 SweepSpec.create "paper"
                 |> SweepSpec.withProfile Paper
-                |> SweepSpec.withDatasets [ "scifact" ]
+                |> SweepSpec.withDatasets [ "scifact-slice" ]
                 |> SweepSpec.withEncoders [ Profiles.llm2vec7B ]
                 |> SweepSpec.withMethods [ "pca"; "smec" ]
-            let plan = SweepPlan.expand MethodOptionSpecs.standard catalog.Value (Some manifest) (Runner.keyOf env) spec
+            let plan = SweepPlan.expand env.Methods catalog.Value (Some manifest) (Runner.keyOf env) spec
             for p in plan.Points do
                 Expect.equal p.Config.Source (Manifest manifest.Entries.Head.Fingerprint) "from the manifest entry"
             let item2 = Runner.plan env (Catalog.build 2 Paper { Seeds = [ 1L ]; Manifest = Some manifest }) |> List.map (fun p -> p.Hash) |> Set.ofList

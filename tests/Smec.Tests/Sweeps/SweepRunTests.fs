@@ -113,6 +113,11 @@ let tests =
             let code, output = smec [ "sweep"; "run"; small; "--results"; local ] []
             Expect.equal code 0 "second local run"
             Expect.stringContains output "3 stored, 0 to run" "a stored point is never recomputed"
+            // 2 worker processes (`smec run-experiment KEY` each, 1 torch thread each): the same numbers.
+            let workers = Path.Combine(dir.Path, "workers")
+            let code, output = smec [ "sweep"; "run"; small; "--results"; workers; "--workers"; "2"; "--threads"; "1" ] []
+            Expect.equal code 0 (sprintf "local sweep with workers (output: %s)" output)
+            Expect.equal (stored workers |> Map.map (fun _ (m, _, _) -> m)) (localResults |> Map.map (fun _ (m, _, _) -> m)) "workers give bit-identical results"
             match canRunSlurm () with
             | Error why -> skiptestf "Slurm cannot be installed here: %s" why
             | Ok fixture ->

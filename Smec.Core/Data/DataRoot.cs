@@ -11,6 +11,8 @@ public sealed record ResolvedDataRoot(string Path, string Rule);
 public static class DataRoot
 {
     public const string Variable = "SMEC_DATA_DIR";
+    /// <summary>Set to 1 to ignore the mirror ../shared/data: see a checkout as a user elsewhere has it.</summary>
+    public const string NoMirrorVariable = "SMEC_NO_MIRROR";
 
     /// <summary>Every candidate in resolution order, with the rule that produced it.</summary>
     public static IReadOnlyList<ResolvedDataRoot> Candidates(string? explicitPath = null)
@@ -22,7 +24,7 @@ public static class DataRoot
         if (!string.IsNullOrWhiteSpace(env))
             list.Add(new(System.IO.Path.GetFullPath(env), $"${Variable}"));
         var root = RepoPaths.TryFindRoot();
-        if (root != null)
+        if (root != null && Environment.GetEnvironmentVariable(NoMirrorVariable) != "1")
             list.Add(new(System.IO.Path.GetFullPath(System.IO.Path.Combine(root, "..", "shared", "data")), "mirror ../shared/data"));
         return list;
     }

@@ -9,7 +9,10 @@ public sealed record DataLoadOptions
 {
     /// <summary>A dataset folder, or a data root that holds it; when given, nothing else is tried.</summary>
     public string? ExplicitPath { get; init; }
-    /// <summary>Check every pinned SHA-256 before parsing (about a second for all local data).</summary>
+    /// <summary>
+    /// Compute the copy's data identity before parsing (about a second for all local data) and
+    /// say on stderr, once per folder, when its bytes differ from the reference copy's.
+    /// </summary>
     public bool VerifyChecksums { get; init; } = true;
     public bool AllowDownload { get; init; } = true;
     /// <summary>Where manifests come from; default <see cref="ManifestCatalog.Default"/>.</summary>
@@ -19,9 +22,10 @@ public sealed record DataLoadOptions
 }
 
 /// <summary>
-/// The one entry point for datasets: locate (see <see cref="DatasetLocator"/>), verify checksums,
-/// parse with the format's loader, and check every count the manifest gives. A copy just
-/// downloaded that fails is removed, so the next run downloads afresh.
+/// The one entry point for datasets: locate (see <see cref="DatasetLocator"/>), compute the
+/// copy's data identity, parse with the format's loader, and check every count the manifest
+/// gives. A copy whose bytes differ from the reference copy's is used when its counts verify;
+/// its identity (not the reference's) then keys its embeddings and results.
 /// </summary>
 public static class DatasetLoader
 {
@@ -30,6 +34,7 @@ public static class DatasetLoader
 
     public static TextRetrievalDataset LoadText(DatasetManifest manifest, DataLoadOptions? options = null)
     {
+        manifest = DatasetLocator.Effective(manifest, options?.ExplicitPath);
         RequireKind(manifest, "text-retrieval");
         return Load(manifest, options, folder =>
         {
@@ -50,6 +55,7 @@ public static class DatasetLoader
 
     public static ImageClassDataset LoadImageClasses(DatasetManifest manifest, DataLoadOptions? options = null)
     {
+        manifest = DatasetLocator.Effective(manifest, options?.ExplicitPath);
         RequireKind(manifest, "image-classification");
         return Load(manifest, options, folder =>
         {
@@ -57,6 +63,7 @@ public static class DatasetLoader
             {
                 "idx" => IdxLoader.Load(manifest, folder),
                 "jpeg-tar" => JpegTarLoader.Load(manifest, folder),
+                "cifar-binary" => CifarBinaryLoader.Load(manifest, folder),
                 _ => throw Unloadable(manifest),
             };
             CountCheck.ImageClasses(manifest, folder, dataset);
@@ -69,6 +76,7 @@ public static class DatasetLoader
 
     public static CaptionedImageDataset LoadCaptioned(DatasetManifest manifest, DataLoadOptions? options = null)
     {
+        manifest = DatasetLocator.Effective(manifest, options?.ExplicitPath);
         RequireKind(manifest, "image-captions");
         return Load(manifest, options, folder =>
         {
@@ -78,12 +86,12 @@ public static class DatasetLoader
         });
     }
 
-    /// <summary>Load a dataset of any kind (checksums and counts verified) and say what was found.</summary>
+    /// <summary>Load a dataset of any kind (counts verified, identity computed) and say what was found.</summary>
     public static DatasetReport Verify(DatasetManifest manifest, DataLoadOptions? options = null)
     {
         var location = DatasetLocator.Locate(manifest, options?.ExplicitPath, options?.AllowDownload ?? true);
-        var pinned = manifest.Files.Count(f => f.Sha256 != null);
-        var opts = (options ?? DataLoadOptions.Default) with { ExplicitPath = location.Folder };
+        var identity = FileChecksums.Verify(manifest, location.Folder);
+        var opts = (options ?? DataLoadOptions.Default) with { ExplicitPath = location.Folder, VerifyChecksums = false };
         string summary = manifest.Kind switch
         {
             "text-retrieval" => Summarise(LoadText(manifest, opts)),
@@ -91,7 +99,49 @@ public static class DatasetLoader
             "image-captions" => Summarise(LoadCaptioned(manifest, opts)),
             _ => throw Unloadable(manifest),
         };
-        return new DatasetReport(manifest.Id, location, pinned, summary);
+        return new DatasetReport(manifest.Id, location, identity, summary);
+    }
+
+    /// <summary>Parse the copy in <paramref name="folder"/> and check its counts (a download, before it is moved into place).</summary>
+    public static void CheckFolder(DatasetManifest manifest, string folder)
+    {
+        var options = new DataLoadOptions { ExplicitPath = folder, AllowDownload = false, VerifyChecksums = false };
+        try
+        {
+            _ = manifest.Kind switch
+            {
+                "text-retrieval" => (object)LoadText(manifest, options),
+                "image-classification" => LoadImageClasses(manifest, options),
+                "image-captions" => LoadCaptioned(manifest, options),
+                _ => throw Unloadable(manifest),
+            };
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or IOException)
+        {
+            throw new DataVerificationException($"{folder}: dataset '{manifest.Id}' does not parse: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The data identity of the copy the locator finds, or its substitute's (no parsing).</summary>
+    public static DataIdentity Identity(DatasetManifest manifest, DataLoadOptions? options = null)
+    {
+        options ??= DataLoadOptions.Default;
+        manifest = DatasetLocator.Effective(manifest, options.ExplicitPath);
+        var location = DatasetLocator.Locate(manifest, options.ExplicitPath, options.AllowDownload);
+        return FileChecksums.Verify(manifest, location.Folder);
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Noted = new();
+
+    /// <summary>Say once per folder and identity that a copy is not the reference copy.</summary>
+    private static void NoteIdentity(DatasetManifest manifest, DatasetLocation location, DataIdentity identity)
+    {
+        if (identity.IsReference || !Noted.TryAdd($"{location.Folder}|{identity.Hash}", true)) return;
+        var pinned = manifest.Files.Any(f => f.Sha256 != null);
+        Console.Error.WriteLine(pinned
+            ? $"smec: dataset '{manifest.Id}' at {location.Folder} ({location.Rule}) has {identity.Describe()}; it is used because its counts " +
+              "verify, and its embeddings and results are keyed by its own checksums (the reference copy's blessed values do not apply)"
+            : $"smec: dataset '{manifest.Id}' at {location.Folder} ({location.Rule}): data identity {identity.Hash}");
     }
 
     private static string Summarise(TextRetrievalDataset d) =>
@@ -112,7 +162,7 @@ public static class DatasetLoader
         var location = DatasetLocator.Locate(manifest, options.ExplicitPath, options.AllowDownload);
         try
         {
-            if (options.VerifyChecksums) FileChecksums.Verify(manifest, location.Folder);
+            if (options.VerifyChecksums) NoteIdentity(manifest, location, FileChecksums.Verify(manifest, location.Folder));
             return parse(location.Folder);
         }
         catch (DataVerificationException) when (location.Downloaded)
@@ -135,4 +185,4 @@ public static class DatasetLoader
 }
 
 /// <summary>What <see cref="DatasetLoader.Verify"/> found.</summary>
-public sealed record DatasetReport(string DatasetId, DatasetLocation Location, int ChecksumsVerified, string Summary);
+public sealed record DatasetReport(string DatasetId, DatasetLocation Location, DataIdentity Identity, string Summary);

@@ -3,7 +3,7 @@ using Smec.Core.Data.Manifests;
 
 namespace Smec.Core.Data;
 
-/// <summary>SHA-256 (and, for upstream-published sums, MD5) of files, and verification against a manifest.</summary>
+/// <summary>SHA-256 and MD5 of files; the checks of a downloaded file and of a dataset copy.</summary>
 public static class FileChecksums
 {
     public static string Sha256(string path)
@@ -19,26 +19,42 @@ public static class FileChecksums
     }
 
     /// <summary>
-    /// Check every file of the dataset that has a pinned checksum. A file matches when its
-    /// SHA-256 equals the manifest's, or (for files recompressed by a packager) when its MD5
-    /// equals the upstream-published one. Throws naming the file and both sums.
+    /// Every required file of the dataset is present; returns the copy's data identity. Bytes
+    /// that differ from the reference copy's are not an error here (the counts decide whether
+    /// a copy is usable); they make another identity, which keys its embeddings and results.
     /// </summary>
-    public static void Verify(DatasetManifest manifest, string folder)
+    public static DataIdentity Verify(DatasetManifest manifest, string folder)
     {
-        foreach (var file in manifest.Files)
+        foreach (var file in manifest.Files.Where(f => !f.Optional))
         {
             var path = Path.Combine(folder, file.Path);
             if (!File.Exists(path))
                 throw new DataVerificationException(
                     $"{path}: missing (dataset '{manifest.Id}' needs it as its {file.Role} file; declared in {manifest.ManifestFile})");
-            if (file.Sha256 == null) continue;
-            var actual = Sha256(path);
-            if (actual == file.Sha256) continue;
-            if (file.UpstreamMd5 != null && Md5(path) == file.UpstreamMd5) continue;
-            throw new DataVerificationException(
-                $"{path}: SHA-256 is {actual}, but {manifest.ManifestFile} expects {file.Sha256}" +
-                (file.UpstreamMd5 != null ? $" (or upstream MD5 {file.UpstreamMd5})" : "") +
-                ": the file is changed, truncated or a different release. Restore it from the mirror or upstream.");
         }
+        return DataIdentity.Of(manifest, folder);
+    }
+
+    /// <summary>
+    /// Source verification of a downloaded file, before anything is unpacked from it: its size
+    /// and the checksums upstream publishes, where the manifest gives them. Throws naming the
+    /// URL, the manifest and both values.
+    /// </summary>
+    public static void VerifyDownload(DatasetManifest manifest, DownloadSpec download, string path, string? publishedMd5 = null)
+    {
+        var length = new FileInfo(path).Length;
+        if (download.Size is { } size && size != length)
+            throw new DataVerificationException(
+                $"{download.Url}: downloaded {length:N0} bytes, but {manifest.ManifestFile} says the file has {size:N0}: " +
+                "a different release or a damaged transfer; nothing was kept");
+        var md5 = download.Md5 ?? publishedMd5;
+        if (md5 != null && Md5(path) is var actualMd5 && actualMd5 != md5)
+            throw new DataVerificationException(
+                $"{download.Url}: MD5 is {actualMd5}, but the published MD5 is {md5} ({download.ChecksumSource ?? manifest.ManifestFile}): " +
+                "a different release or a damaged transfer; nothing was kept");
+        if (download.Sha256 != null && Sha256(path) is var actualSha && actualSha != download.Sha256)
+            throw new DataVerificationException(
+                $"{download.Url}: SHA-256 is {actualSha}, but the published SHA-256 is {download.Sha256} ({download.ChecksumSource ?? manifest.ManifestFile}): " +
+                "a different release or a damaged transfer; nothing was kept");
     }
 }

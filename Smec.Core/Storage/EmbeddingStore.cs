@@ -42,6 +42,7 @@ public static class EmbeddingStore
         var dataset = catalog.Dataset(datasetId);
         var encoder = catalog.Encoder(encoderId);
         if (encoder.Kind == "precomputed") return LoadPrecomputed(dataset, encoder, options);
+        dataset = DatasetLocator.Effective(dataset, options.DataPath);
 
         var location = DatasetLocator.Locate(dataset, options.DataPath);
         var loadOptions = new DataLoadOptions { ExplicitPath = location.Folder, Catalog = catalog };
@@ -71,8 +72,13 @@ public static class EmbeddingStore
                     origins[plan.Name] = "cache";
                     continue;
                 }
+                if (model == null && options.ShowProgress)
+                    (options.Log ?? Console.Error).WriteLine(
+                        $"smec: no precomputed or cached {encoder.Id} embeddings of {dataset.Id} here: encoding them now " +
+                        $"({string.Join(", ", plans.Select(p => $"{p.Ids.Count} {p.Name}"))}; a few minutes on 2 cores for a " +
+                        $"dataset of this size, once: cached in {cache.Folder(key)})");
                 model ??= EncoderFactory.Create(encoder);
-                var progress = options.ShowProgress ? new ProgressBar($"{encoder.Id} {dataset.Id}/{plan.Name}", plan.Ids.Count) : null;
+                var progress = options.ShowProgress ? new ProgressBar($"encoding {dataset.Id}/{plan.Name} with {encoder.Id} (once, then cached)", plan.Ids.Count) : null;
                 var matrix = new EmbeddingMatrix(plan.Ids, plan.Encode(model, progress), model.Dim);
                 cache.Write(key, plan.Name, matrix);
                 parts[plan.Name] = matrix;
@@ -86,9 +92,9 @@ public static class EmbeddingStore
         return new EncodedDataset(dataset.Id, encoder.Id, key.Hash(), cache.Folder(key), parts, origins, labels, classNames);
     }
 
-    /// <summary>The dataset files that enter the key: pinned checksums, or the files' own where none is pinned.</summary>
+    /// <summary>The dataset files that enter the key: the copy's own checksums (its data identity), never the pinned ones.</summary>
     public static IReadOnlyList<(string Path, string Sha256)> DatasetFileSums(DatasetManifest dataset, string folder) =>
-        dataset.Files.Select(f => (f.Path, f.Sha256 ?? FileChecksums.Sha256(Path.Combine(folder, f.Path)))).ToList();
+        DataIdentity.Of(dataset, folder).Files;
 
     private static (List<PartPlan> Plans, IReadOnlyList<string> ClassNames) Plan(
         DatasetManifest dataset, EncoderManifest encoder, DataLoadOptions loadOptions, EncodeOptions options)

@@ -1,4 +1,5 @@
-/// `smec data list | verify`: what the manifests declare, and whether the local copies are right.
+/// `smec data list | verify | get | build`: what the manifests declare, whether the local copies
+/// are right, fetching a dataset, and building a subset from a user's copy of its source.
 module Smec.Experiments.Cli.DataCommand
 
 open Argu
@@ -15,21 +16,51 @@ type VerifyArgs =
             | Dataset _ -> "only this dataset (default: every dataset marked mirrored)"
             | Data_Path _ -> "the dataset folder, or a data root holding it"
 
+type GetArgs =
+    | [<MainCommand; ExactlyOnce>] Dataset_Id of id: string
+
+    interface IArgParserTemplate with
+        member this.Usage =
+            match this with
+            | Dataset_Id _ -> "the dataset to fetch (downloaded into the user cache and verified, unless it is already here)"
+
+type BuildArgs =
+    | [<MainCommand; ExactlyOnce>] Dataset_Id of id: string
+    | [<Mandatory; Unique>] From of dir: string
+    | [<Unique>] To of root: string
+
+    interface IArgParserTemplate with
+        member this.Usage =
+            match this with
+            | Dataset_Id _ -> "the dataset to build (one whose manifest has a build section: flickr8k-1k)"
+            | From _ -> "your copy of the full source (Flickr8k: captions.txt or Flickr8k.token.txt, and the images)"
+            | To _ -> "the data root to build into (default: $SMEC_DATA_DIR, else the user cache)"
+
 type DataArgs =
     | [<SubCommand; CliPrefix(CliPrefix.None)>] List
     | [<CliPrefix(CliPrefix.None)>] Verify of ParseResults<VerifyArgs>
+    | [<CliPrefix(CliPrefix.None)>] Get of ParseResults<GetArgs>
+    | [<CliPrefix(CliPrefix.None)>] Build of ParseResults<BuildArgs>
 
     interface IArgParserTemplate with
         member this.Usage =
             match this with
             | List -> "list the declared datasets and encoders, and where each dataset was found"
-            | Verify _ -> "check the checksums and counts of every local dataset (no downloads)"
+            | Verify _ -> "check the counts of every local dataset and show its data identity (no downloads)"
+            | Get _ -> "find or download one dataset, verify it (published checksum, counts) and say where it is"
+            | Build _ -> "build a subset from your copy of its source (`smec data build flickr8k-1k --from DIR`)"
 
 let private where (manifest: DatasetManifest) =
     try
         let location = DatasetLocator.Locate(manifest, null, allowDownload = false)
         sprintf "%s (%s)" location.Folder location.Rule
     with :? DataUnavailableException -> "not here"
+
+/// How a downloaded copy was verified at download time (its source identity), when it was downloaded.
+let private printSource (folder: string) =
+    let file = System.IO.Path.Combine(folder, UpstreamDownloader.SourceFile)
+    if System.IO.File.Exists file then
+        for line in System.IO.File.ReadAllLines file do printfn "        source: %s" line
 
 let private list () =
     let catalog = ManifestCatalog.Default
@@ -55,7 +86,8 @@ let private verify (args: ParseResults<VerifyArgs>) =
             let clock = System.Diagnostics.Stopwatch.StartNew()
             try
                 let report = DatasetLoader.Verify(m, options)
-                printfn "OK    %-14s %d checksums, %s  [%s; %.1f s]" m.Id report.ChecksumsVerified report.Summary report.Location.Folder clock.Elapsed.TotalSeconds
+                printfn "OK    %-14s %s; %s  [%s (%s); %.1f s]" m.Id (report.Identity.Describe()) report.Summary report.Location.Folder report.Location.Rule clock.Elapsed.TotalSeconds
+                printSource report.Location.Folder
                 false
             with
             | :? DataUnavailableException
@@ -65,7 +97,41 @@ let private verify (args: ParseResults<VerifyArgs>) =
     printfn "%d of %d datasets verified" (manifests.Length - failures.Length) manifests.Length
     if failures.IsEmpty then 0 else 1
 
+let private get (args: ParseResults<GetArgs>) =
+    let m = ManifestCatalog.Default.Dataset(args.GetResult GetArgs.Dataset_Id)
+    try
+        let report = DatasetLoader.Verify(m, DataLoadOptions())
+        printfn "OK    %s: %s; %s  [%s (%s)]" m.Id (report.Identity.Describe()) report.Summary report.Location.Folder report.Location.Rule
+        printSource report.Location.Folder
+        0
+    with
+    | :? DataUnavailableException
+    | :? DataVerificationException as e ->
+        eprintfn "error: %s" e.Message
+        1
+
+let private build (args: ParseResults<BuildArgs>) =
+    let m = ManifestCatalog.Default.Dataset(args.GetResult BuildArgs.Dataset_Id)
+    let root =
+        match args.TryGetResult To, System.Environment.GetEnvironmentVariable DataRoot.Variable with
+        | Some root, _ -> root
+        | None, env when not (System.String.IsNullOrWhiteSpace env) -> env
+        | None, _ -> DatasetLocator.DownloadRoot()
+    try
+        let struct (folder, identity) = Smec.Core.Data.Images.SubsetBuilder.Build(m, args.GetResult From, root)
+        printfn "built %s in %s: %s" m.Id folder (identity.Describe())
+        if not identity.IsReference then
+            printfn "Its numbers are keyed by this identity; the mirror's blessed values do not apply to it (see the manifest's build rule)."
+        0
+    with
+    | :? DataUnavailableException
+    | :? DataVerificationException as e ->
+        eprintfn "error: %s" e.Message
+        1
+
 let run (args: ParseResults<DataArgs>) : int =
     match args.GetSubCommand() with
     | List -> list ()
     | Verify v -> verify v
+    | Get g -> get g
+    | Build b -> build b

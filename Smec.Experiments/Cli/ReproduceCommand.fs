@@ -63,9 +63,23 @@ let run (args: ParseResults<ReproduceArgs>) : int =
             | Some _, true -> failwith "give either --table N or --all, not both"
         if args.Contains List then
             for item in items do listExperiments session profile item
+            0
         else
             let options = { Runner.Force = args.Contains Force; Runner.DryRun = args.Contains Dry_Run }
-            for item in items do
-                let result, folder = reproduceItem session profile options item
-                Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)")
-        0)
+            // Fail fast and once: every dataset the items need is found (or fetched) before anything runs.
+            let missing =
+                if options.DryRun then []
+                else
+                    items
+                    |> List.choose (fun item ->
+                        match DataPreflight.check session.Environment (Catalog.build item profile session.Context) with
+                        | [] -> None
+                        | m -> Some(DataPreflight.describe item m))
+            if not missing.IsEmpty then
+                for m in missing do eprintfn "error: %s" m
+                2
+            else
+                for item in items do
+                    let result, folder = reproduceItem session profile options item
+                    Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)")
+                0)

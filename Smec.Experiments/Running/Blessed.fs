@@ -44,7 +44,9 @@ let load (path: string) : BlessedValue list =
                     Spread = number "spread"
                     Seeds = seeds
                     CellHash = csv.GetString "cell_hash"
-                    BlessedOn = csv.GetString "blessed_on" } ]
+                    BlessedOn = csv.GetString "blessed_on"
+                    // Optional: files blessed before data identities existed were made on the reference data.
+                    DataIdentity = (if present.Contains "data_identity" then csv.GetString "data_identity" else "") } ]
 
 let find (values: BlessedValue list) (cell: Cell) =
     values |> List.tryFind (fun b -> b.Panel = cell.Panel && b.Row = cell.Row && b.Column = cell.Column)
@@ -56,7 +58,7 @@ let save (path: string) (values: BlessedValue list) =
     let kept = load path |> List.filter (fun b -> not (replaced.Contains(key b)))
     use text = new StringWriter()
     (use csv = CsvWriter.Create(text, CsvWriterOptions(NewLine = "\n"))
-     for h in header do csv.WriteField h
+     for h in header @ [ "data_identity" ] do csv.WriteField h
      csv.EndRecord()
      for b in kept @ values do
          csv.WriteField b.Panel
@@ -67,5 +69,6 @@ let save (path: string) (values: BlessedValue list) =
          csv.WriteField(b.Seeds |> List.map string |> String.concat ";")
          csv.WriteField b.CellHash
          csv.WriteField b.BlessedOn
+         csv.WriteField b.DataIdentity
          csv.EndRecord())
     ResultStore.writeAtomically path (text.ToString())

@@ -102,7 +102,24 @@ type BlessedValue =
       Spread: float
       Seeds: int64 list
       CellHash: string
-      BlessedOn: string }
+      BlessedOn: string
+      /// The data the value was made on: "" for the reference copies (the mirror's bytes, also
+      /// the embedded archive's), else "dataset=identity" pairs (Datasets.cellDataIdentity).
+      DataIdentity: string }
+
+/// How a data identity reads in a note.
+let describeDataIdentity (identity: string) = if identity = "" then "the reference data (the mirror's bytes)" else "data " + identity
+
+/// A regression cell whose blessed value was made on another copy of the data: not compared.
+let otherDataCopy (blessed: BlessedValue) (dataIdentity: string) (value: Evaluation) : CheckResult =
+    { Kind = RegressionCheck
+      Expected = Some blessed.Value
+      Actual = (match value with Value v -> Some v.Mean | Gap _ -> None)
+      Tolerance = None
+      Status = Skipped
+      Note =
+        sprintf "other data copy: not comparable (blessed %s on %s; this run used %s)"
+            blessed.BlessedOn (describeDataIdentity blessed.DataIdentity) (describeDataIdentity dataIdentity) }
 
 /// The regression check: tolerance = max(the cell's floor, blessed spread, current spread).
 let regression (blessed: BlessedValue option) (item: int) (cell: Cell) (cellHash: string) (value: Evaluation) : CheckResult =

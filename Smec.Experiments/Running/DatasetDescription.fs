@@ -1,5 +1,5 @@
 /// Item 1's measurements: counts and dims of a dataset as the project's loaders read it. The
-/// loaders (DatasetLoader, branch data) verify each file's pinned SHA-256 and every count its
+/// loaders (DatasetLoader, branch data) record each file's SHA-256 (the data identity) and verify every count its
 /// manifest gives, so a damaged copy fails here with the file named.
 module Smec.Experiments.Running.DatasetDescription
 
@@ -21,10 +21,7 @@ let private judgementLines (path: string) =
 let private embeddingCounts (corpus: EmbeddingMatrix) (queries: EmbeddingMatrix) =
     [ "items", float corpus.Rows; "queries", float queries.Rows; "dims", float corpus.Dim ]
 
-let private pinned (dataset: DatasetManifest) =
-    dataset.Files
-    |> Seq.choose (fun f -> match f.Sha256 with null -> None | sha -> Some(sprintf "%s/%s" dataset.Id f.Path, sha))
-    |> Map.ofSeq
+let private identityChecksums (dataset: DatasetManifest) = Datasets.dataIdentityChecksums dataset |> Map.ofList
 
 /// Counts of a dataset of the project (by its data-manifests entry), or of precomputed embeddings.
 let private describeMirror (config: ExperimentConfig) =
@@ -50,7 +47,7 @@ let private describeMirror (config: ExperimentConfig) =
                 let captioned = DatasetLoader.LoadCaptioned dataset
                 [ "items", float captioned.ImageIds.Count; "queries", float captioned.Captions.Count ]
             | kind -> failwithf "dataset '%s' has kind '%s', which item 1 does not describe" dataset.Id kind
-        Ok(Map.ofList measures, pinned dataset)
+        Ok(Map.ofList measures, identityChecksums dataset)
     | encoder, (true, dataset) ->
         match catalog.Embeddings |> Seq.tryFind (fun e -> e.Dataset = dataset.Id && e.Encoder = encoder) with
         | None -> Error(sprintf "%s x %s: no precomputed embeddings in data-manifests/embeddings (they would be encoded on first use)" dataset.Id encoder)

@@ -42,6 +42,56 @@ type DatasetProvider =
     { Name: string
       Provide: ExperimentConfig -> Provision }
 
+/// The checksums of the copy of a project dataset actually used (its data identity), as
+/// "dataset/path" -> SHA-256 plus "data identity dataset" -> "reference" or the identity hash.
+/// Never the manifest's pinned sums: a copy with other bytes is recorded as what it is.
+let dataIdentityChecksums (dataset: DatasetManifest) =
+    let identity = DatasetLoader.Identity dataset
+    [ yield sprintf "data identity %s" dataset.Id, identity.Name
+      if identity.DatasetId <> dataset.Id then
+          // A substitute stood in (e.g. CIFAR-10's original archive for the mirror's JPEG copy): say so.
+          yield sprintf "data source %s" dataset.Id, sprintf "%s (substitute; %s)" identity.DatasetId (ManifestCatalog.Default.Dataset identity.DatasetId).Title
+      for (path, sha) in identity.Files -> sprintf "%s/%s" dataset.Id path, sha ]
+
+let private identityNames = System.Collections.Concurrent.ConcurrentDictionary<string, string option>()
+
+/// The data identity of the local copy of a project dataset ("reference" for the mirror's and
+/// the embedded bytes), or None when the dataset is not a project dataset or is not here (no
+/// download is started). Computed once per process.
+let identityName (datasetId: string) : string option =
+    match identityNames.TryGetValue datasetId with
+    | true, known -> known
+    | _ ->
+        match (try Some ManifestCatalog.Default with _ -> None) with
+        | None -> None
+        | Some catalog ->
+            match catalog.Datasets.TryGetValue datasetId with
+            | true, d when d.Format <> "external" ->
+                try
+                    let identity = DatasetLoader.Identity(d, DataLoadOptions(AllowDownload = false))
+                    // A substitute's identity names it: "cifar10-official:<hash>".
+                    let name = if identity.DatasetId = d.Id then identity.Name else identity.DatasetId + ":" + identity.Name
+                    identityNames[datasetId] <- Some name
+                    Some name
+                with :? DataUnavailableException | :? DataVerificationException -> None // not here yet: ask again later
+            | _ ->
+                identityNames[datasetId] <- None
+                None
+
+/// The data a cell's numbers are made on: "" when every project dataset its experiments read is
+/// the reference copy (or not here), else "dataset=identity" pairs in dataset order. Recorded
+/// with blessed values; a regression check compares only values made on the same data.
+let cellDataIdentity (quantity: Quantity) =
+    let named =
+        Smec.Experiments.Catalog.Catalog.experimentsOf quantity
+        |> List.filter (fun c -> c.Source = Mirror)
+        |> List.map (fun c -> c.Dataset)
+        |> List.distinct
+        |> List.sort
+        |> List.map (fun d -> d, identityName d |> Option.defaultValue DataIdentity.ReferenceName)
+    if named |> List.forall (fun (_, i) -> i = DataIdentity.ReferenceName) then ""
+    else named |> List.map (fun (d, i) -> d + "=" + i) |> String.concat ";"
+
 let sha256File (path: string) =
     use stream = File.OpenRead path
     Convert.ToHexString(SHA256.HashData stream).ToLowerInvariant()
@@ -103,10 +153,7 @@ let encoderStore () : DatasetProvider =
                     let checksums =
                         [ yield "embeddings key", encoded.Key
                           for KeyValue(part, origin) in encoded.Origins -> sprintf "embeddings %s from" part, origin
-                          for f in d.Files do
-                              match f.Sha256 with
-                              | null -> ()
-                              | sha -> yield sprintf "%s/%s" config.Dataset f.Path, sha ]
+                          yield! dataIdentityChecksums d ]
                         |> Map.ofList
                     assemble (sprintf "%s x %s" config.Dataset config.Encoder) encoded.Corpus encoded.Queries (split "train") test
                         config.Split config.Seed false checksums)

@@ -30,10 +30,19 @@ let ImageValidationSeed = 1L
 /// The subsets `smec images` uses by default (200 train / 100 test per class, 20 held out, subset seed 0).
 let imageConfig (dataset: string) (encoder: string) = ImageRetrievalConfig(Dataset = dataset, Encoder = encoder)
 
-/// SHA-256 of the dataset's files as data-manifests pins them.
+/// SHA-256 of the dataset's files as used (its data identity).
 let private manifestChecksums (dataset: string) =
     match ManifestCatalog.Default.Datasets.TryGetValue dataset with
-    | true, d -> [ for f in d.Files do match f.Sha256 with null -> () | sha -> yield sprintf "%s/%s" dataset f.Path, sha ]
+    | true, d -> Datasets.dataIdentityChecksums d
+    | _ -> []
+
+/// Where the images came from, when a substitute stood in for the catalog's dataset (the report says so).
+let private imageSourceNotes (dataset: string) =
+    match ManifestCatalog.Default.Datasets.TryGetValue dataset with
+    | true, d ->
+        let used: DatasetManifest = Smec.Core.Data.DatasetLocator.Effective d
+        if used.Id = d.Id then []
+        else [ sprintf "images from %s (%s) in place of %s, which is not here: other pixels, so these numbers are keyed by their own data identity and not compared with %s's blessed values" used.Id used.Title d.Id d.Id ]
     | _ -> []
 
 /// Each gallery image judges every other same-class gallery image relevant (gain 1); the image
@@ -60,6 +69,7 @@ let imageDataset (features: ImageFeatures) : LoadedDataset =
           yield! manifestChecksums config.Dataset ]
         |> Map.ofList
       Notes =
+        imageSourceNotes config.Dataset @
         [ sprintf "%s %d-d features of class-balanced subsets (seed %d): %d train images (%d per class), %d per class held out for validation (seed %d); test gallery %d images (%d per class), never trained on"
               config.Encoder features.EncoderDim config.SubsetSeed features.Train.Rows config.TrainPerClass config.ValidationPerClass
               ImageValidationSeed gallery.Rows config.TestPerClass

@@ -58,7 +58,6 @@ let implementationOf (env: RunEnvironment) (config: ExperimentConfig) =
         | probe -> probe + " + " + env.Methods.ImplementationOf config.Method
     | DatasetDescription -> ""
 
-/// The key of an experiment's stored result under this environment (config + implementation).
 /// The options that reach the config's method, resolved with their defaults: the method's own
 /// options (validated) plus any other option the config names (a probe's, such as "epochs"). A
 /// config whose options do not resolve keeps its given ones (running it reports the error).
@@ -72,9 +71,17 @@ let resolvedOptionsOf (env: RunEnvironment) (config: ExperimentConfig) =
         | Ok resolved -> Map.fold (fun acc k v -> Map.add k v acc) resolved other
         | Error _ -> config.Options
 
-/// The key of an experiment's stored result under this environment (config + implementation + resolved options).
+/// The key of an experiment's stored result under this environment (config + implementation +
+/// resolved options, and the data identity when the dataset's copy is not the reference copy, so
+/// results of another copy are never mixed with the mirror's; the reference copy keeps its keys).
 let keyOf (env: RunEnvironment) (config: ExperimentConfig) =
-    ConfigHash.resultKey (implementationOf env config) (resolvedOptionsOf env config) config
+    let key = ConfigHash.resultKey (implementationOf env config) (resolvedOptionsOf env config) config
+    match config.Source with
+    | Mirror ->
+        match Datasets.identityName config.Dataset with
+        | Some identity when identity <> Smec.Core.Data.DataIdentity.ReferenceName -> ConfigHash.sha256Hex (key + " data " + identity)
+        | _ -> key
+    | Manifest _ -> key
 
 /// Every experiment a table needs, with seeds applied, in run order: descriptions first, then
 /// grouped by data so each dataset is loaded once.

@@ -52,7 +52,9 @@ let evaluate (published: PublishedTable) (blessed: BlessedValue list) (blessedPa
               yield! Checks.declared cell value |> Option.toList
               // Regression checks guard our own numbers: local profile, cells computed from experiments.
               if spec.Profile = Local && hasExperiments && cell.Declared.IsNone then
-                  yield Checks.regression (Blessed.find blessed cell) spec.Item cell cellHash value
+                  match Blessed.find blessed cell, Datasets.cellDataIdentity cell.Value with
+                  | Some b, data when b.DataIdentity <> data -> yield Checks.otherDataCopy b data value
+                  | found, _ -> yield Checks.regression found spec.Item cell cellHash value
               // A cell that cannot be computed says why, even when it has nothing to be checked against.
               match value with
               | Gap gap when cell.Published.IsNone && cell.Declared.IsNone && not (spec.Profile = Local && hasExperiments) ->
@@ -97,5 +99,6 @@ let blessings (result: TableResult) (date: string) : BlessedValue list =
                     Spread = v.Spread
                     Seeds = (if Quantities.seedDependent c.Cell.Value then result.Spec.Seeds else [ 0L ])
                     CellHash = c.CellHash
-                    BlessedOn = date }
+                    BlessedOn = date
+                    DataIdentity = Datasets.cellDataIdentity c.Cell.Value }
           | _ -> () ]

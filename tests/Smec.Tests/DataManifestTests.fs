@@ -47,6 +47,33 @@ let tests =
             Expect.equal [ for id in [ "llm2vec-7b"; "llm2vec-1b"; "text-embedding-3-large"; "paper-image-1024"; "paper-multimodal-768" ] -> (catalog.Encoder id).Dim ]
                 [ 3584; 1536; 3072; 1024; 768 ] "the paper's dimensions"
 
+        testCase "every download names a published checksum or the counts that verify it" <| fun () ->
+            let catalog = ManifestCatalog.Load manifestsFolder
+            let withDownloads = catalog.Datasets.Values |> Seq.filter (fun m -> m.Source.Downloads.Count > 0) |> List.ofSeq
+            Expect.isGreaterThanOrEqual withDownloads.Length 15 "most datasets have an upstream download"
+            for m in withDownloads do
+                for d in m.Source.Downloads do
+                    let fileMd5 = m.Files |> Seq.exists (fun f -> f.Path = d.Target && not (isNull f.UpstreamMd5))
+                    let checksum = not (isNull d.Md5) || not (isNull d.Sha256) || fileMd5
+                    Expect.isTrue (checksum || ManifestReader.HasCounts m) (sprintf "%s: %s has a published checksum or counts" m.Id d.Url)
+            // The sums BEIR and Toronto publish, exactly.
+            for id, sum in [ "scifact", "5f7d1de60b170fc8027bb7898e2efca1"; "nfcorpus", "a89dba18a62ef92f7d323ec890a0d38d"
+                             "arguana", "8ad3e3c2a5867cdced806d6503f29b99"; "climate-fever", "8b66f0a9126c521bae2bde127b4dc99d" ] do
+                Expect.equal (catalog.Dataset id).Source.Downloads.[0].Md5 sum (id + ": BEIR's published MD5")
+            Expect.equal (catalog.Dataset "scifact").Source.Downloads.[0].Size (System.Nullable 2816079L) "scifact.zip's size"
+
+        testCase "a download with neither a checksum nor counts is rejected" <| fun () ->
+            use temp = new TempDir()
+            let file = Path.Combine(temp.Path, "bare.yaml")
+            File.WriteAllText(file, String.concat "\n" [
+                "id: bare"; "title: t"; "kind: text-retrieval"; "format: beir"; "path: beir/bare"
+                "files:"; "  - { path: corpus.jsonl, role: corpus }"; "  - { path: queries.jsonl, role: queries }"
+                "  - { path: qrels/test.tsv, role: qrels, split: test }"
+                "source:"; "  downloads:"; "    - { url: 'https://example.org/bare.zip', archive: zip }"; "  instructions: none"
+                "licence: t"; "citation: t"; "" ])
+            let message = messageOf<ManifestException> (fun () -> ManifestReader.ReadDataset file |> ignore)
+            expectContains message [ file; "source.downloads[0]"; "checksum"; "counts" ] "unverifiable download"
+
         testCase "a bad checksum names the file and the field" <| fun () ->
             let message, copy =
                 brokenCopy "datasets" "scifact" (fun t -> t.Replace("sha256: fdb9153e", "sha256: XYZ9153e")) (ManifestReader.ReadDataset >> ignore)

@@ -27,6 +27,14 @@ public sealed class DatasetManifest
     public ExpectedCounts? Counts { get; set; }
     /// <summary>Raw qrels value -> graded gain, where a collection's scale is not "larger is better".</summary>
     public Dictionary<string, int>? RelevanceMap { get; set; }
+    /// <summary>
+    /// A dataset used in this one's place when no local copy of it exists (not even an earlier
+    /// download): same kind and classes, other bytes (e.g. CIFAR-10's original archive for the
+    /// mirror's JPEG copy). Its data identity keys the numbers, so they never mix.
+    /// </summary>
+    public string? Substitute { get; set; }
+    /// <summary>How `smec data build` makes this dataset from a user's copy of its source, where it has no download.</summary>
+    public BuildSpec? Build { get; set; }
     public string Licence { get; set; } = "";
     public string Citation { get; set; } = "";
 
@@ -48,10 +56,25 @@ public sealed class DataFile
     public string Role { get; set; } = "";
     /// <summary>For qrels files: the split they judge.</summary>
     public string? Split { get; set; }
-    /// <summary>SHA-256 of the file as mirrored (lower-case hex); absent only for datasets the project never had.</summary>
+    /// <summary>
+    /// SHA-256 of the file in the project's reference copy (the data mirror, and the embedded
+    /// copy), lower-case hex; absent for datasets the project never had. A copy with other bytes
+    /// is not rejected for it: it is another data identity (see <see cref="Smec.Core.Data.DataIdentity"/>).
+    /// </summary>
     public string? Sha256 { get; set; }
-    /// <summary>MD5 published by upstream, for files whose upstream bytes differ from the mirrored copy.</summary>
+    /// <summary>MD5 published by upstream for this very file (a download of it is checked against it).</summary>
     public string? UpstreamMd5 { get; set; }
+    /// <summary>Not needed by the loader (e.g. a readme): a copy without it is complete.</summary>
+    public bool Optional { get; set; }
+}
+
+/// <summary>A subset built from a user's copy of the full source (`smec data build &lt;id&gt; --from DIR`).</summary>
+public sealed class BuildSpec
+{
+    /// <summary>What is taken and how it is transformed, in words (shown by the command and in errors).</summary>
+    public string Rule { get; set; } = "";
+    /// <summary>The source's image file names that make the subset, in order.</summary>
+    public List<string> Images { get; set; } = [];
 }
 
 /// <summary>Where the data comes from upstream.</summary>
@@ -73,6 +96,14 @@ public sealed class DownloadSpec
     public string? StripPrefix { get; set; }
     /// <summary>For archive: file, the name to save it as.</summary>
     public string? Target { get; set; }
+    /// <summary>The MD5 upstream publishes for the downloaded file (checked before it is unpacked).</summary>
+    public string? Md5 { get; set; }
+    /// <summary>The SHA-256 upstream publishes for the downloaded file.</summary>
+    public string? Sha256 { get; set; }
+    /// <summary>The downloaded file's size in bytes, where known.</summary>
+    public long? Size { get; set; }
+    /// <summary>Where <see cref="Md5"/>/<see cref="Sha256"/> are published (shown when they do not match).</summary>
+    public string? ChecksumSource { get; set; }
 }
 
 /// <summary>The counts a correct copy has; loaders check every one that is given.</summary>

@@ -26,6 +26,9 @@ public sealed class ManifestCatalog
         Encoders = Unique(folders.SelectMany(f => ReadAll(f, "encoders", ManifestReader.ReadEncoder)), m => m.Id, m => m.ManifestFile);
         Embeddings = folders.SelectMany(f => ReadAll(f, "embeddings", ManifestReader.ReadEmbedding)).ToList();
         var declaredIn = string.Join(", ", folders.Select(f => Path.Combine(f, "{datasets,encoders}")));
+        foreach (var d in Datasets.Values.Where(d => d.Substitute != null))
+            if (!Datasets.TryGetValue(d.Substitute!, out var substitute) || substitute.Kind != d.Kind)
+                throw new ManifestException(d.ManifestFile, "substitute", $"'{d.Substitute}' is not a {d.Kind} dataset declared in {string.Join(", ", folders.Select(f => f + "/datasets"))}");
         foreach (var e in Embeddings)
         {
             if (!Datasets.TryGetValue(e.Dataset, out var dataset))

@@ -28,6 +28,7 @@ public static partial class ManifestReader
         ["idx"] = ("image-classification", ["train-images", "train-labels", "test-images", "test-labels"],
                    ["train-images", "train-labels", "test-images", "test-labels"]),
         ["jpeg-tar"] = ("image-classification", ["archive"], ["archive"]),
+        ["cifar-binary"] = ("image-classification", ["train-batch", "test-batch"], ["train-batch", "test-batch", "readme"]),
         ["flickr-captions"] = ("image-captions", ["archive", "captions"], ["archive", "captions"]),
         ["external"] = ("", [], []),
     };
@@ -131,6 +132,15 @@ public static partial class ManifestReader
                 throw new ManifestException(f, $"{at}.url", $"'{d.Url}' is not an http(s) URL");
             RequireOneOf(f, $"{at}.archive", d.Archive, ["zip", "tar.gz", "file"]);
             if (d.Archive == "file") RequireRelativePath(f, $"{at}.target", d.Target ?? "");
+            if (d.Md5 != null && !Md5Hex().IsMatch(d.Md5))
+                throw new ManifestException(f, $"{at}.md5", $"'{d.Md5}' is not 32 lower-case hex digits");
+            if (d.Sha256 != null && !Sha256Hex().IsMatch(d.Sha256))
+                throw new ManifestException(f, $"{at}.sha256", $"'{d.Sha256}' is not 64 lower-case hex digits");
+            if (d.Size is <= 0)
+                throw new ManifestException(f, $"{at}.size", $"{d.Size} is not a positive number of bytes");
+            // A download is verified before it is used: by a published checksum, or else by the counts.
+            if (d.Md5 == null && d.Sha256 == null && !HasCounts(m))
+                throw new ManifestException(f, $"{at}", "names neither a published checksum (md5, sha256) nor counts that verify the download");
         }
         if (m.Mirrored && m.Counts == null)
             throw new ManifestException(f, "counts", "required for a mirrored dataset");
@@ -141,6 +151,11 @@ public static partial class ManifestReader
         Require(f, "licence", m.Licence);
         Require(f, "citation", m.Citation);
     }
+
+    /// <summary>True when the manifest gives counts a loader checks (so a download can be verified by them).</summary>
+    public static bool HasCounts(DatasetManifest m) =>
+        m.Counts is { } c && (c.Docs != null || c.Queries != null || c.Images != null || c.Captions != null || c.Classes != null
+                               || c.Splits.Values.Any(s => s.Queries != null || s.Qrels != null || s.Images != null));
 
     private static void ValidateCounts(string f, DatasetManifest m)
     {

@@ -58,7 +58,7 @@ let tests =
 
         testCase "regression: tolerance = max(0.002, blessed spread, current spread); another config is SKIPPED" <| fun () ->
             let cell = Builders.cell "SciFact" "SMEC" "24" Display.percent (Constant 0.0)
-            let blessed spread = Some { Panel = "SciFact"; Row = "SMEC"; Column = "24"; Value = 0.6; Spread = spread; Seeds = [ 1L ]; CellHash = "h"; BlessedOn = "2026-01-01" }
+            let blessed spread = Some { Panel = "SciFact"; Row = "SMEC"; Column = "24"; Value = 0.6; Spread = spread; Seeds = [ 1L ]; CellHash = "h"; BlessedOn = "2026-01-01"; DataIdentity = "" }
             Expect.equal (regression (blessed 0.0) 2 cell "h" (value 0.598)).Status Ok "at the 0.002 floor"
             Expect.equal (regression (blessed 0.0) 2 cell "h" (value 0.5975)).Status OkStar "within 1.5x the floor"
             Expect.equal (regression (blessed 0.0) 2 cell "h" (value 0.5975)).Tolerance (Some 0.002) "floor"

@@ -3,8 +3,8 @@ namespace Smec.Core.Data.Manifests;
 /// <summary>
 /// Every dataset, encoder and mirrored-embedding manifest in one or more data-manifests folders
 /// (the repository's, plus any a user adds with --manifests DIR or SMEC_MANIFESTS_DIR), validated
-/// and cross-checked (an embedding manifest must name a declared dataset and encoder; an id may be
-/// declared in only one folder).
+/// and cross-checked (an embedding manifest must name a declared dataset and encoder). A manifest in
+/// a later folder replaces one of the same id in an earlier folder.
 /// </summary>
 public sealed class ManifestCatalog
 {
@@ -24,7 +24,12 @@ public sealed class ManifestCatalog
         Folders = folders;
         Datasets = Unique(folders.SelectMany(f => ReadAll(f, "datasets", ManifestReader.ReadDataset)), m => m.Id, m => m.ManifestFile);
         Encoders = Unique(folders.SelectMany(f => ReadAll(f, "encoders", ManifestReader.ReadEncoder)), m => m.Id, m => m.ManifestFile);
-        Embeddings = folders.SelectMany(f => ReadAll(f, "embeddings", ManifestReader.ReadEmbedding)).ToList();
+        // Precomputed embeddings of a dataset that a later folder re-declares were made from the
+        // replaced manifest's files: they no longer apply (the store matches embeddings by checksums anyway).
+        int FolderOf(string manifestFile) => folders.ToList().IndexOf(Path.GetDirectoryName(Path.GetDirectoryName(manifestFile))!);
+        Embeddings = folders.SelectMany(f => ReadAll(f, "embeddings", ManifestReader.ReadEmbedding))
+            .Where(e => !Datasets.TryGetValue(e.Dataset, out var d) || FolderOf(d.ManifestFile) <= FolderOf(e.ManifestFile))
+            .ToList();
         var declaredIn = string.Join(", ", folders.Select(f => Path.Combine(f, "{datasets,encoders}")));
         foreach (var d in Datasets.Values.Where(d => d.Substitute != null))
             if (!Datasets.TryGetValue(d.Substitute!, out var substitute) || substitute.Kind != d.Kind)
@@ -41,13 +46,15 @@ public sealed class ManifestCatalog
         }
     }
 
+    /// <summary>Manifests by id; a later folder's manifest of an id replaces an earlier one's (a user's
+    /// folder can point a built-in dataset elsewhere), but one folder may not declare an id twice.</summary>
     private static Dictionary<string, T> Unique<T>(IEnumerable<T> manifests, Func<T, string> id, Func<T, string> file)
     {
         var byId = new Dictionary<string, T>(StringComparer.Ordinal);
         foreach (var m in manifests)
         {
-            if (byId.TryGetValue(id(m), out var first))
-                throw new ManifestException(file(m), "id", $"'{id(m)}' is already declared in {file(first)}; give your manifest another id");
+            if (byId.TryGetValue(id(m), out var first) && Path.GetDirectoryName(file(first)) == Path.GetDirectoryName(file(m)))
+                throw new ManifestException(file(m), "id", $"'{id(m)}' is already declared in {file(first)}");
             byId[id(m)] = m;
         }
         return byId;

@@ -178,13 +178,12 @@ let manifestFolderTests =
             Expect.isTrue (merged.Datasets.ContainsKey "my-collection") "the user's dataset"
             Expect.isTrue (merged.Datasets.ContainsKey "scifact") "and the repository's"
             Expect.isTrue (merged.Encoders.ContainsKey "all-MiniLM-L6-v2") "and its encoders"
-        testCase "an id declared twice names both files" <| fun () ->
+        testCase "a user's manifest of a built-in id replaces the repository's" <| fun () ->
             use dir = new TempDir()
-            userFolder dir.Path "scifact"
-            let e = Expect.throwsT<ManifestException> (fun () -> ManifestCatalog.Load(Path.Combine(repoRoot, ManifestCatalog.FolderName), dir.Path) |> ignore) "duplicate"
-            ignore e
-            try ManifestCatalog.Load(Path.Combine(repoRoot, ManifestCatalog.FolderName), dir.Path) |> ignore
-            with :? ManifestException as e -> Expect.stringContains e.Message "already declared in" "names the first file"
+            userFolder dir.Path "cacm"
+            let merged = ManifestCatalog.Load(Path.Combine(repoRoot, ManifestCatalog.FolderName), dir.Path)
+            Expect.equal merged.Datasets["cacm"].Format "beir" "the user's cacm"
+            Expect.stringStarts merged.Datasets["cacm"].ManifestFile dir.Path "from the user's folder"
         testCase "a manifest folder that does not exist is an error" <| fun () ->
             Expect.throwsT<DirectoryNotFoundException> (fun () -> ManifestCatalog.Load(Path.Combine(repoRoot, ManifestCatalog.FolderName), "/no/such/folder") |> ignore) "missing folder"
     ]

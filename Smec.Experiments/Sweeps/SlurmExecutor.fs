@@ -190,13 +190,13 @@ let submit (env: RunEnvironment) (sweepName: string) (sweepDir: string) (options
     if todo.IsEmpty then NothingToSubmit(stored.Count, active.Count)
     else
         let folder = slurmFolder sweepDir
-        Directory.CreateDirectory(Path.Combine(folder, "logs")) |> ignore
         let stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss-fff")
         let keysFile = Path.Combine(folder, sprintf "submit-%s.keys" stamp)
         let scriptFile = Path.Combine(folder, sprintf "submit-%s.sbatch" stamp)
         let text = script env sweepName sweepDir keysFile todo.Length options
         if dryRun then DryRun text
         else
+            Directory.CreateDirectory(Path.Combine(folder, "logs")) |> ignore
             ResultStore.writeAtomically keysFile (todo |> List.map (fun p -> p.Key + "\n") |> String.concat "")
             ResultStore.writeAtomically scriptFile text
             let code, output, errors = call "sbatch" [ "--parsable"; scriptFile ]

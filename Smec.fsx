@@ -81,8 +81,7 @@ module Script =
     /// Write the chart as a standalone offline HTML page and return its path.
     let saveChart (path: string) (chart: GenericChart) : string =
         let full = Path.GetFullPath path
-        Directory.CreateDirectory(Path.GetDirectoryName full) |> ignore
-        File.WriteAllText(full, chartHtml chart)
+        Smec.Core.Storage.AtomicFile.WriteAllText(full, chartHtml chart)
         full
 
     /// A compact text table (columns padded to their widest cell), for stdout and notebook outputs.
@@ -107,7 +106,8 @@ module Reproduced =
     open Smec.Experiments.Running
     open Smec.Experiments.Reports
 
-    /// The same session `smec reproduce` opens: repository, published values, results folder, seeds 1.
+    /// The same session `smec reproduce` opens: repository, published values, results folder, the
+    /// default seeds (1, 2, 3).
     let session = lazy (Smec.Experiments.Cli.CatalogSession.openSession None None None ignore)
 
     let private reproduce (dryRun: bool) (spec: TableSpec) =
@@ -132,8 +132,10 @@ module Reproduced =
     /// reused through the same runner and cache. The budget is part of each config's hash, so these
     /// results sit beside the full `make reproduce` ones and never replace them; the table's title
     /// and notes say it is a reduced-budget version.
+    /// One seed (seed 1): a quick look, labelled "quick (1 seed)" in the table's title.
     let computeReduced (item: int) (budget: TrainingBudget) : TableRun.TableResult =
-        reproduce false (ReducedBudget.withBudget budget (Catalog.build item Local (session.Force()).Context))
+        let context = { (session.Force()).Context with Seeds = [ 1L ] }
+        reproduce false (ReducedBudget.withBudget budget (Catalog.build item Local context))
 
     /// Whether every cell of the table has a value (e.g. the cache holds the whole item).
     let complete (result: TableRun.TableResult) =

@@ -1,24 +1,26 @@
-// How to try a new compression method from a script, with the harness's own types:
-// implement ICompressor, fit it on the catalog's training split, evaluate with the library's
-// exact search + trec_eval nDCG@10 on the SciFact test split, and print a table.
+// How to add a compression method from a script: implement ICompressor, register it with ONE
+// method-registry entry, and get a row in a catalog table beside truncation and PCA. The catalog
+// runner computes it like any cell of `make reproduce`: the same configs, the same result cache
+// (results/cache: a second run reads it back), the same checks (truncation and PCA must still
+// reproduce their reference figures, paper-results/reference-figures.csv). Nothing else is edited.
 //
 //   dotnet fsi examples/custom-method.fsx            (after `make build`)
 //
 // The method here is a seeded Gaussian random projection (Johnson-Lindenstrauss): not one of the
 // paper's methods, which is the point. It learns nothing from the training data; a learned method
-// would use `data.Train` / `data.Validation` in Fit the same way.
+// would use `data.Train` / `data.Validation` in Fit, and say `Trains = true` in its entry.
 #load "../Smec.fsx"
 
 open System
-open System.IO
 open TorchSharp
-open Smec.Script
-open Smec.Core.Data
 open Smec.Core.Methods
 open Smec.Core.Retrieval
 open Smec.Core.Runtime
 open Smec.Core.Storage
-open Smec.Core.Training
+open Smec.Experiments.Catalog
+open Smec.Experiments.Cli
+open Smec.Experiments.Running
+open Smec.Reproduced
 
 /// Project onto the first d columns of one seeded Gaussian matrix, so the d-dim codes are nested.
 type RandomProjection(dims: int list) =
@@ -43,35 +45,38 @@ type RandomProjection(dims: int list) =
             let normalised = codes / codes.norm(1, keepdim = true).clamp_min(1e-12)
             EmbeddingMatrix(embeddings.Ids, normalised.contiguous().data<float32>().ToArray(), dim)
 
-        member _.Save(directory: string) =
+        // The one saved-model format: a manifest naming the method, and its tensors.
+        member this.Save(directory: string) =
             let p = projection |> Option.defaultWith (fun () -> failwith "RandomProjection: call Fit first")
-            Npy.WriteFloat32(Path.Combine(directory, "projection.npy"), p.data<float32>().ToArray(), int p.shape[0], int p.shape[1])
+            SavedModel.Write(directory, "random-projection", this, null, [ struct ("projection", p) ] |> Seq.map (fun (struct (n, t)) -> (n, t)))
 
-// SciFact with the mirror's all-MiniLM-L6-v2 embeddings (384-d).
-let embeddings = dataFile "embeddings/scifact/all-MiniLM-L6-v2"
-let corpus = Npy.ReadEmbeddings(Path.Combine(embeddings, "corpus.npy"), Path.Combine(embeddings, "corpus.ids.txt"))
-let queries = Npy.ReadEmbeddings(Path.Combine(embeddings, "queries.npy"), Path.Combine(embeddings, "queries.ids.txt"))
-let trainQrels = Qrels.Read(dataFile "beir/scifact/qrels/train.tsv")
-let testQrels = Qrels.Read(dataFile "beir/scifact/qrels/test.tsv")
+    interface IDisposable with
+        member _.Dispose() = projection |> Option.iter (fun p -> p.Dispose())
 
-// The catalog's split: 100 train queries held out for validation; the test split is never seen in Fit.
-let training = ValidationSplit.Carve(corpus, queries, trainQrels, 100, 0L)
-let dims = [ 24; 48; 96; 192; 384 ]
-let method = RandomProjection dims :> ICompressor
-method.Fit(TrainingData(training.Corpus, training.Queries, training.Train, training.Validation, 42L))
+// The method's one registry entry: key, table label, whether it learns, options, factory, and the
+// implementation tag that is part of its results' cache key (bump it when the numbers change).
+let entry : MethodRegistry.MethodEntry =
+    { Key = "random-projection"
+      Label = "random projection"
+      Trains = false
+      Summary = "a seeded Gaussian projection onto d dims (Johnson-Lindenstrauss)"
+      Options = []
+      Create = fun request -> new RandomProjection(request.Dims) :> ICompressor
+      Implementation = "examples/custom-method.fsx RandomProjection/1" }
 
-let ndcg dim =
-    RetrievalEvaluation.NdcgAt10(method.Compress(queries, dim, EmbeddingRole.Query),
-                                 method.Compress(corpus, dim, EmbeddingRole.Document), testQrels)
+// The catalog session scripts and notebooks share, with the method registered.
+let catalog = session.Force()
+let environment = { catalog.Environment with Methods = catalog.Environment.Methods.With entry }
 
-let full = RetrievalEvaluation.NdcgAt10(queries, corpus, testQrels)
-// The mirror's README gives 0.6472 for the uncompressed embeddings; a different figure means the
-// data or the metric changed, so the example stops rather than print a misleading table.
-if abs (full - 0.6472) > 0.0005 then failwithf "full-dim nDCG@10 is %.4f, the mirror's reference is 0.6472" full
+// SciFact with all-MiniLM-L6-v2 at the catalog's dims: truncation and PCA have exactly item 2's
+// configs (so their cached results are reused), the new method gets its own row.
+let panels = [ { CatalogView.Title = Profiles.datasetTitle "scifact"; CatalogView.Dataset = "scifact"; CatalogView.Split = Profiles.localSplit "scifact" } ]
+let rows = [ "truncation"; "pca"; entry.Key ] |> List.map (CatalogView.row environment.Methods (fun _ -> []))
+let spec =
+    CatalogView.table 2 catalog.Context "A custom method beside truncation and PCA"
+        "SciFact, all-MiniLM-L6-v2 (384-d), the catalog's split; test nDCG@10" Profiles.miniLM panels rows Profiles.localDims
+let result = TableRun.reproduce environment catalog.Published { Runner.Force = false; Runner.DryRun = false } spec
+print result
 
-printfn "SciFact test (%d queries), all-MiniLM-L6-v2, nDCG@10:" testQrels.QueryCount
-printTable
-    [ "dims"; method.Name; "full 384-d"; "kept" ]
-    [ for d in dims ->
-          let score = ndcg d
-          [ string d; sprintf "%.4f" score; sprintf "%.4f" full; sprintf "%.0f%%" (100.0 * score / full) ] ]
+// A failed check (e.g. truncation no longer reproducing its reference figures) stops the example.
+if result.Statuses |> List.contains Checks.Fail then failwith "a check failed: see the table above"

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using Smec.Core.Data.Manifests;
 using Smec.Core.Encoders;
+using Smec.Core.Runtime;
 
 namespace Smec.Core.Data;
 

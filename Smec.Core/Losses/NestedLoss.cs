@@ -21,6 +21,7 @@ public static class NestedLoss
         return total ?? throw new ArgumentException("the nested loss needs at least one view");
     }
 
-    /// <summary>The first <paramref name="dim"/> columns of a [n, D] tensor.</summary>
-    public static Tensor Prefix(Tensor embeddings, int dim) => embeddings.narrow(1, 0, dim);
+    /// <summary>The first <paramref name="dim"/> columns of a [n, D] tensor, as they are (not renormalised;
+    /// <see cref="Baselines.PrefixCosine.NormalisedPrefix"/> renormalises).</summary>
+    public static Tensor FirstColumns(Tensor embeddings, int dim) => embeddings.narrow(1, 0, dim);
 }

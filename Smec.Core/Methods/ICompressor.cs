@@ -19,9 +19,11 @@ public sealed record TrainingData(
 
 /// <summary>
 /// One interface for every method the catalog compares (SMEC, its ablations and the baselines):
-/// fit on training data, compress queries and documents to any trained dimension, save and load.
+/// fit on training data, compress queries and documents to any trained dimension, save (one format
+/// for every method, <see cref="SavedModel"/>; <see cref="SavedModel.Load"/> reads any of them back).
+/// Disposing releases the torch tensors a fitted method holds.
 /// </summary>
-public interface ICompressor
+public interface ICompressor : IDisposable
 {
     /// <summary>Short name used in tables ("SMEC", "PCA", ...).</summary>
     string Name { get; }
@@ -38,5 +40,6 @@ public interface ICompressor
     /// <summary>Options and values chosen during fitting (hyper-parameters picked on validation, etc.).</summary>
     IReadOnlyDictionary<string, string> Settings { get; }
 
+    /// <summary>Write the fitted method to <paramref name="directory"/> through <see cref="SavedModel.Write"/>.</summary>
     void Save(string directory);
 }

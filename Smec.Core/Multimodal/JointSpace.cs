@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Smec.Core.Runtime;
 using Smec.Core.Storage;
 using Smec.Core.Training;
@@ -45,91 +44,109 @@ public static class JointSpace
             CrossModalEvaluation.Evaluate(test, CrossModalDirection.ImageToText, test.Images, test.Captions));
     }
 
+    /// <summary>Train on the shared loop (<see cref="TrainingLoop"/>, the project's AdamW), keeping the weights
+    /// with the best validation mean recall.</summary>
     public static JointSpaceTraining Train(CaptionedFeatures train, CaptionedFeatures validation, JointSpaceOptions options, long seed)
     {
         options.Validate();
         if (validation.Images.Rows == 0) throw new ArgumentException("the joint space needs validation images for early stopping");
         Determinism.Seed(seed); // the projections' initialisation comes from the global generator
-        var clock = Stopwatch.StartNew();
         var model = new JointSpaceModel(train.Images.Dim, train.Captions.Dim, options);
-        var parameters = model.parameters().ToArray();
-        using var optimizer = optim.AdamW(parameters, lr: options.LearningRate, weight_decay: options.WeightDecay);
+        using var task = new JointSpaceTask(model, train, validation, options, seed);
+        var loop = new TrainingOptions
+        {
+            MaxSteps = options.MaxSteps,
+            BatchSize = task.BatchSize,
+            LearningRate = options.LearningRate,
+            WeightDecay = options.WeightDecay,
+            Optimizer = OptimizerKind.AdamW,
+            EvaluateEvery = options.EvaluateEvery,
+            Patience = options.Patience,
+            Progress = options.Progress,
+            Label = "joint space",
+        };
+        var result = TrainingLoop.Run(task, loop, seed);
+        model.eval();
+        var history = result.History.Select(h => new JointSpaceEvaluation(h.Step, h.MeanTrainLoss, h.ValidationNdcg10)).ToArray();
+        return new JointSpaceTraining(model, options, result.BestValidationNdcg10, result.BestStep, result.StepsRun, result.StoppedEarly, history, result.Seconds);
+    }
 
-        // Long-lived inputs and the best weights: outside every step scope on purpose.
-        using var trainImages = tensor(train.Images.Values, [train.Images.Rows, train.Images.Dim]);
-        using var trainCaptions = tensor(train.Captions.Values, [train.Captions.Rows, train.Captions.Dim]);
-        using var validationImages = tensor(validation.Images.Values, [validation.Images.Rows, validation.Images.Dim]);
-        using var validationCaptions = tensor(validation.Captions.Values, [validation.Captions.Rows, validation.Captions.Dim]);
-        var best = parameters.Select(p => p.detach().clone()).ToArray();
-        var textToImage = CrossModalEvaluation.Evaluator(validation, CrossModalDirection.TextToImage);
-        var imageToText = CrossModalEvaluation.Evaluator(validation, CrossModalDirection.ImageToText);
-        double Validate()
+    /// <summary>
+    /// The joint space as a loop task: B distinct images per step (a seeded permutation per epoch),
+    /// each with one of its captions drawn at random, so no InfoNCE negative is secretly a positive;
+    /// validation = mean of R@1, R@5, R@10 over both directions on the validation images.
+    /// </summary>
+    private sealed class JointSpaceTask : ILoopTask, IDisposable
+    {
+        private readonly JointSpaceModel _model;
+        private readonly long _seed;
+        private readonly int[][] _captionsOfImage;
+        private readonly Tensor _trainImages, _trainCaptions, _validationImages, _validationCaptions;
+        private readonly Retrieval.RetrievalEvaluator _textToImage, _imageToText;
+        private readonly int _images;
+        private int[] _order = [];
+        private int _orderEpoch = -1;
+
+        public JointSpaceTask(JointSpaceModel model, CaptionedFeatures train, CaptionedFeatures validation, JointSpaceOptions options, long seed)
+        {
+            _model = model;
+            _seed = seed;
+            _images = train.Images.Rows;
+            _captionsOfImage = CaptionRows(train);
+            BatchSize = Math.Min(options.BatchSize, train.Images.Rows);
+            StepsPerEpoch = Math.Max(1, train.Images.Rows / BatchSize);
+            // Long-lived inputs: outside every step scope on purpose.
+            _trainImages = tensor(train.Images.Values, [train.Images.Rows, train.Images.Dim]);
+            _trainCaptions = tensor(train.Captions.Values, [train.Captions.Rows, train.Captions.Dim]);
+            _validationImages = tensor(validation.Images.Values, [validation.Images.Rows, validation.Images.Dim]);
+            _validationCaptions = tensor(validation.Captions.Values, [validation.Captions.Rows, validation.Captions.Dim]);
+            _textToImage = CrossModalEvaluation.Evaluator(validation, CrossModalDirection.TextToImage);
+            _imageToText = CrossModalEvaluation.Evaluator(validation, CrossModalDirection.ImageToText);
+            ParameterGroups = [new ParameterGroup(model.parameters().ToArray())];
+            Fingerprint = $"joint-space:{train.Images.Dim}+{train.Captions.Dim}->{options.Dim};" +
+                          string.Join(";", options.Describe().Select(kv => $"{kv.Key}={kv.Value}"));
+        }
+
+        public int BatchSize { get; }
+        public int StepsPerEpoch { get; }
+        public IReadOnlyList<ParameterGroup> ParameterGroups { get; }
+        public string Fingerprint { get; }
+        public bool CanValidate => true;
+        public string ValidationMeasure => "val mean recall";
+
+        public Tensor Loss(TrainingStep step)
+        {
+            if (step.Epoch != _orderEpoch)
+            {
+                _order = Enumerable.Range(0, _images).ToArray();
+                SeedMix.Random(_seed, ImageOrderStream, step.Epoch).Shuffle(_order);
+                _orderEpoch = step.Epoch;
+            }
+            _model.train();
+            var imageRows = _order.AsSpan(step.Step % StepsPerEpoch * BatchSize, BatchSize).ToArray();
+            var pick = SeedMix.Random(_seed, CaptionPickStream, step.Step);
+            var captionRows = imageRows.Select(r => _captionsOfImage[r][pick.Next(_captionsOfImage[r].Length)]).ToArray();
+            return _model.Loss(_trainImages.index_select(0, Rows(imageRows)), _trainCaptions.index_select(0, Rows(captionRows)));
+        }
+
+        public double Validate()
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            model.eval();
-            var images = model.EmbedImages(validationImages);
-            var captions = model.EmbedCaptions(validationCaptions);
-            var score = (CrossModalEvaluation.Evaluate(textToImage, captions, images).MeanRecall
-                         + CrossModalEvaluation.Evaluate(imageToText, images, captions).MeanRecall) / 2;
-            model.train();
-            return score;
+            _model.eval();
+            var images = _model.EmbedImages(_validationImages);
+            var captions = _model.EmbedCaptions(_validationCaptions);
+            return (CrossModalEvaluation.Evaluate(_textToImage, captions, images).MeanRecall
+                    + CrossModalEvaluation.Evaluate(_imageToText, images, captions).MeanRecall) / 2;
         }
 
-        var captionsOfImage = CaptionRows(train);
-        var batchSize = Math.Min(options.BatchSize, train.Images.Rows);
-        var stepsPerEpoch = Math.Max(1, train.Images.Rows / batchSize);
-        var history = new List<JointSpaceEvaluation>();
-        var bestScore = Validate();
-        var bestStep = 0;
-        history.Add(new JointSpaceEvaluation(0, double.NaN, bestScore));
-        var progress = new ProgressBar("joint space", options.MaxSteps, options.Progress);
-        int[] order = [];
-        double lossSum = 0; var lossCount = 0; var stale = 0; var stoppedEarly = false;
-        var step = 0;
-        model.train();
-        for (; step < options.MaxSteps; step++)
+        public void Dispose()
         {
-            if (step % stepsPerEpoch == 0)
-            {
-                order = Enumerable.Range(0, train.Images.Rows).ToArray();
-                SeedMix.Random(seed, ImageOrderStream, step / stepsPerEpoch).Shuffle(order);
-            }
-            using (var scope = NewDisposeScope())
-            {
-                // B distinct images, each with one of its captions drawn at random: no duplicate
-                // image in a batch, so no InfoNCE negative is secretly a positive.
-                var imageRows = order.AsSpan(step % stepsPerEpoch * batchSize, batchSize).ToArray();
-                var pick = SeedMix.Random(seed, CaptionPickStream, step);
-                var captionRows = imageRows.Select(r => captionsOfImage[r][pick.Next(captionsOfImage[r].Length)]).ToArray();
-                optimizer.zero_grad();
-                var loss = model.Loss(trainImages.index_select(0, Rows(imageRows)), trainCaptions.index_select(0, Rows(captionRows)));
-                loss.backward();
-                optimizer.step();
-                var value = loss.item<float>();
-                if (!float.IsFinite(value)) throw new InvalidOperationException($"joint space: loss became {value} at step {step}");
-                lossSum += value; lossCount++;
-            }
-            var evaluate = (step + 1) % options.EvaluateEvery == 0 || step + 1 == options.MaxSteps;
-            if (evaluate)
-            {
-                var score = Validate();
-                history.Add(new JointSpaceEvaluation(step + 1, lossSum / Math.Max(1, lossCount), score));
-                lossSum = 0; lossCount = 0;
-                if (score > bestScore)
-                {
-                    bestScore = score; bestStep = step + 1; stale = 0;
-                    CopyInto(best, parameters);
-                }
-                else if (++stale >= options.Patience) { stoppedEarly = true; step++; break; }
-            }
-            progress.Update(step + 1, lossCount > 0 ? lossSum / lossCount : history[^1].MeanTrainLoss, bestScore, evaluate);
+            _trainImages.Dispose();
+            _trainCaptions.Dispose();
+            _validationImages.Dispose();
+            _validationCaptions.Dispose();
         }
-        CopyInto(parameters, best); // leave the best-validation weights in place
-        foreach (var b in best) b.Dispose();
-        model.eval();
-        progress.Finish($"done: {step} steps, best val mean recall {bestScore:F4} at step {bestStep}{(stoppedEarly ? " (early stop)" : "")}");
-        return new JointSpaceTraining(model, options, bestScore, bestStep, step, stoppedEarly, history, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>The set's images and captions projected into the joint space (same ids and order).</summary>
@@ -162,9 +179,4 @@ public static class JointSpace
 
     private static Tensor Rows(int[] rows) => tensor(rows.Select(r => (long)r).ToArray());
 
-    private static void CopyInto(IReadOnlyList<Tensor> targets, IReadOnlyList<Tensor> sources)
-    {
-        using var _ = no_grad();
-        for (var i = 0; i < targets.Count; i++) targets[i].copy_(sources[i]);
-    }
 }

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Smec.Core.Training;
 using static TorchSharp.torch;
 
 namespace Smec.Core.Multimodal;
@@ -50,9 +51,9 @@ public sealed class JointSpaceModel : nn.Module
     /// </summary>
     public Tensor Loss(Tensor imageFeatures, Tensor captionFeatures)
     {
-        var scale = LogitScale.clamp(max: (float)Math.Log(100.0)).exp();
-        var logits = EmbedImages(imageFeatures).matmul(EmbedCaptions(captionFeatures).t()) * scale;
-        var targets = arange(logits.shape[0], dtype: ScalarType.Int64, device: logits.device);
-        return (nn.functional.cross_entropy(logits, targets) + nn.functional.cross_entropy(logits.t(), targets)) / 2;
+        var scale = LogitScale.ClampMax(Math.Log(100.0)).exp();
+        var logits = EmbedImages(imageFeatures).matmul(EmbedCaptions(captionFeatures).t()).mul(scale);
+        var targets = ScalarSafe.Arange(logits.shape[0], logits.device);
+        return nn.functional.cross_entropy(logits, targets).Add(nn.functional.cross_entropy(logits.t(), targets)).DividedBy(2);
     }
 }

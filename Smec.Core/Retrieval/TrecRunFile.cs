@@ -1,4 +1,5 @@
 using System.Globalization;
+using Smec.Core.Storage;
 using Smec.Core.Metrics;
 
 namespace Smec.Core.Retrieval;
@@ -38,10 +39,7 @@ public static class TrecRunFile
     /// </summary>
     public static void Write(string path, Run run, string tag = "smec")
     {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        using (var writer = new StreamWriter(tmp))
+        AtomicFile.WriteText(path, writer =>
         {
             foreach (var queryId in run.QueryIds.Order(StringComparer.Ordinal))
             {
@@ -50,7 +48,6 @@ public static class TrecRunFile
                 for (var i = 0; i < docs.Length; i++)
                     writer.Write($"{queryId} Q0 {docs[i].DocId} {i + 1} {docs[i].Score.ToString("G9", CultureInfo.InvariantCulture)} {tag}\n");
             }
-        }
-        File.Move(tmp, path, overwrite: true);
+        });
     }
 }

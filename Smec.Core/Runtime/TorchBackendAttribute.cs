@@ -1,4 +1,4 @@
-namespace Smec.Core;
+namespace Smec.Core.Runtime;
 
 /// <summary>The libtorch backend this assembly was built against (the TorchBackend build switch).</summary>
 [AttributeUsage(AttributeTargets.Assembly)]

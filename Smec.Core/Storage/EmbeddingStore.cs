@@ -3,6 +3,7 @@ using Smec.Core.Data.Images;
 using Smec.Core.Data.Manifests;
 using Smec.Core.Data.Text;
 using Smec.Core.Encoders;
+using Smec.Core.Runtime;
 
 namespace Smec.Core.Storage;
 

@@ -42,7 +42,7 @@ public static class Npy
         return (values, (int)dims[0], (int)dims[1]);
     }
 
-    /// <summary>Write atomically: a temporary file in the same folder, then a rename.</summary>
+    /// <summary>Write atomically (<see cref="AtomicFile"/>).</summary>
     public static void WriteFloat32(string path, ReadOnlySpan<float> values, int rows, int cols)
     {
         if ((long)rows * cols != values.Length)
@@ -51,20 +51,16 @@ public static class Npy
         // Pad so that magic + version + length + header ends on a 64-byte boundary, newline-terminated.
         var total = Magic.Length + 2 + 2 + dict.Length + 1;
         var header = dict + new string(' ', (64 - total % 64) % 64) + "\n";
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        using (var stream = File.Create(tmp))
-        using (var writer = new BinaryWriter(stream))
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(values).ToArray();
+        AtomicFile.WriteBinary(path, writer =>
         {
             writer.Write(Magic);
             writer.Write((byte)1);
             writer.Write((byte)0);
             writer.Write((ushort)header.Length);
             writer.Write(Encoding.Latin1.GetBytes(header));
-            writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
-        }
-        File.Move(tmp, path, overwrite: true);
+            writer.Write(bytes);
+        });
     }
 
     /// <summary>An embedding matrix from a .npy file and a text file of ids, one per line, in row order.</summary>

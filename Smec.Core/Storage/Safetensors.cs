@@ -69,15 +69,14 @@ public static class Safetensors
         });
         // Pad the header with spaces to a multiple of 8 bytes, as the reference writer does.
         var header = Encoding.UTF8.GetBytes(json + new string(' ', (8 - Encoding.UTF8.GetByteCount(json) % 8) % 8));
-        var tmp = AtomicFile.TempPathFor(path);
-        using (var stream = File.Create(tmp))
+        var data = System.Runtime.InteropServices.MemoryMarshal.AsBytes(values).ToArray();
+        AtomicFile.Write(path, stream =>
         {
             var lengthBytes = new byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(lengthBytes, (ulong)header.Length);
             stream.Write(lengthBytes);
             stream.Write(header);
-            stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
-        }
-        File.Move(tmp, path, overwrite: true);
+            stream.Write(data);
+        });
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Smec.Core.Storage;
 using Smec.Core.Losses;
 using Smec.Core.Methods;
 using TorchSharp;
@@ -76,10 +77,7 @@ public static class GradientProbe
         var lines = new List<string> { "method,epoch,mean_abs_grad_shared,mean_abs_grad_unshared,grad_var_shared,grad_var_unshared,mean_train_loss" };
         lines.AddRange(rows.Select(r => string.Join(",", r.Method, r.Epoch.ToString(CultureInfo.InvariantCulture),
             F(r.MeanAbsGradShared), F(r.MeanAbsGradUnshared), F(r.GradVarianceShared), F(r.GradVarianceUnshared), F(r.MeanTrainLoss))));
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        File.WriteAllLines(full + ".tmp", lines);
-        File.Move(full + ".tmp", full, overwrite: true);
+        AtomicFile.WriteAllLines(path, lines);
         static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
     }
 
@@ -157,14 +155,14 @@ public static class GradientProbe
             var queries = _layer.forward(batch.Queries);
             var docs = _layer.forward(batch.Docs);
             var dims = _nested ? new[] { _options.OutputDim, _options.SharedDim } : [_options.OutputDim];
-            return NestedLoss.Sum(dims, d => RankingLoss.Compute(_options.LossForm, NestedLoss.Prefix(queries, d), NestedLoss.Prefix(docs, d),
+            return NestedLoss.Sum(dims, d => RankingLoss.Compute(_options.LossForm, NestedLoss.FirstColumns(queries, d), NestedLoss.FirstColumns(docs, d),
                 batch.Relevance, batch.PositiveColumn, _options.LossTemperature));
         }
 
         public Tensor Compress(Tensor embeddings, int dim, EmbeddingRole role)
         {
             using var _ = no_grad();
-            return NestedLoss.Prefix(_layer.forward(embeddings), dim);
+            return NestedLoss.FirstColumns(_layer.forward(embeddings), dim);
         }
 
         public void Dispose() => _layer.Dispose();

@@ -11,7 +11,7 @@ namespace Smec.Core.Training;
 /// finalizer and free it mid-use. We hit it as a libtorch error ("Expected false to be true" in
 /// Scalar::toFloat) after a few hundred training steps; even <c>a + b</c> on two tensors passes a
 /// temporary alpha = 1. Every path in the training code uses these helpers instead, and a test walks
-/// the IL of Losses, Methods/Smec and Training to keep it so (tests/Smec.Tests/ScalarSafetyTests.fs).
+/// the IL of every namespace that trains to keep it so (tests/Smec.Tests/ScalarSafetyTests.fs).
 /// </summary>
 public static class ScalarSafe
 {
@@ -67,6 +67,12 @@ public static class ScalarSafe
     {
         using var s = min.ToScalar();
         return t.clamp_min(s);
+    }
+
+    public static Tensor ClampMax(this Tensor t, double max)
+    {
+        using var s = max.ToScalar();
+        return t.clamp_max(s);
     }
 
     public static Tensor ClampBetween(this Tensor t, double min, double max)

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Smec.Core.Training;
 
 /// <summary>
-/// A plain binary form for named float32/int64 tensors (name, dtype, shape, little-endian data),
+/// A plain binary form for named float32/float64/int64 tensors (name, dtype, shape, little-endian data),
 /// used by checkpoints and saved models. Reading checks names and shapes against what is expected.
 /// </summary>
 public static class TensorIO
@@ -12,11 +12,17 @@ public static class TensorIO
     {
         using var cpu = value.detach().cpu().contiguous();
         writer.Write(name);
-        writer.Write(cpu.dtype == ScalarType.Int64 ? "i8" : cpu.dtype == ScalarType.Float32 ? "f4"
-            : throw new NotSupportedException($"tensor '{name}': dtype {cpu.dtype} is not stored (float32 and int64 are)"));
+        writer.Write(cpu.dtype switch
+        {
+            ScalarType.Int64 => "i8",
+            ScalarType.Float32 => "f4",
+            ScalarType.Float64 => "f8",
+            _ => throw new NotSupportedException($"tensor '{name}': dtype {cpu.dtype} is not stored (float32, float64 and int64 are)"),
+        });
         writer.Write(cpu.shape.Length);
         foreach (var d in cpu.shape) writer.Write(d);
         if (cpu.dtype == ScalarType.Int64) foreach (var v in cpu.data<long>()) writer.Write(v);
+        else if (cpu.dtype == ScalarType.Float64) writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(cpu.data<double>().ToArray().AsSpan()));
         else writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(cpu.data<float>().ToArray().AsSpan()));
     }
 
@@ -37,6 +43,12 @@ public static class TensorIO
                 var floats = new float[count];
                 Buffer.BlockCopy(bytes, 0, floats, 0, bytes.Length);
                 return tensor(floats, shape);
+            case "f8":
+                var wide = reader.ReadBytes(checked((int)(count * 8)));
+                if (wide.Length != count * 8) throw new InvalidDataException($"{source}: tensor '{name}' is truncated");
+                var doubles = new double[count];
+                Buffer.BlockCopy(wide, 0, doubles, 0, wide.Length);
+                return tensor(doubles, shape);
             case "i8":
                 var longs = new long[count];
                 for (var i = 0; i < count; i++) longs[i] = reader.ReadInt64();
@@ -56,19 +68,4 @@ public static class TensorIO
         target.copy_(loaded);
     }
 
-    /// <summary>Write a file atomically: a temporary file in the same folder, then a rename.</summary>
-    public static void WriteAtomically(string path, Action<BinaryWriter> write)
-    {
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        using (var stream = File.Create(tmp))
-        using (var writer = new BinaryWriter(stream))
-        {
-            write(writer);
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, full, overwrite: true);
-    }
 }

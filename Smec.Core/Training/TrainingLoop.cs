@@ -1,4 +1,4 @@
-// The shared training loop of SMEC and the baselines.
+// The shared training loop of SMEC, the baselines and the multimodal joint space.
 //
 // Usage (C#; F# reads the same):
 //
@@ -13,8 +13,11 @@
 // patience counted in validations, a dispose scope around every step (memory stays flat), a
 // progress bar on stderr, and an atomic checkpoint (temp + rename) that a restarted run resumes.
 // Randomness is a pure function of (seed, step), so a run is bit-reproducible on CPU for a given
-// SMEC_THREADS, resumed or not.
+// SMEC_THREADS, resumed or not. A model that is not a retrieval objective (the joint space) passes
+// an ILoopTask instead: its own batches and validation score, the same optimizer, early stopping,
+// best-weight selection, progress and checkpoints.
 using System.Diagnostics;
+using Smec.Core.Storage;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -32,32 +35,35 @@ public static class TrainingLoop
         return Run(set, objective, options, data.Seed);
     }
 
-    public static TrainingResult Run(TrainingSet set, ITrainingObjective objective, TrainingOptions options, long seed)
+    /// <summary>A retrieval objective: pair batches from the train qrels, validation nDCG@10.</summary>
+    public static TrainingResult Run(TrainingSet set, ITrainingObjective objective, TrainingOptions options, long seed) =>
+        Run(new RetrievalTask(set, objective, options, seed), options, seed);
+
+    /// <summary>Any task: its own batches and validation score (higher is better).</summary>
+    public static TrainingResult Run(ILoopTask task, TrainingOptions options, long seed)
     {
         options.Validate();
         Runtime.Determinism.ConfigureTorch();
         var clock = Stopwatch.StartNew();
-        var groups = objective.ParameterGroups;
+        var groups = task.ParameterGroups;
         var parameters = groups.SelectMany(g => g.Parameters).ToArray();
         if (parameters.Length == 0) throw new ArgumentException($"{options.Label}: the objective has no trainable parameters");
         var optimizers = groups.Select(g => CreateOptimizer(g, options)).ToArray();
-        var batcher = new PairBatcher(set, options.BatchSize, options.HardNegativesPerQuery, options.RandomDocs, seed);
-        var scorer = new ValidationScorer(set);
-        var fingerprint = Fingerprint(objective, options, seed);
+                var fingerprint = Fingerprint(task, options, seed);
 
         // The best parameters so far, kept outside every step scope on purpose.
         var best = parameters.Select(p => p.detach().clone()).ToArray();
         var history = new List<TrainingEvaluation>();
         var state = new LoopState();
         var resumed = options.CheckpointPath is { } path && File.Exists(path)
-            && TryResume(path, fingerprint, parameters, best, objective, optimizers, history, state);
-        if (!resumed && scorer.HasQueries)
+            && TryResume(path, fingerprint, parameters, best, task, optimizers, history, state);
+        if (!resumed && task.CanValidate)
         {
-            state.BestScore = scorer.Score(objective); // the initial map (e.g. a PCA init) is a candidate too
+            state.BestScore = task.Validate(); // the initial map (e.g. a PCA init) is a candidate too
             history.Add(new TrainingEvaluation(0, double.NaN, state.BestScore));
         }
 
-        var progress = new ProgressBar(options.Label, options.MaxSteps, options.Progress);
+        var progress = new Runtime.ProgressBar(options.Label, options.MaxSteps, enabled: options.Progress);
         double lossSum = 0; var lossCount = 0;
         var stoppedEarly = false;
         var step = state.NextStep;
@@ -65,25 +71,24 @@ public static class TrainingLoop
         for (; step < options.MaxSteps && !state.Finished; step++)
         {
             using var generator = new Generator(SeedMix.Mix(seed, SeedMix.NoiseStream, step));
-            var context = new TrainingStep(step, options.MaxSteps, step / batcher.StepsPerEpoch, generator);
+            var context = new TrainingStep(step, options.MaxSteps, step / Math.Max(1, task.StepsPerEpoch), generator);
             using (var scope = NewDisposeScope())
             {
-                var batch = batcher.Batch(step);
                 foreach (var o in optimizers) o.ZeroGrad();
-                var loss = objective.Loss(batch, context);
+                var loss = task.Loss(context);
                 loss.backward();
                 options.AfterBackward?.Invoke(context);
                 foreach (var o in optimizers) o.Step();
-                objective.AfterStep(batch, context);
+                task.AfterStep(context);
                 var value = loss.item<float>();
                 if (!float.IsFinite(value)) throw new InvalidOperationException($"{options.Label}: loss became {value} at step {step}");
                 lossSum += value; lossCount++;
             }
 
-            var evaluate = scorer.HasQueries && ((step + 1) % options.EvaluateEvery == 0 || step + 1 == options.MaxSteps);
+            var evaluate = task.CanValidate && ((step + 1) % options.EvaluateEvery == 0 || step + 1 == options.MaxSteps);
             if (evaluate)
             {
-                var score = scorer.Score(objective);
+                var score = task.Validate();
                 history.Add(new TrainingEvaluation(step + 1, lossSum / Math.Max(1, lossCount), score));
                 lossSum = 0; lossCount = 0;
                 if (score > state.BestScore)
@@ -94,23 +99,24 @@ public static class TrainingLoop
                 else state.StaleEvaluations++;
                 state.NextStep = step + 1;
                 if (options.CheckpointPath is { } checkpoint)
-                    WriteCheckpoint(checkpoint, fingerprint, parameters, best, objective, optimizers, history, state);
+                    WriteCheckpoint(checkpoint, fingerprint, parameters, best, task, optimizers, history, state);
                 if (state.StaleEvaluations >= options.Patience && step + 1 >= options.MinSteps) { stoppedEarly = true; step++; break; }
             }
-            progress.Update(step + 1, lossCount > 0 ? lossSum / lossCount : history.LastOrDefault()?.MeanTrainLoss ?? 0,
-                scorer.HasQueries ? state.BestScore : null, evaluate, evaluate ? history[^1].ValidationNdcg10 : null);
+            var meanLoss = lossCount > 0 ? lossSum / lossCount : history.LastOrDefault()?.MeanTrainLoss ?? 0;
+            progress.Report(step + 1, $"loss {meanLoss:F4}" + (evaluate ? $" val {history[^1].ValidationNdcg10:F4}" : "")
+                + (task.CanValidate ? $" best val {state.BestScore:F4}" : ""), milestone: evaluate);
         }
 
-        if (scorer.HasQueries) CopyInto(parameters, best); // leave the best-validation weights in place
+        if (task.CanValidate) CopyInto(parameters, best); // leave the best-validation weights in place
         if (options.CheckpointPath is { } finalCheckpoint && !state.Finished)
         {
             state.Finished = true;
             state.NextStep = step;
-            WriteCheckpoint(finalCheckpoint, fingerprint, parameters, best, objective, optimizers, history, state);
+            WriteCheckpoint(finalCheckpoint, fingerprint, parameters, best, task, optimizers, history, state);
         }
         foreach (var b in best) b.Dispose();
         foreach (var o in optimizers) o.Dispose();
-        progress.Finish($"done: {step} steps, best val nDCG@10 {state.BestScore:F4} at step {state.BestStep}{(stoppedEarly ? " (early stop)" : "")}");
+        progress.Finish($"done: {step} steps, best {task.ValidationMeasure} {state.BestScore:F4} at step {state.BestStep}{(stoppedEarly ? " (early stop)" : "")}");
         return new TrainingResult(state.BestScore, state.BestStep, step, stoppedEarly, resumed, history, clock.Elapsed.TotalSeconds);
     }
 
@@ -139,13 +145,13 @@ public static class TrainingLoop
         for (var i = 0; i < targets.Count; i++) targets[i].copy_(sources[i]);
     }
 
-    private static string Fingerprint(ITrainingObjective objective, TrainingOptions options, long seed) =>
-        string.Join(";", options.Describe().Select(kv => $"{kv.Key}={kv.Value}")) + $";seed={seed};objective={objective.Fingerprint}";
+    private static string Fingerprint(ILoopTask task, TrainingOptions options, long seed) =>
+        string.Join(";", options.Describe().Select(kv => $"{kv.Key}={kv.Value}")) + $";seed={seed};objective={task.Fingerprint}";
 
     private static void WriteCheckpoint(string path, string fingerprint, Parameter[] parameters, Tensor[] best,
-        ITrainingObjective objective, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
+        ILoopTask task, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
     {
-        TensorIO.WriteAtomically(path, w =>
+        AtomicFile.WriteBinary(path, w =>
         {
             w.Write(CheckpointMagic);
             w.Write(fingerprint);
@@ -154,13 +160,13 @@ public static class TrainingLoop
             foreach (var h in history) { w.Write(h.Step); w.Write(h.MeanTrainLoss); w.Write(h.ValidationNdcg10); }
             for (var i = 0; i < parameters.Length; i++) TensorIO.Write(w, $"param{i}", parameters[i]);
             for (var i = 0; i < best.Length; i++) TensorIO.Write(w, $"best{i}", best[i]);
-            foreach (var (name, value) in objective.ExtraState) TensorIO.Write(w, name, value);
+            foreach (var (name, value) in task.ExtraState) TensorIO.Write(w, name, value);
             for (var i = 0; i < optimizers.Length; i++) optimizers[i].Save(w, $"opt{i}");
         });
     }
 
     private static bool TryResume(string path, string fingerprint, Parameter[] parameters, Tensor[] best,
-        ITrainingObjective objective, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
+        ILoopTask task, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
     {
         using var stream = File.OpenRead(path);
         using var r = new BinaryReader(stream);
@@ -176,7 +182,7 @@ public static class TrainingLoop
         for (var i = 0; i < count; i++) history.Add(new TrainingEvaluation(r.ReadInt32(), r.ReadDouble(), r.ReadDouble()));
         for (var i = 0; i < parameters.Length; i++) TensorIO.ReadInto(r, $"param{i}", parameters[i], path);
         for (var i = 0; i < best.Length; i++) TensorIO.ReadInto(r, $"best{i}", best[i], path);
-        foreach (var (name, value) in objective.ExtraState) TensorIO.ReadInto(r, name, value, path);
+        foreach (var (name, value) in task.ExtraState) TensorIO.ReadInto(r, name, value, path);
         for (var i = 0; i < optimizers.Length; i++) optimizers[i].Load(r, $"opt{i}", path);
         Console.Error.WriteLine($"resumed {path} at step {state.NextStep}");
         return true;

@@ -30,7 +30,7 @@ let localRetrieval (dataset: string) (encoder: string) (methodSpec: MethodSpec) 
 let manifestSplit (entry: ManifestEntry) =
     match entry.QrelsTrain with
     | Some _ -> GivenTrainTest 100
-    | None -> QueryHalves 100
+    | None -> QueryHalves minHalvesValidation
 
 /// A paper-profile retrieval experiment on a manifest entry.
 let manifestRetrieval (entry: ManifestEntry) (dims: int list) (methodSpec: MethodSpec) (options: (string * string) list) =

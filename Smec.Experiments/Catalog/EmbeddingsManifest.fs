@@ -23,6 +23,7 @@ open YamlDotNet.Core
 open YamlDotNet.RepresentationModel
 
 /// The environment variable that names a manifest when `--embeddings` is not given.
+[<Literal>]
 let Variable = "SMEC_EMBEDDINGS"
 
 type ManifestEntry =

@@ -53,8 +53,9 @@ type SplitRule =
     /// The dataset's own train and test qrels; `validation` train queries held out for early stopping.
     | GivenTrainTest of validation: int
     /// No train split (Cranfield, CACM, a BEIR set without train qrels): the judged queries are
-    /// halved by a fixed hash into train and test; `validation` of the train half held out.
-    | QueryHalves of validation: int
+    /// halved by a fixed hash into train and test; a fifth of the train half, and at least
+    /// `minValidation` queries, held out for validation (Splits.halvesValidationSize).
+    | QueryHalves of minValidation: int
 
 /// Where an experiment's data comes from.
 type DataSource =

@@ -1,141 +1,82 @@
-/// `smec baselines`: fit every baseline on SciFact (MiniLM embeddings from the mirror) and print
-/// test nDCG@10 per method and dimension, with the reference rows checked against the mirror's figures.
+/// `smec baselines`: methods x dims on SciFact (or other text datasets) with the catalog's configs,
+/// cache and checks: a view of catalog item 2 narrowed to what the command line asks for. Truncation
+/// and PCA must reproduce the reference figures (paper-results/reference-figures.csv), as claims.
 module Smec.Experiments.Cli.BaselinesCommand
 
-open System
-open System.Diagnostics
-open System.IO
+open System.Globalization
 open Argu
-open Smec.Core.Data
-open Smec.Core.Storage
-open Smec.Core.Methods
-open Smec.Core.Methods.Baselines
-open Smec.Core.Retrieval
-open Smec.Core.Runtime
-open Smec.Core.Training
+open Smec.Experiments.Catalog
+open Smec.Experiments.Catalog.Profiles
+open Smec.Experiments.Running
+open Smec.Experiments.Cli.CatalogView
+
+/// Rows in table order when --methods is not given.
+let defaultMethods = [ "truncation"; "pca"; "mrl"; "search-adaptor"; "ma-unsup"; "matryoshka-adaptor"; "smec" ]
 
 [<RequireQualifiedAccess>]
 type BaselinesArgs =
+    | Datasets of ids: string list
+    | Encoder of id: string
     | Dims of int list
     | Methods of string list
     | Seed of int64
+    | Seeds of count: int
     | Sa_Grid of string
     | Ma_Alpha of float
     | Ma_Beta of float
     | Ma_Gamma of float
-    | Data_Dir of string
-    | Save of string
-    | Quiet
+    | Save of dir: string
+    | Force
+    | Results of folder: string
 
     interface IArgParserTemplate with
         member this.Usage =
             match this with
-            | Dims _ -> "target dimensions (default 24 48 96 192 384)"
-            | Methods _ -> sprintf "methods to run, any of: %s (default all)" (String.concat ", " BaselineRows.all)
-            | Seed _ -> "training seed (default 0); the validation split always uses split seed 0"
-            | Sa_Grid _ -> "Search-Adaptor (alpha, beta) grid: full (3 x 3, default) or reduced (3 diagonal points)"
-            | Ma_Alpha _ -> "Matryoshka-Adaptor weight of the pairwise loss (default 1)"
-            | Ma_Beta _ -> "Matryoshka-Adaptor weight of the reconstruction loss (default 1)"
-            | Ma_Gamma _ -> "Matryoshka-Adaptor weight of the ranking loss (default 1)"
-            | Data_Dir _ -> "data mirror (default: SMEC_DATA_DIR, then ../shared/data)"
-            | Save _ -> "save each fitted method under DIR/<method>"
-            | Quiet -> "no progress bars"
+            | Datasets _ -> "text datasets, one panel each (default scifact; e.g. scifact cranfield cacm)"
+            | Encoder _ -> sprintf "encoder (default %s)" miniLM
+            | Dims _ -> "target dimensions (default 24 48 96 192 384: the catalog's, so item 2's cached results are reused)"
+            | Methods _ ->
+                sprintf "method registry keys (`smec methods`), or the aliases sa, ma, ma-unsup, full (default: %s)" (String.concat " " defaultMethods)
+            | Seed _ -> "the one training seed (default 1, as the catalog)"
+            | Seeds _ -> "seeds 1..N per trained cell, mean and spread (default 1)"
+            | Sa_Grid _ -> "Search-Adaptor (alpha, beta) grid: single (the catalog's local default), reduced (3 diagonal points) or full (3 x 3)"
+            | Ma_Alpha _ -> "Matryoshka-Adaptor weight of the pairwise loss (option alpha)"
+            | Ma_Beta _ -> "Matryoshka-Adaptor weight of the reconstruction loss (option beta)"
+            | Ma_Gamma _ -> "Matryoshka-Adaptor weight of the ranking loss (option gamma)"
+            | Save _ -> "save every model fitted in this run under DIR/<dataset>/ (`smec compress --model` reads them; cached experiments are not refitted: add --force)"
+            | Force -> "recompute experiments even when a cached result exists"
+            | Results _ -> "results folder (default: results/ in the repository)"
 
-/// The figures the mirror's README and docs/METHOD.md ("Reference figures on SciFact") give for SciFact test with MiniLM (exact search, nDCG@10).
-let referenceFigures =
-    dict [ ("Full", 384), 0.6472
-           ("Truncation", 192), 0.6127; ("Truncation", 96), 0.5551; ("Truncation", 48), 0.4406; ("Truncation", 24), 0.2765
-           ("PCA", 192), 0.6273; ("PCA", 96), 0.5955; ("PCA", 48), 0.5090; ("PCA", 24), 0.3767 ]
+let private number (value: float) = value.ToString("R", CultureInfo.InvariantCulture)
 
-/// Printed figures are rounded to 4 decimals, so 5e-4 is the rounding half-unit plus float32 noise.
-let referenceTolerance = 5e-4
-
-/// The split every SciFact experiment shares: 100 of the 809 train queries held out with split seed 0.
-let validationQueries, validationSplitSeed = 100, 0L
-
-type SciFact = { Corpus: EmbeddingMatrix; Queries: EmbeddingMatrix; Train: Qrels; Test: Qrels }
-
-let loadSciFact (root: string) =
-    let emb = Path.Combine(root, "embeddings", "scifact", "all-MiniLM-L6-v2")
-    let qrels = Path.Combine(root, "beir", "scifact", "qrels")
-    { Corpus = Npy.ReadEmbeddings(Path.Combine(emb, "corpus.npy"), Path.Combine(emb, "corpus.ids.txt"))
-      Queries = Npy.ReadEmbeddings(Path.Combine(emb, "queries.npy"), Path.Combine(emb, "queries.ids.txt"))
-      Train = Qrels.Read(Path.Combine(qrels, "train.tsv"))
-      Test = Qrels.Read(Path.Combine(qrels, "test.tsv")) }
-
-/// Test nDCG@10 of a fitted method at one dimension: test queries against the whole corpus.
-let testNdcg10 (data: SciFact) (testQueries: EmbeddingMatrix) (method: ICompressor) (dim: int) =
-    let queries = method.Compress(testQueries, dim, EmbeddingRole.Query)
-    let docs = method.Compress(data.Corpus, dim, EmbeddingRole.Document)
-    RetrievalEvaluation.NdcgAt10(queries, docs, data.Test)
-
-let private loadAverage () =
-    try (File.ReadAllText "/proc/loadavg").Split(' ') |> Array.take 3 |> String.concat " " with _ -> "n/a"
+/// Options the command line gives a registry key.
+let private overrides (args: ParseResults<BaselinesArgs>) (key: string) =
+    match key with
+    | "search-adaptor" -> [ for g in args.TryGetResult BaselinesArgs.Sa_Grid |> Option.toList -> "grid", g ]
+    | "matryoshka-adaptor" ->
+        [ match args.TryGetResult BaselinesArgs.Ma_Alpha with Some v -> yield "alpha", number v | None -> ()
+          match args.TryGetResult BaselinesArgs.Ma_Beta with Some v -> yield "beta", number v | None -> ()
+          match args.TryGetResult BaselinesArgs.Ma_Gamma with Some v -> yield "gamma", number v | None -> () ]
+    | _ -> []
 
 let run (args: ParseResults<BaselinesArgs>) : int =
-    let dims = args.GetResult(BaselinesArgs.Dims, defaultValue = [ 24; 48; 96; 192; 384 ]) |> List.sortDescending
-    let methods = args.GetResult(BaselinesArgs.Methods, defaultValue = BaselineRows.all)
-    let seed = args.GetResult(BaselinesArgs.Seed, defaultValue = 0L)
-    let grid =
-        match args.GetResult(BaselinesArgs.Sa_Grid, defaultValue = "full") with
-        | "full" -> SearchAdaptorOptions.FullGrid
-        | "reduced" -> SearchAdaptorOptions.ReducedGrid
-        | other -> failwithf "--sa-grid: expected 'full' or 'reduced', got '%s'" other
-    let progress = not (args.Contains BaselinesArgs.Quiet)
-    let defaults = MatryoshkaAdaptorOptions()
-    let maOptions =
-        MatryoshkaAdaptorOptions(
-            Alpha = args.GetResult(BaselinesArgs.Ma_Alpha, defaultValue = defaults.Alpha),
-            Beta = args.GetResult(BaselinesArgs.Ma_Beta, defaultValue = defaults.Beta),
-            Gamma = args.GetResult(BaselinesArgs.Ma_Gamma, defaultValue = defaults.Gamma),
-            Progress = progress)
-    let root =
-        match Option.ofObj (DataRoot.TryResolve(args.GetResult(BaselinesArgs.Data_Dir, defaultValue = null))) with
-        | Some r -> r.Path
-        | None -> failwith "no data mirror found; pass --data-dir or set SMEC_DATA_DIR"
-    Determinism.ConfigureTorch()
-    let data = loadSciFact root
-    let training = ValidationSplit.Carve(data.Corpus, data.Queries, data.Train, validationQueries, validationSplitSeed)
-    let training = TrainingData(training.Corpus, training.Queries, training.Train, training.Validation, seed)
-    let testIds = data.Queries.Ids |> Seq.filter data.Test.HasQuery |> Array.ofSeq
-    let testQueries = data.Queries.Select testIds
-    printfn "SciFact test (%d queries, %d docs), all-MiniLM-L6-v2 %d-d; validation: %d of %d train queries (split seed %d); seed %d"
-        testIds.Length data.Corpus.Rows data.Corpus.Dim validationQueries data.Train.QueryCount validationSplitSeed seed
-    printfn "torch threads %d (SMEC_THREADS=%s), load average at start %s"
-        (TorchSharp.torch.get_num_threads ()) (Environment.GetEnvironmentVariable Determinism.ThreadsVariable |> Option.ofObj |> Option.defaultValue "unset") (loadAverage ())
-
-    let rows =
-        [ for name in methods ->
-            let label, method = BaselineRows.create name dims data.Corpus.Dim maOptions grid progress
-            let clock = Stopwatch.StartNew()
-            method.Fit training
-            let seconds = clock.Elapsed.TotalSeconds
-            args.TryGetResult BaselinesArgs.Save |> Option.iter (fun dir -> method.Save(Path.Combine(dir, name)))
-            let scores = [ for d in method.Dims do if List.contains d dims then d, testNdcg10 data testQueries method d ] |> Map.ofList
-            eprintfn "%s: fitted in %.1f s; %s" label seconds
-                (scores |> Map.toList |> List.map (fun (d, s) -> sprintf "%d: %.4f" d s) |> String.concat ", ")
-            label, method, seconds, scores ]
-
-    printfn ""
-    printfn "| method | %s | fit (s) |" (dims |> List.map string |> String.concat " | ")
-    printfn "|---|%s---:|" (String.replicate dims.Length "---:|")
-    for label, _, seconds, scores in rows do
-        let cells = dims |> List.map (fun d -> scores.TryFind d |> Option.map (sprintf "%.4f") |> Option.defaultValue "-")
-        printfn "| %s | %s | %.1f |" label (String.concat " | " cells) seconds
-    printfn ""
-    let mutable failures = 0
-    for label, _, _, scores in rows do
-        for KeyValue (d, score) in scores do
-            match referenceFigures.TryGetValue((label, d)) with
-            | true, expected ->
-                let ok = abs (score - expected) <= referenceTolerance
-                if not ok then failures <- failures + 1
-                printfn "reference %s @%d: expected %.4f, got %.4f, delta %+.4f -> %s" label d expected score (score - expected) (if ok then "OK" else "FAIL")
-            | _ -> ()
-    printfn ""
-    for label, method, _, _ in rows do
-        if method.Settings.Count > 0 then
-            printfn "%s settings (%s):" label method.Name
-            for KeyValue (key, value) in method.Settings do printfn "  %s: %s" key value
-    printfn "load average at end %s" (loadAverage ())
-    if failures > 0 then 1 else 0
+    CatalogSession.guard (fun () ->
+        let session = CatalogSession.openSession None (args.TryGetResult BaselinesArgs.Seeds) (args.TryGetResult BaselinesArgs.Results) CatalogSession.consoleProgress
+        let session =
+            match args.TryGetResult BaselinesArgs.Seed with
+            | Some seed -> { session with Context = { session.Context with Seeds = [ seed ] } }
+            | None -> session
+        let encoder = args.GetResult(BaselinesArgs.Encoder, defaultValue = miniLM)
+        let panels =
+            [ for ds in args.GetResult(BaselinesArgs.Datasets, defaultValue = [ "scifact" ]) ->
+                  { Title = datasetTitle ds; Dataset = ds; Split = localSplit ds } ]
+        let rows =
+            args.GetResult(BaselinesArgs.Methods, defaultValue = defaultMethods)
+            |> List.map (row session.Environment.Methods (overrides args))
+            |> List.distinctBy (fun r -> r.Key, r.Options)
+        let dims = dimsOr localDims (args.TryGetResult BaselinesArgs.Dims)
+        let spec =
+            table 2 session.Context "Baselines: methods x dims"
+                (sprintf "%s with %s; the catalog's local split, budget and options (item 2's configs)" (panels |> List.map (fun p -> p.Title) |> String.concat ", ") encoder)
+                encoder panels rows dims
+        CatalogView.run session (args.Contains BaselinesArgs.Force) (args.TryGetResult BaselinesArgs.Save) panels spec)

@@ -10,6 +10,7 @@ type BlessArgs =
     | [<Mandatory; Unique>] Table of item: int
     | [<Unique>] Profile of name: string
     | [<Unique>] Seeds of count: int
+    | Quick
     | [<Unique>] Embeddings of manifest: string
     | [<Unique>] Results of folder: string
 
@@ -18,25 +19,28 @@ type BlessArgs =
             match this with
             | Table _ -> "catalog item whose values to bless"
             | Profile _ -> "local (default) or paper"
-            | Seeds _ -> "the seeds the values were reproduced with (default 1)"
+            | Seeds _ -> "the seeds the values were reproduced with (default 3; quick results are refused)"
+            | Quick -> "one seed per trained cell (seed 1): a quick look, labelled as such in every output"
             | Embeddings _ -> "embeddings manifest (paper profile)"
             | Results _ -> "results folder (default: results/ in the repository)"
 
 let run (args: ParseResults<BlessArgs>) : int =
     CatalogSession.guard (fun () ->
         let session =
-            CatalogSession.openSession (args.TryGetResult Embeddings) (args.TryGetResult Seeds) (args.TryGetResult Results) ignore
+            CatalogSession.openSession (args.TryGetResult Embeddings) (CatalogSession.seedCount (args.TryGetResult Seeds) (args.Contains Quick)) (args.TryGetResult Results) ignore
         let profile = CatalogSession.parseProfile (args.TryGetResult Profile)
         let item = (Catalog.find (args.GetResult Table)).Number
         let spec = Catalog.build item profile session.Context
         let result = TableRun.reproduce session.Environment session.Published { Runner.Force = false; Runner.DryRun = true } spec
-        let blessings = TableRun.blessings result (System.DateTime.UtcNow.ToString "yyyy-MM-dd")
         let path = Blessed.pathOf session.Environment.PaperResultsDir item profile
-        match blessings with
-        | [] ->
+        // Read the current file first: a malformed one is reported before anything is written.
+        Blessed.load path |> ignore
+        match TableRun.blessings result (System.DateTime.UtcNow.ToString "yyyy-MM-dd") with
+        | Error message -> failwith message
+        | Ok [] ->
             eprintfn "nothing to bless for item %d (%s): no cell has a value in the cache; run `smec reproduce --table %d` first" item (Model.Profile.name profile) item
             1
-        | values ->
+        | Ok values ->
             Blessed.save path values
             let missing = result.Cells.Length - values.Length
             printfn "blessed %d cells of item %d (%s) into %s%s" values.Length item (Model.Profile.name profile) path

@@ -33,12 +33,19 @@ let openSession (manifestPath: string option) (seeds: int option) (resultsDir: s
     let manifest = EmbeddingsManifest.tryResolve manifestPath
     let env = Environment.standard root manifest progress
     let env = match resultsDir with Some d -> { env with ResultsDir = System.IO.Path.GetFullPath d } | None -> env
-    let seedCount = defaultArg seeds 1
+    let seedCount = defaultArg seeds Profiles.defaultSeedCount
     if seedCount < 1 then failwithf "--seeds must be at least 1, got %d" seedCount
     { RepoRoot = root
       Published = Published.load (Published.defaultPath root)
       Environment = env
       Context = { Seeds = Profiles.defaultSeeds seedCount; Manifest = manifest } }
+
+/// The seed count from `--seeds N` and `--quick` (one seed, labelled as a quick run).
+let seedCount (seeds: int option) (quick: bool) =
+    match seeds, quick with
+    | Some n, true when n <> 1 -> failwithf "give either --quick (1 seed) or --seeds %d, not both" n
+    | _, true -> Some 1
+    | seeds, false -> seeds
 
 let parseProfile (text: string option) =
     match Profile.parse (defaultArg text "local") with

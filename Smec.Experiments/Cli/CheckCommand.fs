@@ -1,5 +1,6 @@
 /// `smec check [--table N]`: judge tables from cached results only (nothing runs); exit 1 if any
-/// check or claim FAILs. The regression gate for CI and for a reviewer.
+/// check or claim FAILs or a cell IMPROVED beyond its band (re-bless or explain). TIEs are
+/// counted apart and do not fail. The regression gate for CI and for a reviewer.
 module Smec.Experiments.Cli.CheckCommand
 
 open Argu
@@ -13,6 +14,7 @@ type CheckArgs =
     | [<Unique>] Table of item: int
     | [<Unique>] Profile of name: string
     | [<Unique>] Seeds of count: int
+    | Quick
     | [<Unique>] Embeddings of manifest: string
     | [<Unique>] Results of folder: string
 
@@ -21,38 +23,53 @@ type CheckArgs =
             match this with
             | Table _ -> "one catalog item (default: all)"
             | Profile _ -> "local (default) or paper"
-            | Seeds _ -> "seeds (default 1)"
+            | Seeds _ -> "seeds per trained cell (default 3)"
+            | Quick -> "one seed per trained cell (seed 1): a quick look, labelled as such in every output"
             | Embeddings _ -> "embeddings manifest (paper profile)"
             | Results _ -> "results folder (default: results/ in the repository)"
+
+/// Every check and claim of a table that fails `smec check` (FAIL or IMPROVED), as (status, line naming the cell).
+let failureLines (item: int) (result: TableRun.TableResult) =
+    [ for c in result.Cells do
+          for k in c.Checks do
+              if Status.fails k.Status then
+                  yield
+                      Status.name k.Status,
+                      sprintf "item %d %s / %s / %s: %s check %s, expected %s (%s)" item c.Cell.Panel c.Cell.Row c.Cell.Column
+                          (CheckKind.name k.Kind) (CellText.value c.Cell.Display c.Value) (CellText.optionalNumber c.Cell.Display k.Expected) k.Note
+      for c in result.Claims do
+          if Status.fails c.Status then yield Status.name c.Status, sprintf "item %d claim %s: %s" item c.Claim.Id c.Detail ]
 
 let run (args: ParseResults<CheckArgs>) : int =
     CatalogSession.guard (fun () ->
         let session =
-            CatalogSession.openSession (args.TryGetResult Embeddings) (args.TryGetResult Seeds) (args.TryGetResult Results) ignore
+            CatalogSession.openSession (args.TryGetResult Embeddings) (CatalogSession.seedCount (args.TryGetResult Seeds) (args.Contains Quick)) (args.TryGetResult Results) ignore
         let profile = CatalogSession.parseProfile (args.TryGetResult Profile)
         let items =
             match args.TryGetResult Table with
             | Some n -> [ Catalog.find n ]
             | None -> Catalog.items
         let table = Spectre.Console.Table(Title = TableTitle(sprintf "checks from the cache (%s profile)" (Model.Profile.name profile)))
-        for h in [ "item"; "OK"; "OK*"; "FAIL"; "SKIPPED" ] do table.AddColumn h |> ignore
+        for h in [ "item"; "seeds" ] @ (Status.all |> List.map Status.name) do table.AddColumn h |> ignore
         let failures = ResizeArray()
+        let notes = ResizeArray()
         for item in items do
             let spec = item.Build profile session.Context
             let result = TableRun.reproduce session.Environment session.Published { Runner.Force = false; Runner.DryRun = true } spec
             let counts = Frames.statusCounts result |> Map.ofList
+            let seeds = match TableRun.quickLabel result with "" -> string result.Spec.Seeds.Length | quick -> quick.ToUpperInvariant()
             table.AddRow(
-                sprintf "%d %s" item.Number (Markup.Escape item.Title),
-                string counts.["OK"], string counts.["OK*"],
-                (if counts.["FAIL"] > 0 then sprintf "[red]%d[/]" counts.["FAIL"] else "0"),
-                string counts.["SKIPPED"]) |> ignore
-            for c in result.Cells do
-                for k in c.Checks do
-                    if k.Status = Fail then
-                        failures.Add(sprintf "item %d %s / %s / %s: %s check %s (%s)" item.Number c.Cell.Panel c.Cell.Row c.Cell.Column
-                                         (CheckKind.name k.Kind) (CellText.value c.Cell.Display c.Value) k.Note)
-            for c in result.Claims do
-                if c.Status = Fail then failures.Add(sprintf "item %d claim %s: %s" item.Number c.Claim.Id c.Detail)
+                Array.ofList
+                    [ yield sprintf "%d %s" item.Number (Markup.Escape item.Title)
+                      yield Markup.Escape seeds
+                      for s in Status.all ->
+                          let n = counts.[Status.name s]
+                          if n > 0 && Status.fails s then sprintf "[red]%d[/]" n else string n ]) |> ignore
+            match TableRun.threadNote result with
+            | Some note -> notes.Add(sprintf "item %d: %s" item.Number note)
+            | None -> ()
+            failures.AddRange(failureLines item.Number result)
         AnsiConsole.Write table
-        for f in failures do AnsiConsole.MarkupLine("[red]FAIL[/] " + Markup.Escape f)
+        for n in notes do AnsiConsole.MarkupLine("[yellow]Note:[/] " + Markup.Escape n)
+        for status, f in failures do AnsiConsole.MarkupLine(sprintf "[red]%s[/] %s" status (Markup.Escape f))
         if failures.Count > 0 then 1 else 0)

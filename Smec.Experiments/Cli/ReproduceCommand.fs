@@ -14,6 +14,7 @@ type ReproduceArgs =
     | All
     | [<Unique>] Profile of name: string
     | [<Unique>] Seeds of count: int
+    | Quick
     | [<Unique>] Embeddings of manifest: string
     | Force
     | Dry_Run
@@ -26,7 +27,8 @@ type ReproduceArgs =
             | Table _ -> "catalog item to reproduce (1-9; `smec list` shows them)"
             | All -> "every item"
             | Profile _ -> "local (default: the project's data and encoders) or paper (the paper's embeddings, from a manifest)"
-            | Seeds _ -> "seeds per trained cell (default 1; mean and spread over seeds 1..N)"
+            | Seeds _ -> "seeds per trained cell (default 3: mean and sample SD over seeds 1..N)"
+            | Quick -> "one seed per trained cell (seed 1): a quick look, labelled as such in every output"
             | Embeddings _ -> "embeddings manifest (YAML/JSON) for the paper profile; default $SMEC_EMBEDDINGS"
             | Force -> "recompute experiments even when a cached result exists"
             | Dry_Run -> "plan only: show what is cached and what would run, from the cache"
@@ -52,7 +54,7 @@ let listExperiments (session: CatalogSession.Session) (profile: Profile) (item: 
 let run (args: ParseResults<ReproduceArgs>) : int =
     CatalogSession.guard (fun () ->
         let session =
-            CatalogSession.openSession (args.TryGetResult Embeddings) (args.TryGetResult Seeds) (args.TryGetResult Results)
+            CatalogSession.openSession (args.TryGetResult Embeddings) (CatalogSession.seedCount (args.TryGetResult Seeds) (args.Contains Quick)) (args.TryGetResult Results)
                 CatalogSession.consoleProgress
         let profile = CatalogSession.parseProfile (args.TryGetResult Profile)
         let items =

@@ -100,18 +100,25 @@ let private parseEnum<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> Val
     | true, v -> v
     | _ -> failwithf "--%s: '%s' is not one of %s" flag text (String.Join(", ", Enum.GetNames(typeof<'T>)))
 
+/// Embeddings and judgements: the given folders, or SciFact with all-MiniLM-L6-v2 from the data layer.
 let private loadData (args: ParseResults<TrainArgs>) =
-    let root () =
-        match Option.ofObj (DataRoot.TryResolve()) with
-        | Some r -> r.Path
-        | None -> failwith "no data mirror found; pass --dataset-embeddings and --qrels or set SMEC_DATA_DIR"
-    let embDir = args.TryGetResult Dataset_Embeddings |> Option.defaultWith (fun () -> Path.Combine(root (), "embeddings", "scifact", "all-MiniLM-L6-v2"))
-    let qrelsDir = args.TryGetResult Qrels |> Option.defaultWith (fun () -> Path.Combine(root (), "beir", "scifact", "qrels"))
-    let read name = Npy.ReadEmbeddings(Path.Combine(embDir, name + ".npy"), Path.Combine(embDir, name + ".ids.txt"))
-    let corpus, queries = read "corpus", read "queries"
-    let train = Qrels.Read(Path.Combine(qrelsDir, "train.tsv"))
-    let test = lazy (Qrels.Read(Path.Combine(qrelsDir, "test.tsv")))
-    embDir, corpus, queries, train, test
+    let stored = lazy (Smec.Experiments.Running.Datasets.loadText "scifact" "all-MiniLM-L6-v2" true)
+    let qrelsOf split =
+        match args.TryGetResult Qrels with
+        | Some dir -> Smec.Core.Data.Qrels.Read(Path.Combine(dir, split + ".tsv"))
+        | None ->
+            match (snd (stored.Force())).TryGetValue split with
+            | true, q -> q
+            | _ -> failwithf "SciFact has no '%s' qrels split" split
+    let source, corpus, queries =
+        match args.TryGetResult Dataset_Embeddings with
+        | Some embDir ->
+            let read name = Npy.ReadEmbeddings(Path.Combine(embDir, name + ".npy"), Path.Combine(embDir, name + ".ids.txt"))
+            embDir, read "corpus", read "queries"
+        | None ->
+            let encoded, _ = stored.Force()
+            sprintf "%s x %s" encoded.DatasetId encoded.EncoderId, encoded.Corpus, encoded.Queries
+    source, corpus, queries, qrelsOf "train", lazy (qrelsOf "test")
 
 /// The options as parsed (SMEC, the loop).
 let options (args: ParseResults<TrainArgs>) =
@@ -167,6 +174,8 @@ type private SourcedCompressor(model: SmecCompressor, source: DimSource) =
         member _.Compress(e, dim, role) = model.Compress(e, dim, role, System.Nullable source)
         member _.Settings = model.Settings
         member _.Save _ = invalidOp "view only"
+    interface IDisposable with
+        member _.Dispose() = () // the model is the caller's
 
 /// Catalog item 8: per-epoch gradient statistics of the shared and unshared weights, MRL vs SMRL.
 let private gradientProbe (args: ParseResults<TrainArgs>) (data: TrainingData) (csv: string) =
@@ -201,7 +210,7 @@ let run (args: ParseResults<TrainArgs>) : int =
             let v = CompressionEvaluation.Ndcg10(model, corpus, queries, data.Validation, dim)
             // A dim made twice (a step's selected half and the next step's full output): show the other one too.
             let other = if smec.DimSource = DimSource.Selection then DimSource.StepOutput else DimSource.Selection
-            let alternative = CompressionEvaluation.Ndcg10(SourcedCompressor(model, other), corpus, queries, data.Validation, dim)
+            let alternative = CompressionEvaluation.Ndcg10(new SourcedCompressor(model, other), corpus, queries, data.Validation, dim)
             if alternative <> v then eprintfn "  dim %d: val nDCG@10 %.4f with --dim-source %A" dim alternative other
             if reportTest then
                 let t = CompressionEvaluation.Ndcg10(model, corpus, queries, test.Force(), dim)

@@ -1,17 +1,19 @@
 /// How numbers and verdicts are printed, shared by the Markdown, terminal and HTML reports.
 module Smec.Experiments.Reports.CellText
 
+open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Running
 open Smec.Experiments.Catalog.Published
 open Smec.Experiments.Running.Checks
 open Smec.Experiments.Running.Quantities
 open Smec.Experiments.Running.TableRun
 open Smec.Experiments.Running.Runner
 
-/// The value with, over several seeds, half its seed range ("61.2 ±0.3").
+/// The value with, over several seeds, its sample SD over seeds ("61.2 ±0.3").
 let value (display: Display) (evaluation: Evaluation) =
     match evaluation with
-    | Value v when v.PerSeed.Length > 1 -> sprintf "%s ±%s" (Display.format display v.Mean) (Display.format display (v.Spread / 2.0))
+    | Value v when v.PerSeed.Length > 1 -> sprintf "%s ±%s" (Display.format display v.Mean) (Display.format display v.Sd)
     | Value v -> Display.format display v.Mean
     | Gap g when g.Failed -> "FAIL"
     | Gap _ -> "SKIPPED"
@@ -46,7 +48,19 @@ let tableCell (result: TableResult) (cell: CellResult) =
         match cell.Status with
         | Some s when s <> Skipped && not (ours = "FAIL" && s = Fail) -> " " + Status.name s
         | _ -> ""
-    ours + paper + verdict
+    let kept =
+        match cell.KeptStart with
+        | [] -> ""
+        | seeds when seeds.Length >= result.Spec.Seeds.Length -> " [kept start]"
+        | seeds -> sprintf " [kept start: seed %s]" (seeds |> List.map string |> String.concat ",")
+    ours + paper + kept + verdict
+
+/// How cells are read, for the line above the tables.
+let legend (result: TableResult) =
+    let seeds = result.Spec.Seeds.Length
+    let quick = if result.Quick then sprintf " %s: a single run per trained cell, not a finding." (quickLabel result |> fun s -> s.ToUpperInvariant()) else ""
+    sprintf "Each cell: our value (%s), the paper's value where the cell reproduces one, \"[kept start]\" where early stopping kept the untrained starting point (best step 0), and the verdict.%s"
+        (if seeds = 1 then "one seed" else sprintf "mean over %d seeds ± the sample standard deviation over seeds" seeds) quick
 
 /// Distinct reasons for SKIPPED and FAIL cells, with how many cells each explains.
 let reasons (result: TableResult) =
@@ -73,4 +87,11 @@ let statusSummary (result: TableResult) =
     Frames.statusCounts result |> List.map (fun (s, n) -> sprintf "%d %s" n s) |> String.concat ", "
 
 let title (result: TableResult) =
-    sprintf "Item %d (%s profile): %s" result.Spec.Item (Profile.name result.Spec.Profile) result.Spec.Title
+    let quick = match quickLabel result with "" -> "" | label -> sprintf " [%s]" (label.ToUpperInvariant())
+    sprintf "Item %d (%s profile): %s%s" result.Spec.Item (Profile.name result.Spec.Profile) result.Spec.Title quick
+
+/// The rules behind the verdicts, stated in every report.
+let rules =
+    [ sprintf "Claims: each comparison A rel B is judged on the paired per-query differences (nDCG@10 of each query averaged over seeds first), by a seeded paired bootstrap (%d resamples, seed %d) giving a 95%% percentile interval of the mean difference. OK: the interval supports the claim (entirely above 0 for >= and >); FAIL: it supports the opposite; TIE: it contains 0 (counted apart, does not fail `make check`). A mean over datasets resamples each dataset's queries within that dataset and averages per-dataset means, each dataset weighted equally, as the panel does. A bound is judged on the interval of the quantity itself. Comparisons without per-query scores (probe measurements) compare seed means: holds: OK, misses by at most max(slack, seed SDs): OK*, else FAIL." Bootstrap.DefaultResamples Bootstrap.DefaultSeed
+      sprintf "Regression: band = max(floor, %g x sqrt(sd_b^2/n_b + sd_c^2/n_c)), sd and n the sample SD and count of the blessed (b) and current (c) seeds (a side with one seed borrows the other's SD); floor 1 nDCG point (0.01) for nDCG, covering machine-to-machine float order. Within the band: OK; worse beyond it: FAIL; better beyond it: IMPROVED (re-bless or explain; fails `make check`)." Profiles.regressionBandK
+      "Published: tolerance = the published value's reading precision + a noise allowance; within: OK; 1x-1.5x: OK*; beyond, in either direction: FAIL (differs from the paper)." ]

@@ -20,8 +20,8 @@ let csv (result: TableResult) : string =
     use text = new StringWriter()
     (use writer = CsvWriter.Create(text, CsvWriterOptions(NewLine = "\n"))
      let header =
-         [ "item"; "profile"; "panel"; "row"; "column"; "value"; "spread"; "seeds"; "check"; "expected"; "delta"
-           "tolerance"; "status"; "note"; "unit"; "cell_hash"; "experiments" ]
+         [ "item"; "profile"; "run"; "panel"; "row"; "column"; "value"; "sd"; "seeds"; "per_seed"; "kept_start"; "check"
+           "expected"; "delta"; "tolerance"; "status"; "note"; "unit"; "cell_hash"; "experiments" ]
      for h in header do writer.WriteField h
      writer.EndRecord()
      // Deedle frame of the checks, written row by row in the frame's order.
@@ -34,10 +34,12 @@ let csv (result: TableResult) : string =
              | Deedle.OptionalValue.Present v -> number v
              | _ -> ""
          writer.WriteField(string (row.GetAs<int> "Item"))
-         for name in [ "Profile"; "Panel"; "Row"; "Column" ] do writer.WriteField(text name)
+         for name in [ "Profile"; "Run"; "Panel"; "Row"; "Column" ] do writer.WriteField(text name)
          writer.WriteField(value "Value")
-         writer.WriteField(value "Spread")
+         writer.WriteField(value "Sd")
          writer.WriteField(string (row.GetAs<int> "Seeds"))
+         writer.WriteField(text "PerSeed")
+         writer.WriteField(text "KeptStart")
          writer.WriteField(text "Check")
          for name in [ "Expected"; "Delta"; "Tolerance" ] do writer.WriteField(value name)
          for name in [ "Status"; "Note"; "Unit"; "CellHash"; "Experiments" ] do writer.WriteField(text name)
@@ -56,15 +58,16 @@ let json (result: TableResult) : string =
         [ for c in result.Cells ->
               let value, spread, perSeed, gap =
                   match c.Value with
-                  | Value v -> num v.Mean, num v.Spread, arr (v.PerSeed |> List.map num), null
+                  | Value v -> num v.Mean, num v.Sd, arr (v.PerSeed |> List.map num), null
                   | Gap g -> null, null, arr [], obj [ "failed", JsonValue.Create g.Failed :> JsonNode; "reason", str g.Reason ]
               obj
                   [ "panel", str c.Cell.Panel
                     "row", str c.Cell.Row
                     "column", str c.Cell.Column
                     "value", value
-                    "spread", spread
+                    "sd", spread
                     "per_seed", perSeed
+                    "kept_start_seeds", arr (c.KeptStart |> List.map (fun s -> JsonValue.Create s :> JsonNode))
                     "missing", gap
                     "unit", str c.Cell.Display.Unit
                     "display_factor", num c.Cell.Display.Factor
@@ -84,12 +87,28 @@ let json (result: TableResult) : string =
                                     "note", str k.Note ] ] ] ]
     let claims =
         [ for c in result.Claims ->
-              obj [ "id", str c.Claim.Id; "panel", str c.Claim.Panel; "statement", str c.Claim.Text; "numbers", str c.Detail; "status", str (Status.name c.Status) ] ]
+              obj
+                  [ "id", str c.Claim.Id; "panel", str c.Claim.Panel; "statement", str c.Claim.Text; "numbers", str c.Detail
+                    "status", str (Status.name c.Status)
+                    "comparisons",
+                    arr
+                        [ for l in c.Links ->
+                              obj
+                                  [ "left", str l.Left; "relation", str (Relation.symbol l.Relation); "right", str l.Right
+                                    "left_value", num l.LeftValue; "right_value", num l.RightValue
+                                    "interval",
+                                    (match l.Interval with
+                                     | Some i ->
+                                         obj [ "estimate", num i.Estimate; "low", num i.Low; "high", num i.High; "level", num Bootstrap.Level
+                                               "resamples", (JsonValue.Create i.Resamples :> JsonNode); "queries", (JsonValue.Create i.Queries :> JsonNode)
+                                               "p_value", num i.PValue ]
+                                     | None -> null)
+                                    "status", str (Status.name l.Status); "rule", str l.Rule ] ] ] ]
     let experiments =
         [ for p in result.Planned ->
               let outcome, stored =
                   match result.Outcomes.TryFind p.Hash with
-                  | Some(Finished(r, cached)) -> str (if cached then "cached" else "run"), (ResultStore.toJson r :> JsonNode)
+                  | Some(Finished(r, cached)) -> str (if cached then "cached" else "run"), (ResultStore.toJsonWith false r :> JsonNode)
                   | Some(NotRun reason) -> str ("not run: " + reason), null
                   | Some(Failed message) -> str ("failed: " + message), null
                   | None -> str "-", null
@@ -113,6 +132,9 @@ let json (result: TableResult) : string =
               "description", str spec.Description
               "generated_utc", str (result.GeneratedUtc.ToString "o")
               "seeds", arr (spec.Seeds |> List.map (fun s -> JsonValue.Create s :> JsonNode))
+              "quick", (JsonValue.Create result.Quick :> JsonNode)
+              "torch_threads", arr (result.ThreadCounts |> List.map (fun (t, n) -> obj [ "threads", (JsonValue.Create t :> JsonNode); "experiments", (JsonValue.Create n :> JsonNode) ]))
+              "rules", arr (CellText.rules |> List.map str)
               "manifest", (match result.ManifestPath with Some p -> str p | None -> null)
               "blessed", str result.BlessedPath
               "cells", arr cells

@@ -17,8 +17,15 @@ type CheckRow =
       Column: string
       /// Mean over seeds, on the harness's scale (nDCG as a fraction); NaN when missing.
       Value: float
-      Spread: float
+      /// Sample SD over seeds (0 with one seed).
+      Sd: float
       Seeds: int
+      /// Every seed's value, ';'-separated.
+      PerSeed: string
+      /// "quick (1 seed)" for a quick run's numbers, else "".
+      Run: string
+      /// Seeds whose training kept its untrained start (';'-separated), else "".
+      KeptStart: string
       Check: string
       Expected: float
       Delta: float
@@ -35,7 +42,7 @@ let checkRows (result: TableResult) : CheckRow list =
     [ for c in result.Cells do
           let value, spread, seeds =
               match c.Value with
-              | Value v -> v.Mean, v.Spread, v.PerSeed.Length
+              | Value v -> v.Mean, v.Sd, v.PerSeed.Length
               | Gap _ -> nan, nan, 0
           let row (check: CheckResult option) =
               { Item = result.Spec.Item
@@ -44,8 +51,14 @@ let checkRows (result: TableResult) : CheckRow list =
                 Row = c.Cell.Row
                 Column = c.Cell.Column
                 Value = value
-                Spread = spread
+                Sd = spread
                 Seeds = seeds
+                PerSeed =
+                    (match c.Value with
+                     | Value v -> v.PerSeed |> List.map (fun x -> x.ToString("R", System.Globalization.CultureInfo.InvariantCulture)) |> String.concat ";"
+                     | Gap _ -> "")
+                Run = quickLabel result
+                KeptStart = c.KeptStart |> List.map string |> String.concat ";"
                 Check = check |> Option.map (fun k -> CheckKind.name k.Kind) |> Option.defaultValue ""
                 Expected = check |> Option.bind (fun k -> k.Expected) |> orNan
                 Delta = check |> Option.bind (fun k -> k.Delta) |> orNan
@@ -98,7 +111,7 @@ let publishedFrame (result: TableResult) (panel: string) (encoder: string option
 /// Counts of each status over checks and claims.
 let statusCounts (result: TableResult) =
     let statuses = result.Statuses |> List.map Status.name
-    [ for s in [ "OK"; "OK*"; "FAIL"; "SKIPPED" ] -> s, statuses |> List.filter ((=) s) |> List.length ]
+    [ for s in Status.all |> List.map Status.name -> s, statuses |> List.filter ((=) s) |> List.length ]
 
 /// A frame's text at (row, column), or "" where the panel has no cell.
 let textAt (frame: Frame<string, string>) (row: string) (column: string) =

@@ -94,6 +94,8 @@ let private htmlTable (header: string list) (rows: (string * string) list list) 
 
 let private statusClass (text: string) =
     if text.Contains "FAIL" then "fail"
+    elif text.Contains "IMPROVED" then "fail"
+    elif text.Contains "TIE" then "tie"
     elif text.Contains "OK*" then "okstar"
     elif text.Contains "SKIPPED" then "skipped"
     elif text.EndsWith " OK" || text = "OK" then "ok"
@@ -105,7 +107,7 @@ body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
-td.ok { background: #e6f4e6; } td.okstar { background: #fff6d6; } td.fail { background: #fbe0e0; } td.skipped { color: #777; }
+td.ok { background: #e6f4e6; } td.tie { background: #e8eef8; } td.okstar { background: #fff6d6; } td.fail { background: #fbe0e0; } td.skipped { color: #777; }
 .charts { display: flex; flex-wrap: wrap; gap: 1em; }
 </style>"""
 
@@ -121,6 +123,12 @@ let private body (result: TableResult) (moreCharts: GenericChart list) =
     add (sprintf "<h1>%s</h1><p>%s</p>" (encode (CellText.title result)) (encode spec.Description))
     add (sprintf "<p>Seeds: %s. %s. <b>Verdicts: %s.</b></p>" (spec.Seeds |> List.map string |> String.concat ", ")
             (encode (CellText.experimentSummary result)) (encode (CellText.statusSummary result)))
+    if result.Quick then
+        add (sprintf "<p><b>%s run</b>: one seed per trained cell, not a finding.</p>" (encode ((quickLabel result).ToUpperInvariant())))
+    match threadNote result with
+    | Some note -> add (sprintf "<p><b>Note:</b> %s.</p>" (encode note))
+    | None -> ()
+    add (sprintf "<p>%s</p>" (encode (CellText.legend result)))
     add "<ul>"
     for note in spec.Notes do add (sprintf "<li>%s</li>" (encode note))
     add "</ul>"
@@ -137,7 +145,10 @@ let private body (result: TableResult) (moreCharts: GenericChart list) =
         add "</ul>"
     if not result.Claims.IsEmpty then
         add "<h2>Claims</h2>"
-        add (htmlTable [ "claim"; "panel"; "statement"; "numbers"; "status" ]
+        match comparisonsNote result with
+        | Some note -> add (sprintf "<p>%s</p>" (encode note))
+        | None -> ()
+        add (htmlTable [ "claim"; "panel"; "statement"; "comparisons (difference, 95% interval)"; "status" ]
                  [ for c in result.Claims -> [ c.Claim.Id, ""; c.Claim.Panel, ""; c.Claim.Text, ""; c.Detail, ""; Status.name c.Status, statusClass (Status.name c.Status) ] ])
     add "<h2>Checks</h2>"
     add (htmlTable [ "panel"; "row"; "column"; "check"; "expected"; "actual"; "delta"; "tolerance"; "status"; "note" ]
@@ -147,6 +158,9 @@ let private body (result: TableResult) (moreCharts: GenericChart list) =
                        [ c.Cell.Panel, ""; c.Cell.Row, ""; c.Cell.Column, ""; CheckKind.name k.Kind, ""
                          CellText.optionalNumber d k.Expected, ""; CellText.optionalNumber d k.Actual, ""; CellText.signed d k.Delta, ""
                          CellText.optionalNumber d k.Tolerance, ""; Status.name k.Status, statusClass (Status.name k.Status); k.Note, "" ] ])
+    add "<h2>Rules</h2><ul>"
+    for rule in CellText.rules do add (sprintf "<li>%s</li>" (encode rule))
+    add "</ul>"
     add "<p>Every number with its config: results.json and cells.csv beside this page.</p>"
     out.ToString()
 

@@ -32,6 +32,12 @@ let render (result: TableResult) : string =
     line ""
     line (sprintf "**Verdicts: %s.**" (CellText.statusSummary result))
     line ""
+    if result.Quick then
+        line (sprintf "> **%s run**: one seed per trained cell, not a finding; the default is %d seeds (drop `--quick` / `QUICK=1`)." (quickLabel result) Smec.Experiments.Catalog.Profiles.defaultSeedCount)
+        line ""
+    match threadNote result with
+    | Some note -> line ("> Note: " + note + "."); line ""
+    | None -> ()
     for note in spec.Notes do line ("- " + note)
     match result.ManifestPath with
     | Some p -> line (sprintf "- Embeddings manifest: `%s`." p)
@@ -39,7 +45,7 @@ let render (result: TableResult) : string =
     line ""
     line "## Reproduced table"
     line ""
-    line "Each cell: our value (mean over seeds, ± half the seed range), the paper's value where the cell reproduces one, and the verdict."
+    line (CellText.legend result)
     line ""
     for panel in spec.Panels do
         let unit = (result.Cells |> List.tryFind (fun c -> c.Cell.Panel = panel)) |> Option.map (fun c -> c.Cell.Display.Unit) |> Option.defaultValue ""
@@ -72,7 +78,7 @@ let render (result: TableResult) : string =
             | None -> ()
     line "## Checks"
     line ""
-    table out [ "panel"; "row"; "column"; "check"; "expected"; "actual"; "delta"; "tolerance"; "status"; "note" ]
+    table out [ "panel"; "row"; "column"; "check"; "expected"; "actual"; "delta"; "tolerance / band"; "status"; "note" ]
         [ for c in result.Cells do
               for k in c.Checks ->
                   let d = c.Cell.Display
@@ -82,8 +88,15 @@ let render (result: TableResult) : string =
     if not result.Claims.IsEmpty then
         line "## Claims"
         line ""
-        table out [ "claim"; "panel"; "statement"; "numbers"; "status" ]
+        match comparisonsNote result with
+        | Some note -> line note; line ""
+        | None -> ()
+        table out [ "claim"; "panel"; "statement"; "comparisons (difference, 95% interval)"; "status" ]
             [ for c in result.Claims -> [ c.Claim.Id; c.Claim.Panel; c.Claim.Text; c.Detail; Status.name c.Status ] ]
+    line "## Rules"
+    line ""
+    for rule in CellText.rules do line ("- " + rule)
+    line ""
     line "## Experiments"
     line ""
     table out [ "hash"; "experiment"; "outcome"; "seconds" ]

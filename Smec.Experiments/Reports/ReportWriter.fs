@@ -3,6 +3,7 @@
 module Smec.Experiments.Reports.ReportWriter
 
 open System.IO
+open Smec.Core.Storage
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Running.TableRun
@@ -14,8 +15,8 @@ let folderOf (resultsDir: string) (item: int) (profile: Profile) =
 let write (resultsDir: string) (result: TableResult) =
     let folder = folderOf resultsDir result.Spec.Item result.Spec.Profile
     Directory.CreateDirectory folder |> ignore
-    ResultStore.writeAtomically (Path.Combine(folder, "report.md")) (Markdown.render result)
-    ResultStore.writeAtomically (Path.Combine(folder, "cells.csv")) (DataFiles.csv result)
-    ResultStore.writeAtomically (Path.Combine(folder, "results.json")) (DataFiles.json result)
-    ResultStore.writeAtomically (Path.Combine(folder, "report.html")) (Html.render result)
+    AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), Markdown.render result)
+    AtomicFile.WriteAllText(Path.Combine(folder, "cells.csv"), DataFiles.csv result)
+    AtomicFile.WriteAllText(Path.Combine(folder, "results.json"), DataFiles.json result)
+    AtomicFile.WriteAllText(Path.Combine(folder, "report.html"), Html.render result)
     folder

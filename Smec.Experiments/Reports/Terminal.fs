@@ -9,6 +9,8 @@ open Smec.Experiments.Running.TableRun
 let private colour (text: string) =
     let safe = Markup.Escape text
     if text.Contains "FAIL" then sprintf "[red]%s[/]" safe
+    elif text.Contains "IMPROVED" then sprintf "[magenta]%s[/]" safe
+    elif text.Contains "TIE" then sprintf "[blue]%s[/]" safe
     elif text.Contains "OK*" then sprintf "[yellow]%s[/]" safe
     elif text.Contains "SKIPPED" then sprintf "[grey]%s[/]" safe
     elif text.EndsWith " OK" || text = "OK" then sprintf "[green]%s[/]" safe
@@ -17,6 +19,10 @@ let private colour (text: string) =
 let print (console: IAnsiConsole) (result: TableResult) (reportFolder: string) =
     let spec = result.Spec
     console.Write(Rule(Markup.Escape(CellText.title result)))
+    console.MarkupLine(Markup.Escape(CellText.legend result))
+    match threadNote result with
+    | Some note -> console.MarkupLine("[yellow]Note:[/] " + Markup.Escape note)
+    | None -> ()
     for panel in spec.Panels do
         let frame = Frames.panelFrame result panel (CellText.tableCell result)
         let unit = result.Cells |> List.tryFind (fun c -> c.Cell.Panel = panel) |> Option.map (fun c -> c.Cell.Display.Unit) |> Option.defaultValue ""
@@ -35,7 +41,10 @@ let print (console: IAnsiConsole) (result: TableResult) (reportFolder: string) =
             let numbers = if c.Status = Skipped then "not computed (reasons below)" else c.Detail
             table.AddRow(Markup.Escape c.Claim.Id, Markup.Escape c.Claim.Panel, Markup.Escape numbers, colour (Status.name c.Status)) |> ignore
         console.Write table
+    match comparisonsNote result with
+    | Some note -> console.MarkupLine(Markup.Escape note)
+    | None -> ()
     for s, reason, n in CellText.reasons result do
         console.MarkupLine(sprintf "%s (%d): %s" (colour s) n (Markup.Escape reason))
     console.MarkupLine(sprintf "%s. [bold]Verdicts: %s.[/]" (Markup.Escape(CellText.experimentSummary result)) (Markup.Escape(CellText.statusSummary result)))
-    console.MarkupLine(sprintf "Report: %s" (Markup.Escape reportFolder))
+    console.MarkupLine(sprintf "Report: %s (its Rules section states how every verdict is reached)" (Markup.Escape reportFolder))

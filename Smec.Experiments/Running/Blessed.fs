@@ -1,11 +1,14 @@
 /// Our own blessed values, the reference of the regression checks: paper-results/blessed/
 /// item-<N>-<profile>.csv, committed data. `smec bless --table N` writes them from cached results,
-/// with each cell's hash (what it computes, independent of seeds) and the date.
+/// with each cell's hash (what it computes, independent of seeds) and the date. A row keeps the
+/// mean (`value`, the reference), every seed's value (`per_seed`, which the band is derived from)
+/// and their sample SD (`sd`, for readers; recomputed from `per_seed` on load).
 module Smec.Experiments.Running.Blessed
 
 open System
 open System.Globalization
 open System.IO
+open Smec.Core.Storage
 open CsvHelper
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running.Checks
@@ -13,7 +16,7 @@ open Smec.Experiments.Running.Checks
 let pathOf (paperResultsDir: string) (item: int) (profile: Profile) =
     Path.Combine(paperResultsDir, "blessed", sprintf "item-%d-%s.csv" item (Profile.name profile))
 
-let private header = [ "panel"; "row"; "column"; "value"; "spread"; "seeds"; "cell_hash"; "blessed_on" ]
+let private header = [ "panel"; "row"; "column"; "value"; "sd"; "per_seed"; "seeds"; "cell_hash"; "blessed_on" ]
 
 let load (path: string) : BlessedValue list =
     if not (File.Exists path) then []
@@ -22,7 +25,9 @@ let load (path: string) : BlessedValue list =
         let present = csv.Headers |> Set.ofSeq
         match header |> List.filter (present.Contains >> not) with
         | [] -> ()
-        | missing -> failwithf "%s:1: header lacks column(s) %s" path (String.Join(", ", missing))
+        | missing ->
+            failwithf "%s:1: header lacks column(s) %s (expected %s; a file from before per-seed values were kept needs `smec bless`)"
+                path (String.Join(", ", missing)) (String.Join(",", header))
         [ while csv.Read() do
               let line = int csv.LineNumber
               let number (name: string) =
@@ -36,12 +41,22 @@ let load (path: string) : BlessedValue list =
                       | true, v -> v
                       | _ -> failwithf "%s:%d: field 'seeds' has '%s', expected integers separated by ';'" path line s)
                   |> List.ofArray
+              let perSeed =
+                  (csv.GetString "per_seed").Split(';', StringSplitOptions.RemoveEmptyEntries)
+                  |> Array.map (fun s ->
+                      match Double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture) with
+                      | true, v -> v
+                      | _ -> failwithf "%s:%d: field 'per_seed' has '%s', expected numbers separated by ';'" path line s)
+                  |> List.ofArray
+              if seeds.IsEmpty then failwithf "%s:%d: field 'seeds' is empty, expected the seeds the value was blessed with" path line
+              if perSeed.Length <> seeds.Length then
+                  failwithf "%s:%d: field 'per_seed' has %d value(s) for %d seed(s) in 'seeds'" path line perSeed.Length seeds.Length
               yield
                   { Panel = csv.GetString "panel"
                     Row = csv.GetString "row"
                     Column = csv.GetString "column"
                     Value = number "value"
-                    Spread = number "spread"
+                    PerSeed = perSeed
                     Seeds = seeds
                     CellHash = csv.GetString "cell_hash"
                     BlessedOn = csv.GetString "blessed_on"
@@ -65,10 +80,11 @@ let save (path: string) (values: BlessedValue list) =
          csv.WriteField b.Row
          csv.WriteField b.Column
          csv.WriteField(b.Value.ToString("R", CultureInfo.InvariantCulture))
-         csv.WriteField(b.Spread.ToString("R", CultureInfo.InvariantCulture))
+         csv.WriteField(b.Sd.ToString("R", CultureInfo.InvariantCulture))
+         csv.WriteField(b.PerSeed |> List.map (fun v -> v.ToString("R", CultureInfo.InvariantCulture)) |> String.concat ";")
          csv.WriteField(b.Seeds |> List.map string |> String.concat ";")
          csv.WriteField b.CellHash
          csv.WriteField b.BlessedOn
          csv.WriteField b.DataIdentity
          csv.EndRecord())
-    ResultStore.writeAtomically path (text.ToString())
+    AtomicFile.WriteAllText(path, text.ToString())

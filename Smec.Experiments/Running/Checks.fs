@@ -1,28 +1,47 @@
-/// Verdicts, pyserini/anserini style. A value within tolerance of the expected one is OK; within
-/// 1.5x the tolerance, or better than expected where higher is better, OK*; otherwise FAIL. A
-/// check that has nothing to compare is SKIPPED with the reason.
+/// Verdicts. A published or declared check: within tolerance PASS ("OK"), within 1.5x the
+/// tolerance PASS-NEAR ("OK*"), beyond in either direction FAIL. A regression check: within the band
+/// derived from the blessed and current seed spreads PASS; beyond it FAIL when worse, IMPROVED when
+/// better (both fail `smec check`: a better number must be re-blessed or explained). A claim: each
+/// comparison judged by a paired bootstrap interval over queries, PASS / FAIL / TIE. A check with
+/// nothing to compare is SKIPPED with the reason.
 module Smec.Experiments.Running.Checks
 
+open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.Published
 open Smec.Experiments.Running.Quantities
 
 type Status =
-    | Ok
-    | OkStar
+    | Pass
+    | PassNear
+    /// A paired interval that contains 0: the data cannot tell the two apart. Not a failure.
+    | Tie
+    /// Better than the blessed value beyond its band: re-bless or explain.
+    | Improved
     | Fail
     | Skipped
 
 module Status =
-    let name = function Ok -> "OK" | OkStar -> "OK*" | Fail -> "FAIL" | Skipped -> "SKIPPED"
+    let name =
+        function
+        | Pass -> "OK"
+        | PassNear -> "OK*"
+        | Tie -> "TIE"
+        | Improved -> "IMPROVED"
+        | Fail -> "FAIL"
+        | Skipped -> "SKIPPED"
 
-    /// The status of several checks: FAIL if any fails; SKIPPED if all are skipped; else the weaker of OK/OK*.
+    /// Every status, in the order summaries count them.
+    let all = [ Pass; PassNear; Tie; Improved; Fail; Skipped ]
+
+    /// Statuses that make `smec check` exit non-zero.
+    let fails = function Fail | Improved -> true | _ -> false
+
+    /// The status of several checks: FAIL if any fails, then IMPROVED, TIE, OK*; SKIPPED if all are skipped; else OK.
     let combine (statuses: Status list) =
-        if statuses |> List.contains Fail then Some Fail
-        elif statuses.IsEmpty then None
+        if statuses.IsEmpty then None
         elif statuses |> List.forall ((=) Skipped) then Some Skipped
-        elif statuses |> List.contains OkStar then Some OkStar
-        else Some Ok
+        else [ Fail; Improved; Tie; PassNear; Pass ] |> List.tryFind (fun s -> List.contains s statuses)
 
 type CheckKind =
     /// Against the paper's value (paper profile).
@@ -51,14 +70,13 @@ type CheckResult =
 /// Float rounding must not turn a value exactly at the boundary into a miss.
 let private boundaryEpsilon (expected: float) = 1e-9 * max 1.0 (abs expected)
 
-/// The status rule: |delta| <= tol: OK; better than expected (higher is better): OK*; |delta| <=
-/// 1.5 tol: OK*; else FAIL.
-let judge (expected: float) (actual: float) (tolerance: float) (higherIsBetter: bool option) =
+/// The published / declared rule, symmetric: |delta| <= tol: OK; <= 1.5 tol: OK*; else FAIL
+/// (a value far above the expected one differs as much as one far below).
+let judge (expected: float) (actual: float) (tolerance: float) =
     let delta = actual - expected
     let eps = boundaryEpsilon expected
-    if abs delta <= tolerance + eps then Ok
-    elif higherIsBetter = Some true && delta > 0.0 then OkStar
-    elif abs delta <= 1.5 * tolerance + eps then OkStar
+    if abs delta <= tolerance + eps then Pass
+    elif abs delta <= 1.5 * tolerance + eps then PassNear
     else Fail
 
 let private fromGap kind expected (gap: Gap) =
@@ -86,26 +104,34 @@ let published (table: PublishedTable) (cell: Cell) (value: Evaluation) : CheckRe
             | Gap gap -> { fromGap PublishedCheck (Some expected) gap with Note = sprintf "%s [paper: %s]" gap.Reason source }
             | Value v ->
                 let tolerance = precision + allowance
+                let status = judge expected v.Mean tolerance
+                let differs =
+                    if status = Fail then sprintf "differs from the paper (%s); " (if v.Mean > expected then "above" else "below") else ""
                 { Kind = PublishedCheck
                   Expected = Some expected
                   Actual = Some v.Mean
                   Tolerance = Some tolerance
-                  Status = judge expected v.Mean tolerance cell.HigherIsBetter
-                  Note = sprintf "%s; tolerance = reading precision %g + allowance %g" source precision allowance })
+                  Status = status
+                  Note = sprintf "%s%s; tolerance = reading precision %g + allowance %g (OK* up to 1.5x, either direction)" differs source precision allowance })
 
-/// A blessed value of a cell (paper-results/blessed/).
+/// A blessed value of a cell (paper-results/blessed/): the mean and every seed's value.
 type BlessedValue =
     { Panel: string
       Row: string
       Column: string
+      /// Mean over the seeds.
       Value: float
-      Spread: float
+      /// The value at each seed, in the order of `Seeds`.
+      PerSeed: float list
       Seeds: int64 list
       CellHash: string
       BlessedOn: string
       /// The data the value was made on: "" for the reference copies (the mirror's bytes, also
       /// the embedded archive's), else "dataset=identity" pairs (Datasets.cellDataIdentity).
       DataIdentity: string }
+
+    /// Sample standard deviation over the blessed seeds.
+    member this.Sd = sampleSd this.PerSeed
 
 /// How a data identity reads in a note.
 let describeDataIdentity (identity: string) = if identity = "" then "the reference data (the mirror's bytes)" else "data " + identity
@@ -121,7 +147,22 @@ let otherDataCopy (blessed: BlessedValue) (dataIdentity: string) (value: Evaluat
         sprintf "other data copy: not comparable (blessed %s on %s; this run used %s)"
             blessed.BlessedOn (describeDataIdentity blessed.DataIdentity) (describeDataIdentity dataIdentity) }
 
-/// The regression check: tolerance = max(the cell's floor, blessed spread, current spread).
+/// The regression band of a cell: max(floor, k x SE) with SE = sqrt(sd_b^2 / n_b + sd_c^2 / n_c),
+/// the standard error of the difference of the blessed and current means over seeds. A side with
+/// a single seed has no SD of its own and borrows the other side's.
+let regressionBand (floor: float) (blessed: float list) (current: float list) =
+    let nb, nc = blessed.Length, current.Length
+    let sdb, sdc = sampleSd blessed, sampleSd current
+    let sdb, sdc =
+        match nb > 1, nc > 1 with
+        | true, false -> sdb, sdb
+        | false, true -> sdc, sdc
+        | _ -> sdb, sdc
+    let se = sqrt (sdb * sdb / float (max 1 nb) + sdc * sdc / float (max 1 nc))
+    max floor (Profiles.regressionBandK * se), se
+
+/// The regression check, symmetric: |delta| <= band: OK; worse beyond it: FAIL; better beyond it
+/// (where higher is better): IMPROVED, which fails `smec check` until re-blessed or explained.
 let regression (blessed: BlessedValue option) (item: int) (cell: Cell) (cellHash: string) (value: Evaluation) : CheckResult =
     let skipped expected note =
         { Kind = RegressionCheck; Expected = expected; Actual = None; Tolerance = None; Status = Skipped; Note = note }
@@ -136,15 +177,28 @@ let regression (blessed: BlessedValue option) (item: int) (cell: Cell) (cellHash
             Actual = (match value with Value v -> Some v.Mean | Gap _ -> None) }
     | Some b, Gap gap -> fromGap RegressionCheck (Some b.Value) gap
     | Some b, Value v ->
-        let tolerance = List.max [ Allowance.resolve b.Value cell.RegressionFloor; b.Spread; v.Spread ]
+        let floor = Allowance.resolve b.Value cell.RegressionFloor
+        let band, se = regressionBand floor b.PerSeed v.PerSeed
+        let delta = v.Mean - b.Value
+        let status =
+            if abs delta <= band + boundaryEpsilon b.Value then Pass
+            elif delta > 0.0 && cell.HigherIsBetter = Some true then Improved
+            elif delta < 0.0 && cell.HigherIsBetter = Some false then Improved
+            else Fail
+        let verdict =
+            match status with
+            | Improved -> "improved: re-bless or explain; "
+            | Fail when cell.HigherIsBetter.IsSome -> "regressed; "
+            | Fail -> "differs from the blessed value; "
+            | _ -> ""
         { Kind = RegressionCheck
           Expected = Some b.Value
           Actual = Some v.Mean
-          Tolerance = Some tolerance
-          Status = judge b.Value v.Mean tolerance cell.HigherIsBetter
+          Tolerance = Some band
+          Status = status
           Note =
-            sprintf "blessed %s with %d seed(s); tolerance = max(floor, blessed spread %g, spread %g)"
-                b.BlessedOn b.Seeds.Length b.Spread v.Spread }
+            sprintf "%sblessed %s from %d seed(s) (sd %.4f), now %d seed(s) (sd %.4f); band = max(floor %g, %g x SE %.4f)"
+                verdict b.BlessedOn b.PerSeed.Length b.Sd v.PerSeed.Length v.Sd floor Profiles.regressionBandK se }
 
 /// A declared count must match exactly.
 let declared (cell: Cell) (value: Evaluation) : CheckResult option =
@@ -157,16 +211,30 @@ let declared (cell: Cell) (value: Evaluation) : CheckResult option =
               Expected = Some expected
               Actual = Some v.Mean
               Tolerance = Some 0.0
-              Status = judge expected v.Mean 0.0 None
+              Status = judge expected v.Mean 0.0
               Note = "declared by the data's documentation; must match exactly" })
 
 // ---- claims ---------------------------------------------------------------------------------
 
+/// One comparison of a claim: `left rel right` (a chain link) or `left rel bound` (a bound).
+type LinkResult =
+    { Left: string
+      Relation: Relation
+      Right: string
+      LeftValue: float
+      RightValue: float
+      /// Paired bootstrap interval of left - right (a bound: of left); None under the fallback rule.
+      Interval: Bootstrap.Interval option
+      Status: Status
+      /// How the link was judged (the rule, or why no interval could be had).
+      Rule: string }
+
 type ClaimResult =
     { Claim: Claim
       Status: Status
-      /// The numbers, e.g. "SMEC 62.1 >= Matryoshka-Adaptor 60.3 > PCA 37.7".
-      Detail: string }
+      /// The numbers and intervals, e.g. "SMEC 62.1 >= MA 60.3 (diff +1.8, 95% CI [+0.9, +2.7]) OK".
+      Detail: string
+      Links: LinkResult list }
 
 let private holds relation (a: float) (b: float) =
     match relation with
@@ -179,42 +247,97 @@ let private holds relation (a: float) (b: float) =
 let private miss relation (a: float) (b: float) =
     if holds relation a b then 0.0 else abs (a - b)
 
-let claim (evaluate: Quantity -> Evaluation) (c: Claim) : ClaimResult =
-    let show (v: SeedValues) = Display.format c.Display v.Mean
+/// The interval rule: for "a >= b" / "a > b" on the interval of a - b (or of a - bound): entirely
+/// above 0: OK; entirely below 0: FAIL; containing 0: TIE. Mirrored for "<=" / "<".
+let judgeInterval (relation: Relation) (interval: Bootstrap.Interval) (bound: float) =
+    let low, high = interval.Low - bound, interval.High - bound
+    match relation with
+    | AtLeast | Greater -> if low > 0.0 then Pass elif high < 0.0 then Fail else Tie
+    | AtMost | Less -> if high < 0.0 then Pass elif low > 0.0 then Fail else Tie
+
+/// Per-query samples for a claim's quantities (Error: why paired statistics cannot be had).
+type SampleSource = Quantity list -> Result<QuerySample, string>
+
+let private intervalOf (sample: SampleSource) (statistic: Quantity) (parts: Quantity list) =
+    sample parts
+    |> Result.bind (fun s ->
+        onDraws s statistic
+        |> Result.bind (fun f ->
+            let failure = ref None
+            let interval =
+                Bootstrap.interval Bootstrap.DefaultSeed Bootstrap.DefaultResamples s.Sizes (fun draws ->
+                    match f draws with
+                    | Ok v -> v
+                    | Error g ->
+                        failure.Value <- Some g.Reason
+                        nan)
+            match failure.Value with
+            | Some reason -> Error reason
+            | None -> Ok interval))
+
+let private bootstrapRule =
+    sprintf "paired bootstrap over queries (%d resamples, seed %d, per-query scores averaged over seeds, resampled within each dataset): 95%% interval"
+        Bootstrap.DefaultResamples Bootstrap.DefaultSeed
+
+/// Judge a claim. `evaluate` gives the table's value of a quantity (mean over seeds); `sample`
+/// the per-query scores behind quantities. A link whose quantities have per-query scores is
+/// judged by its interval; one without (probe measurements) by the fallback rule: holds on the
+/// seed means: OK; misses by at most max(slack, seed SDs): OK*; else FAIL.
+let claim (evaluate: Quantity -> Evaluation) (sample: SampleSource) (c: Claim) : ClaimResult =
+    let show (v: float) = Display.format c.Display v
+    let signed (v: float) = (if v >= 0.0 then "+" else "") + show v
+    let withInterval (i: Bootstrap.Interval) what =
+        sprintf "%s %s, 95%% CI [%s, %s]" what (signed i.Estimate) (signed i.Low) (signed i.High)
+    let gapResult (gap: Gap) = { Claim = c; Status = (if gap.Failed then Fail else Skipped); Detail = gap.Reason; Links = [] }
+    let linkText (l: LinkResult) =
+        let numbers =
+            match l.Interval with
+            | Some i when l.Right = "" -> withInterval i "value"
+            | Some i -> withInterval i "diff"
+            | None -> "no interval: " + l.Rule
+        let right = if l.Right = "" then show l.RightValue else sprintf "%s %s" l.Right (show l.RightValue)
+        sprintf "%s %s %s %s (%s) %s" l.Left (show l.LeftValue) (Relation.symbol l.Relation) right numbers (Status.name l.Status)
+    let finish (links: LinkResult list) =
+        { Claim = c
+          Status = Status.combine (links |> List.map (fun l -> l.Status)) |> Option.defaultValue Pass
+          Detail = links |> List.map linkText |> String.concat "; "
+          Links = links }
     match c.Assertion with
     | Chain(first, rest) ->
         let terms = first :: (rest |> List.map snd)
         let values = terms |> List.map (fun t -> t, evaluate t.Value)
         match values |> List.choose (function _, Gap g -> Some g | _ -> None) with
-        | gap :: _ ->
-            { Claim = c; Status = (if gap.Failed then Fail else Skipped); Detail = gap.Reason }
+        | gap :: _ -> gapResult gap
         | [] ->
             let known = values |> List.map (function t, Value v -> t, v | _, Gap _ -> failwith "unreachable")
-            let links =
-                List.zip (known |> List.take rest.Length) (List.zip (rest |> List.map fst) known.Tail)
-                |> List.map (fun ((_, a), (relation, (_, b))) ->
-                    let slack = List.max [ Allowance.resolve (max (abs a.Mean) (abs b.Mean)) c.Slack; a.Spread; b.Spread ]
+            List.zip (known |> List.take rest.Length) (List.zip (rest |> List.map fst) known.Tail)
+            |> List.map (fun ((ta, a), (relation, (tb, b))) ->
+                let link interval status rule =
+                    { Left = ta.Label; Relation = relation; Right = tb.Label; LeftValue = a.Mean; RightValue = b.Mean
+                      Interval = interval; Status = status; Rule = rule }
+                match intervalOf sample (Difference(ta.Value, tb.Value)) [ ta.Value; tb.Value ] with
+                | Ok interval -> link (Some interval) (judgeInterval relation interval 0.0) bootstrapRule
+                | Error why ->
+                    let slack = List.max [ Allowance.resolve (max (abs a.Mean) (abs b.Mean)) c.Slack; a.Sd; b.Sd ]
                     let status =
-                        if holds relation a.Mean b.Mean then Ok
-                        elif miss relation a.Mean b.Mean <= slack then OkStar
+                        if holds relation a.Mean b.Mean then Pass
+                        elif miss relation a.Mean b.Mean <= slack then PassNear
                         else Fail
-                    relation, status)
-            let detail =
-                let head = sprintf "%s %s" (fst known.Head).Label (show (snd known.Head))
-                List.zip links known.Tail
-                |> List.fold (fun text ((relation, status), (t, v)) ->
-                    let mark = match status with Ok -> "" | OkStar -> " (within noise)" | _ -> " (violated)"
-                    sprintf "%s %s%s %s %s" text (Relation.symbol relation) mark t.Label (show v)) head
-            { Claim = c; Status = (Status.combine (links |> List.map snd) |> Option.defaultValue Ok); Detail = detail }
+                    link None status (sprintf "%s; seed means compared with slack %g" why slack))
+            |> finish
     | Bound(t, relation, bound) ->
         match evaluate t.Value with
-        | Gap gap -> { Claim = c; Status = (if gap.Failed then Fail else Skipped); Detail = gap.Reason }
+        | Gap gap -> gapResult gap
         | Value v ->
-            let status =
-                if holds relation v.Mean bound then Ok
-                else
-                    let lenient = match relation with AtMost | Less -> bound * 1.5 | AtLeast | Greater -> bound / 1.5
-                    if holds relation v.Mean lenient then OkStar else Fail
-            { Claim = c
-              Status = status
-              Detail = sprintf "%s %s %s %s" t.Label (show v) (Relation.symbol relation) (Display.format c.Display bound) }
+            let link interval status rule =
+                { Left = t.Label; Relation = relation; Right = ""; LeftValue = v.Mean; RightValue = bound
+                  Interval = interval; Status = status; Rule = rule }
+            match intervalOf sample t.Value [ t.Value ] with
+            | Ok interval -> finish [ link (Some interval) (judgeInterval relation interval bound) bootstrapRule ]
+            | Error why ->
+                let status =
+                    if holds relation v.Mean bound then Pass
+                    else
+                        let lenient = match relation with AtMost | Less -> bound * 1.5 | AtLeast | Greater -> bound / 1.5
+                        if holds relation v.Mean lenient then PassNear else Fail
+                finish [ link None status (sprintf "%s; the seed mean against the bound, OK* within 1.5x" why) ]

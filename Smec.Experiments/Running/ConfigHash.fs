@@ -11,12 +11,14 @@ open Smec.Experiments.Catalog.Model
 
 /// Bump when the meaning of a config changes (a new required field, a changed default) so that
 /// old cached results are not reused.
+[<Literal>]
 let Schema = "smec-experiment/1"
 
 let private splitJson =
     function
     | GivenTrainTest validation -> JsonObject(dict [ "rule", JsonValue.Create "given-train-test" :> JsonNode; "validation", JsonValue.Create validation ])
-    | QueryHalves validation -> JsonObject(dict [ "rule", JsonValue.Create "query-halves" :> JsonNode; "validation", JsonValue.Create validation ])
+    | QueryHalves minValidation ->
+        JsonObject(dict [ "rule", JsonValue.Create "query-halves, validation max(min, train half / 5)" :> JsonNode; "min_validation", JsonValue.Create minValidation ])
 
 let private budgetJson (budget: TrainingBudget option) : JsonNode =
     match budget with

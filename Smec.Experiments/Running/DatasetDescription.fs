@@ -1,5 +1,5 @@
 /// Item 1's measurements: counts and dims of a dataset as the project's loaders read it. The
-/// loaders (DatasetLoader, branch data) record each file's SHA-256 (the data identity) and verify every count its
+/// loaders (DatasetLoader) record each file's SHA-256 (the data identity) and verify every count its
 /// manifest gives, so a damaged copy fails here with the file named.
 module Smec.Experiments.Running.DatasetDescription
 

@@ -129,6 +129,14 @@ let assemble (name: string) (corpus: EmbeddingMatrix) (queries: EmbeddingMatrix)
         [ Splits.describe rule
           sprintf "%d train, %d validation, %d test queries; %d documents" parts.Train.Length parts.Validation.Length parts.Test.Length corpus.Rows ] }
 
+/// A text dataset as the data layer gives it: its embeddings by one encoder (EmbeddingStore: the
+/// mirror's precomputed files when their key matches, else the cache, else encoded now) and its
+/// judgements by split (DatasetLoader, which verifies checksums and applies relevance mappings).
+let loadText (dataset: string) (encoder: string) (showProgress: bool) =
+    let encoded = EmbeddingStore.GetOrBuild(dataset, encoder, EncodeOptions(ShowProgress = showProgress))
+    let text = DatasetLoader.LoadText dataset
+    encoded, text.QrelsBySplit
+
 /// The project's own text data: embeddings from EmbeddingStore (the mirror's precomputed files
 /// when their key matches, else the embedding cache, else the encoder, then cached), judgements
 /// from DatasetLoader (which applies each dataset's relevance mapping, e.g. Cranfield's codes).
@@ -143,9 +151,8 @@ let encoderStore () : DatasetProvider =
             match dataset, encoder with
             | Some d, Some e when d.Kind = "text-retrieval" && e.Kind <> "precomputed" ->
                 Available(fun () ->
-                    let encoded = EmbeddingStore.GetOrBuild(config.Dataset, config.Encoder, EncodeOptions(ShowProgress = true))
-                    let text = DatasetLoader.LoadText(config.Dataset)
-                    let split name = match text.QrelsBySplit.TryGetValue name with | true, q -> Some q | _ -> None
+                    let encoded, qrelsBySplit = loadText config.Dataset config.Encoder true
+                    let split name = match qrelsBySplit.TryGetValue name with | true, q -> Some q | _ -> None
                     let test =
                         match split "test", split "all" with
                         | Some q, _ | None, Some q -> q

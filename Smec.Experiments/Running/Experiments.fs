@@ -13,6 +13,8 @@ open Smec.Experiments.Running.Environment
 
 type ExperimentOutput =
     { Measurements: Map<string, float>
+      /// Retrieval: per-query nDCG@10 at every scored dims.
+      PerQuery: ResultStore.PerQueryScores option
       Settings: Map<string, string>
       Notes: string list
       Checksums: Map<string, string> }
@@ -22,7 +24,7 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
     let inputDim = data.Training.Corpus.Dim
     let dims, tooLarge = config.Dims |> List.partition (fun d -> d <= inputDim)
     Determinism.Seed config.Seed |> ignore
-    let compressor =
+    use compressor =
         factory
             { Method = config.Method
               Options = config.Options
@@ -30,8 +32,6 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
               InputDim = inputDim
               Budget = config.Budget
               Seed = config.Seed }
-    // Some compressors hold torch tensors (SMEC's chain): release them when the experiment ends.
-    use _release = { new System.IDisposable with member _.Dispose() = match compressor with :? System.IDisposable as d -> d.Dispose() | _ -> () }
     compressor.Fit data.Training
     let search = SearchOptions(IgnoreIdenticalIds = data.DropSelfMatches)
     // P@10 and recall@10 besides the standard measures: the image items' class-relevance figures
@@ -43,18 +43,34 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
     let known = data.Training.Queries.IndexById()
     let validationIds = data.Training.Validation.QueryIds |> Seq.filter known.ContainsKey |> Seq.sortWith (fun a b -> System.String.CompareOrdinal(a, b)) |> Array.ofSeq
     let validationQueries = data.Training.Queries.Select validationIds
-    let measurements =
-        [ for d in dims do
-              if validationIds.Length > 0 then
+    let validation =
+        [ if validationIds.Length > 0 then
+              for d in dims do
                   let validationDocs = compressor.Compress(data.Training.Corpus, d, EmbeddingRole.Document)
                   let queries = compressor.Compress(validationQueries, d, EmbeddingRole.Query)
-                  yield "val-" + ndcgAt d, RetrievalEvaluation.NdcgAt10(queries, validationDocs, data.Training.Validation, search)
+                  yield "val-" + ndcgAt d, RetrievalEvaluation.NdcgAt10(queries, validationDocs, data.Training.Validation, search) ]
+    let evaluated =
+        [ for d in dims ->
               let docs = compressor.Compress(documents, d, EmbeddingRole.Document)
               let queries = compressor.Compress(data.TestQueries, d, EmbeddingRole.Query)
-              let result = RetrievalEvaluation.Evaluate(queries, docs, data.Test, measures, search)
+              d, RetrievalEvaluation.Evaluate(queries, docs, data.Test, measures, search) ]
+    let measurements =
+        [ for d, result in evaluated do
               yield ndcgAt d, result.Mean Measure.Ndcg10
               for m in measures do yield sprintf "%s@%d" m.Name d, result.Mean m ]
-    { Measurements = Map.ofList (Map.toList data.DataMeasurements @ measurements)
+    // Every dims scores the same test queries (those with judgements), in the same order.
+    let perQuery : ResultStore.PerQueryScores option =
+        match evaluated with
+        | [] -> Some { ResultStore.PerQueryScores.QueryIds = [||]; ResultStore.PerQueryScores.Scores = Map.empty } // no dims scored
+        | (_, first) :: _ ->
+            let ids = Array.ofSeq first.QueryIds
+            for d, result in evaluated do
+                if not (Seq.forall2 (=) result.QueryIds ids) then
+                    failwithf "per-query scores at %d dims cover other queries than at %d dims" d (fst evaluated.Head)
+            Some { ResultStore.PerQueryScores.QueryIds = ids
+                   ResultStore.PerQueryScores.Scores = evaluated |> List.map (fun (d, r) -> ndcgAt d, r.PerQuery Measure.Ndcg10) |> Map.ofList }
+    { Measurements = Map.ofList (Map.toList data.DataMeasurements @ validation @ measurements)
+      PerQuery = perQuery
       Settings = compressor.Settings |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
       Notes =
         data.Notes
@@ -71,7 +87,7 @@ let execute (env: RunEnvironment) (config: ExperimentConfig) (data: Lazy<LoadedD
     | DatasetDescription, _ ->
         DatasetDescription.describe env.Manifest config
         |> Result.map (fun (measurements, checksums) ->
-            { Measurements = measurements; Settings = Map.empty; Notes = []; Checksums = checksums })
+            { Measurements = measurements; PerQuery = None; Settings = Map.empty; Notes = []; Checksums = checksums })
     | _, None -> Error "no data for this experiment"
     | Retrieval, Some data ->
         env.Methods.Resolve config.Method
@@ -86,6 +102,7 @@ let execute (env: RunEnvironment) (config: ExperimentConfig) (data: Lazy<LoadedD
             Determinism.Seed config.Seed |> ignore
             let output = probe { Config = config; Data = data.Value; Methods = env.Methods }
             { Measurements = output.Measurements
+              PerQuery = None
               Settings = output.Settings
               Notes = data.Value.Notes @ output.Notes
               Checksums = data.Value.Checksums })

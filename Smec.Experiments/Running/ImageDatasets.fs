@@ -1,5 +1,5 @@
-/// The local image items as catalog datasets, on the same Core pieces and the same split as
-/// `smec images`. Item 4 (cifar10, fashion-mnist x resnet18): compressors learn on the class-balanced
+/// The local image items as catalog datasets, on the Core pieces (Smec.Core ImageRetrieval and
+/// Multimodal). Item 4 (cifar10, fashion-mnist x resnet18): compressors learn on the class-balanced
 /// training subset (ClassRelevanceTraining); the report searches the held-out test gallery, every
 /// image querying the rest of it (itself excluded), same class = relevant. Item 5 (flickr8k-1k-t2i,
 /// flickr8k-1k-i2t x flickr8k-joint): the learned joint space (MultimodalExperiment), trained once
@@ -23,11 +23,11 @@ open Smec.Experiments.Running.Datasets
 let imageDatasets = [ "cifar10"; "fashion-mnist" ]
 
 /// Seed of the training images held out for validation. Fixed apart from the training seed (as
-/// Splits.ValidationSeed is for text), so every method and seed sees the same images; 1 is
-/// `smec images`' default seed, so the catalog's cells and that command's tables share one split.
+/// Splits.ValidationSeed is for text), so every method and seed sees the same images.
+[<Literal>]
 let ImageValidationSeed = 1L
 
-/// The subsets `smec images` uses by default (200 train / 100 test per class, 20 held out, subset seed 0).
+/// The subsets of item 4 (200 train / 100 test per class, 20 held out, subset seed 0).
 let imageConfig (dataset: string) (encoder: string) = ImageRetrievalConfig(Dataset = dataset, Encoder = encoder)
 
 /// SHA-256 of the dataset's files as used (its data identity).
@@ -94,7 +94,7 @@ let imageProvider () : DatasetProvider =
 let jointEncoder = Item5Multimodal.flickrJoint
 let multimodalDatasets = [ "flickr8k-1k-t2i", CrossModalDirection.TextToImage; "flickr8k-1k-i2t", CrossModalDirection.ImageToText ]
 
-/// `smec images`' default setting (400 joint / 300 compressor / 100 validation / 200 held-out images, seeds 0).
+/// Item 5's setting (400 joint / 300 compressor / 100 validation / 200 held-out images, seeds 0).
 let multimodalConfig () = MultimodalConfig()
 
 /// Prepared joint spaces by config description: trained once per process, shared by both panels and every method.

@@ -118,9 +118,9 @@ let private number (options: Map<string, string>) name =
 
 // ---- factories ------------------------------------------------------------------------------
 
-let private truncation (request: MethodRequest) : ICompressor = Truncation(dimsOf request)
+let private truncation (request: MethodRequest) : ICompressor = new Truncation(dimsOf request)
 
-let private pca (request: MethodRequest) : ICompressor = Pca(dimsOf request)
+let private pca (request: MethodRequest) : ICompressor = new Pca(dimsOf request)
 
 let private matryoshkaAdaptor (request: MethodRequest) : ICompressor =
     let budget = budgetOf request
@@ -134,7 +134,7 @@ let private matryoshkaAdaptor (request: MethodRequest) : ICompressor =
                 PatienceSteps = budget.Patience * budget.ValidateEvery
             ))
             request.Options
-    MatryoshkaAdaptor(dimsOf request, options)
+    new MatryoshkaAdaptor(dimsOf request, options)
 
 let private searchAdaptor (request: MethodRequest) : ICompressor =
     let budget = budgetOf request
@@ -154,7 +154,7 @@ let private searchAdaptor (request: MethodRequest) : ICompressor =
                 PatienceSteps = budget.Patience * budget.ValidateEvery
             ))
             request.Options
-    SearchAdaptor(dimsOf request, options)
+    new SearchAdaptor(dimsOf request, options)
 
 /// SMEC from resolved options; `fixedModules` overrides SMRL/ADS/S-XBM (MRL has them off).
 let private smecCompressor (fixedModules: bool option) (request: MethodRequest) : ICompressor =

@@ -16,7 +16,7 @@ let private intOption (config: ExperimentConfig) (name: string) (defaultValue: i
         | true, v -> v
         | _ -> failwithf "gradient probe: option '%s' is '%s', expected an integer" name text
 
-/// Item 8: GradientProbe (branch smec) trains the toy FC layer under MRL and SMRL from the same
+/// Item 8: GradientProbe (Smec.Core.Training) trains the toy FC layer under MRL and SMRL from the same
 /// init and reports per-epoch gradient statistics; this turns its rows into the contract's names.
 let gradientProbe (context: ProbeContext) : ProbeOutput =
     let config = context.Config
@@ -101,5 +101,4 @@ let standard : ProbeRegistry =
     { Runners =
         Map.ofList
             [ GradientProbe, { Run = gradientProbe; Implementation = "Smec.Core GradientProbe/1" }
-              DimensionImportance, { Run = dimensionImportance; Implementation = "Smec.Core DimensionImportance/1" } ]
-      Pending = Map.empty }
+              DimensionImportance, { Run = dimensionImportance; Implementation = "Smec.Core DimensionImportance/1" } ] }

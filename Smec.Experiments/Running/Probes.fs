@@ -34,8 +34,7 @@ type ProbeEntry =
       Implementation: string }
 
 type ProbeRegistry =
-    { Runners: Map<ExperimentKind, ProbeEntry>
-      Pending: Map<ExperimentKind, string> }
+    { Runners: Map<ExperimentKind, ProbeEntry> }
 
     member this.ImplementationOf(kind: ExperimentKind) =
         match this.Runners.TryFind kind with
@@ -43,10 +42,9 @@ type ProbeRegistry =
         | None -> ""
 
     member this.Resolve(kind: ExperimentKind) : Result<ProbeRunner, string> =
-        match this.Runners.TryFind kind, this.Pending.TryFind kind with
-        | Some entry, _ -> Ok entry.Run
-        | None, Some reason -> Error reason
-        | None, None -> Error(sprintf "no probe registered for %s experiments" (ExperimentKind.name kind))
+        match this.Runners.TryFind kind with
+        | Some entry -> Ok entry.Run
+        | None -> Error(sprintf "no probe registered for %s experiments" (ExperimentKind.name kind))
 
     member this.With(kind: ExperimentKind, runner: ProbeRunner, implementation: string) =
-        { this with Runners = this.Runners.Add(kind, { Run = runner; Implementation = implementation }); Pending = this.Pending.Remove kind }
+        { this with Runners = this.Runners.Add(kind, { Run = runner; Implementation = implementation }) }

@@ -163,6 +163,7 @@ let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment 
                                       Implementation = implementationOf env p.Config
                                       ConfigJson = ConfigHash.canonical (ConfigHash.toJson p.Config)
                                       Measurements = output.Measurements
+                                      PerQuery = output.PerQuery
                                       Settings = output.Settings
                                       Notes = output.Notes
                                       PackageVersions = BuildInfo.PackageVersions() |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq

@@ -10,7 +10,9 @@ open Smec.Core.Training
 open Smec.Experiments.Catalog.Model
 
 /// The seed of the validation hold-out: fixed, not the training seed (as the training loop's tests use).
+[<Literal>]
 let ValidationSeed = 0L
+[<Literal>]
 let HalvesSalt = "smec-query-halves-v1"
 
 /// Ids in the order of their salted hash (ties, impossible in practice, by ordinal id).
@@ -26,6 +28,9 @@ type QuerySplit =
     { Train: string list
       Validation: string list
       Test: string list }
+
+/// Validation size of a query-halves split: a fifth of the train half, at least `minimum`.
+let halvesValidationSize (minimum: int) (trainHalf: int) = max minimum ((trainHalf + 4) / 5)
 
 /// Split judged queries by a rule. `train` is the dataset's train qrels where it has them.
 let split (rule: SplitRule) (train: Qrels option) (test: Qrels) : QuerySplit =
@@ -49,11 +54,11 @@ let split (rule: SplitRule) (train: Qrels option) (test: Qrels) : QuerySplit =
         let half = judged.Length / 2
         let trainHalf = ordered |> List.take half |> List.sort
         let testHalf = ordered |> List.skip half |> List.sort
-        let trainIds, validation = holdOut count test trainHalf "train-half queries"
+        let trainIds, validation = holdOut (halvesValidationSize count trainHalf.Length) test trainHalf "train-half queries"
         { Train = trainIds; Validation = validation; Test = testHalf }
 
 /// What the split rule says, for reports.
 let describe =
     function
     | GivenTrainTest n -> sprintf "the dataset's train/test qrels; %d train queries held out for validation (fixed seed %d)" n ValidationSeed
-    | QueryHalves n -> sprintf "no train split: judged queries halved by a fixed hash into train and test; %d of the train half held out for validation (fixed seed %d)" n ValidationSeed
+    | QueryHalves n -> sprintf "no train split: judged queries halved by a fixed hash into train and test; a fifth of the train half, at least %d queries, held out for validation (fixed seed %d)" n ValidationSeed

@@ -17,7 +17,9 @@ type CellResult =
       Value: Evaluation
       Checks: CheckResult list
       /// Hashes of the experiments behind it (for every seed of the table).
-      Experiments: string list }
+      Experiments: string list
+      /// Seeds at which a trained experiment behind the cell kept its untrained start (KeptStart).
+      KeptStart: int64 list }
 
     member this.Status = Status.combine (this.Checks |> List.map (fun c -> c.Status))
 
@@ -37,11 +39,90 @@ type TableResult =
     member this.Statuses =
         (this.Cells |> List.collect (fun c -> c.Checks |> List.map (fun k -> k.Status))) @ (this.Claims |> List.map (fun c -> c.Status))
 
+    /// Fewer seeds than the default for a table with trained cells: numbers of a quick run.
+    member this.Quick =
+        this.Spec.Seeds.Length < Profiles.defaultSeedCount
+        && this.Spec.Cells |> List.exists (fun c -> Quantities.seedDependent c.Value)
+
+    /// Torch thread counts of the finished experiments, with how many experiments ran with each.
+    member this.ThreadCounts =
+        this.Planned
+        |> List.choose (fun p -> match this.Outcomes.TryFind p.Hash with Some(Finished(r, _)) -> Some r.TorchThreads | _ -> None)
+        |> List.countBy id
+        |> List.sort
+
+/// "quick (1 seed)" for a quick run's numbers, "" otherwise.
+let quickLabel (result: TableResult) =
+    if result.Quick then sprintf "quick (%d seed%s)" result.Spec.Seeds.Length (if result.Spec.Seeds.Length = 1 then "" else "s") else ""
+
+/// A sentence when the results mix torch thread counts (float sums differ between them), else None.
+let threadNote (result: TableResult) =
+    match result.ThreadCounts with
+    | [] | [ _ ] -> None
+    | counts ->
+        Some(
+            sprintf "these results mix torch thread counts (%s): float sums are ordered differently, so cells may differ by training noise between them"
+                (counts |> List.map (fun (t, n) -> sprintf "%d thread%s: %d experiment%s" t (if t = 1 then "" else "s") n (if n = 1 then "" else "s")) |> String.concat ", ")
+        )
+
+/// The distinct comparisons (claim links) judged by an interval, with whether each stays
+/// significant under Holm's correction for testing them together at family-wise 5%.
+let holmDecided (result: TableResult) =
+    // A comparison that several claims share (SMEC vs MA in each "vs baseline" chain) counts once.
+    let links =
+        result.Claims
+        |> List.collect (fun c -> c.Links |> List.choose (fun l -> l.Interval |> Option.map (fun i -> c, l, i)))
+        |> List.distinctBy (fun (c, l, _) -> c.Claim.Panel, l.Left, l.LeftValue, l.Relation, l.Right, l.RightValue)
+    let keep = Bootstrap.holm 0.05 (links |> List.map (fun (_, _, i) -> i.PValue))
+    List.zip links keep |> List.map (fun ((c, l, _), kept) -> c, l, kept)
+
+/// The multiple-comparisons note of a report.
+let comparisonsNote (result: TableResult) =
+    let judged = holmDecided result
+    if judged.IsEmpty then None
+    else
+        let decided = judged |> List.filter (fun (_, l, _) -> l.Status = Pass || l.Status = Fail) |> List.length
+        let holm = judged |> List.filter (fun (_, _, kept) -> kept) |> List.length
+        Some(
+            sprintf "%d comparisons are tested together, each at 95%% (paired bootstrap, %d resamples): %d are decided (OK or FAIL), about %.1f would be by chance alone if no difference were real; %d stay significant under Holm's correction at family-wise 5%%."
+                judged.Length Bootstrap.DefaultResamples decided (0.05 * float judged.Length) holm
+        )
+
+/// A claim's terms that name a row (a method row of the catalog, or a row of any panel of the
+/// table) must name a row of the claim's own panel: a typo, or a row another change removed,
+/// would otherwise compare the wrong numbers. Derived terms ("spread @24") are not rows.
+let validateClaims (spec: TableSpec) =
+    let methodRows = Profiles.localTextMethods |> List.map (fun m -> m.Row)
+    let tableRows = spec.Cells |> List.map (fun cell -> cell.Row)
+    for c in spec.Claims do
+        if not (List.contains c.Panel spec.Panels) then
+            failwithf "item %d (%s) claim '%s' names panel '%s', which the table lacks (panels: %s)"
+                spec.Item (Profile.name spec.Profile) c.Id c.Panel (String.concat ", " spec.Panels)
+        let terms =
+            match c.Assertion with
+            | Chain(first, rest) -> first :: (rest |> List.map snd)
+            | Bound(t, _, _) -> [ t ]
+        let panelRows = spec.Cells |> List.filter (fun cell -> cell.Panel = c.Panel) |> List.map (fun cell -> cell.Row) |> List.distinct
+        for t in terms do
+            let namesRow = List.contains t.Label methodRows || List.contains t.Label tableRows
+            if namesRow && not (List.contains t.Label panelRows) then
+                failwithf "item %d (%s) claim '%s' names row '%s', which panel '%s' lacks (rows: %s)"
+                    spec.Item (Profile.name spec.Profile) c.Id t.Label c.Panel (String.concat ", " panelRows)
+
 /// `keyOf`: the key of an experiment's outcome (Runner.keyOf under the run's environment).
 let evaluate (published: PublishedTable) (blessed: BlessedValue list) (blessedPath: string) (manifestPath: string option)
              (keyOf: ExperimentConfig -> string) (spec: TableSpec) (planned: PlannedExperiment list) (outcomes: Map<string, Outcome>) : TableResult =
     let lookup (config: ExperimentConfig) = outcomes.TryFind(keyOf config)
     let evaluateQuantity = Quantities.evaluate lookup spec.Seeds
+    let keptStartSeeds (quantity: Quantity) =
+        [ for config, measure in Quantities.leaves quantity do
+              if config.Budget.IsSome then
+                  for seed in spec.Seeds do
+                      match lookup (ExperimentConfig.withSeed seed config) with
+                      | Some(Finished(r, _)) when KeptStart.kept r.Settings (KeptStart.dimsOfMeasure measure) -> yield seed
+                      | _ -> () ]
+        |> List.distinct
+        |> List.sort
     let cellResult (cell: Cell) =
         let value = evaluateQuantity cell.Value
         let cellHash = ConfigHash.quantityHash cell.Value
@@ -68,10 +149,11 @@ let evaluate (published: PublishedTable) (blessed: BlessedValue list) (blessedPa
           Experiments =
             Catalog.experimentsOf cell.Value
             |> List.collect (fun c -> spec.Seeds |> List.map (fun s -> keyOf (ExperimentConfig.withSeed s c)))
-            |> List.distinct }
+            |> List.distinct
+          KeptStart = keptStartSeeds cell.Value }
     { Spec = spec
       Cells = spec.Cells |> List.map cellResult
-      Claims = spec.Claims |> List.map (Checks.claim evaluateQuantity)
+      Claims = spec.Claims |> List.map (Checks.claim evaluateQuantity (Quantities.querySample lookup spec.Seeds))
       Planned = planned
       Outcomes = outcomes
       Published = published.ForItem spec.Item
@@ -81,24 +163,33 @@ let evaluate (published: PublishedTable) (blessed: BlessedValue list) (blessedPa
 
 /// Plan, run (or reuse) and judge one table.
 let reproduce (env: RunEnvironment) (published: PublishedTable) (options: RunOptions) (spec: TableSpec) : TableResult =
+    validateClaims spec
     let planned = Runner.plan env spec
     let outcomes = Runner.run env options planned
     let blessedPath = Blessed.pathOf env.PaperResultsDir spec.Item spec.Profile
     evaluate published (Blessed.load blessedPath) blessedPath (env.Manifest |> Option.map (fun m -> m.Path)) (Runner.keyOf env) spec planned outcomes
 
 /// Blessed values for every cell of a table that has a value now (from its cached results).
-let blessings (result: TableResult) (date: string) : BlessedValue list =
-    [ for c in result.Cells do
-          match c.Value with
-          | Value v when Catalog.experimentsOf c.Cell.Value |> List.exists (fun e -> e.Kind <> DatasetDescription) ->
-              yield
-                  { Panel = c.Cell.Panel
-                    Row = c.Cell.Row
-                    Column = c.Cell.Column
-                    Value = v.Mean
-                    Spread = v.Spread
-                    Seeds = (if Quantities.seedDependent c.Cell.Value then result.Spec.Seeds else [ 0L ])
-                    CellHash = c.CellHash
-                    BlessedOn = date
-                    DataIdentity = Datasets.cellDataIdentity c.Cell.Value }
-          | _ -> () ]
+/// Quick results are refused: a blessed value is the reference of a band derived from its seeds.
+let blessings (result: TableResult) (date: string) : Result<BlessedValue list, string> =
+    if result.Quick then
+        Error(
+            sprintf "item %d was reproduced with %d seed(s), a quick run: bless from the default %d seeds (`smec reproduce --table %d`, then `smec bless --table %d`)"
+                result.Spec.Item result.Spec.Seeds.Length Profiles.defaultSeedCount result.Spec.Item result.Spec.Item
+        )
+    else
+        Ok
+            [ for c in result.Cells do
+                  match c.Value with
+                  | Value v when Catalog.experimentsOf c.Cell.Value |> List.exists (fun e -> e.Kind <> DatasetDescription) ->
+                      yield
+                          { Panel = c.Cell.Panel
+                            Row = c.Cell.Row
+                            Column = c.Cell.Column
+                            Value = v.Mean
+                            PerSeed = v.PerSeed
+                            Seeds = (if Quantities.seedDependent c.Cell.Value then result.Spec.Seeds else [ 0L ])
+                            CellHash = c.CellHash
+                            BlessedOn = date
+                            DataIdentity = Datasets.cellDataIdentity c.Cell.Value }
+                  | _ -> () ]

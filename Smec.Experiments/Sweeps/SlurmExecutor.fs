@@ -197,8 +197,8 @@ let submit (env: RunEnvironment) (sweepName: string) (sweepDir: string) (options
         if dryRun then DryRun text
         else
             Directory.CreateDirectory(Path.Combine(folder, "logs")) |> ignore
-            ResultStore.writeAtomically keysFile (todo |> List.map (fun p -> p.Key + "\n") |> String.concat "")
-            ResultStore.writeAtomically scriptFile text
+            SweepFolder.writeText keysFile (todo |> List.map (fun p -> p.Key + "\n") |> String.concat "")
+            SweepFolder.writeText scriptFile text
             let code, output, errors = call "sbatch" [ "--parsable"; scriptFile ]
             if code <> 0 then failwithf "sbatch %s failed (exit %d): %s" scriptFile code (errors.Trim())
             let id = output.Trim().Split(';')[0]

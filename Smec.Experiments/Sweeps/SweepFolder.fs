@@ -11,6 +11,9 @@ open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Sweeps.SweepPlan
 
+/// Write a text file atomically (the project's one atomic-write helper).
+let writeText (path: string) (text: string) = Smec.Core.Storage.AtomicFile.WriteAllText(path, text)
+
 let sweepsFolder (resultsDir: string) = Path.Combine(resultsDir, "sweeps")
 let folderOf (resultsDir: string) (name: string) = Path.Combine(sweepsFolder resultsDir, name)
 let pointsFolder (sweepDir: string) = Path.Combine(sweepDir, "points")
@@ -74,7 +77,7 @@ let writePoint (sweepDir: string) (sweepName: string) (point: Point) =
     o["sweep"] <- JsonValue.Create sweepName
     o["setting"] <- JsonValue.Create point.Setting
     o["config"] <- ConfigHash.toJson point.Config
-    ResultStore.writeAtomically (pointFile sweepDir point.Key) (o.ToJsonString(JsonSerializerOptions(WriteIndented = true)))
+    writeText (pointFile sweepDir point.Key) (o.ToJsonString(JsonSerializerOptions(WriteIndented = true)))
 
 /// The config of a point file.
 let readPoint (file: string) : string * ExperimentConfig =
@@ -105,6 +108,6 @@ let writePlan (sweepDir: string) (plan: SweepPlan) =
     let lines =
         [ yield String.concat "," ("key" :: columns |> List.map quote)
           for p in plan.Points -> String.concat "," (p.Key :: (columns |> List.map (fun c -> p.Values |> Map.tryFind c |> Option.defaultValue "")) |> List.map quote) ]
-    ResultStore.writeAtomically (Path.Combine(sweepDir, "plan.csv")) (String.concat "\n" lines + "\n")
+    writeText (Path.Combine(sweepDir, "plan.csv")) (String.concat "\n" lines + "\n")
     if File.Exists plan.Spec.File then
-        ResultStore.writeAtomically (Path.Combine(sweepDir, "spec.yaml")) (File.ReadAllText plan.Spec.File)
+        writeText (Path.Combine(sweepDir, "spec.yaml")) (File.ReadAllText plan.Spec.File)

@@ -245,11 +245,11 @@ let html (report: SweepReport) =
 /// Write report.md, report.html, settings.csv and points.csv into the sweep folder.
 let write (sweepDir: string) (report: SweepReport) =
     Directory.CreateDirectory sweepDir |> ignore
-    ResultStore.writeAtomically (Path.Combine(sweepDir, "report.md")) (markdown report)
-    ResultStore.writeAtomically (Path.Combine(sweepDir, "report.html")) (html report)
+    SweepFolder.writeText (Path.Combine(sweepDir, "report.md")) (markdown report)
+    SweepFolder.writeText (Path.Combine(sweepDir, "report.html")) (html report)
     let csvOf (frame: Frame<int, string>) =
         use text = new StringWriter()
         frame.SaveCsv(text, includeRowKeys = false, culture = CultureInfo.InvariantCulture)
         text.ToString()
-    ResultStore.writeAtomically (Path.Combine(sweepDir, "points.csv")) (if report.Points.RowCount = 0 then "" else csvOf report.Points)
-    ResultStore.writeAtomically (Path.Combine(sweepDir, "settings.csv")) (if report.Settings.IsEmpty then "" else csvOf (Frame.ofRecords report.Settings))
+    SweepFolder.writeText (Path.Combine(sweepDir, "points.csv")) (if report.Points.RowCount = 0 then "" else csvOf report.Points)
+    SweepFolder.writeText (Path.Combine(sweepDir, "settings.csv")) (if report.Settings.IsEmpty then "" else csvOf (Frame.ofRecords report.Settings))

@@ -16,20 +16,20 @@ let identityInVerdicts =
             use temp = new TempDir()
             let path = Path.Combine(temp.Path, "blessed", "item-2-local.csv")
             let value =
-                { BlessedValue.Panel = "SciFact"; Row = "SMEC"; Column = "24"; Value = 0.65; Spread = 0.0
+                { BlessedValue.Panel = "SciFact"; Row = "SMEC"; Column = "24"; Value = 0.65; PerSeed = [ 0.65 ]
                   Seeds = [ 1L ]; CellHash = "h"; BlessedOn = "2026-11-29"; DataIdentity = "scifact=0123456789abcdef" }
             Smec.Experiments.Running.Blessed.save path [ value ]
             Expect.equal (Smec.Experiments.Running.Blessed.load path) [ value ] "round trip"
-            File.WriteAllText(path, "panel,row,column,value,spread,seeds,cell_hash,blessed_on\nSciFact,SMEC,24,0.65,0,1,h,2026-11-28\n")
+            File.WriteAllText(path, "panel,row,column,value,sd,per_seed,seeds,cell_hash,blessed_on\nSciFact,SMEC,24,0.65,0,0.65,1,h,2026-11-28\n")
             Expect.equal (Smec.Experiments.Running.Blessed.load path).Head.DataIdentity "" "an old file: the reference data"
 
         testCase "a regression cell blessed on other data says 'other data copy: not comparable', neither OK nor FAIL" <| fun () ->
             let blessed =
-                { BlessedValue.Panel = "SciFact"; Row = "SMEC"; Column = "24"; Value = 0.65; Spread = 0.0
+                { BlessedValue.Panel = "SciFact"; Row = "SMEC"; Column = "24"; Value = 0.65; PerSeed = [ 0.65 ]
                   Seeds = [ 1L ]; CellHash = "h"; BlessedOn = "2026-11-29"; DataIdentity = "" }
             let check =
                 Smec.Experiments.Running.Checks.otherDataCopy blessed "scifact=0123456789abcdef"
-                    (Smec.Experiments.Running.Quantities.Value { Mean = 0.2; Spread = 0.0; PerSeed = [ 0.2 ] })
+                    (Smec.Experiments.Running.Quantities.Value(Smec.Experiments.Running.Quantities.seedValues [ 0.2 ]))
             Expect.equal check.Status Smec.Experiments.Running.Checks.Skipped "not judged"
             Expect.stringStarts check.Note "other data copy: not comparable" "says why"
             expectContains check.Note [ "the reference data"; "scifact=0123456789abcdef" ] "names both identities"

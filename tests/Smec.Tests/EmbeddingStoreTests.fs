@@ -72,7 +72,7 @@ let tests =
             let first = EmbeddingStore.GetOrBuild("tiny", "all-MiniLM-L6-v2", options)
             Expect.equal (Set.ofSeq first.Origins.Values) (set [ "built" ]) "first call encodes"
             // The same documents under the same encoder give the mirror's rows.
-            let folder = Path.Combine(dataRoot (), "embeddings", "scifact", "all-MiniLM-L6-v2")
+            let folder = SciFact.embeddingsFolder ()
             let mirror = Npy.ReadEmbeddings(Path.Combine(folder, "corpus.npy"), Path.Combine(folder, "corpus.ids.txt"))
             let expected = mirror.Select(docs |> List.map (fun d -> d.Id) |> ResizeArray)
             let diff = Seq.map2 (fun (a: float32) b -> abs (a - b)) expected.Values first.Corpus.Values |> Seq.max

@@ -83,6 +83,11 @@ let private offenders (namespaces: string list) =
                         yield sprintf "%s.%s calls %s.%s" t.FullName m.Name c.DeclaringType.Name c.Name ]
     |> List.distinct
 
+/// Every namespace whose code trains or computes a training loss.
+let private trainingNamespaces =
+    [ "Smec.Core.Losses"; "Smec.Core.Losses.Baselines"; "Smec.Core.Methods"; "Smec.Core.Methods.SmecMethod"
+      "Smec.Core.Methods.Baselines"; "Smec.Core.Training"; "Smec.Core.Multimodal"; "Smec.Core.ImageRetrieval" ]
+
 [<Tests>]
 let tests =
     testList "Scalar safety" [
@@ -93,9 +98,25 @@ let tests =
             Expect.isTrue (hazardous addition) "a + b passes a temporary alpha Scalar in TorchSharp 0.107"
             Expect.isFalse (hazardous subtract) "a.sub(b) passes no Scalar"
 
-        testCase "losses, SMEC and the training loop call no TorchSharp API that makes a temporary Scalar" <| fun () ->
-            // Namespaces checked so far; others (Baselines, Retrieval) can join once they use ScalarSafe.
-            let found = offenders [ "Smec.Core.Losses"; "Smec.Core.Methods.SmecMethod"; "Smec.Core.Training"
-                                    "Smec.Core.Losses.Baselines"; "Smec.Core.Methods.Baselines" ]
+        testCase "every namespace that trains is checked" <| fun () ->
+            // A namespace trains when one of its types runs the shared loop or is a loop objective/task.
+            let core = typeof<Smec.Core.Training.TrainingLoop>.Assembly
+            let loopRun = typeof<Smec.Core.Training.TrainingLoop>.GetMethods() |> Array.filter (fun m -> m.Name = "Run") |> Array.map (fun m -> m :> MethodBase)
+            let isLoopType (t: Type) =
+                typeof<Smec.Core.Training.ITrainingObjective>.IsAssignableFrom t || typeof<Smec.Core.Training.ILoopTask>.IsAssignableFrom t
+            let flags = BindingFlags.Public ||| BindingFlags.NonPublic ||| BindingFlags.Instance ||| BindingFlags.Static ||| BindingFlags.DeclaredOnly
+            let training =
+                [ for t in core.GetTypes() do
+                    let runsLoop =
+                        t.GetMethods flags |> Seq.cast<MethodBase> |> Seq.exists (fun m ->
+                            callees m |> List.exists (fun c -> loopRun |> Array.contains c))
+                    if (runsLoop || isLoopType t) && not (isNull t.Namespace) then yield t.Namespace ]
+                |> set
+            Expect.isTrue (training.Contains "Smec.Core.Multimodal") "the joint space trains (through the shared loop)"
+            let missing = training - set trainingNamespaces
+            Expect.isEmpty missing (sprintf "namespaces that train but are not checked: %A" missing)
+
+        testCase "the training code (losses, methods, loop, joint space, image retrieval) makes no temporary Scalar" <| fun () ->
+            let found = offenders trainingNamespaces
             Expect.isEmpty found (sprintf "use ScalarSafe instead:\n%s" (String.Join("\n", found)))
     ]

@@ -7,15 +7,7 @@ open Smec.Core.Storage
 open Smec.Core.Methods
 open Smec.Core.Training
 
-let private load () =
-    let root = TestSupport.dataRoot ()
-    let emb = Path.Combine(root, "embeddings", "scifact", "all-MiniLM-L6-v2")
-    let corpus = Npy.ReadEmbeddings(Path.Combine(emb, "corpus.npy"), Path.Combine(emb, "corpus.ids.txt"))
-    let queries = Npy.ReadEmbeddings(Path.Combine(emb, "queries.npy"), Path.Combine(emb, "queries.ids.txt"))
-    let train = Qrels.Read(Path.Combine(root, "beir", "scifact", "qrels", "train.tsv"))
-    corpus, queries, train
-
-let private cached = lazy (load ())
+let private cached = lazy (TestSupport.SciFact.corpus (), TestSupport.SciFact.queries (), TestSupport.SciFact.qrels "train")
 
 /// Train data with 100 train queries held out for validation (split seed 0), training seed given.
 let trainingData (seed: int64) =

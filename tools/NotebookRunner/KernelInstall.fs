@@ -12,7 +12,10 @@ open System.Diagnostics
 open System.IO
 open System.Text.Json
 
+[<Literal>]
+
 let ToolPackageId = "microsoft.dotnet-interactive"
+[<Literal>]
 let AppDll = "Microsoft.DotNet.Interactive.App.dll"
 
 /// The folder holding .config/dotnet-tools.json, searched upwards from `start`

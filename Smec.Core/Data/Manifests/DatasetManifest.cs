@@ -11,6 +11,9 @@ public sealed class DatasetManifest
 {
     public string Id { get; set; } = "";
     public string Title { get; set; } = "";
+    /// <summary>Short name for tables and panels ("SciFact"); the id when not given.</summary>
+    public string? Name { get; set; }
+    [YamlIgnore] public string DisplayName => string.IsNullOrWhiteSpace(Name) ? Id : Name;
     /// <summary>text-retrieval, image-classification or image-captions.</summary>
     public string Kind { get; set; } = "";
     /// <summary>beir, cranfield, cacm, idx, jpeg-tar, flickr-captions, or external (embeddings only).</summary>

@@ -26,7 +26,7 @@ public static class PairwiseSimilarityLoss
         var upper = ones(batch, batch, dtype: ScalarType.Bool, device: original.device).triu(1);
         var total = NestedLoss.Sum(prefixes, m =>
         {
-            var prefix = PrefixCosine.Prefix(adapted, m);
+            var prefix = PrefixCosine.NormalisedPrefix(adapted, m);
             return prefix.matmul(prefix.t()).sub(target).abs().masked_select(upper).mean();
         });
         return total.DividedBy(prefixes.Count).MoveToOuterDisposeScope();

@@ -5,8 +5,9 @@ namespace Smec.Core.Losses.Baselines;
 /// <summary>Cosine geometry of Matryoshka prefixes: the first m coordinates of each row, renormalised.</summary>
 public static class PrefixCosine
 {
-    /// <summary>Rows (along the last axis) cut to their first <paramref name="m"/> coordinates and L2-normalised.</summary>
-    public static Tensor Prefix(Tensor rows, int m)
+    /// <summary>Rows (along the last axis) cut to their first <paramref name="m"/> coordinates and L2-normalised
+    /// (<see cref="NestedLoss.FirstColumns"/> cuts without renormalising).</summary>
+    public static Tensor NormalisedPrefix(Tensor rows, int m)
     {
         if (m <= 0 || m > rows.shape[^1])
             throw new ArgumentOutOfRangeException(nameof(m), $"prefix {m} of {rows.shape[^1]}-d rows");

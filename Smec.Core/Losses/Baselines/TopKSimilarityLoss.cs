@@ -28,7 +28,7 @@ public static class TopKSimilarityLoss
         using var scope = NewDisposeScope();
         var target = Cosines(nn.functional.normalize(originalAnchors, p: 2.0, dim: 1), nn.functional.normalize(originalNeighbours, p: 2.0, dim: 2));
         var total = NestedLoss.Sum(prefixes, m =>
-            Cosines(PrefixCosine.Prefix(adaptedAnchors, m), PrefixCosine.Prefix(adaptedNeighbours, m)).sub(target).abs().mean());
+            Cosines(PrefixCosine.NormalisedPrefix(adaptedAnchors, m), PrefixCosine.NormalisedPrefix(adaptedNeighbours, m)).sub(target).abs().mean());
         return total.DividedBy(prefixes.Count).MoveToOuterDisposeScope();
     }
 

@@ -19,7 +19,8 @@ public sealed class MatryoshkaAdaptor : ICompressor
 {
     public const string SupervisedName = "Matryoshka-Adaptor";
     public const string UnsupervisedName = "MA-unsup";
-    private const string WeightsFile = "adaptor.bin";
+    /// <summary>Its kind in a saved model (<see cref="SavedModel"/>).</summary>
+    public const string Kind = "matryoshka-adaptor";
 
     private readonly MatryoshkaAdaptorOptions _options;
     private readonly Dictionary<string, string> _settings = new();
@@ -133,21 +134,36 @@ public sealed class MatryoshkaAdaptor : ICompressor
     public void Save(string directory)
     {
         var adaptor = _adaptor ?? throw new InvalidOperationException($"{Name}: nothing to save before Fit");
-        CompressorFiles.Write(directory, this);
-        adaptor.save(Path.Combine(directory, WeightsFile));
+        var config = new System.Text.Json.Nodes.JsonObject
+        {
+            ["input_dim"] = adaptor.Dim, ["hidden_dim"] = adaptor.HiddenDim, ["supervised"] = _options.Supervised,
+        };
+        SavedModel.Write(directory, Kind, this, config, SavedModelReader.StateOf(adaptor, "adaptor."));
     }
 
-    /// <summary>Rebuild from a saved folder; the options are as saved in its settings only as far as inference needs (dims, widths).</summary>
+    /// <summary>Rebuild from a saved folder; the options are as saved only as far as inference needs (dims, widths).</summary>
     public static MatryoshkaAdaptor Load(string directory)
     {
-        var manifest = CompressorFiles.Read(directory, SupervisedName, UnsupervisedName);
+        using var saved = SavedModel.Open(directory);
+        return Load(saved);
+    }
+
+    internal static MatryoshkaAdaptor Load(SavedModelReader saved)
+    {
+        saved.Expect(Kind);
         Determinism.ConfigureTorch();
-        var inputDim = CompressorFiles.Setting(manifest, directory, "input dim", int.Parse);
-        var hiddenDim = CompressorFiles.Setting(manifest, directory, "hidden dim", int.Parse);
-        var method = new MatryoshkaAdaptor(manifest.Dims, new MatryoshkaAdaptorOptions { Supervised = manifest.Name == SupervisedName, HiddenDim = hiddenDim });
-        foreach (var (key, value) in manifest.Settings) method._settings[key] = value;
+        var inputDim = saved.Get<int>("input_dim");
+        var hiddenDim = saved.Get<int>("hidden_dim");
+        var method = new MatryoshkaAdaptor(saved.Dims, new MatryoshkaAdaptorOptions { Supervised = saved.Get<bool>("supervised"), HiddenDim = hiddenDim });
+        foreach (var (key, value) in saved.Settings) method._settings[key] = value;
         method._adaptor = new ResidualAdaptor(inputDim, hiddenDim);
-        method._adaptor.load(Path.Combine(directory, WeightsFile));
+        saved.ReadInto(method._adaptor, "adaptor.");
         return method;
+    }
+
+    public void Dispose()
+    {
+        _adaptor?.Dispose();
+        _adaptor = null;
     }
 }

@@ -37,7 +37,7 @@ internal sealed class MatryoshkaAdaptorObjective(
         var queries = adaptor.forward(batch.Queries);
         var docs = adaptor.forward(batch.Docs);
         var ranking = NestedLoss.Sum(dims, m => RankingLoss.Compute(options.RankingLoss,
-            NestedLoss.Prefix(queries, m), NestedLoss.Prefix(docs, m), batch.Relevance, batch.PositiveColumn, options.Temperature));
+            NestedLoss.FirstColumns(queries, m), NestedLoss.FirstColumns(docs, m), batch.Relevance, batch.PositiveColumn, options.Temperature));
         return loss.Add(ranking.Times(options.Gamma / dims.Count));
     }
 

@@ -16,8 +16,8 @@ namespace Smec.Core.Methods.Baselines;
 public sealed class Pca : ICompressor
 {
     public const string MethodName = "PCA";
-    private const string MeanFile = "pca.mean.pt";
-    private const string ComponentsFile = "pca.components.pt";
+    /// <summary>Its kind in a saved model (<see cref="SavedModel"/>).</summary>
+    public const string Kind = "pca";
 
     private Tensor? _mean;        // (1 x D) float64
     private Tensor? _components;  // (D x maxDim) float64, columns by decreasing variance
@@ -86,24 +86,30 @@ public sealed class Pca : ICompressor
     public void Save(string directory)
     {
         if (_mean is null || _components is null) throw new InvalidOperationException("PCA: nothing to save before Fit");
-        CompressorFiles.Write(directory, this);
-        torch.save(_mean, Path.Combine(directory, MeanFile));
-        torch.save(_components, Path.Combine(directory, ComponentsFile));
+        SavedModel.Write(directory, Kind, this, null, [("mean", _mean), ("components", _components)]);
     }
 
     public static Pca Load(string directory)
     {
-        var manifest = CompressorFiles.Read(directory, MethodName);
+        using var saved = SavedModel.Open(directory);
+        return Load(saved);
+    }
+
+    internal static Pca Load(SavedModelReader saved)
+    {
+        saved.Expect(Kind);
         Determinism.ConfigureTorch();
-        var pca = new Pca(manifest.Dims);
-        foreach (var (key, value) in manifest.Settings) pca._settings[key] = value;
-        pca.ReplaceState(torch.load(Path.Combine(directory, MeanFile)), torch.load(Path.Combine(directory, ComponentsFile)));
+        var pca = new Pca(saved.Dims);
+        foreach (var (key, value) in saved.Settings) pca._settings[key] = value;
+        pca.ReplaceState(saved.Tensor("mean"), saved.Tensor("components"));
         if (pca._components!.shape[1] < pca.Dims[0])
-            throw new InvalidDataException($"{directory}: {ComponentsFile} has {pca._components.shape[1]} components, the manifest asks for {pca.Dims[0]}");
+            throw new InvalidDataException($"{saved.ManifestPath}: tensor 'components' has {pca._components.shape[1]} columns, the manifest asks for {pca.Dims[0]}");
         return pca;
     }
 
-    private void ReplaceState(Tensor mean, Tensor components)
+    public void Dispose() => ReplaceState(null, null);
+
+    private void ReplaceState(Tensor? mean, Tensor? components)
     {
         _mean?.Dispose();
         _components?.Dispose();

@@ -17,6 +17,8 @@ namespace Smec.Core.Methods.Baselines;
 public sealed class SearchAdaptor : ICompressor
 {
     public const string MethodName = "Search-Adaptor";
+    /// <summary>Its kind in a saved model (<see cref="SavedModel"/>).</summary>
+    public const string Kind = "search-adaptor";
 
     private readonly SearchAdaptorOptions _options;
     private readonly Dictionary<string, string> _settings = new();
@@ -102,31 +104,40 @@ public sealed class SearchAdaptor : ICompressor
         return BaselineTensors.ToNormalisedMatrix(embeddings.Ids, model.forward(input));
     }
 
-    private static string WeightsFile(int dim) => $"adaptor-{dim}.bin";
+    private static string Prefix(int dim) => $"adaptor@{dim}.";
 
     public void Save(string directory)
     {
         if (_models.Count == 0) throw new InvalidOperationException($"{Name}: nothing to save before Fit");
-        CompressorFiles.Write(directory, this);
-        foreach (var (dim, model) in _models) model.save(Path.Combine(directory, WeightsFile(dim)));
+        var first = _models[Dims[0]];
+        var config = new System.Text.Json.Nodes.JsonObject { ["input_dim"] = first.InputDim, ["hidden_dim"] = first.HiddenDim };
+        SavedModel.Write(directory, Kind, this, config, Dims.SelectMany(d => SavedModelReader.StateOf(_models[d], Prefix(d))));
     }
 
     public static SearchAdaptor Load(string directory)
     {
-        var manifest = CompressorFiles.Read(directory, MethodName);
+        using var saved = SavedModel.Open(directory);
+        return Load(saved);
+    }
+
+    internal static SearchAdaptor Load(SavedModelReader saved)
+    {
+        saved.Expect(Kind);
         Determinism.ConfigureTorch();
-        var inputDim = CompressorFiles.Setting(manifest, directory, "input dim", int.Parse);
-        var hiddenDim = CompressorFiles.Setting(manifest, directory, "hidden dim", int.Parse);
-        var method = new SearchAdaptor(manifest.Dims, new SearchAdaptorOptions { HiddenDim = hiddenDim });
-        foreach (var (key, value) in manifest.Settings) method._settings[key] = value;
+        var inputDim = saved.Get<int>("input_dim");
+        var hiddenDim = saved.Get<int>("hidden_dim");
+        var method = new SearchAdaptor(saved.Dims, new SearchAdaptorOptions { HiddenDim = hiddenDim });
+        foreach (var (key, value) in saved.Settings) method._settings[key] = value;
         foreach (var dim in method.Dims)
         {
             var model = new SearchAdaptorModel(inputDim, hiddenDim, dim);
-            model.load(Path.Combine(directory, WeightsFile(dim)));
+            saved.ReadInto(model, Prefix(dim));
             method._models[dim] = model;
         }
         return method;
     }
+
+    public void Dispose() => DisposeModels();
 
     private void DisposeModels()
     {

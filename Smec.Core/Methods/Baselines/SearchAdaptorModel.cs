@@ -17,6 +17,7 @@ public sealed class SearchAdaptorModel : Module<Tensor, Tensor>
 
     public int TargetDim { get; }
     public int InputDim => adaptor.Dim;
+    public int HiddenDim => adaptor.HiddenDim;
 
     public SearchAdaptorModel(int dim, int hiddenDim, int targetDim) : base(nameof(SearchAdaptorModel))
     {

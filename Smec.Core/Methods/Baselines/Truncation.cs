@@ -13,6 +13,8 @@ public sealed class Truncation : ICompressor
 {
     public const string TruncationName = "Truncation";
     public const string FullName = "Full";
+    /// <summary>Its kind in a saved model (<see cref="SavedModel"/>).</summary>
+    public const string Kind = "truncation";
 
     public string Name { get; }
     public IReadOnlyList<int> Dims { get; }
@@ -42,11 +44,21 @@ public sealed class Truncation : ICompressor
         return BaselineTensors.ToNormalisedMatrix(embeddings.Ids, prefix);
     }
 
-    public void Save(string directory) => CompressorFiles.Write(directory, this);
+    public void Save(string directory) => SavedModel.Write(directory, Kind, this, null, []);
 
     public static Truncation Load(string directory)
     {
-        var manifest = CompressorFiles.Read(directory, TruncationName, FullName);
-        return new Truncation(manifest.Name, manifest.Dims);
+        using var saved = SavedModel.Open(directory);
+        return Load(saved);
     }
+
+    internal static Truncation Load(SavedModelReader saved)
+    {
+        saved.Expect(Kind);
+        if (saved.Name != TruncationName && saved.Name != FullName)
+            throw new InvalidDataException($"{saved.ManifestPath}: name '{saved.Name}', expected '{TruncationName}' or '{FullName}'");
+        return new Truncation(saved.Name, saved.Dims);
+    }
+
+    public void Dispose() { }
 }

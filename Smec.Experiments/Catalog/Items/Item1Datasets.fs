@@ -99,12 +99,16 @@ let private local (context: CatalogContext) =
             [ "items = documents (text), train images (image classes) or images (captioned); queries = queries, test images or captions."
               "A checksum or count that differs from data-manifests makes the loader fail, and the row FAIL with the file named." ] }
 
-/// The paper's encoders and their output dims (docs/METHOD.md, "The paper and the setting").
+/// The paper's encoders (row name, encoder manifest id); their dims come from data-manifests/encoders.
 let private paperEncoders =
-    [ llm2vec7B, 3584.0; llm2vec1B, 1536.0; openAiLarge, 3072.0; image1024, 1024.0; multimodal768, 768.0 ]
+    [ llm2vec7B, "llm2vec-7b"; llm2vec1B, "llm2vec-1b"; openAiLarge, "text-embedding-3-large"
+      image1024, "paper-image-1024"; multimodal768, "paper-multimodal-768" ]
+
+let private manifestDim (encoderId: string) =
+    float (Smec.Core.Data.Manifests.ManifestCatalog.Default.Encoder encoderId).Dim
 
 let private paper (context: CatalogContext) =
-    let encoderCells = [ for name, dims in paperEncoders -> factCell "paper encoders" name "dims" Display.count (Constant dims) None ]
+    let encoderCells = [ for name, id in paperEncoders -> factCell "paper encoders" name "dims" Display.count (Constant(manifestDim id)) None ]
     let entries = context.Manifest |> Option.map (fun m -> m.Entries) |> Option.defaultValue []
     let entryRow (e: EmbeddingsManifest.ManifestEntry) = sprintf "%s x %s (for %s)" e.Dataset e.Encoder e.StandsFor
     let manifestCells =

@@ -62,7 +62,7 @@ let tests =
         testCase "a Search-Adaptor model with PCA init projects like PCA" <| fun () ->
             Determinism.Seed 1L |> ignore
             let corpus = randomMatrix 3 "d" 50 12
-            let pca = Pca([ 5 ])
+            let pca = new Pca([ 5 ])
             pca.FitOn corpus
             let mean, components =
                 use m = torch.tensor(Array.init 12 (fun c -> Seq.averageBy (fun r -> float (corpus.Row(r).[c])) (seq { 0 .. 49 })), dtype = torch.float64)
@@ -91,7 +91,7 @@ let tests =
 
         testCase "Matryoshka-Adaptor: same seed is bit-identical, Save/Load keeps the outputs, stages are recorded" <| fun () ->
             let fit () =
-                let ma = MatryoshkaAdaptor([ 4; 8 ], tinyMa true)
+                let ma = new MatryoshkaAdaptor([ 4; 8 ], tinyMa true)
                 ma.Fit(syntheticData 3L)
                 ma
             let a, b = fit (), fit ()
@@ -111,7 +111,7 @@ let tests =
             let loaded = MatryoshkaAdaptor.Load dir.Path
             Expect.equal loaded.Name "Matryoshka-Adaptor" "name"
             Expect.sequenceEqual (out loaded) (out a) "loaded adaptor compresses identically"
-            let unsup = MatryoshkaAdaptor([ 4; 8 ], tinyMa false)
+            let unsup = new MatryoshkaAdaptor([ 4; 8 ], tinyMa false)
             unsup.Fit data
             Expect.equal unsup.Name "MA-unsup" "unsupervised variant"
             Expect.isFalse (unsup.Settings.Keys |> Seq.exists (fun k -> k.StartsWith "supervised," || k = "supervised stage")) "no supervised stage"
@@ -119,7 +119,7 @@ let tests =
 
         testCase "Search-Adaptor records the grid it searched and the selection per dim, and survives Save/Load" <| fun () ->
             let grid = [| RegularizerWeights(0.0, 0.0); RegularizerWeights(1.0, 0.1) |]
-            let sa = SearchAdaptor([ 4; 8 ], SearchAdaptorOptions(Grid = grid, MaxSteps = 20, EvaluateEvery = 10, BatchSize = 8, HardNegativePool = 5, Progress = false))
+            let sa = new SearchAdaptor([ 4; 8 ], SearchAdaptorOptions(Grid = grid, MaxSteps = 20, EvaluateEvery = 10, BatchSize = 8, HardNegativePool = 5, Progress = false))
             let data = syntheticData 5L
             sa.Fit data
             for d in [ 4; 8 ] do

@@ -34,19 +34,19 @@ let private powerIteration (cov: float[,]) (count: int) =
 let tests =
     testList "PcaTruncation" [
         testCase "truncation keeps the first d coordinates and renormalises" <| fun () ->
-            let t = Truncation([ 2 ])
+            let t = new Truncation([ 2 ])
             let out = t.Compress(matrix [| [| 3.0f; 4.0f; 12.0f |] |], 2, EmbeddingRole.Query)
             Expect.sequenceEqual (out.Row(0).ToArray()) [| 0.6f; 0.8f |] "3-4-5 triangle"
 
         testCase "truncation rejects a dimension it was not built for" <| fun () ->
-            let t = Truncation([ 2; 4 ])
+            let t = new Truncation([ 2; 4 ])
             Expect.throwsC (fun () -> t.Compress(matrix [| [| 1.0f; 2.0f; 3.0f; 4.0f |] |], 3, EmbeddingRole.Query) |> ignore)
                 (fun e -> Expect.stringContains e.Message "[4, 2]" "names the dims it can produce")
 
         testCase "PCA on a known 2-D cloud finds the axes and projects queries with the corpus mean" <| fun () ->
             // Centred on (5, 5); variance 8/3 along x and 2/3 along y, so the components are the axes.
             let corpus = matrix [| [| 7.0f; 5.0f |]; [| 3.0f; 5.0f |]; [| 5.0f; 6.0f |]; [| 5.0f; 4.0f |] |]
-            let pca = Pca([ 2; 1 ])
+            let pca = new Pca([ 2; 1 ])
             pca.FitOn corpus
             let components = pca.ComponentsFloat64()
             Expect.sequenceEqual (components |> Array.map (fun c -> System.Math.Round(c, 12))) [| 1.0; 0.0; 0.0; 1.0 |] "axes, x first"
@@ -59,7 +59,7 @@ let tests =
             let scales = [| 5.0; 3.0; 2.0; 1.0; 0.5; 0.2 |]   // well-separated eigenvalues
             let rows = Array.init 40 (fun _ -> Array.init 6 (fun c -> float32 ((random.NextDouble() * 2.0 - 1.0) * scales.[c] + 0.3 * float c)))
             let corpus = matrix rows
-            let pca = Pca([ 3 ])
+            let pca = new Pca([ 3 ])
             pca.FitOn corpus
             let x = rows |> Array.map (Array.map float)
             let mean = Array.init 6 (fun c -> x |> Array.averageBy (fun r -> r.[c]))
@@ -83,7 +83,7 @@ let tests =
             let random = System.Random 9
             let rows = Array.init 30 (fun _ -> Array.init 8 (fun _ -> float32 (random.NextDouble())))
             let corpus = matrix rows
-            let pca = Pca([ 4; 2 ])
+            let pca = new Pca([ 4; 2 ])
             pca.FitOn corpus
             use dir = new TempDir()
             pca.Save(System.IO.Path.Combine(dir.Path, "pca"))

@@ -1,34 +1,34 @@
 /// Truncation and PCA through the ICompressor API on the real SciFact MiniLM embeddings, against
-/// the reference figures of docs/METHOD.md ("Reference figures on SciFact"; the same table `smec baselines` checks).
+/// the reference figures (paper-results/reference-figures.csv, the table `smec baselines` checks).
 module Smec.Tests.Baselines.ReferenceFigureTests
 
 open Expecto
 open Smec.Core.Methods
 open Smec.Core.Methods.Baselines
+open Smec.Core.Retrieval
 open Smec.Core.Training
-open Smec.Experiments.Cli
+open Smec.Experiments.Catalog
 open Smec.Tests.TestSupport
 
-let private data = lazy (BaselinesCommand.loadSciFact (dataRoot ()))
-
-let private check (method: ICompressor) =
-    let d = data.Force()
-    let split = ValidationSplit.Carve(d.Corpus, d.Queries, d.Train, BaselinesCommand.validationQueries, BaselinesCommand.validationSplitSeed)
-    method.Fit split
-    let testQueries = d.Queries.Select(d.Queries.Ids |> Seq.filter d.Test.HasQuery |> Array.ofSeq)
-    for dim in [ 192; 96; 48; 24 ] do
-        let expected = BaselinesCommand.referenceFigures.[(method.Name, dim)]
-        let got = BaselinesCommand.testNdcg10 d testQueries method dim
-        // References are printed to 4 decimals; 5e-4 allows that rounding plus float32 noise in
-        // the projection, and still fails on any real change (adjacent dims differ by > 0.03).
-        Expect.isLessThanOrEqual (abs (got - expected)) BaselinesCommand.referenceTolerance
-            (sprintf "%s @%d: nDCG@10 %.5f vs reference %.4f" method.Name dim got expected)
+/// Fit on the catalog's SciFact split (100 train queries held out, split seed 0) and score every
+/// reference figure of the method on the test queries against the whole corpus.
+let private check (methodKey: string) (method: ICompressor) =
+    let corpus, queries, train, test = SciFact.corpus (), SciFact.queries (), SciFact.qrels "train", SciFact.qrels "test"
+    method.Fit(ValidationSplit.Carve(corpus, queries, train, 100, Smec.Experiments.Running.Splits.ValidationSeed))
+    let testQueries = queries.Select(queries.Ids |> Seq.filter test.HasQuery |> Array.ofSeq)
+    let figures = ReferenceFigures.ndcg10 (ReferenceFigures.load ()) SciFact.Dataset SciFact.Encoder methodKey |> List.filter (fun f -> Seq.contains f.Dims method.Dims)
+    Expect.isNonEmpty figures "the table holds figures for the method"
+    for f in figures do
+        let got = RetrievalEvaluation.NdcgAt10(method.Compress(testQueries, f.Dims, EmbeddingRole.Query), method.Compress(corpus, f.Dims, EmbeddingRole.Document), test)
+        Expect.isTrue (f.Agrees got) (sprintf "%s @%d: nDCG@10 %.5f vs reference %.4f (tolerance %g)" methodKey f.Dims got f.Value f.Tolerance)
 
 [<Tests>]
 let tests =
     testList "BaselineReferences" [
-        testCase "truncation matches the SciFact reference figures (192: 0.6127 ... 24: 0.2765)" <| fun () ->
-            check (Truncation([ 192; 96; 48; 24 ]))
-        testCase "PCA fitted on the corpus matches the SciFact reference figures (192: 0.6273 ... 24: 0.3767)" <| fun () ->
-            check (Pca([ 192; 96; 48; 24 ]))
+        testCase "truncation matches the SciFact reference figures" <| fun () ->
+            use method = new Truncation([ 192; 96; 48; 24 ])
+            check "truncation" method
+        testCase "PCA fitted on the corpus matches the SciFact reference figures" <| fun () ->
+            use method = new Pca([ 192; 96; 48; 24 ])
+            check "pca" method
     ]

@@ -44,10 +44,12 @@ type TestCompressor(name: string, dims: int list, noise: float32, fail: bool) =
                 EmbeddingMatrix(compressed.Ids, values, dim)
         member _.Settings = readOnlyDict [ "test-only", "prefix truncation"; "seed", string seed ]
         member _.Save(_: string) = ()
+    interface IDisposable with
+        member _.Dispose() = ()
 
-let prefixFactory : MethodRegistry.MethodFactory = fun request -> TestCompressor("test-prefix", request.Dims, 0.0f, false)
-let noisyFactory : MethodRegistry.MethodFactory = fun request -> TestCompressor("test-noisy", request.Dims, 0.2f, false)
-let failingFactory : MethodRegistry.MethodFactory = fun request -> TestCompressor("test-failing", request.Dims, 0.0f, true)
+let prefixFactory : MethodRegistry.MethodFactory = fun request -> new TestCompressor("test-prefix", request.Dims, 0.0f, false)
+let noisyFactory : MethodRegistry.MethodFactory = fun request -> new TestCompressor("test-noisy", request.Dims, 0.2f, false)
+let failingFactory : MethodRegistry.MethodFactory = fun request -> new TestCompressor("test-failing", request.Dims, 0.0f, true)
 
 /// A registry with only test compressors, under the given keys (tagged as test implementations,
 /// so their results never pass for a real method's).
@@ -117,12 +119,9 @@ let reducedTable (rows: (string * ExperimentConfig) list) (dims: int list) (seed
 /// A slice of the mirror's SciFact MiniLM embeddings as a user's embeddings manifest: `trainQueries`
 /// train and `testQueries` test queries, every document they judge plus `extraDocs` others.
 let writeSciFactSlice (folder: string) (trainQueries: int) (testQueries: int) (extraDocs: int) (standsFor: string) =
-    let root = dataRoot ()
-    let embeddings = Path.Combine(root, "embeddings", "scifact", "all-MiniLM-L6-v2")
-    let corpus = Npy.ReadEmbeddings(Path.Combine(embeddings, "corpus.npy"), Path.Combine(embeddings, "corpus.ids.txt"))
-    let queries = Npy.ReadEmbeddings(Path.Combine(embeddings, "queries.npy"), Path.Combine(embeddings, "queries.ids.txt"))
+    let corpus, queries = SciFact.corpus (), SciFact.queries ()
     let qrelsLines (split: string) count =
-        let lines = File.ReadAllLines(Path.Combine(root, "beir", "scifact", "qrels", split + ".tsv")) |> Array.skip 1
+        let lines = File.ReadAllLines(SciFact.qrelsFile split) |> Array.skip 1
         let chosen = lines |> Array.map (fun l -> l.Split('\t').[0]) |> Array.distinct |> Array.truncate count |> set
         lines |> Array.filter (fun l -> chosen.Contains(l.Split('\t').[0]))
     let train, test = qrelsLines "train" trainQueries, qrelsLines "test" testQueries

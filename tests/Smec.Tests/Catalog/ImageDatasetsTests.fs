@@ -1,6 +1,6 @@
 /// Items 4 and 5 in the catalog: the image providers resolve their datasets, the test images never
 /// reach training, class relevance as qrels scores what ClassRelevanceEvaluation scores, and a
-/// reduced item-4 table through the runner gives `smec images`' numbers. Real cached features
+/// reduced item-4 table through the runner gives the numbers of ImageRetrievalExperiment run directly. Real cached features
 /// (the embedding cache; encoded on first use).
 module Smec.Tests.Catalog.ImageDatasetsTests
 
@@ -94,7 +94,7 @@ let tests =
             // A small real gallery: the first 300 test images (classes of unequal size), PCA to 32 dims
             // fitted on the training subset so that near-ties occur as in a real cell.
             let gallery = features.Test.SelectRows([| 0 .. 299 |])
-            let pca = Pca([| 32 |]) :> ICompressor
+            let pca = new Pca([| 32 |]) :> ICompressor
             pca.Fit(ClassRelevanceTraining.Build(features.Train, 20, 1L))
             let queries = pca.Compress(gallery.Embeddings, 32, EmbeddingRole.Query)
             let docs = pca.Compress(gallery.Embeddings, 32, EmbeddingRole.Document)
@@ -109,7 +109,7 @@ let tests =
             Expect.floatClose tolerance (result.Mean Measure.Ndcg10) expected.Ndcg10 "nDCG@10"
             Expect.floatClose tolerance (result.Mean(Measure.PrecisionAt 10)) expected.PrecisionAt10 "P@10"
 
-        testCase "item 4 through the runner: PCA and truncation on CIFAR-10 give `smec images`' numbers" <| fun () ->
+        testCase "item 4 through the runner: PCA and truncation on CIFAR-10 equal ImageRetrievalExperiment run directly" <| fun () ->
             use dir = new TempDir()
             let env, _ = environment dir.Path MethodRegistry.standard None
             let spec = Catalog.build 4 Local context
@@ -118,8 +118,8 @@ let tests =
             let result = TableRun.reproduce env (published ()) Runner.defaultOptions reduced
             Expect.equal result.Planned.Length 2 "two experiments: PCA and truncation (every dim in each)"
             let features = ImageRetrievalExperiment.LoadFeatures(ImageDatasets.imageConfig "cifar10" "resnet18", false)
-            for row, create in [ Profiles.pca.Row, (fun (dims: IReadOnlyList<int>) (_: int) -> Pca(dims) :> ICompressor)
-                                 Profiles.truncation.Row, (fun dims _ -> Truncation(dims) :> ICompressor) ] do
+            for row, create in [ Profiles.pca.Row, (fun (dims: IReadOnlyList<int>) (_: int) -> new Pca(dims) :> ICompressor)
+                                 Profiles.truncation.Row, (fun dims _ -> new Truncation(dims) :> ICompressor) ] do
                 let direct = ImageRetrievalExperiment.Run(features, (fun dims inputDim -> create dims inputDim), 1L)
                 for d in Profiles.localImageDims do
                     let c = result.Cells |> List.find (fun c -> c.Cell.Row = row && c.Cell.Column = string d)

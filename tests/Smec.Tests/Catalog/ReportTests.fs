@@ -26,14 +26,15 @@ let tests =
             let folder = ReportWriter.write env.ResultsDir result
             Expect.equal folder (Path.Combine(env.ResultsDir, "item-2", "local")) "results/item-N/<profile>"
             let md = File.ReadAllText(Path.Combine(folder, "report.md"))
-            Expect.stringContains md "| panel | row | column | check | expected | actual | delta | tolerance | status | note |" "checks table"
+            Expect.stringContains md "| panel | row | column | check | expected | actual | delta | tolerance / band | status | note |" "checks table"
+            Expect.stringContains md "## Rules" "the rules are stated"
             Expect.stringContains md "| prefix | 0.276 | 0.647 |" "the reproduced table, rows x dims"
             Expect.stringContains md "no blessed value yet" "an unblessed regression check says so"
             Expect.stringContains md "### BEIR mean" "the paper's values beside ours"
             let csvLines = File.ReadAllLines(Path.Combine(folder, "cells.csv"))
-            Expect.equal csvLines.[0] "item,profile,panel,row,column,value,spread,seeds,check,expected,delta,tolerance,status,note,unit,cell_hash,experiments" "CSV header"
+            Expect.equal csvLines.[0] "item,profile,run,panel,row,column,value,sd,seeds,per_seed,kept_start,check,expected,delta,tolerance,status,note,unit,cell_hash,experiments" "CSV header"
             Expect.equal csvLines.Length 3 "one line per check"
-            Expect.stringStarts csvLines.[2] "2,local,SciFact,prefix,384,0.647" "full precision value on the harness's scale"
+            Expect.stringStarts csvLines.[2] "2,local,,SciFact,prefix,384,0.647" "full precision value on the harness's scale"
             let json = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "results.json"))).AsObject()
             let experiment = json.["experiments"].AsArray().[0]
             Expect.equal (experiment.["config"].["method"].GetValue<string>()) "test-prefix" "every experiment with its config"
@@ -51,16 +52,23 @@ let tests =
             let spec = reducedTable [ "prefix", prefixConfig ] dims [ 1L ] []
             let result = TableRun.reproduce env (published ()) defaultOptions spec
             let path = Blessed.pathOf env.PaperResultsDir 2 Local
-            Blessed.save path (TableRun.blessings result "2026-01-02")
+            match TableRun.blessings result "2026-01-02" with
+            | Ok values -> Blessed.save path values
+            | Error e -> failtest e
             let blessed = Blessed.load path
             Expect.equal blessed.Length 2 "two cells"
             Expect.equal blessed.Head.BlessedOn "2026-01-02" "date"
             let again = TableRun.reproduce env (published ()) defaultOptions spec
             let statuses = again.Cells |> List.collect (fun c -> c.Checks |> List.map (fun k -> k.Kind, k.Status)) |> List.distinct
-            Expect.equal statuses [ Checks.RegressionCheck, Checks.Ok ] "reproduces its blessing"
-            // A blessed value 0.01 away (5x the 0.002 tolerance) is a regression.
-            Blessed.save path [ { blessed.Head with Value = blessed.Head.Value + 0.01 } ]
-            Expect.equal (Blessed.load path).Length 2 "re-blessing one cell keeps the other"
-            let moved = TableRun.reproduce env (published ()) defaultOptions spec
-            Expect.contains (moved.Cells |> List.collect (fun c -> c.Checks |> List.map (fun k -> k.Status))) Checks.Fail "FAIL"
+            Expect.equal statuses [ Checks.RegressionCheck, Checks.Pass ] "reproduces its blessing"
+            // The blessed value 0.05 above ours: a regression (FAIL); 0.05 below: IMPROVED. Both fail the check and name the cell.
+            for shift, status in [ 0.05, Checks.Fail; -0.05, Checks.Improved ] do
+                Blessed.save path [ { blessed.Head with Value = blessed.Head.Value + shift } ]
+                Expect.equal (Blessed.load path).Length 2 "re-blessing one cell keeps the other"
+                let moved = TableRun.reproduce env (published ()) defaultOptions spec
+                let changed = moved.Cells |> List.filter (fun c -> c.Status <> Some Checks.Pass)
+                Expect.equal (changed |> List.map (fun c -> c.Cell.Row, c.Cell.Column, c.Status)) [ "prefix", "24", Some status ] (sprintf "blessed %+g" shift)
+                let lines = Smec.Experiments.Cli.CheckCommand.failureLines 2 moved
+                Expect.equal lines.Length 1 "one failure line"
+                Expect.stringContains (snd lines.Head) "item 2 SciFact / prefix / 24: regression check" "names the cell"
     ]

@@ -34,10 +34,11 @@ let tests =
             let env, progress = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
             let spec = reducedTable [ "prefix", prefixConfig ] dims [ 1L ] []
             let first = TableRun.reproduce env (published ()) defaultOptions spec
-            // docs/METHOD.md, "Reference figures on SciFact": cosine on the renormalised prefix, test split: 24: 0.2765, 96: 0.5551, 384: 0.6472
-            // (printed with 4 decimals, so equal within 5e-5).
-            for d, expected in [ 24, 0.2765; 96, 0.5551; 384, 0.6472 ] do
-                Expect.floatClose { absolute = 5e-5; relative = 0.0 } (valueOf first "prefix" (string d)).Mean expected (sprintf "%d dims" d)
+            // The reference figures (cosine on the renormalised prefix, test split).
+            for figure in ReferenceFigures.ndcg10 (ReferenceFigures.load ()) "scifact" "all-MiniLM-L6-v2" "truncation" do
+                if List.contains figure.Dims dims then
+                    let got = (valueOf first "prefix" (string figure.Dims)).Mean
+                    Expect.isTrue (figure.Agrees got) (sprintf "%d dims: %.5f vs reference %.4f" figure.Dims got figure.Value)
             Expect.equal (cachedCount first.Outcomes) 0 "first run computes"
             Expect.isTrue (progress |> Seq.exists (fun l -> l.Contains "done in")) "progress says when an experiment is done"
             progress.Clear()
@@ -92,7 +93,8 @@ let tests =
             Expect.equal result.Planned.Length 4 "prefix once, noisy for 3 seeds"
             let noisy = valueOf result "noisy" "384"
             Expect.equal noisy.PerSeed.Length 3 "three seeds"
-            Expect.isGreaterThan noisy.Spread 0.0 "seeds differ"
+            Expect.isGreaterThan noisy.Sd 0.0 "seeds differ"
+            Expect.floatClose Accuracy.veryHigh noisy.Sd (Quantities.sampleSd noisy.PerSeed) "sample SD over seeds"
             Expect.floatClose Accuracy.veryHigh noisy.Mean (List.average noisy.PerSeed) "mean"
             Expect.equal (valueOf result "prefix" "384").PerSeed.Length 1 "a method that learns nothing has one value"
 
@@ -103,9 +105,11 @@ let tests =
             let tinyBudget = { Profiles.localBudget with MaxSteps = 10; ValidateEvery = 5; Patience = 1 }
             let ma = { scifactConfig "matryoshka-adaptor" true [ 24; 48 ] with Budget = Some tinyBudget }
             let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "PCA", pca; "MA", ma ] [ 24; 48 ] [ 1L ] [])
-            // docs/METHOD.md, "Reference figures on SciFact": PCA fitted on the corpus, centred: 48: 0.5090, 24: 0.3767 (4 decimals).
-            for d, expected in [ 24, 0.3767; 48, 0.5090 ] do
-                Expect.floatClose { absolute = 5e-4; relative = 0.0 } (valueOf result "PCA" (string d)).Mean expected (sprintf "PCA %d dims" d)
+            // The reference figures of PCA fitted on the corpus, centred.
+            for figure in ReferenceFigures.ndcg10 (ReferenceFigures.load ()) "scifact" "all-MiniLM-L6-v2" "pca" do
+                if figure.Dims <= 48 then
+                    let got = (valueOf result "PCA" (string figure.Dims)).Mean
+                    Expect.isTrue (figure.Agrees got) (sprintf "PCA %d dims: %.5f vs reference %.4f" figure.Dims got figure.Value)
             Expect.isGreaterThan (valueOf result "MA" "24").Mean 0.0 "the adaptor produced a score"
             match result.Outcomes.[Runner.keyOf env ma] with
             | Finished(stored, _) -> Expect.isNonEmpty stored.Settings "its settings are recorded"
@@ -140,7 +144,7 @@ let tests =
             let result = TableRun.reproduce env (published ()) defaultOptions (Catalog.build 1 Local { Seeds = [ 1L ]; Manifest = None })
             let statuses = result.Cells |> List.collect (fun c -> c.Checks |> List.map (fun k -> k.Status))
             Expect.isGreaterThanOrEqual statuses.Length 20 "six datasets and the mirror's embeddings"
-            Expect.allEqual statuses Checks.Ok "every declared count matches"
+            Expect.allEqual statuses Checks.Pass "every declared count matches"
 
         testCase "claims are judged on the run's numbers and reported FAIL with them" <| fun () ->
             use dir = new TempDir()
@@ -149,6 +153,9 @@ let tests =
                 Builders.claim "more dims help" "SciFact" Display.fraction "24 dims >= 384 dims (false on real data)"
                     (Builders.chain ("24", Measure(prefixConfig, Builders.ndcgAt a)) [ AtLeast, "384", Measure(prefixConfig, Builders.ndcgAt b) ])
             let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "prefix", prefixConfig ] dims [ 1L ] [ claimOn 24 384; claimOn 384 24 ])
-            Expect.equal (result.Claims |> List.map (fun c -> c.Status)) [ Checks.Fail; Checks.Ok ] "the false claim fails, the true one holds"
-            Expect.equal result.Claims.Head.Detail "24 0.276 >= (violated) 384 0.647" "with the numbers"
+            Expect.equal (result.Claims |> List.map (fun c -> c.Status)) [ Checks.Fail; Checks.Pass ] "the false claim fails, the true one holds"
+            Expect.stringStarts result.Claims.Head.Detail "24 0.276 >= 384 0.647 (diff -0.371, 95% CI [-0." "with the numbers and the paired interval"
+            Expect.stringEnds result.Claims.Head.Detail ") FAIL" "and the link's status"
+            let link = result.Claims.Head.Links.Head
+            Expect.equal link.Interval.Value.Queries 300 "paired over SciFact's 300 test queries"
     ]

@@ -10,7 +10,7 @@ open Smec.Experiments.Running
 open Smec.Tests.TestSupport
 open Smec.Tests.Catalog.CatalogTestSupport
 
-let private scifactQrels split = Qrels.Read(Path.Combine(dataRoot (), "beir", "scifact", "qrels", split + ".tsv"))
+let private scifactQrels split = SciFact.qrels split
 
 [<Tests>]
 let tests =
@@ -23,11 +23,15 @@ let tests =
             Expect.isEmpty (Set.intersect (set split.Test) (set (split.Train @ split.Validation))) "test never reaches training"
             Expect.equal (Splits.split (GivenTrainTest 100) (Some train) test) split "deterministic"
 
-        testCase "without a train split the judged queries are halved, then validation comes from the train half" <| fun () ->
+        testCase "without a train split the judged queries are halved, then a fifth of the train half (at least the minimum) validates" <| fun () ->
             let test = scifactQrels "test"
-            let split = Splits.split (QueryHalves 22) None test
+            let split = Splits.split (QueryHalves 12) None test
             Expect.equal (split.Train.Length + split.Validation.Length, split.Test.Length) (150, 150) "halves of 300"
-            Expect.equal split.Validation.Length 22 "validation"
+            Expect.equal split.Validation.Length 30 "a fifth of 150"
+            Expect.equal (Splits.split (QueryHalves 40) None test).Validation.Length 40 "the minimum when a fifth is fewer"
+            // CACM's 52 judged queries: 26 in the train half, 12 of them validate (a fifth would be 6).
+            Expect.equal (Splits.halvesValidationSize Smec.Experiments.Catalog.Profiles.minHalvesValidation 26) 12 "CACM"
+            Expect.equal (Splits.halvesValidationSize Smec.Experiments.Catalog.Profiles.minHalvesValidation 112) 23 "Cranfield"
             Expect.isEmpty (Set.intersect (set split.Test) (set (split.Train @ split.Validation))) "disjoint"
 
         testCase "a manifest in YAML and the same in JSON read alike; stands_for defaults to the encoder" <| fun () ->

@@ -1,5 +1,5 @@
-/// The verdicts at their boundaries: OK within tolerance, OK* within 1.5x or better than expected,
-/// FAIL beyond; published, regression and claim checks built on them.
+/// The verdicts at their boundaries: OK within tolerance, OK* within 1.5x, FAIL beyond in either
+/// direction; published, regression and (fallback-rule) claim checks built on them.
 module Smec.Tests.Catalog.StatusRulesTests
 
 open Expecto
@@ -10,8 +10,10 @@ open Smec.Experiments.Running.Checks
 open Smec.Experiments.Running.Quantities
 open Smec.Tests.Catalog.CatalogTestSupport
 
-let private value v = Value { Mean = v; Spread = 0.0; PerSeed = [ v ] }
-let private valueWithSpread v spread = Value { Mean = v; Spread = spread; PerSeed = [ v - spread / 2.0; v + spread / 2.0 ] }
+let private value v = Value(seedValues [ v ])
+let private valueOfSeeds (vs: float list) = Value(seedValues vs)
+/// Claims on constants have no per-query scores: the fallback rule judges them.
+let private noSample : SampleSource = fun _ -> Error "constants have no per-query scores"
 
 let private smec256 =
     Builders.cell "BEIR mean" "SMEC" "256" Display.percent (Constant 0.0)
@@ -20,29 +22,29 @@ let private smec256 =
 [<Tests>]
 let tests =
     testList "Catalog.StatusRules" [
-        testCase "judge: |delta| <= tol is OK, <= 1.5 tol is OK*, beyond is FAIL (both directions when higher is not better)" <| fun () ->
+        testCase "judge: |delta| <= tol is OK, <= 1.5 tol is OK*, beyond is FAIL, in both directions" <| fun () ->
             let cases =
-                [ 0.500, Ok; 0.510, Ok; 0.490, Ok          // exactly at the tolerance (0.01)
-                  0.5101, OkStar; 0.4899, OkStar
-                  0.515, OkStar; 0.485, OkStar             // exactly at 1.5x
-                  0.5151, Fail; 0.4849, Fail ]
+                [ 0.500, Pass; 0.510, Pass; 0.490, Pass          // exactly at the tolerance (0.01)
+                  0.5101, PassNear; 0.4899, PassNear
+                  0.515, PassNear; 0.485, PassNear             // exactly at 1.5x
+                  0.5151, Fail; 0.4849, Fail
+                  0.9, Fail; 0.1, Fail ]                       // far better is as far off as far worse
             for actual, expected in cases do
-                Expect.equal (judge 0.5 actual 0.01 None) expected (sprintf "0.5 vs %g, tolerance 0.01" actual)
-
-        testCase "judge: better than expected is OK* however far, when higher is better; worse is still FAIL" <| fun () ->
-            Expect.equal (judge 0.5 0.9 0.01 (Some true)) OkStar "far better"
-            Expect.equal (judge 0.5 0.51 0.01 (Some true)) Ok "within tolerance stays OK"
-            Expect.equal (judge 0.5 0.3 0.01 (Some true)) Fail "far worse"
+                Expect.equal (judge 0.5 actual 0.01) expected (sprintf "0.5 vs %g, tolerance 0.01" actual)
 
         testCase "published: tolerance = reading precision (0.5 points) + allowance (1 point) for a read nDCG value" <| fun () ->
             let table = published ()
             let check v = (Checks.published table smec256 (value v)).Value
             // Paper: 59.2. Tolerance 0.015 on the fraction scale; OK* up to 0.0225.
-            Expect.equal (check 0.577).Status Ok "59.2 - 1.5 points"
-            Expect.equal (check 0.5769).Status OkStar "just beyond the tolerance"
-            Expect.equal (check 0.5695).Status OkStar "at 1.5x the tolerance"
+            Expect.equal (check 0.577).Status Pass "59.2 - 1.5 points"
+            Expect.equal (check 0.5769).Status PassNear "just beyond the tolerance"
+            Expect.equal (check 0.5695).Status PassNear "at 1.5x the tolerance"
             Expect.equal (check 0.569).Status Fail "beyond 1.5x"
-            Expect.equal (check 0.70).Status OkStar "better than the paper"
+            Expect.equal (check 0.607).Status Pass "59.2 + 1.5 points"
+            Expect.equal (check 0.6145).Status PassNear "1.5x above"
+            let above = check 0.892
+            Expect.equal above.Status Fail "30 points above the paper is FAIL, never OK*"
+            Expect.stringContains above.Note "differs from the paper (above)" "says how it differs"
             let c = check 0.58
             Expect.floatClose Accuracy.veryHigh c.Expected.Value 0.592 "expected on the harness's scale"
             Expect.floatClose Accuracy.veryHigh c.Tolerance.Value 0.015 "tolerance on the harness's scale"
@@ -56,50 +58,65 @@ let tests =
             let failed = (Checks.published (published ()) smec256 (Gap { Failed = true; Reason = "boom" })).Value
             Expect.equal failed.Status Fail "an experiment that threw is a FAIL"
 
-        testCase "regression: tolerance = max(0.002, blessed spread, current spread); another config is SKIPPED" <| fun () ->
+        testCase "regression: band = max(floor, 3 SE of the difference of seed means), symmetric; another config is SKIPPED" <| fun () ->
             let cell = Builders.cell "SciFact" "SMEC" "24" Display.percent (Constant 0.0)
-            let blessed spread = Some { Panel = "SciFact"; Row = "SMEC"; Column = "24"; Value = 0.6; Spread = spread; Seeds = [ 1L ]; CellHash = "h"; BlessedOn = "2026-01-01"; DataIdentity = "" }
-            Expect.equal (regression (blessed 0.0) 2 cell "h" (value 0.598)).Status Ok "at the 0.002 floor"
-            Expect.equal (regression (blessed 0.0) 2 cell "h" (value 0.5975)).Status OkStar "within 1.5x the floor"
-            Expect.equal (regression (blessed 0.0) 2 cell "h" (value 0.5975)).Tolerance (Some 0.002) "floor"
-            Expect.equal (regression (blessed 0.0) 2 cell "h" (value 0.596)).Status Fail "beyond"
-            Expect.equal (regression (blessed 0.01) 2 cell "h" (value 0.591)).Status Ok "the blessed seed spread widens it"
-            Expect.equal (regression (blessed 0.0) 2 cell "h" (valueWithSpread 0.591 0.01)).Status Ok "so does the current spread"
-            Expect.equal (regression (blessed 0.0) 2 cell "other" (value 0.6)).Status Skipped "blessed for another config"
+            let blessedSeeds (vs: float list) =
+                Some { Panel = "SciFact"; Row = "SMEC"; Column = "24"; Value = List.average vs; PerSeed = vs; Seeds = [ 1L .. int64 vs.Length ]; CellHash = "h"; BlessedOn = "2026-01-01"; DataIdentity = "" }
+            let single = blessedSeeds [ 0.6 ]
+            Expect.equal (regression single 2 cell "h" (value 0.59)).Status Pass "at the 0.01 floor"
+            Expect.equal (regression single 2 cell "h" (value 0.59)).Tolerance (Some 0.01) "floor"
+            Expect.equal (regression single 2 cell "h" (value 0.589)).Status Fail "worse beyond the band"
+            Expect.equal (regression single 2 cell "h" (value 0.611)).Status Improved "better beyond the band"
+            // Seeds 0.58, 0.60, 0.62 (sd 0.02) on both sides: SE = sqrt(2 x 0.0004 / 3), band 3 SE = 0.0490.
+            let spread = blessedSeeds [ 0.58; 0.60; 0.62 ]
+            let band = 3.0 * sqrt (2.0 * 0.0004 / 3.0)
+            let check v = regression spread 2 cell "h" (valueOfSeeds [ v - 0.02; v; v + 0.02 ])
+            Expect.floatClose Accuracy.high (check 0.6).Tolerance.Value band "3 x SE"
+            Expect.equal (check (0.6 + band - 1e-6)).Status Pass "inside the band"
+            Expect.equal (check (0.6 - band - 1e-6)).Status Fail "below it"
+            Expect.equal (check (0.6 + band + 1e-6)).Status Improved "above it"
+            // A single current seed borrows the blessed SD: SE = sqrt(0.0004 / 3 + 0.0004 / 1).
+            Expect.floatClose Accuracy.high (regression spread 2 cell "h" (value 0.6)).Tolerance.Value (3.0 * sqrt (0.0004 / 3.0 + 0.0004)) "borrowed SD"
+            Expect.equal (regression single 2 cell "other" (value 0.6)).Status Skipped "blessed for another config"
             let none = regression None 2 cell "h" (value 0.6)
             Expect.equal none.Status Skipped "not blessed yet"
             Expect.stringContains none.Note "smec bless --table 2" "says how to bless"
 
         testCase "declared counts must match exactly" <| fun () ->
             let cell = { Builders.cell "local data" "SciFact" "docs" Display.count (Constant 0.0) with Declared = Some 5183.0; HigherIsBetter = None }
-            Expect.equal (declared cell (value 5183.0)).Value.Status Ok "equal"
+            Expect.equal (declared cell (value 5183.0)).Value.Status Pass "equal"
             Expect.equal (declared cell (value 5184.0)).Value.Status Fail "one more document"
 
-        testCase "claims: a chain holds (OK), misses within noise (OK*), or fails with its numbers (FAIL)" <| fun () ->
+        testCase "claims without per-query scores: a chain holds (OK), misses within noise (OK*), or fails with its numbers (FAIL)" <| fun () ->
             let chainOf a b c =
                 Builders.claim "t" "p" Display.percent "SMEC >= MA > PCA"
                     (Builders.chain ("SMEC", Constant a) [ AtLeast, "MA", Constant b; Greater, "PCA", Constant c ])
             let evaluate q = match q with Constant v -> value v | _ -> failwith "constants only"
-            Expect.equal (claim evaluate (chainOf 0.62 0.60 0.40)).Status Ok "holds"
-            Expect.equal (claim evaluate (chainOf 0.599 0.60 0.40)).Status OkStar "SMEC 0.1 point below MA: within the 0.002 slack"
-            let failed = claim evaluate (chainOf 0.55 0.60 0.40)
+            Expect.equal (claim evaluate noSample (chainOf 0.62 0.60 0.40)).Status Pass "holds"
+            Expect.equal (claim evaluate noSample (chainOf 0.599 0.60 0.40)).Status PassNear "SMEC 0.1 point below MA: within the 0.002 slack"
+            let failed = claim evaluate noSample (chainOf 0.55 0.60 0.40)
             Expect.equal failed.Status Fail "5 points below"
-            Expect.equal failed.Detail "SMEC 55.0 >= (violated) MA 60.0 > PCA 40.0" "reported with the numbers"
-            Expect.equal (claim evaluate (chainOf 0.62 0.60 0.60)).Status OkStar "a tie breaks '>' only within noise"
-            let skipped = claim (fun _ -> Gap { Failed = false; Reason = "not yet" }) (chainOf 0.0 0.0 0.0)
+            Expect.stringStarts failed.Detail "SMEC 55.0 >= MA 60.0 (no interval: constants have no per-query scores" "reported with the numbers and the rule"
+            Expect.stringContains failed.Detail ") FAIL; MA 60.0 > PCA 40.0" "each link with its status"
+            Expect.equal (claim evaluate noSample (chainOf 0.62 0.60 0.60)).Status PassNear "a tie breaks '>' only within noise"
+            let skipped = claim (fun _ -> Gap { Failed = false; Reason = "not yet" }) noSample (chainOf 0.0 0.0 0.0)
             Expect.equal (skipped.Status, skipped.Detail) (Skipped, "not yet") "missing numbers"
 
         testCase "bounds: within the bound OK, within 1.5x OK*, else FAIL" <| fun () ->
             let bound v = Builders.claim "b" "p" Display.percent "spread <= 1 point" (Bound(Builders.term "spread" (Constant v), AtMost, 0.01))
             let evaluate q = match q with Constant v -> value v | _ -> failwith "constants only"
-            Expect.equal (claim evaluate (bound 0.01)).Status Ok "at the bound"
-            Expect.equal (claim evaluate (bound 0.015)).Status OkStar "1.5 points"
-            Expect.equal (claim evaluate (bound 0.02)).Status Fail "2 points"
+            Expect.equal (claim evaluate noSample (bound 0.01)).Status Pass "at the bound"
+            Expect.equal (claim evaluate noSample (bound 0.015)).Status PassNear "1.5 points"
+            Expect.equal (claim evaluate noSample (bound 0.02)).Status Fail "2 points"
 
-        testCase "statuses combine: any FAIL fails, all SKIPPED is SKIPPED, else the weaker of OK / OK*" <| fun () ->
-            Expect.equal (Status.combine [ Ok; Fail; Skipped ]) (Some Fail) "fail wins"
+        testCase "statuses combine: any FAIL fails, then IMPROVED, TIE, OK*; all SKIPPED is SKIPPED" <| fun () ->
+            Expect.equal (Status.combine [ Pass; Fail; Skipped; Improved ]) (Some Fail) "fail wins"
+            Expect.equal (Status.combine [ Pass; Improved; Tie ]) (Some Improved) "improved next"
+            Expect.equal (Status.combine [ Pass; Tie; PassNear ]) (Some Tie) "a tie is shown"
             Expect.equal (Status.combine [ Skipped; Skipped ]) (Some Skipped) "all skipped"
-            Expect.equal (Status.combine [ Ok; Skipped; OkStar ]) (Some OkStar) "OK*"
+            Expect.equal (Status.combine [ Pass; Skipped; PassNear ]) (Some PassNear) "OK*"
+            Expect.isTrue (Status.fails Improved && Status.fails Fail) "IMPROVED and FAIL fail the check"
+            Expect.isFalse (Status.fails Tie || Status.fails PassNear || Status.fails Skipped) "TIE does not"
             Expect.equal (Status.combine []) None "no checks"
 
         testCase "quantities: mean over datasets, lossless factor = full / smallest d matching the frozen encoder" <| fun () ->

@@ -17,26 +17,25 @@ let prefix (dims: int) (m: EmbeddingMatrix) =
         m.Row(r).Slice(0, dims).CopyTo(System.Span<float32>(values, r * dims, dims))
     EmbeddingMatrix(m.Ids, values, dims)
 
-let private load () =
-    let root = Path.Combine(dataRoot (), "embeddings", "scifact", "all-MiniLM-L6-v2")
-    let corpus = Npy.ReadEmbeddings(Path.Combine(root, "corpus.npy"), Path.Combine(root, "corpus.ids.txt"))
-    let queries = Npy.ReadEmbeddings(Path.Combine(root, "queries.npy"), Path.Combine(root, "queries.ids.txt"))
-    let qrels = Qrels.Read(Path.Combine(dataRoot (), "beir", "scifact", "qrels", "test.tsv"))
-    corpus, queries, qrels
+let private load () = SciFact.corpus (), SciFact.queries (), SciFact.qrels "test"
 
 /// Reference nDCG@10 per prefix length. docs/METHOD.md's figures (and the full 384) are cosine
 /// search on the renormalised prefix. data/README.md's 128/64/32 figures are reproduced only by the
 /// inner product of the raw prefix (not renormalised; cosine gives 0.5995/0.4849/0.3382), although
 /// that README says "cosine": both are kept, each with the similarity that reproduces it.
-let cosineReference = [ 384, 0.6472; 192, 0.6127; 96, 0.5551; 48, 0.4406; 24, 0.2765 ]
-let rawPrefixDotReference = [ 384, 0.6472; 128, 0.5725; 64, 0.4276; 32, 0.2577 ]
+/// The figures of paper-results/reference-figures.csv for truncation with one similarity (the full
+/// width is the same under both).
+let private reference (similarity: string) =
+    Smec.Experiments.Catalog.ReferenceFigures.load ()
+    |> List.filter (fun f -> f.Dataset = SciFact.Dataset && f.Encoder = SciFact.Encoder && f.Split = "test" && f.Method = "truncation"
+                             && f.Metric = "ndcg@10" && (f.Similarity = similarity || f.Dims = 384))
 
-let private check corpus (queries: EmbeddingMatrix) qrels similarity (dims, expected) =
+let private check corpus (queries: EmbeddingMatrix) qrels similarity (figure: Smec.Experiments.Catalog.ReferenceFigures.ReferenceFigure) =
+    let dims = figure.Dims
     let q, c = (if dims = queries.Dim then queries, corpus else prefix dims queries, prefix dims corpus)
     let options = SearchOptions(Similarity = similarity)
     let ndcg = RetrievalEvaluation.NdcgAt10(q, c, qrels, options)
-    // The references are printed with 4 decimals: |ours - reference| <= 5e-5 is "equal when rounded".
-    Expect.isLessThanOrEqual (abs (ndcg - expected)) 5e-5 (sprintf "%A, %d dims: nDCG@10 %.6f vs reference %.4f" similarity dims ndcg expected)
+    Expect.isTrue (figure.Agrees ndcg) (sprintf "%A, %d dims: nDCG@10 %.6f vs reference %.4f (%s)" similarity dims ndcg figure.Value figure.Source)
 
 [<Tests>]
 let tests =
@@ -47,8 +46,12 @@ let tests =
             Expect.equal evaluator.EvaluatedQueryIds.Count 300 "SciFact test split"
         testCase "nDCG@10 of cosine on renormalised prefixes matches docs/METHOD.md (full 0.6472 ... 24 dims 0.2765)" <| fun () ->
             let corpus, queries, qrels = load ()
-            cosineReference |> List.iter (check corpus queries qrels Similarity.Cosine)
+            let figures = reference "cosine"
+            Expect.equal (figures |> List.map (fun f -> f.Dims)) [ 384; 192; 96; 48; 24 ] "the table holds the five cosine figures"
+            figures |> List.iter (check corpus queries qrels Similarity.Cosine)
         testCase "nDCG@10 of the raw-prefix inner product matches data/README.md (128: 0.5725, 64: 0.4276, 32: 0.2577)" <| fun () ->
             let corpus, queries, qrels = load ()
-            rawPrefixDotReference |> List.iter (check corpus queries qrels Similarity.Dot)
+            let figures = reference "raw-prefix-dot"
+            Expect.equal (figures |> List.map (fun f -> f.Dims)) [ 384; 128; 64; 32 ] "the table holds the raw-prefix figures"
+            figures |> List.iter (check corpus queries qrels Similarity.Dot)
     ]

@@ -21,18 +21,19 @@ let private smec (args: string list) =
 [<Tests>]
 let tests =
     testList "Retrieval.SearchEvalCli" [
-        testCase "smec search then smec eval gives SciFact MiniLM nDCG@10 0.6472" <| fun () ->
+        testCase "smec search then smec eval gives the SciFact MiniLM reference nDCG@10 (full width)" <| fun () ->
             use dir = new TempDir()
-            let embeddings = Path.Combine(dataRoot (), "embeddings", "scifact", "all-MiniLM-L6-v2")
+            let embeddings = SciFact.embeddingsFolder ()
             let runPath = Path.Combine(dir.Path, "scifact.trec")
             let code, error =
                 smec [ "search"; "--queries"; Path.Combine(embeddings, "queries.npy"); "--query-ids"; Path.Combine(embeddings, "queries.ids.txt")
                        "--docs"; Path.Combine(embeddings, "corpus.npy"); "--doc-ids"; Path.Combine(embeddings, "corpus.ids.txt")
                        "--k"; "100"; "--out"; runPath ]
             Expect.equal code 0 (sprintf "search succeeds: %s" error)
-            let qrels = Path.Combine(dataRoot (), "beir", "scifact", "qrels", "test.tsv")
+            let qrels = SciFact.qrelsFile "test"
             let text = EvalCommand.evaluate qrels runPath [ "ndcg_cut.10" ] false false
-            Expect.equal text "ndcg_cut_10           \tall\t0.6472\n" "the reference figure, through the run file"
+            let full = Smec.Experiments.Catalog.ReferenceFigures.ndcg10 (Smec.Experiments.Catalog.ReferenceFigures.load ()) SciFact.Dataset SciFact.Encoder "truncation" |> List.head
+            Expect.equal text (sprintf "ndcg_cut_10           \tall\t%.4f\n" full.Value) "the reference figure, through the run file"
         testCase "smec eval on a malformed run exits 2 and names the file and line" <| fun () ->
             use dir = new TempDir()
             let runPath = Path.Combine(dir.Path, "broken.trec")
@@ -45,7 +46,7 @@ let tests =
             Expect.stringContains error "'high'" "the bad value"
         testCase "smec search with ids that do not match the rows exits 2 and names both files" <| fun () ->
             use dir = new TempDir()
-            let embeddings = Path.Combine(dataRoot (), "embeddings", "scifact", "all-MiniLM-L6-v2")
+            let embeddings = SciFact.embeddingsFolder ()
             let code, error =
                 smec [ "search"; "--queries"; Path.Combine(embeddings, "queries.npy"); "--query-ids"; Path.Combine(embeddings, "corpus.ids.txt")
                        "--docs"; Path.Combine(embeddings, "corpus.npy"); "--doc-ids"; Path.Combine(embeddings, "corpus.ids.txt")

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Smec.Core.Runtime;
 using Smec.Core.Storage;
@@ -10,12 +11,14 @@ namespace Smec.Core.Methods.SmecMethod;
 
 /// <summary>
 /// SMEC as an <see cref="ICompressor"/>: SMRL steps (each trained by the shared loop, then frozen) with
-/// ADS and S-XBM, or the ablations the options switch off. A trained model saves as config.json
-/// (options, ADS indices, per-step training results) plus weights.bin, and loads with <see cref="Load"/>.
+/// ADS and S-XBM, or the ablations the options switch off. A trained model saves as a
+/// <see cref="SavedModel"/> (options, ADS indices and per-step training results in its config, the
+/// chain's weights as tensors) and loads with <see cref="Load(string)"/>.
 /// </summary>
-public sealed class SmecCompressor : ICompressor, IDisposable
+public sealed class SmecCompressor : ICompressor
 {
-    public const string ConfigFile = "config.json", WeightsFile = "weights.bin";
+    /// <summary>Its kind in a saved model (<see cref="SavedModel"/>).</summary>
+    public const string Kind = "smec";
 
     public SmecOptions Options { get; }
     public TrainingOptions Training { get; }
@@ -43,10 +46,14 @@ public sealed class SmecCompressor : ICompressor, IDisposable
 
     public IReadOnlyList<int> Dims => Chain.Steps.Count == 0 ? [] : Chain.Dims;
 
+    /// <summary>A loaded model's settings as they were saved (its training options are not rebuilt).</summary>
+    private IReadOnlyDictionary<string, string>? _savedSettings;
+
     public IReadOnlyDictionary<string, string> Settings
     {
         get
         {
+            if (_savedSettings is not null) return _savedSettings;
             var settings = new SortedDictionary<string, string>();
             foreach (var (k, v) in Options.Describe()) settings[k] = v;
             foreach (var (k, v) in Training.Describe()) settings[k] = v;
@@ -64,6 +71,7 @@ public sealed class SmecCompressor : ICompressor, IDisposable
         if (data.Corpus.Dim != Options.InputDim)
             throw new ArgumentException($"SMEC ladder starts at {Options.InputDim} dims but the embeddings have {data.Corpus.Dim}");
         Chain = new SmecChain(Options.StepInput, Options.DimSource);
+        _savedSettings = null;
         StepRecords.Clear();
         using var set = new TrainingSet(data, Training.HardNegativePool);
         if (Options.Smrl)
@@ -159,60 +167,50 @@ public sealed class SmecCompressor : ICompressor, IDisposable
     public void Save(string directory)
     {
         if (Chain.Steps.Count == 0) throw new InvalidOperationException("nothing to save: SMEC is not fitted");
-        Directory.CreateDirectory(directory);
-        var stored = new StoredModel(Name, Options, Training.Describe(),
-            Chain.Steps.Select(s => new StoredStep(s.InputDim, s.OutputDim, s.SelectionDims.ToArray(), s.Residual,
-                s.Selections.Select(a => a.SelectedIndices()).ToArray(), s.SkipIndices.data<long>().ToArray())).ToArray(),
-            StepRecords.ToArray());
-        var json = JsonSerializer.Serialize(stored, JsonOptions);
-        var configPath = Path.Combine(directory, ConfigFile);
-        File.WriteAllText(configPath + ".tmp", json);
-        File.Move(configPath + ".tmp", configPath, overwrite: true);
-        TensorIO.WriteAtomically(Path.Combine(directory, WeightsFile), w =>
+        var config = new JsonObject
         {
-            var state = Chain.state_dict();
-            w.Write(state.Count);
-            foreach (var (name, value) in state) TensorIO.Write(w, name, value);
-        });
+            ["options"] = JsonSerializer.SerializeToNode(Options, JsonOptions),
+            ["training"] = JsonSerializer.SerializeToNode(Training.Describe(), JsonOptions),
+            ["steps"] = JsonSerializer.SerializeToNode(Chain.Steps.Select(s => new StoredStep(s.InputDim, s.OutputDim, s.SelectionDims.ToArray(), s.Residual,
+                s.Selections.Select(a => a.SelectedIndices()).ToArray(), s.SkipIndices.data<long>().ToArray())).ToArray(), JsonOptions),
+            ["results"] = JsonSerializer.SerializeToNode(StepRecords.ToArray(), JsonOptions),
+        };
+        SavedModel.Write(directory, Kind, this, config, SavedModelReader.StateOf(Chain, "chain."));
     }
 
     /// <summary>Load a model written by <see cref="Save"/>; errors name the file and what was wrong.</summary>
     public static SmecCompressor Load(string directory)
     {
+        using var saved = SavedModel.Open(directory);
+        return Load(saved);
+    }
+
+    internal static SmecCompressor Load(SavedModelReader saved)
+    {
+        saved.Expect(Kind);
         Determinism.ConfigureTorch();
-        var configPath = Path.Combine(directory, ConfigFile);
-        if (!File.Exists(configPath)) throw new FileNotFoundException($"{configPath}: no SMEC model here (expected {ConfigFile} and {WeightsFile})", configPath);
-        StoredModel stored;
-        try
+        T Part<T>(string key)
         {
-            stored = JsonSerializer.Deserialize<StoredModel>(File.ReadAllText(configPath), JsonOptions)
-                     ?? throw new InvalidDataException($"{configPath}: empty model config");
+            var node = saved.Config[key] ?? throw new InvalidDataException($"{saved.ManifestPath}: config field '{key}' is missing");
+            try { return node.Deserialize<T>(JsonOptions) ?? throw new InvalidDataException($"{saved.ManifestPath}: config field '{key}' is empty"); }
+            catch (JsonException e) { throw new InvalidDataException($"{saved.ManifestPath}: config field '{key}' is not a SMEC {key} record ({e.Message})", e); }
         }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{configPath}: not a SMEC model config ({e.Message})", e);
-        }
-        var model = new SmecCompressor(stored.Options);
-        foreach (var s in stored.Steps)
-            model.Chain.AddStep(new SmrlStep(s.InputDim, s.OutputDim, s.SelectionDims, stored.Options.Ads, s.Residual,
+        var options = Part<SmecOptions>("options");
+        var steps = Part<StoredStep[]>("steps");
+        var model = new SmecCompressor(options);
+        foreach (var s in steps)
+            model.Chain.AddStep(new SmrlStep(s.InputDim, s.OutputDim, s.SelectionDims, options.Ads, s.Residual,
                 s.SkipIndices.Length > 0 ? s.SkipIndices : null));
-        var weightsPath = Path.Combine(directory, WeightsFile);
-        using (var stream = File.OpenRead(weightsPath))
-        using (var reader = new BinaryReader(stream))
-        {
-            var state = model.Chain.state_dict();
-            var count = reader.ReadInt32();
-            if (count != state.Count) throw new InvalidDataException($"{weightsPath}: {count} tensors, the config's chain has {state.Count}");
-            foreach (var (name, value) in state) TensorIO.ReadInto(reader, name, value, weightsPath);
-        }
+        saved.ReadInto(model.Chain, "chain.");
         foreach (var p in model.Chain.parameters()) p.requires_grad = false;
         model.Chain.eval();
         // The stored index lists are what users read; the logits must reproduce them.
-        for (var i = 0; i < stored.Steps.Length; i++)
-            for (var j = 0; j < stored.Steps[i].SelectedIndices.Length; j++)
-                if (!model.Chain.Steps[i].Selections[j].SelectedIndices().SequenceEqual(stored.Steps[i].SelectedIndices[j]))
-                    throw new InvalidDataException($"{configPath}: step {i + 1} selection {j + 1}: stored ADS indices disagree with {WeightsFile}");
-        model.StepRecords.AddRange(stored.Results);
+        for (var i = 0; i < steps.Length; i++)
+            for (var j = 0; j < steps[i].SelectedIndices.Length; j++)
+                if (!model.Chain.Steps[i].Selections[j].SelectedIndices().SequenceEqual(steps[i].SelectedIndices[j]))
+                    throw new InvalidDataException($"{saved.ManifestPath}: step {i + 1} selection {j + 1}: stored ADS indices disagree with the stored logits");
+        model.StepRecords.AddRange(Part<StepRecord[]>("results"));
+        model._savedSettings = new SortedDictionary<string, string>(saved.Settings.ToDictionary());
         return model;
     }
 
@@ -223,7 +221,6 @@ public sealed class SmecCompressor : ICompressor, IDisposable
     };
 
     private sealed record StoredStep(int InputDim, int OutputDim, int[] SelectionDims, bool Residual, long[][] SelectedIndices, long[] SkipIndices);
-    private sealed record StoredModel(string Name, SmecOptions Options, IReadOnlyDictionary<string, string> Training, StoredStep[] Steps, StepRecord[] Results);
 
     public void Dispose() => Chain.Dispose();
 }

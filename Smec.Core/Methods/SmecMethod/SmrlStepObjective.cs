@@ -101,8 +101,7 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
         var views = _step.Select(output).Prepend(output);
         var teacher = _itemTeacher.index_select(0, itemIndex);
 
-        Tensor? total = null;
-        foreach (var view in views)
+        return NestedLoss.Sum(views, view =>
         {
             var term = RankingLoss.Compute(_options.LossForm, view.narrow(0, 0, b), view.narrow(0, b, m),
                 batch.Relevance, batch.PositiveColumn, _options.LossTemperature);
@@ -116,9 +115,8 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
                 term = term.Add(SxbmAlignmentLoss.Compute(teacher.narrow(0, 0, anchors), teacherMemory, view.narrow(0, 0, anchors), studentMemory, valid!)
                     .Times(_options.SxbmWeight));
             }
-            total = total is null ? term : total.Add(term);
-        }
-        return total!;
+            return term;
+        });
     }
 
     /// <summary>Memory identities of the anchors (queries, then docs) and what each must not pair with:

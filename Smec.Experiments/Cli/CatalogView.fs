@@ -1,0 +1,128 @@
+/// What `smec baselines` and `smec images` share: a table of methods x dims on a few datasets, built
+/// from the same configs as the catalog items (so the same cache, the same blessed values and the
+/// same checks), run by the catalog runner and printed as `smec reproduce` prints an item.
+module Smec.Experiments.Cli.CatalogView
+
+open System.IO
+open Spectre.Console
+open Smec.Core.Methods
+open Smec.Experiments.Catalog
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Catalog.Profiles
+open Smec.Experiments.Catalog.Builders
+open Smec.Experiments.Running
+open Smec.Experiments.Reports
+
+/// A row: a method registry key, its label, and the options the row gives it.
+type ViewRow = { Key: string; Label: string; Trains: bool; Options: (string * string) list }
+
+/// A panel: its title, the dataset id the configs name, and the query split rule.
+type ViewPanel = { Title: string; Dataset: string; Split: SplitRule }
+
+/// Older command-line spellings, kept as aliases of registry keys (and options).
+let private aliases =
+    Map.ofList
+        [ "sa", ("search-adaptor", [], None)
+          "ma", ("matryoshka-adaptor", [], None)
+          "ma-unsup", ("matryoshka-adaptor", [ "supervised", "false" ], Some "MA-unsup")
+          "full", ("truncation", [], None) ]
+
+/// A row for a command-line name: a registry key or an alias; the catalog's local options
+/// (e.g. Search-Adaptor's single grid point) unless the command line overrides them.
+let row (registry: MethodRegistry.MethodRegistry) (overrides: string -> (string * string) list) (name: string) : ViewRow =
+    let key, aliasOptions, label =
+        match aliases.TryFind(name.Trim().ToLowerInvariant()) with
+        | Some alias -> alias
+        | None -> name.Trim().ToLowerInvariant(), [], None
+    match registry.TryEntry key with
+    | None ->
+        failwithf "--methods: unknown method '%s' (registry keys: %s; aliases: %s)" name (String.concat ", " registry.Keys)
+            (aliases |> Map.toList |> List.map fst |> String.concat ", ")
+    | Some entry ->
+        let catalogDefaults = localMethodOptions { Key = entry.Key; Row = entry.Label; Trains = entry.Trains }
+        let given = aliasOptions @ overrides key
+        let options = (catalogDefaults |> List.filter (fun (k, _) -> not (List.exists (fun (g, _) -> g = k) given))) @ given
+        { Key = key; Label = defaultArg label entry.Label; Trains = entry.Trains; Options = options |> List.sortBy fst }
+
+/// Reference claims: a method that learns nothing must reproduce the reference figures of the
+/// data (paper-results/reference-figures.csv) within their tolerance, checked like any claim.
+let private referenceClaims (encoder: string) (panels: ViewPanel list) (rows: ViewRow list) (dims: int list) (valueOf: ViewPanel -> ViewRow -> int -> Quantity) =
+    let figures = ReferenceFigures.load ()
+    let display = { Display.fraction with Digits = 4 }
+    [ for p in panels do
+          for r in rows do
+              if r.Options.IsEmpty then
+                  for f in ReferenceFigures.ndcg10 figures p.Dataset encoder r.Key do
+                      if List.contains f.Dims dims then
+                          yield
+                              { Id = sprintf "reference %s @%d" r.Label f.Dims
+                                Text = sprintf "%s at %d dims reproduces the reference nDCG@10 %.4f (+/- %g; %s)" r.Label f.Dims f.Value f.Tolerance f.Source
+                                Panel = p.Title
+                                Assertion =
+                                  Chain(term "reference - tolerance" (Constant(f.Value - f.Tolerance)),
+                                        [ AtMost, term r.Label (valueOf p r f.Dims); AtMost, term "reference + tolerance" (Constant(f.Value + f.Tolerance)) ])
+                                Slack = Absolute 0.0
+                                Display = display } ]
+
+/// A methods x dims table on the given panels, with the catalog's local budget: identical configs
+/// to the catalog item `item` whenever the rows, dims and options are the item's.
+let table (item: int) (context: CatalogContext) (title: string) (description: string) (encoder: string)
+          (panels: ViewPanel list) (rows: ViewRow list) (dims: int list) =
+    let valueOf (p: ViewPanel) (r: ViewRow) (d: int) =
+        Measure(retrieval p.Dataset encoder Mirror p.Split dims localBudget { Key = r.Key; Row = r.Label; Trains = r.Trains } r.Options, ndcgAt d)
+    { Builders.table item Local context title description with
+        Panels = panels |> List.map (fun p -> p.Title)
+        Rows = rows |> List.map (fun r -> r.Label)
+        Columns = dimsColumns dims
+        Cells = [ for p in panels do for r in rows do for d in dims -> cell p.Title r.Label (string d) Display.percent (valueOf p r d) ]
+        Claims = referenceClaims encoder panels rows dims valueOf }
+
+/// The registry with every fitted model saved under folder/<key>-<options hash>-seed<seed>, in the
+/// one saved-model format (`smec compress --model` reads it). Cached experiments are not refitted.
+let savingModels (folder: string) (progress: string -> unit) (registry: MethodRegistry.MethodRegistry) =
+    let wrap (entry: MethodRegistry.MethodEntry) =
+        let create (request: MethodRegistry.MethodRequest) : ICompressor =
+            let inner = entry.Create request
+            let optionsHash = ConfigHash.short (ConfigHash.sha256Hex (request.Options |> Map.toList |> List.map (fun (k, v) -> k + "=" + v) |> String.concat ";"))
+            let target = Path.Combine(folder, sprintf "%s-%s-seed%d" request.Method optionsHash request.Seed)
+            { new ICompressor with
+                member _.Name = inner.Name
+                member _.Dims = inner.Dims
+                member _.Settings = inner.Settings
+                member _.Fit data =
+                    inner.Fit data
+                    inner.Save target
+                    progress (sprintf "saved %s to %s" inner.Name target)
+                member _.Compress(embeddings, dim, role) = inner.Compress(embeddings, dim, role)
+                member _.Save directory = inner.Save directory
+                member _.Dispose() = inner.Dispose() }
+        { entry with Create = create }
+    { registry with Entries = registry.Entries |> Map.map (fun _ e -> wrap e) }
+
+/// Run the table through the catalog runner and print it; exit code 1 when a check or claim fails.
+/// With a models folder, each panel runs on its own and its models go to folder/<panel dataset>/.
+let run (session: CatalogSession.Session) (force: bool) (saveModels: string option) (panels: ViewPanel list) (spec: TableSpec) =
+    let runOne (env: Environment.RunEnvironment) (spec: TableSpec) =
+        let result = TableRun.reproduce env session.Published { Runner.Force = force; Runner.DryRun = false } spec
+        Terminal.print AnsiConsole.Console result (sprintf "cache: %s (shared with `smec reproduce --table %d`)" (Path.Combine(env.ResultsDir, "cache")) spec.Item)
+        if result.Statuses |> List.contains Checks.Fail then 1 else 0
+    match saveModels with
+    | None -> runOne session.Environment spec
+    | Some folder ->
+        [ for p in panels ->
+              let methods = savingModels (Path.Combine(Path.GetFullPath folder, p.Dataset)) session.Environment.Progress session.Environment.Methods
+              runOne { session.Environment with Methods = methods }
+                  { spec with
+                      Panels = [ p.Title ]
+                      Cells = spec.Cells |> List.filter (fun c -> c.Panel = p.Title)
+                      Claims = spec.Claims |> List.filter (fun c -> c.Panel = p.Title) } ]
+        |> List.max
+
+/// Dims from the command line: each must be positive; the default otherwise.
+let dimsOr (defaults: int list) (given: int list option) =
+    match given with
+    | None -> defaults
+    | Some dims ->
+        match dims |> List.filter (fun d -> d <= 0) with
+        | [] -> dims |> List.distinct |> List.sort
+        | bad -> failwithf "--dims: %s is not a positive number of dims" (bad |> List.map string |> String.concat ", ")

@@ -73,7 +73,8 @@ let run (env: RunEnvironment) (options: LocalOptions) (points: Point list) =
                 let lastLine (text: string) = text.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.tryLast |> Option.defaultValue ""
                 if proc.ExitCode = 0 then env.Progress(sprintf "[%d/%d] %s: %s" index total (ConfigHash.short p.Key) (lastLine output.Result))
                 else
-                    let why = sprintf "worker exit %d: %s" proc.ExitCode (lastLine (errors.Result + "\n" + output.Result))
+                    let tail = errors.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.truncate 6 |> String.concat " | "
+                    let why = sprintf "worker exit %d: %s" proc.ExitCode (if tail = "" then lastLine output.Result else tail)
                     env.Progress(sprintf "[%d/%d] %s FAILED: %s" index total (ConfigHash.short p.Key) why)
                     failures.Add(p.Key, why)
         [ for _ in 1 .. options.Workers -> Threading.Tasks.Task.Run worker ] |> Array.ofList |> Threading.Tasks.Task.WaitAll

@@ -208,7 +208,7 @@ let reportTests =
                 ResultStore.save dir.Path
                     { Hash = p.Key; ConfigHash = ConfigHash.hash p.Config; Implementation = "test"; ConfigJson = ConfigHash.canonical (ConfigHash.toJson p.Config)
                       Measurements = figures p; Settings = Map.empty; Notes = []; PackageVersions = Map.empty; DataChecksums = Map.empty
-                      TorchThreads = 1; StartedUtc = DateTime.UtcNow; Seconds = 0.0; PerQuery = None }
+                      TorchThreads = 1; StartedUtc = DateTime.UtcNow; Seconds = 0.0; PerQuery = Some { QueryIds = [||]; Scores = Map.empty } }
             let report = SweepReport.build dir.Path plan
             let best = report.Best |> Map.ofList
             Expect.stringContains best[24].Setting "smec.ads=true" "24: the better validation figure"
@@ -233,7 +233,7 @@ let reportTests =
                         { Hash = p.Key; ConfigHash = ""; Implementation = "test"; ConfigJson = ConfigHash.canonical (ConfigHash.toJson p.Config)
                           Measurements = Map.ofList [ "val-ndcg@10@24", (if p.Values["smec.ads"] = "true" then 0.9 else 0.1); "ndcg@10@24", 0.5 ]
                           Settings = Map.empty; Notes = []; PackageVersions = Map.empty; DataChecksums = Map.empty
-                          TorchThreads = 1; StartedUtc = DateTime.UtcNow; Seconds = 0.0; PerQuery = None }
+                          TorchThreads = 1; StartedUtc = DateTime.UtcNow; Seconds = 0.0; PerQuery = Some { QueryIds = [||]; Scores = Map.empty } }
             let report = SweepReport.build dir.Path plan
             Expect.equal report.Missing.Length 1 "one point missing"
             Expect.stringContains (report.Best |> List.find (fun (d, _) -> d = 24) |> snd).Setting "smec.ads=false" "only complete settings compete"

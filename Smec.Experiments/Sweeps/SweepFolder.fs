@@ -44,10 +44,10 @@ let configOfJson (file: string) (node: JsonNode) : ExperimentConfig =
         | _ -> fail file "source" "\"mirror\" or {\"manifest\": fingerprint}"
     let split =
         let s = get "split"
-        let count = s["validation"].GetValue<int>()
+        let count (name: string) = match s[name] with null -> fail file ("split." + name) "a whole number" | v -> v.GetValue<int>()
         match s["rule"].GetValue<string>() with
-        | "given-train-test" -> GivenTrainTest count
-        | "query-halves" -> QueryHalves count
+        | "given-train-test" -> GivenTrainTest(count "validation")
+        | rule when rule.StartsWith "query-halves" -> QueryHalves(count "min_validation")
         | _ -> fail file "split.rule" "given-train-test or query-halves"
     let budget =
         match o["budget"] with

@@ -56,8 +56,8 @@ let private judgedQueries (path: string) =
     qrels.QueryIds |> Seq.filter (fun q -> qrels.ForQuery q |> Seq.exists (fun kv -> kv.Value > 0)) |> Seq.length
 
 /// The split rule of a dataset the catalog does not know: its train qrels with 100 (at most a fifth)
-/// train queries held out, or, without a train split, the judged queries halved and a fifth of the
-/// train half held out (the rule the catalog applies to Cranfield and CACM).
+/// train queries held out, or, without a train split, the catalog's query-halves rule (the rule it
+/// applies to Cranfield and CACM).
 let splitOf (catalog: ManifestCatalog) (dataset: string) : Result<SplitRule, string> =
     if List.contains dataset Profiles.localTextDatasets then Ok(Profiles.localSplit dataset)
     else
@@ -69,7 +69,7 @@ let splitOf (catalog: ManifestCatalog) (dataset: string) : Result<SplitRule, str
             | [] ->
                 let judged = [ "test"; "all" ] |> List.collect qrels |> List.sumBy judgedQueries
                 if judged < 10 then Error(sprintf "dataset '%s' has %d judged queries: too few to split into train, validation and test" dataset judged)
-                else Ok(QueryHalves(max 1 (judged / 2 / 5)))
+                else Ok(QueryHalves Profiles.minHalvesValidation)
             | files ->
                 let judged = files |> List.sumBy judgedQueries
                 if judged < 5 then Error(sprintf "dataset '%s' has %d judged train queries: too few to hold out validation queries" dataset judged)

@@ -15,6 +15,8 @@ RUN_FLAGS    := $(if $(SEEDS),--seeds $(SEEDS)) $(if $(QUICK),--quick) $(if $(EM
 DOTNET_FLAGS := -c $(CONFIG) -p:TorchBackend=$(TORCH_BACKEND) -nologo -v minimal -clp:NoSummary
 SMEC         := dotnet Smec.Experiments/bin/$(CONFIG)/net10.0/linux-x64/smec.dll
 STAMP        := .cache/setup.stamp
+# When make started (setup and build count in reproduce's timing breakdown).
+MAKE_STARTED := $(shell date +%s.%N)
 NOTEBOOK_RUNNER := dotnet tools/NotebookRunner/bin/$(CONFIG)/net10.0/linux-x64/notebook-runner.dll
 
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
@@ -47,10 +49,10 @@ test: build
 	@bash build/run-tests.sh $(CONFIG)
 
 reproduce: build
-	@$(SMEC) reproduce --table $(TABLE) --profile $(PROFILE) $(RUN_FLAGS) $(if $(FORCE),--force)
+	@SMEC_MAKE_STARTED=$(MAKE_STARTED) $(SMEC) reproduce --table $(TABLE) --profile $(PROFILE) $(RUN_FLAGS) $(if $(FORCE),--force)
 
 reproduce-all: build
-	@$(SMEC) reproduce --all --profile $(PROFILE) $(RUN_FLAGS) $(if $(FORCE),--force)
+	@SMEC_MAKE_STARTED=$(MAKE_STARTED) $(SMEC) reproduce --all --profile $(PROFILE) $(RUN_FLAGS) $(if $(FORCE),--force)
 
 # Verdicts of every item from cached results only (nothing runs); fails on any FAIL or IMPROVED
 # (a cell better than its blessed band: re-bless or explain). TIEs are counted, do not fail.

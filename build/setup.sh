@@ -3,8 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: Fashion-MNIST (IDX files under /usr/share/datasets/fashion-mnist).
-debian_packages=(dataset-fashion-mnist)
+# Debian packages: Fashion-MNIST (IDX files under /usr/share/datasets/fashion-mnist); PyTorch and an
+# optimised BLAS for the reference training steps of `make bench` and their loss-equality tests
+# (python3-torch is about 150 MB to download, 180 packages; without OpenBLAS Debian's torch uses the
+# reference BLAS and is ~10x slower, which would make the bench's comparison meaningless).
+debian_packages=(dataset-fashion-mnist python3-torch python3-numpy libopenblas0-pthread)
 missing=()
 for p in "${debian_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -16,7 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   else
     echo "setup: installing Debian packages: ${missing[*]}"
     $SUDO apt-get update -qq >/dev/null 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 fi
 

@@ -38,24 +38,33 @@ public static class DimensionImportance
         return drops;
     }
 
-    /// <summary>The <paramref name="count"/> most important dims; equal importance ranks the lower
-    /// index first, which favours the prefix (the conservative side for the ADS-vs-prefix claim).</summary>
-    public static int[] MostImportant(IReadOnlyList<double> importance, int count)
+    /// <summary>The <paramref name="count"/> most important dims. Equal importance (common: zeroing one
+    /// of hundreds of dims often leaves nDCG@10 unchanged) is broken at random with
+    /// <paramref name="tieSeed"/>, so neither the prefix nor any other selection is favoured; without a
+    /// seed the lower index ranks first.</summary>
+    public static int[] MostImportant(IReadOnlyList<double> importance, int count, int? tieSeed = null)
     {
         if (count < 1 || count > importance.Count)
             throw new ArgumentOutOfRangeException(nameof(count), $"asked for the {count} most important of {importance.Count} dims");
+        var tieKey = new double[importance.Count];
+        if (tieSeed is { } seed)
+        {
+            var random = new Random(seed);
+            for (var i = 0; i < tieKey.Length; i++) tieKey[i] = random.NextDouble();
+        }
+        else for (var i = 0; i < tieKey.Length; i++) tieKey[i] = i;
         return importance.Select((value, index) => (value, index))
-            .OrderByDescending(x => x.value).ThenBy(x => x.index)
+            .OrderByDescending(x => x.value).ThenBy(x => tieKey[x.index])
             .Take(count).Select(x => x.index).ToArray();
     }
 
     /// <summary>Share (0..1) of the d = |selected| most important dims that the selection contains.</summary>
-    public static double KeptShare(IReadOnlyList<double> importance, IReadOnlyCollection<long> selected)
+    public static double KeptShare(IReadOnlyList<double> importance, IReadOnlyCollection<long> selected, int? tieSeed = null)
     {
         if (selected.Distinct().Count() != selected.Count) throw new ArgumentException("the selection repeats a dim");
         if (selected.Any(i => i < 0 || i >= importance.Count))
             throw new ArgumentOutOfRangeException(nameof(selected), $"a selected dim lies outside 0..{importance.Count - 1}");
-        var important = MostImportant(importance, selected.Count).Select(i => (long)i).ToHashSet();
+        var important = MostImportant(importance, selected.Count, tieSeed).Select(i => (long)i).ToHashSet();
         return (double)selected.Count(important.Contains) / selected.Count;
     }
 }

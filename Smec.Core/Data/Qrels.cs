@@ -32,11 +32,15 @@ public sealed class Qrels
 
     /// <summary>
     /// Read TREC qrels (`qid iter docid rel`) or BEIR qrels (`query-id corpus-id score`, with a
-    /// header line), whitespace- or tab-separated. Errors name the file and line.
+    /// header line), whitespace- or tab-separated. Errors name the file and line; a document judged
+    /// twice for a query with different values is an error naming both lines (a repeat is harmless).
     /// </summary>
     public static Qrels Read(string path)
     {
+        if (Directory.Exists(path))
+            throw new InvalidDataException($"{path}: is a folder; expected a qrels file (e.g. {Path.Combine(path, "test.tsv")})");
         var byQuery = new Dictionary<string, Dictionary<string, int>>(StringComparer.Ordinal);
+        var judgedOn = new Dictionary<(string, string), int>();
         var lineNumber = 0;
         foreach (var line in File.ReadLines(path))
         {
@@ -56,6 +60,10 @@ public sealed class Qrels
             if (!int.TryParse(relevanceText, out var relevance))
                 throw new InvalidDataException($"{path}:{lineNumber}: relevance '{relevanceText}' is not an integer");
             if (!byQuery.TryGetValue(queryId, out var docs)) byQuery[queryId] = docs = new(StringComparer.Ordinal);
+            if (docs.TryGetValue(docId, out var earlier) && earlier != relevance)
+                throw new InvalidDataException(
+                    $"{path}:{lineNumber}: query '{queryId}' document '{docId}' judged {relevance}, but line {judgedOn[(queryId, docId)]} judged it {earlier}; expected one value per query and document");
+            judgedOn.TryAdd((queryId, docId), lineNumber);
             docs[docId] = relevance;
         }
         return new Qrels(byQuery);

@@ -1,3 +1,4 @@
+using Smec.Core.Runtime;
 using Smec.Core.Data;
 using Smec.Core.Metrics;
 using Smec.Core.Storage;
@@ -73,6 +74,9 @@ public sealed class RetrievalEvaluator
     {
         RequireSameIds("query", queries.Ids, _queryIds);
         RequireSameIds("document", docs.Ids, _docIds);
+        // A method's output (or its input) with NaN or an infinity would rank silently wrong.
+        Finite.RequireRows(queries.Values, queries.Dim, "query embeddings", row => $"id '{queries.Ids[row]}'");
+        Finite.RequireRows(docs.Values, docs.Dim, "document embeddings", row => $"id '{docs.Ids[row]}'");
         using var scope = torch.NewDisposeScope();
         return Run(EmbeddingTensors.ToTensor(queries, _evaluatedRows), EmbeddingTensors.ToTensor(docs));
     }

@@ -10,6 +10,8 @@ public static class TrecRunFile
     /// <summary>Read a run; errors name the file and line. A document listed twice for a query is an error (as in trec_eval).</summary>
     public static Run Read(string path)
     {
+        if (Directory.Exists(path))
+            throw new InvalidDataException($"{path}: is a folder; expected a TREC run file");
         var byQuery = new Dictionary<string, List<ScoredDoc>>(StringComparer.Ordinal);
         var seen = new HashSet<(string, string)>();
         var lineNumber = 0;
@@ -24,6 +26,8 @@ public static class TrecRunFile
             // trec_eval parses with atof (double) and stores a float: do the same so ties agree.
             if (!double.TryParse(parts[4], NumberStyles.Float, CultureInfo.InvariantCulture, out var score))
                 throw new InvalidDataException($"{path}:{lineNumber}: score '{parts[4]}' is not a number");
+            if (!float.IsFinite((float)score))
+                throw new InvalidDataException($"{path}:{lineNumber}: score '{parts[4]}' is not finite; expected a finite number");
             if (!seen.Add((queryId, docId)))
                 throw new InvalidDataException($"{path}:{lineNumber}: document '{docId}' appears twice for query '{queryId}'");
             if (!byQuery.TryGetValue(queryId, out var docs)) byQuery[queryId] = docs = [];

@@ -24,6 +24,7 @@ public static class TorchRuntime
         lock (Gate)
         {
             if (_initialized) return;
+            OpenMpEnvironment.Apply(); // before libgomp loads: it reads OMP_* only then
             try
             {
                 torch.InitializeDeviceType(Backend == "cuda" ? DeviceType.CUDA : DeviceType.CPU);

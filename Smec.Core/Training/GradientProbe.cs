@@ -24,6 +24,10 @@ public sealed record GradientProbeOptions
     public double LearningRate { get; init; } = 1e-3;
     public RankingLossForm LossForm { get; init; } = RankingLossForm.Pairwise;
     public double LossTemperature { get; init; } = 0.05;
+    /// <summary>true (default): MRL's loss is the mean of its nested terms, so each loss term weighs as
+    /// SMRL's single term does and MRL's gradients are not larger merely because two losses are summed
+    /// (like with like); false: the plain sum, as MRL trains.</summary>
+    public bool NormalisePerLossTerm { get; init; } = true;
 }
 
 /// <summary>
@@ -148,15 +152,16 @@ public static class GradientProbe
         public Parameter Weight => _layer.weight!;
         public IReadOnlyList<ParameterGroup> ParameterGroups { get; }
         public IReadOnlyList<int> ValidationDims => [_options.OutputDim];
-        public string Fingerprint => $"gradient-probe nested={_nested} out={_options.OutputDim} shared={_options.SharedDim}";
+        public string Fingerprint => $"gradient-probe nested={_nested} out={_options.OutputDim} shared={_options.SharedDim} mean_terms={_options.NormalisePerLossTerm}";
 
         public Tensor Loss(TrainingBatch batch, TrainingStep step)
         {
             var queries = _layer.forward(batch.Queries);
             var docs = _layer.forward(batch.Docs);
             var dims = _nested ? new[] { _options.OutputDim, _options.SharedDim } : [_options.OutputDim];
-            return NestedLoss.Sum(dims, d => RankingLoss.Compute(_options.LossForm, NestedLoss.FirstColumns(queries, d), NestedLoss.FirstColumns(docs, d),
+            var sum = NestedLoss.Sum(dims, d => RankingLoss.Compute(_options.LossForm, NestedLoss.FirstColumns(queries, d), NestedLoss.FirstColumns(docs, d),
                 batch.Relevance, batch.PositiveColumn, _options.LossTemperature));
+            return _options.NormalisePerLossTerm ? sum.DividedBy(dims.Length) : sum;
         }
 
         public Tensor Compress(Tensor embeddings, int dim, EmbeddingRole role)

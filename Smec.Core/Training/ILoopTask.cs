@@ -35,6 +35,8 @@ public interface ILoopTask
 
     /// <summary>Describes the configuration; a checkpoint is only resumed when this matches.</summary>
     string Fingerprint { get; }
+    /// <summary>The identity of the data it trains on (checksums); a checkpoint of other data is refused.</summary>
+    string TrainingDataIdentity => "";
 }
 
 /// <summary>A retrieval objective on pair batches (<see cref="PairBatcher"/>), validated by nDCG@10 (<see cref="ValidationScorer"/>).</summary>
@@ -59,4 +61,5 @@ public sealed class RetrievalTask(TrainingSet set, ITrainingObjective objective,
     public string ValidationMeasure => "val nDCG@10";
     public IReadOnlyList<(string Name, Tensor Value)> ExtraState => objective.ExtraState;
     public string Fingerprint => objective.Fingerprint;
+    public string TrainingDataIdentity => DataIdentity.Of(set.Data);
 }

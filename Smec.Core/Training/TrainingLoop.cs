@@ -26,7 +26,7 @@ namespace Smec.Core.Training;
 
 public static class TrainingLoop
 {
-    private const string CheckpointMagic = "smec-checkpoint-v3";
+    private const string CheckpointMagic = "smec-checkpoint-v4";
 
     /// <summary>Convenience overload that builds (and disposes) the training set.</summary>
     public static TrainingResult Run(Methods.TrainingData data, ITrainingObjective objective, TrainingOptions options)
@@ -49,14 +49,16 @@ public static class TrainingLoop
         var parameters = groups.SelectMany(g => g.Parameters).ToArray();
         if (parameters.Length == 0) throw new ArgumentException($"{options.Label}: the objective has no trainable parameters");
         var optimizers = groups.Select(g => CreateOptimizer(g, options)).ToArray();
-                var fingerprint = Fingerprint(task, options, seed);
+        var fingerprint = Fingerprint(task, options, seed);
+        // The data a checkpoint was written for is part of what it must match (computed only when checkpointing).
+        var dataIdentity = options.CheckpointPath is null ? "" : task.TrainingDataIdentity;
 
         // The best parameters so far, kept outside every step scope on purpose.
         var best = parameters.Select(p => p.detach().clone()).ToArray();
         var history = new List<TrainingEvaluation>();
         var state = new LoopState();
         var resumed = options.CheckpointPath is { } path && File.Exists(path)
-            && TryResume(path, fingerprint, parameters, best, task, optimizers, history, state);
+            && TryResume(path, fingerprint, dataIdentity, parameters, best, task, optimizers, history, state);
         if (!resumed && task.CanValidate)
         {
             state.BestScore = task.Validate(); // the initial map (e.g. a PCA init) is a candidate too
@@ -64,6 +66,9 @@ public static class TrainingLoop
         }
 
         var progress = new Runtime.ProgressBar(options.Label, options.MaxSteps, enabled: options.Progress);
+        var profile = StepProfile.Enabled ? new StepProfile() : null;
+        var firstStep = state.NextStep;
+        profile?.Restart();
         double lossSum = 0; var lossCount = 0;
         var stoppedEarly = false;
         var step = state.NextStep;
@@ -76,14 +81,21 @@ public static class TrainingLoop
             {
                 foreach (var o in optimizers) o.ZeroGrad();
                 var loss = task.Loss(context);
+                profile?.Lap("batch+loss");
                 loss.backward();
                 options.AfterBackward?.Invoke(context);
+                profile?.Lap("backward");
                 foreach (var o in optimizers) o.Step();
+                profile?.Lap("optimizer");
                 task.AfterStep(context);
+                profile?.Lap("after-step");
                 var value = loss.item<float>();
-                if (!float.IsFinite(value)) throw new InvalidOperationException($"{options.Label}: loss became {value} at step {step}");
+                if (!float.IsFinite(value))
+                    throw new Runtime.TrainingDivergedException(
+                        $"{options.Label}: the training loss became {value} at step {step + 1}; expected a finite loss (check the inputs for extreme values, or lower the learning rate)");
                 lossSum += value; lossCount++;
             }
+            profile?.Lap("item+dispose");
 
             var evaluate = task.CanValidate && ((step + 1) % options.EvaluateEvery == 0 || step + 1 == options.MaxSteps);
             if (evaluate)
@@ -99,20 +111,24 @@ public static class TrainingLoop
                 else state.StaleEvaluations++;
                 state.NextStep = step + 1;
                 if (options.CheckpointPath is { } checkpoint)
-                    WriteCheckpoint(checkpoint, fingerprint, parameters, best, task, optimizers, history, state);
+                    WriteCheckpoint(checkpoint, fingerprint, dataIdentity, parameters, best, task, optimizers, history, state);
+                profile?.Lap("validation+checkpoint");
                 if (state.StaleEvaluations >= options.Patience && step + 1 >= options.MinSteps) { stoppedEarly = true; step++; break; }
             }
             var meanLoss = lossCount > 0 ? lossSum / lossCount : history.LastOrDefault()?.MeanTrainLoss ?? 0;
             progress.Report(step + 1, $"loss {meanLoss:F4}" + (evaluate ? $" val {history[^1].ValidationNdcg10:F4}" : "")
                 + (task.CanValidate ? $" best val {state.BestScore:F4}" : ""), milestone: evaluate);
+            profile?.Lap("progress");
         }
+
+        if (profile is not null) Console.Error.WriteLine($"{options.Label}: {profile.Describe(step - firstStep)}");
 
         if (task.CanValidate) CopyInto(parameters, best); // leave the best-validation weights in place
         if (options.CheckpointPath is { } finalCheckpoint && !state.Finished)
         {
             state.Finished = true;
             state.NextStep = step;
-            WriteCheckpoint(finalCheckpoint, fingerprint, parameters, best, task, optimizers, history, state);
+            WriteCheckpoint(finalCheckpoint, fingerprint, dataIdentity, parameters, best, task, optimizers, history, state);
         }
         foreach (var b in best) b.Dispose();
         foreach (var o in optimizers) o.Dispose();
@@ -145,15 +161,26 @@ public static class TrainingLoop
         for (var i = 0; i < targets.Count; i++) targets[i].copy_(sources[i]);
     }
 
+    /// <summary>The keys whose values differ between two fingerprints (key=value;... lists).</summary>
+    private static string Differences(string a, string b)
+    {
+        static Dictionary<string, string> Parse(string f) => f.Split(';').Select(p => p.Split('=', 2))
+            .GroupBy(p => p[0]).ToDictionary(g => g.Key, g => g.First().Length > 1 ? g.First()[1] : "");
+        var (x, y) = (Parse(a), Parse(b));
+        var keys = x.Keys.Union(y.Keys).Where(k => x.GetValueOrDefault(k) != y.GetValueOrDefault(k)).Order().ToArray();
+        return keys.Length == 0 ? "none" : string.Join(", ", keys.Select(k => $"{k} {x.GetValueOrDefault(k, "-")} vs {y.GetValueOrDefault(k, "-")}"));
+    }
+
     private static string Fingerprint(ILoopTask task, TrainingOptions options, long seed) =>
         string.Join(";", options.Describe().Select(kv => $"{kv.Key}={kv.Value}")) + $";seed={seed};objective={task.Fingerprint}";
 
-    private static void WriteCheckpoint(string path, string fingerprint, Parameter[] parameters, Tensor[] best,
+    private static void WriteCheckpoint(string path, string fingerprint, string dataIdentity, Parameter[] parameters, Tensor[] best,
         ILoopTask task, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
     {
         AtomicFile.WriteBinary(path, w =>
         {
             w.Write(CheckpointMagic);
+            w.Write(dataIdentity);
             w.Write(fingerprint);
             w.Write(state.NextStep); w.Write(state.BestScore); w.Write(state.BestStep); w.Write(state.StaleEvaluations); w.Write(state.Finished);
             w.Write(history.Count);
@@ -165,17 +192,25 @@ public static class TrainingLoop
         });
     }
 
-    private static bool TryResume(string path, string fingerprint, Parameter[] parameters, Tensor[] best,
+    private static bool TryResume(string path, string fingerprint, string dataIdentity, Parameter[] parameters, Tensor[] best,
         ILoopTask task, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
     {
         using var stream = File.OpenRead(path);
         using var r = new BinaryReader(stream);
-        if (r.ReadString() != CheckpointMagic) throw new InvalidDataException($"{path}: not a training checkpoint");
+        string magic;
+        try { magic = r.ReadString(); }
+        catch (EndOfStreamException) { magic = ""; }
+        if (magic != CheckpointMagic)
+            throw new InvalidDataException($"{path}: not a training checkpoint of this version; expected {CheckpointMagic} (delete it to start afresh)");
+        var storedData = r.ReadString();
         var stored = r.ReadString();
-        if (stored != fingerprint)
+        // Another run's checkpoint is refused, never resumed and never silently overwritten.
+        if (storedData != dataIdentity || stored != fingerprint)
         {
-            Console.Error.WriteLine($"checkpoint {path} is for another configuration; starting afresh (it will be overwritten)");
-            return false;
+            var settings = stored == fingerprint ? "the same settings" : $"settings {DataIdentity.Short(DataIdentity.OfText(stored))} vs this run's {DataIdentity.Short(DataIdentity.OfText(fingerprint))} (differing: {Differences(stored, fingerprint)})";
+            throw new Runtime.CheckpointMismatchException(
+                $"{path}: checkpoint of data {DataIdentity.Short(storedData)}, this run's data is {DataIdentity.Short(dataIdentity)}; {settings}; " +
+                "expected a checkpoint of this data and these settings (give another --checkpoint path, or delete this one to start afresh)");
         }
         state.NextStep = r.ReadInt32(); state.BestScore = r.ReadDouble(); state.BestStep = r.ReadInt32(); state.StaleEvaluations = r.ReadInt32(); state.Finished = r.ReadBoolean();
         var count = r.ReadInt32();

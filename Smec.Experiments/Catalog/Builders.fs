@@ -34,7 +34,7 @@ let manifestSplit (entry: ManifestEntry) =
 
 /// A paper-profile retrieval experiment on a manifest entry.
 let manifestRetrieval (entry: ManifestEntry) (dims: int list) (methodSpec: MethodSpec) (options: (string * string) list) =
-    retrieval entry.Dataset entry.Encoder (Manifest entry.Fingerprint) (manifestSplit entry) dims paperBudget methodSpec options
+    retrieval entry.Dataset entry.Encoder (Manifest entry.Fingerprint) (manifestSplit entry) dims paperBudget methodSpec (paperMethodOptions methodSpec @ options)
 
 /// A cell with the defaults of an nDCG cell (higher is better, nDCG tolerances).
 let cell (panel: string) (row: string) (column: string) (display: Display) (value: Quantity) =

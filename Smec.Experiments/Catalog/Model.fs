@@ -136,6 +136,13 @@ module Display =
         let format = if display.Digits < 0 then "G4" else "F" + string display.Digits
         (value * display.Factor).ToString(format, System.Globalization.CultureInfo.InvariantCulture)
 
+/// An expected value that is not a statistical estimate: |actual - value| <= tolerance.
+type DeclaredValue =
+    { Value: float
+      Tolerance: float
+      /// Where the value comes from (shown with the check).
+      Source: string }
+
 type Cell =
     { Panel: string
       Row: string
@@ -148,8 +155,10 @@ type Cell =
       NoiseAllowance: Allowance
       /// Smallest regression tolerance (the blessed seed spread can only widen it).
       RegressionFloor: Allowance
-      /// A value the data's own documentation declares (item 1 counts): checked exactly.
-      Declared: float option
+      /// A value known before the run, by a computation that does not learn: a count the data's
+      /// documentation declares (item 1, tolerance 0) or a reference figure of a frozen baseline
+      /// (paper-results/reference-figures.csv). Checked deterministically, both ways.
+      Declared: DeclaredValue option
       /// Some true: a value above the expected one is "better than expected" (OK*).
       HigherIsBetter: bool option }
 

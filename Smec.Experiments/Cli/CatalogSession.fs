@@ -17,7 +17,7 @@ type Session =
 let repoRoot () =
     match Option.ofObj (RepoPaths.TryFindRoot()) with
     | Some root -> root
-    | None -> failwith "run smec inside the repository (Smec.sln not found above the working directory)"
+    | None -> Smec.Experiments.Cli.UserErrors.userError "%s: not inside the repository (no Smec.sln above it); expected to run smec inside a checkout" (System.IO.Directory.GetCurrentDirectory())
 
 /// Progress lines go to the terminal as plain text.
 let consoleProgress (line: string) = AnsiConsole.MarkupLine(Markup.Escape line)
@@ -34,7 +34,7 @@ let openSession (manifestPath: string option) (seeds: int option) (resultsDir: s
     let env = Environment.standard root manifest progress
     let env = match resultsDir with Some d -> { env with ResultsDir = System.IO.Path.GetFullPath d } | None -> env
     let seedCount = defaultArg seeds Profiles.defaultSeedCount
-    if seedCount < 1 then failwithf "--seeds must be at least 1, got %d" seedCount
+    if seedCount < 1 then Smec.Experiments.Cli.UserErrors.userError "--seeds: %d is not positive; expected a number >= 1" seedCount
     { RepoRoot = root
       Published = Published.load (Published.defaultPath root)
       Environment = env
@@ -50,18 +50,8 @@ let seedCount (seeds: int option) (quick: bool) =
 let parseProfile (text: string option) =
     match Profile.parse (defaultArg text "local") with
     | Ok p -> p
-    | Error message -> failwith message
+    | Error message -> Smec.Experiments.Cli.UserErrors.userError "--profile: %s" message
 
-/// Run a command; a bad input (a file, a field, an argument) is one line on stderr and exit code 2.
-let guard (command: unit -> int) =
-    try
-        command ()
-    with
-    | Failure message ->
-        eprintfn "error: %s" message
-        2
-    | :? System.IO.InvalidDataException
-    | :? System.IO.FileNotFoundException
-    | :? System.ArgumentException as e ->
-        eprintfn "error: %s" e.Message
-        2
+/// Run a catalog command. Errors take the program's one error path (Program.report: a user
+/// mistake is one `error:` line and exit code 2).
+let guard (command: unit -> int) = command ()

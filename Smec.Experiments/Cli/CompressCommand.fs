@@ -5,6 +5,7 @@ module Smec.Experiments.Cli.CompressCommand
 open Argu
 open Smec.Core.Methods
 open Smec.Core.Storage
+open Smec.Experiments.Cli.UserErrors
 
 type CompressArgs =
     | [<Mandatory>] Model of dir: string
@@ -23,19 +24,25 @@ type CompressArgs =
             | Role _ -> "query or document (default document; the built-in methods treat both alike)"
 
 let run (args: ParseResults<CompressArgs>) : int =
-    CatalogSession.guard (fun () ->
-        use model = SavedModel.Load(args.GetResult Model)
-        let input = args.GetResult In
-        let struct (values, rows, cols) = Npy.ReadFloat32 input
-        let ids = Array.init rows string
-        let role =
-            match args.GetResult(Role, "document") with
-            | "query" -> EmbeddingRole.Query
-            | "document" -> EmbeddingRole.Document
-            | r -> failwithf "--role: '%s' is not query or document" r
-        if not (Seq.contains (args.GetResult Dim) model.Dims) then
-            failwithf "--dim %d: the model in %s makes dims %s" (args.GetResult Dim) (args.GetResult Model) (model.Dims |> Seq.map string |> String.concat ", ")
-        let compressed = model.Compress(EmbeddingMatrix(ids, values, cols), args.GetResult Dim, role)
-        Npy.WriteFloat32(args.GetResult Out, System.ReadOnlySpan compressed.Values, rows, compressed.Dim)
-        eprintfn "%s: %d x %d -> %d x %d with %s" (args.GetResult Out) rows cols rows compressed.Dim model.Name
-        0)
+    // Every option is checked before the model loads or anything is written.
+    let role =
+        match oneOf "--role" "role" [ "query"; "document" ] (args.GetResult(Role, "document")) with
+        | "query" -> EmbeddingRole.Query
+        | _ -> EmbeddingRole.Document
+    let modelDir = requireFolder "--model" (args.GetResult Model)
+    let input = requireFile "--in" (args.GetResult In)
+    let out = requireWritableFile "--out" (args.GetResult Out)
+    let dim = requirePositive "--dim" (args.GetResult Dim)
+    // `smec train --out` seals what it saved with the data's identity; any saved model checks its tensors' SHA-256 on load.
+    ModelSeal.Verify modelDir |> ignore
+    use model = SavedModel.Load modelDir
+    if not (model.Dims |> Seq.contains dim) then
+        userError "--dim: the model in %s was trained for dims %s, not %d; expected one of them" modelDir (model.Dims |> Seq.map string |> String.concat ", ") dim
+    let struct (values, rows, cols) = Npy.ReadFloat32 input
+    Smec.Core.Runtime.Finite.RequireRows(System.ReadOnlySpan values, cols, input, fun row -> sprintf "row %d" row)
+    let ids = Array.init rows string
+    let compressed = model.Compress(EmbeddingMatrix(ids, values, cols), dim, role)
+    Smec.Core.Runtime.Finite.RequireRows(System.ReadOnlySpan compressed.Values, compressed.Dim, sprintf "the output of %s" modelDir, fun row -> sprintf "input row %d" row)
+    Npy.WriteFloat32(out, System.ReadOnlySpan compressed.Values, rows, compressed.Dim)
+    eprintfn "%s: %d x %d -> %d x %d with %s" out rows cols rows compressed.Dim model.Name
+    0

@@ -77,7 +77,9 @@ let private verify (args: ParseResults<VerifyArgs>) =
     let catalog = ManifestCatalog.Default
     let manifests =
         match args.TryGetResult Dataset with
-        | Some id -> [ catalog.Dataset id ]
+        | Some id ->
+            Smec.Experiments.Cli.UserErrors.declared "--dataset" "dataset" "`smec data list`" (catalog.Datasets.Keys |> Seq.sort |> List.ofSeq) id |> ignore
+            [ catalog.Dataset id ]
         | None -> catalog.Datasets.Values |> Seq.filter (fun m -> m.Mirrored) |> Seq.sortBy (fun m -> m.Id) |> List.ofSeq
     let options = DataLoadOptions(ExplicitPath = (args.TryGetResult Data_Path |> Option.toObj), AllowDownload = false)
     let failures =

@@ -2,8 +2,10 @@
 module Smec.Experiments.Cli.EncodeCommand
 
 open System
+open System.IO
 open Argu
 open Smec.Core.Storage
+open Smec.Experiments.Cli.UserErrors
 
 type EncodeArgs =
     | [<Mandatory>] Dataset of id: string
@@ -30,19 +32,29 @@ let parsePerClass (spec: string) : Map<string, int> =
     let positive (text: string) =
         match Int32.TryParse text with
         | true, n when n > 0 -> n
-        | _ -> failwithf "--per-class: '%s' is not a positive number" text
+        | _ -> userError "--per-class: '%s' is not a positive number; expected N or split=N,split=N" text
     if spec.Contains "=" then
         spec.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
         |> Array.map (fun pair ->
             match pair.Split('=') with
             | [| split; n |] -> split, positive n
-            | _ -> failwithf "--per-class: '%s' is not split=N" pair)
+            | _ -> userError "--per-class: '%s' is not split=N; expected e.g. train=300,test=100" pair)
         |> Map.ofArray
     else
         let n = positive spec
         Map.ofList [ "train", n; "test", n ]
 
+/// The declared names, checked before anything is read or built.
+let private requireDeclared (args: ParseResults<EncodeArgs>) =
+    let catalog = Smec.Core.Data.Manifests.ManifestCatalog.Default
+    let check option what (names: string seq) value =
+        declared option what "`smec data list`" (names |> Seq.sort |> List.ofSeq) value |> ignore
+    check "--dataset" "dataset" catalog.Datasets.Keys (args.GetResult Dataset)
+    check "--encoder" "encoder" catalog.Encoders.Keys (args.GetResult Encoder)
+    args.TryGetResult Data_Path |> Option.iter (fun p -> if not (Directory.Exists p) then userError "--data-path: folder %s does not exist; expected the dataset folder or a data root" p)
+
 let run (args: ParseResults<EncodeArgs>) : int =
+    requireDeclared args
     let options =
         EncodeOptions(
             DataPath = (args.TryGetResult Data_Path |> Option.toObj),

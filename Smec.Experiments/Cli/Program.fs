@@ -3,6 +3,7 @@ module Smec.Experiments.Cli.Program
 
 open Argu
 open Smec.Core.Runtime
+open Smec.Experiments.Cli.UserErrors
 
 [<RequireQualifiedAccess>]
 type SmecArgs =
@@ -23,6 +24,7 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<SweepCommand.SweepArgs>
     | [<CliPrefix(CliPrefix.None)>] Run_Experiment of ParseResults<RunExperimentCommand.RunExperimentArgs>
     | [<CliPrefix(CliPrefix.None)>] Methods of ParseResults<MethodsCommand.MethodsArgs>
+    | Verbose
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -44,12 +46,67 @@ type SmecArgs =
             | Sweep _ -> "plan, run (local or Slurm), follow or report a sweep spec (YAML): smec sweep run SPEC"
             | Run_Experiment _ -> "run one experiment by its key (a sweep's point; what each Slurm task runs)"
             | Methods _ -> "list the methods and their options (names, types, defaults)"
+            | Verbose -> "on an error, also print its stack trace (allowed anywhere on the line; or SMEC_VERBOSE=1)"
+
+/// Exit codes: 0 success; 1 the command ran and found failures (a FAIL verdict, a failed experiment, a
+/// dataset that does not verify); 2 a user mistake (an option, a file, a name); 3 the native torch
+/// library could not load; 70 a bug (an exception the program did not expect).
+let userErrorCode, torchErrorCode, bugCode = 2, 3, 70
+
+let rec private unwrap (e: exn) =
+    match e with
+    | :? System.AggregateException as a when a.InnerExceptions.Count = 1 -> unwrap a.InnerExceptions.[0]
+    | :? System.Reflection.TargetInvocationException
+    | :? System.TypeInitializationException when not (isNull e.InnerException) -> unwrap e.InnerException
+    | _ -> e
+
+/// The one-line message of a user mistake, or None for an exception the program did not expect.
+let userMessage (e: exn) : string option =
+    match e with
+    | :? System.IO.FileNotFoundException as f when not (isNull f.FileName) && f.Message.StartsWith "Could not find file" ->
+        Some(sprintf "%s: does not exist; expected an existing file" f.FileName)
+    | :? UserInputException
+    | :? Smec.Core.Runtime.UnknownNameException
+    | :? TrainingDivergedException
+    | :? System.IO.InvalidDataException
+    | :? System.IO.IOException
+    | :? System.UnauthorizedAccessException
+    | :? System.FormatException
+    | :? System.ArgumentException
+    | :? Smec.Core.Data.DataUnavailableException
+    | :? Smec.Core.Data.DataVerificationException
+    | :? Smec.Core.Data.Manifests.ManifestException -> Some e.Message
+    | Failure message -> Some message
+    | _ -> None
+
+/// Print an error the way every command does and return the exit code.
+let report (verbose: bool) (e: exn) =
+    let e = unwrap e
+    match e with
+    | :? TorchLoadException ->
+        eprintfn "error: %s" e.Message
+        if verbose then eprintfn "%O" e
+        torchErrorCode
+    | _ ->
+        match userMessage e with
+        | Some message ->
+            eprintfn "error: %s" (message.ReplaceLineEndings " ")
+            if verbose then eprintfn "%O" e
+            userErrorCode
+        | None ->
+            eprintfn "error: internal error, a bug in smec (not a mistake in your input): %s: %s" (e.GetType().FullName) e.Message
+            if verbose then eprintfn "%O" e
+            else eprintfn "Please report it with the command line and this output; rerun with --verbose for the stack trace."
+            bugCode
 
 [<EntryPoint>]
 let main argv =
-    let parser = ArgumentParser.Create<SmecArgs>(programName = "smec", errorHandler = ProcessExiter())
-    let results = parser.ParseCommandLine argv
+    OpenMpEnvironment.Apply() // before anything loads libtorch (libgomp reads OMP_* once, at load)
+    let verbose = Array.contains "--verbose" argv || System.Environment.GetEnvironmentVariable "SMEC_VERBOSE" = "1"
+    let argv = argv |> Array.filter (fun a -> a <> "--verbose")
+    let parser = ArgumentParser.Create<SmecArgs>(programName = "smec")
     try
+        let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
         match results.GetSubCommand() with
         | SmecArgs.Version -> VersionCommand.run ()
         | SmecArgs.Eval args -> EvalCommand.run args
@@ -68,18 +125,17 @@ let main argv =
         | SmecArgs.Sweep args -> SweepCommand.run args
         | SmecArgs.Run_Experiment args -> RunExperimentCommand.run args
         | SmecArgs.Methods args -> MethodsCommand.run args
+        | SmecArgs.Verbose -> userError "--verbose: no command given; expected e.g. smec --verbose eval ..."
     with
-    | :? TorchLoadException as e ->
-        eprintfn "error: %s" e.Message
-        3
-    // Bad input files or arguments: the message names the file and line or the value.
-    | :? System.IO.InvalidDataException
-    | :? System.IO.IOException
-    | :? System.UnauthorizedAccessException
-    | :? System.FormatException
-    | :? System.ArgumentException
-    | :? Smec.Core.Data.DataUnavailableException
-    | :? Smec.Core.Data.DataVerificationException
-    | :? Smec.Core.Data.Manifests.ManifestException as e ->
-        eprintfn "error: %s" e.Message
-        2
+    | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
+        stdout.Write e.Message
+        0
+    | :? ArguParseException as e ->
+        // Argu's text is the error, then the usage: show the error and where the usage is.
+        let first = e.Message.Split('\n').[0].Trim()
+        let first = (if first.StartsWith "ERROR: " then first.Substring 7 else first).TrimEnd('.')
+        if argv.Length = 0 then eprintf "%s" (parser.PrintUsage())
+        eprintfn "error: %s; expected the options `smec %s--help` lists" first
+            (argv |> Array.tryHead |> Option.filter (fun a -> not (a.StartsWith "-")) |> Option.map (fun a -> a + " ") |> Option.defaultValue "")
+        userErrorCode
+    | e -> report verbose e

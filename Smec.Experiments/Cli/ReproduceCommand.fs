@@ -8,6 +8,7 @@ open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Reports
+open Smec.Experiments.Cli.UserErrors
 
 type ReproduceArgs =
     | [<Unique>] Table of item: int
@@ -39,7 +40,7 @@ type ReproduceArgs =
 let reproduceItem (session: CatalogSession.Session) (profile: Profile) (options: Runner.RunOptions) (item: int) =
     let spec = Catalog.build item profile session.Context
     let result = TableRun.reproduce session.Environment session.Published options spec
-    let folder = if options.DryRun then None else Some(ReportWriter.write session.Environment.ResultsDir result)
+    let folder = if options.DryRun then None else Some(Timing.time "reports (files)" (fun () -> ReportWriter.write session.Environment.ResultsDir result))
     result, folder
 
 let listExperiments (session: CatalogSession.Session) (profile: Profile) (item: int) =
@@ -51,18 +52,49 @@ let listExperiments (session: CatalogSession.Session) (profile: Profile) (item: 
         table.AddRow(ConfigHash.short p.Hash, Markup.Escape(Runner.describe p.Config), (if p.Cached then "[green]yes[/]" else "no")) |> ignore
     AnsiConsole.Write table
 
+/// Fail fast on a manifest whose files disagree (ids vs rows, query vs corpus dims): from the .npy
+/// headers and the ids files, before anything runs.
+let checkManifestFiles (manifest: EmbeddingsManifest.EmbeddingsManifest) =
+    for e in manifest.Entries do
+        let where = sprintf "%s:%d (%s x %s)" manifest.Path e.Line e.Dataset e.Encoder
+        let shape npy ids =
+            let struct (rows, cols) = Smec.Core.Storage.Npy.ReadShape npy
+            let idCount = (Smec.Core.Storage.Npy.ReadIds ids).Length
+            if idCount <> rows then userError "%s: %s has %d ids, but %s has %d rows; expected one id per row" where ids idCount npy rows
+            rows, cols
+        let corpusRows, corpusDims = shape e.Corpus e.CorpusIds
+        let _, queryDims = shape e.Queries e.QueryIds
+        if corpusRows = 0 then userError "%s: %s has 0 rows; expected a corpus of at least one document" where e.Corpus
+        if queryDims <> corpusDims then
+            userError "%s: %s holds %d-d queries, but %s holds %d-d documents; expected embeddings of one space (same dims)" where e.Queries queryDims e.Corpus corpusDims
+
+/// Cells a manifest was passed for but could not serve: their reasons still ask for a manifest.
+let private unservedByManifest (result: TableRun.TableResult) =
+    result.Cells
+    |> List.choose (fun c ->
+        match c.Value with
+        | Quantities.Gap gap when gap.Reason.Contains Profiles.manifestHint -> Some(gap.Reason.Replace(": " + Profiles.manifestHint, ""))
+        | _ -> None)
+
 let run (args: ParseResults<ReproduceArgs>) : int =
     CatalogSession.guard (fun () ->
+        let items =
+            match args.TryGetResult Table, args.Contains All with
+            | Some n, false ->
+                let numbers = Catalog.items |> List.map (fun i -> string i.Number)
+                oneOf "--table" "catalog item" numbers (string n) |> ignore
+                [ n ]
+            | None, true -> Catalog.items |> List.map (fun i -> i.Number)
+            | None, false -> userError "--table: not given; expected --table N (1-9) or --all"
+            | Some _, true -> userError "--table: given with --all; expected one of them"
+        let profile = CatalogSession.parseProfile (args.TryGetResult Profile)
+        let writes = not (args.Contains Dry_Run || args.Contains List)
+        args.TryGetResult Results |> Option.iter (fun d -> if writes then requireWritableFolder "--results" d)
         let session =
             CatalogSession.openSession (args.TryGetResult Embeddings) (CatalogSession.seedCount (args.TryGetResult Seeds) (args.Contains Quick)) (args.TryGetResult Results)
                 CatalogSession.consoleProgress
-        let profile = CatalogSession.parseProfile (args.TryGetResult Profile)
-        let items =
-            match args.TryGetResult Table, args.Contains All with
-            | Some n, false -> [ (Catalog.find n).Number ]
-            | None, true -> Catalog.items |> List.map (fun i -> i.Number)
-            | None, false -> failwith "give --table N (1-9) or --all"
-            | Some _, true -> failwith "give either --table N or --all, not both"
+        if writes then requireWritableFolder "--results" session.Environment.ResultsDir
+        session.Context.Manifest |> Option.iter checkManifestFiles
         if args.Contains List then
             for item in items do listExperiments session profile item
             0
@@ -81,7 +113,29 @@ let run (args: ParseResults<ReproduceArgs>) : int =
                 for m in missing do eprintfn "error: %s" m
                 2
             else
-                for item in items do
-                    let result, folder = reproduceItem session profile options item
-                    Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)")
-                0)
+                // Every item runs and writes its report; the exit code then says what went wrong.
+                let problems =
+                    [ for index, item in List.indexed items do
+                          if index > 0 then Timing.reset ()
+                          let result, folder = reproduceItem session profile options item
+                          Timing.time "reports (terminal)" (fun () -> Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)"))
+                          let breakdown = Timing.snapshot ()
+                          folder |> Option.iter (fun f -> Timing.store f breakdown)
+                          eprintf "%s" (Timing.text breakdown)
+                          let failed = result.Outcomes |> Map.toList |> List.choose (fun (h, o) -> match o with Runner.Failed m -> Some(h, m) | _ -> None)
+                          for hash, message in failed do
+                              let config = result.Planned |> List.tryFind (fun p -> p.Hash = hash) |> Option.map (fun p -> Runner.describe p.Config) |> Option.defaultValue hash
+                              yield 1, sprintf "item %d: experiment %s (%s) failed: %s" item config (ConfigHash.short hash) message
+                          match session.Context.Manifest with
+                          | Some manifest when profile = Paper ->
+                              match unservedByManifest result with
+                              | [] -> ()
+                              | needs ->
+                                  let has = manifest.Entries |> List.map (fun e -> sprintf "%s (stands for %s) x %s" e.Encoder e.StandsFor e.Dataset) |> List.distinct
+                                  yield 2, sprintf "%s: matched nothing item %d needs for %d cell(s) (%s); the manifest has %s; expected an entry whose stands_for names the paper's encoder"
+                                              manifest.Path item needs.Length (needs |> List.distinct |> String.concat "; ") (String.concat ", " has)
+                          | _ -> () ]
+                for _, message in problems do eprintfn "error: %s" message
+                match problems with
+                | [] -> 0
+                | _ -> problems |> List.map fst |> List.max)

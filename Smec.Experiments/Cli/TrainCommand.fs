@@ -12,6 +12,7 @@ open Smec.Core.Methods.SmecMethod
 open Smec.Core.Runtime
 open Smec.Core.Storage
 open Smec.Core.Training
+open Smec.Experiments.Cli.UserErrors
 
 type TrainArgs =
     | Dataset_Embeddings of dir: string
@@ -70,8 +71,8 @@ type TrainArgs =
             | Residual -> "residual steps (x + f(x)) instead of plain linear"
             | Step_Input _ -> "full (default) or selected: what feeds step s > 1"
             | Init _ -> "pca (default), identity or random"
-            | Dim_Source _ -> "selection (default) or step-output: which output serves a dim produced twice"
-            | Loss _ -> "infonce (default, chosen on validation) or pairwise (docs/METHOD.md, \"The supervised loss L\")"
+            | Dim_Source _ -> "validation (default: chosen per dim), selection or step-output: which output serves a dim produced twice"
+            | Loss _ -> "infonce or pairwise: train only this form (default: both, the better on validation per step)"
             | Loss_Temperature _ -> "score temperature of the supervised loss (default 0.05)"
             | Similarity_Weight _ -> "weight of similarity preservation on random docs (default 0)"
             | Ads_Lr_Scale _ -> "ADS logits' learning rate relative to the layer's (default 10)"
@@ -98,27 +99,33 @@ type TrainArgs =
 let private parseEnum<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (flag: string) (text: string) : 'T =
     match Enum.TryParse<'T>(text.Replace("-", ""), true) with
     | true, v -> v
-    | _ -> failwithf "--%s: '%s' is not one of %s" flag text (String.Join(", ", Enum.GetNames(typeof<'T>)))
+    | _ -> userError "--%s: '%s' is not a valid value; expected %s" flag text (String.Join(", ", Enum.GetNames(typeof<'T>) |> Array.map (fun n -> n.ToLowerInvariant())))
 
 /// Embeddings and judgements: the given folders, or SciFact with all-MiniLM-L6-v2 from the data layer.
 let private loadData (args: ParseResults<TrainArgs>) =
+    // No folders given: SciFact with all-MiniLM-L6-v2 from the data layer (mirror, embedded copy or download).
     let stored = lazy (Smec.Experiments.Running.Datasets.loadText "scifact" "all-MiniLM-L6-v2" true)
+    let embDir =
+        match args.TryGetResult Dataset_Embeddings with
+        | Some dir -> requireFolder "--dataset-embeddings" dir
+        | None -> (fst (stored.Force())).Folder
+    let qrelsDir = args.TryGetResult Qrels |> Option.map (requireFolder "--qrels")
     let qrelsOf split =
-        match args.TryGetResult Qrels with
-        | Some dir -> Smec.Core.Data.Qrels.Read(Path.Combine(dir, split + ".tsv"))
+        match qrelsDir with
+        | Some dir -> Qrels.Read(requireFile "--qrels" (Path.Combine(dir, split + ".tsv")))
         | None ->
             match (snd (stored.Force())).TryGetValue split with
             | true, q -> q
-            | _ -> failwithf "SciFact has no '%s' qrels split" split
-    let source, corpus, queries =
+            | _ -> userError "scifact: no '%s' qrels split; expected --qrels DIR with %s.tsv" split split
+    let read name =
         match args.TryGetResult Dataset_Embeddings with
-        | Some embDir ->
-            let read name = Npy.ReadEmbeddings(Path.Combine(embDir, name + ".npy"), Path.Combine(embDir, name + ".ids.txt"))
-            embDir, read "corpus", read "queries"
-        | None ->
-            let encoded, _ = stored.Force()
-            sprintf "%s x %s" encoded.DatasetId encoded.EncoderId, encoded.Corpus, encoded.Queries
-    source, corpus, queries, qrelsOf "train", lazy (qrelsOf "test")
+        | Some _ -> Npy.ReadEmbeddings(requireFile "--dataset-embeddings" (Path.Combine(embDir, name + ".npy")), requireFile "--dataset-embeddings" (Path.Combine(embDir, name + ".ids.txt")))
+        | None -> (fst (stored.Force())).Part name
+    let corpus, queries = read "corpus", read "queries"
+    if corpus.Rows = 0 then userError "%s: 0 rows; expected a corpus of at least one document" (Path.Combine(embDir, "corpus.npy"))
+    if corpus.Dim <> queries.Dim then
+        userError "%s: %d-d queries, but corpus.npy holds %d-d documents; expected embeddings of one space (same dims)" (Path.Combine(embDir, "queries.npy")) queries.Dim corpus.Dim
+    embDir, defaultArg qrelsDir "", corpus, queries, qrelsOf "train", lazy (qrelsOf "test")
 
 /// The options as parsed (SMEC, the loop).
 let options (args: ParseResults<TrainArgs>) =
@@ -126,10 +133,14 @@ let options (args: ParseResults<TrainArgs>) =
         match args.GetResult(Profile, "local") with
         | "local" -> SmecOptions.Local
         | "paper" -> SmecOptions.Paper
-        | p -> failwithf "--profile: '%s' is not local or paper" p
+        | p -> userError "--profile: unknown profile '%s'; expected local or paper" p
     let ladder =
         match args.TryGetResult Ladder with
-        | Some text -> text.Split(',') |> Array.map (fun s -> match Int32.TryParse(s.Trim()) with | true, v -> v | _ -> failwithf "--ladder: '%s' is not an integer" s)
+        | Some text ->
+            let dims = text.Split(',') |> Array.map (fun s -> match Int32.TryParse(s.Trim()) with | true, v when v > 0 -> v | _ -> userError "--ladder: '%s' is not a positive integer; expected dims from large to small, e.g. 384,192,96,48,24" s)
+            if dims.Length < 2 || Array.pairwise dims |> Array.exists (fun (a, b) -> b >= a) then
+                userError "--ladder: '%s' does not go from large to small; expected the input dim then smaller dims, e.g. 384,192,96,48,24" text
+            dims
         | None -> baseOptions.Ladder
     let d = SmecOptions()
     let adsStart, adsEnd = args.GetResult(Ads_Temperature, (d.AdsTemperatureStart, d.AdsTemperatureEnd))
@@ -141,7 +152,7 @@ let options (args: ParseResults<TrainArgs>) =
             StepInput = (args.TryGetResult Step_Input |> Option.map (fun s -> parseEnum<StepInput> "step-input" (if s = "selected" then "SelectedHalf" else s)) |> Option.defaultValue d.StepInput),
             Init = (args.TryGetResult Init |> Option.map (parseEnum<LayerInit> "init") |> Option.defaultValue d.Init),
             DimSource = (args.TryGetResult Dim_Source |> Option.map (parseEnum<DimSource> "dim-source") |> Option.defaultValue d.DimSource),
-            LossForm = (args.TryGetResult Loss |> Option.map (parseEnum<RankingLossForm> "loss") |> Option.defaultValue d.LossForm),
+            LossCandidates = (args.TryGetResult Loss |> Option.map (fun l -> [| parseEnum<RankingLossForm> "loss" l |] :> Collections.Generic.IReadOnlyList<_>) |> Option.defaultValue d.LossCandidates),
             LossTemperature = args.GetResult(Loss_Temperature, d.LossTemperature),
             SimilarityWeight = args.GetResult(Similarity_Weight, d.SimilarityWeight),
             AdsLearningRateScale = args.GetResult(Ads_Lr_Scale, d.AdsLearningRateScale),
@@ -187,10 +198,58 @@ let private gradientProbe (args: ParseResults<TrainArgs>) (data: TrainingData) (
     printfn "wrote %s" csv
     0
 
+/// Files a saved model folder may hold: anything else there means --out names someone's other folder.
+let private modelFiles = set [ SavedModel.ManifestFile; SavedModel.TensorsFile; ModelSeal.FileName ]
+
+/// --out and --checkpoint are checked before any data is read or any step trained.
+let private checkOutputs (args: ParseResults<TrainArgs>) =
+    args.TryGetResult Out |> Option.iter (fun dir ->
+        if File.Exists dir then userError "--out: %s is a file; expected a folder for the model" dir
+        if Directory.Exists dir then
+            match Directory.EnumerateFileSystemEntries dir |> Seq.map Path.GetFileName |> Seq.filter (modelFiles.Contains >> not) |> Seq.tryHead with
+            | Some other -> userError "--out: folder %s holds '%s', which is not part of a saved model; expected a new or empty folder, or a saved model to replace" dir other
+            | None -> ()
+        requireWritableFolder "--out" (Path.GetDirectoryName(Path.GetFullPath dir)))
+    args.TryGetResult Checkpoint |> Option.iter (requireWritableFile "--checkpoint" >> ignore)
+    args.TryGetResult Gradient_Probe |> Option.iter (requireWritableFile "--gradient-probe" >> ignore)
+
+/// The checksums of the files a model was trained from, for its seal.
+let private inputChecksums (embDir: string) (qrelsDir: string) =
+    [ for name in [ "corpus.npy"; "corpus.ids.txt"; "queries.npy"; "queries.ids.txt" ] do yield Path.Combine(embDir, name)
+      yield Path.Combine(qrelsDir, "train.tsv") ]
+    |> List.filter File.Exists
+    |> List.map (fun f -> Path.GetFullPath f, ModelSeal.Sha256 f)
+
+/// Save into a fresh sibling folder, seal it, then swap it in: a kill leaves the old model or the new, never a mix.
+let private saveSealed (model: SmecCompressor) (dir: string) (data: (string * string) list) (settings: (string * string) list) =
+    let full = Path.GetFullPath dir
+    // What a save killed midway left: an unfinished new folder (dropped) or the old model moved aside (restored).
+    let parent, name = Path.GetDirectoryName full, Path.GetFileName full
+    for leftover in Directory.EnumerateDirectories(parent, name + ".*-*") |> List.ofSeq do
+        let suffix = leftover.Substring(full.Length + 1)
+        match suffix.Split('-') with
+        | [| kind; pid |] when (kind = "saving" || kind = "old") && fst (Int32.TryParse pid) && not (Smec.Experiments.Running.ResultStore.processAlive (int pid)) ->
+            if kind = "old" && not (Directory.Exists full) then Directory.Move(leftover, full) else Directory.Delete(leftover, true)
+        | _ -> ()
+    let fresh = sprintf "%s.saving-%d" full Environment.ProcessId
+    if Directory.Exists fresh then Directory.Delete(fresh, true)
+    model.Save fresh
+    ModelSeal.Write(fresh, readOnlyDict data, readOnlyDict settings)
+    if Directory.Exists full then
+        let old = sprintf "%s.old-%d" full Environment.ProcessId
+        Directory.Move(full, old)
+        Directory.Move(fresh, full)
+        Directory.Delete(old, true)
+    else Directory.Move(fresh, full)
+
 let run (args: ParseResults<TrainArgs>) : int =
     let clock = Diagnostics.Stopwatch.StartNew()
-    let embDir, corpus, queries, train, test = loadData args
+    // Options and output folders first: a mistake there costs no data loading and no training.
     let smec, training = options args
+    checkOutputs args
+    let embDir, qrelsDir, corpus, queries, train, test = loadData args
+    if args.TryGetResult Gradient_Probe |> Option.isNone && smec.InputDim <> corpus.Dim then
+        userError "--ladder: starts at %d dims, but %s holds %d-d embeddings; expected a ladder starting at %d" smec.InputDim (Path.Combine(embDir, "corpus.npy")) corpus.Dim corpus.Dim
     let seed = args.GetResult(Seed, 1L)
     let data = ValidationSplit.Carve(corpus, queries, train, args.GetResult(Validation_Queries, 100), args.GetResult(Validation_Seed, 0L))
     let data = TrainingData(data.Corpus, data.Queries, data.Train, data.Validation, seed)
@@ -209,7 +268,7 @@ let run (args: ParseResults<TrainArgs>) : int =
         for dim in model.Dims do
             let v = CompressionEvaluation.Ndcg10(model, corpus, queries, data.Validation, dim)
             // A dim made twice (a step's selected half and the next step's full output): show the other one too.
-            let other = if smec.DimSource = DimSource.Selection then DimSource.StepOutput else DimSource.Selection
+            let other = if model.Chain.SourceFor dim = DimSource.Selection then DimSource.StepOutput else DimSource.Selection
             let alternative = CompressionEvaluation.Ndcg10(new SourcedCompressor(model, other), corpus, queries, data.Validation, dim)
             if alternative <> v then eprintfn "  dim %d: val nDCG@10 %.4f with --dim-source %A" dim alternative other
             if reportTest then
@@ -219,7 +278,16 @@ let run (args: ParseResults<TrainArgs>) : int =
         for KeyValue (k, v) in model.Settings do printfn "  %s = %s" k v
         match args.TryGetResult Out with
         | Some dir ->
-            model.Save dir
+            let data =
+                [ yield "identity", DataIdentity.Of data
+                  yield "validation queries", string data.Validation.QueryCount
+                  for file, sha in inputChecksums embDir qrelsDir -> file, sha ]
+            let settings =
+                [ for KeyValue(k, v) in model.Settings -> k, v
+                  for KeyValue(k, v) in training.Describe() -> "training." + k, v
+                  yield "seed", string seed
+                  yield "validation-seed", string (args.GetResult(Validation_Seed, 0L)) ]
+            saveSealed model dir data settings
             printfn "saved to %s" dir
         | None -> ()
         0

@@ -150,6 +150,14 @@ let private body (result: TableResult) (moreCharts: GenericChart list) =
         | None -> ()
         add (htmlTable [ "claim"; "panel"; "statement"; "comparisons (difference, 95% interval)"; "status" ]
                  [ for c in result.Claims -> [ c.Claim.Id, ""; c.Claim.Panel, ""; c.Claim.Text, ""; c.Detail, ""; Status.name c.Status, statusClass (Status.name c.Status) ] ])
+    match ProtocolTable.rows result with
+    | [] -> ()
+    | protocol ->
+        add "<h2>Protocol</h2>"
+        add (htmlTable ProtocolTable.header (protocol |> List.map (ProtocolTable.cells >> List.map (fun t -> t, ""))))
+        add "<ul>"
+        for sentence in ProtocolTable.differences protocol do add (sprintf "<li>%s</li>" (encode sentence))
+        add "</ul>"
     add "<h2>Checks</h2>"
     add (htmlTable [ "panel"; "row"; "column"; "check"; "expected"; "actual"; "delta"; "tolerance"; "status"; "note" ]
              [ for c in result.Cells do

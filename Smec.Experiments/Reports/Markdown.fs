@@ -93,6 +93,14 @@ let render (result: TableResult) : string =
         | None -> ()
         table out [ "claim"; "panel"; "statement"; "comparisons (difference, 95% interval)"; "status" ]
             [ for c in result.Claims -> [ c.Claim.Id; c.Claim.Panel; c.Claim.Text; c.Detail; Status.name c.Status ] ]
+    match ProtocolTable.rows result with
+    | [] -> ()
+    | protocol ->
+        line "## Protocol"
+        line ""
+        table out ProtocolTable.header (protocol |> List.map ProtocolTable.cells)
+        for sentence in ProtocolTable.differences protocol do line ("- " + sentence)
+        line ""
     line "## Rules"
     line ""
     for rule in CellText.rules do line ("- " + rule)

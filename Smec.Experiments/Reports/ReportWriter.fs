@@ -15,6 +15,7 @@ let folderOf (resultsDir: string) (item: int) (profile: Profile) =
 let write (resultsDir: string) (result: TableResult) =
     let folder = folderOf resultsDir result.Spec.Item result.Spec.Profile
     Directory.CreateDirectory folder |> ignore
+    ResultStore.removeDeadTemporaries folder
     AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), Markdown.render result)
     AtomicFile.WriteAllText(Path.Combine(folder, "cells.csv"), DataFiles.csv result)
     AtomicFile.WriteAllText(Path.Combine(folder, "results.json"), DataFiles.json result)

@@ -200,19 +200,19 @@ let regression (blessed: BlessedValue option) (item: int) (cell: Cell) (cellHash
             sprintf "%sblessed %s from %d seed(s) (sd %.4f), now %d seed(s) (sd %.4f); band = max(floor %g, %g x SE %.4f)"
                 verdict b.BlessedOn b.PerSeed.Length b.Sd v.PerSeed.Length v.Sd floor Profiles.regressionBandK se }
 
-/// A declared count must match exactly.
+/// A declared value (a documented count, a frozen baseline's reference figure) within its tolerance.
 let declared (cell: Cell) (value: Evaluation) : CheckResult option =
     cell.Declared
     |> Option.map (fun expected ->
         match value with
-        | Gap gap -> fromGap DeclaredCheck (Some expected) gap
+        | Gap gap -> fromGap DeclaredCheck (Some expected.Value) gap
         | Value v ->
             { Kind = DeclaredCheck
-              Expected = Some expected
+              Expected = Some expected.Value
               Actual = Some v.Mean
-              Tolerance = Some 0.0
-              Status = judge expected v.Mean 0.0
-              Note = "declared by the data's documentation; must match exactly" })
+              Tolerance = Some expected.Tolerance
+              Status = judge expected.Value v.Mean expected.Tolerance
+              Note = expected.Source })
 
 // ---- claims ---------------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
               InputDim = inputDim
               Budget = config.Budget
               Seed = config.Seed }
-    compressor.Fit data.Training
+    Timing.time ("fit: " + config.Method) (fun () -> compressor.Fit data.Training)
     let search = SearchOptions(IgnoreIdenticalIds = data.DropSelfMatches)
     // P@10 and recall@10 besides the standard measures: the image items' class-relevance figures
     // and the multimodal items' R@10 (cheap: the ranking is already 100 deep).
@@ -50,10 +50,11 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
                   let queries = compressor.Compress(validationQueries, d, EmbeddingRole.Query)
                   yield "val-" + ndcgAt d, RetrievalEvaluation.NdcgAt10(queries, validationDocs, data.Training.Validation, search) ]
     let evaluated =
+      Timing.time "evaluation (compress test data, search, trec_eval)" (fun () ->
         [ for d in dims ->
               let docs = compressor.Compress(documents, d, EmbeddingRole.Document)
               let queries = compressor.Compress(data.TestQueries, d, EmbeddingRole.Query)
-              d, RetrievalEvaluation.Evaluate(queries, docs, data.Test, measures, search) ]
+              d, RetrievalEvaluation.Evaluate(queries, docs, data.Test, measures, search) ])
     let measurements =
         [ for d, result in evaluated do
               yield ndcgAt d, result.Mean Measure.Ndcg10
@@ -85,7 +86,7 @@ let needsData (config: ExperimentConfig) = config.Kind <> DatasetDescription
 let execute (env: RunEnvironment) (config: ExperimentConfig) (data: Lazy<LoadedDataset> option) : Result<ExperimentOutput, string> =
     match config.Kind, data with
     | DatasetDescription, _ ->
-        DatasetDescription.describe env.Manifest config
+        Timing.time "data descriptions (counts, checksums)" (fun () -> DatasetDescription.describe env.Manifest config)
         |> Result.map (fun (measurements, checksums) ->
             { Measurements = measurements; PerQuery = None; Settings = Map.empty; Notes = []; Checksums = checksums })
     | _, None -> Error "no data for this experiment"
@@ -100,9 +101,10 @@ let execute (env: RunEnvironment) (config: ExperimentConfig) (data: Lazy<LoadedD
         env.Probes.Resolve config.Kind
         |> Result.map (fun probe ->
             Determinism.Seed config.Seed |> ignore
-            let output = probe { Config = config; Data = data.Value; Methods = env.Methods }
+            let data = data.Value
+            let output = Timing.time (sprintf "probe: %A" config.Kind) (fun () -> probe { Config = config; Data = data; Methods = env.Methods })
             { Measurements = output.Measurements
               PerQuery = None
               Settings = output.Settings
-              Notes = data.Value.Notes @ output.Notes
-              Checksums = data.Value.Checksums })
+              Notes = data.Notes @ output.Notes
+              Checksums = data.Checksums })

@@ -90,10 +90,11 @@ let trainingOptionsOf (budget: TrainingBudget) =
 let private budgetFields =
     set [ "MaxSteps"; "MaxStepsPerStage"; "BatchSize"; "LearningRate"; "EvaluateEvery"; "Patience"; "PatienceSteps"; "Progress" ]
 
-/// SMEC's and MRL's options: SmecOptions (the ladder comes from the dims) and the training loop's
+/// SMEC's and MRL's options: SmecOptions (the ladder comes from the dims; Fit sets the loss form to each
+/// of loss_candidates in turn, so the candidates are the option) and the training loop's
 /// fields the budget does not set (optimiser, weight decay, hard negatives, ...).
 let private smecSpecs =
-    specsOf (SmecOptions()) (set [ "Ladder" ]) @ specsOf (TrainingOptions()) (budgetFields + set [ "CheckpointPath"; "Label" ])
+    specsOf (SmecOptions()) (set [ "Ladder"; "LossForm" ]) @ specsOf (TrainingOptions()) (budgetFields + set [ "CheckpointPath"; "Label" ])
 
 /// MRL is SMEC's module with SMRL, ADS and S-XBM off: those three are not its options.
 let private mrlSpecs = smecSpecs |> List.filter (fun s -> not (List.contains s.Name [ "smrl"; "ads"; "sxbm" ]))
@@ -111,7 +112,7 @@ let private searchAdaptorSpecs =
     [ gridSpec
       { Name = "alpha"; Kind = Number; Default = "0.1"; Doc = "L1 recovery weight of the single grid point" }
       { Name = "beta"; Kind = Number; Default = "0.01"; Doc = "query-prediction weight of the single grid point" } ]
-    @ specsOf (SearchAdaptorOptions()) (budgetFields.Add "Grid")
+    @ specsOf (SearchAdaptorOptions()) (budgetFields + set [ "Grid"; "RankingLoss" ])
 
 let private number (options: Map<string, string>) name =
     System.Double.Parse(options[name], System.Globalization.CultureInfo.InvariantCulture)

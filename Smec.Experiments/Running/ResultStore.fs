@@ -91,9 +91,16 @@ let toJsonWith (perQuery: bool) (result: ExperimentResult) : JsonObject =
 
 let toJson (result: ExperimentResult) = toJsonWith true result
 
+/// The checksum a cached result carries: SHA-256 of its compact JSON without the "checksum" field.
+let private checksumOf (o: JsonObject) =
+    let copy = o.DeepClone().AsObject()
+    copy.Remove "checksum" |> ignore
+    "sha256:" + Convert.ToHexStringLower(Security.Cryptography.SHA256.HashData(Text.Encoding.UTF8.GetBytes(copy.ToJsonString())))
+
 let save (resultsDir: string) (result: ExperimentResult) =
-    let text = (toJson result).ToJsonString(JsonSerializerOptions(WriteIndented = false))
-    Smec.Core.Storage.AtomicFile.WriteAllText(pathOf resultsDir result.Hash, text)
+    let o = toJson result
+    o["checksum"] <- JsonValue.Create(checksumOf o)
+    Smec.Core.Storage.AtomicFile.WriteAllText(pathOf resultsDir result.Hash, o.ToJsonString(JsonSerializerOptions(WriteIndented = false)))
 
 let private readStringMap (node: JsonNode) =
     match node with
@@ -127,7 +134,11 @@ let tryLoad (resultsDir: string) (hash: string) : Result<ExperimentResult, strin
             let stored = o["hash"].GetValue<string>()
             let kind = match o["config"] with :? JsonObject as c when c["kind"] <> null -> c["kind"].GetValue<string>() | _ -> ""
             let perQuery = readPerQuery o["per_query"]
+            // Entries written before results carried checksums have none; every new one does.
+            let checksum = match o["checksum"] with null -> None | c -> Some(c.GetValue<string>())
             if stored <> hash then Some(Error(sprintf "%s: holds hash %s, expected %s" path stored hash))
+            elif checksum.IsSome && checksum <> Some(checksumOf o) then
+                Some(Error(sprintf "%s: checksum %s does not match its content (corrupt or edited); it will be recomputed" path checksum.Value))
             elif kind = ExperimentKind.name Retrieval && perQuery.IsNone then
                 Some(Error(sprintf "%s: stored without per-query scores (an older version); it will be recomputed" path))
             else
@@ -148,3 +159,93 @@ let tryLoad (resultsDir: string) (hash: string) : Result<ExperimentResult, strin
                           Seconds = o["seconds"].GetValue<float>() }
                 )
         with e -> Some(Error(sprintf "%s: unreadable cached result (%s); it will be recomputed" path e.Message))
+
+// ---- One computation per experiment across processes: a lock file per result key ----
+
+/// Who holds a lock: written into results/cache/<hash>.lock when it is taken.
+type LockOwner = { Pid: int; Host: string; StartedUtc: string }
+
+let lockPathOf (resultsDir: string) (hash: string) = Path.Combine(cacheFolder resultsDir, hash + ".lock")
+
+let private readOwner (path: string) =
+    try
+        match File.ReadAllText(path).Split('\n', StringSplitOptions.RemoveEmptyEntries) with
+        | [| pid; host; started |] -> Some { Pid = int pid; Host = host; StartedUtc = started }
+        | _ -> None
+    with _ -> None
+
+/// Whether a process id on this host is running (a zombie, state Z in /proc/PID/stat, is not).
+let processAlive (pid: int) =
+    let stat = sprintf "/proc/%d/stat" pid
+    if Directory.Exists "/proc/self" then
+        try
+            let text = File.ReadAllText stat
+            // "pid (command) S ...": the state follows the last ')' (the command may hold one).
+            let state = text.Substring(text.LastIndexOf ')' + 2, 1)
+            state <> "Z" && state <> "X"
+        with _ -> false
+    else
+        try not (Diagnostics.Process.GetProcessById(pid).HasExited) with _ -> false
+
+/// The lock's process is alive and is the one that took it (a recycled pid started after the lock).
+let private ownerAlive (owner: LockOwner) =
+    processAlive owner.Pid
+    && (try
+            let started = Diagnostics.Process.GetProcessById(owner.Pid).StartTime.ToUniversalTime()
+            let taken = DateTime.Parse(owner.StartedUtc, null, Globalization.DateTimeStyles.RoundtripKind)
+            started <= taken.AddSeconds 2.0
+        with _ -> true)
+
+/// Take the lock or return who holds it. A lock whose owner on this host is dead is stale: it is
+/// moved aside (one process wins the rename) and taken over.
+let rec private tryTake (path: string) : Result<unit, LockOwner option> =
+    Directory.CreateDirectory(Path.GetDirectoryName path) |> ignore
+    try
+        use stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read)
+        let text = sprintf "%d\n%s\n%s\n" Environment.ProcessId Environment.MachineName (DateTime.UtcNow.ToString "o")
+        let bytes = Text.Encoding.UTF8.GetBytes text
+        stream.Write(bytes, 0, bytes.Length)
+        Ok()
+    with :? IOException when File.Exists path ->
+        match readOwner path with
+        | Some owner when owner.Host = Environment.MachineName && not (ownerAlive owner) ->
+            let aside = sprintf "%s.stale.%d" path Environment.ProcessId
+            try
+                File.Move(path, aside)
+                File.Delete aside
+            with _ -> ()
+            tryTake path
+        | owner -> Error owner
+
+/// Run `compute` holding the lock of experiment `hash`: a second process waits (saying for whom),
+/// then calls `reuse`, which returns the result the first one stored (Some) or None to compute.
+let withLock (resultsDir: string) (hash: string) (progress: string -> unit) (reuse: unit -> 'T option) (compute: unit -> 'T) : 'T =
+    let path = lockPathOf resultsDir hash
+    let mutable waited = false
+    let mutable taken = tryTake path
+    while Result.isError taken do
+        if not waited then
+            match taken with
+            | Error(Some owner) ->
+                progress (sprintf "waiting for process %d on %s (started %s), which is computing this experiment (lock %s)" owner.Pid owner.Host owner.StartedUtc path)
+            | _ -> progress (sprintf "waiting for the lock %s" path)
+            waited <- true
+        Threading.Thread.Sleep 500
+        taken <- tryTake path
+    try
+        match reuse () with
+        | Some result -> result
+        | None -> compute ()
+    finally
+        try File.Delete path with _ -> ()
+
+/// Temporary files of atomic writes (".<name>.<pid>.tmp") whose writer on this host is dead: what a
+/// killed run leaves behind. Removed before a run so a results folder holds only whole files.
+let removeDeadTemporaries (folder: string) =
+    if Directory.Exists folder then
+        for file in Directory.EnumerateFiles(folder, ".*.tmp") do
+            let parts = Path.GetFileName(file).Split('.')
+            let writer = parts |> Array.rev |> Array.tryPick (fun p -> match Int32.TryParse p with | true, pid -> Some pid | _ -> None)
+            match writer with
+            | Some pid when pid <> Environment.ProcessId && not (processAlive pid) -> (try File.Delete file with _ -> ())
+            | _ -> ()

@@ -104,6 +104,7 @@ let private summary (measurements: Map<string, float>) =
 /// Run (or reuse) every planned experiment; returns the outcome of each by hash.
 let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment list) : Map<string, Outcome> =
     let total = planned.Length
+    if not options.DryRun then removeDeadTemporaries (cacheFolder env.ResultsDir)
     let mutable loaded : (string * Lazy<LoadedDataset>) option = None
     let dataFor (config: ExperimentConfig) : Result<Lazy<LoadedDataset>, string> =
         // One dataset in memory at a time; the seed only stamps the training data.
@@ -114,7 +115,7 @@ let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment 
             | _ ->
                 match resolve env.Datasets config with
                 | Available load ->
-                    let data = lazy (load ())
+                    let data = lazy (Timing.time (sprintf "data: %s%s (load or encode)" config.Dataset (if config.Encoder = "" then "" else " x " + config.Encoder)) load)
                     loaded <- Some(key, data)
                     Ok data
                 | Missing reason -> Error reason
@@ -139,44 +140,52 @@ let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment 
                     env.Progress(sprintf "%s would run (dry run)" label)
                     NotRun "not run: dry run"
                 | stale ->
-                    match stale with
-                    | Some(Error message) -> env.Progress message
-                    | _ -> ()
-                    let data = if Experiments.needsData p.Config then dataFor p.Config |> Result.map Some else Ok None
-                    match data with
-                    | Error reason ->
-                        env.Progress(sprintf "%s SKIPPED: %s" label reason)
-                        NotRun reason
-                    | Ok data ->
-                        env.Progress(sprintf "%s running..." label)
-                        let started = DateTime.UtcNow
-                        let clock = Stopwatch.StartNew()
-                        try
-                            match Experiments.execute env p.Config data with
-                            | Error reason ->
-                                env.Progress(sprintf "%s SKIPPED: %s" label reason)
-                                NotRun reason
-                            | Ok output ->
-                                let result =
-                                    { Hash = p.Hash
-                                      ConfigHash = ConfigHash.hash p.Config
-                                      Implementation = implementationOf env p.Config
-                                      ConfigJson = ConfigHash.canonical (ConfigHash.toJson p.Config)
-                                      Measurements = output.Measurements
-                                      PerQuery = output.PerQuery
-                                      Settings = output.Settings
-                                      Notes = output.Notes
-                                      PackageVersions = BuildInfo.PackageVersions() |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
-                                      DataChecksums = output.Checksums
-                                      TorchThreads = Determinism.ConfiguredThreads()
-                                      StartedUtc = started
-                                      Seconds = clock.Elapsed.TotalSeconds }
-                                save env.ResultsDir result
-                                env.Progress(sprintf "%s done in %.1f s: %s" label result.Seconds (summary result.Measurements))
-                                Finished(result, false)
-                        with e ->
-                            let message = sprintf "%s: %s" (e.GetType().Name) e.Message
-                            env.Progress(sprintf "%s FAILED: %s" label message)
-                            Failed message
+                    // One process computes an experiment; another run of it waits, then reuses the stored result.
+                    let reuse () =
+                        match (if options.Force then None else tryLoad env.ResultsDir p.Hash) with
+                        | Some(Ok result) ->
+                            env.Progress(sprintf "%s cached (computed by another run meanwhile)" label)
+                            Some(Finished(result, true))
+                        | _ -> None
+                    withLock env.ResultsDir p.Hash env.Progress reuse (fun () ->
+                        match stale with
+                        | Some(Error message) -> env.Progress message
+                        | _ -> ()
+                        let data = if Experiments.needsData p.Config then dataFor p.Config |> Result.map Some else Ok None
+                        match data with
+                        | Error reason ->
+                            env.Progress(sprintf "%s SKIPPED: %s" label reason)
+                            NotRun reason
+                        | Ok data ->
+                            env.Progress(sprintf "%s running..." label)
+                            let started = DateTime.UtcNow
+                            let clock = Stopwatch.StartNew()
+                            try
+                                match Experiments.execute env p.Config data with
+                                | Error reason ->
+                                    env.Progress(sprintf "%s SKIPPED: %s" label reason)
+                                    NotRun reason
+                                | Ok output ->
+                                    let result =
+                                        { Hash = p.Hash
+                                          ConfigHash = ConfigHash.hash p.Config
+                                          Implementation = implementationOf env p.Config
+                                          ConfigJson = ConfigHash.canonical (ConfigHash.toJson p.Config)
+                                          Measurements = output.Measurements
+                                          PerQuery = output.PerQuery
+                                          Settings = output.Settings
+                                          Notes = output.Notes
+                                          PackageVersions = BuildInfo.PackageVersions() |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
+                                          DataChecksums = output.Checksums
+                                          TorchThreads = Determinism.ConfiguredThreads()
+                                          StartedUtc = started
+                                          Seconds = clock.Elapsed.TotalSeconds }
+                                    save env.ResultsDir result
+                                    env.Progress(sprintf "%s done in %.1f s: %s" label result.Seconds (summary result.Measurements))
+                                    Finished(result, false)
+                            with e ->
+                                let message = sprintf "%s: %s" (e.GetType().Name) e.Message
+                                env.Progress(sprintf "%s FAILED: %s" label message)
+                                Failed message)
             p.Hash, outcome)
     Map.ofList outcomes

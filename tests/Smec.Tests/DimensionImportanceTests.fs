@@ -28,6 +28,34 @@ let tests =
             Expect.throws (fun () -> DimensionImportance.KeptShare(importance, [| 1L; 1L |]) |> ignore) "a repeated dim is refused"
             Expect.throws (fun () -> DimensionImportance.KeptShare(importance, [| 4L |]) |> ignore) "a dim outside the embedding is refused"
 
+        testCase "ties in importance break at random with a seed, favouring no index" <| fun () ->
+            let flat = Array.create 40 0.0
+            let picks = [ for seed in 1 .. 30 -> DimensionImportance.MostImportant(flat, 5, seed) ]
+            Expect.equal (picks |> List.map Array.length |> List.distinct) [ 5 ] "five dims each"
+            Expect.equal (DimensionImportance.MostImportant(flat, 5, 7)) (DimensionImportance.MostImportant(flat, 5, 7)) "same seed, same order"
+            // With the lower index first, all 30 would be [0..4]; at random the prefix is rare (chance 5/40 per pick).
+            let prefixShare = picks |> List.averageBy (fun p -> float (p |> Array.filter (fun i -> i < 5) |> Array.length) / 5.0)
+            Expect.isLessThan prefixShare 0.3 "the prefix is not favoured"
+            Expect.equal (DimensionImportance.MostImportant([| 0.0; 0.5; 0.0; 0.5 |], 2, 3) |> Array.sort) [| 1; 3 |] "ties only matter among equal values"
+
+        testCase "subset nDCG equals search with every other dim zeroed; random subsets are distinct, sized and seeded" <| fun () ->
+            let data = SciFactFixture.trainingData 1L
+            let queries = data.Queries.Select([ for q in data.Validation.QueryIds do if data.Queries.IndexById().ContainsKey q then yield q ])
+            let dims = [| 3L; 40L; 41L; 200L; 383L |]
+            let zeroOthers (m: EmbeddingMatrix) = (m, [ 0 .. 383 ] |> List.filter (fun d -> not (Array.contains (int64 d) dims))) ||> List.fold withoutDim
+            let expected = RetrievalEvaluation.NdcgAt10(zeroOthers queries, zeroOthers data.Corpus, data.Validation)
+            Expect.floatClose { absolute = 1e-6; relative = 0.0 } (DimensionSubsets.Ndcg10(queries, data.Corpus, data.Validation, dims)) expected "cosine over the kept dims"
+            let subsets = DimensionSubsets.Random(384, 48, 20, 5)
+            Expect.equal subsets.Length 20 "twenty subsets"
+            for s in subsets do
+                Expect.equal (Array.distinct s).Length 48 "48 distinct dims"
+                Expect.equal s (Array.sort s) "sorted"
+            Expect.equal (DimensionSubsets.Random(384, 48, 20, 5)) subsets "seeded"
+            let dist = Distribution.Of([ 1.0; 2.0; 3.0; 6.0 ])
+            Expect.floatClose Accuracy.high dist.Mean 3.0 "mean"
+            Expect.floatClose Accuracy.high dist.Sd (sqrt (14.0 / 3.0)) "sample sd"
+            Expect.equal (dist.Min, dist.Max, dist.Count) (1.0, 6.0, 4) "min, max, count"
+
         testCase "the nDCG drop per dim equals an evaluation with that dim zeroed (SciFact validation)" <| fun () ->
             use set = new TrainingSet(SciFactFixture.trainingData 1L, 30)
             let drops = DimensionImportance.ValidationNdcgDrop(set)
@@ -46,7 +74,7 @@ let tests =
         testCase "ADS over the embedding keeps k distinct dims, reproducibly" <| fun () ->
             use set = new TrainingSet(SciFactFixture.trainingData 1L, 30)
             let training = TrainingOptions(MaxSteps = 40, EvaluateEvery = 20, Progress = false)
-            let options = SmecOptions(AdsAnnealSteps = 40)
+            let options = SmecOptions(AdsAnnealSteps = 40, LossCandidates = [| Smec.Core.Losses.RankingLossForm.InfoNce |], AdsInitCandidates = [| AdsLogitInit.Variance |])
             let a = EmbeddingDimensionSelector.Fit(set, 48, options, training, 3L)
             let b = EmbeddingDimensionSelector.Fit(set, 48, options, training, 3L)
             Expect.equal a.Indices.Length 48 "k dims"

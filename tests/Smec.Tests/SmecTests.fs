@@ -13,10 +13,11 @@ open Smec.Core.Training
 
 let private floats (t: torch.Tensor) = t.detach().contiguous().data<float32>().ToArray()
 
-/// A reduced SMEC run: small ladder, few steps, validation every 5 steps.
+/// A reduced SMEC run: small ladder, few steps, validation every 5 steps, one grid point (InfoNCE,
+/// log-variance ADS logits) so that each step trains once.
 let private reducedModel (ladder: int[]) steps =
     new SmecCompressor(
-        SmecOptions(Ladder = ladder),
+        SmecOptions(Ladder = ladder, LossCandidates = [| Smec.Core.Losses.RankingLossForm.InfoNce |], AdsInitCandidates = [| AdsLogitInit.Variance |]),
         TrainingOptions(MaxSteps = steps, EvaluateEvery = 5, Patience = 100, Progress = false, BatchSize = 32))
 
 let private parameters (step: SmrlStep) = [ for p in step.parameters() -> floats p ]
@@ -45,7 +46,7 @@ let adsTests =
             ads.eval() |> ignore
             Expect.sequenceEqual (ads.SelectedIndices()) [| 0L; 1L; 2L |] "all-zero logits keep the first three"
 
-        testCase "in training the output keeps exactly k of the input's values and gradients reach the logits" <| fun () ->
+        testCase "in training the output keeps exactly k of the input's values at full width and gradients reach the logits" <| fun () ->
             Determinism.Seed 2L |> ignore
             use scope = torch.NewDisposeScope()
             use ads = new AdaptiveDimensionSelection(12, 4)
@@ -53,13 +54,54 @@ let adsTests =
             let x = torch.randn(6L, 12L)
             let struct (kept, mask) = ads.Sample()
             let y = AdaptiveDimensionSelection.Apply(x, struct (kept, mask))
-            Expect.equal y.shape [| 6L; 4L |] "k dims in training too"
+            Expect.equal y.shape [| 6L; 12L |] "full width in training"
             let struct (distinct, _, _) = kept.unique()
             Expect.equal (distinct.numel()) 4L "k distinct dims"
-            Expect.sequenceEqual (floats y) (floats (x.index_select(1L, kept))) "straight-through: the forward value is the input itself"
-            (y * torch.randn(6L, 4L)).sum().backward()
+            Expect.sequenceEqual (floats (y.index_select(1L, kept))) (floats (x.index_select(1L, kept))) "straight-through: the kept values are the input itself"
+            let nonZeroColumns = [ for c in 0L .. 11L do if (y.select(1L, c).abs().sum().item<float32>()) > 0.0f then c ]
+            Expect.sequenceEqual nonZeroColumns (kept.data<int64>().ToArray()) "zero outside the kept dims"
+            (y * torch.randn(6L, 12L)).sum().backward()
             let gradNorm = ads.Logits.grad.abs().sum().item<float32>()
             Expect.isGreaterThan gradNorm 0.0f "the logits receive a gradient"
+
+        testCase "the relaxed top-k equals a naive loop of damped softmaxes, in [0, 1], summing to k" <| fun () ->
+            Determinism.Seed 3L |> ignore
+            use scope = torch.NewDisposeScope()
+            let keys = torch.randn(9L)
+            let soft = floats (AdaptiveDimensionSelection.RelaxedTopK(keys, 3))
+            let mutable scores = floats keys |> Array.map float
+            let naive = Array.zeroCreate 9
+            for _ in 1 .. 3 do
+                let m = Array.max scores
+                let e = scores |> Array.map (fun v -> exp (v - m))
+                let p = e |> Array.map (fun v -> v / Array.sum e)
+                for i in 0 .. 8 do naive.[i] <- naive.[i] + p.[i]
+                scores <- Array.map2 (fun s q -> s + log (max 1e-12 (1.0 - q))) scores p
+            for i in 0 .. 8 do
+                Expect.floatClose Accuracy.medium (float soft.[i]) naive.[i] (sprintf "entry %d" i)
+            Expect.floatClose Accuracy.medium (Array.sumBy float soft) 3.0 "sums to k"
+
+        testCase "in training, ADS gives a non-zero gradient to dims outside its current top-k" <| fun () ->
+            // A SMEC step's loss, as SmrlStepObjective computes it on the step's selected view.
+            Determinism.Seed 4L |> ignore
+            use scope = torch.NewDisposeScope()
+            use step = new SmrlStep(16, 16, [ 6 ], true, false)
+            let ads = step.Selections.[0]
+            ads.InitialiseLogits(torch.linspace(1.0, -1.0, 16L))
+            let topK = ads.SelectedIndices() |> Set.ofArray
+            step.train() |> ignore
+            ads.Temperature <- 0.5
+            let queries, docs = torch.randn(8L, 16L), torch.randn(8L, 16L)
+            let views = step.Select(step.forward (torch.cat([| queries; docs |], 0L)))
+            let view = views.[0]
+            let loss = Smec.Core.Losses.RankingLoss.Compute(Smec.Core.Losses.RankingLossForm.InfoNce, view.narrow(0L, 0L, 8L), view.narrow(0L, 8L, 8L),
+                                                            torch.eye(8L), torch.arange(8L), 0.05)
+            loss.backward()
+            let grad = floats ads.Logits.grad
+            let outside = [ for i in 0 .. 15 do if not (topK.Contains(int64 i)) then i ]
+            Expect.equal outside.Length 10 "ten dims outside the top 6"
+            for i in outside do
+                Expect.isGreaterThan (abs grad.[i]) 0.0f (sprintf "dim %d (outside the top-k) receives a gradient" i)
 
         testCase "with ADS off it is prefix selection" <| fun () ->
             Determinism.ConfigureTorch()
@@ -85,6 +127,24 @@ let memoryTests =
             Expect.sequenceEqual (memory.ItemIds.data<int64>().ToArray()) [| 5L; 6L; 3L; 4L |] "1 and 2 were overwritten first"
             memory.Enqueue(torch.ones(6L, 2L), [| 10L .. 15L |])
             Expect.sequenceEqual (memory.ItemIds.data<int64>().ToArray() |> Array.sort) [| 12L .. 15L |] "a write larger than the buffer keeps its newest rows"
+
+        testCase "selection never returns the same item twice for one anchor" <| fun () ->
+            Determinism.Seed 5L |> ignore
+            use scope = torch.NewDisposeScope()
+            use memory = new CrossBatchMemory(32, 4)
+            // Eight items, each enqueued by several batches (the same frozen embedding every time).
+            let items = torch.randn(8L, 4L)
+            for round in 0 .. 4 do
+                let ids = [| for i in 0 .. 5 -> int64 ((i + round * 3) % 8) |]
+                memory.Enqueue(items.index_select(0L, torch.tensor ids), ids)
+            let anchors = torch.randn(5L, 4L)
+            let struct (slots, valid) = memory.Select(anchors, [| 100L .. 104L |], Array.init 5 (fun _ -> Set.empty<int64> :> System.Collections.Generic.IReadOnlyCollection<int64>), 10)
+            let ids = memory.ItemIds.index_select(0L, slots.flatten()).data<int64>().ToArray() |> Array.chunkBySize 10
+            let isValid = valid.flatten().data<bool>().ToArray() |> Array.chunkBySize 10
+            for a in 0 .. 4 do
+                let chosen = Array.zip ids.[a] isValid.[a] |> Array.filter snd |> Array.map fst
+                Expect.equal chosen.Length 8 (sprintf "anchor %d: all eight distinct items, no more" a)
+                Expect.equal (Array.distinct chosen).Length chosen.Length (sprintf "anchor %d: no item twice" a)
 
         testCase "selection never returns the sample itself, its positives or an empty slot" <| fun () ->
             Determinism.ConfigureTorch()
@@ -135,6 +195,37 @@ let memoryTests =
 [<Tests>]
 let smrlTests =
     testList "SMRL" [
+        testCase "each duplicated dim is served by its better output on validation, and the curve is monotone or says why not" <| fun () ->
+            let data = SciFactFixture.trainingData 5L
+            use model = reducedModel [| 384; 192; 96 |] 10
+            model.Fit data
+            let corpus, queries = data.Corpus, data.Queries
+            let score source dim =
+                CompressionEvaluation.Ndcg10(
+                    { new ICompressor with
+                        member _.Name = model.Name
+                        member _.Dims = model.Dims
+                        member _.Fit _ = ()
+                        member _.Compress(e, d, role) = model.Compress(e, d, role, System.Nullable source)
+                        member _.Settings = model.Settings
+                        member _.Save _ = ()
+                      interface System.IDisposable with
+                        member _.Dispose() = () }, corpus, queries, data.Validation, dim)
+            Expect.sequenceEqual model.Chain.DuplicatedDims [ 192 ] "192 is step 1's selection and step 2's output"
+            let selection, stepOutput = score DimSource.Selection 192, score DimSource.StepOutput 192
+            let expected = if stepOutput > selection then DimSource.StepOutput else DimSource.Selection
+            Expect.equal (model.Chain.SourceFor 192) expected (sprintf "the better on validation (Selection %.4f, StepOutput %.4f)" selection stepOutput)
+            Expect.stringContains model.Settings.["result.dim_source@192"] (string expected) "the choice is recorded"
+            // The served curve, measured independently.
+            let curve = [ for d in [ 384; 192; 96 ] -> d, CompressionEvaluation.Ndcg10(model, corpus, queries, data.Validation, d) ]
+            let breaks = curve |> List.pairwise |> List.filter (fun ((_, larger), (_, smaller)) -> smaller > larger)
+            let note = model.Settings.["result.validation_monotone"]
+            if breaks.IsEmpty then Expect.equal note "yes" "monotone curve reported as such"
+            else
+                Expect.stringStarts note "no: " "a non-monotone curve is reported"
+                for (_, _), (d, _) in breaks do Expect.stringContains note (sprintf "%d (" d) (sprintf "the break at %d is named" d)
+                Expect.stringContains note "each step keeps its best mean" "and explained"
+
         testCase "extending the chain leaves step 1 bit-identical and equals training all steps at once" <| fun () ->
             let data = SciFactFixture.trainingData 3L
             use model = reducedModel [| 384; 192 |] 10
@@ -145,7 +236,8 @@ let smrlTests =
             model.ExtendTo(data, 96)
             Expect.equal model.Chain.Steps.Count 2 "a second step"
             Expect.equal (parameters model.Chain.Steps.[0]) frozen "step 1 untouched by step 2's training, bit for bit"
-            Expect.sequenceEqual (model.Compress(corpus, 192, EmbeddingRole.Document).Values) before "the 192-d output is unchanged"
+            // Step 1's own 192-d output is untouched; which output serves 192 is chosen again on validation.
+            Expect.sequenceEqual (model.Compress(corpus, 192, EmbeddingRole.Document, System.Nullable DimSource.Selection).Values) before "step 1's 192-d output is unchanged"
             use fromScratch = reducedModel [| 384; 192; 96 |] 10
             fromScratch.Fit data
             Expect.sequenceEqual (fromScratch.Compress(corpus, 96, EmbeddingRole.Document).Values)

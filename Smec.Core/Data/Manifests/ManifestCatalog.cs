@@ -116,11 +116,11 @@ public sealed class ManifestCatalog
 
     public DatasetManifest Dataset(string id) =>
         Datasets.TryGetValue(id, out var m) ? m
-        : throw new KeyNotFoundException($"unknown dataset '{id}'; declared: {string.Join(", ", Datasets.Keys.Order())} (in {string.Join(", ", Folders.Select(f => f + "/datasets"))})");
+        : throw new Runtime.UnknownNameException($"unknown dataset '{id}'; declared: {string.Join(", ", Datasets.Keys.Order())} (in {string.Join(", ", Folders.Select(f => f + "/datasets"))})");
 
     public EncoderManifest Encoder(string id) =>
         Encoders.TryGetValue(id, out var m) ? m
-        : throw new KeyNotFoundException($"unknown encoder '{id}'; declared: {string.Join(", ", Encoders.Keys.Order())} (in {string.Join(", ", Folders.Select(f => f + "/encoders"))})");
+        : throw new Runtime.UnknownNameException($"unknown encoder '{id}'; declared: {string.Join(", ", Encoders.Keys.Order())} (in {string.Join(", ", Folders.Select(f => f + "/encoders"))})");
 
     private static IEnumerable<T> ReadAll<T>(string folder, string sub, Func<string, T> read)
     {

@@ -17,15 +17,19 @@ public abstract record AdaptorTrainingOptions
     public int HardNegativePool { get; init; } = 30;
     public int HardNegativesPerQuery { get; init; } = 1;
     public bool Progress { get; init; } = true;
+    /// <summary>Adam without weight decay as both papers report; the local profile sets AdamW with
+    /// SMEC's weight decay so every trained method shares one optimiser.</summary>
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+    public double WeightDecay { get; init; } = 0.0;
 
-    /// <summary>Loop options: Adam without weight decay, as reported; patience counted in validations.</summary>
+    /// <summary>Loop options (patience counted in validations).</summary>
     protected TrainingOptions LoopOptions(int maxSteps, int randomDocs, string label) => new()
     {
         MaxSteps = maxSteps,
         BatchSize = BatchSize,
         LearningRate = LearningRate,
-        Optimizer = OptimizerKind.Adam,
-        WeightDecay = 0.0,
+        Optimizer = Optimizer,
+        WeightDecay = WeightDecay,
         HardNegativePool = HardNegativePool,
         HardNegativesPerQuery = HardNegativesPerQuery,
         RandomDocs = randomDocs,
@@ -34,4 +38,8 @@ public abstract record AdaptorTrainingOptions
         Progress = Progress,
         Label = label,
     };
+
+    /// <summary>The optimiser as recorded in Settings.</summary>
+    public string OptimizerText => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{Optimizer}, lr {LearningRate:R}, weight decay {WeightDecay:R}, batch {BatchSize}");
 }

@@ -11,9 +11,11 @@ namespace Smec.Core.Methods.Baselines;
 /// <summary>
 /// Matryoshka-Adaptor (Yoon, Sinha, Arik, Pfister, EMNLP 2024): one residual adaptor e' = e + f(e)
 /// whose m-prefixes serve every target dimension m. Stage 1 (unsupervised, corpus only):
-/// L_topk + alpha L_pair + beta L_rec over every prefix. Stage 2 (supervised, same adaptor):
-/// the same plus gamma L_rank. "MA-unsup" stops after stage 1. Each stage runs on the shared
-/// training loop with early stopping on validation nDCG@10 (mean over the target dims).
+/// L_topk + alpha L_pair + beta L_rec over every prefix, stopped without labels (see
+/// <see cref="CorpusOnlyStage"/>). Stage 2 (supervised, same adaptor): the same plus gamma L_rank, on
+/// the shared training loop with early stopping on validation nDCG@10 (mean over the target dims).
+/// "MA-unsup" stops after stage 1, so it is the paper's unsupervised variant: identical results
+/// whatever labels the training data holds.
 /// </summary>
 public sealed class MatryoshkaAdaptor : ICompressor
 {
@@ -54,14 +56,13 @@ public sealed class MatryoshkaAdaptor : ICompressor
         _settings["input dim"] = inputDim.ToString(CultureInfo.InvariantCulture);
         _settings["hidden dim"] = _adaptor.HiddenDim.ToString(CultureInfo.InvariantCulture);
 
-        var unsupervised = _options.Loop("unsupervised");
-        using var set = new TrainingSet(data, unsupervised.HardNegativePool);
-        if (_options.Input == AdaptorInput.Centred)
+        if (_options.ResolvedInput == AdaptorInput.Centred)
         {
-            using var mean = set.Corpus.mean([0L], keepdim: true);
+            using var corpus = EmbeddingTensors.ToTensor(data.Corpus);
+            using var mean = corpus.mean([0L], keepdim: true);
             _adaptor.SetInputMap(mean);
         }
-        else if (_options.Input == AdaptorInput.PcaBasis)
+        else if (_options.ResolvedInput == AdaptorInput.PcaBasis)
         {
             var pca = new Pca([inputDim]);
             pca.FitOn(data.Corpus);
@@ -69,16 +70,47 @@ public sealed class MatryoshkaAdaptor : ICompressor
             using (var scope = NewDisposeScope())
                 _adaptor.SetInputMap(mean.to_type(ScalarType.Float32), basis.to_type(ScalarType.Float32));
         }
-        using var neighbours = new AnchorNeighbours(set, _options.TopK);
-        var (seconds, _) = RunStage(set, neighbours, data.Seed, _options, "unsupervised", supervisedStage: false);
-        if (_options.Supervised) seconds += FitSupervised(set, neighbours, data.Seed);
+        // Stage 1 sees the corpus matrix only: no query, judgement or validation label can reach it.
+        var trainedDims = ProtocolRecord.TrainedDims(Dims, inputDim);
+        var unsupervised = CorpusOnlyStage.Run(_adaptor, data.Corpus, Dims, _options, _options.StageSteps(trainedDims), data.Seed);
+        UnsupervisedRun = unsupervised;
+        // Not "... stage": that key form is a labelled early stop (KeptStart reads it); this stage has none.
+        _settings["unsupervised stage (corpus only)"] = unsupervised.HeldOutDocs > 0
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"corpus only: best held-out unsupervised loss {unsupervised.BestHeldOutLoss:F5} at step {unsupervised.BestStep} of {unsupervised.StepsRun}{(unsupervised.StoppedEarly ? ", early stop" : "")} ({unsupervised.HeldOutDocs} held-out docs)")
+            : $"corpus only: {unsupervised.StepsRun} steps (fixed)";
+        var seconds = unsupervised.Seconds;
+        var stepsRun = unsupervised.StepsRun;
+        var lossForms = "none (unsupervised losses only)";
+        var grid = 1;
+        var criterion = unsupervised.HeldOutDocs > 0 ? "unsupervised loss on held-out corpus docs (no labels)" : "none: fixed step count (no labels)";
+        if (_options.Supervised)
+        {
+            using var set = new TrainingSet(data, _options.HardNegativePool);
+            using var neighbours = new AnchorNeighbours(set, _options.TopK);
+            var (supervisedSeconds, supervisedSteps, tried) = FitSupervised(set, neighbours, data.Seed);
+            seconds += supervisedSeconds;
+            stepsRun += supervisedSteps;
+            lossForms = string.Join(", ", tried);
+            grid = tried.Count;
+            criterion = "stage 1: held-out unsupervised loss; stage 2: validation nDCG@10 (mean over dims)";
+        }
         _settings["training seconds"] = seconds.ToString("F1", CultureInfo.InvariantCulture);
+        foreach (var (key, value) in new ProtocolRecord(
+            _options.OptimizerText, _options.LearningRate, _options.WeightDecay,
+            MaxStepsPerDim: (double)_options.StageSteps(trainedDims) * (_options.Supervised ? 2 : 1) / trainedDims,
+            StepsRun: stepsRun, LossForms: lossForms, GridPoints: grid, SelectionCriterion: criterion).Describe())
+            _settings[key] = value;
     }
+
+    /// <summary>What the corpus-only stage of the last Fit did.</summary>
+    public CorpusOnlyResult? UnsupervisedRun { get; private set; }
 
     /// <summary>The supervised stage once per ranking-loss candidate, each from the unsupervised
     /// state; keeps the weights with the best validation nDCG@10.</summary>
-    private double FitSupervised(TrainingSet set, AnchorNeighbours neighbours, long seed)
+    private (double Seconds, int Steps, IReadOnlyList<RankingLossForm> Tried) FitSupervised(TrainingSet set, AnchorNeighbours neighbours, long seed)
     {
+        var steps = 0;
         var parameters = _adaptor!.parameters().ToArray();
         var start = parameters.Select(p => p.detach().clone()).ToArray();
         Tensor[]? best = null;
@@ -91,8 +123,9 @@ public sealed class MatryoshkaAdaptor : ICompressor
             using (no_grad())
                 for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(start[i]);
             var stage = candidates.Count > 1 ? $"supervised, {form}" : "supervised";
-            var (stageSeconds, score) = RunStage(set, neighbours, seed, _options with { RankingLoss = form }, stage, supervisedStage: true);
+            var (stageSeconds, score, stageSteps) = RunStage(set, neighbours, seed, _options with { RankingLoss = form }, stage);
             seconds += stageSeconds;
+            steps += stageSteps;
             if (score > bestScore)
             {
                 bestScore = score;
@@ -105,18 +138,18 @@ public sealed class MatryoshkaAdaptor : ICompressor
             for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(best![i]);
         foreach (var t in start.Concat(best!)) t.Dispose();
         _settings["ranking loss (chosen on validation)"] = bestForm!.ToString()!;
-        return seconds;
+        return (seconds, steps, candidates);
     }
 
-    private (double Seconds, double Score) RunStage(TrainingSet set, AnchorNeighbours neighbours, long seed,
-        MatryoshkaAdaptorOptions options, string stage, bool supervisedStage)
+    private (double Seconds, double Score, int Steps) RunStage(TrainingSet set, AnchorNeighbours neighbours, long seed,
+        MatryoshkaAdaptorOptions options, string stage)
     {
-        var objective = new MatryoshkaAdaptorObjective(_adaptor!, neighbours, Dims, options, supervisedStage);
-        var result = TrainingLoop.Run(set, objective, options.Loop(stage), seed);
+        var objective = new MatryoshkaAdaptorObjective(_adaptor!, neighbours, Dims, options, supervisedStage: true);
+        var result = TrainingLoop.Run(set, objective, options.Loop(stage, ProtocolRecord.TrainedDims(Dims, _adaptor!.Dim)), seed);
         _runs.Add((stage, result));
         _settings[$"{stage} stage"] = string.Create(CultureInfo.InvariantCulture,
             $"best validation nDCG@10 (mean over dims) {result.BestValidationNdcg10:F4} at step {result.BestStep} of {result.StepsRun}{(result.StoppedEarly ? ", early stop" : "")}");
-        return (result.Seconds, result.BestValidationNdcg10);
+        return (result.Seconds, result.BestValidationNdcg10, result.StepsRun);
     }
 
     public EmbeddingMatrix Compress(EmbeddingMatrix embeddings, int dim, EmbeddingRole role)

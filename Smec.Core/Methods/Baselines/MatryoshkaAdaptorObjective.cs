@@ -25,20 +25,28 @@ internal sealed class MatryoshkaAdaptorObjective(
     {
         adaptor.train();
         var (anchors, neighbourRows) = neighbours.Anchors(batch, options.QueryAnchors, step.Generator);
-        var adaptedAnchors = adaptor.forward(anchors);
-        var adaptedNeighbours = adaptor.forward(neighbourRows);
-        // Targets in the adaptor's input space (centred when the adaptor centres).
-        anchors = adaptor.Centre(anchors);
-        neighbourRows = adaptor.Centre(neighbourRows);
-        var loss = TopKSimilarityLoss.Compute(anchors, adaptedAnchors, neighbourRows, adaptedNeighbours, dims)
-            .Add(PairwiseSimilarityLoss.Compute(anchors, adaptedAnchors, dims).Times(options.Alpha))
-            .Add(ReconstructionLoss.Compute(anchors, adaptedAnchors, options.ReconstructionNorm).Times(options.Beta));
+        var loss = UnsupervisedLoss(adaptor, anchors, neighbourRows, dims, options);
         if (!supervisedStage) return loss;
         var queries = adaptor.forward(batch.Queries);
         var docs = adaptor.forward(batch.Docs);
         var ranking = NestedLoss.Sum(dims, m => RankingLoss.Compute(options.RankingLoss,
             NestedLoss.FirstColumns(queries, m), NestedLoss.FirstColumns(docs, m), batch.Relevance, batch.PositiveColumn, options.Temperature));
         return loss.Add(ranking.Times(options.Gamma / dims.Count));
+    }
+
+    /// <summary>L_topk + alpha L_pair + beta L_rec for anchors [B, D] and their neighbours [B, k, D]
+    /// (frozen embeddings); reads nothing but corpus geometry.</summary>
+    internal static Tensor UnsupervisedLoss(ResidualAdaptor adaptor, Tensor anchors, Tensor neighbours, IReadOnlyList<int> dims,
+        MatryoshkaAdaptorOptions options)
+    {
+        var adaptedAnchors = adaptor.forward(anchors);
+        var adaptedNeighbours = adaptor.forward(neighbours);
+        // Targets in the adaptor's input space (centred when the adaptor centres).
+        anchors = adaptor.Centre(anchors);
+        neighbours = adaptor.Centre(neighbours);
+        return TopKSimilarityLoss.Compute(anchors, adaptedAnchors, neighbours, adaptedNeighbours, dims)
+            .Add(PairwiseSimilarityLoss.Compute(anchors, adaptedAnchors, dims).Times(options.Alpha))
+            .Add(ReconstructionLoss.Compute(anchors, adaptedAnchors, options.ReconstructionNorm).Times(options.Beta));
     }
 
     public Tensor Compress(Tensor embeddings, int dim, EmbeddingRole role)

@@ -6,7 +6,13 @@ using Smec.Core.Training;
 namespace Smec.Core.Methods.Baselines;
 
 /// <summary>The input map in front of Matryoshka-Adaptor (see <see cref="MatryoshkaAdaptorOptions.Input"/>).</summary>
-public enum AdaptorInput { Raw, Centred, PcaBasis }
+public enum AdaptorInput { PerVariant, Raw, Centred, PcaBasis }
+
+/// <summary>How a stage's step budget is counted: MaxStepsPerStage per stage (the paper profile: 5000
+/// per stage as reported), or per trained dim, so that the adaptor that serves every target dim gets
+/// the same steps per produced dim as SMEC's steps and Search-Adaptor's per-dim models (the local
+/// profile): each stage gets MaxStepsPerStage x (target dims below the input) / (number of stages).</summary>
+public enum AdaptorBudget { PerStage, PerTrainedDim }
 
 /// <summary>
 /// Matryoshka-Adaptor's configuration. Reported setup (Yoon et al. 2024): Adam, lr 1e-3, batch 128,
@@ -20,14 +26,25 @@ public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
     /// <summary>Width of f's hidden layer; null = the encoder's width.</summary>
     public int? HiddenDim { get; init; }
     /// <summary>
-    /// What the adaptor sees (our choice; the paper feeds raw embeddings). Centred: e minus the corpus
-    /// mean, so the similarities preserved are centred cosines; uncentred cosines of an anisotropic
-    /// encoder are dominated by the common mean direction, which the losses then keep in every prefix.
-    /// PcaBasis: the centred embedding in the corpus PCA basis (an orthonormal change of basis, so
-    /// every full-width cosine is unchanged): the adaptor starts from the PCA baseline, as SMEC's
-    /// layers and the Search-Adaptor projections do, and training measures what it adds.
+    /// What the adaptor sees; PerVariant = the variant's default: Raw for the unsupervised variant (as the
+    /// paper: the adaptor starts as the identity on the encoder's own embeddings) and PcaBasis for the
+    /// labelled two-stage variant. Centred: e minus the corpus mean, so the similarities preserved are
+    /// centred cosines. PcaBasis: the centred embedding in the corpus PCA basis (an orthonormal change
+    /// of basis, so every full-width cosine is unchanged): prefixes start as PCA's.
     /// </summary>
-    public AdaptorInput Input { get; init; } = AdaptorInput.PcaBasis;
+    public AdaptorInput Input { get; init; } = AdaptorInput.PerVariant;
+    /// <summary>The input map in effect (see <see cref="Input"/>).</summary>
+    public AdaptorInput ResolvedInput => Input != AdaptorInput.PerVariant ? Input : Supervised ? AdaptorInput.PcaBasis : AdaptorInput.Raw;
+    public AdaptorBudget Budget { get; init; } = AdaptorBudget.PerStage;
+
+    /// <summary>The step budget of each stage for an adaptor serving <paramref name="trainedDims"/> target dims below its input.</summary>
+    public int StageSteps(int trainedDims) => Budget == AdaptorBudget.PerStage
+        ? MaxStepsPerStage
+        : Math.Max(1, MaxStepsPerStage * trainedDims / (Supervised ? 2 : 1));
+    /// <summary>How the unsupervised (corpus-only) stage stops; it never reads a label either way.</summary>
+    public UnsupervisedStop UnsupervisedStop { get; init; } = UnsupervisedStop.HeldOutLoss;
+    /// <summary>Corpus docs held out of the unsupervised stage to score its stop criterion (at most a fifth of the corpus).</summary>
+    public int UnsupervisedHeldOutDocs { get; init; } = 512;
     public int TopK { get; init; } = 10;
     /// <summary>
     /// Unlabelled train-query embeddings added to each batch's anchors (0 = corpus only, as the
@@ -58,13 +75,13 @@ public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
     public string Name => Supervised ? MatryoshkaAdaptor.SupervisedName : MatryoshkaAdaptor.UnsupervisedName;
 
     /// <summary>Loop options of one stage (the batch's random corpus docs are the unsupervised anchors).</summary>
-    public TrainingOptions Loop(string stage) => LoopOptions(MaxStepsPerStage, BatchSize, $"{Name} ({stage})");
+    public TrainingOptions Loop(string stage, int trainedDims) => LoopOptions(StageSteps(trainedDims), BatchSize, $"{Name} ({stage})");
 
     public IEnumerable<KeyValuePair<string, string>> Describe()
     {
         string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         yield return new("supervised", Supervised ? "yes (unsupervised stage, then all four terms)" : "no (unsupervised stage only)");
-        yield return new("adaptor input", Input switch
+        yield return new("adaptor input", ResolvedInput switch
         {
             AdaptorInput.Raw => "raw embeddings (as the paper)",
             AdaptorInput.Centred => "centred on the corpus mean",
@@ -80,7 +97,12 @@ public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
         yield return new("anchors per batch", QueryAnchors > 0
             ? $"{BatchSize} random corpus docs + {QueryAnchors} unlabelled train queries (their top-k docs as neighbours)"
             : $"{BatchSize} random corpus docs (corpus only)");
-        yield return new("steps per stage", $"up to {MaxStepsPerStage}, validation every {EvaluateEvery}, patience {PatienceSteps} steps");
-        yield return new("optimizer", $"Adam, lr {F(LearningRate)}, batch {BatchSize}");
+        yield return new("unsupervised stop", UnsupervisedStop == UnsupervisedStop.HeldOutLoss
+            ? $"corpus only; stops on the unsupervised loss of {UnsupervisedHeldOutDocs} held-out corpus docs (patience {PatienceSteps} steps)"
+            : "corpus only; runs its whole step budget");
+        yield return new("steps per stage", Budget == AdaptorBudget.PerStage
+            ? $"up to {MaxStepsPerStage}, validation every {EvaluateEvery}, patience {PatienceSteps} steps"
+            : $"up to {MaxStepsPerStage} per trained dim over {(Supervised ? "both stages" : "the stage")}, validation every {EvaluateEvery}, patience {PatienceSteps} steps");
+        yield return new("optimizer", OptimizerText);
     }
 }

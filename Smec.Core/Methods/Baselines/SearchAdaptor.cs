@@ -52,26 +52,31 @@ public sealed class SearchAdaptor : ICompressor
         if (_options.ProjectionInit == ProjectionInit.Pca) pca.FitOn(data.Corpus);
         using var set = new TrainingSet(data, _options.HardNegativePool);
         var totalSeconds = 0.0;
+        var totalSteps = 0;
         foreach (var dim in Dims)
         {
             SearchAdaptorModel? best = null;
             var bestScore = double.NegativeInfinity;
             var searched = new List<string>();
+            foreach (var form in _options.RankingLossCandidates)
             foreach (var weights in _options.Grid)
             {
-                // Every grid point starts from the same seeded initialisation: only (alpha, beta) differ.
+                // Every grid point starts from the same seeded initialisation: only (alpha, beta) and the loss form differ.
                 Determinism.Seed(data.Seed);
                 var model = new SearchAdaptorModel(inputDim, hiddenDim, dim);
                 InitialiseProjection(model, pca, inputDim, dim);
                 using var predictor = nn.Linear(dim, inputDim);
-                var result = TrainingLoop.Run(set, new SearchAdaptorObjective(model, predictor, weights, _options), _options.Loop(dim, weights), data.Seed);
+                var options = _options with { RankingLoss = form };
+                var result = TrainingLoop.Run(set, new SearchAdaptorObjective(model, predictor, weights, options), options.Loop(dim, weights), data.Seed);
                 totalSeconds += result.Seconds;
-                searched.Add(string.Create(CultureInfo.InvariantCulture, $"{weights}: {result.BestValidationNdcg10:F4} (step {result.BestStep})"));
+                totalSteps += result.StepsRun;
+                var point = _options.RankingLossCandidates.Count > 1 ? $"{weights} {form}" : weights.ToString();
+                searched.Add(string.Create(CultureInfo.InvariantCulture, $"{point}: {result.BestValidationNdcg10:F4} (step {result.BestStep})"));
                 if (result.BestValidationNdcg10 > bestScore)
                 {
                     best?.Dispose();
                     (best, bestScore) = (model, result.BestValidationNdcg10);
-                    _settings[$"selected @{dim}"] = string.Create(CultureInfo.InvariantCulture, $"{weights} (validation nDCG@10 {bestScore:F4})");
+                    _settings[$"selected @{dim}"] = string.Create(CultureInfo.InvariantCulture, $"{point} (validation nDCG@10 {bestScore:F4})");
                 }
                 else model.Dispose();
             }
@@ -79,6 +84,10 @@ public sealed class SearchAdaptor : ICompressor
             _models[dim] = best!;
         }
         _settings["training seconds"] = totalSeconds.ToString("F1", CultureInfo.InvariantCulture);
+        foreach (var (key, value) in new ProtocolRecord(_options.OptimizerText, _options.LearningRate, _options.WeightDecay,
+            MaxStepsPerDim: _options.MaxSteps, StepsRun: totalSteps, LossForms: string.Join(", ", _options.RankingLossCandidates),
+            GridPoints: _options.Grid.Count * _options.RankingLossCandidates.Count, SelectionCriterion: "validation nDCG@10 per dim, over the (alpha, beta) grid").Describe())
+            _settings[key] = value;
     }
 
     private void InitialiseProjection(SearchAdaptorModel model, Pca pca, int inputDim, int dim)

@@ -34,11 +34,15 @@ public sealed record SearchAdaptorOptions : AdaptorTrainingOptions
     public int? HiddenDim { get; init; }
     public ProjectionInit ProjectionInit { get; init; } = ProjectionInit.Pca;
     public ReconstructionNorm RecoveryNorm { get; init; } = ReconstructionNorm.L1;
+    /// <summary>The form the objective uses (Fit sets it to each of <see cref="RankingLossCandidates"/> in turn).</summary>
     public RankingLossForm RankingLoss { get; init; } = RankingLossForm.Pairwise;
+    /// <summary>The ranking-loss forms tried at every grid point, kept on validation per dim: the paper's
+    /// pairwise form alone by default; the local profile tries InfoNCE and pairwise as every trained method does.</summary>
+    public IReadOnlyList<RankingLossForm> RankingLossCandidates { get; init; } = [RankingLossForm.Pairwise];
     public int MaxSteps { get; init; } = 2000;
 
     public TrainingOptions Loop(int dim, RegularizerWeights weights) =>
-        LoopOptions(MaxSteps, randomDocs: 0, $"{SearchAdaptor.MethodName} d={dim} {weights}");
+        LoopOptions(MaxSteps, randomDocs: 0, $"{SearchAdaptor.MethodName} d={dim} {weights} {RankingLoss}");
 
     public IEnumerable<KeyValuePair<string, string>> Describe()
     {
@@ -47,8 +51,8 @@ public sealed record SearchAdaptorOptions : AdaptorTrainingOptions
         yield return new("projection init", ProjectionInit == ProjectionInit.Pca ? "corpus PCA" : "prefix (first d coordinates)");
         yield return new("recovery norm", RecoveryNorm.ToString());
         yield return new("query predictor", "linear d -> D on adapted relevant docs, target the frozen query (inferred form)");
-        yield return new("ranking loss", $"{RankingLoss}, temperature {F(Temperature)}, {HardNegativesPerQuery} hard negative(s) per query from the top {HardNegativePool}");
+        yield return new("ranking loss", $"best on validation of {string.Join(", ", RankingLossCandidates)}, temperature {F(Temperature)}, {HardNegativesPerQuery} hard negative(s) per query from the top {HardNegativePool}");
         yield return new("steps", $"up to {MaxSteps}, validation every {EvaluateEvery}, patience {PatienceSteps} steps");
-        yield return new("optimizer", $"Adam, lr {F(LearningRate)}, batch {BatchSize}");
+        yield return new("optimizer", OptimizerText);
     }
 }

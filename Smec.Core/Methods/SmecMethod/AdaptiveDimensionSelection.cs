@@ -7,12 +7,18 @@ namespace Smec.Core.Methods.SmecMethod;
 
 /// <summary>
 /// ADS: keeps <see cref="OutputDim"/> of <see cref="InputDim"/> dimensions, chosen by one learnable
-/// logit per input dimension. Training: Gumbel top-k, i.e. the top k of logits/tau + Gumbel noise
-/// (a sample of k dims without replacement from softmax(logits/tau)), with a straight-through mask
-/// whose forward value is exactly 1 on the kept dims and whose gradient is that of k*softmax, so
-/// gradients reach the logits. Inference: the top k logits, a fixed index list. Either way the output
-/// holds exactly k dims, in ascending index order. With <c>enabled = false</c> it is prefix selection
-/// (the first k dims: MRL's truncation), with no parameters that train.
+/// logit per input dimension. Training: Gumbel top-k, i.e. the top k of keys = logits/tau + Gumbel
+/// noise (a sample of k dims without replacement from softmax(logits/tau)). The mask is
+/// straight-through over the FULL width: mask = hard + soft - stop_gradient(soft), multiplied into
+/// all InputDim dims, so its forward value is exactly 1 on the kept dims and 0 elsewhere, while its
+/// gradient is that of the relaxed top-k "soft" of Xie and Ermon (Reparameterizable Subset Sampling
+/// via Continuous Relaxations, IJCAI 2019: k successive softmaxes over the keys, each step damping
+/// what was already taken by log(1 - p)). Every dim, kept or not, then receives a gradient: an
+/// unkept dim's value enters the loss through its mask entry (a zero whose derivative is its value),
+/// so the selection can move away from where it started. (With a gather of the kept dims only, an
+/// unkept dim gets no signal but the softmax normaliser.) Inference: the top k logits, a fixed
+/// index list. With <c>enabled = false</c> it is prefix selection (the first k dims: MRL's
+/// truncation), with no parameters that train.
 /// </summary>
 public sealed class AdaptiveDimensionSelection : nn.Module<Tensor, Tensor>
 {
@@ -63,25 +69,41 @@ public sealed class AdaptiveDimensionSelection : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Draw this training step's selection: the kept dims (ascending) and the straight-through mask
-    /// on them. Draw once per step and apply it to every input of the step (queries, docs, memory),
-    /// or their similarities would compare different dims.
+    /// over all InputDim dims (1 on the kept dims, 0 elsewhere, relaxed-top-k gradient everywhere).
+    /// Draw once per step and apply it to every input of the step (queries, docs, memory), or their
+    /// similarities would compare different dims.
     /// </summary>
     public (Tensor Kept, Tensor Mask) Sample()
     {
         var gumbel = rand(InputDim, generator: NoiseGenerator, device: logits.device).ClampBetween(1e-10, 1.0).log().neg().log().neg();
-        var perturbed = logits.DividedBy(Temperature).Add(gumbel);
-        var kept = perturbed.detach().topk(OutputDim).indexes.sort().Values;
-        var soft = perturbed.softmax(0).Times(OutputDim);
-        // Straight-through: value 1 on the kept dims, gradient of the soft mask.
-        var mask = (soft - soft.detach()).Plus(1.0).index_select(0, kept);
-        return (kept, mask);
+        var keys = logits.DividedBy(Temperature).Add(gumbel);
+        var kept = keys.detach().topk(OutputDim).indexes.sort().Values;
+        var hard = zeros(InputDim, device: logits.device).scatter(0, kept, ones(OutputDim, device: logits.device));
+        var soft = RelaxedTopK(keys, OutputDim);
+        return (kept, hard.Add(soft.Add(soft.detach().neg())));
     }
 
-    /// <summary>Apply a selection drawn by <see cref="Sample"/>.</summary>
-    public static Tensor Apply(Tensor input, (Tensor Kept, Tensor Mask) selection) =>
-        input.index_select(1, selection.Kept) * selection.Mask;
+    /// <summary>Xie and Ermon's relaxed top-k of <paramref name="keys"/>: the sum of k successive
+    /// softmaxes, each after damping the previous picks by log(1 - p). Entries in [0, 1], summing to k.</summary>
+    public static Tensor RelaxedTopK(Tensor keys, int k)
+    {
+        var scores = keys;
+        Tensor? soft = null;
+        for (var j = 0; j < k; j++)
+        {
+            var p = scores.softmax(0);
+            soft = soft is null ? p : soft.Add(p);
+            if (j + 1 < k) scores = scores.Add(p.neg().Plus(1.0).ClampMin(1e-12).log());
+        }
+        return soft!;
+    }
 
-    /// <summary>Inference: the fixed index list. Training: a fresh sample (use Sample/Apply when several inputs must share it).</summary>
+    /// <summary>Apply a selection drawn by <see cref="Sample"/>: the input at full width, zero outside
+    /// the kept dims (cosines and norms equal those of the kept dims alone).</summary>
+    public static Tensor Apply(Tensor input, (Tensor Kept, Tensor Mask) selection) => input * selection.Mask;
+
+    /// <summary>Inference: the fixed index list (k dims). Training: a fresh sample at full width (use
+    /// Sample/Apply when several inputs must share it).</summary>
     public override Tensor forward(Tensor input)
     {
         if (!Enabled) return input.narrow(1, 0, OutputDim);

@@ -56,7 +56,8 @@ public sealed class CrossBatchMemory : IDisposable
 
     /// <summary>
     /// For each anchor, the slots of its top-K most cosine-similar entries, excluding empty slots, the
-    /// anchor's own item and the items in its exclusion list (its labelled positives). Returns
+    /// anchor's own item and the items in its exclusion list (its labelled positives), each item at
+    /// most once (an item enqueued by several batches counts by its newest copy). Returns
     /// (slots [B, K] int64, valid [B, K] bool); a slot is invalid when fewer than K entries qualify.
     /// </summary>
     public (Tensor Slots, Tensor Valid) Select(Tensor anchors, long[] anchorIds, IReadOnlyList<IReadOnlyCollection<long>> excluded, int k)
@@ -82,11 +83,27 @@ public sealed class CrossBatchMemory : IDisposable
         var sortedBlocked = tensor(blockedIds).view(b, width).sort(dim: 1).Values;
         var slotIds = ItemIds.unsqueeze(0).expand(b, Capacity).contiguous();
         var position = searchsorted(sortedBlocked, slotIds);
-        var blocked = sortedBlocked.gather(1, position).eq(slotIds).logical_or(ItemIds.IsNegative().unsqueeze(0));
+        var blocked = sortedBlocked.gather(1, position).eq(slotIds)
+            .logical_or(ItemIds.IsNegative().logical_or(OlderCopies()).unsqueeze(0));
         sim = sim.FillWhere(blocked, double.NegativeInfinity);
         var take = Math.Min(k, Capacity);
         var (values, slots) = sim.topk(take, dim: 1, largest: true, sorted: true);
         return (slots, values.isfinite());
+    }
+
+    /// <summary>[Capacity] bool: slots holding an item that a newer slot holds too.</summary>
+    private Tensor OlderCopies()
+    {
+        var ids = ItemIds.data<long>().ToArray();
+        var older = new bool[Capacity];
+        var seen = new HashSet<long>();
+        // Newest first: the slot before the write head, backwards around the ring.
+        for (var age = 0; age < Count; age++)
+        {
+            var slot = ((Head - 1 - age) % Capacity + Capacity) % Capacity;
+            if (ids[slot] >= 0 && !seen.Add(ids[slot])) older[slot] = true;
+        }
+        return tensor(older);
     }
 
     public void Dispose()

@@ -15,7 +15,18 @@ public sealed class SmecChain : nn.Module<Tensor, Tensor>
     private readonly List<SmrlStep> steps = [];
 
     public StepInput StepInputMode { get; }
+    /// <summary>The source of a duplicated dim without a per-dim choice.</summary>
     public DimSource DimSource { get; }
+    /// <summary>Per duplicated dim, the source chosen on validation (overrides <see cref="DimSource"/>).</summary>
+    public Dictionary<int, DimSource> ChosenSources { get; } = new();
+
+    /// <summary>The source that serves <paramref name="dim"/>.</summary>
+    public DimSource SourceFor(int dim) => ChosenSources.TryGetValue(dim, out var chosen) ? chosen
+        : DimSource == DimSource.Validation ? DimSource.Selection : DimSource;
+
+    /// <summary>Dims the chain produces twice (a step's selection and a later step's full output).</summary>
+    public IReadOnlyList<int> DuplicatedDims => steps.SelectMany(s => s.SelectionDims.Prepend(s.OutputDim))
+        .GroupBy(d => d).Where(g => g.Count() > 1).Select(g => g.Key).OrderDescending().ToArray();
 
     public SmecChain(StepInput stepInput, DimSource dimSource) : base("smec_chain")
     {
@@ -58,7 +69,7 @@ public sealed class SmecChain : nn.Module<Tensor, Tensor>
     /// DimSource names (or <paramref name="source"/>, to compare the two). Call in eval mode.</summary>
     public Tensor Compress(Tensor input, int dim, DimSource? source = null)
     {
-        var dimSource = source ?? DimSource;
+        var dimSource = source ?? SourceFor(dim);
         Tensor? found = null;
         var current = input;
         foreach (var step in steps)
@@ -70,7 +81,7 @@ public sealed class SmecChain : nn.Module<Tensor, Tensor>
             {
                 if (candidate.shape[1] != dim) continue;
                 found = candidate;
-                if (dimSource == DimSource.Selection) return found;
+                if (dimSource != DimSource.StepOutput) return found;
             }
             current = StepInputMode == SmecMethod.StepInput.Full ? output : selections[0];
         }

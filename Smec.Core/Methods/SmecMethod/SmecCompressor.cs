@@ -26,8 +26,13 @@ public sealed class SmecCompressor : ICompressor
     /// <summary>Per step: what the loop reported (best validation nDCG@10, steps, seconds).</summary>
     public List<StepRecord> StepRecords { get; } = [];
 
+    /// <summary>One SMRL step: the kept grid point's validation result, what the grid tried and the steps run over all of it.</summary>
     public sealed record StepRecord(int Step, int InputDim, int OutputDim, int[] SelectionDims, double BestValidationNdcg10,
-        int BestStep, int StepsRun, bool StoppedEarly, double Seconds);
+        int BestStep, int StepsRun, bool StoppedEarly, double Seconds, string Chosen = "", string Grid = "", int GridStepsRun = 0);
+
+    /// <summary>Validation nDCG@10 of each served dim after Fit, and per duplicated dim both sources' scores.</summary>
+    public SortedDictionary<int, double> ValidationCurve { get; } = new();
+    public List<(int Dim, double Selection, double StepOutput)> SourceScores { get; } = [];
 
     public SmecCompressor(SmecOptions options, TrainingOptions? training = null)
     {
@@ -58,13 +63,28 @@ public sealed class SmecCompressor : ICompressor
             foreach (var (k, v) in Options.Describe()) settings[k] = v;
             foreach (var (k, v) in Training.Describe()) settings[k] = v;
             foreach (var r in StepRecords)
+            {
                 settings[$"result.step{r.Step}"] = string.Create(CultureInfo.InvariantCulture,
                     $"{r.InputDim}->{r.OutputDim}->[{string.Join(",", r.SelectionDims)}] val_ndcg10={r.BestValidationNdcg10:F4} best_step={r.BestStep} steps={r.StepsRun} seconds={r.Seconds:F1}");
+                if (r.Chosen != "") settings[$"result.step{r.Step}.chosen"] = r.Chosen;
+                if (r.Grid != "") settings[$"result.step{r.Step}.grid"] = r.Grid;
+            }
+            foreach (var (dim, selection, stepOutput) in SourceScores)
+                settings[$"result.dim_source@{dim}"] = string.Create(CultureInfo.InvariantCulture,
+                    $"{Chain.SourceFor(dim)} (validation nDCG@10: Selection {selection:F4}, StepOutput {stepOutput:F4}{(Options.DimSource == DimSource.Validation ? ", chosen on validation" : ", fixed by option")})");
+            if (ValidationCurve.Count > 0)
+            {
+                settings["result.validation_curve"] = string.Join(" ", ValidationCurve.Reverse().Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key}:{kv.Value:F4}")));
+                settings["result.validation_monotone"] = MonotoneNote();
+            }
+            if (StepRecords.Count > 0)
+                foreach (var (key, value) in Protocol().Describe()) settings[key] = value;
             return settings;
         }
     }
 
-    /// <summary>Train from scratch: every SMRL step in turn (or the one MRL-style layer when SMRL is off).</summary>
+    /// <summary>Train from scratch: every SMRL step in turn (or the one MRL-style layer when SMRL is off),
+    /// then choose the source of each duplicated dim on validation (unless the options fix it).</summary>
     public void Fit(TrainingData data)
     {
         Determinism.Seed(data.Seed);
@@ -78,6 +98,7 @@ public sealed class SmecCompressor : ICompressor
             for (var s = 1; s < Options.Ladder.Length; s++) TrainStep(set, data.Seed, Options.Ladder[s - 1], [Options.Ladder[s]]);
         else
             TrainStep(set, data.Seed, Options.InputDim, Options.Ladder[1..]);
+        ChooseSourcesOnValidation(set);
     }
 
     /// <summary>Add one SMRL step down to <paramref name="dim"/>, leaving every earlier step as it is.</summary>
@@ -89,7 +110,15 @@ public sealed class SmecCompressor : ICompressor
         Determinism.Seed(data.Seed + Chain.Steps.Count);
         using var set = new TrainingSet(data, Training.HardNegativePool);
         TrainStep(set, data.Seed, smallest, [dim]);
+        ChooseSourcesOnValidation(set);
     }
+
+    /// <summary>
+    /// The step budget of one loop: MaxSteps per SMRL step; the one MRL-style layer (SMRL off) gets
+    /// MaxSteps for each step SMRL would have trained, so both have the same steps per produced dim and
+    /// the ablation compares "sequential" with "summed", not budgets.
+    /// </summary>
+    public int StepBudget => Options.Smrl ? Training.MaxSteps : Training.MaxSteps * (Options.Ladder.Length - 1);
 
     private void TrainStep(TrainingSet set, long seed, int outputDim, int[] selectionDims)
     {
@@ -103,32 +132,134 @@ public sealed class SmecCompressor : ICompressor
         Chain.eval();
         using (var scope = NewDisposeScope())
         using (no_grad())
-        {
-            var corpusInput = Chain.StepInput(set.Corpus, index);
-            LayerInitialiser.Initialise(step, Options.Init, corpusInput);
-            if (Options.Ads && Options.AdsInit == AdsLogitInit.Variance) InitialiseLogitsFromVariance(step, corpusInput);
-        }
+            LayerInitialiser.Initialise(step, Options.Init, Chain.StepInput(set.Corpus, index));
+        var parameters = step.parameters().ToArray();
+        var start = parameters.Select(p => p.detach().clone()).ToArray(); // logits at zero: the uniform start
 
-        using var objective = new SmrlStepObjective(Chain, index, Options, set);
-        var label = $"{Name} step {index + 1} {inputDim}->{outputDim}->{string.Join("->", selectionDims)}";
-        var training = Training with
+        // The grid: every loss candidate, with every ADS initialisation when ADS is on; each point from the same start.
+        var grid = (from form in Options.LossCandidates
+                    from init in Options.Ads ? Options.AdsInitCandidates : (IReadOnlyList<AdsLogitInit>)[AdsLogitInit.Zero]
+                    select (form, init)).ToArray();
+        Tensor[]? best = null;
+        TrainingResult? bestResult = null;
+        var chosen = "";
+        var tried = new List<string>();
+        var gridSteps = 0;
+        double seconds = 0;
+        foreach (var (form, init) in grid)
         {
-            Label = label,
-            RandomDocs = Options.SimilarityWeight > 0 ? Options.SimilarityDocs : 0,
-            MinSteps = Options.Ads ? Math.Max(Training.MinSteps, Math.Min(Options.AdsAnnealSteps, Training.MaxSteps)) : Training.MinSteps,
-            // One checkpoint per step: a restarted Fit skips finished steps and resumes the interrupted one.
-            CheckpointPath = Training.CheckpointPath is { } path ? $"{path}.step{index + 1}" : null,
-        };
-        // Each step has its own seed stream, so adding a step later draws what a from-scratch run would.
-        var result = TrainingLoop.Run(set, objective, training, seed * 1000 + index);
+            using (no_grad())
+                for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(start[i]);
+            if (Options.Ads && init == AdsLogitInit.Variance)
+                using (var scope = NewDisposeScope())
+                using (no_grad())
+                    InitialiseLogitsFromVariance(step, Chain.StepInput(set.Corpus, index));
+            var point = Options.Ads ? $"{form}, ADS init {init}" : form.ToString();
+            using var objective = new SmrlStepObjective(Chain, index, Options with { LossForm = form }, set);
+            var label = $"{Name} step {index + 1} {inputDim}->{outputDim}->{string.Join("->", selectionDims)}" + (grid.Length > 1 ? $" [{point}]" : "");
+            var training = Training with
+            {
+                Label = label,
+                MaxSteps = StepBudget,
+                RandomDocs = Options.SimilarityWeight > 0 ? Options.SimilarityDocs : 0,
+                MinSteps = Options.Ads ? Math.Max(Training.MinSteps, Math.Min(Options.AdsAnnealSteps, StepBudget)) : Training.MinSteps,
+                // One checkpoint per step and grid point: a restarted Fit skips finished ones and resumes the interrupted one.
+                CheckpointPath = Training.CheckpointPath is { } path
+                    ? $"{path}.step{index + 1}" + (grid.Length > 1 ? $".{form}.{(Options.Ads ? init.ToString() : "")}".TrimEnd('.') : "")
+                    : null,
+            };
+            // Each step has its own seed stream, so adding a step later draws what a from-scratch run would.
+            var result = TrainingLoop.Run(set, objective, training, seed * 1000 + index);
+            gridSteps += result.StepsRun;
+            seconds += result.Seconds;
+            tried.Add(string.Create(CultureInfo.InvariantCulture, $"{point}: {result.BestValidationNdcg10:F4}"));
+            if (bestResult is null || result.BestValidationNdcg10 > bestResult.BestValidationNdcg10)
+            {
+                foreach (var b in best ?? []) b.Dispose();
+                best = parameters.Select(p => p.detach().clone()).ToArray();
+                bestResult = result;
+                chosen = point;
+            }
+        }
+        using (no_grad())
+            for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(best![i]);
+        foreach (var t in start.Concat(best!)) t.Dispose();
         foreach (var p in step.parameters()) p.requires_grad = false; // frozen from now on
         Chain.eval();
-        StepRecords.Add(new StepRecord(index + 1, inputDim, outputDim, selectionDims, result.BestValidationNdcg10,
-            result.BestStep, result.StepsRun, result.StoppedEarly, result.Seconds));
+        StepRecords.Add(new StepRecord(index + 1, inputDim, outputDim, selectionDims, bestResult!.BestValidationNdcg10,
+            bestResult.BestStep, bestResult.StepsRun, bestResult.StoppedEarly, seconds, chosen, string.Join("; ", tried), gridSteps));
+    }
+
+    /// <summary>Each duplicated dim served by the source with the better validation nDCG@10 (the
+    /// earlier selection on ties, so a chain extended later keeps its dims); then the validation curve.</summary>
+    private void ChooseSourcesOnValidation(TrainingSet set)
+    {
+        var scorer = new ValidationScorer(set);
+        SourceScores.Clear();
+        ValidationCurve.Clear();
+        if (!scorer.HasQueries) return;
+        var duplicated = Chain.DuplicatedDims;
+        Chain.ChosenSources.Clear();
+        if (duplicated.Count > 0)
+        {
+            var bySelection = scorer.ScoreByDim(new ChainView(Chain, DimSource.Selection, duplicated)).ToDictionary(x => x.Dim, x => x.Ndcg);
+            var byOutput = scorer.ScoreByDim(new ChainView(Chain, DimSource.StepOutput, duplicated)).ToDictionary(x => x.Dim, x => x.Ndcg);
+            foreach (var dim in duplicated)
+            {
+                SourceScores.Add((dim, bySelection[dim], byOutput[dim]));
+                Chain.ChosenSources[dim] = Options.DimSource != DimSource.Validation ? Options.DimSource
+                    : byOutput[dim] > bySelection[dim] ? DimSource.StepOutput : DimSource.Selection;
+            }
+        }
+        foreach (var (dim, ndcg) in scorer.ScoreByDim(new ChainView(Chain, null, Chain.Dims))) ValidationCurve[dim] = ndcg;
+    }
+
+    /// <summary>"yes", or where a smaller served dim scores above a larger one on validation, and why
+    /// that can happen: the two dims come from different steps trained on different losses, and
+    /// early stopping keeps each step's best mean over its own outputs, not each dim's best.</summary>
+    private string MonotoneNote()
+    {
+        var curve = ValidationCurve.Reverse().ToArray(); // descending dims
+        var breaks = new List<string>();
+        for (var i = 1; i < curve.Length; i++)
+            if (curve[i].Value > curve[i - 1].Value)
+                breaks.Add(string.Create(CultureInfo.InvariantCulture, $"{curve[i].Key} ({curve[i].Value:F4}) above {curve[i - 1].Key} ({curve[i - 1].Value:F4})"));
+        return breaks.Count == 0
+            ? "yes"
+            : "no: " + string.Join("; ", breaks) + ". Each dim is served by the better of the outputs that produce it, but " +
+              "each step keeps its best mean over its own outputs (not each dim's best), and a later step trains its smaller " +
+              "output on its own loss, so a smaller dim can score above a larger one made by an earlier step";
+    }
+
+    /// <summary>The selection protocol of the last Fit (see <see cref="ProtocolRecord"/>).</summary>
+    public ProtocolRecord Protocol() => new(
+        $"{Training.Optimizer}, lr {Training.LearningRate.ToString("R", CultureInfo.InvariantCulture)}, weight decay {Training.WeightDecay.ToString("R", CultureInfo.InvariantCulture)}, batch {Training.BatchSize}"
+            + (Options.Ads ? $" (ADS logits: lr x{Options.AdsLearningRateScale.ToString("R", CultureInfo.InvariantCulture)}, no weight decay)" : ""),
+        Training.LearningRate, Training.WeightDecay,
+        MaxStepsPerDim: (double)StepBudget * (Options.Smrl ? Options.Ladder.Length - 1 : 1) / (Options.Ladder.Length - 1),
+        StepsRun: StepRecords.Sum(r => r.GridStepsRun),
+        LossForms: string.Join(", ", Options.LossCandidates),
+        GridPoints: Options.LossCandidates.Count * (Options.Ads ? Options.AdsInitCandidates.Count : 1),
+        SelectionCriterion: "validation nDCG@10 per SMRL step (mean over the step's outputs)"
+            + (Options.Ads && Options.AdsInitCandidates.Count > 1 ? ", over loss form x ADS initialisation" : ", over loss form")
+            + (Options.DimSource == DimSource.Validation ? "; each duplicated dim's source on validation" : ""));
+
+    /// <summary>The chain seen from one DimSource, for validation scoring only.</summary>
+    private sealed class ChainView(SmecChain chain, DimSource? source, IReadOnlyList<int> dims) : ITrainingObjective
+    {
+        public IReadOnlyList<ParameterGroup> ParameterGroups => [];
+        public Tensor Loss(TrainingBatch batch, TrainingStep step) => throw new InvalidOperationException("a view of a trained chain does not train");
+        public IReadOnlyList<int> ValidationDims => dims;
+        public Tensor Compress(Tensor embeddings, int dim, EmbeddingRole role)
+        {
+            chain.eval();
+            return chain.Compress(embeddings, dim, source);
+        }
+        public string Fingerprint => "smec-chain-view";
     }
 
     /// <summary>Start each ADS at the log-variance of the dims it chooses from, so the strongest dims start selected.</summary>
-    private static void InitialiseLogitsFromVariance(SmrlStep step, Tensor corpusInput)
+    internal static void InitialiseLogitsFromVariance(SmrlStep step, Tensor corpusInput)
     {
         var current = step.forward(corpusInput);
         foreach (var ads in step.Selections)
@@ -174,6 +305,7 @@ public sealed class SmecCompressor : ICompressor
             ["steps"] = JsonSerializer.SerializeToNode(Chain.Steps.Select(s => new StoredStep(s.InputDim, s.OutputDim, s.SelectionDims.ToArray(), s.Residual,
                 s.Selections.Select(a => a.SelectedIndices()).ToArray(), s.SkipIndices.data<long>().ToArray())).ToArray(), JsonOptions),
             ["results"] = JsonSerializer.SerializeToNode(StepRecords.ToArray(), JsonOptions),
+            ["chosen_sources"] = JsonSerializer.SerializeToNode(new Dictionary<int, DimSource>(Chain.ChosenSources), JsonOptions),
         };
         SavedModel.Write(directory, Kind, this, config, SavedModelReader.StateOf(Chain, "chain."));
     }
@@ -211,6 +343,8 @@ public sealed class SmecCompressor : ICompressor
                     throw new InvalidDataException($"{saved.ManifestPath}: step {i + 1} selection {j + 1}: stored ADS indices disagree with the stored logits");
         model.StepRecords.AddRange(Part<StepRecord[]>("results"));
         model._savedSettings = new SortedDictionary<string, string>(saved.Settings.ToDictionary());
+        if (saved.Config["chosen_sources"] is not null)
+            foreach (var (dim, source) in Part<Dictionary<int, DimSource>>("chosen_sources")) model.Chain.ChosenSources[dim] = source;
         return model;
     }
 

@@ -17,8 +17,9 @@ public enum AdsLogitInit { Variance, Zero }
 
 /// <summary>Which output serves a dim that the chain produces twice (step s's selected half and step s+1's
 /// full output have the same size). Selection: the first one reached, so extending the chain never
-/// changes an existing dim. StepOutput: the later step's full output.</summary>
-public enum DimSource { Selection, StepOutput }
+/// changes an existing dim. StepOutput: the later step's full output. Validation (the default): Fit
+/// chooses one of the two per dim on validation nDCG@10 and records the choice.</summary>
+public enum DimSource { Validation, Selection, StepOutput }
 
 /// <summary>Which batch samples look up neighbours in the S-XBM memory. Queries: the samples that have
 /// labelled positives (docs/METHOD.md, "S-XBM": the record excludes "its own labelled positives"); QueriesAndDocs: the candidate docs too.</summary>
@@ -42,11 +43,15 @@ public sealed record SmecOptions
     public bool Residual { get; init; } = false;
     public StepInput StepInput { get; init; } = StepInput.Full;
     public LayerInit Init { get; init; } = LayerInit.Pca;
-    public DimSource DimSource { get; init; } = DimSource.Selection;
+    /// <summary>Validation (default): chosen per duplicated dim on validation after Fit; Selection or StepOutput fixes it.</summary>
+    public DimSource DimSource { get; init; } = DimSource.Validation;
 
-    /// <summary>InfoNCE by default, chosen on SciFact validation (seed 1, 100 held-out train queries):
-    /// nDCG@10 at 48 / 24 dims 0.830 / 0.738 against 0.741 / 0.509 with the pairwise form (docs/METHOD.md, "The supervised loss L").</summary>
+    /// <summary>The loss form the step objective uses (Fit sets it to each of <see cref="LossCandidates"/> in turn).</summary>
     public RankingLossForm LossForm { get; init; } = RankingLossForm.InfoNce;
+    /// <summary>The ranking-loss forms every SMRL step tries, each from the same start; the step keeps the
+    /// one with the best validation nDCG@10 (the shared local protocol: the same candidates as
+    /// Matryoshka-Adaptor's supervised stage and Search-Adaptor).</summary>
+    public IReadOnlyList<RankingLossForm> LossCandidates { get; init; } = [RankingLossForm.InfoNce, RankingLossForm.Pairwise];
     /// <summary>Scores are cosine / temperature in the supervised loss.</summary>
     public double LossTemperature { get; init; } = 0.05;
     /// <summary>Weight of the similarity-preservation term on random corpus docs (0 = off).</summary>
@@ -59,7 +64,9 @@ public sealed record SmecOptions
     /// step count rather than the budget, because early stopping would otherwise end a step while its
     /// selection is still mostly noise. Early stopping waits until the anneal is done.</summary>
     public int AdsAnnealSteps { get; init; } = 300;
-    public AdsLogitInit AdsInit { get; init; } = AdsLogitInit.Variance;
+    /// <summary>The ADS initialisations each step tries (with each loss candidate), kept on validation:
+    /// log-variance logits (the start is the strongest dims, i.e. PCA's prefix) or uniform (zeros).</summary>
+    public IReadOnlyList<AdsLogitInit> AdsInitCandidates { get; init; } = [AdsLogitInit.Variance, AdsLogitInit.Zero];
     /// <summary>The ADS logits' learning rate relative to the layer's (they start on another scale).</summary>
     public double AdsLearningRateScale { get; init; } = 10.0;
 
@@ -86,6 +93,8 @@ public sealed record SmecOptions
         if (!(LossTemperature > 0)) throw new ArgumentException($"LossTemperature must be > 0, got {LossTemperature}");
         if (!(AdsTemperatureStart > 0 && AdsTemperatureEnd > 0)) throw new ArgumentException("ADS temperatures must be > 0");
         if (SxbmTopK < 1) throw new ArgumentException($"SxbmTopK must be >= 1, got {SxbmTopK}");
+        if (LossCandidates.Count == 0) throw new ArgumentException("LossCandidates must name at least one ranking-loss form");
+        if (Ads && AdsInitCandidates.Count == 0) throw new ArgumentException("AdsInitCandidates must name at least one ADS initialisation");
     }
 
     /// <summary>The ADS temperature at a training step (exponential annealing start -> end over AdsAnnealSteps).</summary>
@@ -100,11 +109,11 @@ public sealed record SmecOptions
             ["smec.ladder"] = string.Join("-", Ladder),
             ["smec.smrl"] = Smrl.ToString(), ["smec.ads"] = Ads.ToString(), ["smec.sxbm"] = Sxbm.ToString(),
             ["smec.residual"] = Residual.ToString(), ["smec.step_input"] = StepInput.ToString(),
-            ["smec.init"] = Init.ToString(), ["smec.dim_source"] = DimSource.ToString(),
-            ["smec.loss"] = LossForm.ToString(), ["smec.loss_temperature"] = F(LossTemperature),
+            ["smec.init"] = Init.ToString(), ["smec.dim_source"] = DimSource == DimSource.Validation ? "chosen on validation per dim" : DimSource.ToString(),
+            ["smec.loss"] = $"best on validation of {string.Join(", ", LossCandidates)}", ["smec.loss_temperature"] = F(LossTemperature),
             ["smec.similarity_weight"] = F(SimilarityWeight), ["smec.similarity_docs"] = SimilarityDocs.ToString(CultureInfo.InvariantCulture),
             ["smec.ads_temperature"] = $"{F(AdsTemperatureStart)}->{F(AdsTemperatureEnd)} exponential over {AdsAnnealSteps} steps",
-            ["smec.ads_init"] = AdsInit.ToString(), ["smec.ads_lr_scale"] = F(AdsLearningRateScale),
+            ["smec.ads_init"] = Ads ? $"best on validation of {string.Join(", ", AdsInitCandidates)}" : "n/a", ["smec.ads_lr_scale"] = F(AdsLearningRateScale),
             ["smec.sxbm_capacity"] = SxbmCapacity.ToString(CultureInfo.InvariantCulture),
             ["smec.sxbm_top_k"] = SxbmTopK.ToString(CultureInfo.InvariantCulture),
             ["smec.sxbm_weight"] = F(SxbmWeight), ["smec.sxbm_anchors"] = SxbmAnchors.ToString(), ["smec.sxbm_warmup_steps"] = SxbmWarmupSteps.ToString(CultureInfo.InvariantCulture),

@@ -56,17 +56,36 @@ public sealed class SmrlStep : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// The nested selections of an output, each from the previous one. In training, each ADS draws one
-    /// selection here, shared by every row of <paramref name="output"/> (so pass the whole step's rows at once).
+    /// The nested selections of an output, each from the previous one. Inference (or ADS off): the
+    /// selected dims themselves. Training with ADS: each view keeps the output's full width with zeros
+    /// outside its kept dims (see <see cref="AdaptiveDimensionSelection"/>: the gradient must reach
+    /// unkept dims), nested selections multiplying their masks; cosine losses see the same values as
+    /// on the gathered dims. Each ADS draws one selection here, shared by every row of
+    /// <paramref name="output"/> (so pass the whole step's rows at once).
     /// </summary>
     public List<Tensor> Select(Tensor output)
     {
         var views = new List<Tensor>();
-        var current = output;
+        if (!training || selections.Count == 0 || !selections[0].Enabled)
+        {
+            var current = output;
+            foreach (var ads in selections)
+            {
+                current = ads.forward(current);
+                views.Add(current);
+            }
+            return views;
+        }
+        // Columns of the output that the next ADS chooses from, and the product of the masks so far.
+        var positions = ScalarSafe.Arange(OutputDim, output.device);
+        Tensor? mask = null;
         foreach (var ads in selections)
         {
-            current = training && ads.Enabled ? AdaptiveDimensionSelection.Apply(current, ads.Sample()) : ads.forward(current);
-            views.Add(current);
+            var (kept, adsMask) = ads.Sample();
+            var full = zeros(OutputDim, device: output.device).scatter(0, positions, adsMask);
+            mask = mask is null ? full : mask * full;
+            views.Add(output * mask);
+            positions = positions.index_select(0, kept);
         }
         return views;
     }

@@ -35,7 +35,9 @@ let describe (dataset: string) (encoder: string) (source: DataSource) =
       Budget = None }
 
 let private factCell panel row column display value declared =
-    { cell panel row column display value with Declared = declared; HigherIsBetter = None }
+    let fromDocumentation (count: float) =
+        { Value = count; Tolerance = 0.0; Source = "declared by the data's documentation; must match exactly" }
+    { cell panel row column display value with Declared = Option.map fromDocumentation declared; HigherIsBetter = None }
 
 /// The datasets the local profile uses (docs/CATALOG.md, "Local data, encoders and dims") and the precomputed embeddings the data ships.
 let localDatasets = [ "scifact"; "cranfield"; "cacm"; "cifar10"; "fashion-mnist"; "flickr8k-1k" ]

@@ -11,7 +11,9 @@ open Smec.Experiments.Catalog.Builders
 let title = "Gradients of shared vs unshared weights and gradient variance, MRL vs SMRL, with loss curves"
 
 /// The probe's options: FC output size, nested prefixes, epochs (the paper's toy setting).
-let probeOptions = [ "fc_out", "192"; "prefixes", "96,192"; "epochs", "40" ]
+/// loss_terms = mean: MRL's two nested losses are averaged, so both sides have gradients per loss term
+/// (a sum of two losses has larger gradients by construction; "sum" shows that raw form).
+let probeOptions = [ "fc_out", "192"; "prefixes", "96,192"; "epochs", "40"; "loss_terms", "mean" ]
 
 /// One probe trains MRL and SMRL from the same init. Its measurements (Running/Probes.fs states the
 /// contract) are named per variant v: v.grad_shared@e, v.grad_unshared@e, v.grad_var@e, v.loss@e,
@@ -79,13 +81,17 @@ let private build (spec: TableSpec) (probeOf: Result<ExperimentConfig, string>) 
 let private local (context: CatalogContext) =
     let spec =
         { table 8 Local context title "SciFact / all-MiniLM-L6-v2 384 -> FC 192, nested losses at 96 and 192, 40 epochs, MRL vs SMRL." with
-            Notes = [ "MRL and SMRL are trained from the same seeded init; gradients are averaged per epoch (Smec.Core.Training.GradientProbe)." ] }
+            Notes =
+                [ "MRL and SMRL are trained from the same seeded init; gradients are averaged per epoch (Smec.Core.Training.GradientProbe)."
+                  "Like with like: MRL's loss is the mean of its two nested terms, (L(192) + L(96)) / 2, so its gradients are per loss term as SMRL's L(192) is; the raw sum would make MRL's gradients larger by construction (probe option loss_terms = sum)." ] }
     build spec (Ok(probe "scifact" miniLM Mirror (localSplit "scifact"))) false
 
 let private paper (context: CatalogContext) =
     let spec =
         { table 8 Paper context title "The toy setting on the first LLM2Vec-7B entry of the embeddings manifest (the paper's toy data is not stated)." with
-            Notes = [ "Published gradient values carry a 25% allowance: only their ratios are claimed." ] }
+            Notes =
+                [ "Published gradient values carry a 25% allowance: only their ratios are claimed."
+                  "Like with like: MRL's loss is the mean of its two nested terms (probe option loss_terms = mean)." ] }
     let entry = context.Manifest |> Option.bind (fun m -> m.For llm2vec7B |> List.tryHead)
     let probeOf =
         match entry with

@@ -98,7 +98,7 @@ let tests =
             let data = syntheticData 3L
             let out (m: ICompressor) = m.Compress(data.Queries, 4, EmbeddingRole.Query).Values
             Expect.sequenceEqual (out a) (out b) "same seed, same weights"
-            Expect.isTrue (a.Settings.ContainsKey "unsupervised stage") "unsupervised stage recorded"
+            Expect.isTrue (a.Settings.ContainsKey "unsupervised stage (corpus only)") "unsupervised stage recorded"
             for form in [ "InfoNce"; "Pairwise" ] do
                 Expect.isTrue (a.Settings.ContainsKey(sprintf "supervised, %s stage" form)) (sprintf "supervised stage with %s recorded" form)
             // The kept form is the one with the better validation score of the two supervised stages.
@@ -116,6 +116,27 @@ let tests =
             Expect.equal unsup.Name "MA-unsup" "unsupervised variant"
             Expect.isFalse (unsup.Settings.Keys |> Seq.exists (fun k -> k.StartsWith "supervised," || k = "supervised stage")) "no supervised stage"
             Expect.isFalse (unsup.Settings.ContainsKey "ranking loss (chosen on validation)") "no ranking loss chosen"
+
+        testCase "MA-unsup gives identical results with and without labels in its training data" <| fun () ->
+            let labelled = syntheticData 7L
+            let empty = Qrels(Dictionary<string, Dictionary<string, int>>())
+            // No judgements at all, and other query embeddings: nothing labelled may change the result.
+            let unlabelled = TrainingData(labelled.Corpus, randomMatrix 9 "x" 5 16, empty, empty, 7L)
+            let fit data =
+                let ma = new MatryoshkaAdaptor([ 4; 8 ], MatryoshkaAdaptorOptions(Supervised = false, MaxStepsPerStage = 30, EvaluateEvery = 5,
+                                                                            PatienceSteps = 10, BatchSize = 8, LearningRate = 1e-2, Progress = false))
+                ma.Fit data
+                ma
+            let a, b = fit labelled, fit unlabelled
+            for d in [ 4; 8 ] do
+                Expect.sequenceEqual (b.Compress(labelled.Corpus, d, EmbeddingRole.Document).Values)
+                    (a.Compress(labelled.Corpus, d, EmbeddingRole.Document).Values) (sprintf "dim %d: the same adaptor" d)
+            Expect.equal a.Settings.["protocol.selection"] "unsupervised loss on held-out corpus docs (no labels)" "label-free stop recorded"
+            Expect.stringContains a.Settings.["adaptor input"] "raw" "starts from the raw embeddings"
+            Expect.isGreaterThan a.UnsupervisedRun.StepsRun 0 "it trained"
+            // The adaptor moved away from the identity (so the equality above is not two untouched maps).
+            let raw = BaselineTensors.ToNormalisedMatrix(labelled.Corpus.Ids, (use t = torch.tensor(labelled.Corpus.Values).reshape(80L, 16L) in t.narrow(1, 0L, 4L).clone()))
+            Expect.isGreaterThan (maxDifference raw.Values (a.Compress(labelled.Corpus, 4, EmbeddingRole.Document).Values)) 1e-6f "trained away from the identity"
 
         testCase "Search-Adaptor records the grid it searched and the selection per dim, and survives Save/Load" <| fun () ->
             let grid = [| RegularizerWeights(0.0, 0.0); RegularizerWeights(1.0, 0.1) |]

@@ -30,7 +30,7 @@ let tests =
             Expect.equal (snakeCase "SxbmTopK") "sxbm_top_k" "single letters"
             Expect.equal (snakeCase "L1") "l1" "digits"
             let smecOptions = (MethodRegistry.entry "smec").Options |> List.map (fun o -> o.Name)
-            for name in [ "smrl"; "ads"; "sxbm"; "ads_temperature_start"; "sxbm_capacity"; "sxbm_top_k"; "loss_form"; "weight_decay"; "optimizer" ] do
+            for name in [ "smrl"; "ads"; "sxbm"; "ads_temperature_start"; "sxbm_capacity"; "sxbm_top_k"; "loss_candidates"; "ads_init_candidates"; "weight_decay"; "optimizer" ] do
                 Expect.contains smecOptions name (sprintf "smec has option %s" name)
             Expect.isFalse (List.contains "ladder" smecOptions) "the ladder comes from the dims, not an option"
             Expect.isFalse (List.contains "max_steps" smecOptions) "the step budget comes from the experiment's budget"

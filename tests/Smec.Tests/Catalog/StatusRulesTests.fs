@@ -83,9 +83,17 @@ let tests =
             Expect.stringContains none.Note "smec bless --table 2" "says how to bless"
 
         testCase "declared counts must match exactly" <| fun () ->
-            let cell = { Builders.cell "local data" "SciFact" "docs" Display.count (Constant 0.0) with Declared = Some 5183.0; HigherIsBetter = None }
+            let cell = { Builders.cell "local data" "SciFact" "docs" Display.count (Constant 0.0) with Declared = Some { Value = 5183.0; Tolerance = 0.0; Source = "test" }; HigherIsBetter = None }
             Expect.equal (declared cell (value 5183.0)).Value.Status Pass "equal"
             Expect.equal (declared cell (value 5184.0)).Value.Status Fail "one more document"
+
+        testCase "a reference figure of a frozen baseline is checked within its tolerance, both ways" <| fun () ->
+            let reference = { Value = 0.5090; Tolerance = 0.0005; Source = "reference figure" }
+            let cell = { Builders.cell "SciFact" "PCA" "48" Display.percent (Constant 0.0) with Declared = Some reference }
+            Expect.equal (declared cell (value 0.5093)).Value.Status Pass "within 0.0005"
+            Expect.equal (declared cell (value 0.5110)).Value.Status Fail "0.002 above: a drift upwards fails too"
+            Expect.equal (declared cell (value 0.5070)).Value.Status Fail "0.002 below"
+            Expect.equal (declared cell (value 0.5093)).Value.Note "reference figure" "says where the figure comes from"
 
         testCase "claims without per-query scores: a chain holds (OK), misses within noise (OK*), or fails with its numbers (FAIL)" <| fun () ->
             let chainOf a b c =

@@ -155,7 +155,9 @@ let tests =
             let text = File.ReadAllText path
             Expect.isFalse (text.Contains "\n") "compact JSON"
             let stored = JsonNode.Parse(text).AsObject()
+            // An entry of the older version: no per-query scores and no checksum either.
             stored.Remove "per_query" |> ignore
+            stored.Remove "checksum" |> ignore
             File.WriteAllText(path, stored.ToJsonString())
             progress.Clear()
             let again = TableRun.reproduce env (published ()) defaultOptions spec

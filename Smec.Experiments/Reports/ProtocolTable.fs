@@ -1,0 +1,88 @@
+/// The protocol table of a report: for every trained method behind the table, the selection protocol
+/// it followed (the "protocol.*" settings each trained method records, Smec.Core ProtocolRecord), one
+/// row per method and options, and where step budgets, grids or optimisers differ, which rows and why.
+module Smec.Experiments.Reports.ProtocolTable
+
+open System
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Running.Runner
+open Smec.Experiments.Running.TableRun
+
+type ProtocolRow =
+    { Method: string
+      Optimizer: string
+      LearningRate: string
+      WeightDecay: string
+      MaxStepsPerDim: string
+      /// Steps actually run (all grid points), as "mean (min-max)" over the runs behind the row.
+      StepsRun: string
+      LossForms: string
+      GridPoints: string
+      Selection: string }
+
+let header =
+    [ "method"; "optimiser"; "lr"; "weight decay"; "max steps per trained dim"; "steps run (all grid points)"; "loss forms tried"; "grid points"; "selection criterion" ]
+
+let cells (r: ProtocolRow) =
+    [ r.Method; r.Optimizer; r.LearningRate; r.WeightDecay; r.MaxStepsPerDim; r.StepsRun; r.LossForms; r.GridPoints; r.Selection ]
+
+let private label (config: ExperimentConfig) =
+    if config.Options.IsEmpty then config.Method
+    else config.Method + " [" + (config.Options |> Seq.map (fun kv -> kv.Key + "=" + kv.Value) |> String.concat " ") + "]"
+
+/// One row per (method, options) among the table's finished experiments that recorded a protocol.
+let rows (result: TableResult) : ProtocolRow list =
+    let finished =
+        [ for p in result.Planned do
+              match result.Outcomes.TryFind p.Hash with
+              | Some(Finished(r, _)) when r.Settings.ContainsKey "protocol.selection" -> yield label p.Config, r
+              | _ -> () ]
+    [ for methodLabel, runs in finished |> List.groupBy fst do
+          let settings = runs |> List.map (fun (_, r) -> r.Settings)
+          let one (key: string) =
+              settings |> List.map (fun s -> s.TryFind("protocol." + key) |> Option.defaultValue "?") |> List.distinct |> String.concat " / "
+          let steps =
+              settings |> List.choose (fun s -> s.TryFind "protocol.steps_run" |> Option.bind (fun v -> match Int32.TryParse v with | true, n -> Some(float n) | _ -> None))
+          let stepsText =
+              match steps with
+              | [] -> "?"
+              | [ n ] -> sprintf "%.0f" n
+              | ns -> sprintf "%.0f (%.0f-%.0f over %d runs)" (List.average ns) (List.min ns) (List.max ns) ns.Length
+          yield
+              { Method = methodLabel
+                Optimizer = one "optimizer"
+                LearningRate = one "lr"
+                WeightDecay = one "weight_decay"
+                MaxStepsPerDim = one "max_steps_per_dim"
+                StepsRun = stepsText
+                LossForms = one "loss_forms"
+                GridPoints = one "grid_points"
+                Selection = one "selection" } ]
+
+/// Why a method's grid or budget can differ from the others' (by method key).
+let private why (methodLabel: string) =
+    let key = methodLabel.Split(' ').[0]
+    match key with
+    | "smec" when not (methodLabel.Contains "ads=false") ->
+        "its ADS also chooses its initialisation (log-variance vs uniform logits) on validation, a choice no other method has"
+    | "search-adaptor" -> "its paper's (alpha, beta) regulariser grid is searched per dim"
+    | "matryoshka-adaptor" when methodLabel.Contains "supervised=false" -> "the unsupervised variant has no ranking loss and stops without labels"
+    | "matryoshka-adaptor" -> "two stages (unsupervised, then supervised), each with the stated budget"
+    | _ -> "its options set it"
+
+/// Sentences on where the rows differ (budget per trained dim, grid size, optimiser), or that they agree.
+let differences (rows: ProtocolRow list) : string list =
+    let compare (what: string) (value: ProtocolRow -> string) =
+        match rows |> List.map value |> List.distinct with
+        | [] | [ _ ] -> sprintf "%s: the same for every trained method." what
+        | _ ->
+            let common = rows |> List.countBy value |> List.maxBy snd |> fst
+            let odd = rows |> List.filter (fun r -> value r <> common)
+            sprintf "%s differs: most rows have %s; %s." what common
+                (odd |> List.map (fun r -> sprintf "%s has %s (%s)" r.Method (value r) (why r.Method)) |> String.concat "; ")
+    if rows.IsEmpty then []
+    else
+        [ compare "Step budget per trained dim" (fun r -> r.MaxStepsPerDim)
+          compare "Grid points" (fun r -> r.GridPoints)
+          compare "Optimiser" (fun r -> r.Optimizer + ", weight decay " + r.WeightDecay)
+          "Budgets are maxima: every method early-stops on its selection criterion, and 'steps run' shows how much of the budget it used (a budget that is never reached does not bind)." ]

@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""PyTorch references of the training steps `smec bench` times (Smec.Experiments/Cli/BenchSteps.fs).
+
+Each case is the same computation as the .NET step, written directly in PyTorch: the same losses
+(InfoNCE / pairwise ranking, Matryoshka-Adaptor's top-k, pairwise and reconstruction terms,
+Search-Adaptor's recovery and query-prediction terms), the same residual adaptor, the same Adam(W).
+Inputs and initial weights come from the folder `smec bench` exported (name.npy, flattened, shapes in
+manifest.txt), so both sides start from identical numbers.
+
+  steps.py check DIR CASE [TOL]  run as many steps as dotnet_losses.npy holds; exit 1 if a loss differs by > TOL (1e-4)
+  steps.py serve THREADS         read "DIR CASE STEPS" lines on stdin, answer the seconds STEPS steps took
+
+Run with Debian's python3-torch (/usr/bin/python3).
+"""
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+PREFIXES = [192, 96, 48, 24]
+TEMPERATURE = 0.05
+
+
+def load(folder):
+    tensors = {}
+    with open(f"{folder}/manifest.txt") as manifest:
+        for line in manifest:
+            name, shape = line.split()
+            shape = [int(s) for s in shape.split(",")] if shape else []
+            values = np.load(f"{folder}/{name}.npy").reshape(shape)
+            tensors[name] = torch.from_numpy(values.astype(np.float32))
+    tensors["positive_column"] = tensors["positive_column"].long()
+    return tensors
+
+
+def scores(queries, docs):
+    return F.normalize(queries, dim=1) @ F.normalize(docs, dim=1).t() / TEMPERATURE
+
+
+def info_nce(s, relevance, positive):
+    columns = torch.arange(s.shape[1]).unsqueeze(0)
+    masked = (relevance > 0) & ~(columns == positive.unsqueeze(1))
+    return F.cross_entropy(s.masked_fill(masked, float("-inf")), positive)
+
+
+def pairwise(s, relevance):
+    preferred = (relevance > 0).nonzero()
+    query, doc = preferred[:, 0], preferred[:, 1]
+    row_scores, row_labels = s[query], relevance[query]
+    preferred_score = row_scores.gather(1, doc.unsqueeze(1))
+    preferred_label = row_labels.gather(1, doc.unsqueeze(1))
+    weight = (preferred_label - row_labels).relu()
+    return (weight * F.softplus(row_scores - preferred_score)).sum() / weight.sum().clamp_min(1e-12)
+
+
+def nested_info_nce(queries, docs, t):
+    return sum(info_nce(scores(queries[:, :m], docs[:, :m]), t["relevance"], t["positive_column"]) for m in PREFIXES)
+
+
+def prefix(rows, m):
+    return F.normalize(rows[..., :m], p=2.0, dim=-1)
+
+
+def top_k_similarity(anchors, adapted_anchors, neighbours, adapted_neighbours):
+    target = (F.normalize(neighbours, dim=2) * F.normalize(anchors, dim=1).unsqueeze(1)).sum(2)
+    total = sum(((prefix(adapted_neighbours, m) * prefix(adapted_anchors, m).unsqueeze(1)).sum(2) - target).abs().mean()
+                for m in PREFIXES)
+    return total / len(PREFIXES)
+
+
+def pairwise_similarity(original, adapted):
+    unit = F.normalize(original, dim=1)
+    target = unit @ unit.t()
+    upper = torch.ones(original.shape[0], original.shape[0], dtype=torch.bool).triu(1)
+    total = sum((prefix(adapted, m) @ prefix(adapted, m).t() - target).abs().masked_select(upper).mean() for m in PREFIXES)
+    return total / len(PREFIXES)
+
+
+class ResidualAdaptor:
+    def __init__(self, t, name):
+        self.mean, self.basis = t[f"{name}inputMean"], t[f"{name}inputBasis"]
+        self.hidden_w, self.hidden_b = t[f"{name}hidden.weight"], t[f"{name}hidden.bias"]
+        self.output_w, self.output_b = t[f"{name}output.weight"], t[f"{name}output.bias"]
+        self.parameters = [self.hidden_w, self.hidden_b, self.output_w, self.output_b]
+
+    def centre(self, e):
+        return (e - self.mean) @ self.basis
+
+    def __call__(self, e):
+        x = self.centre(e)
+        return x + F.linear(F.relu(F.linear(x, self.hidden_w, self.hidden_b)), self.output_w, self.output_b)
+
+
+def build(t, case):
+    """The case's parameters, optimizer and loss function (closure over the exported inputs)."""
+    if case == "mrl":
+        w, b = t["layer.weight"], t["layer.bias"]
+        params = [w, b]
+        loss = lambda: nested_info_nce(F.linear(t["queries"], w, b), F.linear(t["docs"], w, b), t)
+        optimizer = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
+    elif case in ("ma-unsupervised", "ma-supervised"):
+        adaptor = ResidualAdaptor(t, "adaptor.")
+        params = adaptor.parameters
+        anchors, neighbours = t["anchors"], t["neighbours"]
+
+        def loss():
+            adapted_anchors, adapted_neighbours = adaptor(anchors), adaptor(neighbours)
+            a, n = adaptor.centre(anchors), adaptor.centre(neighbours)
+            total = (top_k_similarity(a, adapted_anchors, n, adapted_neighbours)
+                     + pairwise_similarity(a, adapted_anchors) * 1.0
+                     + (adapted_anchors - a).abs().mean() * 1.0)
+            if case == "ma-supervised":
+                total = total + nested_info_nce(adaptor(t["queries"]), adaptor(t["docs"]), t) * (1.0 / len(PREFIXES))
+            return total
+        optimizer = torch.optim.Adam(params, lr=1e-3, weight_decay=0.0)
+    elif case == "search-adaptor":
+        adaptor = ResidualAdaptor(t, "model.adaptor.")
+        proj_w, proj_b = t["model.projection.weight"], t["model.projection.bias"]
+        pred_w, pred_b = t["predictor.weight"], t["predictor.bias"]
+        params = adaptor.parameters + [proj_w, proj_b, pred_w, pred_b]
+
+        def loss():
+            q, d = t["queries"], t["docs"]
+            adapted_q, adapted_d = adaptor(q), adaptor(d)
+            pq, pd = F.linear(adapted_q, proj_w, proj_b), F.linear(adapted_d, proj_w, proj_b)
+            ranking = pairwise(scores(pq, pd), t["relevance"])
+            recovery = (torch.cat([adapted_q, adapted_d]) - torch.cat([q, d])).abs().mean()
+            positive = t["positive_column"]
+            predicted = F.linear(pd.index_select(0, positive), pred_w, pred_b)
+            weights = t["relevance"].gather(1, positive.unsqueeze(1)).squeeze(1)
+            prediction = ((predicted - q).abs().mean(1) * weights).sum() / weights.sum()
+            return ranking + recovery * 0.1 + prediction * 0.1
+        optimizer = torch.optim.Adam(params, lr=1e-3, weight_decay=0.0)
+    else:
+        raise SystemExit(f"unknown case {case}")
+    for p in params:
+        p.requires_grad_(True)
+
+    def step():
+        optimizer.zero_grad()
+        value = loss()
+        value.backward()
+        optimizer.step()
+        return value.item()
+    return step
+
+
+def check(folder, case, tolerance):
+    expected = np.load(f"{folder}/dotnet_losses.npy").reshape(-1)
+    step = build(load(folder), case)
+    actual = np.array([step() for _ in expected])
+    worst = float(np.max(np.abs(actual - expected)))
+    print(f"{case}: pytorch losses {np.array2string(actual, precision=6)} dotnet {np.array2string(expected, precision=6)} max |diff| {worst:.2e}")
+    return 0 if worst <= tolerance else 1
+
+
+def serve(threads):
+    torch.set_num_threads(threads)
+    steps = {}
+    for line in sys.stdin:
+        folder, case, count = line.split()
+        if (folder, case) not in steps:
+            steps[(folder, case)] = build(load(folder), case)
+            steps[(folder, case)]()  # warm-up
+        step = steps[(folder, case)]
+        start = time.perf_counter()
+        for _ in range(int(count)):
+            step()
+        print(f"{time.perf_counter() - start:.6f}", flush=True)
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    if sys.argv[1] == "check":
+        torch.set_num_threads(1)
+        sys.exit(check(sys.argv[2], sys.argv[3], float(sys.argv[4]) if len(sys.argv) > 4 else 1e-4))
+    elif sys.argv[1] == "serve":
+        serve(int(sys.argv[2]))
+    else:
+        raise SystemExit(__doc__)

@@ -1,0 +1,32 @@
+/// The protocol table of reports (items 2-6): rows from each trained method's "protocol.*" settings,
+/// and sentences that say where budgets, grids and optimisers differ.
+module Smec.Tests.Catalog.ProtocolTableTests
+
+open Expecto
+open Smec.Core.Methods
+open Smec.Experiments.Reports.ProtocolTable
+
+let private row methodLabel steps grid optimiser =
+    { Method = methodLabel; Optimizer = optimiser; LearningRate = "0.001"; WeightDecay = "0.01"; MaxStepsPerDim = steps
+      StepsRun = "100"; LossForms = "InfoNce, Pairwise"; GridPoints = grid; Selection = "validation nDCG@10" }
+
+[<Tests>]
+let tests =
+    testList "Protocol table" [
+        testCase "equal budgets and grids are reported as equal" <| fun () ->
+            let sentences = differences [ row "mrl" "1500" "2" "AdamW"; row "matryoshka-adaptor" "1500" "2" "AdamW" ]
+            Expect.contains sentences "Step budget per trained dim: the same for every trained method." "budget"
+            Expect.contains sentences "Grid points: the same for every trained method." "grid"
+
+        testCase "a differing grid names the method, its value and why" <| fun () ->
+            let sentences = differences [ row "mrl" "1500" "2" "AdamW"; row "search-adaptor" "1500" "2" "AdamW"; row "smec" "1500" "4" "AdamW" ]
+            let grid = sentences |> List.find (fun s -> s.StartsWith "Grid points")
+            Expect.stringContains grid "most rows have 2" "the common value"
+            Expect.stringContains grid "smec has 4" "the odd row"
+            Expect.stringContains grid "initialisation" "and why"
+
+        testCase "a protocol record writes every key the table reads" <| fun () ->
+            let record = ProtocolRecord("AdamW", 1e-3, 0.01, 1500.0, 640, "InfoNce, Pairwise", 2, "validation nDCG@10")
+            let keys = record.Describe() |> Seq.map (fun kv -> kv.Key) |> Set.ofSeq
+            for k in ProtocolRecord.Keys do Expect.isTrue (keys.Contains("protocol." + k)) k
+    ]

@@ -23,7 +23,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: setup build test reproduce reproduce-all check bless list bench notebooks examples clean help
+.PHONY: setup build test reproduce reproduce-all check bless list bench notebooks examples sweep clean help
 
 help:
 	@echo "make reproduce TABLE=N [PROFILE=local|paper]   reproduce one catalog item (default TABLE=2)"
@@ -32,6 +32,7 @@ help:
 	@echo "make test                                       build and run every test"
 	@echo "make notebooks                                  execute every notebook headless (executed copies in results/notebooks/)"
 	@echo "make examples                                   run every examples/*.fsx with dotnet fsi"
+	@echo "make sweep SPEC=examples/sweeps/ablation.yaml   run a sweep spec [SWEEP_FLAGS=\"--executor slurm ...\"]"
 	@echo "make setup | build | bench | clean"
 
 # Debian packages the project needs, NuGet packages and local dotnet tools. Re-run when these change.
@@ -68,6 +69,13 @@ list: build
 
 bench: build
 	@$(SMEC) bench
+
+# A sweep spec (examples/sweeps/*.yaml); SWEEP_FLAGS="--executor slurm --cpus-per-task 4" etc.
+SPEC         ?=
+SWEEP_FLAGS  ?=
+sweep: build
+	@$(if $(SPEC),,$(error give SPEC=path/to/sweep.yaml, e.g. make sweep SPEC=examples/sweeps/ablation.yaml))
+	@$(SMEC) sweep run $(SPEC) $(SWEEP_FLAGS)
 
 # Each notebook runs in a fresh kernel; the runner makes its private kernel copy itself (.cache/).
 notebooks: build

@@ -21,6 +21,8 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Bless of ParseResults<BlessCommand.BlessArgs>
     | [<CliPrefix(CliPrefix.None)>] Check of ParseResults<CheckCommand.CheckArgs>
     | [<CliPrefix(CliPrefix.None)>] List of ParseResults<ListCommand.ListArgs>
+    | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<SweepCommand.SweepArgs>
+    | [<CliPrefix(CliPrefix.None)>] Run_Experiment of ParseResults<RunExperimentCommand.RunExperimentArgs>
     | [<CliPrefix(CliPrefix.None)>] Methods of ParseResults<MethodsCommand.MethodsArgs>
     | Verbose
 
@@ -41,6 +43,8 @@ type SmecArgs =
             | Bless _ -> "record a table's current values (from the cache) as its regression reference"
             | Check _ -> "judge tables from cached results only; exit 1 on any FAIL"
             | List _ -> "list the catalog's items"
+            | Sweep _ -> "plan, run (local or Slurm), follow or report a sweep spec (YAML): smec sweep run SPEC"
+            | Run_Experiment _ -> "run one experiment by its key (a sweep's point; what each Slurm task runs)"
             | Methods _ -> "list the methods and their options (names, types, defaults)"
             | Verbose -> "on an error, also print its stack trace (allowed anywhere on the line; or SMEC_VERBOSE=1)"
 
@@ -118,6 +122,8 @@ let main argv =
         | SmecArgs.Bless args -> BlessCommand.run args
         | SmecArgs.Check args -> CheckCommand.run args
         | SmecArgs.List args -> ListCommand.run args
+        | SmecArgs.Sweep args -> SweepCommand.run args
+        | SmecArgs.Run_Experiment args -> RunExperimentCommand.run args
         | SmecArgs.Methods args -> MethodsCommand.run args
         | SmecArgs.Verbose -> userError "--verbose: no command given; expected e.g. smec --verbose eval ..."
     with

@@ -38,6 +38,17 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
     // and the multimodal items' R@10 (cheap: the ranking is already 100 deep).
     let measures = [ yield! RetrievalEvaluation.StandardMeasures; Measure.PrecisionAt 10; Measure.RecallAt 10 ] |> List.distinct |> Array.ofList
     let documents = testCorpus data
+    // Validation figures (the training corpus searched by the held-out validation queries): what a
+    // sweep chooses its best setting on, so that the test split never takes part in a choice.
+    let known = data.Training.Queries.IndexById()
+    let validationIds = data.Training.Validation.QueryIds |> Seq.filter known.ContainsKey |> Seq.sortWith (fun a b -> System.String.CompareOrdinal(a, b)) |> Array.ofSeq
+    let validationQueries = data.Training.Queries.Select validationIds
+    let validation =
+        [ if validationIds.Length > 0 then
+              for d in dims do
+                  let validationDocs = compressor.Compress(data.Training.Corpus, d, EmbeddingRole.Document)
+                  let queries = compressor.Compress(validationQueries, d, EmbeddingRole.Query)
+                  yield "val-" + ndcgAt d, RetrievalEvaluation.NdcgAt10(queries, validationDocs, data.Training.Validation, search) ]
     let evaluated =
       Timing.time "evaluation (compress test data, search, trec_eval)" (fun () ->
         [ for d in dims ->
@@ -59,7 +70,7 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
                     failwithf "per-query scores at %d dims cover other queries than at %d dims" d (fst evaluated.Head)
             Some { ResultStore.PerQueryScores.QueryIds = ids
                    ResultStore.PerQueryScores.Scores = evaluated |> List.map (fun (d, r) -> ndcgAt d, r.PerQuery Measure.Ndcg10) |> Map.ofList }
-    { Measurements = Map.ofList (Map.toList data.DataMeasurements @ measurements)
+    { Measurements = Map.ofList (Map.toList data.DataMeasurements @ validation @ measurements)
       PerQuery = perQuery
       Settings = compressor.Settings |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
       Notes =

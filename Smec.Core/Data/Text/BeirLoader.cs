@@ -91,8 +91,15 @@ public static class BeirLoader
             if (string.IsNullOrWhiteSpace(line)) continue;
             var parts = line.Split('\t');
             if (lineNumber == 1 && parts[0] == "query-id") continue;
+            // A collection may come with TREC qrels instead: 'query-id iteration corpus-id score', space-separated.
+            var trec = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length != 3 && trec.Length == 4)
+            {
+                builder.Add(lineNumber, trec[0], trec[2], Relevance.Parse(trec[3], relevanceMap, path, lineNumber));
+                continue;
+            }
             if (parts.Length != 3)
-                throw new DataVerificationException($"{path}:{lineNumber}: expected 3 tab-separated fields 'query-id corpus-id score', got {parts.Length}: '{line}'");
+                throw new DataVerificationException($"{path}:{lineNumber}: expected 3 tab-separated fields 'query-id corpus-id score' (BEIR) or 4 fields 'query-id iteration corpus-id score' (TREC), got {parts.Length}: '{line}'");
             builder.Add(lineNumber, parts[0], parts[1], Relevance.Parse(parts[2], relevanceMap, path, lineNumber));
         }
         return builder;

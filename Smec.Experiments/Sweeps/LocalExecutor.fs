@@ -1,0 +1,81 @@
+/// Runs a sweep's missing points on this machine: in this process one after another (each dataset
+/// loaded once), or in N worker processes (`smec run-experiment KEY` each). By default the workers'
+/// torch threads add up to at most the number of cores.
+module Smec.Experiments.Sweeps.LocalExecutor
+
+open System
+open System.Diagnostics
+open System.IO
+open Smec.Core.Runtime
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Running
+open Smec.Experiments.Running.Environment
+open Smec.Experiments.Sweeps.SweepPlan
+
+type LocalOptions =
+    { Workers: int
+      /// Torch threads per worker; None = cores / workers (at least 1).
+      Threads: int option }
+
+/// Threads per worker: the given count, else an equal share of the cores.
+let threadsPerWorker (cores: int) (options: LocalOptions) =
+    match options.Threads with
+    | Some t -> t
+    | None -> max 1 (cores / options.Workers)
+
+/// How to start this program again (the host and the assembly), for worker processes and Slurm tasks.
+let selfCommand () =
+    let assembly = Reflection.Assembly.GetEntryAssembly().Location
+    let host = Environment.ProcessPath
+    if Path.GetFileNameWithoutExtension(host) = "dotnet" then host, [ assembly ] else host, []
+
+/// Run every point whose result is not stored; returns (computed, not computed with reasons).
+let run (env: RunEnvironment) (options: LocalOptions) (points: Point list) =
+    let missing = points |> List.filter (fun p -> match ResultStore.tryLoad env.ResultsDir p.Key with Some(Ok _) -> false | _ -> true)
+    env.Progress(sprintf "%d points, %d stored, %d to run (local, %d worker%s)" points.Length (points.Length - missing.Length) missing.Length options.Workers (if options.Workers = 1 then "" else "s"))
+    let failures = Collections.Concurrent.ConcurrentBag<string * string>()
+    if options.Workers <= 1 then
+        match options.Threads with
+        | Some t -> Environment.SetEnvironmentVariable(Determinism.ThreadsVariable, string t)
+        | None -> ()
+        // One dataset in memory at a time: points grouped by their data.
+        let ordered =
+            missing |> List.sortBy (fun p -> string p.Config.Source, p.Config.Dataset, p.Config.Encoder, string p.Config.Split, p.Config.Seed)
+        let planned = ordered |> List.map (fun p -> { Runner.Config = p.Config; Runner.Hash = p.Key; Runner.Cached = false })
+        let outcomes = Runner.run env Runner.defaultOptions planned
+        for p in ordered do
+            match outcomes.TryFind p.Key with
+            | Some(Runner.Finished _) -> ()
+            | Some(Runner.NotRun reason) -> failures.Add(p.Key, reason)
+            | Some(Runner.Failed message) -> failures.Add(p.Key, "failed: " + message)
+            | None -> failures.Add(p.Key, "no outcome")
+    else
+        let threads = threadsPerWorker Environment.ProcessorCount options
+        let host, prefix = selfCommand ()
+        let queue = Collections.Concurrent.ConcurrentQueue<Point>(missing)
+        let total = missing.Length
+        let started = ref 0
+        let worker () =
+            let mutable next = Unchecked.defaultof<Point>
+            while queue.TryDequeue(&next) do
+                let p = next
+                let index = Threading.Interlocked.Increment(&started.contents)
+                env.Progress(sprintf "[%d/%d] %s (%s) running in a worker..." index total (Runner.describe p.Config) (ConfigHash.short p.Key))
+                let info = ProcessStartInfo(host)
+                for a in prefix @ [ "run-experiment"; p.Key; "--results"; env.ResultsDir ] do info.ArgumentList.Add a
+                info.Environment[Determinism.ThreadsVariable] <- string threads
+                info.RedirectStandardOutput <- true
+                info.RedirectStandardError <- true
+                use proc = Process.Start info
+                let output = proc.StandardOutput.ReadToEndAsync()
+                let errors = proc.StandardError.ReadToEndAsync()
+                proc.WaitForExit()
+                let lastLine (text: string) = text.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.tryLast |> Option.defaultValue ""
+                if proc.ExitCode = 0 then env.Progress(sprintf "[%d/%d] %s: %s" index total (ConfigHash.short p.Key) (lastLine output.Result))
+                else
+                    let tail = errors.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.truncate 6 |> String.concat " | "
+                    let why = sprintf "worker exit %d: %s" proc.ExitCode (if tail = "" then lastLine output.Result else tail)
+                    env.Progress(sprintf "[%d/%d] %s FAILED: %s" index total (ConfigHash.short p.Key) why)
+                    failures.Add(p.Key, why)
+        [ for _ in 1 .. options.Workers -> Threading.Tasks.Task.Run worker ] |> Array.ofList |> Threading.Tasks.Task.WaitAll
+    missing.Length - failures.Count, List.ofSeq failures

@@ -65,7 +65,9 @@ let trainFaults =
         let model, checkpoint = Path.Combine(dir.Path, "model"), Path.Combine(dir.Path, "ckpt")
         let args = trainArgs [ "--out"; model; "--checkpoint"; checkpoint ]
         let proc = start [] args
-        Expect.isTrue (waitUntil 300.0 (fun () -> File.Exists(checkpoint + ".step1"))) "a checkpoint was written"
+        // Each SMRL step writes one checkpoint per grid point (loss form x ADS start): ckpt.step1.<form>.<start>.
+        let checkpointWritten () = Directory.EnumerateFiles(dir.Path, Path.GetFileName checkpoint + ".step1*") |> Seq.isEmpty |> not
+        Expect.isTrue (waitUntil 300.0 checkpointWritten) "a checkpoint was written"
         kill9 proc
         Expect.isFalse (Directory.Exists model) "no model folder from the killed run"
         noPartialFiles dir.Path

@@ -62,7 +62,8 @@ let registry (entries: (string * MethodRegistry.MethodFactory) list) : MethodReg
                Label = key
                Trains = true
                Summary = "test compressor"
-               Options = []
+               // A test double under a real method's key accepts that method's options (the catalog sets some).
+               Options = (match MethodRegistry.standard.TryEntry key with Some real -> real.Options | None -> [])
                Create = create
                Implementation = "test " + key }: MethodRegistry.MethodEntry))
         |> Map.ofList }

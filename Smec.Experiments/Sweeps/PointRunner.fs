@@ -5,7 +5,6 @@
 module Smec.Experiments.Sweeps.PointRunner
 
 open System
-open System.Diagnostics
 open System.IO
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
@@ -14,18 +13,6 @@ open Smec.Experiments.Running.Runner
 
 let locksFolder (resultsDir: string) = Path.Combine(resultsDir, "sweeps", "locks")
 let lockFile (resultsDir: string) (key: string) = Path.Combine(locksFolder resultsDir, key + ".lock")
-
-/// True when a process of this id runs on this host (a zombie counts as gone).
-let private alive (pid: int) =
-    let stat = sprintf "/proc/%d/stat" pid
-    if File.Exists stat then
-        try
-            let text = File.ReadAllText stat
-            let state = text.Substring(text.LastIndexOf ')' + 2, 1)
-            state <> "Z"
-        with _ -> false
-    else
-        try not (Process.GetProcessById(pid).HasExited) with _ -> false
 
 /// Who holds a lock: "host pid started".
 let private holder () = sprintf "%s %d %s" Environment.MachineName Environment.ProcessId (DateTime.UtcNow.ToString "o")
@@ -53,7 +40,7 @@ let rec tryLock (resultsDir: string) (key: string) (attempt: int) : LockState =
     with :? IOException when File.Exists path ->
         let text = try File.ReadAllText path with _ -> ""
         let parts = text.Split(' ')
-        let stale = parts.Length >= 2 && parts[0] = Environment.MachineName && (match Int32.TryParse parts[1] with | true, pid -> not (alive pid) | _ -> true)
+        let stale = parts.Length >= 2 && parts[0] = Environment.MachineName && (match Int32.TryParse parts[1] with | true, pid -> not (ResultStore.processAlive pid) | _ -> true)
         if stale && attempt < 3 then
             (try File.Delete path with _ -> ())
             tryLock resultsDir key (attempt + 1)

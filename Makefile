@@ -11,7 +11,10 @@ SEEDS        ?=
 QUICK        ?=
 EMBEDDINGS   ?=
 FORCE        ?=
+# JOBS=N: worker processes for trained experiments (default one per core, at most 4; 1 = in-process).
+JOBS         ?=
 RUN_FLAGS    := $(if $(SEEDS),--seeds $(SEEDS)) $(if $(QUICK),--quick) $(if $(EMBEDDINGS),--embeddings $(EMBEDDINGS))
+REPRO_FLAGS  := $(RUN_FLAGS) $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
 DOTNET_FLAGS := -c $(CONFIG) -p:TorchBackend=$(TORCH_BACKEND) -nologo -v minimal -clp:NoSummary
 SMEC         := dotnet Smec.Experiments/bin/$(CONFIG)/net10.0/linux-x64/smec.dll
 STAMP        := .cache/setup.stamp
@@ -27,7 +30,7 @@ export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 help:
 	@echo "make reproduce TABLE=N [PROFILE=local|paper]   reproduce one catalog item (default TABLE=2)"
-	@echo "     [SEEDS=N | QUICK=1] [EMBEDDINGS=manifest.yaml] [FORCE=1]  seeds per trained cell (default 3; QUICK: 1, labelled), the paper's embeddings, recompute"
+	@echo "     [SEEDS=N | QUICK=1] [EMBEDDINGS=manifest.yaml] [FORCE=1] [JOBS=N]  seeds per trained cell (default 3; QUICK: 1, labelled), the paper's embeddings, recompute, worker processes"
 	@echo "make reproduce-all | list | check | bless TABLE=N   every item | the catalog | verdicts from the cache | record values"
 	@echo "make test                                       build and run every test"
 	@echo "make notebooks                                  execute every notebook headless (executed copies in results/notebooks/)"
@@ -49,10 +52,10 @@ test: build
 	@bash build/run-tests.sh $(CONFIG)
 
 reproduce: build
-	@SMEC_MAKE_STARTED=$(MAKE_STARTED) $(SMEC) reproduce --table $(TABLE) --profile $(PROFILE) $(RUN_FLAGS) $(if $(FORCE),--force)
+	@SMEC_MAKE_STARTED=$(MAKE_STARTED) $(SMEC) reproduce --table $(TABLE) --profile $(PROFILE) $(REPRO_FLAGS)
 
 reproduce-all: build
-	@SMEC_MAKE_STARTED=$(MAKE_STARTED) $(SMEC) reproduce --all --profile $(PROFILE) $(RUN_FLAGS) $(if $(FORCE),--force)
+	@SMEC_MAKE_STARTED=$(MAKE_STARTED) $(SMEC) reproduce --all --profile $(PROFILE) $(REPRO_FLAGS)
 
 # Verdicts of every item from cached results only (nothing runs); fails on any FAIL or IMPROVED
 # (a cell better than its blessed band: re-bless or explain). TIEs are counted, do not fail.

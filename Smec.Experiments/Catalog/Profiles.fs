@@ -84,7 +84,7 @@ let smec = methodSpec "smec"
 /// serves every dim, so its budget is counted per trained dim; MRL's single layer gets SMEC's whole
 /// chain budget, see SmecCompressor.StepBudget). Search-Adaptor trains one adaptor per (dim, grid
 /// point), so it keeps one (alpha, beta) point (0.1, 0.01) and searches the loss forms: 2 points, as
-/// Matryoshka-Adaptor and MRL; SMEC's ADS also chooses its initialisation (2 x 2 points).
+/// Matryoshka-Adaptor, MRL and SMEC (whose ADS starts from the log-variance: one start, so 2 points too).
 let localMethodOptions (methodSpec: MethodSpec) : (string * string) list =
     let sharedOptimiser = [ "optimizer", "adam-w"; "weight_decay", "0.01" ]
     match methodSpec.Key with

@@ -21,6 +21,7 @@ type ReproduceArgs =
     | Dry_Run
     | List
     | [<Unique>] Results of folder: string
+    | [<Unique>] Jobs of workers: int
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -35,10 +36,15 @@ type ReproduceArgs =
             | Dry_Run -> "plan only: show what is cached and what would run, from the cache"
             | List -> "list the table's experiments with their hashes and whether they are cached"
             | Results _ -> "results folder (default: results/ in the repository)"
+            | Jobs _ -> "worker processes for the trained experiments, one torch thread each (default: one per core, at most 4; 1 = all in this process)"
 
 /// Reproduce one item; returns its result and the folder of its report (None in a dry run).
-let reproduceItem (session: CatalogSession.Session) (profile: Profile) (options: Runner.RunOptions) (item: int) =
+let reproduceItem (session: CatalogSession.Session) (profile: Profile) (options: Runner.RunOptions) (workers: int) (item: int) =
     let spec = Catalog.build item profile session.Context
+    // Trained experiments first, in parallel worker processes; the table below then reads the cache.
+    if workers > 1 && not options.DryRun && not options.Force then
+        Timing.time (sprintf "training in %d worker processes" workers) (fun () ->
+            Smec.Experiments.Sweeps.ItemWorkers.run session.Environment workers (Runner.plan session.Environment spec))
     let result = TableRun.reproduce session.Environment session.Published options spec
     let folder = if options.DryRun then None else Some(Timing.time "reports (files)" (fun () -> ReportWriter.write session.Environment.ResultsDir result))
     result, folder
@@ -100,6 +106,13 @@ let run (args: ParseResults<ReproduceArgs>) : int =
             0
         else
             let options = { Runner.Force = args.Contains Force; Runner.DryRun = args.Contains Dry_Run }
+            let workers =
+                match args.TryGetResult Jobs with
+                | Some n when n < 1 -> userError "--jobs: %d; expected a number of worker processes >= 1" n
+                | Some n -> n
+                | None -> Smec.Experiments.Sweeps.ItemWorkers.defaultWorkers ()
+            // Workers find the manifest the way this process did.
+            args.TryGetResult Embeddings |> Option.iter (fun m -> System.Environment.SetEnvironmentVariable(EmbeddingsManifest.Variable, System.IO.Path.GetFullPath m))
             // Fail fast and once: every dataset the items need is found (or fetched) before anything runs.
             let missing =
                 if options.DryRun then []
@@ -117,7 +130,7 @@ let run (args: ParseResults<ReproduceArgs>) : int =
                 let problems =
                     [ for index, item in List.indexed items do
                           if index > 0 then Timing.reset ()
-                          let result, folder = reproduceItem session profile options item
+                          let result, folder = reproduceItem session profile options workers item
                           Timing.time "reports (terminal)" (fun () -> Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)"))
                           let breakdown = Timing.snapshot ()
                           folder |> Option.iter (fun f -> Timing.store f breakdown)

@@ -68,7 +68,7 @@ let adsTests =
             Determinism.Seed 3L |> ignore
             use scope = torch.NewDisposeScope()
             let keys = torch.randn(9L)
-            let soft = floats (AdaptiveDimensionSelection.RelaxedTopK(keys, 3))
+            let soft = floats (RelaxedTopK.Compute(keys, 3))
             let mutable scores = floats keys |> Array.map float
             let naive = Array.zeroCreate 9
             for _ in 1 .. 3 do
@@ -80,6 +80,25 @@ let adsTests =
             for i in 0 .. 8 do
                 Expect.floatClose Accuracy.medium (float soft.[i]) naive.[i] (sprintf "entry %d" i)
             Expect.floatClose Accuracy.medium (Array.sumBy float soft) 3.0 "sums to k"
+
+        testCase "the hand-written relaxed top-k has the torch-op reference's values and gradient" <| fun () ->
+            // The reference is the same relaxation as recorded torch ops, differentiated by autograd.
+            Determinism.Seed 5L |> ignore
+            use scope = torch.NewDisposeScope()
+            for (n, k) in [ (12L, 5); (384L, 192); (48L, 47) ] do
+                let raw = torch.randn(n).mul(torch.tensor(2.0f))
+                let weights = torch.randn(n)
+                let run (f: torch.Tensor -> torch.Tensor) =
+                    let keys = raw.clone().requires_grad_(true)
+                    let soft = f keys
+                    (soft * weights).sum().backward()
+                    floats soft, floats keys.grad
+                let (fastSoft, fastGrad) = run (fun keys -> RelaxedTopK.Compute(keys, k))
+                let (refSoft, refGrad) = run (fun keys -> RelaxedTopK.Reference(keys, k))
+                for i in 0 .. int n - 1 do
+                    Expect.floatClose { absolute = 1e-4; relative = 1e-3 } (float fastSoft.[i]) (float refSoft.[i]) (sprintf "n=%d k=%d value %d" n k i)
+                    Expect.floatClose { absolute = 1e-4; relative = 1e-3 } (float fastGrad.[i]) (float refGrad.[i]) (sprintf "n=%d k=%d gradient %d" n k i)
+                Expect.isGreaterThan (fastGrad |> Array.sumBy (fun g -> abs (float g))) 1e-6 (sprintf "n=%d k=%d: a gradient at all" n k)
 
         testCase "in training, ADS gives a non-zero gradient to dims outside its current top-k" <| fun () ->
             // A SMEC step's loss, as SmrlStepObjective computes it on the step's selected view.

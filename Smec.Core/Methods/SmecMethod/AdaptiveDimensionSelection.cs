@@ -79,23 +79,8 @@ public sealed class AdaptiveDimensionSelection : nn.Module<Tensor, Tensor>
         var keys = logits.DividedBy(Temperature).Add(gumbel);
         var kept = keys.detach().topk(OutputDim).indexes.sort().Values;
         var hard = zeros(InputDim, device: logits.device).scatter(0, kept, ones(OutputDim, device: logits.device));
-        var soft = RelaxedTopK(keys, OutputDim);
+        var soft = RelaxedTopK.Compute(keys, OutputDim);
         return (kept, hard.Add(soft.Add(soft.detach().neg())));
-    }
-
-    /// <summary>Xie and Ermon's relaxed top-k of <paramref name="keys"/>: the sum of k successive
-    /// softmaxes, each after damping the previous picks by log(1 - p). Entries in [0, 1], summing to k.</summary>
-    public static Tensor RelaxedTopK(Tensor keys, int k)
-    {
-        var scores = keys;
-        Tensor? soft = null;
-        for (var j = 0; j < k; j++)
-        {
-            var p = scores.softmax(0);
-            soft = soft is null ? p : soft.Add(p);
-            if (j + 1 < k) scores = scores.Add(p.neg().Plus(1.0).ClampMin(1e-12).log());
-        }
-        return soft!;
     }
 
     /// <summary>Apply a selection drawn by <see cref="Sample"/>: the input at full width, zero outside

@@ -106,9 +106,13 @@ let resultKey (implementation: string) (resolvedOptions: Map<string, string>) (c
 /// First 12 hex digits, for tables and progress lines.
 let short (hash: string) = if hash.Length <= 12 then hash else hash.Substring(0, 12)
 
-/// The hash of what a cell computes regardless of seeds (the seeds are recorded beside it), so a
-/// blessed value stays comparable when the number of seeds changes.
-let rec quantityJson (quantity: Quantity) : JsonNode =
+/// What a cell computes regardless of seeds (the seeds are recorded beside it), so a blessed value
+/// stays comparable when the number of seeds changes. Each measured experiment is named by
+/// `experimentKey` of its config without its seed: the table passes the result key (every resolved
+/// option and the implementation tag), so a changed default makes a blessed value "blessed for
+/// another configuration" instead of comparing two different methods.
+let rec quantityJsonWith (experimentKey: ExperimentConfig -> string) (quantity: Quantity) : JsonNode =
+    let quantityJson = quantityJsonWith experimentKey
     let list (qs: Quantity list) =
         let a = JsonArray()
         for q in qs do a.Add(quantityJson q)
@@ -116,7 +120,7 @@ let rec quantityJson (quantity: Quantity) : JsonNode =
     let tagged (tag: string) (value: JsonNode) = JsonObject(dict [ tag, value ]) :> JsonNode
     match quantity with
     | Measure(config, measure) ->
-        tagged "measure" (JsonArray(JsonValue.Create(hash { config with Seed = 0L }) :> JsonNode, JsonValue.Create measure))
+        tagged "measure" (JsonArray(JsonValue.Create(experimentKey { config with Seed = 0L }) :> JsonNode, JsonValue.Create measure))
     | Mean qs -> tagged "mean" (list qs)
     | Spread qs -> tagged "spread" (list qs)
     | Difference(a, b) -> tagged "difference" (list [ a; b ])
@@ -128,4 +132,10 @@ let rec quantityJson (quantity: Quantity) : JsonNode =
     | Constant v -> tagged "constant" (JsonValue.Create v)
     | Unavailable reason -> tagged "unavailable" (JsonValue.Create reason)
 
-let quantityHash (quantity: Quantity) = sha256Hex (canonical (quantityJson quantity))
+/// As the given configs say (no resolution of defaults): for reports that show what a cell computes.
+let quantityJson (quantity: Quantity) = quantityJsonWith hash quantity
+
+let quantityHashWith (experimentKey: ExperimentConfig -> string) (quantity: Quantity) =
+    sha256Hex (canonical (quantityJsonWith experimentKey quantity))
+
+let quantityHash (quantity: Quantity) = quantityHashWith hash quantity

@@ -44,9 +44,11 @@ type TableResult =
         this.Spec.Seeds.Length < Profiles.defaultSeedCount
         && this.Spec.Cells |> List.exists (fun c -> Quantities.seedDependent c.Value)
 
-    /// Torch thread counts of the finished experiments, with how many experiments ran with each.
+    /// Torch thread counts of the finished trained experiments, with how many ran with each (an
+    /// untrained method, PCA or truncation, has no training whose float sums the count could reorder).
     member this.ThreadCounts =
         this.Planned
+        |> List.filter (fun p -> p.Config.Budget.IsSome)
         |> List.choose (fun p -> match this.Outcomes.TryFind p.Hash with Some(Finished(r, _)) -> Some r.TorchThreads | _ -> None)
         |> List.countBy id
         |> List.sort
@@ -125,7 +127,7 @@ let evaluate (published: PublishedTable) (blessed: BlessedValue list) (blessedPa
         |> List.sort
     let cellResult (cell: Cell) =
         let value = evaluateQuantity cell.Value
-        let cellHash = ConfigHash.quantityHash cell.Value
+        let cellHash = ConfigHash.quantityHashWith keyOf cell.Value
         // Descriptions of data are checked against the data's declared counts and checksums, not blessed.
         let hasExperiments = Catalog.experimentsOf cell.Value |> List.exists (fun c -> c.Kind <> DatasetDescription)
         let checks =

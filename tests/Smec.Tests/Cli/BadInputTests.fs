@@ -156,6 +156,7 @@ let cases : Case array =
       case "reproduce: neither --table nor --all" none (fun d -> reproduceArgs d []) 2 "--table: not given"
       case "reproduce: --profile banana" none (fun d -> reproduceArgs d [ "--table"; "2"; "--profile"; "banana" ]) 2 "--profile: unknown profile 'banana'"
       case "reproduce: --seeds 0" none (fun d -> reproduceArgs d [ "--table"; "2"; "--seeds"; "0" ]) 2 "--seeds: 0 is not positive"
+      case "reproduce: --jobs 0" none (fun d -> reproduceArgs d [ "--table"; "2"; "--jobs"; "0" ]) 2 "--jobs: 0; expected a number of worker processes >= 1"
       case "reproduce: results folder nobody can write" none (fun _ -> [ "reproduce"; "--table"; "2"; "--results"; "/proc/smec-no-such/results" ]) 2 "--results: folder /proc/smec-no-such/results is not writable"
       case "embeddings manifest: file does not exist" none (fun d -> reproduceArgs d [ "--table"; "6"; "--profile"; "paper"; "--embeddings"; Path.Combine(d, "nope.yaml") ]) 2 "embeddings manifest not found"
       case "embeddings manifest: not YAML" (fun d -> write d "manifest.yaml" "embeddings: [unclosed\n")

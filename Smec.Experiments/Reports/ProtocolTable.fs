@@ -64,7 +64,7 @@ let private why (methodLabel: string) =
     let key = methodLabel.Split(' ').[0]
     match key with
     | "smec" when not (methodLabel.Contains "ads=false") ->
-        "its ADS also chooses its initialisation (log-variance vs uniform logits) on validation, a choice no other method has"
+        "its ADS logits learn at their own rate without weight decay (they start on another scale than weights); with option ads_init_candidates it also chooses its initialisation on validation"
     | "search-adaptor" -> "its paper's (alpha, beta) regulariser grid is searched per dim"
     | "matryoshka-adaptor" when methodLabel.Contains "supervised=false" -> "the unsupervised variant has no ranking loss and stops without labels"
     | "matryoshka-adaptor" -> "two stages (unsupervised, then supervised), each with the stated budget"

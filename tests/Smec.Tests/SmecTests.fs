@@ -245,6 +245,20 @@ let smrlTests =
                 for (_, _), (d, _) in breaks do Expect.stringContains note (sprintf "%d (" d) (sprintf "the break at %d is named" d)
                 Expect.stringContains note "each step keeps its best mean" "and explained"
 
+        testCase "without SMRL (one layer, nested ADS ladder) a second grid point re-initialises every ADS from the variance" <| fun () ->
+            // The second point finds the step in train mode, where an ADS keeps the full width; the
+            // variance start of the nested ADS must still see its predecessor's kept dims (it failed with
+            // "size of tensor a (192) must match ... (384)" when it did not).
+            let data = SciFactFixture.trainingData 6L
+            use model =
+                new SmecCompressor(
+                    SmecOptions(Ladder = [| 384; 192; 96 |], Smrl = false,
+                                LossCandidates = [| Smec.Core.Losses.RankingLossForm.InfoNce; Smec.Core.Losses.RankingLossForm.Pairwise |]),
+                    TrainingOptions(MaxSteps = 6, EvaluateEvery = 3, Patience = 100, Progress = false, BatchSize = 32))
+            model.Fit data
+            Expect.sequenceEqual model.Dims [ 384; 192; 96 ] "one layer serves every dim"
+            Expect.stringContains model.StepRecords.[0].Grid "Pairwise" "both grid points trained"
+
         testCase "extending the chain leaves step 1 bit-identical and equals training all steps at once" <| fun () ->
             let data = SciFactFixture.trainingData 3L
             use model = reducedModel [| 384; 192 |] 10

@@ -261,6 +261,9 @@ public sealed class SmecCompressor : ICompressor
     /// <summary>Start each ADS at the log-variance of the dims it chooses from, so the strongest dims start selected.</summary>
     internal static void InitialiseLogitsFromVariance(SmrlStep step, Tensor corpusInput)
     {
+        // Eval mode: each ADS then passes on its kept dims, the input of the next ADS. (A grid point
+        // after the first finds the step in train mode, where an ADS keeps the full width.)
+        step.eval();
         var current = step.forward(corpusInput);
         foreach (var ads in step.Selections)
         {

@@ -243,10 +243,6 @@ let private holds relation (a: float) (b: float) =
     | AtMost -> a <= b
     | Less -> a < b
 
-/// How far `a rel b` misses (an equality misses a strict relation by 0, which any slack covers).
-let private miss relation (a: float) (b: float) =
-    if holds relation a b then 0.0 else abs (a - b)
-
 /// The interval rule: for "a >= b" / "a > b" on the interval of a - b (or of a - bound): entirely
 /// above 0: OK; entirely below 0: FAIL; containing 0: TIE. Mirrored for "<=" / "<".
 let judgeInterval (relation: Relation) (interval: Bootstrap.Interval) (bound: float) =
@@ -281,8 +277,9 @@ let private bootstrapRule =
 
 /// Judge a claim. `evaluate` gives the table's value of a quantity (mean over seeds); `sample`
 /// the per-query scores behind quantities. A link whose quantities have per-query scores is
-/// judged by its interval; one without (probe measurements) by the fallback rule: holds on the
-/// seed means: OK; misses by at most max(slack, seed SDs): OK*; else FAIL.
+/// judged by its interval; one without (probe measurements) by the same three-way rule on the seed
+/// means with a noise margin m = max(slack, seed SDs): the difference in the claim's direction
+/// beyond +m: OK; beyond -m: FAIL; within +-m: TIE (seed noise cannot decide it either way).
 let claim (evaluate: Quantity -> Evaluation) (sample: SampleSource) (c: Claim) : ClaimResult =
     let show (v: float) = Display.format c.Display v
     let signed (v: float) = (if v >= 0.0 then "+" else "") + show v
@@ -319,11 +316,9 @@ let claim (evaluate: Quantity -> Evaluation) (sample: SampleSource) (c: Claim) :
                 | Ok interval -> link (Some interval) (judgeInterval relation interval 0.0) bootstrapRule
                 | Error why ->
                     let slack = List.max [ Allowance.resolve (max (abs a.Mean) (abs b.Mean)) c.Slack; a.Sd; b.Sd ]
-                    let status =
-                        if holds relation a.Mean b.Mean then Pass
-                        elif miss relation a.Mean b.Mean <= slack then PassNear
-                        else Fail
-                    link None status (sprintf "%s; seed means compared with slack %g" why slack))
+                    let margin = match relation with AtLeast | Greater -> a.Mean - b.Mean | AtMost | Less -> b.Mean - a.Mean
+                    let status = if margin > slack then Pass elif margin < -slack then Fail else Tie
+                    link None status (sprintf "%s; seed means compared with noise margin %g (within it: TIE)" why slack))
             |> finish
     | Bound(t, relation, bound) ->
         match evaluate t.Value with

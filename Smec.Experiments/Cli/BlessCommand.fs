@@ -42,6 +42,17 @@ let run (args: ParseResults<BlessArgs>) : int =
             1
         | Ok values ->
             Blessed.save path values
+            // The claims that FAIL now are known findings from here on (smec check lists them, does not fail on them).
+            let today = System.DateTime.UtcNow.ToString "yyyy-MM-dd"
+            let claimsPath = BlessedClaims.pathOf session.Environment.PaperResultsDir item profile
+            BlessedClaims.load claimsPath |> ignore
+            let fails =
+                [ for c in result.Claims do
+                      if c.Status = Checks.Fail then
+                          yield { BlessedClaims.Panel = c.Claim.Panel; BlessedClaims.Claim = c.Claim.Id; BlessedClaims.Detail = c.Detail; BlessedClaims.BlessedOn = today } ]
+            BlessedClaims.save claimsPath fails
+            if not fails.IsEmpty then
+                printfn "blessed %d failing claim(s) of item %d as known findings into %s" fails.Length item claimsPath
             let missing = result.Cells.Length - values.Length
             printfn "blessed %d cells of item %d (%s) into %s%s" values.Length item (Model.Profile.name profile) path
                 (if missing > 0 then sprintf " (%d cells have no value and keep their previous blessing, if any)" missing else "")

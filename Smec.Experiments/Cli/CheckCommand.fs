@@ -28,8 +28,9 @@ type CheckArgs =
             | Embeddings _ -> "embeddings manifest (paper profile)"
             | Results _ -> "results folder (default: results/ in the repository)"
 
-/// Every check and claim of a table that fails `smec check` (FAIL or IMPROVED), as (status, line naming the cell).
-let failureLines (item: int) (result: TableRun.TableResult) =
+/// Every check and claim of a table that fails `smec check` (FAIL or IMPROVED, a claim FAIL not
+/// blessed as known, a blessed FAIL that now holds), as (status, line naming the cell).
+let failureLines (item: int) (known: BlessedClaims.KnownFail list) (result: TableRun.TableResult) =
     [ for c in result.Cells do
           for k in c.Checks do
               if Status.fails k.Status then
@@ -38,7 +39,20 @@ let failureLines (item: int) (result: TableRun.TableResult) =
                       sprintf "item %d %s / %s / %s: %s check %s, expected %s (%s)" item c.Cell.Panel c.Cell.Row c.Cell.Column
                           (CheckKind.name k.Kind) (CellText.value c.Cell.Display c.Value) (CellText.optionalNumber c.Cell.Display k.Expected) k.Note
       for c in result.Claims do
-          if Status.fails c.Status then yield Status.name c.Status, sprintf "item %d claim %s: %s" item c.Claim.Id c.Detail ]
+          match BlessedClaims.find known c.Claim.Panel c.Claim.Id, c.Status with
+          | Some _, Fail -> ()
+          | Some k, Pass ->
+              yield "CHANGED", sprintf "item %d claim %s (%s): blessed %s as a known FAIL, now OK (re-bless or explain): %s" item c.Claim.Id c.Claim.Panel k.BlessedOn c.Detail
+          | _, status when Status.fails status -> yield Status.name status, sprintf "item %d claim %s (%s): %s" item c.Claim.Id c.Claim.Panel c.Detail
+          | _ -> () ]
+
+/// Claims that FAIL as blessed (known findings, listed, not failing) and blessed FAILs now within noise.
+let knownLines (item: int) (known: BlessedClaims.KnownFail list) (result: TableRun.TableResult) =
+    [ for c in result.Claims do
+          match BlessedClaims.find known c.Claim.Panel c.Claim.Id, c.Status with
+          | Some k, Fail -> yield sprintf "item %d claim %s (%s): FAIL as blessed %s (the paper's claim does not reproduce here): %s" item c.Claim.Id c.Claim.Panel k.BlessedOn c.Detail
+          | Some k, Tie -> yield sprintf "item %d claim %s (%s): blessed %s as a FAIL, now a TIE (within noise): %s" item c.Claim.Id c.Claim.Panel k.BlessedOn c.Detail
+          | _ -> () ]
 
 let run (args: ParseResults<CheckArgs>) : int =
     CatalogSession.guard (fun () ->
@@ -52,6 +66,7 @@ let run (args: ParseResults<CheckArgs>) : int =
         let table = Spectre.Console.Table(Title = TableTitle(sprintf "checks from the cache (%s profile)" (Model.Profile.name profile)))
         for h in [ "item"; "seeds" ] @ (Status.all |> List.map Status.name) do table.AddColumn h |> ignore
         let failures = ResizeArray()
+        let known = ResizeArray()
         let notes = ResizeArray()
         for item in items do
             let spec = item.Build profile session.Context
@@ -68,8 +83,11 @@ let run (args: ParseResults<CheckArgs>) : int =
             match TableRun.threadNote result with
             | Some note -> notes.Add(sprintf "item %d: %s" item.Number note)
             | None -> ()
-            failures.AddRange(failureLines item.Number result)
+            let blessedClaims = BlessedClaims.load (BlessedClaims.pathOf session.Environment.PaperResultsDir item.Number profile)
+            failures.AddRange(failureLines item.Number blessedClaims result)
+            known.AddRange(knownLines item.Number blessedClaims result)
         AnsiConsole.Write table
         for n in notes do AnsiConsole.MarkupLine("[yellow]Note:[/] " + Markup.Escape n)
+        for k in known do AnsiConsole.MarkupLine("[yellow]KNOWN[/] " + Markup.Escape k)
         for status, f in failures do AnsiConsole.MarkupLine(sprintf "[red]%s[/] %s" status (Markup.Escape f))
         if failures.Count > 0 then 1 else 0)

@@ -68,7 +68,29 @@ let tests =
                 let moved = TableRun.reproduce env (published ()) defaultOptions spec
                 let changed = moved.Cells |> List.filter (fun c -> c.Status <> Some Checks.Pass)
                 Expect.equal (changed |> List.map (fun c -> c.Cell.Row, c.Cell.Column, c.Status)) [ "prefix", "24", Some status ] (sprintf "blessed %+g" shift)
-                let lines = Smec.Experiments.Cli.CheckCommand.failureLines 2 moved
+                let lines = Smec.Experiments.Cli.CheckCommand.failureLines 2 [] moved
                 Expect.equal lines.Length 1 "one failure line"
                 Expect.stringContains (snd lines.Head) "item 2 SciFact / prefix / 24: regression check" "names the cell"
+
+        testCase "a claim blessed as a known FAIL is listed, not failed; it fails the check when it holds again, and an unblessed FAIL fails" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
+            let measure = Measure(prefixConfig, Builders.ndcgAt 24)
+            // The prefix's nDCG@10 at 24 dims is far below 0.99 and far above 0.01: one claim FAILs, one holds.
+            let fails = Builders.claim "fails" "SciFact" Display.fraction "prefix >= 0.99" (Bound(Builders.term "prefix" measure, AtLeast, 0.99))
+            let holds = Builders.claim "holds" "SciFact" Display.fraction "prefix >= 0.01" (Bound(Builders.term "prefix" measure, AtLeast, 0.01))
+            let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "prefix", prefixConfig ] dims [ 1L ] [ fails; holds ])
+            Expect.equal (result.Claims |> List.map (fun c -> c.Claim.Id, c.Status)) [ "fails", Checks.Fail; "holds", Checks.Pass ] "one FAIL, one OK"
+            let failures known = Smec.Experiments.Cli.CheckCommand.failureLines 2 known result |> List.filter (fun (_, l) -> l.Contains "claim")
+            let knownOf id = { BlessedClaims.Panel = "SciFact"; BlessedClaims.Claim = id; BlessedClaims.Detail = ""; BlessedClaims.BlessedOn = "2026-01-02" }
+            Expect.equal (failures [] |> List.map fst) [ "FAIL" ] "an unblessed FAIL fails the check"
+            Expect.isEmpty (failures [ knownOf "fails" ]) "a blessed FAIL does not"
+            Expect.equal (Smec.Experiments.Cli.CheckCommand.knownLines 2 [ knownOf "fails" ] result).Length 1 "it is listed as known"
+            Expect.equal (failures [ knownOf "holds" ] |> List.map fst) [ "FAIL"; "CHANGED" ] "a blessed FAIL that holds now fails, as does the unblessed one"
+            // Round trip through the file bless writes.
+            let path = BlessedClaims.pathOf env.PaperResultsDir 2 Local
+            BlessedClaims.save path [ knownOf "fails" ]
+            Expect.equal (BlessedClaims.load path) [ knownOf "fails" ] "saved and loaded"
+            File.WriteAllText(path, "panel,claim,detail,blessed_on\nSciFact,fails,,2026-01-02\n")
+            Expect.throws (fun () -> BlessedClaims.load path |> ignore) "a file without its status column is an error"
     ]

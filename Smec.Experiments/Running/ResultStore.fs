@@ -239,6 +239,15 @@ let withLock (resultsDir: string) (hash: string) (progress: string -> unit) (reu
     finally
         try File.Delete path with _ -> ()
 
+/// Remove lock files whose owner on this host has ended (a run killed between storing a result and
+/// releasing its lock leaves one beside a cached result, which no later run would take over).
+let removeDeadLocks (folder: string) =
+    if Directory.Exists folder then
+        for file in Directory.EnumerateFiles(folder, "*.lock") do
+            match readOwner file with
+            | Some owner when owner.Host = Environment.MachineName && not (ownerAlive owner) -> (try File.Delete file with _ -> ())
+            | _ -> ()
+
 /// Temporary files of atomic writes (".<name>.<pid>.tmp") whose writer on this host is dead: what a
 /// killed run leaves behind. Removed before a run so a results folder holds only whole files.
 let removeDeadTemporaries (folder: string) =

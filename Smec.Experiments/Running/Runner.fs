@@ -104,7 +104,9 @@ let private summary (measurements: Map<string, float>) =
 /// Run (or reuse) every planned experiment; returns the outcome of each by hash.
 let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment list) : Map<string, Outcome> =
     let total = planned.Length
-    if not options.DryRun then removeDeadTemporaries (cacheFolder env.ResultsDir)
+    if not options.DryRun then
+        removeDeadTemporaries (cacheFolder env.ResultsDir)
+        removeDeadLocks (cacheFolder env.ResultsDir)
     let mutable loaded : (string * Lazy<LoadedDataset>) option = None
     let dataFor (config: ExperimentConfig) : Result<Lazy<LoadedDataset>, string> =
         // One dataset in memory at a time; the seed only stamps the training data.

@@ -101,6 +101,20 @@ let tests =
             Expect.equal value 42 "computed"
             Expect.isLessThan clock.Elapsed.TotalSeconds 5.0 "without waiting for the dead owner"
 
+        testCase "before a run, locks of dead processes are removed (even beside a cached result); live ones are kept" <| fun () ->
+            use dir = new TempDir()
+            use dead = Process.Start("true")
+            dead.WaitForExit()
+            let write key pid =
+                let path = ResultStore.lockPathOf dir.Path key
+                Directory.CreateDirectory(Path.GetDirectoryName path) |> ignore
+                File.WriteAllText(path, sprintf "%d\n%s\n%s\n" pid Environment.MachineName (DateTime.UtcNow.ToString "o"))
+                path
+            let stale, live = write "dead-owner" dead.Id, write "live-owner" Environment.ProcessId
+            ResultStore.removeDeadLocks (Path.GetDirectoryName stale)
+            Expect.isFalse (File.Exists stale) "the dead owner's lock is gone"
+            Expect.isTrue (File.Exists live) "the live owner's lock stays"
+
         testCase "a lock held by a live process on this host is waited for" <| fun () ->
             use dir = new TempDir()
             let lockPath = ResultStore.lockPathOf dir.Path "exp3"

@@ -18,16 +18,18 @@ let pathOf (paperResultsDir: string) (item: int) (profile: Profile) =
 
 let private header = [ "panel"; "row"; "column"; "value"; "sd"; "per_seed"; "seeds"; "cell_hash"; "blessed_on" ]
 
+/// Fail on a file whose header lacks any of `expected`, naming the file, the columns and a hint.
+let requireColumns (path: string) (present: Set<string>) (expected: string list) (hint: string) =
+    match expected |> List.filter (present.Contains >> not) with
+    | [] -> ()
+    | missing -> failwithf "%s:1: header lacks column(s) %s (expected %s%s)" path (String.Join(", ", missing)) (String.Join(",", expected)) hint
+
 let load (path: string) : BlessedValue list =
     if not (File.Exists path) then []
     else
         use csv = CsvReader.FromFile(path, CsvReaderOptions(TrackLineNumbers = true, Separator = Nullable ','))
         let present = csv.Headers |> Set.ofSeq
-        match header |> List.filter (present.Contains >> not) with
-        | [] -> ()
-        | missing ->
-            failwithf "%s:1: header lacks column(s) %s (expected %s; a file from before per-seed values were kept needs `smec bless`)"
-                path (String.Join(", ", missing)) (String.Join(",", header))
+        requireColumns path present header "; a file from before per-seed values were kept needs `smec bless`"
         [ while csv.Read() do
               let line = int csv.LineNumber
               let number (name: string) =

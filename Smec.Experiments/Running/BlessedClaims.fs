@@ -29,10 +29,7 @@ let load (path: string) : KnownFail list =
     if not (File.Exists path) then []
     else
         use csv = CsvReader.FromFile(path, CsvReaderOptions(TrackLineNumbers = true, Separator = Nullable ','))
-        let present = csv.Headers |> Set.ofSeq
-        match header |> List.filter (present.Contains >> not) with
-        | [] -> ()
-        | missing -> failwithf "%s:1: header lacks column(s) %s (expected %s)" path (String.Join(", ", missing)) (String.Join(",", header))
+        Blessed.requireColumns path (csv.Headers |> Set.ofSeq) header ""
         [ while csv.Read() do
               let status = csv.GetString "status"
               if status <> "FAIL" then

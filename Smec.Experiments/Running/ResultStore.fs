@@ -196,6 +196,9 @@ let private ownerAlive (owner: LockOwner) =
             started <= taken.AddSeconds 2.0
         with _ -> true)
 
+/// A lock is stale when its owner ran on this host and has ended.
+let private isStale (owner: LockOwner) = owner.Host = Environment.MachineName && not (ownerAlive owner)
+
 /// Take the lock or return who holds it. A lock whose owner on this host is dead is stale: it is
 /// moved aside (one process wins the rename) and taken over.
 let rec private tryTake (path: string) : Result<unit, LockOwner option> =
@@ -208,7 +211,7 @@ let rec private tryTake (path: string) : Result<unit, LockOwner option> =
         Ok()
     with :? IOException when File.Exists path ->
         match readOwner path with
-        | Some owner when owner.Host = Environment.MachineName && not (ownerAlive owner) ->
+        | Some owner when isStale owner ->
             let aside = sprintf "%s.stale.%d" path Environment.ProcessId
             try
                 File.Move(path, aside)
@@ -245,7 +248,7 @@ let removeDeadLocks (folder: string) =
     if Directory.Exists folder then
         for file in Directory.EnumerateFiles(folder, "*.lock") do
             match readOwner file with
-            | Some owner when owner.Host = Environment.MachineName && not (ownerAlive owner) -> (try File.Delete file with _ -> ())
+            | Some owner when isStale owner -> (try File.Delete file with _ -> ())
             | _ -> ()
 
 /// Temporary files of atomic writes (".<name>.<pid>.tmp") whose writer on this host is dead: what a

@@ -108,9 +108,10 @@ let short (hash: string) = if hash.Length <= 12 then hash else hash.Substring(0,
 
 /// What a cell computes regardless of seeds (the seeds are recorded beside it), so a blessed value
 /// stays comparable when the number of seeds changes. Each measured experiment is named by
-/// `experimentKey` of its config without its seed: the table passes the result key (every resolved
-/// option and the implementation tag), so a changed default makes a blessed value "blessed for
-/// another configuration" instead of comparing two different methods.
+/// `experimentKey` of its config without its seed: the table passes the settings key (every resolved
+/// option and the data, not the implementation tag), so a changed default makes a blessed value
+/// "blessed for another configuration" instead of comparing two different methods, while a changed
+/// implementation is compared with the blessed value by its band (a regression check of code).
 let rec quantityJsonWith (experimentKey: ExperimentConfig -> string) (quantity: Quantity) : JsonNode =
     let quantityJson = quantityJsonWith experimentKey
     let list (qs: Quantity list) =

@@ -71,17 +71,25 @@ let resolvedOptionsOf (env: RunEnvironment) (config: ExperimentConfig) =
         | Ok resolved -> Map.fold (fun acc k v -> Map.add k v acc) resolved other
         | Error _ -> config.Options
 
-/// The key of an experiment's stored result under this environment (config + implementation +
-/// resolved options, and the data identity when the dataset's copy is not the reference copy, so
-/// results of another copy are never mixed with the mirror's; the reference copy keeps its keys).
-let keyOf (env: RunEnvironment) (config: ExperimentConfig) =
-    let key = ConfigHash.resultKey (implementationOf env config) (resolvedOptionsOf env config) config
+/// A key under this environment: config + the given implementation tag + resolved options, and the
+/// data identity when the dataset's copy is not the reference copy, so results of another copy are
+/// never mixed with the mirror's (the reference copy keeps its keys).
+let private keyWith (implementation: string) (env: RunEnvironment) (config: ExperimentConfig) =
+    let key = ConfigHash.resultKey implementation (resolvedOptionsOf env config) config
     match config.Source with
     | Mirror ->
         match Datasets.identityName config.Dataset with
         | Some identity when identity <> Smec.Core.Data.DataIdentity.ReferenceName -> ConfigHash.sha256Hex (key + " data " + identity)
         | _ -> key
     | Manifest _ -> key
+
+/// The key of an experiment's stored result: no other implementation may reuse it.
+let keyOf (env: RunEnvironment) (config: ExperimentConfig) = keyWith (implementationOf env config) env config
+
+/// What an experiment computes without the code that computes it: its resolved settings and data, not
+/// the implementation tag. Blessed cells are named by it, so a changed default is "another
+/// configuration" while a changed implementation (a faster kernel, a fix) is judged by the bands.
+let settingsKeyOf (env: RunEnvironment) (config: ExperimentConfig) = keyWith "" env config
 
 /// Every experiment a table needs, with seeds applied, in run order: descriptions first, then
 /// grouped by data so each dataset is loaded once.

@@ -111,9 +111,10 @@ let validateClaims (spec: TableSpec) =
                 failwithf "item %d (%s) claim '%s' names row '%s', which panel '%s' lacks (rows: %s)"
                     spec.Item (Profile.name spec.Profile) c.Id t.Label c.Panel (String.concat ", " panelRows)
 
-/// `keyOf`: the key of an experiment's outcome (Runner.keyOf under the run's environment).
+/// `keyOf`: the key of an experiment's outcome (Runner.keyOf under the run's environment);
+/// `settingsKeyOf`: what it computes, without the implementation (Runner.settingsKeyOf), naming cells.
 let evaluate (published: PublishedTable) (blessed: BlessedValue list) (blessedPath: string) (manifestPath: string option)
-             (keyOf: ExperimentConfig -> string) (spec: TableSpec) (planned: PlannedExperiment list) (outcomes: Map<string, Outcome>) : TableResult =
+             (keyOf: ExperimentConfig -> string) (settingsKeyOf: ExperimentConfig -> string) (spec: TableSpec) (planned: PlannedExperiment list) (outcomes: Map<string, Outcome>) : TableResult =
     let lookup (config: ExperimentConfig) = outcomes.TryFind(keyOf config)
     let evaluateQuantity = Quantities.evaluate lookup spec.Seeds
     let keptStartSeeds (quantity: Quantity) =
@@ -127,7 +128,7 @@ let evaluate (published: PublishedTable) (blessed: BlessedValue list) (blessedPa
         |> List.sort
     let cellResult (cell: Cell) =
         let value = evaluateQuantity cell.Value
-        let cellHash = ConfigHash.quantityHashWith keyOf cell.Value
+        let cellHash = ConfigHash.quantityHashWith settingsKeyOf cell.Value
         // Descriptions of data are checked against the data's declared counts and checksums, not blessed.
         let hasExperiments = Catalog.experimentsOf cell.Value |> List.exists (fun c -> c.Kind <> DatasetDescription)
         let checks =
@@ -169,7 +170,7 @@ let reproduce (env: RunEnvironment) (published: PublishedTable) (options: RunOpt
     let planned = Runner.plan env spec
     let outcomes = Runner.run env options planned
     let blessedPath = Blessed.pathOf env.PaperResultsDir spec.Item spec.Profile
-    evaluate published (Blessed.load blessedPath) blessedPath (env.Manifest |> Option.map (fun m -> m.Path)) (Runner.keyOf env) spec planned outcomes
+    evaluate published (Blessed.load blessedPath) blessedPath (env.Manifest |> Option.map (fun m -> m.Path)) (Runner.keyOf env) (Runner.settingsKeyOf env) spec planned outcomes
 
 /// Blessed values for every cell of a table that has a value now (from its cached results).
 /// Quick results are refused: a blessed value is the reference of a band derived from its seeds.

@@ -93,4 +93,16 @@ let tests =
                         { entry with Options = entry.Options |> List.map (fun s -> if s.Name = spec.Name then { s with Default = otherValue s } else s) }
                     let otherEnv, _ = environment dir.Path (MethodRegistry.standard.With changedDefault) None
                     Expect.notEqual (Runner.keyOf otherEnv config) baseKey (sprintf "%s: a new default of %s changes the key" entry.Key spec.Name)
+                    Expect.notEqual (Runner.settingsKeyOf otherEnv config) (Runner.settingsKeyOf env config)
+                        (sprintf "%s: a new default of %s names another blessed cell" entry.Key spec.Name)
+
+        testCase "a new implementation tag changes the result key but not the settings that name a blessed cell" <| fun () ->
+            use dir = new TempDir()
+            for entry in MethodRegistry.standard.Entries.Values do
+                let env, _ = environment dir.Path MethodRegistry.standard None
+                let bumped, _ = environment dir.Path (MethodRegistry.standard.With { entry with Implementation = entry.Implementation + "+next" }) None
+                let config = configOf entry
+                Expect.notEqual (Runner.keyOf bumped config) (Runner.keyOf env config) (sprintf "%s: new code, new result" entry.Key)
+                // So a faster or fixed implementation is judged against the blessed value by its band.
+                Expect.equal (Runner.settingsKeyOf bumped config) (Runner.settingsKeyOf env config) (sprintf "%s: same settings, same cell" entry.Key)
     ]

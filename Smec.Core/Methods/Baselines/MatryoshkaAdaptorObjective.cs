@@ -39,11 +39,12 @@ internal sealed class MatryoshkaAdaptorObjective(
     internal static Tensor UnsupervisedLoss(ResidualAdaptor adaptor, Tensor anchors, Tensor neighbours, IReadOnlyList<int> dims,
         MatryoshkaAdaptorOptions options)
     {
-        var adaptedAnchors = adaptor.forward(anchors);
-        var adaptedNeighbours = adaptor.forward(neighbours);
-        // Targets in the adaptor's input space (centred when the adaptor centres).
+        // Targets in the adaptor's input space (centred when the adaptor centres), mapped once and
+        // shared with the forward pass (the map is two fifths of this loss's matrix products).
         anchors = adaptor.Centre(anchors);
         neighbours = adaptor.Centre(neighbours);
+        var adaptedAnchors = adaptor.ForwardCentred(anchors);
+        var adaptedNeighbours = adaptor.ForwardCentred(neighbours);
         return TopKSimilarityLoss.Compute(anchors, adaptedAnchors, neighbours, adaptedNeighbours, dims)
             .Add(PairwiseSimilarityLoss.Compute(anchors, adaptedAnchors, dims).Times(options.Alpha))
             .Add(ReconstructionLoss.Compute(anchors, adaptedAnchors, options.ReconstructionNorm).Times(options.Beta));

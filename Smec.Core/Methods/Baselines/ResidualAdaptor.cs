@@ -53,9 +53,9 @@ public sealed class ResidualAdaptor : Module<Tensor, Tensor>
     /// <summary>The adaptor's input x = (e - mean) basis (e itself when no input map was set).</summary>
     public Tensor Centre(Tensor embeddings) => embeddings.sub(inputMean).matmul(inputBasis);
 
-    public override Tensor forward(Tensor embeddings)
-    {
-        var x = Centre(embeddings);
-        return x.Add(output.forward(functional.relu(hidden.forward(x))));
-    }
+    public override Tensor forward(Tensor embeddings) => ForwardCentred(Centre(embeddings));
+
+    /// <summary>x + f(x) for an input already mapped by <see cref="Centre"/>: a loss that also needs x
+    /// (the similarity targets) maps its batch once instead of twice.</summary>
+    public Tensor ForwardCentred(Tensor x) => x.Add(output.forward(functional.relu(hidden.forward(x))));
 }

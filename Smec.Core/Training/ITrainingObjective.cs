@@ -39,6 +39,14 @@ public interface ITrainingObjective
     /// <summary>Compress frozen-encoder embeddings [n, D] to <paramref name="dim"/> (inference mode, no grad).</summary>
     Tensor Compress(Tensor embeddings, int dim, EmbeddingRole role);
 
+    /// <summary>
+    /// <see cref="Compress"/> at each of <paramref name="dims"/> (validation asks for all of them at
+    /// once). An objective whose dims are views of one forward pass overrides this to run it once;
+    /// each result must equal its own Compress bit for bit.
+    /// </summary>
+    IReadOnlyList<Tensor> CompressEach(Tensor embeddings, IReadOnlyList<int> dims, EmbeddingRole role) =>
+        dims.Select(dim => Compress(embeddings, dim, role)).ToArray();
+
     /// <summary>State besides parameters that a resumed run needs bit-exact (a memory queue, counters).
     /// Restored in place with copy_, so the tensors must keep their shapes.</summary>
     IReadOnlyList<(string Name, Tensor Value)> ExtraState => [];

@@ -32,10 +32,11 @@ public sealed class ValidationScorer
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var queries = _set.Queries.index_select(0, tensor(_set.ValidationQueryRows.Select(r => (long)r).ToArray()));
-        return objective.ValidationDims
-            .Select(dim => (dim, _evaluator.Evaluate(
-                objective.Compress(queries, dim, EmbeddingRole.Query).contiguous(),
-                objective.Compress(_set.Corpus, dim, EmbeddingRole.Document).contiguous()).Mean(Measure.Ndcg10)))
+        var dims = objective.ValidationDims;
+        var compressedQueries = objective.CompressEach(queries, dims, EmbeddingRole.Query);
+        var compressedCorpus = objective.CompressEach(_set.Corpus, dims, EmbeddingRole.Document);
+        return dims
+            .Select((dim, i) => (dim, _evaluator.Evaluate(compressedQueries[i].contiguous(), compressedCorpus[i].contiguous()).Mean(Measure.Ndcg10)))
             .ToArray();
     }
 

@@ -55,4 +55,12 @@ internal sealed class MatryoshkaAdaptorObjective(
         adaptor.eval();
         return adaptor.forward(embeddings).narrow(1, 0, dim);
     }
+
+    /// <summary>Every dim is a prefix of one forward pass: run it once.</summary>
+    public IReadOnlyList<Tensor> CompressEach(Tensor embeddings, IReadOnlyList<int> dims, EmbeddingRole role)
+    {
+        adaptor.eval();
+        var adapted = adaptor.forward(embeddings);
+        return dims.Select(dim => adapted.narrow(1, 0, dim)).ToArray();
+    }
 }

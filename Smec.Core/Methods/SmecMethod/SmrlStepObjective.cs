@@ -145,7 +145,10 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
         _memory.Enqueue(_itemTeacher.index_select(0, tensor(ids)), ids);
     }
 
-    public Tensor Compress(Tensor embeddings, int dim, EmbeddingRole role)
+    public Tensor Compress(Tensor embeddings, int dim, EmbeddingRole role) => CompressEach(embeddings, [dim], role)[0];
+
+    /// <summary>The step's output and its selections come from one pass of the chain: run it once for every dim.</summary>
+    public IReadOnlyList<Tensor> CompressEach(Tensor embeddings, IReadOnlyList<int> dims, EmbeddingRole role)
     {
         var wasTraining = _step.training;
         _chain.eval();
@@ -153,7 +156,8 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
         {
             using var _ = no_grad();
             var output = _step.forward(_chain.StepInput(embeddings, _index));
-            return _step.Select(output).Prepend(output).First(v => v.shape[1] == dim);
+            var views = _step.Select(output).Prepend(output).ToArray();
+            return dims.Select(dim => views.First(v => v.shape[1] == dim)).ToArray();
         }
         finally
         {

@@ -51,7 +51,27 @@ public sealed class ResidualAdaptor : Module<Tensor, Tensor>
     }
 
     /// <summary>The adaptor's input x = (e - mean) basis (e itself when no input map was set).</summary>
-    public Tensor Centre(Tensor embeddings) => embeddings.sub(inputMean).matmul(inputBasis);
+    public Tensor Centre(Tensor embeddings) => HasInputMap() ? embeddings.sub(inputMean).matmul(inputBasis) : embeddings;
+
+    /// <summary>
+    /// Whether the buffers hold a map other than the identity (zero mean, identity basis). Read from
+    /// the buffers themselves, so a loaded model answers for its own map. Why: without a map the
+    /// product with the identity is a third of Search-Adaptor's forward pass and changes no value.
+    /// </summary>
+    private bool HasInputMap()
+    {
+        using var scope = NewDisposeScope();
+        _identity ??= eye(Dim, device: inputBasis.device).DetachFromDisposeScope();
+        return inputMean.count_nonzero().item<long>() != 0 || !inputBasis.eq(_identity).all().item<bool>();
+    }
+
+    private Tensor? _identity;
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _identity?.Dispose();
+        base.Dispose(disposing);
+    }
 
     public override Tensor forward(Tensor embeddings) => ForwardCentred(Centre(embeddings));
 

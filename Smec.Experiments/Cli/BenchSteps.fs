@@ -113,10 +113,11 @@ let build (key: string) (seed: int64) : StepCase =
         let optimizer = new AdamOptimizer(adaptor.parameters() |> Seq.toArray, 1e-3, 0.0, decoupled = false)
         let loss () =
             adaptor.train ()
-            let adaptedAnchors = adaptor.forward anchors
-            let adaptedNeighbours = adaptor.forward neighbours
+            // As MatryoshkaAdaptorObjective: each batch is mapped into the adaptor's input space once.
             let a = adaptor.Centre anchors
             let n = adaptor.Centre neighbours
+            let adaptedAnchors = adaptor.ForwardCentred a
+            let adaptedNeighbours = adaptor.ForwardCentred n
             let unsupervised =
                 TopKSimilarityLoss.Compute(a, adaptedAnchors, n, adaptedNeighbours, prefixes)
                     .Add(PairwiseSimilarityLoss.Compute(a, adaptedAnchors, prefixes).Times(1.0))

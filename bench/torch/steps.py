@@ -85,12 +85,17 @@ class ResidualAdaptor:
         self.output_w, self.output_b = t[f"{name}output.weight"], t[f"{name}output.bias"]
         self.parameters = [self.hidden_w, self.hidden_b, self.output_w, self.output_b]
 
+        # No input map (zero mean, identity basis): the adaptor sees e itself, with no product.
+        self.has_map = bool(self.mean.count_nonzero() != 0) or not torch.equal(self.basis, torch.eye(self.basis.shape[0]))
+
     def centre(self, e):
-        return (e - self.mean) @ self.basis
+        return (e - self.mean) @ self.basis if self.has_map else e
+
+    def forward_centred(self, x):
+        return x + F.linear(F.relu(F.linear(x, self.hidden_w, self.hidden_b)), self.output_w, self.output_b)
 
     def __call__(self, e):
-        x = self.centre(e)
-        return x + F.linear(F.relu(F.linear(x, self.hidden_w, self.hidden_b)), self.output_w, self.output_b)
+        return self.forward_centred(self.centre(e))
 
 
 def build(t, case):
@@ -106,8 +111,8 @@ def build(t, case):
         anchors, neighbours = t["anchors"], t["neighbours"]
 
         def loss():
-            adapted_anchors, adapted_neighbours = adaptor(anchors), adaptor(neighbours)
             a, n = adaptor.centre(anchors), adaptor.centre(neighbours)
+            adapted_anchors, adapted_neighbours = adaptor.forward_centred(a), adaptor.forward_centred(n)
             total = (top_k_similarity(a, adapted_anchors, n, adapted_neighbours)
                      + pairwise_similarity(a, adapted_anchors) * 1.0
                      + (adapted_anchors - a).abs().mean() * 1.0)

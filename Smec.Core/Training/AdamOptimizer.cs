@@ -41,7 +41,7 @@ public sealed class AdamOptimizer : IDisposable
     /// <summary>
     /// One update of every parameter with a gradient. Contiguous float32 CPU tensors take one fused pass
     /// per parameter (<see cref="FusedUpdate"/>): the tensor form below costs about ten passes over
-    /// memory and a native call each, which was a third of a Search-Adaptor step at 384 dims. Both
+    /// memory and a native call each, up to a third of a Search-Adaptor step at 384 dims. Both
     /// forms round every operation to float32 in the same order, so they give the same bits
     /// (tests/Smec.Tests/AdamOptimizerTests.fs); anything else (a GPU, float64) takes the tensor form.
     /// </summary>

@@ -113,15 +113,8 @@ let build (key: string) (seed: int64) : StepCase =
         let optimizer = new AdamOptimizer(adaptor.parameters() |> Seq.toArray, 1e-3, 0.0, decoupled = false)
         let loss () =
             adaptor.train ()
-            // As MatryoshkaAdaptorObjective: each batch is mapped into the adaptor's input space once.
-            let a = adaptor.Centre anchors
-            let n = adaptor.Centre neighbours
-            let adaptedAnchors = adaptor.ForwardCentred a
-            let adaptedNeighbours = adaptor.ForwardCentred n
-            let unsupervised =
-                TopKSimilarityLoss.Compute(a, adaptedAnchors, n, adaptedNeighbours, prefixes)
-                    .Add(PairwiseSimilarityLoss.Compute(a, adaptedAnchors, prefixes).Times(1.0))
-                    .Add(ReconstructionLoss.Compute(a, adaptedAnchors, ReconstructionNorm.L1).Times(1.0))
+            // The trained objective itself, at its defaults (alpha = beta = 1, L1 reconstruction).
+            let unsupervised = MatryoshkaAdaptorLoss.Unsupervised(adaptor, anchors, neighbours, prefixes, MatryoshkaAdaptorOptions())
             if not supervised then unsupervised
             else
                 let ranking = nestedInfoNce (adaptor.forward b.Queries) (adaptor.forward b.Docs) b

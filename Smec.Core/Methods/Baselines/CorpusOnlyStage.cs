@@ -68,7 +68,7 @@ internal static class CorpusOnlyStage
                     .Select(_ => (long)trainRows[random.Next(trainRows.Length)]).ToArray();
                 var (anchors, neighbourEmbeddings) = Gather(corpus, neighbours, rows);
                 optimizer.ZeroGrad();
-                var loss = MatryoshkaAdaptorObjective.UnsupervisedLoss(adaptor, anchors, neighbourEmbeddings, dims, options);
+                var loss = MatryoshkaAdaptorLoss.Unsupervised(adaptor, anchors, neighbourEmbeddings, dims, options);
                 loss.backward();
                 optimizer.Step();
                 value = loss.item<float>();
@@ -116,6 +116,6 @@ internal static class CorpusOnlyStage
         using var _ = no_grad();
         adaptor.eval();
         var (anchors, neighbourEmbeddings) = Gather(corpus, neighbours, heldOut.Select(r => (long)r).ToArray());
-        return MatryoshkaAdaptorObjective.UnsupervisedLoss(adaptor, anchors, neighbourEmbeddings, dims, options).item<float>();
+        return MatryoshkaAdaptorLoss.Unsupervised(adaptor, anchors, neighbourEmbeddings, dims, options).item<float>();
     }
 }

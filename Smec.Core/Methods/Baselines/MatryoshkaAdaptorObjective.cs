@@ -25,7 +25,7 @@ internal sealed class MatryoshkaAdaptorObjective(
     {
         adaptor.train();
         var (anchors, neighbourRows) = neighbours.Anchors(batch, options.QueryAnchors, step.Generator);
-        var loss = UnsupervisedLoss(adaptor, anchors, neighbourRows, dims, options);
+        var loss = MatryoshkaAdaptorLoss.Unsupervised(adaptor, anchors, neighbourRows, dims, options);
         if (!supervisedStage) return loss;
         var queries = adaptor.forward(batch.Queries);
         var docs = adaptor.forward(batch.Docs);
@@ -34,27 +34,7 @@ internal sealed class MatryoshkaAdaptorObjective(
         return loss.Add(ranking.Times(options.Gamma / dims.Count));
     }
 
-    /// <summary>L_topk + alpha L_pair + beta L_rec for anchors [B, D] and their neighbours [B, k, D]
-    /// (frozen embeddings); reads nothing but corpus geometry.</summary>
-    internal static Tensor UnsupervisedLoss(ResidualAdaptor adaptor, Tensor anchors, Tensor neighbours, IReadOnlyList<int> dims,
-        MatryoshkaAdaptorOptions options)
-    {
-        // Targets in the adaptor's input space (centred when the adaptor centres), mapped once and
-        // shared with the forward pass (the map is two fifths of this loss's matrix products).
-        anchors = adaptor.Centre(anchors);
-        neighbours = adaptor.Centre(neighbours);
-        var adaptedAnchors = adaptor.ForwardCentred(anchors);
-        var adaptedNeighbours = adaptor.ForwardCentred(neighbours);
-        return TopKSimilarityLoss.Compute(anchors, adaptedAnchors, neighbours, adaptedNeighbours, dims)
-            .Add(PairwiseSimilarityLoss.Compute(anchors, adaptedAnchors, dims).Times(options.Alpha))
-            .Add(ReconstructionLoss.Compute(anchors, adaptedAnchors, options.ReconstructionNorm).Times(options.Beta));
-    }
-
-    public Tensor Compress(Tensor embeddings, int dim, EmbeddingRole role)
-    {
-        adaptor.eval();
-        return adaptor.forward(embeddings).narrow(1, 0, dim);
-    }
+    public Tensor Compress(Tensor embeddings, int dim, EmbeddingRole role) => CompressEach(embeddings, [dim], role)[0];
 
     /// <summary>Every dim is a prefix of one forward pass: run it once.</summary>
     public IReadOnlyList<Tensor> CompressEach(Tensor embeddings, IReadOnlyList<int> dims, EmbeddingRole role)

@@ -33,6 +33,8 @@ internal static class CorpusOnlyStage
         if (n < 2 * (options.TopK + 1)) throw new ArgumentException($"{options.Name}: the corpus has {n} docs, too few for top-{options.TopK} neighbours");
         using var corpus = tensor(corpusMatrix.Values, [n, corpusMatrix.Dim]);
         using var neighbours = CorpusNeighbours.Find(corpus, options.TopK);
+        // Neighbours are found on the frozen embeddings; the losses read the mapped ones, mapped once.
+        using var mapped = new MappedEmbeddings(adaptor, corpus);
 
         // Held out: a seeded share of the corpus, at most UnsupervisedHeldOutDocs, leaving most docs to train.
         var order = Enumerable.Range(0, n).ToArray();
@@ -53,7 +55,7 @@ internal static class CorpusOnlyStage
         var patience = Math.Max(1, options.PatienceSteps / options.EvaluateEvery);
         // The untrained adaptor (the identity on its input) is recorded but is no candidate: the
         // stage trains, and the stop only decides for how long.
-        if (heldOutCount > 0) history.Add((0, HeldOutLoss(adaptor, corpus, neighbours, heldOut, dims, options)));
+        if (heldOutCount > 0) history.Add((0, HeldOutLoss(adaptor, mapped, neighbours, heldOut, dims, options)));
 
         var progress = new Runtime.ProgressBar($"{options.Name} (unsupervised, corpus only)", maxSteps, enabled: options.Progress);
         var step = 0;
@@ -66,9 +68,9 @@ internal static class CorpusOnlyStage
                 var random = SeedMix.Random(seed, AnchorStream, step);
                 var rows = Enumerable.Range(0, Math.Min(options.BatchSize, trainRows.Length))
                     .Select(_ => (long)trainRows[random.Next(trainRows.Length)]).ToArray();
-                var (anchors, neighbourEmbeddings) = Gather(corpus, neighbours, rows);
+                var (anchors, neighbourEmbeddings) = Gather(mapped, neighbours, rows);
                 optimizer.ZeroGrad();
-                var loss = MatryoshkaAdaptorLoss.Unsupervised(adaptor, anchors, neighbourEmbeddings, dims, options);
+                var loss = MatryoshkaAdaptorLoss.UnsupervisedMapped(adaptor, anchors, neighbourEmbeddings, dims, options);
                 loss.backward();
                 optimizer.Step();
                 value = loss.item<float>();
@@ -78,7 +80,7 @@ internal static class CorpusOnlyStage
             double? heldOutLoss = null;
             if (evaluate)
             {
-                var score = HeldOutLoss(adaptor, corpus, neighbours, heldOut, dims, options);
+                var score = HeldOutLoss(adaptor, mapped, neighbours, heldOut, dims, options);
                 heldOutLoss = score;
                 history.Add((step + 1, score));
                 if (score < bestLoss)
@@ -100,22 +102,22 @@ internal static class CorpusOnlyStage
         return new CorpusOnlyResult(bestLoss, bestStep, step, stoppedEarly, heldOutCount, history, clock.Elapsed.TotalSeconds);
     }
 
-    private static (Tensor Anchors, Tensor Neighbours) Gather(Tensor corpus, Tensor neighbours, long[] rows)
+    private static (Tensor Anchors, Tensor Neighbours) Gather(MappedEmbeddings corpus, Tensor neighbours, long[] rows)
     {
         var index = tensor(rows);
-        var anchors = corpus.index_select(0, index);
+        var anchors = corpus.Select(index);
         var neighbourRows = neighbours.index_select(0, index);
-        var neighbourEmbeddings = corpus.index_select(0, neighbourRows.flatten()).reshape(rows.Length, neighbourRows.shape[1], corpus.shape[1]);
+        var neighbourEmbeddings = corpus.Select(neighbourRows.flatten()).reshape(rows.Length, neighbourRows.shape[1], anchors.shape[1]);
         return (anchors, neighbourEmbeddings);
     }
 
-    private static double HeldOutLoss(ResidualAdaptor adaptor, Tensor corpus, Tensor neighbours, int[] heldOut,
+    private static double HeldOutLoss(ResidualAdaptor adaptor, MappedEmbeddings corpus, Tensor neighbours, int[] heldOut,
         IReadOnlyList<int> dims, MatryoshkaAdaptorOptions options)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         adaptor.eval();
         var (anchors, neighbourEmbeddings) = Gather(corpus, neighbours, heldOut.Select(r => (long)r).ToArray());
-        return MatryoshkaAdaptorLoss.Unsupervised(adaptor, anchors, neighbourEmbeddings, dims, options).item<float>();
+        return MatryoshkaAdaptorLoss.UnsupervisedMapped(adaptor, anchors, neighbourEmbeddings, dims, options).item<float>();
     }
 }

@@ -87,7 +87,7 @@ public sealed class MatryoshkaAdaptor : ICompressor
         if (_options.Supervised)
         {
             using var set = new TrainingSet(data, _options.HardNegativePool);
-            using var neighbours = new AnchorNeighbours(set, _options.TopK);
+            using var neighbours = new AnchorNeighbours(set, _options.TopK, _adaptor);
             var (supervisedSeconds, supervisedSteps, tried) = FitSupervised(set, neighbours, data.Seed);
             seconds += supervisedSeconds;
             stepsRun += supervisedSteps;

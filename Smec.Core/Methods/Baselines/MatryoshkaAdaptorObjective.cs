@@ -25,10 +25,11 @@ internal sealed class MatryoshkaAdaptorObjective(
     {
         adaptor.train();
         var (anchors, neighbourRows) = neighbours.Anchors(batch, options.QueryAnchors, step.Generator);
-        var loss = MatryoshkaAdaptorLoss.Unsupervised(adaptor, anchors, neighbourRows, dims, options);
+        var loss = MatryoshkaAdaptorLoss.UnsupervisedMapped(adaptor, anchors, neighbourRows, dims, options);
         if (!supervisedStage) return loss;
-        var queries = adaptor.forward(batch.Queries);
-        var docs = adaptor.forward(batch.Docs);
+        var (mappedQueries, mappedDocs) = neighbours.Batch(batch);
+        var queries = adaptor.ForwardCentred(mappedQueries);
+        var docs = adaptor.ForwardCentred(mappedDocs);
         var ranking = NestedLoss.Sum(dims, m => RankingLoss.Compute(options.RankingLoss,
             NestedLoss.FirstColumns(queries, m), NestedLoss.FirstColumns(docs, m), batch.Relevance, batch.PositiveColumn, options.Temperature));
         return loss.Add(ranking.Times(options.Gamma / dims.Count));

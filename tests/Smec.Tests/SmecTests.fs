@@ -180,6 +180,27 @@ let memoryTests =
             Expect.sequenceEqual chosen [| 9L; 10L |] "only 9 then 10 qualify, most similar first"
             Expect.sequenceEqual isValid [| true; true; false; false |] "the other two picks are marked invalid"
 
+        testCase "the precomputed item cosines choose the slots the memory's own product chooses" <| fun () ->
+            Determinism.Seed 12L |> ignore
+            use scope = torch.NewDisposeScope()
+            // 600 items (docs, then queries), a 512-slot memory that has wrapped, 64 query anchors.
+            let items = torch.randn(600L, 48L)
+            let rng = System.Random 3
+            use memory = new CrossBatchMemory(512, 48)
+            for _ in 1 .. 12 do
+                let ids = Array.init 64 (fun _ -> int64 (rng.Next 600))
+                memory.Enqueue(items.index_select(0L, torch.tensor ids), ids)
+            let anchorItems = Array.init 64 (fun i -> 500L + int64 (i % 100))
+            let excluded = Array.init 64 (fun i -> set [ for _ in 1 .. i % 7 -> int64 (rng.Next 500) ] :> System.Collections.Generic.IReadOnlyCollection<int64>)
+            use cosines = ItemCosines.TryBuild(items, [| 500L .. 599L |])
+            Expect.isNotNull cosines "100 x 600 floats fit the budget"
+            let struct (slots, valid) = memory.Select(items.index_select(0L, torch.tensor anchorItems), anchorItems, excluded, 10)
+            let struct (slots2, valid2) = memory.SelectBy(cosines.Between(anchorItems, memory.ItemIds), anchorItems, excluded, 10)
+            Expect.sequenceEqual (slots2.data<int64>().ToArray()) (slots.data<int64>().ToArray()) "the same slots, in the same order"
+            Expect.sequenceEqual (valid2.data<bool>().ToArray()) (valid.data<bool>().ToArray()) "the same valid picks"
+            Expect.throws (fun () -> cosines.Between([| 3L |], memory.ItemIds) |> ignore) "item 3 is no anchor of the table"
+            Expect.isNull (ItemCosines.TryBuild(items, [| 500L .. 599L |], budgetBytes = 1000L)) "over its budget the table is not built"
+
         testCase "selection equals a naive loop when anchors exclude hundreds of items (class relevance)" <| fun () ->
             Determinism.Seed 11L |> ignore
             use scope = torch.NewDisposeScope()

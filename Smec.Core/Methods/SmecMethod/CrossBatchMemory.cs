@@ -60,10 +60,14 @@ public sealed class CrossBatchMemory : IDisposable
     /// most once (an item enqueued by several batches counts by its newest copy). Returns
     /// (slots [B, K] int64, valid [B, K] bool); a slot is invalid when fewer than K entries qualify.
     /// </summary>
-    public (Tensor Slots, Tensor Valid) Select(Tensor anchors, long[] anchorIds, IReadOnlyList<IReadOnlyCollection<long>> excluded, int k)
+    public (Tensor Slots, Tensor Valid) Select(Tensor anchors, long[] anchorIds, IReadOnlyList<IReadOnlyCollection<long>> excluded, int k) =>
+        SelectBy(nn.functional.normalize(anchors.detach(), dim: 1).matmul(Normalised.t()), anchorIds, excluded, k);
+
+    /// <summary>As <see cref="Select"/>, with the anchors' cosines to every slot given ([B, Capacity],
+    /// e.g. looked up in <see cref="ItemCosines"/>).</summary>
+    public (Tensor Slots, Tensor Valid) SelectBy(Tensor sim, long[] anchorIds, IReadOnlyList<IReadOnlyCollection<long>> excluded, int k)
     {
         var b = anchorIds.Length;
-        var sim = nn.functional.normalize(anchors.detach(), dim: 1).matmul(Normalised.t());
         var blocked = tensor(BlockedSlots(anchorIds, excluded), device: sim.device).view(b, Capacity);
         sim = sim.FillWhere(blocked, double.NegativeInfinity);
         var take = Math.Min(k, Capacity);

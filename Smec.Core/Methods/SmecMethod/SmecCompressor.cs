@@ -94,10 +94,11 @@ public sealed class SmecCompressor : ICompressor
         _savedSettings = null;
         StepRecords.Clear();
         using var set = new TrainingSet(data, Training.HardNegativePool);
+        using var cosines = BuildCosines(set);
         if (Options.Smrl)
-            for (var s = 1; s < Options.Ladder.Length; s++) TrainStep(set, data.Seed, Options.Ladder[s - 1], [Options.Ladder[s]]);
+            for (var s = 1; s < Options.Ladder.Length; s++) TrainStep(set, cosines, data.Seed, Options.Ladder[s - 1], [Options.Ladder[s]]);
         else
-            TrainStep(set, data.Seed, Options.InputDim, Options.Ladder[1..]);
+            TrainStep(set, cosines, data.Seed, Options.InputDim, Options.Ladder[1..]);
         ChooseSourcesOnValidation(set);
     }
 
@@ -109,7 +110,8 @@ public sealed class SmecCompressor : ICompressor
         if (dim >= smallest) throw new ArgumentException($"the chain already reaches {smallest} dims; extend to fewer than that, not {dim}");
         Determinism.Seed(data.Seed + Chain.Steps.Count);
         using var set = new TrainingSet(data, Training.HardNegativePool);
-        TrainStep(set, data.Seed, smallest, [dim]);
+        using var cosines = BuildCosines(set);
+        TrainStep(set, cosines, data.Seed, smallest, [dim]);
         ChooseSourcesOnValidation(set);
     }
 
@@ -120,7 +122,15 @@ public sealed class SmecCompressor : ICompressor
     /// </summary>
     public int StepBudget => Options.Smrl ? Training.MaxSteps : Training.MaxSteps * (Options.Ladder.Length - 1);
 
-    private void TrainStep(TrainingSet set, long seed, int outputDim, int[] selectionDims)
+    /// <summary>S-XBM's anchor-item cosines, shared by every step and grid point (null without S-XBM or over budget).</summary>
+    private ItemCosines? BuildCosines(TrainingSet set)
+    {
+        if (!Options.Sxbm) return null;
+        using var items = SmrlStepObjective.Items(set);
+        return ItemCosines.TryBuild(items, SmrlStepObjective.AnchorItems(set, Options));
+    }
+
+    private void TrainStep(TrainingSet set, ItemCosines? cosines, long seed, int outputDim, int[] selectionDims)
     {
         var index = Chain.Steps.Count;
         var inputDim = index == 0 ? Options.InputDim : Chain.NextStepInputDim;
@@ -155,7 +165,7 @@ public sealed class SmecCompressor : ICompressor
                 using (no_grad())
                     InitialiseLogitsFromVariance(step, Chain.StepInput(set.Corpus, index));
             var point = Options.Ads ? $"{form}, ADS init {init}" : form.ToString();
-            using var objective = new SmrlStepObjective(Chain, index, Options with { LossForm = form }, set);
+            using var objective = new SmrlStepObjective(Chain, index, Options with { LossForm = form }, set, cosines);
             var label = $"{Name} step {index + 1} {inputDim}->{outputDim}->{string.Join("->", selectionDims)}" + (grid.Length > 1 ? $" [{point}]" : "");
             var training = Training with
             {

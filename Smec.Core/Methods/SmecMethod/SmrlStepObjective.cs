@@ -23,9 +23,12 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
     private readonly Tensor _itemInputs;
     /// <summary>[Nc + Nq, D]: the frozen-encoder (teacher) embedding of every item, same order.</summary>
     private readonly Tensor _itemTeacher;
+    /// <summary>The anchors' cosines to every item, when built (<see cref="ItemCosines"/>); null: the memory multiplies.</summary>
+    private readonly ItemCosines? _cosines;
 
-    public SmrlStepObjective(SmecChain chain, int index, SmecOptions options, TrainingSet set)
+    public SmrlStepObjective(SmecChain chain, int index, SmecOptions options, TrainingSet set, ItemCosines? cosines = null)
     {
+        _cosines = cosines;
         _chain = chain;
         _index = index;
         _step = chain.Steps[index];
@@ -39,7 +42,7 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         _chain.eval();
-        _itemTeacher = cat([set.Corpus, set.Queries], 0).MoveToOuterDisposeScope();
+        _itemTeacher = Items(set).MoveToOuterDisposeScope();
         _itemInputs = _chain.StepInput(_itemTeacher, index).MoveToOuterDisposeScope();
     }
 
@@ -53,6 +56,18 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
 
     public IReadOnlyList<(string Name, Tensor Value)> ExtraState => _memory is null ? [] :
         [("sxbm.embeddings", _memory.Embeddings), ("sxbm.normalised", _memory.Normalised), ("sxbm.ids", _memory.ItemIds), ("sxbm.cursor", _memory.Cursor)];
+
+    /// <summary>Every item that can be an S-XBM anchor in <paramref name="set"/>: the train queries
+    /// (validation queries never train), and every doc when docs anchor too.</summary>
+    public static IReadOnlyList<long> AnchorItems(TrainingSet set, SmecOptions options)
+    {
+        var corpusRows = set.Corpus.shape[0];
+        var queries = set.Pairs.Select(p => corpusRows + p.QueryRow).Distinct();
+        return options.SxbmAnchors == SxbmAnchors.Queries ? queries.ToArray() : queries.Concat(Enumerable.Range(0, (int)corpusRows).Select(r => (long)r)).ToArray();
+    }
+
+    /// <summary>[Nc + Nq, D]: the items of <paramref name="set"/> in the objectives' order (docs, then queries).</summary>
+    public static Tensor Items(TrainingSet set) => cat([set.Corpus, set.Queries], 0);
 
     private static long DocItem(int docRow) => docRow;
     private long QueryItem(int queryRow) => _set.Corpus.shape[0] + queryRow;
@@ -85,8 +100,9 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
             var (allIds, allExcluded) = AnchorIdentities(batch);
             var anchorIds = allIds[..anchors];
             var excluded = allExcluded.Take(anchors).ToArray();
-            var (slots, isValid) = _memory.Select(_itemTeacher.index_select(0, tensor(items.Take(anchors).ToArray())),
-                anchorIds, excluded, _options.SxbmTopK);
+            var (slots, isValid) = _cosines is null
+                ? _memory.Select(_itemTeacher.index_select(0, tensor(items.Take(anchors).ToArray())), anchorIds, excluded, _options.SxbmTopK)
+                : _memory.SelectBy(_cosines.Between(anchorIds, _memory.ItemIds), anchorIds, excluded, _options.SxbmTopK);
             // Neighbours repeat across anchors: put each memory item through the layer once.
             var slotItems = _memory.ItemIds.index_select(0, slots.flatten()).data<long>().ToArray();
             var unique = slotItems.Distinct().ToArray();

@@ -22,9 +22,20 @@ let threadsPerWorker = 1
 /// The default number of workers: one per core, at most 4 (each holds a dataset in memory).
 let defaultWorkers () = max 1 (min 4 Environment.ProcessorCount)
 
+/// Trained experiments largest corpus first (its data-manifests doc count; unknown sizes last), the
+/// plan order otherwise (a stable sort). Why: training time grows with the corpus, and a queue that
+/// ends on the biggest dataset leaves one worker idle while the other finishes a long experiment
+/// (item 2 ended on SciFact: ~35 s of 2 x 1,284 s unused). Only the order changes, never a number.
+let largestFirst (points: Runner.PlannedExperiment list) =
+    let docs (dataset: string) =
+        match Smec.Core.Data.Manifests.ManifestCatalog.Default.Datasets.TryGetValue dataset with
+        | true, manifest when not (isNull manifest.Counts) -> manifest.Counts.Docs |> Option.ofNullable |> Option.defaultValue 0
+        | _ -> 0
+    points |> List.sortBy (fun p -> -(docs p.Config.Dataset))
+
 /// Untrained experiments (no budget: PCA, truncation) run here first and in order: they are quick,
 /// and they bring each dataset's embeddings into the cache once, so no two workers encode the
-/// same data at the same time. Then the trained ones go to `workers` processes.
+/// same data at the same time. Then the trained ones go to `workers` processes, largest corpus first.
 let run (env: RunEnvironment) (workers: int) (planned: Runner.PlannedExperiment list) =
     let missing = planned |> List.filter (fun p -> not p.Cached)
     let untrained, trained = missing |> List.partition (fun p -> p.Config.Budget.IsNone)
@@ -33,6 +44,6 @@ let run (env: RunEnvironment) (workers: int) (planned: Runner.PlannedExperiment 
         let sweepDir = SweepFolder.folderOf env.ResultsDir folderName
         IO.Directory.CreateDirectory(SweepFolder.pointsFolder sweepDir) |> ignore
         let points =
-            trained |> List.map (fun p -> { Config = p.Config; Key = p.Hash; Values = Map.empty; Setting = Runner.describe p.Config })
+            largestFirst trained |> List.map (fun p -> { Config = p.Config; Key = p.Hash; Values = Map.empty; Setting = Runner.describe p.Config })
         for p in points do SweepFolder.writePoint sweepDir folderName p
         LocalExecutor.run env { Workers = workers; Threads = Some threadsPerWorker } points |> ignore

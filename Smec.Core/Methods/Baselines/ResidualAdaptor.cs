@@ -48,30 +48,29 @@ public sealed class ResidualAdaptor : Module<Tensor, Tensor>
         using var _ = no_grad();
         inputMean.copy_(mean.reshape(1, Dim));
         if (basis is not null) inputBasis.copy_(basis);
+        _hasInputMap = null;
     }
 
     /// <summary>The adaptor's input x = (e - mean) basis (e itself when no input map was set).</summary>
     public Tensor Centre(Tensor embeddings) => HasInputMap() ? embeddings.sub(inputMean).matmul(inputBasis) : embeddings;
 
     /// <summary>
-    /// Whether the buffers hold a map other than the identity (zero mean, identity basis). Read from
-    /// the buffers themselves, so a loaded model answers for its own map. Why: without a map the
-    /// product with the identity is a third of Search-Adaptor's forward pass and changes no value.
+    /// Whether the buffers hold a map other than the identity (zero mean, identity basis). Why: without
+    /// a map the product with the identity is a third of Search-Adaptor's forward pass and changes no
+    /// value. Read from the buffers themselves, so a loaded model answers for its own map, and kept:
+    /// the comparison costs ~170 us, twice per Search-Adaptor step. The buffers change only through
+    /// SetInputMap (which forgets the answer) or a state loaded into a new adaptor before its first use.
     /// </summary>
     private bool HasInputMap()
     {
+        if (_hasInputMap is { } known) return known;
         using var scope = NewDisposeScope();
-        _identity ??= eye(Dim, device: inputBasis.device).DetachFromDisposeScope();
-        return inputMean.count_nonzero().item<long>() != 0 || !inputBasis.eq(_identity).all().item<bool>();
+        using var identity = eye(Dim, device: inputBasis.device);
+        _hasInputMap = inputMean.count_nonzero().item<long>() != 0 || !inputBasis.eq(identity).all().item<bool>();
+        return _hasInputMap.Value;
     }
 
-    private Tensor? _identity;
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing) _identity?.Dispose();
-        base.Dispose(disposing);
-    }
+    private bool? _hasInputMap;
 
     public override Tensor forward(Tensor embeddings) => ForwardCentred(Centre(embeddings));
 

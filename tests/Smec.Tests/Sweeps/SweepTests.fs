@@ -64,6 +64,17 @@ let specTests =
             let item6 = Runner.plan env (Catalog.build 6 Local { Seeds = [ 1L ]; Manifest = None })
             Expect.equal (plan.Points |> List.map (fun p -> p.Key) |> Set.ofList) (item6 |> List.map (fun p -> p.Hash) |> Set.ofList) "same keys"
 
+        testCase "reproduce's workers take the largest corpus first, the plan order otherwise" <| fun () ->
+            let planned = Runner.plan env (Catalog.build 2 Local { Seeds = [ 1L; 2L ]; Manifest = None }) |> List.filter (fun p -> p.Config.Budget.IsSome)
+            let ordered = ItemWorkers.largestFirst planned
+            Expect.equal (Set.ofList (ordered |> List.map (fun p -> p.Hash))) (Set.ofList (planned |> List.map (fun p -> p.Hash))) "the same experiments"
+            let datasets = ordered |> List.map (fun p -> p.Config.Dataset) |> List.distinct
+            // SciFact 5,183 docs, CACM 3,204, Cranfield 1,400 (data-manifests counts).
+            Expect.equal datasets [ "scifact"; "cacm"; "cranfield" ] "one block per dataset, largest first"
+            for dataset in datasets do
+                let within (l: Runner.PlannedExperiment list) = l |> List.filter (fun p -> p.Config.Dataset = dataset) |> List.map (fun p -> p.Hash)
+                Expect.equal (within ordered) (within planned) (sprintf "%s: plan order kept" dataset)
+
         testCase "grid: every combination; an axis of one method does not multiply the others" <| fun () ->
             let plan =
                 parseAndExpand (smallest + "grid:\n  smec.ads: [true, false]\n  learning_rate: [0.001, 0.0005]\n")

@@ -14,9 +14,15 @@ public static class SxbmAlignmentLoss
     /// <param name="studentAnchors">[B, d]</param>
     /// <param name="studentMemory">[B, K, d]</param>
     /// <param name="valid">[B, K] bool: false where fewer than K entries could be selected</param>
-    public static Tensor Compute(Tensor teacherAnchors, Tensor teacherMemory, Tensor studentAnchors, Tensor studentMemory, Tensor valid)
+    public static Tensor Compute(Tensor teacherAnchors, Tensor teacherMemory, Tensor studentAnchors, Tensor studentMemory, Tensor valid) =>
+        Compute(TeacherCosines(teacherAnchors, teacherMemory), studentAnchors, studentMemory, valid);
+
+    /// <summary>cos(e_i, m_j) [B, K]: the target side, the same for every view of a step (compute it once).</summary>
+    public static Tensor TeacherCosines(Tensor teacherAnchors, Tensor teacherMemory) => CosineToEach(teacherAnchors, teacherMemory);
+
+    /// <summary>The loss against teacher cosines from <see cref="TeacherCosines"/>.</summary>
+    public static Tensor Compute(Tensor teacherCos, Tensor studentAnchors, Tensor studentMemory, Tensor valid)
     {
-        var teacherCos = CosineToEach(teacherAnchors, teacherMemory);
         var studentCos = CosineToEach(studentAnchors, studentMemory);
         var diff = (teacherCos - studentCos).abs().masked_select(valid);
         // No valid pair (an empty memory): a zero that still carries the graph.

@@ -116,6 +116,9 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
         var output = _step.forward(_itemInputs.index_select(0, itemIndex));
         var views = _step.Select(output).Prepend(output);
         var teacher = _itemTeacher.index_select(0, itemIndex);
+        // S-XBM's targets (frozen cosines) are the same for every view: once per step.
+        var teacherCos = memoryIndex is null ? null : SxbmAlignmentLoss.TeacherCosines(teacher.narrow(0, 0, anchors),
+            teacher.index_select(0, memoryIndex).view(anchors, -1, teacher.shape[1]));
 
         return NestedLoss.Sum(views, view =>
         {
@@ -125,10 +128,8 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
                 term = term.Add(SimilarityPreservationLoss.Compute(teacher.narrow(0, b + m, r), view.narrow(0, b + m, r)).Times(_options.SimilarityWeight));
             if (memoryIndex is not null)
             {
-                var k = _options.SxbmTopK;
                 var studentMemory = view.index_select(0, memoryIndex).view(anchors, -1, view.shape[1]);
-                var teacherMemory = teacher.index_select(0, memoryIndex).view(anchors, -1, teacher.shape[1]);
-                term = term.Add(SxbmAlignmentLoss.Compute(teacher.narrow(0, 0, anchors), teacherMemory, view.narrow(0, 0, anchors), studentMemory, valid!)
+                term = term.Add(SxbmAlignmentLoss.Compute(teacherCos!, view.narrow(0, 0, anchors), studentMemory, valid!)
                     .Times(_options.SxbmWeight));
             }
             return term;

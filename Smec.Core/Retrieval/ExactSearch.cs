@@ -73,9 +73,14 @@ public static class ExactSearch
         {
             var rows = (int)block.shape[0];
             if (excludedDocByQuery != null) MaskExcluded(block, start, excludedDocByQuery);
-            var (values, indices) = block.topk(searched, dim: 1, largest: true, sorted: true);
-            values.cpu().data<float>().CopyTo(hostScores);
-            indices.cpu().data<long>().CopyTo(hostIndices);
+            if (RowTopK.Supports(block)) RowTopK.Compute(block, searched, hostScores, hostIndices, Determinism.ConfiguredThreads());
+            else
+            {
+                // On a GPU the block stays there: torch selects, only the top entries cross to the host.
+                var (values, indices) = block.topk(searched, dim: 1, largest: true, sorted: true);
+                values.cpu().data<float>().CopyTo(hostScores);
+                indices.cpu().data<long>().CopyTo(hostIndices);
+            }
             for (var r = 0; r < rows; r++)
             {
                 var excluded = excludedDocByQuery?[start + r] ?? -1;

@@ -13,6 +13,7 @@ open TorchSharp.Modules
 open Smec.Core.Losses
 open Smec.Core.Losses.Baselines
 open Smec.Core.Methods.Baselines
+open Smec.Core.Methods.SmecMethod
 open Smec.Core.Storage
 open Smec.Core.Training
 
@@ -30,6 +31,14 @@ let TopK = 10 // MatryoshkaAdaptorOptions.TopK
 let Temperature = 0.05
 [<Literal>]
 let SearchAdaptorDim = 96
+[<Literal>]
+let MemorySize = 4096 // SmecOptions.SxbmCapacity
+[<Literal>]
+let SxbmTopK = 10 // SmecOptions.SxbmTopK
+/// The ADS noise of step s comes from a generator seeded NoiseSeed + s (the loop seeds one per step too);
+/// the first steps' draws are exported so that PyTorch samples the same selection.
+[<Literal>]
+let NoiseSeed = 1000L
 
 /// One benchmarked training step with everything it holds.
 type StepCase =
@@ -41,7 +50,7 @@ type StepCase =
       Exported: (string * torch.Tensor) list
       Dispose: unit -> unit }
 
-let cases = [ "mrl"; "ma-unsupervised"; "ma-supervised"; "search-adaptor" ]
+let cases = [ "mrl"; "smec"; "ma-unsupervised"; "ma-supervised"; "search-adaptor" ]
 
 let private unitRows (rows: int) (generator: torch.Generator) =
     torch.nn.functional.normalize(torch.randn([| int64 rows; int64 Dim |], generator = generator), dim = 1L)
@@ -94,6 +103,64 @@ let build (key: string) (seed: int64) : StepCase =
           Step = stepWith optimizer (fun () -> nestedInfoNce (layer.forward b.Queries) (layer.forward b.Docs) b)
           Exported = batchTensors b @ parametersOf "layer." layer
           Dispose = fun () -> optimizer.Dispose(); layer.Dispose() }
+    | "smec" ->
+        // SMEC's first SMRL step at the local settings: a 384 -> 192 layer, ADS keeping 96 of its 192 dims
+        // (Gumbel top-k, straight-through relaxed top-k, temperature 1 as at the start of the anneal), S-XBM
+        // on each query's 10 nearest of 4,096 memory entries (the anchor cosines looked up in ItemCosines, as
+        // training does), InfoNCE and the S-XBM term on both views (SmrlStepLoss, the trained loss), AdamW
+        // with the ADS logits at 10x the learning rate. The memory is full and fixed (training enqueues the
+        // batch after each step).
+        let b = batch SmecBatch generator
+        let memoryRows = unitRows MemorySize generator
+        let options = SmecOptions()
+        let step = new SmrlStep(Dim, prefixes.[0], [| prefixes.[1] |], true, false)
+        let ads = step.Selections.[0]
+        ads.InitialiseLogits(torch.randn([| int64 prefixes.[0] |], generator = generator))
+        let memory = new CrossBatchMemory(MemorySize, Dim)
+        memory.Enqueue(memoryRows, Array.init MemorySize int64)
+        // Items: the memory's 0 .. 4095, then the queries (the anchors).
+        let queryItems = Array.init SmecBatch (fun i -> int64 (MemorySize + i))
+        let cosines =
+            use items = torch.cat([| memoryRows; b.Queries |], 0L)
+            ItemCosines.TryBuild(items, queryItems)
+        let noExclusions = Array.init SmecBatch (fun _ -> Array.empty<int64> :> Collections.Generic.IReadOnlyCollection<int64>)
+        let rows = StepRows(SmecBatch, 2 * SmecBatch, 0, SmecBatch)
+        let draw (s: int64) =
+            use g = new torch.Generator(uint64 (NoiseSeed + s))
+            torch.rand([| int64 prefixes.[0] |], generator = g)
+        let noise = torch.stack([| for s in 0L .. 2L -> draw s |])
+        let layerOptimizer = new AdamOptimizer(step.Layer.parameters() |> Seq.toArray, 1e-3, 0.01, decoupled = true)
+        let logitOptimizer = new AdamOptimizer([| ads.Logits |], 1e-3 * options.AdsLearningRateScale, 0.0, decoupled = true)
+        let mutable stepIndex = 0L
+        let run () =
+            use scope = torch.NewDisposeScope()
+            use noiseGenerator = new torch.Generator(uint64 (NoiseSeed + stepIndex))
+            stepIndex <- stepIndex + 1L
+            layerOptimizer.ZeroGrad()
+            logitOptimizer.ZeroGrad()
+            step.train ()
+            ads.Temperature <- 1.0
+            ads.NoiseGenerator <- noiseGenerator
+            let struct (slots, valid) = memory.SelectBy(cosines.Between(queryItems, memory.ItemIds), queryItems, noExclusions, SxbmTopK)
+            let struct (memoryItems, memoryIndex) =
+                SmrlStepLoss.MemoryRows(memory.ItemIds.index_select(0L, slots.flatten()).data<int64>().ToArray(), rows.MemoryStart)
+            let inputs = torch.cat([| b.Queries; b.Docs; memoryRows.index_select(0L, torch.tensor memoryItems) |], 0L)
+            // The first step's input is the frozen embedding itself: inputs and teacher are the same rows.
+            let loss = SmrlStepLoss.Compute(step, inputs, inputs, rows, b.Relevance, b.PositiveColumn, Nullable<struct (torch.Tensor * torch.Tensor)>(struct (memoryIndex, valid)), options)
+            loss.backward ()
+            layerOptimizer.Step()
+            logitOptimizer.Step()
+            loss.item<float32> ()
+        { Key = key
+          Description =
+            sprintf "SMEC SMRL step: 384->192 linear, ADS 192->96 (Gumbel top-k), S-XBM top-%d of %d, InfoNCE on both views, batch %d, AdamW"
+                SxbmTopK MemorySize SmecBatch
+          Step = run
+          Exported =
+            batchTensors b @ [ "memory", memoryRows; "noise", noise ]
+            @ parametersOf "step." step
+          Dispose = fun () ->
+            layerOptimizer.Dispose(); logitOptimizer.Dispose(); cosines.Dispose(); memory.Dispose(); noise.Dispose(); step.Dispose() }
     | "ma-unsupervised"
     | "ma-supervised" ->
         // Matryoshka-Adaptor: e' = x + f(x), x in the corpus PCA basis; top-k, pairwise and reconstruction

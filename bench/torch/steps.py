@@ -3,7 +3,9 @@
 
 Each case is the same computation as the .NET step, written directly in PyTorch: the same losses
 (InfoNCE / pairwise ranking, Matryoshka-Adaptor's top-k, pairwise and reconstruction terms,
-Search-Adaptor's recovery and query-prediction terms), the same residual adaptor, the same Adam(W).
+Search-Adaptor's recovery and query-prediction terms, SMEC's ADS selection and S-XBM alignment), the
+same residual adaptor, the same Adam(W). SMEC's step reads the first steps' ADS noise from the export
+(so both sides sample the same dims) and draws its own after that.
 Inputs and initial weights come from the folder `smec bench` exported (name.npy, flattened, shapes in
 manifest.txt), so both sides start from identical numbers.
 
@@ -78,6 +80,55 @@ def pairwise_similarity(original, adapted):
     return total / len(PREFIXES)
 
 
+class RelaxedTopK(torch.autograd.Function):
+    """Xie and Ermon's relaxed top-k (k successive softmaxes, each damping the previous picks by
+    log(1 - p)) with a hand-written backward, as the .NET side has: recorded as autograd ops it would be
+    thousands of tiny nodes per step. Float64 inside, as the .NET loops."""
+    FLOOR = 1e-12
+
+    @staticmethod
+    def forward(ctx, keys, k):
+        scores = keys.detach().double()
+        soft = torch.zeros_like(scores)
+        probabilities = []
+        for j in range(k):
+            p = torch.softmax(scores, 0)
+            soft += p
+            probabilities.append(p)
+            if j + 1 < k:
+                scores = scores + torch.log(torch.clamp(1 - p, min=RelaxedTopK.FLOOR))
+        ctx.save_for_backward(torch.stack(probabilities))
+        return soft.to(keys.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_soft):
+        (probabilities,) = ctx.saved_tensors
+        k = probabilities.shape[0]
+        grad_soft = grad_soft.double()
+        g = torch.zeros_like(grad_soft)
+        for j in range(k - 1, -1, -1):
+            p = probabilities[j]
+            gp = grad_soft.clone()
+            if j + 1 < k:
+                gp = torch.where(1 - p > RelaxedTopK.FLOOR, gp - g / (1 - p), gp)
+            g = (g if j + 1 < k else torch.zeros_like(g)) + p * (gp - (gp * p).sum())
+        return g.float(), None
+
+
+def ads_mask(logits, uniform, keep, temperature=1.0):
+    """Gumbel top-k over the logits: 1 on the kept dims, 0 elsewhere, the relaxed top-k's gradient."""
+    keys = logits / temperature - torch.log(-torch.log(uniform.clamp(1e-10, 1.0)))
+    kept = keys.detach().topk(keep).indices.sort().values
+    hard = torch.zeros_like(logits).scatter(0, kept, torch.ones(keep))
+    soft = RelaxedTopK.apply(keys, keep)
+    return hard + soft - soft.detach()
+
+
+def sxbm_alignment(teacher_cos, student_anchors, student_memory, valid):
+    student_cos = (F.normalize(student_memory, dim=2) @ F.normalize(student_anchors, dim=1).unsqueeze(2)).squeeze(2)
+    return (teacher_cos - student_cos).abs().masked_select(valid).mean()
+
+
 class ResidualAdaptor:
     def __init__(self, t, name):
         self.mean, self.basis = t[f"{name}inputMean"], t[f"{name}inputBasis"]
@@ -105,6 +156,39 @@ def build(t, case):
         params = [w, b]
         loss = lambda: nested_info_nce(F.linear(t["queries"], w, b), F.linear(t["docs"], w, b), t)
         optimizer = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
+    elif case == "smec":
+        w, b = t["step.layer.weight"], t["step.layer.bias"]
+        logits = t["step.selections.0.logits"]
+        params = [w, b, logits]
+        queries, docs, memory = t["queries"], t["docs"], t["memory"]
+        noise = iter(t["noise"])
+        batch, top_k, keep = queries.shape[0], 10, logits.shape[0] // 2
+        memory_ids = torch.arange(memory.shape[0])
+        query_ids = memory.shape[0] + torch.arange(batch)
+        # The anchors' cosines to every item, once (ItemCosines on the .NET side); items = memory, then queries.
+        table = F.normalize(queries, dim=1) @ F.normalize(torch.cat([memory, queries]), dim=1).t()
+
+        def loss():
+            # S-XBM: each query's top-k memory entries by frozen cosine, never its own item or an empty slot.
+            sims = table.index_select(1, memory_ids.clamp_min(0))
+            blocked = (memory_ids < 0).unsqueeze(0) | (memory_ids.unsqueeze(0) == query_ids.unsqueeze(1))
+            values, slots = sims.masked_fill(blocked, float("-inf")).topk(top_k, dim=1)
+            valid = values.isfinite()
+            unique, inverse = torch.unique(memory_ids[slots.flatten()], return_inverse=True)
+            inputs = torch.cat([queries, docs, memory[unique]])
+            memory_index = 3 * batch + inverse
+            output = F.linear(inputs, w, b)
+            uniform = next(noise, None)
+            mask = ads_mask(logits, uniform if uniform is not None else torch.rand(logits.shape[0]), keep)
+            teacher_memory = inputs[memory_index].view(batch, top_k, -1)
+            teacher_cos = (F.normalize(teacher_memory, dim=2) @ F.normalize(inputs[:batch], dim=1).unsqueeze(2)).squeeze(2)
+            total = 0
+            for view in (output, output * mask):
+                total = total + info_nce(scores(view[:batch], view[batch:3 * batch]), t["relevance"], t["positive_column"])
+                total = total + sxbm_alignment(teacher_cos, view[:batch], view[memory_index].view(batch, top_k, -1), valid)
+            return total
+        optimizer = torch.optim.AdamW([{"params": [w, b], "lr": 1e-3, "weight_decay": 0.01},
+                                       {"params": [logits], "lr": 1e-2, "weight_decay": 0.0}])
     elif case in ("ma-unsupervised", "ma-supervised"):
         adaptor = ResidualAdaptor(t, "adaptor.")
         params = adaptor.parameters

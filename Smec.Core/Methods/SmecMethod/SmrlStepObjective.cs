@@ -82,58 +82,32 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
             ads.NoiseGenerator = step.Generator;
         }
 
-        // The items of this step: queries, candidate docs, random docs, then memory entries.
+        // The items of this step: queries, candidate docs, random docs, then memory entries (StepRows).
         var items = new List<long>();
         items.AddRange(batch.QueryRows.Select(QueryItem));
         items.AddRange(batch.DocRows.Select(DocItem));
         var useSimilarity = _options.SimilarityWeight > 0 && batch.RandomDocRows.Length > 1;
         if (useSimilarity) items.AddRange(batch.RandomDocRows.Select(DocItem));
-        var b = batch.QueryRows.Length;
-        var m = batch.DocRows.Length;
-        var r = useSimilarity ? batch.RandomDocRows.Length : 0;
-        var anchors = _options.SxbmAnchors == SxbmAnchors.Queries ? b : b + m;
-        var head = items.Count;
+        var rows = new StepRows(batch.QueryRows.Length, batch.DocRows.Length, useSimilarity ? batch.RandomDocRows.Length : 0,
+            _options.SxbmAnchors == SxbmAnchors.Queries ? batch.QueryRows.Length : batch.QueryRows.Length + batch.DocRows.Length);
 
-        Tensor? memoryIndex = null, valid = null;
+        (Tensor Index, Tensor Valid)? memory = null;
         if (_memory is { Count: > 0 } && step.Step >= _options.SxbmWarmupSteps)
         {
             var (allIds, allExcluded) = AnchorIdentities(batch);
-            var anchorIds = allIds[..anchors];
-            var excluded = allExcluded.Take(anchors).ToArray();
+            var anchorIds = allIds[..rows.Anchors];
+            var excluded = allExcluded.Take(rows.Anchors).ToArray();
             var (slots, isValid) = _cosines is null
-                ? _memory.Select(_itemTeacher.index_select(0, tensor(items.Take(anchors).ToArray())), anchorIds, excluded, _options.SxbmTopK)
+                ? _memory.Select(_itemTeacher.index_select(0, tensor(items.Take(rows.Anchors).ToArray())), anchorIds, excluded, _options.SxbmTopK)
                 : _memory.SelectBy(_cosines.Between(anchorIds, _memory.ItemIds), anchorIds, excluded, _options.SxbmTopK);
-            // Neighbours repeat across anchors: put each memory item through the layer once.
-            var slotItems = _memory.ItemIds.index_select(0, slots.flatten()).data<long>().ToArray();
-            var unique = slotItems.Distinct().ToArray();
-            var position = unique.Select((item, i) => (item, i)).ToDictionary(x => x.item, x => (long)(head + x.i));
-            items.AddRange(unique);
-            memoryIndex = tensor(slotItems.Select(item => position[item]).ToArray());
-            valid = isValid;
+            var (memoryItems, memoryIndex) = SmrlStepLoss.MemoryRows(_memory.ItemIds.index_select(0, slots.flatten()).data<long>().ToArray(), rows.MemoryStart);
+            items.AddRange(memoryItems);
+            memory = (memoryIndex, isValid);
         }
 
         var itemIndex = tensor(items.ToArray());
-        var output = _step.forward(_itemInputs.index_select(0, itemIndex));
-        var views = _step.Select(output).Prepend(output);
-        var teacher = _itemTeacher.index_select(0, itemIndex);
-        // S-XBM's targets (frozen cosines) are the same for every view: once per step.
-        var teacherCos = memoryIndex is null ? null : SxbmAlignmentLoss.TeacherCosines(teacher.narrow(0, 0, anchors),
-            teacher.index_select(0, memoryIndex).view(anchors, -1, teacher.shape[1]));
-
-        return NestedLoss.Sum(views, view =>
-        {
-            var term = RankingLoss.Compute(_options.LossForm, view.narrow(0, 0, b), view.narrow(0, b, m),
-                batch.Relevance, batch.PositiveColumn, _options.LossTemperature);
-            if (useSimilarity)
-                term = term.Add(SimilarityPreservationLoss.Compute(teacher.narrow(0, b + m, r), view.narrow(0, b + m, r)).Times(_options.SimilarityWeight));
-            if (memoryIndex is not null)
-            {
-                var studentMemory = view.index_select(0, memoryIndex).view(anchors, -1, view.shape[1]);
-                term = term.Add(SxbmAlignmentLoss.Compute(teacherCos!, view.narrow(0, 0, anchors), studentMemory, valid!)
-                    .Times(_options.SxbmWeight));
-            }
-            return term;
-        });
+        return SmrlStepLoss.Compute(_step, _itemInputs.index_select(0, itemIndex), _itemTeacher.index_select(0, itemIndex), rows,
+            batch.Relevance, batch.PositiveColumn, memory, _options);
     }
 
     /// <summary>Memory identities of the anchors (queries, then docs) and what each must not pair with:

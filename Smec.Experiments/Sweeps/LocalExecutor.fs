@@ -1,6 +1,6 @@
 /// Runs a sweep's missing points on this machine: in this process one after another (each dataset
 /// loaded once), or in N worker processes (`smec run-experiment KEY` each). By default the workers'
-/// torch threads add up to at most the number of cores.
+/// torch threads add up to at most the number of cores; workers take the longest expected point first (WorkQueue).
 module Smec.Experiments.Sweeps.LocalExecutor
 
 open System
@@ -52,13 +52,14 @@ let run (env: RunEnvironment) (options: LocalOptions) (points: Point list) =
     else
         let threads = threadsPerWorker Environment.ProcessorCount options
         let host, prefix = selfCommand ()
-        let queue = Collections.Concurrent.ConcurrentQueue<Point>(missing)
+        let queue = WorkQueue.Queue(missing)
         let total = missing.Length
         let started = ref 0
         let worker () =
-            let mutable next = Unchecked.defaultof<Point>
-            while queue.TryDequeue(&next) do
-                let p = next
+            let mutable next = queue.Take()
+            while next.IsSome do
+                let p = next.Value
+                let clock = Stopwatch.StartNew()
                 let index = Threading.Interlocked.Increment(&started.contents)
                 env.Progress(sprintf "[%d/%d] %s (%s) running in a worker..." index total (Runner.describe p.Config) (ConfigHash.short p.Key))
                 let info = ProcessStartInfo(host)
@@ -71,11 +72,14 @@ let run (env: RunEnvironment) (options: LocalOptions) (points: Point list) =
                 let errors = proc.StandardError.ReadToEndAsync()
                 proc.WaitForExit()
                 let lastLine (text: string) = text.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.tryLast |> Option.defaultValue ""
-                if proc.ExitCode = 0 then env.Progress(sprintf "[%d/%d] %s: %s" index total (ConfigHash.short p.Key) (lastLine output.Result))
+                if proc.ExitCode = 0 then
+                    queue.Finished(p, clock.Elapsed.TotalSeconds)
+                    env.Progress(sprintf "[%d/%d] %s: %s" index total (ConfigHash.short p.Key) (lastLine output.Result))
                 else
                     let tail = errors.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.truncate 6 |> String.concat " | "
                     let why = sprintf "worker exit %d: %s" proc.ExitCode (if tail = "" then lastLine output.Result else tail)
                     env.Progress(sprintf "[%d/%d] %s FAILED: %s" index total (ConfigHash.short p.Key) why)
                     failures.Add(p.Key, why)
+                next <- queue.Take()
         [ for _ in 1 .. options.Workers -> Threading.Tasks.Task.Run worker ] |> Array.ofList |> Threading.Tasks.Task.WaitAll
     missing.Length - failures.Count, List.ofSeq failures

@@ -75,6 +75,21 @@ let specTests =
                 let within (l: Runner.PlannedExperiment list) = l |> List.filter (fun p -> p.Config.Dataset = dataset) |> List.map (fun p -> p.Hash)
                 Expect.equal (within ordered) (within planned) (sprintf "%s: plan order kept" dataset)
 
+        testCase "local workers take points with no estimate first, then the longest expected" <| fun () ->
+            let plan = parseAndExpand (smallest.Replace("seeds: [1]", "seeds: [1, 2]"))
+            let find m seed = plan.Points |> List.find (fun p -> p.Config.Method = m && p.Config.Seed = seed)
+            let ma1, ma2, smec1, smec2, pca = find "matryoshka-adaptor" 1L, find "matryoshka-adaptor" 2L, find "smec" 1L, find "smec" 2L, find "pca" 0L
+            let queue = WorkQueue.Queue [ ma1; smec1; ma2; smec2; pca ]
+            let take () = queue.Take() |> Option.map (fun p -> p.Key)
+            Expect.equal (take ()) (Some ma1.Key) "nothing known: the given order"
+            Expect.equal (take ()) (Some smec1.Key) "still nothing known"
+            queue.Finished(smec1, 50.0)
+            queue.Finished(ma1, 100.0)
+            Expect.equal (take ()) (Some pca.Key) "a point with no estimate goes before the known ones"
+            Expect.equal (take ()) (Some ma2.Key) "then the longest expected (Matryoshka-Adaptor, 100 s)"
+            Expect.equal (take ()) (Some smec2.Key) "then SMEC (50 s)"
+            Expect.equal (take ()) None "all taken"
+
         testCase "grid: every combination; an axis of one method does not multiply the others" <| fun () ->
             let plan =
                 parseAndExpand (smallest + "grid:\n  smec.ads: [true, false]\n  learning_rate: [0.001, 0.0005]\n")

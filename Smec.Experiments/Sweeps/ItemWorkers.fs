@@ -25,7 +25,9 @@ let defaultWorkers () = max 1 (min 4 Environment.ProcessorCount)
 /// Trained experiments largest corpus first (its data-manifests doc count; unknown sizes last), the
 /// plan order otherwise (a stable sort). Why: training time grows with the corpus, and a queue that
 /// ends on the biggest dataset leaves one worker idle while the other finishes a long experiment
-/// (item 2 ended on SciFact: ~35 s of 2 x 1,284 s unused). Only the order changes, never a number.
+/// (item 2 ended on SciFact: ~35 s of 2 x 1,284 s unused). The workers' queue (WorkQueue) starts from
+/// this order and then prefers the longest expected points as their times become known. Only the
+/// order changes, never a number.
 let largestFirst (points: Runner.PlannedExperiment list) =
     let docs (dataset: string) =
         match Smec.Core.Data.Manifests.ManifestCatalog.Default.Datasets.TryGetValue dataset with

@@ -8,7 +8,7 @@ namespace Smec.Core.Methods.Baselines;
 /// matrix products of every Matryoshka-Adaptor step (anchors and their k neighbours), and its inputs
 /// never change; a training batch gathers its mapped rows instead of mapping them again. A row of a
 /// matrix product does not depend on the other rows (checked bit for bit against mapping each batch:
-/// tests/Smec.Tests/MatryoshkaAdaptorTests.fs), so the numbers are unchanged.
+/// tests/Smec.Tests/Baselines/AdaptorTests.fs), so the numbers are unchanged.
 /// </summary>
 internal sealed class MappedEmbeddings : IDisposable
 {

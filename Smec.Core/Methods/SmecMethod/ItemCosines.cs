@@ -52,7 +52,10 @@ public sealed class ItemCosines : IDisposable
     {
         var rows = anchorItems.Select(item => _rowOf.TryGetValue(item, out var row) ? row
             : throw new ArgumentException($"item {item} is no anchor of this table")).ToArray();
-        return _table.index_select(0, tensor(rows)).index_select(1, slotItems.clamp_min(0));
+        // Read on the host (4,096 ids): clamp_min would make a temporary Scalar (see ScalarSafe).
+        var columns = slotItems.data<long>().ToArray();
+        for (var i = 0; i < columns.Length; i++) columns[i] = Math.Max(0, columns[i]);
+        return _table.index_select(0, tensor(rows)).index_select(1, tensor(columns));
     }
 
     public void Dispose() => _table.Dispose();

@@ -94,9 +94,8 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
         (Tensor Index, Tensor Valid)? memory = null;
         if (_memory is { Count: > 0 } && step.Step >= _options.SxbmWarmupSteps)
         {
-            var (allIds, allExcluded) = AnchorIdentities(batch);
-            var anchorIds = allIds[..rows.Anchors];
-            var excluded = allExcluded.Take(rows.Anchors).ToArray();
+            var anchorIds = Identities(batch)[..rows.Anchors];
+            var excluded = Exclusions(batch, rows.Anchors);
             var (slots, isValid) = _cosines is null
                 ? _memory.Select(_itemTeacher.index_select(0, tensor(items.Take(rows.Anchors).ToArray())), anchorIds, excluded, _options.SxbmTopK)
                 : _memory.SelectBy(_cosines.Between(anchorIds, _memory.ItemIds), anchorIds, excluded, _options.SxbmTopK);
@@ -110,29 +109,39 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
             batch.Relevance, batch.PositiveColumn, memory, _options);
     }
 
-    /// <summary>Memory identities of the anchors (queries, then docs) and what each must not pair with:
-    /// a query's judged-relevant docs, a doc's judging queries.</summary>
-    private (long[] Ids, IReadOnlyList<IReadOnlyCollection<long>> Excluded) AnchorIdentities(TrainingBatch batch)
+    /// <summary>Memory identities of the batch's queries, then its docs (the first <c>anchors</c> are the anchors).</summary>
+    private long[] Identities(TrainingBatch batch) =>
+        [.. batch.QueryRows.Select(QueryItem), .. batch.DocRows.Select(DocItem)];
+
+    /// <summary>What each of the first <paramref name="anchors"/> identities must not pair with: a query's
+    /// judged-relevant docs, a doc's judging queries. Kept per row: with class relevance a query has
+    /// thousands of relevant docs, and building its set again every step (twice) cost more than the
+    /// step's arithmetic on image features.</summary>
+    private IReadOnlyCollection<long>[] Exclusions(TrainingBatch batch, int anchors)
     {
-        var ids = new List<long>();
-        var excluded = new List<IReadOnlyCollection<long>>();
-        foreach (var q in batch.QueryRows)
+        var excluded = new List<IReadOnlyCollection<long>>(anchors);
+        foreach (var q in batch.QueryRows.Take(anchors))
         {
-            ids.Add(QueryItem(q));
-            excluded.Add(_set.RelevantDocs(q).Select(DocItem).ToHashSet());
+            if (!_queryExclusions.TryGetValue(q, out var set))
+                _queryExclusions[q] = set = _set.RelevantDocs(q).Select(DocItem).ToHashSet();
+            excluded.Add(set);
         }
-        foreach (var d in batch.DocRows)
+        foreach (var d in batch.DocRows.Take(anchors - excluded.Count))
         {
-            ids.Add(DocItem(d));
-            excluded.Add(_set.RelevantQueries(d).Select(QueryItem).ToHashSet());
+            if (!_docExclusions.TryGetValue(d, out var set))
+                _docExclusions[d] = set = _set.RelevantQueries(d).Select(QueryItem).ToHashSet();
+            excluded.Add(set);
         }
-        return (ids.ToArray(), excluded);
+        return excluded.ToArray();
     }
+
+    private readonly Dictionary<int, HashSet<long>> _queryExclusions = new();
+    private readonly Dictionary<int, HashSet<long>> _docExclusions = new();
 
     public void AfterStep(TrainingBatch batch, TrainingStep step)
     {
         if (_memory is null) return;
-        var (ids, _) = AnchorIdentities(batch);
+        var ids = Identities(batch);
         _memory.Enqueue(_itemTeacher.index_select(0, tensor(ids)), ids);
     }
 

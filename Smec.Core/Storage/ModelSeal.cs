@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -54,9 +53,6 @@ public static class ModelSeal
         return true;
     }
 
-    public static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return "sha256:" + Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
+    /// <summary>A file's checksum as a seal records it ("sha256:" and the hex digest).</summary>
+    public static string Sha256(string path) => "sha256:" + Smec.Core.Data.FileChecksums.Sha256(path);
 }

@@ -81,7 +81,7 @@ let private report (resultsDir: string) (sweepDir: string) (plan: SweepPlan.Swee
 
 let private status (resultsDir: string) (sweepDir: string) (plan: SweepPlan.SweepPlan) =
     let stored = plan.Points |> List.filter (fun p -> match ResultStore.tryLoad resultsDir p.Key with Some(Ok _) -> true | _ -> false)
-    let locked = plan.Points |> List.filter (fun p -> File.Exists(PointRunner.lockFile resultsDir p.Key))
+    let locked = plan.Points |> List.filter (fun p -> (ResultStore.lockHolder resultsDir p.Key).IsSome)
     printfn "sweep %s: %d points, %d stored, %d running (locked), %d missing" plan.Spec.Name plan.Points.Length stored.Length locked.Length
         (plan.Points.Length - stored.Length - locked.Length)
     if (SlurmExecutor.onPath "squeue").IsSome then

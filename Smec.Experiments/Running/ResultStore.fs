@@ -174,6 +174,9 @@ let private readOwner (path: string) =
         | _ -> None
     with _ -> None
 
+let private describeOwner (path: string) (owner: LockOwner) =
+    sprintf "process %d on %s (started %s, lock %s)" owner.Pid owner.Host owner.StartedUtc path
+
 /// Whether a process id on this host is running (a zombie, state Z in /proc/PID/stat, is not).
 let processAlive (pid: int) =
     let stat = sprintf "/proc/%d/stat" pid
@@ -229,18 +232,35 @@ let withLock (resultsDir: string) (hash: string) (progress: string -> unit) (reu
     while Result.isError taken do
         if not waited then
             match taken with
-            | Error(Some owner) ->
-                progress (sprintf "waiting for process %d on %s (started %s), which is computing this experiment (lock %s)" owner.Pid owner.Host owner.StartedUtc path)
+            | Error(Some owner) -> progress (sprintf "waiting for %s, which is computing this experiment" (describeOwner path owner))
             | _ -> progress (sprintf "waiting for the lock %s" path)
             waited <- true
         Threading.Thread.Sleep 500
         taken <- tryTake path
+    let release = EventHandler(fun _ _ -> try File.Delete path with _ -> ())
+    // Slurm's scancel sends SIGTERM: .NET then runs ProcessExit (not this finally), which frees the
+    // lock, so a cancelled task on another node leaves none behind.
+    AppDomain.CurrentDomain.ProcessExit.AddHandler release
     try
         match reuse () with
         | Some result -> result
         | None -> compute ()
     finally
+        AppDomain.CurrentDomain.ProcessExit.RemoveHandler release
         try File.Delete path with _ -> ()
+
+/// Who computes experiment `hash` now, when a live process holds its lock; None when nobody does
+/// (no lock, or one whose owner on this host has ended, which the next `withLock` takes over).
+/// How a sweep task sees, without waiting, that another task computes its point.
+let lockHolder (resultsDir: string) (hash: string) : string option =
+    let path = lockPathOf resultsDir hash
+    if not (File.Exists path) then None
+    else
+        match readOwner path with
+        | Some owner when isStale owner -> None
+        | Some owner -> Some(describeOwner path owner)
+        | None when File.Exists path -> Some(sprintf "the holder of %s (being written)" path)
+        | None -> None
 
 /// Remove lock files whose owner on this host has ended (a run killed between storing a result and
 /// releasing its lock leaves one beside a cached result, which no later run would take over).

@@ -61,16 +61,18 @@ public sealed class SmrlStepObjective : ITrainingObjective, IDisposable
     /// (validation queries never train), and every doc when docs anchor too.</summary>
     public static IReadOnlyList<long> AnchorItems(TrainingSet set, SmecOptions options)
     {
-        var corpusRows = set.Corpus.shape[0];
-        var queries = set.Pairs.Select(p => corpusRows + p.QueryRow).Distinct();
-        return options.SxbmAnchors == SxbmAnchors.Queries ? queries.ToArray() : queries.Concat(Enumerable.Range(0, (int)corpusRows).Select(r => (long)r)).ToArray();
+        var queries = set.Pairs.Select(p => QueryItem(set, p.QueryRow)).Distinct();
+        return options.SxbmAnchors == SxbmAnchors.Queries ? queries.ToArray()
+            : queries.Concat(Enumerable.Range(0, (int)set.Corpus.shape[0]).Select(DocItem)).ToArray();
     }
 
     /// <summary>[Nc + Nq, D]: the items of <paramref name="set"/> in the objectives' order (docs, then queries).</summary>
     public static Tensor Items(TrainingSet set) => cat([set.Corpus, set.Queries], 0);
 
     private static long DocItem(int docRow) => docRow;
-    private long QueryItem(int queryRow) => _set.Corpus.shape[0] + queryRow;
+    /// <summary>Items are numbered docs first, then queries (the order of <see cref="Items"/>).</summary>
+    private static long QueryItem(TrainingSet set, int queryRow) => set.Corpus.shape[0] + queryRow;
+    private long QueryItem(int queryRow) => QueryItem(_set, queryRow);
 
     public Tensor Loss(TrainingBatch batch, TrainingStep step)
     {

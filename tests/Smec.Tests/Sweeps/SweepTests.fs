@@ -171,20 +171,22 @@ let folderTests =
             Expect.equal (LocalExecutor.threadsPerWorker 2 { Workers = 4; Threads = None }) 1 "at least one"
             Expect.equal (LocalExecutor.threadsPerWorker 2 { Workers = 4; Threads = Some 2 }) 2 "as asked"
 
-        testCase "a point's lock is exclusive, and a lock of an ended process is taken over" <| fun () ->
+        testCase "a point held by a live process is seen as running; a lock of an ended process is not" <| fun () ->
             use dir = new TempDir()
-            match PointRunner.tryLock dir.Path "k" 0 with
-            | PointRunner.Acquired release ->
-                match PointRunner.tryLock dir.Path "k" 0 with
-                | PointRunner.HeldBy who -> Expect.stringContains who (string Environment.ProcessId) "held by this process"
-                | PointRunner.Acquired _ -> failtest "a second lock was granted"
-                release ()
-            | PointRunner.HeldBy who -> failtestf "not granted: %s" who
-            // A lock file of a process that no longer exists on this host.
-            File.WriteAllText(PointRunner.lockFile dir.Path "k", sprintf "%s %d 2020-01-01" Environment.MachineName Int32.MaxValue)
-            match PointRunner.tryLock dir.Path "k" 0 with
-            | PointRunner.Acquired release -> release ()
-            | PointRunner.HeldBy who -> failtestf "stale lock not taken over: %s" who
+            Expect.isNone (ResultStore.lockHolder dir.Path "k") "no lock"
+            let seen =
+                ResultStore.withLock dir.Path "k" ignore (fun () -> None) (fun () -> ResultStore.lockHolder dir.Path "k")
+            match seen with
+            | Some who -> Expect.stringContains who (sprintf "process %d" Environment.ProcessId) "held by this process"
+            | None -> failtest "a held lock was not seen"
+            Expect.isNone (ResultStore.lockHolder dir.Path "k") "released"
+            // A lock file of a process that no longer exists on this host: nobody computes the point.
+            let path = ResultStore.lockPathOf dir.Path "k"
+            Directory.CreateDirectory(Path.GetDirectoryName path) |> ignore
+            File.WriteAllText(path, sprintf "%d\n%s\n2020-01-01T00:00:00Z\n" Int32.MaxValue Environment.MachineName)
+            Expect.isNone (ResultStore.lockHolder dir.Path "k") "stale lock"
+            Expect.equal (ResultStore.withLock dir.Path "k" ignore (fun () -> None) (fun () -> 7)) 7 "stale lock taken over"
+            Expect.isFalse (File.Exists path) "released after the take-over"
     ]
 
 [<Tests>]

@@ -155,7 +155,7 @@ let private trainingSteps (python: string) (repeats: int) (steps: int) =
                             ours, reference ]
                   let row =
                       { Name = key; Unit = "step"; Ours = List.map fst timings; Reference = List.choose snd timings
-                        ReferenceName = "PyTorch"; Target = "<= 1.0x" }
+                        ReferenceName = "PyTorch"; Target = BenchSteps.targetOf key }
                   printRow row
                   row
               finally case.Dispose() ]

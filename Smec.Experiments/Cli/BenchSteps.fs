@@ -50,7 +50,13 @@ type StepCase =
       Exported: (string * torch.Tensor) list
       Dispose: unit -> unit }
 
-let cases = [ "mrl"; "smec"; "ma-unsupervised"; "ma-supervised"; "search-adaptor" ]
+/// The methods' steps (each with the target <= 1.0x), then "adaptor-mlp", a diagnostic row: the
+/// adaptors' 384-384-384 residual MLP alone on Matryoshka-Adaptor's 704 rows (64 anchors, 640
+/// neighbours), forward, backward and Adam, no loss terms. It separates the matrix products, which
+/// both sides hand to a BLAS, from the loss operations around them.
+let cases = [ "mrl"; "smec"; "ma-unsupervised"; "ma-supervised"; "search-adaptor"; "adaptor-mlp" ]
+
+let targetOf (key: string) = if key = "adaptor-mlp" then "diagnostic" else "<= 1.0x"
 
 let private unitRows (rows: int) (generator: torch.Generator) =
     torch.nn.functional.normalize(torch.randn([| int64 rows; int64 Dim |], generator = generator), dim = 1L)
@@ -226,6 +232,21 @@ let build (key: string) (seed: int64) : StepCase =
           Exported =
             batchTensors b @ parametersOf "model." model @ buffersOf "model." model @ parametersOf "predictor." predictor
           Dispose = fun () -> optimizer.Dispose(); predictor.Dispose(); model.Dispose() }
+    | "adaptor-mlp" ->
+        let rows = unitRows (SmecBatch * (TopK + 1)) generator
+        let adaptor = new ResidualAdaptor(Dim, Dim)
+        use _ = torch.no_grad ()
+        for struct (name, p) in adaptor.named_parameters() do
+            if name.StartsWith "output" then p.copy_(torch.randn(p.shape, generator = generator) * 0.01) |> ignore
+        let optimizer = new AdamOptimizer(adaptor.parameters() |> Seq.toArray, 1e-3, 0.0, decoupled = false)
+        let loss () =
+            adaptor.train ()
+            adaptor.ForwardCentred(rows).square().mean()
+        { Key = key
+          Description = sprintf "diagnostic: the residual MLP 384-384-384 alone on %d rows (forward, backward, Adam)" (SmecBatch * (TopK + 1))
+          Step = stepWith optimizer loss
+          Exported = [ "rows", rows ] @ parametersOf "adaptor." adaptor @ buffersOf "adaptor." adaptor
+          Dispose = fun () -> optimizer.Dispose(); adaptor.Dispose() }
     | other -> invalidArg "key" (sprintf "unknown training-step case '%s' (known: %s)" other (String.concat ", " cases))
 
 /// Write a case's inputs and initial weights (float32 .npy, flattened to [1, n]; shapes in manifest.txt)

@@ -33,7 +33,8 @@ def load(folder):
             shape = [int(s) for s in shape.split(",")] if shape else []
             values = np.load(f"{folder}/{name}.npy").reshape(shape)
             tensors[name] = torch.from_numpy(values.astype(np.float32))
-    tensors["positive_column"] = tensors["positive_column"].long()
+    if "positive_column" in tensors:
+        tensors["positive_column"] = tensors["positive_column"].long()
     return tensors
 
 
@@ -221,6 +222,12 @@ def build(t, case):
             weights = t["relevance"].gather(1, positive.unsqueeze(1)).squeeze(1)
             prediction = ((predicted - q).abs().mean(1) * weights).sum() / weights.sum()
             return ranking + recovery * 0.1 + prediction * 0.1
+        optimizer = torch.optim.Adam(params, lr=1e-3, weight_decay=0.0)
+    elif case == "adaptor-mlp":
+        # Diagnostic: the residual MLP alone (no input map), the products both sides hand to a BLAS.
+        adaptor = ResidualAdaptor(t, "adaptor.")
+        params = adaptor.parameters
+        loss = lambda: adaptor.forward_centred(t["rows"]).square().mean()
         optimizer = torch.optim.Adam(params, lr=1e-3, weight_decay=0.0)
     else:
         raise SystemExit(f"unknown case {case}")

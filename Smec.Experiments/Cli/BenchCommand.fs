@@ -41,7 +41,7 @@ type BenchArgs =
             | Steps _ -> "training steps per timed repeat (default 20)"
             | Memory_Steps _ -> "training steps of the RSS growth row (default 10000)"
             | Only _ -> "run only these sections: steps, encoders, search, memory (repeatable; default all)"
-            | Encoder_Docs _ -> "SciFact documents per encoder repeat (default 64)"
+            | Encoder_Docs _ -> "SciFact documents per encoder repeat (default 512; with few documents a length-sorted batch of 32 spans many lengths, unlike a real corpus)"
             | Python _ -> "python with torch for the reference side (default /usr/bin/python3, Debian's python3-torch)"
 
 /// Peak resident set size of this process (VmHWM in /proc/self/status), in bytes; None where /proc is absent.
@@ -282,7 +282,7 @@ let run (args: ParseResults<BenchArgs>) : int =
         printfn ""
         printfn "Training steps (loss + backward + optimizer, catalog local settings) against the same step in PyTorch:"
         trainingSteps (args.GetResult(Python, defaultValue = "/usr/bin/python3")) repeats (max 1 (args.GetResult(Steps, defaultValue = 20))) |> ignore
-    if List.contains "encoders" sections then encoders repeats (args.GetResult(Encoder_Docs, defaultValue = 64))
+    if List.contains "encoders" sections then encoders repeats (args.GetResult(Encoder_Docs, defaultValue = 512))
     if List.contains "search" sections then search args repeats
     if List.contains "memory" sections then
         printfn ""

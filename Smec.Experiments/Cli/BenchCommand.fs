@@ -41,7 +41,7 @@ type BenchArgs =
             | Steps _ -> "training steps per timed repeat (default 20)"
             | Memory_Steps _ -> "training steps of the RSS growth row (default 10000)"
             | Only _ -> "run only these sections: steps, encoders, search, memory (repeatable; default all)"
-            | Encoder_Docs _ -> "SciFact documents per encoder repeat (default 512; with few documents a length-sorted batch of 32 spans many lengths, unlike a real corpus)"
+            | Encoder_Docs _ -> "SciFact documents per encoder repeat (default 512; with few documents a length-sorted batch spans many lengths, unlike a real corpus)"
             | Python _ -> "python with torch for the reference side (default /usr/bin/python3, Debian's python3-torch)"
 
 /// Peak resident set size of this process (VmHWM in /proc/self/status), in bytes; None where /proc is absent.
@@ -180,7 +180,7 @@ let private memoryGrowth (memorySteps: int) =
         | _ -> printfn "  RSS growth: unavailable (no /proc/self/status)"
     finally case.Dispose()
 
-/// MiniLM documents through the harness's encoder (tokenize, batch 32 sorted by length, pool,
+/// MiniLM documents through the harness's encoder (tokenize, batches of 8 sorted by length, pool,
 /// normalise) against a bare ONNX Runtime session on the same pre-tokenized documents at its best
 /// batch size (same session options and threads); SciFact's first documents (real text, speed only).
 let private encoders (repeats: int) (docCount: int) =
@@ -226,7 +226,7 @@ let private encoders (repeats: int) (docCount: int) =
         (1000.0 * tokenizing / float texts.Length)
     printHeader "doc" "bare ORT"
     printRow
-        { Name = "MiniLM encoder (batch 32, pooled)"; Unit = "doc"
+        { Name = "MiniLM encoder (batch 8, pooled)"; Unit = "doc"
           Ours = timings |> List.map (fun (o, _) -> o / float texts.Length)
           Reference = bestTimes |> List.map (fun t -> t / float texts.Length)
           ReferenceName = "bare ORT"; Target = "<= 1.11x" }

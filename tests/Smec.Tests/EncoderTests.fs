@@ -53,6 +53,20 @@ let tests =
             Expect.isLessThanOrEqual (maxAbsDiff mirrorCorpus (docs |> Array.map (fun d -> d.Id)) docValues) 1e-4f "corpus rows"
             Expect.isLessThanOrEqual (maxAbsDiff mirrorQueries (queries |> Array.map (fun q -> q.Id)) queryValues) 1e-4f "query rows"
 
+        testCase "the batch size changes no bit of the embeddings (padding is masked exactly)" <| fun () ->
+            // The default batch (8, the fastest measured by `smec bench`) may change without changing a
+            // cached embedding or a result: every row is computed the same whatever else is in its batch.
+            let data = DatasetLoader.LoadText "scifact"
+            let texts = [| for i in 0 .. 37 .. data.Corpus.Count - 1 -> data.Corpus.[i].Joined " " |] |> Array.truncate 96
+            let bits (batch: int) =
+                use encoder = new BertOnnxEncoder(ManifestCatalog.Default.Encoder "all-MiniLM-L6-v2", BatchSize = batch)
+                encoder.Encode(texts, EncodeRole.Document) |> Array.map BitConverter.SingleToInt32Bits
+            let lengths = texts |> Array.map (fun t -> miniLm.Force().Tokenize(t).Count) |> Array.distinct
+            Expect.isGreaterThan lengths.Length 20 "texts of many lengths, so each batch size pads differently"
+            let reference = bits 1
+            for batch in [ 8; 32 ] do
+                Expect.sequenceEqual (bits batch) reference (sprintf "batch %d gives the bits of one text at a time" batch)
+
         testCase "the tokenizer keeps [CLS] ... [SEP] within max_tokens" <| fun () ->
             let encoder = miniLm.Force()
             let ids = encoder.Tokenize(String.replicate 400 "word ")

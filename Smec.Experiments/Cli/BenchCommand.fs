@@ -289,7 +289,13 @@ let run (args: ParseResults<BenchArgs>) : int =
         printfn "Memory:"
         memoryGrowth (max 1 (args.GetResult(Memory_Steps, defaultValue = 10000)))
         match peakRssBytes () with
-        | Some bytes -> printfn "  peak memory (VmHWM, whole process, every section above): %.2f GiB (target < 2 GiB)" (float bytes / 1073741824.0)
+        | Some bytes ->
+            // The 2 GiB target is the exact search's (10k x 100k x 256); the encoder sessions and the
+            // training-step cases of the other sections add their own memory to the process's peak.
+            let target =
+                if sections |> List.forall (fun s -> s = "search" || s = "memory") then "target < 2 GiB"
+                else "the < 2 GiB target is the search's: measure it with --only search --only memory"
+            printfn "  peak memory (VmHWM, whole process, every section above): %.2f GiB (%s)" (float bytes / 1073741824.0) target
         | None -> printfn "  peak memory: unavailable (no /proc/self/status)"
     printfn "load average at the end: %s" (try File.ReadAllText("/proc/loadavg").Trim() with _ -> "unavailable")
     0

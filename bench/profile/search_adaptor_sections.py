@@ -2,7 +2,9 @@
   OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=T /usr/bin/python3 bench/profile/search_adaptor_sections.py T
 """
 import torch, time, torch.nn.functional as F, collections
-import sys
+import os, sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torch"))
+from steps import pairwise  # the bench's reference loss, the same as Search-Adaptor's
 torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
 g=torch.Generator().manual_seed(1)
 unit=lambda n: F.normalize(torch.randn(n,384,generator=g),dim=1)
@@ -15,14 +17,6 @@ hw,hb=lin(384,384); ow,ob=lin(384,384); pw,pb=lin(384,96); rw,rb=lin(96,384)
 params=[hw,hb,ow,ob,pw,pb,rw,rb]
 opt=torch.optim.Adam(params,lr=1e-3)
 adapt=lambda x: x+F.linear(F.relu(F.linear(x,hw,hb)),ow,ob)
-def pairwise(s, relevance):
-    preferred = (relevance > 0).nonzero()
-    query, doc = preferred[:, 0], preferred[:, 1]
-    row_scores, row_labels = s[query], relevance[query]
-    preferred_score = row_scores.gather(1, doc.unsqueeze(1))
-    preferred_label = row_labels.gather(1, doc.unsqueeze(1))
-    weight = (preferred_label - row_labels).relu()
-    return (weight * F.softplus(row_scores - preferred_score)).sum() / weight.sum().clamp_min(1e-12)
 sec=collections.Counter()
 def step():
     t=time.perf_counter()

@@ -80,6 +80,13 @@ let private parametersOf (prefix: string) (m: torch.nn.Module) =
 let private buffersOf (prefix: string) (m: torch.nn.Module) =
     [ for struct (name, b) in m.named_buffers() -> prefix + name, b ]
 
+/// A residual adaptor's output layer starts at zero (e' = e); give it small random weights so the
+/// first gradients are generic. Draws from `generator` in parameter order.
+let private smallOutputLayer (m: torch.nn.Module) (generator: torch.Generator) =
+    use _ = torch.no_grad ()
+    for struct (name, p) in m.named_parameters() do
+        if name.Contains "output" then p.copy_(torch.randn(p.shape, generator = generator) * 0.01) |> ignore
+
 /// Runs one step inside its own dispose scope, as TrainingLoop does.
 let private stepWith (optimizer: AdamOptimizer) (loss: unit -> torch.Tensor) () =
     use scope = torch.NewDisposeScope()
@@ -179,10 +186,7 @@ let build (key: string) (seed: int64) : StepCase =
         let mean = unitRows 1 generator * 0.1
         let basis = (let struct (q, _) = torch.linalg.qr(torch.randn([| int64 Dim; int64 Dim |], generator = generator)) in q)
         adaptor.SetInputMap(mean, basis)
-        // The output layer starts at zero (e' = e); give it small weights so the first gradients are generic.
-        use _ = torch.no_grad ()
-        for struct (name, p) in adaptor.named_parameters() do
-            if name.StartsWith "output" then p.copy_(torch.randn(p.shape, generator = generator) * 0.01) |> ignore
+        smallOutputLayer adaptor generator
         let optimizer = new AdamOptimizer(adaptor.parameters() |> Seq.toArray, 1e-3, 0.0, decoupled = false)
         let loss () =
             adaptor.train ()
@@ -208,9 +212,7 @@ let build (key: string) (seed: int64) : StepCase =
         let b = batch AdaptorBatch generator
         let model = new SearchAdaptorModel(Dim, Dim, SearchAdaptorDim)
         let predictor = torch.nn.Linear(int64 SearchAdaptorDim, int64 Dim)
-        use _ = torch.no_grad ()
-        for struct (name, p) in model.named_parameters() do
-            if name.Contains "output" then p.copy_(torch.randn(p.shape, generator = generator) * 0.01) |> ignore
+        smallOutputLayer model generator
         let optimizer =
             new AdamOptimizer(Seq.append (model.parameters()) (predictor.parameters()) |> Seq.toArray, 1e-3, 0.0, decoupled = false)
         let alpha, beta = 0.1, 0.1
@@ -235,9 +237,7 @@ let build (key: string) (seed: int64) : StepCase =
     | "adaptor-mlp" ->
         let rows = unitRows (SmecBatch * (TopK + 1)) generator
         let adaptor = new ResidualAdaptor(Dim, Dim)
-        use _ = torch.no_grad ()
-        for struct (name, p) in adaptor.named_parameters() do
-            if name.StartsWith "output" then p.copy_(torch.randn(p.shape, generator = generator) * 0.01) |> ignore
+        smallOutputLayer adaptor generator
         let optimizer = new AdamOptimizer(adaptor.parameters() |> Seq.toArray, 1e-3, 0.0, decoupled = false)
         let loss () =
             adaptor.train ()

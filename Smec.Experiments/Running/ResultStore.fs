@@ -254,13 +254,9 @@ let withLock (resultsDir: string) (hash: string) (progress: string -> unit) (reu
 /// How a sweep task sees, without waiting, that another task computes its point.
 let lockHolder (resultsDir: string) (hash: string) : string option =
     let path = lockPathOf resultsDir hash
-    if not (File.Exists path) then None
-    else
-        match readOwner path with
-        | Some owner when isStale owner -> None
-        | Some owner -> Some(describeOwner path owner)
-        | None when File.Exists path -> Some(sprintf "the holder of %s (being written)" path)
-        | None -> None
+    match readOwner path with
+    | Some owner -> if isStale owner then None else Some(describeOwner path owner)
+    | None -> if File.Exists path then Some(sprintf "the holder of %s (being written)" path) else None
 
 /// Remove lock files whose owner on this host has ended (a run killed between storing a result and
 /// releasing its lock leaves one beside a cached result, which no later run would take over).

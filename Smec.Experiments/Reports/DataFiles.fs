@@ -85,6 +85,11 @@ let json (result: TableResult) : string =
                                     "tolerance", opt k.Tolerance
                                     "status", str (Status.name k.Status)
                                     "note", str k.Note ] ] ] ]
+    let intervalJson (i: Bootstrap.Interval) : JsonNode =
+        obj [ "estimate", num i.Estimate; "low", num i.Low; "high", num i.High; "level", num i.Level
+              "standard_error", num i.StandardError; "df", num i.Df
+              "resamples", (JsonValue.Create i.Resamples :> JsonNode); "queries", (JsonValue.Create i.Queries :> JsonNode)
+              "seeds", (JsonValue.Create i.Seeds :> JsonNode); "p_value", num i.PValue ]
     let claims =
         [ for c in result.Claims ->
               obj
@@ -97,12 +102,8 @@ let json (result: TableResult) : string =
                                   [ "left", str l.Left; "relation", str (Relation.symbol l.Relation); "right", str l.Right
                                     "left_value", num l.LeftValue; "right_value", num l.RightValue
                                     "interval",
-                                    (match l.Interval with
-                                     | Some i ->
-                                         obj [ "estimate", num i.Estimate; "low", num i.Low; "high", num i.High; "level", num Bootstrap.Level
-                                               "resamples", (JsonValue.Create i.Resamples :> JsonNode); "queries", (JsonValue.Create i.Queries :> JsonNode)
-                                               "p_value", num i.PValue ]
-                                     | None -> null)
+                                    (match l.Interval with Some i -> intervalJson i | None -> null)
+                                    "adjusted_interval", (match l.Adjusted with Some i -> intervalJson i | None -> null)
                                     "status", str (Status.name l.Status); "rule", str l.Rule ] ] ] ]
     let experiments =
         [ for p in result.Planned ->

@@ -91,8 +91,18 @@ let render (result: TableResult) : string =
         match comparisonsNote result with
         | Some note -> line note; line ""
         | None -> ()
-        table out [ "claim"; "panel"; "statement"; "comparisons (difference, 95% interval)"; "status" ]
+        table out [ "claim"; "panel"; "statement"; "comparisons (difference, Holm and 95% intervals)"; "status" ]
             [ for c in result.Claims -> [ c.Claim.Id; c.Claim.Panel; c.Claim.Text; c.Detail; Status.name c.Status ] ]
+    if not result.Pairwise.IsEmpty then
+        line "## Pairwise intervals"
+        line ""
+        line "Every pair of the trained methods and PCA at each cell a claim reads: row - column, Holm-adjusted within the matrix (unadjusted 95% in parentheses); intervals include seed and query variance."
+        line ""
+        for matrix in result.Pairwise do
+            let title, header, rows = Smec.Experiments.Running.Pairwise.tableOf matrix
+            line ("### " + title)
+            line ""
+            table out header rows
     match ProtocolTable.rows result with
     | [] -> ()
     | protocol ->

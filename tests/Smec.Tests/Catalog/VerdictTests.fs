@@ -42,25 +42,31 @@ let rec private allDraws (n: int) (k: int) : int list list =
 
 let private config (methodKey: string) (dataset: string) = { scifactConfig methodKey false [ 24 ] with Dataset = dataset }
 
-/// A sample of synthetic per-query scores: per (config, dataset), scores for query ids q0..q(n-1).
-let private sampleOf (leaves: (ExperimentConfig * float[]) list) : QuerySample =
-    let groups =
-        leaves
-        |> List.map (fun (c, scores) -> sprintf "%s|%s|%A|%A" c.Dataset c.Encoder c.Source c.Split, scores.Length)
-        |> List.distinct
+/// A sample of synthetic per-query scores: per (config, dataset), one row of scores per seed for
+/// query ids q0..q(n-1). Configs with a budget are trained experiments (their seeds resampled).
+let sampleOfRuns (leaves: (ExperimentConfig * float[][]) list) : QuerySample =
+    let keyOf (c: ExperimentConfig) = sprintf "%s|%s|%A|%A" c.Dataset c.Encoder c.Source c.Split
+    let groups = leaves |> List.map (fun (c, runs) -> keyOf c, runs.[0].Length) |> List.distinct
+    let trained = leaves |> List.filter (fun (c, _) -> c.Budget.IsSome) |> List.map (fun (c, runs) -> { c with Seed = 0L }, runs.Length) |> List.distinctBy fst
     { Groups = groups |> List.map (fun (key, n) -> key, Array.init n (sprintf "q%03d"))
+      SeedCounts = trained |> List.map snd |> Array.ofList
       Leaves =
         leaves
-        |> List.map (fun (c, scores) ->
-            let key = sprintf "%s|%s|%A|%A" c.Dataset c.Encoder c.Source c.Split
-            ({ c with Seed = 0L }, Builders.ndcgAt 24), (groups |> List.findIndex (fun (k, _) -> k = key), scores))
+        |> List.map (fun (c, runs) ->
+            let c0 = { c with Seed = 0L }
+            (c0, Builders.ndcgAt 24),
+            { Group = groups |> List.findIndex (fun (k, _) -> k = keyOf c)
+              Experiment = (if c.Budget.IsSome then trained |> List.findIndex (fun (t, _) -> t = c0) else -1)
+              Scores = runs })
         |> Map.ofList }
+
+let private sampleOf (leaves: (ExperimentConfig * float[]) list) : QuerySample =
+    sampleOfRuns (leaves |> List.map (fun (c, scores) -> c, [| scores |]))
 
 /// Evaluate a quantity from a sample's full data (every query once), as the table's value.
 let private evaluateOn (sample: QuerySample) (q: Quantity) =
-    let identity = sample.Sizes |> Array.map (fun n -> Array.init n id)
     match onDraws sample q with
-    | Ok f -> match f identity with Ok v -> Value(seedValues [ v ]) | Error g -> Gap g
+    | Ok f -> match f Bootstrap.Observed with Ok v -> Value(seedValues [ v ]) | Error g -> Gap g
     | Error e -> Gap { Failed = false; Reason = e }
 
 let private claimOf (a: Quantity) (relation: Relation) (b: Quantity) =
@@ -98,7 +104,7 @@ let tests =
             let sample = sampleOf [ config "a" "d1", a1; config "b" "d1", b1; config "a" "d2", a2; config "b" "d2", b2 ]
             let meanOf m = Mean [ measure (config m "d1"); measure (config m "d2") ]
             let f = match onDraws sample (Difference(meanOf "a", meanOf "b")) with Ok f -> f | Error e -> failtest e
-            let interval = Bootstrap.interval 5 3000 sample.Sizes (fun d -> match f d with Ok v -> v | Error _ -> nan)
+            let interval = Bootstrap.interval 5 3000 sample.Sizes (fun d -> match f (Bootstrap.Queries d) with Ok v -> v | Error _ -> nan)
             // The panel's mean weights each dataset 1/2: (0.02 + 0.30) / 2, not the query-pooled (30 x 0.02 + 8 x 0.30) / 38.
             Expect.floatClose Accuracy.high interval.Estimate 0.16 "per-dataset weighting"
             let low, high = naiveInterval 5 3000 [ Array.map2 (-) a1 b1; Array.map2 (-) a2 b2 ] [ 0.5; 0.5 ]
@@ -121,6 +127,7 @@ let tests =
             let status, result = judge win AtLeast
             Expect.equal status Pass "A clearly above B"
             Expect.stringContains result.Detail "95% CI [" "the interval is printed"
+            Expect.isSome result.Links.Head.Interval "judged by an interval"
             Expect.isGreaterThan result.Links.Head.Interval.Value.Low 0.0 "interval above 0"
             Expect.equal (fst (judge (base' |> Array.map (fun x -> x + 0.1)) AtLeast)) Fail "A clearly below B"
             Expect.equal (fst (judge (Array.copy base') AtLeast)) Tie "identical scores: TIE"

@@ -8,8 +8,8 @@ open System.Text
 open Plotly.NET
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.Published
-open Smec.Experiments.Running.Checks
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Checks
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Experiments.Running.TableRun
 
 let private encode (text: string) = WebUtility.HtmlEncode text

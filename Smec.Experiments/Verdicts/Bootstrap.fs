@@ -5,7 +5,7 @@
 /// 2.5th and 97.5th percentile of the resampled statistics (linear interpolation between order
 /// statistics, R's type 7). Resampling within groups keeps each dataset's query count, so a
 /// statistic that weights datasets (the mean of per-dataset means) keeps its weights.
-module Smec.Experiments.Running.Bootstrap
+module Smec.Experiments.Verdicts.Bootstrap
 
 open System
 

@@ -20,6 +20,8 @@ open Smec.Core.Storage
 open Smec.Experiments.Catalog
 open Smec.Experiments.Cli
 open Smec.Experiments.Running
+open Smec.Experiments.Methods
+open Smec.Experiments.Verdicts
 open Smec.Reproduced
 
 /// Project onto the first d columns of one seeded Gaussian matrix, so the d-dim codes are nested.

@@ -61,5 +61,5 @@ public sealed class RetrievalTask(TrainingSet set, ITrainingObjective objective,
     public string ValidationMeasure => "val nDCG@10";
     public IReadOnlyList<(string Name, Tensor Value)> ExtraState => objective.ExtraState;
     public string Fingerprint => objective.Fingerprint;
-    public string TrainingDataIdentity => DataIdentity.Of(set.Data);
+    public string TrainingDataIdentity => TrainingDataHash.Of(set.Data);
 }

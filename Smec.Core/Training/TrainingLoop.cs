@@ -207,9 +207,9 @@ public static class TrainingLoop
         // Another run's checkpoint is refused, never resumed and never silently overwritten.
         if (storedData != dataIdentity || stored != fingerprint)
         {
-            var settings = stored == fingerprint ? "the same settings" : $"settings {DataIdentity.Short(DataIdentity.OfText(stored))} vs this run's {DataIdentity.Short(DataIdentity.OfText(fingerprint))} (differing: {Differences(stored, fingerprint)})";
+            var settings = stored == fingerprint ? "the same settings" : $"settings {TrainingDataHash.Short(TrainingDataHash.OfText(stored))} vs this run's {TrainingDataHash.Short(TrainingDataHash.OfText(fingerprint))} (differing: {Differences(stored, fingerprint)})";
             throw new Runtime.CheckpointMismatchException(
-                $"{path}: checkpoint of data {DataIdentity.Short(storedData)}, this run's data is {DataIdentity.Short(dataIdentity)}; {settings}; " +
+                $"{path}: checkpoint of data {TrainingDataHash.Short(storedData)}, this run's data is {TrainingDataHash.Short(dataIdentity)}; {settings}; " +
                 "expected a checkpoint of this data and these settings (give another --checkpoint path, or delete this one to start afresh)");
         }
         state.NextStep = r.ReadInt32(); state.BestScore = r.ReadDouble(); state.BestStep = r.ReadInt32(); state.StaleEvaluations = r.ReadInt32(); state.Finished = r.ReadBoolean();

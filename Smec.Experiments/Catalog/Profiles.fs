@@ -67,7 +67,7 @@ let meanPanel = meanPanelOf 3
 type MethodSpec = { Key: string; Row: string; Trains: bool }
 
 let methodSpec (key: string) =
-    let entry = Smec.Experiments.Running.MethodRegistry.entry key
+    let entry = Smec.Experiments.Methods.MethodRegistry.entry key
     { Key = entry.Key; Row = entry.Label; Trains = entry.Trains }
 
 let truncation = methodSpec "truncation"

@@ -12,6 +12,9 @@ open Smec.Experiments.Catalog.Profiles
 open Smec.Experiments.Catalog.Builders
 open Smec.Experiments.Running
 open Smec.Experiments.Reports
+open Smec.Experiments.Methods
+open Smec.Experiments.Store
+open Smec.Experiments.Verdicts
 
 /// A row: a method registry key, its label, and the options the row gives it.
 type ViewRow = { Key: string; Label: string; Trains: bool; Options: (string * string) list }

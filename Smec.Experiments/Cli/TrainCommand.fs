@@ -12,6 +12,7 @@ open Smec.Core.Methods.SmecMethod
 open Smec.Core.Runtime
 open Smec.Core.Storage
 open Smec.Core.Training
+open Smec.Core.Analysis
 open Smec.Experiments.Cli.UserErrors
 
 type TrainArgs =
@@ -228,7 +229,7 @@ let private saveSealed (model: SmecCompressor) (dir: string) (data: (string * st
     for leftover in Directory.EnumerateDirectories(parent, name + ".*-*") |> List.ofSeq do
         let suffix = leftover.Substring(full.Length + 1)
         match suffix.Split('-') with
-        | [| kind; pid |] when (kind = "saving" || kind = "old") && fst (Int32.TryParse pid) && not (Smec.Experiments.Running.ResultStore.processAlive (int pid)) ->
+        | [| kind; pid |] when (kind = "saving" || kind = "old") && fst (Int32.TryParse pid) && not (Smec.Experiments.Store.ResultStore.processAlive (int pid)) ->
             if kind = "old" && not (Directory.Exists full) then Directory.Move(leftover, full) else Directory.Delete(leftover, true)
         | _ -> ()
     let fresh = sprintf "%s.saving-%d" full Environment.ProcessId
@@ -279,7 +280,7 @@ let run (args: ParseResults<TrainArgs>) : int =
         match args.TryGetResult Out with
         | Some dir ->
             let data =
-                [ yield "identity", DataIdentity.Of data
+                [ yield "identity", TrainingDataHash.Of data
                   yield "validation queries", string data.Validation.QueryCount
                   for file, sha in inputChecksums embDir qrelsDir -> file, sha ]
             let settings =

@@ -5,10 +5,11 @@ open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Catalog.Published
-open Smec.Experiments.Running.Checks
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Checks
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Experiments.Running.TableRun
 open Smec.Experiments.Running.Runner
+open Smec.Experiments.Verdicts
 
 /// The value with, over several seeds, its sample SD over seeds ("61.2 ±0.3").
 let value (display: Display) (evaluation: Evaluation) =

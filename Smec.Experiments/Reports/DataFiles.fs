@@ -9,10 +9,12 @@ open System.Text.Json.Nodes
 open CsvHelper
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
-open Smec.Experiments.Running.Checks
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Checks
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Experiments.Running.Runner
 open Smec.Experiments.Running.TableRun
+open Smec.Experiments.Store
+open Smec.Experiments.Verdicts
 
 let private number (v: float) = if System.Double.IsNaN v then "" else v.ToString("R", CultureInfo.InvariantCulture)
 

@@ -8,8 +8,8 @@ open System.Text
 open Plotly.NET
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.Published
-open Smec.Experiments.Running.Checks
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Checks
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Experiments.Running.TableRun
 
 let private encode (text: string) = WebUtility.HtmlEncode text
@@ -164,7 +164,7 @@ let private body (result: TableResult) (moreCharts: GenericChart list) =
         add "<h2>Pairwise intervals</h2>"
         add "<p>Every pair of the trained methods and PCA at each cell a claim reads: row - column, Holm-adjusted within the matrix (unadjusted 95% in parentheses); intervals include seed and query variance.</p>"
         for matrix in result.Pairwise do
-            let title, header, rows = Smec.Experiments.Running.Pairwise.tableOf matrix
+            let title, header, rows = Smec.Experiments.Verdicts.Pairwise.tableOf matrix
             add (sprintf "<h3>%s</h3>" (encode title))
             add (htmlTable header (rows |> List.map (List.map (fun t -> t, ""))))
     match ProtocolTable.rows result with

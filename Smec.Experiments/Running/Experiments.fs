@@ -10,6 +10,8 @@ open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.Builders
 open Smec.Experiments.Running.Datasets
 open Smec.Experiments.Running.Environment
+open Smec.Experiments.Methods
+open Smec.Experiments.Store
 
 type ExperimentOutput =
     { Measurements: Map<string, float>

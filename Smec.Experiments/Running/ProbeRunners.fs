@@ -4,9 +4,11 @@ module Smec.Experiments.Running.ProbeRunners
 open System
 open System.Globalization
 open Smec.Core.Training
+open Smec.Core.Analysis
 open Smec.Core.Methods.SmecMethod
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running.Probes
+open Smec.Experiments.Methods
 
 let private intOption (config: ExperimentConfig) (name: string) (defaultValue: int) =
     match config.Options.TryFind name with
@@ -16,7 +18,7 @@ let private intOption (config: ExperimentConfig) (name: string) (defaultValue: i
         | true, v -> v
         | _ -> failwithf "gradient probe: option '%s' is '%s', expected an integer" name text
 
-/// Item 8: GradientProbe (Smec.Core.Training) trains the toy FC layer under MRL and SMRL from the same
+/// Item 8: GradientProbe (Smec.Core.Analysis) trains the toy FC layer under MRL and SMRL from the same
 /// init and reports per-epoch gradient statistics; this turns its rows into the contract's names.
 let gradientProbe (context: ProbeContext) : ProbeOutput =
     let config = context.Config

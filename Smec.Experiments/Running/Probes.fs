@@ -14,7 +14,7 @@ module Smec.Experiments.Running.Probes
 
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running.Datasets
-open Smec.Experiments.Running.MethodRegistry
+open Smec.Experiments.Methods.MethodRegistry
 
 type ProbeContext =
     { Config: ExperimentConfig

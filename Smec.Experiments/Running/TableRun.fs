@@ -5,10 +5,12 @@ open System
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.Published
-open Smec.Experiments.Running.Checks
+open Smec.Experiments.Verdicts.Checks
 open Smec.Experiments.Running.Environment
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Experiments.Running.Runner
+open Smec.Experiments.Store
+open Smec.Experiments.Verdicts
 
 type CellResult =
     { Cell: Cell

@@ -13,9 +13,10 @@ open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.EmbeddingsManifest
 open Smec.Experiments.Running
-open Smec.Experiments.Running.MethodOptions
-open Smec.Experiments.Running.MethodRegistry
+open Smec.Experiments.Methods.MethodOptions
+open Smec.Experiments.Methods.MethodRegistry
 open Smec.Experiments.Sweeps.SweepSpec
+open Smec.Experiments.Methods
 
 /// What the sweep needs of a method: whether it learns, and its options (names, types, defaults).
 type private MethodSpec =

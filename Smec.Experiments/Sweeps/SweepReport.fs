@@ -14,6 +14,7 @@ open Plotly.NET
 open Smec.Experiments.Catalog.Builders
 open Smec.Experiments.Running
 open Smec.Experiments.Sweeps.SweepPlan
+open Smec.Experiments.Store
 
 /// The validation figure a retrieval experiment records beside the test one (Experiments.retrieval).
 let validationAt (dims: int) = "val-" + ndcgAt dims

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch references of the training steps `smec bench` times (Smec.Experiments/Cli/BenchSteps.fs).
+"""PyTorch references of the training steps `smec bench` times (bench/BenchSteps.fs).
 
 Each case is the same computation as the .NET step, written directly in PyTorch: the same losses
 (InfoNCE / pairwise ranking, Matryoshka-Adaptor's top-k, pairwise and reconstruction terms,

@@ -10,6 +10,7 @@ open Expecto
 open Smec.Core.Runtime
 open Smec.Experiments.Cli
 open Smec.Experiments.Running
+open Smec.Experiments.Bench
 open Smec.Tests.TestSupport
 
 /// Debian's python3-torch (build/setup.sh installs it); its absence fails the test with the fix.

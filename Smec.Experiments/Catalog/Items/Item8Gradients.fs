@@ -82,7 +82,7 @@ let private local (context: CatalogContext) =
     let spec =
         { table 8 Local context title "SciFact / all-MiniLM-L6-v2 384 -> FC 192, nested losses at 96 and 192, 40 epochs, MRL vs SMRL." with
             Notes =
-                [ "MRL and SMRL are trained from the same seeded init; gradients are averaged per epoch (Smec.Core.Training.GradientProbe)."
+                [ "MRL and SMRL are trained from the same seeded init; gradients are averaged per epoch (Smec.Core.Analysis.GradientProbe)."
                   "Like with like: MRL's loss is the mean of its two nested terms, (L(192) + L(96)) / 2, so its gradients are per loss term as SMRL's L(192) is; the raw sum would make MRL's gradients larger by construction (probe option loss_terms = sum)." ] }
     build spec (Ok(probe "scifact" miniLM Mirror (localSplit "scifact"))) false
 

@@ -12,6 +12,7 @@ open Smec.Core.Storage
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
+open Smec.Experiments.Methods
 open Smec.Tests.TestSupport
 
 /// The first d dims of every row, L2-normalised.

@@ -6,6 +6,7 @@ open System.Text.Json.Nodes
 open Expecto
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
+open Smec.Experiments.Store
 open Smec.Tests.Catalog.CatalogTestSupport
 
 let private smec = { scifactConfig "smec" true [ 24; 48; 96; 192; 384 ] with Options = Map.ofList [ "ads", "false"; "sxbm", "true" ] }

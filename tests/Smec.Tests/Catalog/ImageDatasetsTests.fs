@@ -16,6 +16,8 @@ open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Running.Datasets
+open Smec.Experiments.Methods
+open Smec.Experiments.Verdicts
 open Smec.Tests.TestSupport
 open Smec.Tests.Catalog.CatalogTestSupport
 

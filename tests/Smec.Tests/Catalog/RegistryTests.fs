@@ -5,7 +5,8 @@ module Smec.Tests.Catalog.RegistryTests
 open Expecto
 open Smec.Core.Methods.SmecMethod
 open Smec.Experiments.Running
-open Smec.Experiments.Running.MethodOptions
+open Smec.Experiments.Methods.MethodOptions
+open Smec.Experiments.Methods
 open Smec.Tests.TestSupport
 open Smec.Tests.Catalog.CatalogTestSupport
 

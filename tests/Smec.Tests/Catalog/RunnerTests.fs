@@ -9,8 +9,11 @@ open Expecto
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Experiments.Running.Runner
+open Smec.Experiments.Methods
+open Smec.Experiments.Store
+open Smec.Experiments.Verdicts
 open Smec.Tests.TestSupport
 open Smec.Tests.Catalog.CatalogTestSupport
 

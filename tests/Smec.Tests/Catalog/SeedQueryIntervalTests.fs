@@ -7,8 +7,8 @@ open System
 open Expecto
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
-open Smec.Experiments.Running
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Tests.Catalog.CatalogTestSupport
 
 /// A normal draw (Box-Muller) from a seeded stream.

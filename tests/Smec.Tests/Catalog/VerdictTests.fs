@@ -10,10 +10,13 @@ open Expecto
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
-open Smec.Experiments.Running.Checks
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Checks
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Experiments.Running.Runner
 open Smec.Experiments.Reports
+open Smec.Experiments.Methods
+open Smec.Experiments.Store
+open Smec.Experiments.Verdicts
 open Smec.Tests.TestSupport
 open Smec.Tests.Catalog.CatalogTestSupport
 

@@ -10,6 +10,7 @@ open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Sweeps
+open Smec.Experiments.Store
 open Smec.Tests.TestSupport
 
 let private env = Environment.standard repoRoot None ignore

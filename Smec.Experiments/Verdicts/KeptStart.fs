@@ -8,7 +8,7 @@
 ///   grid point's B = 0.
 /// - Matryoshka-Adaptor: `<stage> stage` = "... at step B of N ..." (one adaptor for every dims);
 ///   kept start when every stage's B = 0.
-module Smec.Experiments.Running.KeptStart
+module Smec.Experiments.Verdicts.KeptStart
 
 open System
 open System.Text.RegularExpressions

@@ -4,7 +4,7 @@
 /// RSS growth over many training steps). Each row alternates its two sides in one run and reports the
 /// minimum and the median of N repeats, and their ratio. A benchmark, not a test: it asserts nothing.
 /// The data are random unit vectors (speed only; no retrieval quality is measured or implied).
-module Smec.Experiments.Cli.BenchCommand
+module Smec.Experiments.Bench.BenchCommand
 
 open System
 open System.Diagnostics

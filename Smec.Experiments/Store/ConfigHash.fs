@@ -1,6 +1,6 @@
 /// An experiment's identity: its config as canonical JSON (object keys sorted, no whitespace,
 /// numbers in shortest round-trip form), hashed with SHA-256. The hex digest is the cache key.
-module Smec.Experiments.Running.ConfigHash
+module Smec.Experiments.Store.ConfigHash
 
 open System.IO
 open System.Security.Cryptography

@@ -1,12 +1,13 @@
 /// A cell's number from the experiments' measurements: evaluated once per seed of the table, then
 /// summarised as the mean and the sample standard deviation over seeds. For paired statistics, the
 /// same quantity is also evaluated on per-query scores, seed by seed (Bootstrap.seedQueryInterval).
-module Smec.Experiments.Running.Quantities
+module Smec.Experiments.Verdicts.Quantities
 
 open System
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running.Runner
+open Smec.Experiments.Store
 
 type SeedValues =
     { Mean: float

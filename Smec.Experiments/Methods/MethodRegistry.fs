@@ -2,14 +2,14 @@
 /// learns, its options (names, types, defaults) and the factory of its ICompressor. The catalog,
 /// sweeps, the side commands, scripts and notebooks all name methods through it; adding a method
 /// is its class plus one entry (`MethodRegistry.With`).
-module Smec.Experiments.Running.MethodRegistry
+module Smec.Experiments.Methods.MethodRegistry
 
 open Smec.Core.Methods
 open Smec.Core.Methods.Baselines
 open Smec.Core.Methods.SmecMethod
 open Smec.Core.Training
 open Smec.Experiments.Catalog.Model
-open Smec.Experiments.Running.MethodOptions
+open Smec.Experiments.Methods.MethodOptions
 
 /// What a factory gets: the experiment's fully resolved options (every option of the method, the
 /// defaults included), dims, budget and seed, and the input dims.

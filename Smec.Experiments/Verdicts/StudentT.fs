@@ -3,7 +3,7 @@
 /// only 2 or 4 degrees of freedom, and a normal quantile would give intervals that miss too often.
 /// No package on this machine provides it (MathNet.Numerics is not referenced), so it is written
 /// out here from the textbook identities and tested against tabulated quantiles.
-module Smec.Experiments.Running.StudentT
+module Smec.Experiments.Verdicts.StudentT
 
 open System
 

@@ -3,7 +3,7 @@
 /// ahead, and by how much" needs them all. At each (panel, column) where a claim reads a cell, every
 /// pair of the trained methods and PCA gets its seed-and-query interval, Holm-adjusted within the
 /// matrix (its pairs are tested together) with the unadjusted 95% interval beside it.
-module Smec.Experiments.Running.Pairwise
+module Smec.Experiments.Verdicts.Pairwise
 
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model

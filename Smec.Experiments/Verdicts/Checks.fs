@@ -4,12 +4,13 @@
 /// better (both fail `smec check`: a better number must be re-blessed or explained). A claim: each
 /// comparison judged by a paired bootstrap interval over queries, PASS / FAIL / TIE. A check with
 /// nothing to compare is SKIPPED with the reason.
-module Smec.Experiments.Running.Checks
+module Smec.Experiments.Verdicts.Checks
 
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.Published
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Quantities
+open Smec.Experiments.Store
 
 type Status =
     | Pass

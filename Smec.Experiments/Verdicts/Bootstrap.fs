@@ -9,7 +9,7 @@
 /// interval is estimate +- t x SE with Satterthwaite's degrees of freedom (docs/STATISTICS.md,
 /// "Seeds and queries"). The query-only percentile `interval` is kept as the seed-averaged
 /// reference the coverage simulation compares against.
-module Smec.Experiments.Running.Bootstrap
+module Smec.Experiments.Verdicts.Bootstrap
 
 open System
 

@@ -4,14 +4,13 @@
 /// written in PyTorch in bench/torch/steps.py; `export` writes the inputs and initial weights as .npy
 /// so the script can check it computes the same losses (tests run that check) and time the same work.
 /// Inputs are RANDOM unit vectors: speed and equality only, never a retrieval result.
-module Smec.Experiments.Cli.BenchSteps
+module Smec.Experiments.Bench.BenchSteps
 
 open System
 open System.IO
 open TorchSharp
 open TorchSharp.Modules
 open Smec.Core.Losses
-open Smec.Core.Losses.Baselines
 open Smec.Core.Methods.Baselines
 open Smec.Core.Methods.SmecMethod
 open Smec.Core.Storage

@@ -10,7 +10,7 @@ namespace Smec.Core.Training;
 /// values), the train and validation judgements and the seed. Checkpoints carry it so a run on other
 /// data never resumes them; saved models carry it so a user can tell what a model was trained on.
 /// </summary>
-public static class DataIdentity
+public static class TrainingDataHash
 {
     public static string Of(TrainingData data)
     {

@@ -230,7 +230,7 @@ let private encoders (repeats: int) (docCount: int) =
           Ours = timings |> List.map (fun (o, _) -> o / float texts.Length)
           Reference = bestTimes |> List.map (fun t -> t / float texts.Length)
           ReferenceName = "bare ORT"; Target = "<= 1.11x" }
-    printfn "  ResNet18: no row; its ONNX graphs declare a fixed batch of 1 (see README, Performance)"
+    printfn "  ResNet18: no row; its ONNX graphs declare a fixed batch of 1 (see docs/PERFORMANCE.md, \"What stands in the way of the remaining targets\")"
 
 /// Exact search against the bare chunked matrix product it is built on (the same vectors, alternating).
 let private search (args: ParseResults<BenchArgs>) (repeats: int) =

@@ -147,7 +147,7 @@ let importanceShareAllowance = Absolute 0.05
 
 /// Regression floor for nDCG: one point. Seeds measure training noise on one machine; a fresh
 /// clone on another machine also reorders float sums (BLAS kernels), which moved single-seed cells
-/// by up to 0.013 and the README's thread-count change by 0.012. Means of 3 seeds move less; a
+/// by up to 0.013 and a thread-count change by 0.012 (docs/REPRODUCING.md, "Determinism"). Means of 3 seeds move less; a
 /// point covers the rest, and a real change of 5 points still fails.
 let ndcgRegressionFloor = Absolute 0.01
 

@@ -60,7 +60,7 @@ let tableCell (result: TableResult) (cell: CellResult) =
 let legend (result: TableResult) =
     let seeds = result.Spec.Seeds.Length
     let quick = if result.Quick then sprintf " %s: a single run per trained cell, not a finding." (quickLabel result |> fun s -> s.ToUpperInvariant()) else ""
-    sprintf "Each cell: our value (%s), the paper's value where the cell reproduces one, \"[kept start]\" where early stopping kept the untrained starting point (best step 0), and the verdict.%s"
+    sprintf "Each cell: our value (%s), the paper's value where the cell reproduces one, \"[kept start]\" where the model behind the value is its untrained start (every trained part that serves the dim selected step 0 on validation: one rule for every method), and the verdict.%s"
         (if seeds = 1 then "one seed" else sprintf "mean over %d seeds ± the sample standard deviation over seeds" seeds) quick
 
 /// Distinct reasons for SKIPPED and FAIL cells, with how many cells each explains.

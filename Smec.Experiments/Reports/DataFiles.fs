@@ -49,7 +49,8 @@ let csv (result: TableResult) : string =
     text.ToString()
 
 let private str (s: string) = JsonValue.Create s :> JsonNode
-let private num (v: float) : JsonNode = if System.Double.IsNaN v then null else JsonValue.Create v
+// NaN and infinity have no JSON number: null (an infinite df is "no seed level", said by "seeds").
+let private num (v: float) : JsonNode = if System.Double.IsNaN v || System.Double.IsInfinity v then null else JsonValue.Create v
 let private opt (v: float option) : JsonNode = match v with Some x -> num x | None -> null
 let private arr (nodes: JsonNode seq) = let a = JsonArray() in (for n in nodes do a.Add n); a :> JsonNode
 let private obj (pairs: (string * JsonNode) list) = JsonObject(pairs |> List.map (fun (k, v) -> System.Collections.Generic.KeyValuePair(k, v))) :> JsonNode

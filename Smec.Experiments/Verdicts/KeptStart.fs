@@ -1,20 +1,23 @@
-/// "Kept start": a trained cell whose early stopping kept the untrained starting point (the best
-/// validation score was the one before the first step, "best step 0"), so its number is the
-/// initialisation's (e.g. PCA's), not a trained model's. Read from the settings each trained
-/// method records (ICompressor.Settings):
+/// "Kept start", one rule for every method: the value reported at a dim came from a model whose
+/// selected checkpoint is its untrained start - every trained part that serves the dim selected
+/// step 0 on validation - so the number is the initialisation's (e.g. PCA's), not a trained
+/// model's. Read from the settings each trained method records (ICompressor.Settings):
 /// - SMEC / MRL: `result.step<k>` = "in->out->[dims] val_ndcg10=... best_step=B ..." per chain step;
-///   a dims column kept its start when the step that selects it (or outputs it) has B = 0.
-/// - Search-Adaptor: `grid @<d>` = "point: score (step B); ..." per dims; kept start when every
-///   grid point's B = 0.
+///   the model at d is the chain up to the first step that outputs or selects d, and kept its
+///   start when every one of those steps has B = 0 (a later step's PCA start of trained output is
+///   not an untrained model).
+/// - Search-Adaptor: `grid @<d>` = "point: score (step B); ..." per dims; the model at d is the grid
+///   point with the best validation score (the first of equals, as the method selects), and kept
+///   its start when that point's B = 0.
 /// - Matryoshka-Adaptor: `<stage> stage` = "... at step B of N ..." (one adaptor for every dims);
-///   kept start when every stage's B = 0.
+///   kept its start when every stage's B = 0.
 module Smec.Experiments.Verdicts.KeptStart
 
 open System
 open System.Text.RegularExpressions
 
 let private smecStep = Regex(@"^(\d+)->(\d+)->\[([\d,]*)\].*\bbest_step=(\d+)", RegexOptions.Compiled)
-let private gridStep = Regex(@"\(step (\d+)\)", RegexOptions.Compiled)
+let private gridPoint = Regex(@":\s*(-?[\d.]+)\s*\(step (\d+)\)", RegexOptions.Compiled)
 let private stageStep = Regex(@"\bat step (\d+) of \d+", RegexOptions.Compiled)
 
 /// The dims of a measurement name such as "ndcg@10@48" (None for names without a trailing @d).
@@ -26,31 +29,45 @@ let dimsOfMeasure (measure: string) =
         | true, d -> Some d
         | _ -> None
 
-/// Whether the training behind `dims` (None: any dims) kept its starting point, by the settings.
+/// Whether the model behind `dims` (None: any dims) is its untrained start, by the settings.
 let kept (settings: Map<string, string>) (dims: int option) =
     let covers (selected: int list) = match dims with Some d -> List.contains d selected | None -> true
-    let smec =
+    let smecSteps =
         [ for KeyValue(key, value) in settings do
               if key.StartsWith "result.step" then
-                  let m = smecStep.Match value
-                  if m.Success then
+                  match Int32.TryParse(key.Substring "result.step".Length), smecStep.Match value with
+                  | (true, k), m when m.Success ->
                       let selected =
                           int m.Groups.[2].Value
                           :: (m.Groups.[3].Value.Split(',', StringSplitOptions.RemoveEmptyEntries) |> Array.map int |> List.ofArray)
-                      if covers selected then yield int m.Groups.[4].Value = 0 ]
+                      yield k, selected, int m.Groups.[4].Value
+                  | _ -> () ]
+        |> List.sortBy (fun (k, _, _) -> k)
+    // The chain up to the first step that gives the dim (every step, when no dim is named).
+    let smec =
+        match smecSteps |> List.tryFindIndex (fun (_, selected, _) -> covers selected) with
+        | Some last -> Some(smecSteps |> List.take (last + 1) |> List.forall (fun (_, _, best) -> best = 0))
+        | None -> None
     let grid =
         [ for KeyValue(key, value) in settings do
               if key.StartsWith "grid @" then
                   match Int32.TryParse(key.Substring "grid @".Length) with
                   | true, d when covers [ d ] ->
-                      let steps = [ for m in gridStep.Matches value -> int m.Groups.[1].Value ]
-                      if not steps.IsEmpty then yield steps |> List.forall ((=) 0)
+                      let points =
+                          [ for m in gridPoint.Matches value ->
+                                Double.Parse(m.Groups.[1].Value, Globalization.CultureInfo.InvariantCulture), int m.Groups.[2].Value ]
+                      // The method keeps a later point only when it scores strictly higher.
+                      match points with
+                      | [] -> ()
+                      | first :: rest ->
+                          let selected = rest |> List.fold (fun (bestScore, bestStep) (score, step) -> if score > bestScore then score, step else bestScore, bestStep) first
+                          yield snd selected = 0
                   | _ -> () ]
     let stages =
         [ for KeyValue(key, value) in settings do
               if key.EndsWith " stage" then
                   let m = stageStep.Match value
                   if m.Success then yield int m.Groups.[1].Value = 0 ]
-    List.contains true smec
+    smec = Some true
     || List.contains true grid
     || (not stages.IsEmpty && List.forall id stages)

@@ -196,16 +196,25 @@ let tests =
             | Ok [ b ] -> Expect.equal b.PerSeed.Length 3 "per-seed values are blessed"
             | other -> failtestf "expected one blessing, got %A" other
 
-        testCase "kept start: read from each method's settings, per dims" <| fun () ->
-            let smec =
+        testCase "kept start: one rule for every method - the model behind the value is its untrained start" <| fun () ->
+            let smec step1 step2 =
                 Map.ofList
-                    [ "result.step1", "384->96->[96] val_ndcg10=0.7000 best_step=150 steps=400 seconds=3.0"
-                      "result.step2", "96->48->[48] val_ndcg10=0.6000 best_step=0 steps=400 seconds=3.0" ]
-            Expect.isFalse (KeptStart.kept smec (Some 96)) "step 1 trained"
-            Expect.isTrue (KeptStart.kept smec (Some 48)) "step 2 kept its start"
+                    [ "result.step1", sprintf "384->96->[96] val_ndcg10=0.7000 best_step=%d steps=400 seconds=3.0" step1
+                      "result.step2", sprintf "96->48->[48,24] val_ndcg10=0.6000 best_step=%d steps=400 seconds=3.0" step2 ]
+            Expect.isFalse (KeptStart.kept (smec 150 0) (Some 96)) "step 1 trained"
+            // Step 2 kept its PCA start of step 1's trained output: the model at 48 is trained.
+            Expect.isFalse (KeptStart.kept (smec 150 0) (Some 48)) "a trained chain with an untouched last step is trained"
+            Expect.isTrue (KeptStart.kept (smec 0 0) (Some 48)) "every step of the chain kept its start"
+            Expect.isTrue (KeptStart.kept (smec 0 0) (Some 24)) "a selected dim of the last step too"
+            Expect.isTrue (KeptStart.kept (smec 0 300) (Some 96)) "the chain to 96 is step 1 alone"
             let sa = Map.ofList [ "grid @24", "(alpha 0.1, beta 0.01): 0.5000 (step 0)"; "grid @48", "(alpha 0.1, beta 0.01): 0.6000 (step 50)" ]
             Expect.isTrue (KeptStart.kept sa (Some 24)) "Search-Adaptor at 24"
             Expect.isFalse (KeptStart.kept sa (Some 48)) "Search-Adaptor at 48"
+            // The selected grid point decides, not every point.
+            let grid = Map.ofList [ "grid @24", "(alpha 0.1, beta 0.01): 0.5000 (step 0); (alpha 1, beta 0.1): 0.5500 (step 40); (alpha 2, beta 1): 0.5500 (step 0)" ]
+            Expect.isFalse (KeptStart.kept grid (Some 24)) "the best point (first of equals) trained"
+            let keptBest = Map.ofList [ "grid @24", "(alpha 0.1, beta 0.01): 0.6000 (step 0); (alpha 1, beta 0.1): 0.5500 (step 40)" ]
+            Expect.isTrue (KeptStart.kept keptBest (Some 24)) "the best point kept its start although another trained"
             let ma step = Map.ofList [ "unsupervised stage", sprintf "best validation nDCG@10 (mean over dims) 0.5 at step %d of 100" step; "supervised stage", "best validation nDCG@10 (mean over dims) 0.5 at step 0 of 100" ]
             Expect.isTrue (KeptStart.kept (ma 0) (Some 24)) "every stage kept its start"
             Expect.isFalse (KeptStart.kept (ma 50) (Some 24)) "the unsupervised stage moved"
@@ -235,7 +244,7 @@ let tests =
             let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "prefix", prefix ] [ 24; 48; 384 ] [ 1L ] claims)
             let note = (TableRun.comparisonsNote result).Value
             Expect.stringStarts note "2 comparisons are tested together" "the shared comparison counts once"
-            Expect.stringContains note "2 stay significant under Holm" "both clear differences survive Holm"
+            Expect.stringContains note "Holm-adjusted intervals (family-wise 5%): 2 are decided" "both clear differences survive Holm"
 
         testCase "the report says when results mix thread counts" <| fun () ->
             use dir = new TempDir()

@@ -52,6 +52,9 @@ public static class BeirLoader
                 var id = Field(root, "_id", path, lineNumber, required: true)!;
                 var text = Field(root, "text", path, lineNumber, required: true)!;
                 var title = Field(root, "title", path, lineNumber, required: false) ?? "";
+                // A query without words encodes to a vector of nothing and is evaluated as if it were a query.
+                if (!needTitle && string.IsNullOrWhiteSpace(text))
+                    throw new DataVerificationException($"{path}:{lineNumber}: query '{id}' has empty text; expected the words of the query");
                 if (needTitle && !root.TryGetProperty("title", out _))
                     throw new DataVerificationException($"{path}:{lineNumber}: document '{id}' has no 'title' field (BEIR corpora always carry one, possibly empty)");
                 items.Add(make(id, title, text));

@@ -14,6 +14,8 @@ public static class BeirLoader
     {
         var corpusPath = Path.Combine(folder, manifest.FileWithRole("corpus").Path);
         var corpus = ReadJsonl(corpusPath, (id, title, text) => new TextDocument(id, title, text), needTitle: true);
+        if (corpus.Count == 0)
+            throw new DataVerificationException($"{corpusPath}: no documents; expected one JSON object per line ({{\"_id\": ..., \"title\": ..., \"text\": ...}})");
         var queriesPath = Path.Combine(folder, manifest.FileWithRole("queries").Path);
         var queries = ReadJsonl(queriesPath, (id, _, text) => new TextQuery(id, text), needTitle: false);
         var docIds = UniqueIds(corpusPath, corpus.Select(d => d.Id));

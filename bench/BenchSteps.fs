@@ -257,7 +257,7 @@ let export (case: StepCase) (folder: string) (steps: int) =
               let values = t.detach().to_type(torch.ScalarType.Float32).contiguous().data<float32>().ToArray()
               Npy.WriteFloat32(Path.Combine(folder, name + ".npy"), ReadOnlySpan values, 1, values.Length)
               sprintf "%s %s" name (t.shape |> Array.map string |> String.concat ",") ]
-    File.WriteAllLines(Path.Combine(folder, "manifest.txt"), manifest)
+    AtomicFile.WriteAllLines(Path.Combine(folder, "manifest.txt"), manifest)
     let losses = Array.init steps (fun _ -> case.Step())
     Npy.WriteFloat32(Path.Combine(folder, "dotnet_losses.npy"), ReadOnlySpan losses, 1, losses.Length)
     losses

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Smec.Core.Data.Manifests;
+using Smec.Core.Storage;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
 
@@ -53,7 +54,9 @@ public static class EmbeddedData
             var file = Path.Combine(folder, FolderName, IndexName);
             if (!File.Exists(file)) return null;
             EmbeddedIndex index;
-            try { index = Yaml.Deserialize<EmbeddedIndex>(File.ReadAllText(file)) ?? new EmbeddedIndex(); }
+            var text = File.ReadAllText(file);
+            Runtime.YamlInput.Load(file, text); // syntax errors: file, line and column
+            try { index = Yaml.Deserialize<EmbeddedIndex>(text) ?? new EmbeddedIndex(); }
             catch (YamlDotNet.Core.YamlException e) { throw new ManifestException(file, "", e.Message); }
             index.IndexFile = file;
             if (string.IsNullOrWhiteSpace(index.Archive)) throw new ManifestException(file, "archive", "name the tar.gz beside this file");
@@ -84,11 +87,10 @@ public static class EmbeddedData
             throw new DataVerificationException(
                 $"{index.ArchivePath}: SHA-256 is {sha}, but {index.IndexFile} expects {index.Sha256}: the embedded archive is changed " +
                 "(rebuild it with make-archive.sh from the mirror and update the sha256, or restore it from git)");
-        var parent = Path.GetDirectoryName(root)!;
-        Directory.CreateDirectory(parent);
-        var staging = Path.Combine(parent, $".{Path.GetFileName(root)}.{Environment.ProcessId}.{Guid.NewGuid():N}.partial");
         Console.Error.WriteLine($"smec: unpacking the embedded data ({string.Join(", ", index.Datasets)}) into {root} (once)");
-        try
+        if (Directory.Exists(root) && !File.Exists(Path.Combine(root, VerifiedMarker)))
+            Directory.Delete(root, recursive: true); // not made by this code: never trusted
+        AtomicFolder.Write(root, staging =>
         {
             ArchiveUnpacker.Unpack("tar.gz", index.ArchivePath, staging);
             foreach (var id in index.Datasets)
@@ -101,16 +103,8 @@ public static class EmbeddedData
                         $"{index.ArchivePath}: dataset '{id}' unpacks to other bytes than {manifest.ManifestFile} pins " +
                         $"({string.Join(", ", identity.DifferFromReference)}); the embedded copy must be the reference copy");
             }
-            File.WriteAllText(Path.Combine(staging, VerifiedMarker), index.Sha256 + "\n");
-            if (Directory.Exists(root) && !File.Exists(Path.Combine(root, VerifiedMarker)))
-                Directory.Delete(root, recursive: true); // not made by this code: never trusted
-            try { Directory.Move(staging, root); }
-            catch (IOException) when (File.Exists(Path.Combine(root, VerifiedMarker))) { } // another process finished first
-        }
-        finally
-        {
-            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-        }
+            AtomicFile.WriteAllText(Path.Combine(staging, VerifiedMarker), index.Sha256 + "\n");
+        }, replaceExisting: false); // another process that finished first made the same verified copy
         return root;
     }
 }

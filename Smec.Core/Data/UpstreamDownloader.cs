@@ -1,3 +1,4 @@
+using Smec.Core.Storage;
 using System.Net;
 using System.Net.Http.Headers;
 using Smec.Core.Data.Manifests;
@@ -31,36 +32,30 @@ public static class UpstreamDownloader
     /// <param name="checkFolder">Checks a candidate folder (the dataset's counts); throws <see cref="DataVerificationException"/>.</param>
     public static void Fetch(DatasetManifest manifest, string targetFolder, Action<string>? checkFolder = null)
     {
-        var parent = Path.GetDirectoryName(Path.GetFullPath(targetFolder))!;
-        Directory.CreateDirectory(parent);
-        var staging = Path.Combine(parent, $".{Path.GetFileName(targetFolder)}.{Environment.ProcessId}.{Guid.NewGuid():N}.partial");
         var downloaded = new List<string>();
         var provenance = new System.Text.StringBuilder($"dataset {manifest.Id} (manifest {manifest.ManifestFile}), fetched {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ}\n");
         try
         {
-            foreach (var download in manifest.Source.Downloads)
+            AtomicFolder.Write(targetFolder, staging =>
             {
-                var file = DownloadVerified(manifest, download);
-                downloaded.Add(file);
-                provenance.Append($"{download.Url}: {new FileInfo(file).Length} bytes, verified by {VerifiedBy(manifest, download)}\n");
-                ArchiveUnpacker.Unpack(download.Archive, file, staging, download.StripPrefix, download.Target);
-            }
-            FileChecksums.Verify(manifest, staging);
-            checkFolder?.Invoke(staging);
-            provenance.Append($"counts checked: {(ManifestReader.HasCounts(manifest) ? "yes" : "none declared")}\n");
-            File.WriteAllText(Path.Combine(staging, SourceFile), provenance.ToString());
-            if (Directory.Exists(targetFolder)) Directory.Delete(targetFolder, true);
-            Directory.Move(staging, targetFolder);
+                foreach (var download in manifest.Source.Downloads)
+                {
+                    var file = DownloadVerified(manifest, download);
+                    downloaded.Add(file);
+                    provenance.Append($"{download.Url}: {new FileInfo(file).Length} bytes, verified by {VerifiedBy(manifest, download)}\n");
+                    ArchiveUnpacker.Unpack(download.Archive, file, staging, download.StripPrefix, download.Target);
+                }
+                FileChecksums.Verify(manifest, staging);
+                checkFolder?.Invoke(staging);
+                provenance.Append($"counts checked: {(ManifestReader.HasCounts(manifest) ? "yes" : "none declared")}\n");
+                AtomicFile.WriteAllText(Path.Combine(staging, SourceFile), provenance.ToString());
+            });
             foreach (var file in downloaded) File.Delete(file); // the unpacked copy is what is kept
         }
         catch (Exception e) when (e is DataVerificationException or InvalidDataException)
         {
             foreach (var file in downloaded) File.Delete(file); // verified bytes that do not make the dataset: keep nothing
             throw;
-        }
-        finally
-        {
-            if (Directory.Exists(staging)) Directory.Delete(staging, true);
         }
     }
 

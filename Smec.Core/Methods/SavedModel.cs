@@ -67,6 +67,9 @@ public static class SavedModel
             ["tensors_sha256"] = FileChecksums.Sha256(tensorsPath),
         };
         AtomicFile.WriteAllText(Path.Combine(directory, ManifestFile), manifest.ToJsonString(Indented));
+        // Every saved model is sealed (model.json's settings are trusted only under the seal); `smec
+        // train --out` seals again with the training data's identity and the full settings.
+        ModelSeal.Write(directory, new Dictionary<string, string>(), new Dictionary<string, string>());
     }
 
     /// <summary>Open a saved folder and check it (format, tensor checksum), without building the method.</summary>
@@ -75,9 +78,16 @@ public static class SavedModel
     /// <summary>Load whatever compressor the folder holds.</summary>
     public static ICompressor Load(string directory)
     {
+        // A seal is checked first (it covers model.json too); a folder without one is refused below,
+        // after the format check, so an old folder still gets its own message.
+        var isSealed = ModelSeal.Verify(directory);
         using var reader = Open(directory);
         if (!Loaders.TryGetValue(reader.Kind, out var load))
             throw new InvalidDataException($"{reader.ManifestPath}: kind '{reader.Kind}' is not known here (known: {string.Join(", ", Loaders.Keys.Order())}); register its loader with SavedModel.Register");
+        if (!isSealed)
+            throw new InvalidDataException(
+                $"{Path.Combine(directory, ModelSeal.FileName)}: missing, so {ManifestFile} and {TensorsFile} cannot be checked against what was saved " +
+                "(an edited model.json changes the output silently); expected the seal every save writes: save or train the model again");
         return load(reader);
     }
 }

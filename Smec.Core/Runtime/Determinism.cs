@@ -10,13 +10,24 @@ public static class Determinism
 {
     public const string ThreadsVariable = "SMEC_THREADS";
 
-    /// <summary>Threads for torch: SMEC_THREADS if set to a positive integer, else the core count.</summary>
+    private static int _cappedNoted;
+
+    /// <summary>
+    /// Threads for torch: SMEC_THREADS if set to a positive integer, else the core count. More
+    /// threads than cores only make them wait for each other (100,000 threads turned a 2-second job
+    /// into minutes), so a larger value is capped at the core count, said once on stderr.
+    /// </summary>
     public static int ConfiguredThreads()
     {
         var raw = Environment.GetEnvironmentVariable(ThreadsVariable);
-        if (string.IsNullOrWhiteSpace(raw)) return Environment.ProcessorCount;
-        if (int.TryParse(raw, out var n) && n > 0) return n;
-        throw new ArgumentException($"{ThreadsVariable}='{raw}' is not a positive integer.");
+        var cores = Environment.ProcessorCount;
+        if (string.IsNullOrWhiteSpace(raw)) return cores;
+        if (!int.TryParse(raw.Trim(), out var n) || n <= 0)
+            throw new UserInputException($"{ThreadsVariable}: '{raw}' is not a positive whole number; expected 1 to {cores} (the cores of this machine)");
+        if (n <= cores) return n;
+        if (Interlocked.Exchange(ref _cappedNoted, 1) == 0)
+            Console.Error.WriteLine($"smec: {ThreadsVariable}={n} exceeds the {cores} cores of this machine; using {cores} threads");
+        return cores;
     }
 
     /// <summary>Load libtorch and apply the thread setting (idempotent).</summary>

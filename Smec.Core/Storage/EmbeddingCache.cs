@@ -51,6 +51,24 @@ public sealed class EmbeddingCache(string root)
     }
 
     /// <summary>Store a part: the matrix, its ids, then the sidecar that vouches for both.</summary>
+    /// <summary>Fail, naming the folder and SMEC_CACHE_DIR, when the entry's folder cannot be written (a read-only cache).</summary>
+    public void RequireWritable(EmbeddingKey key)
+    {
+        var folder = Folder(key);
+        try
+        {
+            Directory.CreateDirectory(folder);
+            using var _ = new FileStream(Path.Combine(folder, $".write-probe.{Environment.ProcessId}"), FileMode.Create, FileAccess.Write,
+                FileShare.None, 1, FileOptions.DeleteOnClose);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new Runtime.UserInputException(
+                $"{folder}: the embedding cache is not writable ({e.Message}), so embeddings encoded now could not be kept; " +
+                "expected a cache folder you can write to (set SMEC_CACHE_DIR to one)", e);
+        }
+    }
+
     public void Write(EmbeddingKey key, string part, EmbeddingMatrix matrix)
     {
         var (npy, ids, sidecar) = Paths(key, part);

@@ -78,6 +78,7 @@ public static class EmbeddingStore
                         $"smec: no precomputed or cached {encoder.Id} embeddings of {dataset.Id} here: encoding them now " +
                         $"({string.Join(", ", plans.Select(p => $"{p.Ids.Count} {p.Name}"))}; a few minutes on 2 cores for a " +
                         $"dataset of this size, once: cached in {cache.Folder(key)})");
+                if (model == null) cache.RequireWritable(key); // before encoding, not after minutes of it
                 model ??= EncoderFactory.Create(encoder);
                 var progress = options.ShowProgress ? new ProgressBar($"encoding {dataset.Id}/{plan.Name} with {encoder.Id} (once, then cached)", plan.Ids.Count) : null;
                 var matrix = new EmbeddingMatrix(plan.Ids, plan.Encode(model, progress), model.Dim);

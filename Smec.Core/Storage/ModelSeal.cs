@@ -48,7 +48,7 @@ public static class ModelSeal
             var actual = Sha256(filePath);
             if (actual != recorded?.GetValue<string>())
                 throw new InvalidDataException(
-                    $"{filePath}: checksum {actual[..19]} differs from {recorded?.GetValue<string>()?[..Math.Min(19, recorded.GetValue<string>().Length)]} recorded in {FileName} (corrupt or changed after saving); expected the bytes that were saved");
+                    $"{filePath}: checksum {actual[..19]} (SHA-256) differs from {recorded?.GetValue<string>()?[..Math.Min(19, recorded.GetValue<string>().Length)]} recorded in {FileName} (corrupt or changed after saving); expected the bytes that were saved");
         }
         return true;
     }

@@ -37,7 +37,8 @@ public static class Safetensors
             if (chosen.Value.ValueKind == JsonValueKind.Undefined)
                 throw new InvalidDataException(tensorName != null
                     ? $"{path}: no tensor '{tensorName}' (tensors: {string.Join(", ", tensors.Select(t => t.Name))})"
-                    : $"{path}: holds {tensors.Count} tensors ({string.Join(", ", tensors.Select(t => t.Name))}); say which one");
+                    : $"{path}: holds {tensors.Count} tensors ({string.Join(", ", tensors.Select(t => t.Name))}); expected exactly one, " +
+                      "the 2-D float32 embeddings (save them alone, e.g. safetensors.numpy.save_file({'embeddings': matrix}, path))");
             var name = chosen.Name;
             var info = chosen.Value;
             var dtype = info.GetProperty("dtype").GetString();

@@ -26,7 +26,7 @@ namespace Smec.Core.Training;
 
 public static class TrainingLoop
 {
-    private const string CheckpointMagic = "smec-checkpoint-v4";
+    private const string CheckpointMagic = "smec-checkpoint-v5"; // v5: a SHA-256 of the contents ends the file
 
     /// <summary>Convenience overload that builds (and disposes) the training set.</summary>
     public static TrainingResult Run(Methods.TrainingData data, ITrainingObjective objective, TrainingOptions options)
@@ -177,7 +177,7 @@ public static class TrainingLoop
     private static void WriteCheckpoint(string path, string fingerprint, string dataIdentity, Parameter[] parameters, Tensor[] best,
         ILoopTask task, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
     {
-        AtomicFile.WriteBinary(path, w =>
+        ChecksummedFile.Write(path, w =>
         {
             w.Write(CheckpointMagic);
             w.Write(dataIdentity);
@@ -195,7 +195,7 @@ public static class TrainingLoop
     private static bool TryResume(string path, string fingerprint, string dataIdentity, Parameter[] parameters, Tensor[] best,
         ILoopTask task, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
     {
-        using var stream = File.OpenRead(path);
+        using var stream = ChecksummedFile.OpenVerified(path, "expected the checkpoint as training wrote it: delete it to start afresh, or give another --checkpoint path");
         using var r = new BinaryReader(stream);
         string magic;
         try { magic = r.ReadString(); }

@@ -65,12 +65,7 @@ let load (path: string) : EmbeddingsManifest =
     let fullPath = Path.GetFullPath path
     if not (File.Exists fullPath) then failwithf "%s: embeddings manifest not found" fullPath
     let baseDir = Path.GetDirectoryName fullPath
-    let stream = YamlStream()
-    (try
-        use reader = new StreamReader(fullPath)
-        stream.Load reader
-     with :? YamlException as e ->
-         failwithf "%s:%d: not valid YAML/JSON: %s" fullPath e.Start.Line e.Message)
+    let stream = Smec.Core.Runtime.YamlInput.LoadFile fullPath
     let fail (node: YamlNode) fmt =
         Printf.kprintf (fun msg -> failwithf "%s:%d: %s" fullPath node.Start.Line msg) fmt
     if stream.Documents.Count = 0 then failwithf "%s: empty manifest, expected a mapping with 'embeddings:'" fullPath

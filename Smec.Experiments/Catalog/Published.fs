@@ -93,10 +93,7 @@ let load (path: string) : PublishedTable =
     while csv.Read() do
         let line = int csv.LineNumber
         let text (name: string) = (csv.GetString name).Trim()
-        let number (name: string) =
-            match Double.TryParse(text name, NumberStyles.Float, CultureInfo.InvariantCulture) with
-            | true, v -> v
-            | _ -> failwithf "%s:%d: field '%s' is '%s', expected a number" path line name (text name)
+        let number (name: string) = CsvFields.finite path line name (text name)
         let integer (name: string) =
             match Int32.TryParse(text name, NumberStyles.Integer, CultureInfo.InvariantCulture) with
             | true, v -> v

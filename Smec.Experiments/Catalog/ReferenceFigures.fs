@@ -43,10 +43,7 @@ let loadFrom (path: string) : ReferenceFigure list =
     [ while csv.Read() do
           let line = int csv.LineNumber
           let text (name: string) : string = (csv.GetString name).Trim()
-          let number (name: string) =
-              match Double.TryParse(text name, NumberStyles.Float, CultureInfo.InvariantCulture) with
-              | true, v -> v
-              | _ -> failwithf "%s line %d: %s '%s' is not a number" path line name (text name)
+          let number (name: string) = CsvFields.finite path line name (text name)
           let dims =
               match Int32.TryParse(text "dims", NumberStyles.Integer, CultureInfo.InvariantCulture) with
               | true, v when v > 0 -> v

@@ -33,15 +33,18 @@ let run (args: ParseResults<CompressArgs>) : int =
     let input = requireFile "--in" (args.GetResult In)
     let out = requireWritableFile "--out" (args.GetResult Out)
     let dim = requirePositive "--dim" (args.GetResult Dim)
-    // `smec train --out` seals what it saved with the data's identity; any saved model checks its tensors' SHA-256 on load.
-    ModelSeal.Verify modelDir |> ignore
+    // Load checks the tensors' SHA-256 and the seal every save writes (model.json included).
     use model = SavedModel.Load modelDir
     if not (model.Dims |> Seq.contains dim) then
         userError "--dim: the model in %s was trained for dims %s, not %d; expected one of them" modelDir (model.Dims |> Seq.map string |> String.concat ", ") dim
     let struct (values, rows, cols) = Npy.ReadFloat32 input
     Smec.Core.Runtime.Finite.RequireRows(System.ReadOnlySpan values, cols, input, fun row -> sprintf "row %d" row)
     let ids = Array.init rows string
-    let compressed = model.Compress(EmbeddingMatrix(ids, values, cols), dim, role)
+    let compressed =
+        // The methods check the input width and name themselves; the user needs the file too.
+        try model.Compress(EmbeddingMatrix(ids, values, cols), dim, role)
+        with :? System.ArgumentException as e ->
+            userError "%s: %d-d rows do not fit the model in %s (%s); expected rows as wide as the embeddings it was fitted on" input cols modelDir e.Message
     Smec.Core.Runtime.Finite.RequireRows(System.ReadOnlySpan compressed.Values, compressed.Dim, sprintf "the output of %s" modelDir, fun row -> sprintf "input row %d" row)
     Npy.WriteFloat32(out, System.ReadOnlySpan compressed.Values, rows, compressed.Dim)
     eprintfn "%s: %d x %d -> %d x %d with %s" out rows cols rows compressed.Dim model.Name

@@ -100,6 +100,20 @@ let report (verbose: bool) (e: exn) =
             else eprintfn "Please report it with the command line and this output; rerun with --verbose for the stack trace."
             bugCode
 
+let private helpAsked (argv: string[]) = argv |> Array.exists (fun a -> a = "--help" || a = "-h")
+
+/// The usage text of the longest run of leading command words that Argu parses with `--help` after it.
+let private helpOf (parser: ArgumentParser<SmecArgs>) (argv: string[]) =
+    let words = argv |> Array.takeWhile (fun a -> not (a.StartsWith "-"))
+    seq { words.Length .. -1 .. 0 }
+    |> Seq.tryPick (fun n ->
+        try
+            parser.ParseCommandLine(Array.append (Array.take n words) [| "--help" |], raiseOnUsage = true) |> ignore
+            None
+        with :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText -> Some e.Message
+           | :? ArguParseException -> None)
+    |> Option.defaultWith (fun () -> parser.PrintUsage())
+
 [<EntryPoint>]
 let main argv =
     OpenMpEnvironment.Apply() // before anything loads libtorch (libgomp reads OMP_* once, at load)
@@ -130,6 +144,11 @@ let main argv =
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
         stdout.Write e.Message
+        0
+    | :? ArguParseException when helpAsked argv ->
+        // `smec sweep run --help`: Argu reads `--help` as the action's missing argument. The help of
+        // the deepest command the words before it name is what the user asked for.
+        stdout.Write(helpOf parser argv)
         0
     | :? ArguParseException as e ->
         // Argu's text is the error, then the usage: show the error and where the usage is.

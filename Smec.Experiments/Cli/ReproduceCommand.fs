@@ -60,22 +60,6 @@ let listExperiments (session: CatalogSession.Session) (profile: Profile) (item: 
         table.AddRow(ConfigHash.short p.Hash, Markup.Escape(Runner.describe p.Config), (if p.Cached then "[green]yes[/]" else "no")) |> ignore
     AnsiConsole.Write table
 
-/// Fail fast on a manifest whose files disagree (ids vs rows, query vs corpus dims): from the .npy
-/// headers and the ids files, before anything runs.
-let checkManifestFiles (manifest: EmbeddingsManifest.EmbeddingsManifest) =
-    for e in manifest.Entries do
-        let where = sprintf "%s:%d (%s x %s)" manifest.Path e.Line e.Dataset e.Encoder
-        let shape npy ids =
-            let struct (rows, cols) = Smec.Core.Storage.Npy.ReadShape npy
-            let idCount = (Smec.Core.Storage.Npy.ReadIds ids).Length
-            if idCount <> rows then userError "%s: %s has %d ids, but %s has %d rows; expected one id per row" where ids idCount npy rows
-            rows, cols
-        let corpusRows, corpusDims = shape e.Corpus e.CorpusIds
-        let _, queryDims = shape e.Queries e.QueryIds
-        if corpusRows = 0 then userError "%s: %s has 0 rows; expected a corpus of at least one document" where e.Corpus
-        if queryDims <> corpusDims then
-            userError "%s: %s holds %d-d queries, but %s holds %d-d documents; expected embeddings of one space (same dims)" where e.Queries queryDims e.Corpus corpusDims
-
 /// Cells a manifest was passed for but could not serve: their reasons still ask for a manifest.
 let private unservedByManifest (result: TableRun.TableResult) =
     result.Cells
@@ -102,7 +86,8 @@ let run (args: ParseResults<ReproduceArgs>) : int =
             CatalogSession.openSession (args.TryGetResult Embeddings) (CatalogSession.seedCount (args.TryGetResult Seeds) (args.Contains Quick)) (args.TryGetResult Results)
                 CatalogSession.consoleProgress
         if writes then requireWritableFolder "--results" session.Environment.ResultsDir
-        session.Context.Manifest |> Option.iter checkManifestFiles
+        // Every file of the manifest is read and checked (ids, dims, qrels, split rule) before anything runs.
+        session.Context.Manifest |> Option.iter (fun m -> Smec.Experiments.Verify.UserData.embeddingsManifest m Builders.manifestSplit)
         if args.Contains List then
             for item in items do listExperiments session profile item
             0

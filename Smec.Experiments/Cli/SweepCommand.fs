@@ -29,6 +29,7 @@ type SweepArgs =
     | [<Unique>] Results of folder: string
     | Manifests of folder: string
     | [<Unique>] Embeddings of manifest: string
+    | Force
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -49,6 +50,7 @@ type SweepArgs =
             | Results _ -> "results folder (default results/; on a cluster, a folder on shared storage)"
             | Manifests _ -> "a folder of data manifests (datasets/, encoders/, embeddings/) added to the repository's; repeatable"
             | Embeddings _ -> "embeddings manifest for precomputed embeddings (default $SMEC_EMBEDDINGS)"
+            | Force -> sprintf "plan or run a sweep of more than %d points" SweepChecks.forceAbove
 
 /// Manifest folders and the embeddings manifest go into the environment, so worker processes and
 /// Slurm tasks see the same data.
@@ -99,11 +101,16 @@ let private status (resultsDir: string) (sweepDir: string) (plan: SweepPlan.Swee
 let run (args: ParseResults<SweepArgs>) : int =
     CatalogSession.guard (fun () ->
         let action, specFile = args.GetResult Target
+        UserErrors.oneOf "sweep" "action" [ "plan"; "run"; "status"; "report" ] action |> ignore
+        // Everything is checked before anything is written: the options, the spec, its size, its data.
+        args.TryGetResult Results |> Option.iter (UserErrors.requireWritableFolder "--results")
         applyDataOptions (args.GetResults Manifests) (args.TryGetResult Embeddings)
         let session = CatalogSession.openSession (args.TryGetResult Embeddings) None (args.TryGetResult Results) CatalogSession.consoleProgress
         let env = session.Environment
         let spec = SweepSpec.read specFile
+        SweepChecks.requireSize spec (args.Contains Force)
         let plan = SweepPlan.expand env.Methods ManifestCatalog.Default env.Manifest (Runner.keyOf env) spec
+        if action = "plan" || action = "run" then SweepChecks.requireData ManifestCatalog.Default env.Manifest plan
         let sweepDir = SweepFolder.folderOf env.ResultsDir spec.Name
         match action with
         | "plan" ->
@@ -123,9 +130,9 @@ let run (args: ParseResults<SweepArgs>) : int =
                     0
                 else
                     let workers = defaultArg (args.TryGetResult Workers) 1
-                    if workers < 1 then failwith "--workers must be at least 1"
+                    if workers < 1 then UserErrors.userError "--workers: %d is not positive; expected a number of worker processes >= 1" workers
                     match args.TryGetResult Threads with
-                    | Some t when t < 1 -> failwith "--threads must be at least 1"
+                    | Some t when t < 1 -> UserErrors.userError "--threads: %d is not positive; expected 1 to %d threads per worker" t Environment.ProcessorCount
                     | Some t when t * workers > Environment.ProcessorCount ->
                         eprintfn "warning: %d workers x %d threads exceed the %d cores; expect them to slow each other down" workers t Environment.ProcessorCount
                     | _ -> ()
@@ -164,5 +171,5 @@ let run (args: ParseResults<SweepArgs>) : int =
                     else
                         printfn "follow with: smec sweep status %s" specFile
                         0
-            | other -> failwithf "unknown executor '%s' (expected local or slurm)" other
-        | other -> failwithf "unknown sweep action '%s' (expected plan, run, status or report)" other)
+            | other -> UserErrors.userError "--executor: unknown executor '%s'; expected local or slurm" other
+        | other -> UserErrors.userError "sweep: unknown action '%s'; expected plan, run, status or report" other)

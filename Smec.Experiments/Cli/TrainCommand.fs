@@ -60,7 +60,7 @@ type TrainArgs =
             match this with
             | Dataset_Embeddings _ -> "folder with corpus.npy/.ids.txt and queries.npy/.ids.txt (default: the mirror's SciFact all-MiniLM-L6-v2)"
             | Qrels _ -> "folder with train.tsv (and test.tsv for --report-test) (default: the mirror's SciFact qrels)"
-            | Out _ -> "save the trained model here (config.json + weights.bin)"
+            | Out _ -> "save the trained model here (model.json + tensors.bin, sealed)"
             | Seed _ -> "training seed (default 1)"
             | Validation_Queries _ -> "train queries held out for validation / early stopping (default 100)"
             | Validation_Seed _ -> "seed of the validation hold-out (default 0)"
@@ -221,38 +221,27 @@ let private inputChecksums (embDir: string) (qrelsDir: string) =
     |> List.filter File.Exists
     |> List.map (fun f -> Path.GetFullPath f, ModelSeal.Sha256 f)
 
-/// Save into a fresh sibling folder, seal it, then swap it in: a kill leaves the old model or the new, never a mix.
+/// Save and seal in a staging folder, then swap it in: a kill or a full disk leaves the old model or the new, never a mix.
 let private saveSealed (model: SmecCompressor) (dir: string) (data: (string * string) list) (settings: (string * string) list) =
-    let full = Path.GetFullPath dir
-    // What a save killed midway left: an unfinished new folder (dropped) or the old model moved aside (restored).
-    let parent, name = Path.GetDirectoryName full, Path.GetFileName full
-    for leftover in Directory.EnumerateDirectories(parent, name + ".*-*") |> List.ofSeq do
-        let suffix = leftover.Substring(full.Length + 1)
-        match suffix.Split('-') with
-        | [| kind; pid |] when (kind = "saving" || kind = "old") && fst (Int32.TryParse pid) && not (Smec.Experiments.Store.ResultStore.processAlive (int pid)) ->
-            if kind = "old" && not (Directory.Exists full) then Directory.Move(leftover, full) else Directory.Delete(leftover, true)
-        | _ -> ()
-    let fresh = sprintf "%s.saving-%d" full Environment.ProcessId
-    if Directory.Exists fresh then Directory.Delete(fresh, true)
-    model.Save fresh
-    ModelSeal.Write(fresh, readOnlyDict data, readOnlyDict settings)
-    if Directory.Exists full then
-        let old = sprintf "%s.old-%d" full Environment.ProcessId
-        Directory.Move(full, old)
-        Directory.Move(fresh, full)
-        Directory.Delete(old, true)
-    else Directory.Move(fresh, full)
+    AtomicFolder.Write(dir, fun staging ->
+        model.Save staging
+        ModelSeal.Write(staging, readOnlyDict data, readOnlyDict settings))
 
 let run (args: ParseResults<TrainArgs>) : int =
     let clock = Diagnostics.Stopwatch.StartNew()
     // Options and output folders first: a mistake there costs no data loading and no training.
     let smec, training = options args
+    let validationQueries = args.GetResult(Validation_Queries, 100)
+    TrainChecks.options smec training validationQueries
     checkOutputs args
     let embDir, qrelsDir, corpus, queries, train, test = loadData args
     if args.TryGetResult Gradient_Probe |> Option.isNone && smec.InputDim <> corpus.Dim then
         userError "--ladder: starts at %d dims, but %s holds %d-d embeddings; expected a ladder starting at %d" smec.InputDim (Path.Combine(embDir, "corpus.npy")) corpus.Dim corpus.Dim
+    if args.Contains Dataset_Embeddings then
+        TrainChecks.data (if qrelsDir = "" then "the train qrels" else Path.Combine(qrelsDir, "train.tsv")) corpus queries train validationQueries
     let seed = args.GetResult(Seed, 1L)
-    let data = ValidationSplit.Carve(corpus, queries, train, args.GetResult(Validation_Queries, 100), args.GetResult(Validation_Seed, 0L))
+    let data = ValidationSplit.Carve(corpus, queries, train, validationQueries, args.GetResult(Validation_Seed, 0L))
+    TrainChecks.carved (if qrelsDir = "" then "the train qrels" else Path.Combine(qrelsDir, "train.tsv")) data
     let data = TrainingData(data.Corpus, data.Queries, data.Train, data.Validation, seed)
     Determinism.ConfigureTorch()
     match args.TryGetResult Gradient_Probe with

@@ -187,8 +187,8 @@ let manifestProvider (manifest: EmbeddingsManifest option) : DatasetProvider =
                 Available(fun () ->
                     let inputs = [ e.Corpus; e.CorpusIds; e.Queries; e.QueryIds; e.QrelsTest ] @ Option.toList e.QrelsTrain
                     assemble (sprintf "%s x %s (manifest line %d)" e.Dataset e.Encoder e.Line)
-                        (Npy.ReadEmbeddings(e.Corpus, e.CorpusIds))
-                        (Npy.ReadEmbeddings(e.Queries, e.QueryIds))
+                        (Smec.Core.Encoders.PrecomputedEncoder.Read(e.Corpus, e.CorpusIds)) // .npy or .safetensors
+                        (Smec.Core.Encoders.PrecomputedEncoder.Read(e.Queries, e.QueryIds))
                         (e.QrelsTrain |> Option.map Qrels.Read) (Qrels.Read e.QrelsTest) config.Split config.Seed e.DropSelfMatches
                         (inputs |> List.map (fun f -> f, sha256File f) |> Map.ofList))
     { Name = "embeddings manifest"; Provide = provide }

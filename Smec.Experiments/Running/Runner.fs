@@ -196,7 +196,13 @@ let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment 
                                     env.Progress(sprintf "%s done in %.1f s: %s" label result.Seconds (summary result.Measurements))
                                     Finished(result, false)
                             with e ->
-                                let message = sprintf "%s: %s" (e.GetType().Name) e.Message
+                                // Data and user errors say what is wrong in words; only a bug needs its class name.
+                                let message =
+                                    match e with
+                                    | :? IO.InvalidDataException | :? IO.IOException | :? Smec.Core.Runtime.UserInputException
+                                    | :? Smec.Core.Data.DataVerificationException | :? Smec.Core.Data.DataUnavailableException
+                                    | :? Smec.Core.Runtime.TrainingDivergedException -> e.Message
+                                    | _ -> sprintf "%s: %s" (e.GetType().Name) e.Message
                                 env.Progress(sprintf "%s FAILED: %s" label message)
                                 Failed message)
             p.Hash, outcome)

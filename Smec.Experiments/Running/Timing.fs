@@ -120,8 +120,9 @@ let json (b: Breakdown) =
               "generated_utc", box (DateTime.UtcNow.ToString("o")) ],
         options)
 
-/// Store timing.json in the report folder and append the section to its report.md.
+/// Store timing.json in the report folder and add the section to its report.md: the report is
+/// written again whole (atomically), so a reader never sees it without or with half the section.
 let store (folder: string) (b: Breakdown) =
-    File.WriteAllText(Path.Combine(folder, "timing.json"), json b)
+    Smec.Core.Storage.AtomicFile.WriteAllText(Path.Combine(folder, "timing.json"), json b)
     let report = Path.Combine(folder, "report.md")
-    if File.Exists report then File.AppendAllText(report, markdown b)
+    if File.Exists report then Smec.Core.Storage.AtomicFile.WriteAllText(report, File.ReadAllText report + markdown b)

@@ -179,17 +179,7 @@ let private describeOwner (path: string) (owner: LockOwner) =
     sprintf "process %d on %s (started %s, lock %s)" owner.Pid owner.Host owner.StartedUtc path
 
 /// Whether a process id on this host is running (a zombie, state Z in /proc/PID/stat, is not).
-let processAlive (pid: int) =
-    let stat = sprintf "/proc/%d/stat" pid
-    if Directory.Exists "/proc/self" then
-        try
-            let text = File.ReadAllText stat
-            // "pid (command) S ...": the state follows the last ')' (the command may hold one).
-            let state = text.Substring(text.LastIndexOf ')' + 2, 1)
-            state <> "Z" && state <> "X"
-        with _ -> false
-    else
-        try not (Diagnostics.Process.GetProcessById(pid).HasExited) with _ -> false
+let processAlive (pid: int) = Smec.Core.Runtime.ProcessLiveness.IsAlive pid
 
 /// The lock's process is alive and is the one that took it (a recycled pid started after the lock).
 let private ownerAlive (owner: LockOwner) =

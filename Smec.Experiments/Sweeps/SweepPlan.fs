@@ -116,7 +116,7 @@ let private budgetValue (spec: SweepSpec) (field: string) (name: string) (text: 
     match name with
     | "max_steps" -> { budget with MaxSteps = whole 1 }
     | "batch_size" -> { budget with BatchSize = whole 2 }
-    | "patience" -> { budget with Patience = whole 0 }
+    | "patience" -> { budget with Patience = whole 1 } // the training loop needs one validation without improvement to stop
     | "validate_every" -> { budget with ValidateEvery = whole 1 }
     | "learning_rate" ->
         match Double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture) with

@@ -152,10 +152,7 @@ type private Reader(file: string) =
 
 /// Read a spec from YAML; every problem names the file, the field with its line, and what was expected.
 let parse (file: string) (yaml: string) : SweepSpec =
-    let stream = YamlStream()
-    (try stream.Load(new StringReader(yaml))
-     with :? YamlException as e ->
-         raise (SweepSpecException(file, sprintf "(yaml, line %d)" e.Start.Line, sprintf "not valid YAML: %s" (e.InnerException |> Option.ofObj |> Option.map (fun i -> i.Message) |> Option.defaultValue e.Message))))
+    let stream = Smec.Core.Runtime.YamlInput.Load(file, yaml)
     if stream.Documents.Count = 0 then raise (SweepSpecException(file, "(document)", "the file is empty; expected at least name, datasets, encoders and methods"))
     let r = Reader(file)
     let root = stream.Documents[0].RootNode
@@ -222,5 +219,7 @@ let parse (file: string) (yaml: string) : SweepSpec =
 
 /// Read a spec file.
 let read (path: string) =
+    if Directory.Exists path then
+        raise (Smec.Core.Runtime.UserInputException(sprintf "%s: is a folder; expected a sweep spec file (YAML), e.g. examples/sweeps/ablation.yaml" path))
     if not (File.Exists path) then raise (FileNotFoundException(sprintf "sweep spec '%s' does not exist" path, path))
     parse (Path.GetFullPath path) (File.ReadAllText path)

@@ -32,10 +32,7 @@ let load (path: string) : BlessedValue list =
         requireColumns path present header "; a file from before per-seed values were kept needs `smec bless`"
         [ while csv.Read() do
               let line = int csv.LineNumber
-              let number (name: string) =
-                  match Double.TryParse(csv.GetString name, NumberStyles.Float, CultureInfo.InvariantCulture) with
-                  | true, v -> v
-                  | _ -> failwithf "%s:%d: field '%s' is '%s', expected a number" path line name (csv.GetString name)
+              let number (name: string) = Smec.Experiments.Catalog.CsvFields.finite path line name (csv.GetString name)
               let seeds =
                   (csv.GetString "seeds").Split(';', StringSplitOptions.RemoveEmptyEntries)
                   |> Array.map (fun s ->
@@ -45,10 +42,7 @@ let load (path: string) : BlessedValue list =
                   |> List.ofArray
               let perSeed =
                   (csv.GetString "per_seed").Split(';', StringSplitOptions.RemoveEmptyEntries)
-                  |> Array.map (fun s ->
-                      match Double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture) with
-                      | true, v -> v
-                      | _ -> failwithf "%s:%d: field 'per_seed' has '%s', expected numbers separated by ';'" path line s)
+                  |> Array.map (Smec.Experiments.Catalog.CsvFields.finite path line "per_seed")
                   |> List.ofArray
               if seeds.IsEmpty then failwithf "%s:%d: field 'seeds' is empty, expected the seeds the value was blessed with" path line
               if perSeed.Length <> seeds.Length then

@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
 using Smec.Core.Data.Manifests;
+using Smec.Core.Storage;
 
 namespace Smec.Core.Data.Images;
 
@@ -37,17 +38,13 @@ public static class SubsetBuilder
             throw new DataUnavailableException($"{sourceDir}: no captions for {uncaptioned.Count} image(s) (first: {uncaptioned[0]})");
 
         var target = Path.Combine(Path.GetFullPath(dataRoot), manifest.Path);
-        var parent = Path.GetDirectoryName(target)!;
-        Directory.CreateDirectory(parent);
-        var staging = Path.Combine(parent, $".{Path.GetFileName(target)}.{Environment.ProcessId}.{Guid.NewGuid():N}.partial");
-        Directory.CreateDirectory(staging);
-        try
+        AtomicFolder.Write(target, staging =>
         {
             var csv = new StringBuilder("image,caption\n");
             foreach (var name in build.Images)
                 foreach (var caption in captions[name])
                     csv.Append(name).Append(',').Append(CsvField(caption)).Append('\n');
-            File.WriteAllText(Path.Combine(staging, manifest.FileWithRole("captions").Path), csv.ToString(), new UTF8Encoding(false));
+            AtomicFile.WriteAllText(Path.Combine(staging, manifest.FileWithRole("captions").Path), csv.ToString());
             using (var gz = new GZipStream(File.Create(Path.Combine(staging, manifest.FileWithRole("archive").Path)), CompressionLevel.Optimal))
             using (var tar = new TarWriter(gz, TarEntryFormat.Ustar, leaveOpen: false))
                 foreach (var name in build.Images)
@@ -62,13 +59,7 @@ public static class SubsetBuilder
                     entry.DataStream.Dispose();
                 }
             DatasetLoader.CheckFolder(manifest, staging);
-            if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
-            Directory.Move(staging, target);
-        }
-        finally
-        {
-            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-        }
+        });
         return (target, DataIdentity.Of(manifest, target));
     }
 

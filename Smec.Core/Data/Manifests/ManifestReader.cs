@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Smec.Core.Runtime;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
@@ -62,6 +63,7 @@ public static partial class ManifestReader
         string text;
         try { text = File.ReadAllText(file); }
         catch (IOException e) { throw new ManifestException(file, "(file)", $"cannot be read: {e.Message}", e); }
+        YamlInput.Load(file, text); // syntax errors: file, line and column, like every YAML the harness reads
         try
         {
             return Yaml.Deserialize<T>(text) ?? throw new ManifestException(file, "(document)", "the file is empty");

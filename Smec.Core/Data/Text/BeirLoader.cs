@@ -14,6 +14,8 @@ public static class BeirLoader
     {
         var corpusPath = Path.Combine(folder, manifest.FileWithRole("corpus").Path);
         var corpus = ReadJsonl(corpusPath, (id, title, text) => new TextDocument(id, title, text), needTitle: true);
+        if (corpus.Count == 0)
+            throw new DataVerificationException($"{corpusPath}: no documents; expected one JSON object per line ({{\"_id\": ..., \"title\": ..., \"text\": ...}})");
         var queriesPath = Path.Combine(folder, manifest.FileWithRole("queries").Path);
         var queries = ReadJsonl(queriesPath, (id, _, text) => new TextQuery(id, text), needTitle: false);
         var docIds = UniqueIds(corpusPath, corpus.Select(d => d.Id));
@@ -52,6 +54,9 @@ public static class BeirLoader
                 var id = Field(root, "_id", path, lineNumber, required: true)!;
                 var text = Field(root, "text", path, lineNumber, required: true)!;
                 var title = Field(root, "title", path, lineNumber, required: false) ?? "";
+                // A query without words encodes to a vector of nothing and is evaluated as if it were a query.
+                if (!needTitle && string.IsNullOrWhiteSpace(text))
+                    throw new DataVerificationException($"{path}:{lineNumber}: query '{id}' has empty text; expected the words of the query");
                 if (needTitle && !root.TryGetProperty("title", out _))
                     throw new DataVerificationException($"{path}:{lineNumber}: document '{id}' has no 'title' field (BEIR corpora always carry one, possibly empty)");
                 items.Add(make(id, title, text));

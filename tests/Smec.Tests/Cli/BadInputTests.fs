@@ -19,7 +19,9 @@ type Case =
       Args: string -> string list
       Env: string -> (string * string) list
       Code: int
-      Fragment: string -> string }
+      Fragment: string -> string
+      /// The fragment is looked for on stdout (a success such as --help), not in an error line.
+      OnStdout: bool }
 
 // ---- inputs ----------------------------------------------------------------------------------
 
@@ -72,7 +74,7 @@ let none (_: string) = ()
 let noEnv (_: string) : (string * string) list = []
 
 let case name setup args code fragment =
-    { Name = name; Setup = setup; Args = args; Env = noEnv; Code = code; Fragment = (fun _ -> fragment) }
+    { Name = name; Setup = setup; Args = args; Env = noEnv; Code = code; Fragment = (fun _ -> fragment); OnStdout = false }
 
 /// A manifests folder whose one dataset manifest is broken YAML.
 let brokenManifestsFolder (dir: string) =
@@ -174,7 +176,7 @@ let cases : Case array =
       case "unknown command" none (fun _ -> [ "nosuch" ]) 2 "error: "
       case "eval without --run" (fun d -> write d "qrels.txt" goodQrels) (fun d -> [ "eval"; "--qrels"; Path.Combine(d, "qrels.txt") ]) 2 "--run" |]
 
-type private Outcome = { Args: string list; Result: Finished; Before: string list; After: string list }
+type Outcome = { Args: string list; Result: Finished; Before: string list; After: string list }
 
 /// Run one case in a fresh folder: its inputs, the command, and the folder's files before and after.
 let private execute (c: Case) =
@@ -186,29 +188,35 @@ let private execute (c: Case) =
 
 /// Every case runs once, two child processes at a time (the test runner itself is sequential, and
 /// each child spends most of its second starting .NET on one core).
-let private outcomes =
+let runAll (cases: Case array) =
     lazy
         (let results = Array.zeroCreate cases.Length
          Threading.Tasks.Parallel.For(0, cases.Length, Threading.Tasks.ParallelOptions(MaxDegreeOfParallelism = 2),
                                       fun i -> results.[i] <- execute cases.[i]) |> ignore
          results)
 
-let private check (index: int) =
+/// The exit code, the one-line message (or the stdout of a success), no stack trace, nothing written.
+let check (cases: Case array) (outcomes: Lazy<(Outcome * string) array>) (index: int) =
     let c = cases.[index]
     let outcome, fragment = outcomes.Force().[index]
     let result = outcome.Result
     let context = sprintf "smec %s\nstderr: %s\nstdout: %s" (String.Join(" ", outcome.Args)) result.Err result.Out
     Expect.equal result.Code c.Code (sprintf "exit code; %s" context)
-    Expect.stringContains result.Err fragment (sprintf "message; %s" context)
-    Expect.stringContains result.Err "error: " "one error line"
+    if c.OnStdout then Expect.stringContains result.Out fragment (sprintf "output; %s" context)
+    else
+        Expect.stringContains result.Err fragment (sprintf "message; %s" context)
+        Expect.stringContains result.Err "error: " "one error line"
     Expect.isFalse (result.Err.Contains "   at ") (sprintf "no stack trace without --verbose; %s" context)
     Expect.isFalse (result.Err.Contains "Unhandled exception") context
+    Expect.isFalse (result.Err.Contains "Exception") (sprintf "no exception class name; %s" context)
     Expect.equal outcome.After outcome.Before (sprintf "nothing was written; %s" context)
+
+let private outcomes = runAll cases
 
 [<Tests>]
 let tests =
     testList "Cli.BadInput" [
-        for i, c in Array.indexed cases do yield testCase c.Name (fun () -> check i)
+        for i, c in Array.indexed cases do yield testCase c.Name (fun () -> check cases outcomes i)
         yield testCase "the suite has at least 40 cases across the commands" <| fun () ->
             Expect.isGreaterThanOrEqual cases.Length 40 "cases"
         yield testCase "--verbose adds the stack trace to a user error" <| fun () ->

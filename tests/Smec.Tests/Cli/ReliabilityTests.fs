@@ -28,7 +28,7 @@ let private result (hash: string) (value: float) : ResultStore.ExperimentResult 
       DataChecksums = Map.empty; TorchThreads = 1; StartedUtc = DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc); Seconds = 1.5 }
 
 /// A linear map 384 -> 48 trained with InfoNCE; `poison` makes the loss NaN from that step on.
-type private LinearObjective(poisonAt: int) =
+type LinearObjective(poisonAt: int) =
     let layer = Linear(384L, 48L, hasBias = false)
     interface ITrainingObjective with
         member _.ParameterGroups = [ ParameterGroup([ layer.weight ]) ]
@@ -40,7 +40,7 @@ type private LinearObjective(poisonAt: int) =
         member _.Compress(x, _, _) = layer.forward x
         member _.Fingerprint = "linear-48"
 
-let private train (data: TrainingData) (lr: float) (steps: int) (checkpoint: string) (poisonAt: int) =
+let train (data: TrainingData) (lr: float) (steps: int) (checkpoint: string) (poisonAt: int) =
     Determinism.Seed data.Seed |> ignore
     let options = TrainingOptions(MaxSteps = steps, EvaluateEvery = 10, Patience = 100, Progress = false, BatchSize = 32,
                                   LearningRate = lr, CheckpointPath = checkpoint)

@@ -1,0 +1,45 @@
+/// What a sweep is checked for before anything is written: its size (a grid of 594,000 points
+/// wrote one file per point for minutes) and its data (every user file, every dim against the
+/// encoder's width, every split rule against the queries), so plan and run fail at once, with exit 2.
+module Smec.Experiments.Sweeps.SweepChecks
+
+open Smec.Core.Data.Manifests
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Catalog.EmbeddingsManifest
+open Smec.Experiments.Sweeps.SweepSpec
+open Smec.Experiments.Verify
+
+/// Above this many points a sweep is planned or run only with --force.
+let forceAbove = 10_000
+
+/// The points the spec expands to at most (before equal points are merged), counted without expanding.
+let pointCount (spec: SweepSpec) =
+    let grid = spec.Grid |> List.fold (fun n a -> n * int64 a.Values.Length) 1L
+    let zip = match spec.Zip with [] -> 1L | first :: _ -> int64 first.Values.Length
+    int64 spec.Datasets.Length * int64 spec.Encoders.Length * int64 spec.Methods.Length * grid * zip * int64 spec.Seeds.Length
+
+/// Refuse a sweep over `forceAbove` points unless forced.
+let requireSize (spec: SweepSpec) (force: bool) =
+    let points = pointCount spec
+    if points > int64 forceAbove && not force then
+        raise (Smec.Core.Runtime.UserInputException(
+                sprintf "%s: %d points (datasets x encoders x methods x grid x zip x seeds); expected at most %d, or --force to plan and run them all (each point is a file and an experiment)"
+                    spec.File points forceAbove))
+
+/// Every (dataset, encoder) of the plan: its files verified and its dims within the encoder's width.
+let requireData (catalog: ManifestCatalog) (manifest: EmbeddingsManifest option) (plan: SweepPlan.SweepPlan) =
+    let spec = plan.Spec
+    let dimField i = match spec.Dims with Some _ -> sprintf "dims[%d]" i | None -> sprintf "dims (the %s profile's ladder; give dims: [...])" (Profile.name spec.Profile)
+    let field i = match spec.Lines.TryFind(dimField i) |> Option.orElse (spec.Lines.TryFind "dims") with Some line -> sprintf "%s: %s (line %d)" spec.File (dimField i) line | None -> sprintf "%s: %s" spec.File (dimField i)
+    for config in plan.Points |> List.map (fun p -> p.Config) |> List.distinctBy (fun c -> c.Source, c.Dataset, c.Encoder, c.Split) do
+        let width =
+            match config.Source with
+            | Manifest fingerprint ->
+                let m = manifest.Value
+                let entry = m.Entries |> List.find (fun e -> e.Fingerprint = fingerprint && e.Dataset = config.Dataset && e.Encoder = config.Encoder)
+                UserData.embeddingsEntry m.Path config.Split entry
+            | Mirror ->
+                let declared = catalog.Datasets[config.Dataset]
+                if UserData.isUsers catalog declared then UserData.collection declared config.Split
+                catalog.Encoders[config.Encoder].Dim
+        if width > 0 then UserData.dimsFit field config.Dims config.Encoder width

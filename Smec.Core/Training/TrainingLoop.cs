@@ -146,7 +146,7 @@ public static class TrainingLoop
         public bool Finished;
     }
 
-    private static AdamOptimizer CreateOptimizer(ParameterGroup group, TrainingOptions options) =>
+    internal static AdamOptimizer CreateOptimizer(ParameterGroup group, TrainingOptions options) =>
         new(group.Parameters, options.LearningRate * group.LearningRateScale, group.WeightDecay ?? options.WeightDecay,
             decoupled: options.Optimizer switch
             {
@@ -155,7 +155,7 @@ public static class TrainingLoop
                 _ => throw new ArgumentOutOfRangeException(nameof(options), options.Optimizer, "unknown optimizer"),
             });
 
-    private static void CopyInto(IReadOnlyList<Tensor> targets, IReadOnlyList<Tensor> sources)
+    internal static void CopyInto(IReadOnlyList<Tensor> targets, IReadOnlyList<Tensor> sources)
     {
         using var _ = no_grad();
         for (var i = 0; i < targets.Count; i++) targets[i].copy_(sources[i]);

@@ -8,7 +8,7 @@ namespace Smec.Core.Training;
 /// to the widest member's M: a padded column repeats the member's first doc and is marked invalid in
 /// <see cref="DocValid"/>, which the ensemble losses exclude. Built from host arrays only (no read back).
 /// </summary>
-public sealed class EnsembleBatch
+public sealed class EnsembleBatch : IDisposable
 {
     public int Members { get; }
     /// <summary>Queries per member (the same B for all).</summary>
@@ -72,5 +72,11 @@ public sealed class EnsembleBatch
             PreferredRow = tensor(preferredRow.ToArray(), device: device),
             PreferredColumn = tensor(preferredColumn.ToArray(), device: device),
         };
+    }
+
+    /// <summary>For a batch kept beyond a step's scope (a benchmark's fixed batch).</summary>
+    public void Dispose()
+    {
+        foreach (var t in new[] { Items, Relevance, PositiveColumn, DocValid, PreferredMember, PreferredRow, PreferredColumn }) t.Dispose();
     }
 }

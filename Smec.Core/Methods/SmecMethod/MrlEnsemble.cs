@@ -89,16 +89,27 @@ public sealed class MrlEnsemble : IEnsembleTask, IDisposable
     public Tensor Losses(IReadOnlyList<TrainingStep> steps)
     {
         var batch = EnsembleBatch.Stack(steps.Select((s, k) => _batchers[k].Rows(s.Step)).ToArray(), _corpusRows, _weight.device);
-        var inputs = _items.index_select(0, batch.Items.flatten()).view(batch.Members, batch.Queries + batch.Docs, -1);
+        return StepLosses(_weight, _bias, _items, batch, _views, _members.Select(m => m.Form).ToArray(), _options.LossTemperature);
+    }
+
+    /// <summary>
+    /// The [K] losses of one ensemble step: every member's rows through its layer in one batched product,
+    /// then the ranking loss on the full output and on each nested prefix, summed (SmrlStepLoss without ADS).
+    /// One function for training and for `smec bench`, so the benchmarked step is the trained one.
+    /// </summary>
+    /// <param name="weight">[K, out, in]; <paramref name="bias"/> [K, out].</param>
+    /// <param name="items">[N, in]: the rows <paramref name="batch"/>.Items index.</param>
+    /// <param name="views">The output's width, then each nested prefix.</param>
+    public static Tensor StepLosses(Tensor weight, Tensor bias, Tensor items, EnsembleBatch batch, IReadOnlyList<int> views,
+        IReadOnlyList<RankingLossForm> forms, double temperature)
+    {
+        var inputs = items.index_select(0, batch.Items.flatten()).view(batch.Members, batch.Queries + batch.Docs, -1);
         // TorchSharp's baddbmm: this (batch1) @ batch2 + mat, i.e. inputs W^T + b, as Linear's addmm for one member.
-        var output = inputs.baddbmm(_weight.transpose(1, 2), _bias.unsqueeze(1));
-        var forms = _members.Select(m => m.Form).ToArray();
-        // The ranking loss on the full output and on each nested prefix, summed (SmrlStepLoss without ADS).
-        return NestedLoss.Sum(_views, dim =>
+        var output = inputs.baddbmm(weight.transpose(1, 2), bias.unsqueeze(1));
+        return NestedLoss.Sum(views, dim =>
         {
             var view = output.narrow(2, 0, dim);
-            return EnsembleRankingLoss.Compute(forms, view.narrow(1, 0, batch.Queries), view.narrow(1, batch.Queries, batch.Docs),
-                batch, _options.LossTemperature);
+            return EnsembleRankingLoss.Compute(forms, view.narrow(1, 0, batch.Queries), view.narrow(1, batch.Queries, batch.Docs), batch, temperature);
         });
     }
 

@@ -5,6 +5,7 @@ module Smec.Tests.EnsembleTests
 open Expecto
 open TorchSharp
 open Smec.Core.Losses
+open Smec.Core.Methods.Baselines
 open Smec.Core.Methods.SmecMethod
 open Smec.Core.Training
 
@@ -42,20 +43,49 @@ let private compare (members: (int64 * RankingLossForm) list) (options: Training
     [ for k, (seed, form) in List.indexed members ->
           (together.[k], steps.[k].Layer.weight.detach().clone()), alone set form seed options ]
 
+/// A Search-Adaptor member as SearchAdaptor.Fit starts it: seeded model, prefix projection, then the predictor.
+let private searchAdaptorStart (seed: int64) (dim: int) =
+    Smec.Core.Runtime.Determinism.Seed seed |> ignore
+    let model = new SearchAdaptorModel(384, 384, dim)
+    model.InitialiseProjection(torch.eye(384L, int64 dim, dtype = torch.ScalarType.Float64), torch.zeros(1L, 384L, dtype = torch.ScalarType.Float64))
+    model, torch.nn.Linear(int64 dim, 384L)
+
+/// Search-Adaptor members (seed, dim, (alpha, beta), form) together and each alone: (result, projected corpus rows) pairs.
+let private compareSearchAdaptor (members: (int64 * int * RegularizerWeights * RankingLossForm) list) (options: TrainingOptions) =
+    use set = new TrainingSet(SciFactFixture.trainingData 1L, options.HardNegativePool)
+    let adaptorOptions = SearchAdaptorOptions()
+    let probe = set.Corpus.narrow(0L, 0L, 50L)
+    let outputOf (model: SearchAdaptorModel) = (use _ = torch.no_grad () in model.eval (); model.forward(probe).detach().clone())
+    let started = [ for seed, dim, _, _ in members -> searchAdaptorStart seed dim ]
+    let together =
+        SearchAdaptorEnsemble.Train(
+            [| for (model, predictor), (seed, _, weights, form) in List.zip started members -> SearchAdaptorMember(model, predictor, weights, form, set, seed) |],
+            adaptorOptions, options)
+    [ for k, (seed, dim, weights, form) in List.indexed members ->
+          let model, predictor = searchAdaptorStart seed dim
+          let objective = SearchAdaptorObjective(model, predictor, weights, SearchAdaptorOptions(RankingLoss = form))
+          let solo = TrainingLoop.Run(set, objective, options, seed)
+          (together.[k], outputOf (fst started.[k])), (solo, outputOf model) ]
+
+/// Each member's losses (per step, within 1e-5 relative), validation (within 2e-3) and final tensor (within `tolerance`) against its run alone.
+let private expectSame (results: ((TrainingResult * torch.Tensor) * (TrainingResult * torch.Tensor)) list) (tolerance: float32) =
+    for k, ((together, togetherTensor), (solo, soloTensor)) in List.indexed results do
+        Expect.equal together.History.Count solo.History.Count (sprintf "member %d: validations" k)
+        for t, s in Seq.zip together.History solo.History |> Seq.skip 1 do
+            Expect.isLessThan (relativeDifference t.MeanTrainLoss s.MeanTrainLoss) 1e-5
+                (sprintf "member %d, step %d: loss %.7f together vs %.7f alone" k s.Step t.MeanTrainLoss s.MeanTrainLoss)
+            Expect.floatClose { absolute = 2e-3; relative = 0.0 } t.ValidationNdcg10 s.ValidationNdcg10
+                (sprintf "member %d, step %d: validation nDCG@10" k s.Step)
+        Expect.equal together.StepsRun solo.StepsRun (sprintf "member %d stops when it stops alone" k)
+        Expect.equal together.BestStep solo.BestStep (sprintf "member %d keeps the same best step" k)
+        let gap = (togetherTensor - soloTensor).abs().max().item<float32>()
+        Expect.isLessThan gap tolerance (sprintf "member %d: final weights/outputs differ by %g at most" k gap)
+
 [<Tests>]
 let tests =
     testList "Ensemble" [
         testCase "an MRL member's first 20 losses, validation and weights equal its training alone (seeds x loss forms)" <| fun () ->
-            let members = [ 1L, RankingLossForm.InfoNce; 2L, RankingLossForm.InfoNce; 1L, RankingLossForm.Pairwise ]
-            for k, ((together, togetherWeight), (solo, soloWeight)) in List.indexed (compare members (training 20 100)) do
-                Expect.equal together.History.Count solo.History.Count (sprintf "member %d: validations" k)
-                for t, s in Seq.zip together.History solo.History |> Seq.skip 1 do
-                    Expect.isLessThan (relativeDifference t.MeanTrainLoss s.MeanTrainLoss) 1e-5
-                        (sprintf "member %d, step %d: loss %.7f together vs %.7f alone" k s.Step t.MeanTrainLoss s.MeanTrainLoss)
-                    Expect.floatClose { absolute = 2e-3; relative = 0.0 } t.ValidationNdcg10 s.ValidationNdcg10
-                        (sprintf "member %d, step %d: validation nDCG@10" k s.Step)
-                let gap = (togetherWeight - soloWeight).abs().max().item<float32>()
-                Expect.isLessThan gap 1e-4f (sprintf "member %d: final weights differ by %g at most" k gap)
+            expectSame (compare [ 1L, RankingLossForm.InfoNce; 2L, RankingLossForm.InfoNce; 1L, RankingLossForm.Pairwise ] (training 20 100)) 1e-4f
 
         testCase "a member that stops early is frozen while the others train on, and still equals itself alone" <| fun () ->
             // Patience 1: a member stops at its first validation without improvement; the members stop at different steps.
@@ -63,11 +93,14 @@ let tests =
             let stepsRun = results |> List.map (fun ((t, _), _) -> t.StepsRun)
             Expect.isGreaterThan (List.max stepsRun) (List.min stepsRun)
                 (sprintf "one member stops while another trains on (steps run %A)" stepsRun)
-            for k, ((together, togetherWeight), (solo, soloWeight)) in List.indexed results do
-                Expect.equal together.StepsRun solo.StepsRun (sprintf "member %d stops when it stops alone" k)
-                Expect.equal together.BestStep solo.BestStep (sprintf "member %d keeps the same best step" k)
-                let gap = (togetherWeight - soloWeight).abs().max().item<float32>()
-                Expect.isLessThan gap 1e-4f (sprintf "member %d: best weights differ by %g at most" k gap)
+            expectSame results 1e-4f
+
+        testCase "a Search-Adaptor member's first 20 losses, validation and outputs equal its training alone (seeds x dims x grid x forms)" <| fun () ->
+            let members =
+                [ 1L, 96, RegularizerWeights(0.1, 0.01), RankingLossForm.Pairwise
+                  2L, 48, RegularizerWeights(0.0, 0.0), RankingLossForm.InfoNce
+                  1L, 96, RegularizerWeights(1.0, 0.1), RankingLossForm.InfoNce ]
+            expectSame (compareSearchAdaptor members (training 20 100)) 1e-4f
 
         testCase "the optimizer leaves a stopped member's weights and moments exactly as they are" <| fun () ->
             // float32 takes the fused pass per member slice, float64 the tensor form a GPU takes (where on a device mask).

@@ -17,17 +17,13 @@ public sealed record MrlMember(SmrlStep Step, TrainingSet Set, long Seed, Rankin
 /// (<see cref="EnsembleRankingLoss"/>). Member k computes what <see cref="SmrlStepObjective"/> computes
 /// for its step alone (tests/Smec.Tests/EnsembleTests.fs compares them).
 /// </summary>
-public sealed class MrlEnsemble : IEnsembleTask, IDisposable
+public sealed class MrlEnsemble : RetrievalEnsembleTask
 {
     private readonly IReadOnlyList<MrlMember> _members;
     private readonly SmecOptions _options;
     private readonly Parameter _weight, _bias;
-    private readonly PairBatcher[] _batchers;
-    private readonly ValidationScorer[] _scorers;
-    /// <summary>[Nc + Nq, D]: every doc then every query (the items every member's rows index; members share them).</summary>
-    private readonly Tensor _items;
-    private readonly long _corpusRows;
     private readonly int[] _views;
+    private readonly RankingLossForm[] _forms;
 
     /// <summary>Train the members together; each member's step then holds its best-validation weights.</summary>
     public static IReadOnlyList<TrainingResult> Train(IReadOnlyList<MrlMember> members, SmecOptions options, TrainingOptions training)
@@ -39,58 +35,35 @@ public sealed class MrlEnsemble : IEnsembleTask, IDisposable
     }
 
     public MrlEnsemble(IReadOnlyList<MrlMember> members, SmecOptions options, TrainingOptions training)
+        : base(members.Select(m => new EnsembleMemberData(m.Set, m.Seed)).ToArray(), training, "MRL ensemble")
     {
-        if (members.Count == 0) throw new ArgumentException("an MRL ensemble needs at least one member");
         if (options.Smrl || options.Ads || options.Sxbm || options.SimilarityWeight > 0)
             throw new ArgumentException("the MRL ensemble trains SMEC with SMRL, ADS and S-XBM off and no similarity term; " +
                 $"got smrl {options.Smrl}, ads {options.Ads}, sxbm {options.Sxbm}, similarity weight {options.SimilarityWeight} (train those alone)");
-        var first = members[0];
-        foreach (var (member, k) in members.Select((m, k) => (m, k)))
-        {
-            var step = member.Step;
-            if (step.Residual || step.InputDim != first.Step.InputDim || step.OutputDim != first.Step.OutputDim
-                || !step.SelectionDims.SequenceEqual(first.Step.SelectionDims))
+        var first = members[0].Step;
+        foreach (var (step, k) in members.Select((m, k) => (m.Step, k)))
+            if (step.Residual || step.InputDim != first.InputDim || step.OutputDim != first.OutputDim || !step.SelectionDims.SequenceEqual(first.SelectionDims))
                 throw new ArgumentException($"MRL member {k}: a {(step.Residual ? "residual " : "")}{step.InputDim}->{step.OutputDim} step with views " +
-                    $"[{string.Join(",", step.SelectionDims)}]; expected member 0's plain {first.Step.InputDim}->{first.Step.OutputDim} step with views [{string.Join(",", first.Step.SelectionDims)}]");
-            if (!ReferenceEquals(member.Set.Corpus, first.Set.Corpus) && !(Same(member.Set.Corpus, first.Set.Corpus) && Same(member.Set.Queries, first.Set.Queries)))
-                throw new ArgumentException($"MRL member {k} trains on other embeddings than member 0; expected the members of one dataset and encoder");
-        }
+                    $"[{string.Join(",", step.SelectionDims)}]; expected member 0's plain {first.InputDim}->{first.OutputDim} step with views [{string.Join(",", first.SelectionDims)}]");
         _members = members;
         _options = options;
-        _views = first.Step.SelectionDims.Prepend(first.Step.OutputDim).ToArray();
+        _views = first.SelectionDims.Prepend(first.OutputDim).ToArray();
+        _forms = members.Select(m => m.Form).ToArray();
         using (no_grad())
         {
             _weight = new Parameter(stack(members.Select(m => m.Step.Layer.weight!.detach()).ToArray()).contiguous());
             _bias = new Parameter(stack(members.Select(m => m.Step.Layer.bias!.detach()).ToArray()).contiguous());
-            _items = SmrlStepObjective.Items(first.Set);
         }
-        _corpusRows = first.Set.Corpus.shape[0];
-        _batchers = members.Select(m => new PairBatcher(m.Set, training.BatchSize, training.HardNegativesPerQuery, 0, m.Seed)).ToArray();
-        _scorers = members.Select(m => new ValidationScorer(m.Set)).ToArray();
         ParameterGroups = [new ParameterGroup([_weight, _bias])];
     }
 
-    private static bool Same(Tensor a, Tensor b)
-    {
-        if (!a.shape.SequenceEqual(b.shape)) return false;
-        using var scope = NewDisposeScope();
-        return a.eq(b).all().item<bool>();
-    }
-
-    public int Members => _members.Count;
-    public IReadOnlyList<ParameterGroup> ParameterGroups { get; }
-    public int StepsPerEpoch(int member) => _batchers[member].StepsPerEpoch;
-    public bool CanValidate => _scorers.All(s => s.HasQueries);
-    public string ValidationMeasure => "val nDCG@10";
+    public override IReadOnlyList<ParameterGroup> ParameterGroups { get; }
 
     /// <summary>[K, out, in]: every member's layer weight (the optimizer's view; tests read it).</summary>
     public Tensor Weight => _weight;
 
-    public Tensor Losses(IReadOnlyList<TrainingStep> steps)
-    {
-        var batch = EnsembleBatch.Stack(steps.Select((s, k) => _batchers[k].Rows(s.Step)).ToArray(), _corpusRows, _weight.device);
-        return StepLosses(_weight, _bias, _items, batch, _views, _members.Select(m => m.Form).ToArray(), _options.LossTemperature);
-    }
+    protected override Tensor Losses(EnsembleBatch batch, Tensor items) =>
+        StepLosses(_weight, _bias, items, batch, _views, _forms, _options.LossTemperature);
 
     /// <summary>
     /// The [K] losses of one ensemble step: every member's rows through its layer in one batched product,
@@ -103,9 +76,7 @@ public sealed class MrlEnsemble : IEnsembleTask, IDisposable
     public static Tensor StepLosses(Tensor weight, Tensor bias, Tensor items, EnsembleBatch batch, IReadOnlyList<int> views,
         IReadOnlyList<RankingLossForm> forms, double temperature)
     {
-        var inputs = items.index_select(0, batch.Items.flatten()).view(batch.Members, batch.Queries + batch.Docs, -1);
-        // TorchSharp's baddbmm: this (batch1) @ batch2 + mat, i.e. inputs W^T + b, as Linear's addmm for one member.
-        var output = inputs.baddbmm(weight.transpose(1, 2), bias.unsqueeze(1));
+        var output = EnsembleLayers.Affine(EnsembleLayers.Rows(items, batch), weight, bias);
         return NestedLoss.Sum(views, dim =>
         {
             var view = output.narrow(2, 0, dim);
@@ -113,7 +84,14 @@ public sealed class MrlEnsemble : IEnsembleTask, IDisposable
         });
     }
 
-    public double Validate(int member) => _scorers[member].Score(new MemberView(this, member));
+    protected override IReadOnlyList<int> ValidationDims(int member) => _views;
+
+    /// <summary>The member's output and its prefixes (what SmrlStepObjective.CompressEach gives for its step).</summary>
+    protected override IReadOnlyList<Tensor> CompressEach(int member, Tensor embeddings, IReadOnlyList<int> dims)
+    {
+        var output = nn.functional.linear(embeddings, _weight[member], _bias[member]);
+        return dims.Select(dim => output.narrow(1, 0, dim)).ToArray();
+    }
 
     /// <summary>Copy every member's weights into its own step (after training: its best weights).</summary>
     public void WriteBack()
@@ -127,28 +105,10 @@ public sealed class MrlEnsemble : IEnsembleTask, IDisposable
         }
     }
 
-    public void Dispose()
+    public override void Dispose()
     {
         _weight.Dispose();
         _bias.Dispose();
-        _items.Dispose();
-    }
-
-    /// <summary>One member's layer seen as an objective, for its validation scorer: the full output and its prefixes.</summary>
-    private sealed class MemberView(MrlEnsemble ensemble, int member) : ITrainingObjective
-    {
-        public IReadOnlyList<ParameterGroup> ParameterGroups => [];
-        public Tensor Loss(TrainingBatch batch, TrainingStep step) => throw new InvalidOperationException("a member view only compresses");
-        public IReadOnlyList<int> ValidationDims => ensemble._views;
-        public Tensor Compress(Tensor embeddings, int dim, EmbeddingRole role) => CompressEach(embeddings, [dim], role)[0];
-
-        public IReadOnlyList<Tensor> CompressEach(Tensor embeddings, IReadOnlyList<int> dims, EmbeddingRole role)
-        {
-            using var _ = no_grad();
-            var output = nn.functional.linear(embeddings, ensemble._weight[member], ensemble._bias[member]);
-            return dims.Select(dim => output.narrow(1, 0, dim)).ToArray();
-        }
-
-        public string Fingerprint => $"mrl-ensemble-member-{member}";
+        base.Dispose();
     }
 }

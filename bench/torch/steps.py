@@ -237,6 +237,37 @@ def build(t, case):
         members = vmap(member)
         loss = lambda: members(w, b, t["queries"], t["docs"], t["relevance"], t["positive_column"])
         optimizer = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
+    elif case == "search-adaptor-ensemble":
+        # K Search-Adaptor members, hand-batched (baddbmm): vmap cannot express the pairwise loss, whose
+        # judged pairs (nonzero) differ in number between members. The pairs of the fixed batch are found once.
+        names = ["model.adaptor.hidden.weight", "model.adaptor.hidden.bias", "model.adaptor.output.weight",
+                 "model.adaptor.output.bias", "model.projection.weight", "model.projection.bias",
+                 "predictor.weight", "predictor.bias"]
+        hw, hb, ow, ob, pw, pb, qw, qb = params = [t[n] for n in names]
+        q, d, relevance, positive = t["queries"], t["docs"], t["relevance"], t["positive_column"]
+        k, b, m = relevance.shape
+        preferred = (relevance > 0).nonzero()
+        member, row, column = preferred[:, 0], preferred[:, 0] * b + preferred[:, 1], preferred[:, 2:]
+
+        def affine(x, w, bias):
+            return torch.baddbmm(bias.unsqueeze(1), x, w.transpose(1, 2))
+
+        def loss():
+            x = torch.cat([q, d], 1)
+            adapted = x + affine(F.relu(affine(x, hw, hb)), ow, ob)
+            projected = affine(adapted, pw, pb)
+            pq, pd = projected[:, :b], projected[:, b:]
+            s = F.normalize(pq, dim=2) @ F.normalize(pd, dim=2).transpose(1, 2) / TEMPERATURE
+            row_scores, row_labels = s.reshape(k * b, m)[row], relevance.reshape(k * b, m)[row]
+            weight = (row_labels.gather(1, column) - row_labels).relu()
+            terms = (weight * F.softplus(row_scores - row_scores.gather(1, column))).sum(1)
+            ranking = torch.zeros(k).index_add(0, member, terms) / torch.zeros(k).index_add(0, member, weight.sum(1)).clamp_min(1e-12)
+            recovery = (adapted - x).abs().mean((1, 2))
+            predicted = affine(pd.gather(1, positive.unsqueeze(2).expand(k, b, pd.shape[2])), qw, qb)
+            weights = relevance.gather(2, positive.unsqueeze(2)).squeeze(2)
+            prediction = ((predicted - q).abs().mean(2) * weights).sum(1) / weights.sum(1)
+            return ranking + recovery * 0.1 + prediction * 0.1
+        optimizer = torch.optim.Adam(params, lr=1e-3, weight_decay=0.0)
     elif case == "adaptor-mlp":
         # Diagnostic: the residual MLP alone (no input map), the products both sides hand to a BLAS.
         adaptor = ResidualAdaptor(t, "adaptor.")

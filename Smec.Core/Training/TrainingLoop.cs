@@ -61,8 +61,9 @@ public static class TrainingLoop
             && TryResume(path, fingerprint, dataIdentity, parameters, best, task, optimizers, history, state);
         if (!resumed && task.CanValidate)
         {
-            state.BestScore = task.Validate(); // the initial map (e.g. a PCA init) is a candidate too
-            history.Add(new TrainingEvaluation(0, double.NaN, state.BestScore));
+            var initial = task.Validate(); // the initial map (e.g. a PCA init) is a candidate too, unless the task says not
+            if (task.InitialIsCandidate) state.BestScore = initial;
+            history.Add(new TrainingEvaluation(0, double.NaN, initial));
         }
 
         var progress = new Runtime.ProgressBar(options.Label, options.MaxSteps, enabled: options.Progress);

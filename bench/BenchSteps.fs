@@ -248,16 +248,24 @@ let build (key: string) (seed: int64) : StepCase =
           Dispose = fun () -> optimizer.Dispose(); adaptor.Dispose() }
     | other -> invalidArg "key" (sprintf "unknown training-step case '%s' (known: %s)" other (String.concat ", " cases))
 
-/// Write a case's inputs and initial weights (float32 .npy, flattened to [1, n]; shapes in manifest.txt)
-/// and the losses of its first `steps` .NET steps (dotnet_losses.npy). Call before any step.
-let export (case: StepCase) (folder: string) (steps: int) =
+/// Write inputs and initial weights (float32 .npy, flattened to [1, n]; shapes in manifest.txt), for the PyTorch side.
+let writeInputs (exported: (string * torch.Tensor) list) (folder: string) =
     Directory.CreateDirectory folder |> ignore
     let manifest =
-        [ for name, t in case.Exported ->
+        [ for name, t in exported ->
               let values = t.detach().to_type(torch.ScalarType.Float32).contiguous().data<float32>().ToArray()
               Npy.WriteFloat32(Path.Combine(folder, name + ".npy"), ReadOnlySpan values, 1, values.Length)
               sprintf "%s %s" name (t.shape |> Array.map string |> String.concat ",") ]
     AtomicFile.WriteAllLines(Path.Combine(folder, "manifest.txt"), manifest)
-    let losses = Array.init steps (fun _ -> case.Step())
+
+/// The losses of a run, as the PyTorch check reads them (dotnet_losses.npy, flattened step by step).
+let writeLosses (losses: float32[]) (folder: string) =
     Npy.WriteFloat32(Path.Combine(folder, "dotnet_losses.npy"), ReadOnlySpan losses, 1, losses.Length)
+
+/// Write a case's inputs and initial weights and the losses of its first `steps` .NET steps
+/// (dotnet_losses.npy). Call before any step.
+let export (case: StepCase) (folder: string) (steps: int) =
+    writeInputs case.Exported folder
+    let losses = Array.init steps (fun _ -> case.Step())
+    writeLosses losses folder
     losses

@@ -69,7 +69,7 @@ let gradientProbe (context: ProbeContext) : ProbeOutput =
               (if meanTerms then "mean: MRL's loss is (L(full) + L(shared)) / 2, each term weighing as SMRL's single L(full)"
                else "sum: MRL's loss is L(full) + L(shared) against SMRL's L(full) (a sum of two losses has larger gradients by construction)") ]
       Notes =
-        [ "MRL and SMRL trained from the same seeded init (Smec.Core.Training.GradientProbe)"
+        [ "MRL and SMRL trained from the same seeded init (Smec.Core.Analysis.GradientProbe)"
           if meanTerms then "like with like: MRL's nested losses are averaged, so its gradients are per loss term as SMRL's are" ] }
 
 type private Importance = Smec.Core.Analysis.DimensionImportance

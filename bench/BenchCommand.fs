@@ -13,6 +13,7 @@ open Argu
 open TorchSharp
 open Smec.Core.Retrieval
 open Smec.Core.Runtime
+open Smec.Experiments.Methods
 
 type BenchArgs =
     | [<Unique>] Queries of int
@@ -164,7 +165,7 @@ let private trainingSteps (python: string) (repeats: int) (steps: int) =
 
 /// RSS before and after many steps of the MRL step (each in its own dispose scope, as the loop does).
 let private memoryGrowth (memorySteps: int) =
-    let case = BenchSteps.build "mrl" 1L
+    let case = BenchSteps.build MethodRegistry.mrl.Key 1L
     try
         let warmUp = min 1000 (max 1 (memorySteps / 10))
         for _ in 1 .. warmUp do case.Step() |> ignore

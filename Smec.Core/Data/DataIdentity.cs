@@ -27,7 +27,7 @@ public sealed record DataIdentity(string DatasetId, IReadOnlyList<(string Path, 
         {
             var material = new StringBuilder($"smec-data {DatasetId}\n");
             foreach (var (path, sha) in Files.OrderBy(f => f.Path, StringComparer.Ordinal)) material.Append($"{path} {sha}\n");
-            return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(material.ToString())))[..16];
+            return FileChecksums.Sha256OfText(material.ToString(), HashLength.Identity);
         }
     }
 

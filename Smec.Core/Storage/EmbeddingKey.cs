@@ -1,3 +1,4 @@
+using Smec.Core.Data;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -32,5 +33,5 @@ public sealed record EmbeddingKey(
     }
 
     /// <summary>The first 20 hex digits of the material's SHA-256 (80 bits: no accidental collisions).</summary>
-    public string Hash() => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Material())))[..20];
+    public string Hash() => FileChecksums.Sha256OfText(Material(), HashLength.CacheKey);
 }

@@ -58,7 +58,7 @@ let private fingerprint (files: string list) =
             let info = FileInfo f
             sprintf "%s|%d|%d" info.Name info.Length (info.LastWriteTimeUtc.Ticks))
         |> String.concat "\n"
-    Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes text)).ToLowerInvariant().Substring(0, 16)
+    Smec.Core.Data.FileChecksums.Sha256OfText(text, Smec.Core.Data.HashLength.Identity)
 
 /// Read and validate a manifest; errors name the file, the line and the field.
 let load (path: string) : EmbeddingsManifest =

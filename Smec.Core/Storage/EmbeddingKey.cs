@@ -1,5 +1,4 @@
 using Smec.Core.Data;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace Smec.Core.Storage;

@@ -17,7 +17,6 @@ module Smec.Experiments.Catalog.EmbeddingsManifest
 
 open System
 open System.IO
-open System.Security.Cryptography
 open System.Text
 open YamlDotNet.Core
 open YamlDotNet.RepresentationModel

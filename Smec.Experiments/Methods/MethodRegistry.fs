@@ -224,19 +224,18 @@ let private noProfileOptions (_: Profile) : (string * string) list = []
 /// The protocol note of a method whose grid and budget only its options set.
 let private optionsSetIt (_: Map<string, string>) = "its options set it"
 
+/// The entry of a method that learns nothing: no options, nothing a profile sets, saved under its key.
+let private untrained (key: string) (label: string) (summary: string) (create: MethodFactory) (implementation: string) (load: SavedModelReader -> ICompressor) =
+    { Key = key; Label = label; Trains = false; Summary = summary
+      Options = []; Create = create; Implementation = implementation
+      Saved = { Kind = key; Load = load }
+      ProfileOptions = noProfileOptions; ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#" + key }
+
 let truncation =
-    { Key = Truncation.Kind; Label = "truncation"; Trains = false
-      Summary = "the frozen encoder's first d dims"
-      Options = []; Create = createTruncation; Implementation = "Smec.Core Truncation/2"
-      Saved = { Kind = Truncation.Kind; Load = fun saved -> Truncation.Load saved }
-      ProfileOptions = noProfileOptions; ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#truncation" }
+    untrained Truncation.Kind "truncation" "the frozen encoder's first d dims" createTruncation "Smec.Core Truncation/2" (fun saved -> Truncation.Load saved)
 
 let pca =
-    { Key = Pca.Kind; Label = "PCA"; Trains = false
-      Summary = "the top d principal directions of the corpus embeddings"
-      Options = []; Create = createPca; Implementation = "Smec.Core Pca/2"
-      Saved = { Kind = Pca.Kind; Load = fun saved -> Pca.Load saved }
-      ProfileOptions = noProfileOptions; ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#pca" }
+    untrained Pca.Kind "PCA" "the top d principal directions of the corpus embeddings" createPca "Smec.Core Pca/2" (fun saved -> Pca.Load saved)
 
 /// MRL is SMEC's module with SMRL, ADS and S-XBM off: it saves as a SMEC model.
 let mrl =

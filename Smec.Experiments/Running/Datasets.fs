@@ -5,7 +5,6 @@ module Smec.Experiments.Running.Datasets
 
 open System
 open System.IO
-open System.Security.Cryptography
 open Smec.Core.Data
 open Smec.Core.Data.Manifests
 open Smec.Core.Methods

@@ -3,7 +3,6 @@
 module Smec.Experiments.Store.ConfigHash
 
 open System.IO
-open System.Security.Cryptography
 open System.Text
 open System.Text.Json
 open System.Text.Json.Nodes

@@ -13,6 +13,7 @@ open Argu
 open TorchSharp
 open Smec.Core.Retrieval
 open Smec.Core.Runtime
+open Smec.Experiments.Methods
 
 type BenchArgs =
     | [<Unique>] Queries of int
@@ -224,7 +225,7 @@ let private rssGrowth (name: string) (step: unit -> unit) (settle: int) (measure
 
 /// The MRL step alone, then MRL's 8-member ensemble step over the same number of member steps.
 let private memoryGrowth (settle: int) (measured: int) =
-    let case = BenchSteps.build "mrl" 1L
+    let case = BenchSteps.build MethodRegistry.mrl.Key 1L
     try rssGrowth "mrl" (fun () -> case.Step() |> ignore) settle measured
     finally case.Dispose()
     let members = 8

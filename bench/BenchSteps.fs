@@ -15,6 +15,7 @@ open Smec.Core.Methods.Baselines
 open Smec.Core.Methods.SmecMethod
 open Smec.Core.Storage
 open Smec.Core.Training
+open Smec.Experiments.Methods
 
 /// The shapes of the torch.catalog's local profile (384-d MiniLM; ladder 384 -> 192 -> 96 -> 48 -> 24).
 [<Literal>]
@@ -53,7 +54,7 @@ type StepCase =
 /// adaptors' 384-384-384 residual MLP alone on Matryoshka-Adaptor's 704 rows (64 anchors, 640
 /// neighbours), forward, backward and Adam, no loss terms. It separates the matrix products, which
 /// both sides hand to a BLAS, from the loss operations around them.
-let cases = [ "mrl"; "smec"; "ma-unsupervised"; "ma-supervised"; "search-adaptor"; "adaptor-mlp" ]
+let cases = [ MethodRegistry.mrl.Key; MethodRegistry.smec.Key; "ma-unsupervised"; "ma-supervised"; MethodRegistry.searchAdaptor.Key; "adaptor-mlp" ]
 
 let targetOf (key: string) = if key = "adaptor-mlp" then "diagnostic" else "<= 1.0x"
 
@@ -105,7 +106,7 @@ let build (key: string) (seed: int64) : StepCase =
     Smec.Core.Runtime.Determinism.Seed seed |> ignore
     let generator = new torch.Generator(uint64 seed)
     match key with
-    | "mrl" ->
+    | key when key = MethodRegistry.mrl.Key ->
         // MRL: one 384 -> 192 layer trained with the nested InfoNCE loss over every prefix (AdamW).
         let b = batch SmecBatch generator
         let layer = torch.nn.Linear(int64 Dim, int64 prefixes.[0])
@@ -115,7 +116,7 @@ let build (key: string) (seed: int64) : StepCase =
           Step = stepWith optimizer (fun () -> nestedInfoNce (layer.forward b.Queries) (layer.forward b.Docs) b)
           Exported = batchTensors b @ parametersOf "layer." layer
           Dispose = fun () -> optimizer.Dispose(); layer.Dispose() }
-    | "smec" ->
+    | key when key = MethodRegistry.smec.Key ->
         // SMEC's first SMRL step at the local settings: a 384 -> 192 layer, ADS keeping 96 of its 192 dims
         // (Gumbel top-k, straight-through relaxed top-k, temperature 1 as at the start of the anneal), S-XBM
         // on each query's 10 nearest of 4,096 memory entries (the anchor cosines looked up in ItemCosines, as
@@ -205,7 +206,7 @@ let build (key: string) (seed: int64) : StepCase =
             batchTensors b @ [ "anchors", anchors; "neighbours", neighbours ]
             @ parametersOf "adaptor." adaptor @ buffersOf "adaptor." adaptor
           Dispose = fun () -> optimizer.Dispose(); adaptor.Dispose() }
-    | "search-adaptor" ->
+    | key when key = MethodRegistry.searchAdaptor.Key ->
         // Search-Adaptor at 96 dims: pairwise ranking loss on the projected embeddings, alpha x L1 recovery,
         // beta x query prediction (the grid point alpha = beta = 0.1).
         let b = batch AdaptorBatch generator

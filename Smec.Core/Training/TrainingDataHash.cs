@@ -1,3 +1,4 @@
+using Smec.Core.Data;
 using System.Security.Cryptography;
 using System.Text;
 using Smec.Core.Methods;
@@ -38,9 +39,8 @@ public static class TrainingDataHash
     }
 
     /// <summary>A short form for messages (the first 12 hex digits).</summary>
-    public static string Short(string identity) =>
-        identity.StartsWith("sha256:") && identity.Length > 19 ? identity[..19] : identity;
+    public static string Short(string identity) => FileChecksums.Short(identity);
 
     /// <summary>SHA-256 of a text (settings fingerprints), in the same form.</summary>
-    public static string OfText(string text) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+    public static string OfText(string text) => "sha256:" + FileChecksums.Sha256OfText(text);
 }

@@ -1,7 +1,8 @@
-/// The one method registry: a method key ("smec", "pca", ...) -> its table label, whether it
-/// learns, its options (names, types, defaults) and the factory of its ICompressor. The catalog,
-/// sweeps, the side commands, scripts and notebooks all name methods through it; adding a method
-/// is its class plus one entry (`MethodRegistry.With`).
+/// The one method registry: a method key -> its table label, whether it learns, its options (names,
+/// types, defaults), the factory of its ICompressor, its saved-model kind and loader, the options
+/// each catalog profile gives it, its note in a report's protocol table and its docs section. The
+/// catalog, sweeps, `smec train`, `smec compress`, the side commands, scripts and notebooks all
+/// know methods through it only; adding a method is its class plus one entry (`MethodRegistry.With`).
 module Smec.Experiments.Methods.MethodRegistry
 
 open Smec.Core.Methods
@@ -20,9 +21,19 @@ type MethodRequest =
       Dims: int list
       InputDim: int
       Budget: TrainingBudget option
-      Seed: int64 }
+      Seed: int64
+      /// Run controls that change no number: the progress display, and a checkpoint path prefix an
+      /// interrupted fit resumes from (`smec train --checkpoint`; SMEC and MRL checkpoint).
+      Progress: bool
+      CheckpointPath: string option }
 
 type MethodFactory = MethodRequest -> ICompressor
+
+/// How a fitted model of a method is stored: the kind its saved-model manifest names (the class's
+/// `Kind`), and the loader that builds it back from a SavedModel folder.
+type SavedForm =
+    { Kind: string
+      Load: SavedModelReader -> ICompressor }
 
 type MethodEntry =
     { Key: string
@@ -36,7 +47,17 @@ type MethodEntry =
       Create: MethodFactory
       /// The implementation and the version of its code path ("Smec.Core Pca/2"), part of every result
       /// key: bump the version when the code changes numbers in a way no option records.
-      Implementation: string }
+      Implementation: string
+      /// Its saved-model kind and loader (what `smec compress` and SavedModel.Load use).
+      Saved: SavedForm
+      /// The options a catalog profile gives the method on top of its defaults (part of the configs,
+      /// so of the result keys, of every catalog cell and sweep point of that profile).
+      ProfileOptions: Profile -> (string * string) list
+      /// Why the method's grid or budget can differ from the other rows' in a report's protocol
+      /// table, given the row's options.
+      ProtocolNote: Map<string, string> -> string
+      /// Where the method is described: a docs page and section anchor ("docs/METHOD.md#pca").
+      Docs: string }
 
 type MethodRegistry =
     { Entries: Map<string, MethodEntry> }
@@ -63,6 +84,16 @@ type MethodRegistry =
     /// The registry with one more (or a replaced) entry.
     member this.With(entry: MethodEntry) = { Entries = this.Entries.Add(entry.Key, entry) }
 
+    /// The saved-model loaders of the entries, by kind (entries that share a class share its kind).
+    member this.Loaders : System.Collections.Generic.IReadOnlyDictionary<string, System.Func<SavedModelReader, ICompressor>> =
+        let loaders = System.Collections.Generic.Dictionary<string, System.Func<SavedModelReader, ICompressor>>(System.StringComparer.Ordinal)
+        for entry in this.Entries.Values do
+            loaders[entry.Saved.Kind] <- System.Func<SavedModelReader, ICompressor>(entry.Saved.Load)
+        loaders
+
+    /// Load any saved model whose kind an entry knows.
+    member this.Load(directory: string) : ICompressor = SavedModel.Load(directory, this.Loaders)
+
 /// The SMEC ladder for an experiment: the input dim, then every requested dim below it, largest first.
 let ladder (inputDim: int) (dims: int list) =
     inputDim :: (dims |> List.filter (fun d -> d < inputDim) |> List.distinct |> List.sortDescending)
@@ -74,15 +105,19 @@ let private budgetOf (request: MethodRequest) =
 
 let private dimsOf (request: MethodRequest) = System.Collections.Generic.List<int>(request.Dims)
 
-/// The shared training loop's options for a catalog training budget.
-let trainingOptionsOf (budget: TrainingBudget) =
+let private loopOptions (budget: TrainingBudget) (progress: bool) (checkpointPath: string option) =
     TrainingOptions(
         MaxSteps = budget.MaxSteps,
         BatchSize = budget.BatchSize,
         LearningRate = budget.LearningRate,
         EvaluateEvery = budget.ValidateEvery,
-        Patience = budget.Patience
+        Patience = budget.Patience,
+        Progress = progress,
+        CheckpointPath = Option.toObj checkpointPath
     )
+
+/// The shared training loop's options for a catalog training budget.
+let trainingOptionsOf (budget: TrainingBudget) = loopOptions budget true None
 
 // ---- options of each method -----------------------------------------------------------------
 
@@ -119,11 +154,11 @@ let private number (options: Map<string, string>) name =
 
 // ---- factories ------------------------------------------------------------------------------
 
-let private truncation (request: MethodRequest) : ICompressor = new Truncation(dimsOf request)
+let private createTruncation (request: MethodRequest) : ICompressor = new Truncation(dimsOf request)
 
-let private pca (request: MethodRequest) : ICompressor = new Pca(dimsOf request)
+let private createPca (request: MethodRequest) : ICompressor = new Pca(dimsOf request)
 
-let private matryoshkaAdaptor (request: MethodRequest) : ICompressor =
+let private createMatryoshkaAdaptor (request: MethodRequest) : ICompressor =
     let budget = budgetOf request
     let options =
         MethodOptions.apply
@@ -132,12 +167,13 @@ let private matryoshkaAdaptor (request: MethodRequest) : ICompressor =
                 BatchSize = budget.BatchSize,
                 LearningRate = budget.LearningRate,
                 EvaluateEvery = budget.ValidateEvery,
-                PatienceSteps = budget.Patience * budget.ValidateEvery
+                PatienceSteps = budget.Patience * budget.ValidateEvery,
+                Progress = request.Progress
             ))
             request.Options
     new MatryoshkaAdaptor(dimsOf request, options)
 
-let private searchAdaptor (request: MethodRequest) : ICompressor =
+let private createSearchAdaptor (request: MethodRequest) : ICompressor =
     let budget = budgetOf request
     let grid =
         match request.Options["grid"] with
@@ -152,7 +188,8 @@ let private searchAdaptor (request: MethodRequest) : ICompressor =
                 BatchSize = budget.BatchSize,
                 LearningRate = budget.LearningRate,
                 EvaluateEvery = budget.ValidateEvery,
-                PatienceSteps = budget.Patience * budget.ValidateEvery
+                PatienceSteps = budget.Patience * budget.ValidateEvery,
+                Progress = request.Progress
             ))
             request.Options
     new SearchAdaptor(dimsOf request, options)
@@ -167,36 +204,100 @@ let private smecCompressor (fixedModules: bool option) (request: MethodRequest) 
             let flag = if on then "true" else "false"
             MethodOptions.apply options (Map.ofList [ "smrl", flag; "ads", flag; "sxbm", flag ])
         | None -> options
-    new SmecCompressor(options, MethodOptions.apply (trainingOptionsOf budget) request.Options)
+    new SmecCompressor(options, MethodOptions.apply (loopOptions budget request.Progress request.CheckpointPath) request.Options)
 
 // ---- the standard registry ------------------------------------------------------------------
 
-let private entries =
-    [ { Key = "truncation"; Label = "truncation"; Trains = false
-        Summary = "the frozen encoder's first d dims"
-        Options = []; Create = truncation; Implementation = "Smec.Core Truncation/2" }
-      { Key = "pca"; Label = "PCA"; Trains = false
-        Summary = "the top d principal directions of the corpus embeddings"
-        Options = []; Create = pca; Implementation = "Smec.Core Pca/2" }
-      { Key = "mrl"; Label = "MRL"; Trains = true
-        Summary = "one linear layer trained with the summed nested (Matryoshka) losses, prefix dims"
-        Options = mrlSpecs; Create = smecCompressor (Some false); Implementation = "Smec.Core SmecCompressor(MRL)/2" }
-      { Key = "search-adaptor"; Label = "Search-Adaptor"; Trains = true
-        Summary = "one adaptor per target dim, ranking loss with recovery and query-prediction regularisers"
-        Options = searchAdaptorSpecs; Create = searchAdaptor; Implementation = "Smec.Core SearchAdaptor/2" }
-      { Key = "matryoshka-adaptor"; Label = "Matryoshka-Adaptor"; Trains = true
-        Summary = "a residual adaptor trained with nested similarity-preservation losses, then a ranking loss"
-        Options = matryoshkaSpecs; Create = matryoshkaAdaptor; Implementation = "Smec.Core MatryoshkaAdaptor/4" }
-      { Key = "smec"; Label = "SMEC"; Trains = true
-        Summary = "sequential Matryoshka steps (SMRL) with adaptive dimension selection (ADS) and cross-batch memory (S-XBM)"
-        Options = smecSpecs; Create = smecCompressor None; Implementation = "Smec.Core SmecCompressor/2" } ]
+/// The local profile's one selection protocol for every trained method: the same optimiser as SMEC
+/// (AdamW, weight decay 0.01; the adaptors' papers report Adam without decay, which the paper
+/// profile keeps), the same ranking-loss candidates (InfoNCE and pairwise, the better on
+/// validation), and the same step budget per trained dim (Matryoshka-Adaptor's one adaptor serves
+/// every dim, so its budget is counted per trained dim; MRL's single layer gets SMEC's whole chain
+/// budget, see SmecCompressor.StepBudget). Search-Adaptor trains one adaptor per (dim, grid point),
+/// so it keeps one (alpha, beta) point (0.1, 0.01) and searches the loss forms: 2 points, as
+/// Matryoshka-Adaptor, MRL and SMEC (whose ADS starts from the log-variance: one start, so 2 points too).
+let private sharedOptimiser = [ "optimizer", "adam-w"; "weight_decay", "0.01" ]
+
+/// A method whose profiles add nothing to its defaults.
+let private noProfileOptions (_: Profile) : (string * string) list = []
+
+/// The protocol note of a method whose grid and budget only its options set.
+let private optionsSetIt (_: Map<string, string>) = "its options set it"
+
+/// The entry of a method that learns nothing: no options, nothing a profile sets, saved under its key.
+let private untrained (key: string) (label: string) (summary: string) (create: MethodFactory) (implementation: string) (load: SavedModelReader -> ICompressor) =
+    { Key = key; Label = label; Trains = false; Summary = summary
+      Options = []; Create = create; Implementation = implementation
+      Saved = { Kind = key; Load = load }
+      ProfileOptions = noProfileOptions; ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#" + key }
+
+let truncation =
+    untrained Truncation.Kind "truncation" "the frozen encoder's first d dims" createTruncation "Smec.Core Truncation/2" (fun saved -> Truncation.Load saved)
+
+let pca =
+    untrained Pca.Kind "PCA" "the top d principal directions of the corpus embeddings" createPca "Smec.Core Pca/2" (fun saved -> Pca.Load saved)
+
+/// MRL is SMEC's module with SMRL, ADS and S-XBM off: it saves as a SMEC model.
+let mrl =
+    { Key = "mrl"; Label = "MRL"; Trains = true
+      Summary = "one linear layer trained with the summed nested (Matryoshka) losses, prefix dims"
+      Options = mrlSpecs; Create = smecCompressor (Some false); Implementation = "Smec.Core SmecCompressor(MRL)/2"
+      Saved = { Kind = SmecCompressor.Kind; Load = fun saved -> SmecCompressor.Load saved }
+      ProfileOptions = noProfileOptions; ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#mrl" }
+
+let searchAdaptor =
+    { Key = SearchAdaptor.Kind; Label = "Search-Adaptor"; Trains = true
+      Summary = "one adaptor per target dim, ranking loss with recovery and query-prediction regularisers"
+      Options = searchAdaptorSpecs; Create = createSearchAdaptor; Implementation = "Smec.Core SearchAdaptor/2"
+      Saved = { Kind = SearchAdaptor.Kind; Load = fun saved -> SearchAdaptor.Load saved }
+      ProfileOptions =
+        function
+        | Local -> [ "grid", "single"; "ranking_loss_candidates", "info-nce,pairwise" ] @ sharedOptimiser
+        | Paper -> [] // the paper's Adam, pairwise loss and 3 x 3 grid are the defaults
+      ProtocolNote = fun _ -> "its paper's (alpha, beta) regulariser grid is searched per dim"
+      Docs = "docs/METHOD.md#search-adaptor" }
+
+let matryoshkaAdaptor =
+    { Key = MatryoshkaAdaptor.Kind; Label = "Matryoshka-Adaptor"; Trains = true
+      Summary = "a residual adaptor trained with nested similarity-preservation losses, then a ranking loss"
+      Options = matryoshkaSpecs; Create = createMatryoshkaAdaptor; Implementation = "Smec.Core MatryoshkaAdaptor/4"
+      Saved = { Kind = MatryoshkaAdaptor.Kind; Load = fun saved -> MatryoshkaAdaptor.Load saved }
+      ProfileOptions =
+        function
+        | Local -> [ "budget", "per-trained-dim" ] @ sharedOptimiser
+        // The paper's variants feed the raw embeddings to the adaptor; its Adam and 5000 steps per stage are the defaults.
+        | Paper -> [ "input", "raw" ]
+      ProtocolNote =
+        fun options ->
+            if options.TryFind "supervised" = Some "false" then "the unsupervised variant has no ranking loss and stops without labels"
+            else "two stages (unsupervised, then supervised), each with the stated budget"
+      Docs = "docs/METHOD.md#matryoshka-adaptor" }
+
+let smec =
+    { Key = SmecCompressor.Kind; Label = "SMEC"; Trains = true
+      Summary = "sequential Matryoshka steps (SMRL) with adaptive dimension selection (ADS) and cross-batch memory (S-XBM)"
+      Options = smecSpecs; Create = smecCompressor None; Implementation = "Smec.Core SmecCompressor/2"
+      Saved = { Kind = SmecCompressor.Kind; Load = fun saved -> SmecCompressor.Load saved }
+      ProfileOptions = noProfileOptions
+      ProtocolNote =
+        fun options ->
+            if options.TryFind "ads" = Some "false" then "its options set it"
+            else "its ADS logits learn at their own rate without weight decay (they start on another scale than weights); with option ads_init_candidates it also chooses its initialisation on validation"
+      Docs = "docs/METHOD.md#smec--smrl--ads--s-xbm" }
 
 /// The registry the `smec` command, the catalog and scripts use.
 let standard : MethodRegistry =
-    { Entries = entries |> List.map (fun e -> e.Key, e) |> Map.ofList }
+    { Entries = [ truncation; pca; mrl; searchAdaptor; matryoshkaAdaptor; smec ] |> List.map (fun e -> e.Key, e) |> Map.ofList }
 
 /// The entry of a standard key (the catalog's own keys: a missing one is a bug).
 let entry (key: string) =
     match standard.TryEntry key with
     | Some e -> e
     | None -> failwithf "the standard registry has no method '%s'" key
+
+/// The options a profile gives a standard method ([] for a key the standard registry does not hold:
+/// a method registered by a script is not part of the catalog's profiles).
+let profileOptions (profile: Profile) (key: string) =
+    match standard.TryEntry key with
+    | Some e -> e.ProfileOptions profile
+    | None -> []

@@ -6,6 +6,7 @@ module Smec.Experiments.Reports.Html
 open System.Net
 open System.Text
 open Plotly.NET
+open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.Published
 open Smec.Experiments.Verdicts.Checks
@@ -17,8 +18,8 @@ let private encode (text: string) = WebUtility.HtmlEncode text
 /// One colour per method, the same for our curve (solid) and the paper's (dashed).
 let private colourOf (series: string) =
     let palette =
-        [ "SMEC", "#d62728"; "Matryoshka-Adaptor", "#2ca02c"; "Search-Adaptor", "#ff7f0e"; "PCA", "#1f77b4"
-          "MRL truncation", "#7f7f7f"; "truncation", "#7f7f7f"; "MRL", "#8c564b" ]
+        [ Profiles.smec.Row, "#d62728"; Profiles.matryoshkaAdaptor.Row, "#2ca02c"; Profiles.searchAdaptor.Row, "#ff7f0e"; Profiles.pca.Row, "#1f77b4"
+          "MRL truncation", "#7f7f7f"; Profiles.truncation.Row, "#7f7f7f"; Profiles.mrl.Row, "#8c564b" ]
     palette |> List.tryFind (fun (name, _) -> series.EndsWith name) |> Option.map (snd >> Color.fromString)
 
 let private line (x: string list) (y: float list) (name: string) (dashed: bool) =

@@ -80,7 +80,7 @@ type private Subsets = Smec.Core.Analysis.DimensionSubsets
 /// split only scores fixed selections; nothing is chosen on it), the share of the d most important
 /// dims it keeps (importance = the validation nDCG@10 drop when a dim is zeroed; ties broken at random
 /// with option tie_seed, so no selection is favoured), the share that lies in the prefix 0..d-1, and
-/// the chance level d / D. Methods: "smec" (ADS trained alone over the dims), "truncation" (the
+/// the chance level d / D. Methods: SMEC's key (ADS trained alone over the dims), truncation's (the
 /// prefix), "random" (option random_subsets seeded subsets of size d: their mean, and sd/min/max).
 let dimensionImportance (context: ProbeContext) : ProbeOutput =
     let config = context.Config
@@ -117,8 +117,8 @@ let dimensionImportance (context: ProbeContext) : ProbeOutput =
               sprintf "prefix_overlap@%d" d, prefixShare d dims
               sprintf "chance_share@%d" d, float d / float width ]
         match config.Method with
-        | "truncation" -> one (Array.init d int64), []
-        | "smec" ->
+        | key when key = MethodRegistry.truncation.Key -> one (Array.init d int64), []
+        | key when key = MethodRegistry.smec.Key ->
             let budget = config.Budget |> Option.defaultWith (fun () -> failwith "importance probe: ADS learns, so the experiment needs a training budget")
             let selection = EmbeddingDimensionSelector.Fit(set, d, SmecOptions(), MethodRegistry.trainingOptionsOf budget, config.Seed)
             one selection.Indices,
@@ -154,7 +154,7 @@ let dimensionImportance (context: ProbeContext) : ProbeOutput =
       Notes =
         [ sprintf "importance = validation nDCG@10 minus nDCG@10 with that dim zeroed (validation queries only); %d of %d dims share their importance value with another dim, ties broken at random (seed %d)" ties width tieSeed
           "subset nDCG@10: retrieval with only the selected dims (validation queries; test queries only score the fixed selections)"
-          if config.Method = "smec" then "ADS trained alone over the encoder's own dims (Smec.Core EmbeddingDimensionSelector), SMEC's loss forms, ADS initialisations and anneal, chosen on validation"
+          if config.Method = MethodRegistry.smec.Key then "ADS trained alone over the encoder's own dims (Smec.Core EmbeddingDimensionSelector), SMEC's loss forms, ADS initialisations and anneal, chosen on validation"
           if config.Method = "random" then sprintf "%d random subsets per size (seeded): mean, sd, min, max" randomCount ] }
 
 let standard : ProbeRegistry =

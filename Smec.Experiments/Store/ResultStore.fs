@@ -96,7 +96,7 @@ let toJson (result: ExperimentResult) = toJsonWith true result
 let private checksumOf (o: JsonObject) =
     let copy = o.DeepClone().AsObject()
     copy.Remove "checksum" |> ignore
-    "sha256:" + Convert.ToHexStringLower(Security.Cryptography.SHA256.HashData(Text.Encoding.UTF8.GetBytes(copy.ToJsonString())))
+    "sha256:" + Smec.Core.Data.FileChecksums.Sha256OfText(copy.ToJsonString())
 
 let save (resultsDir: string) (result: ExperimentResult) =
     let o = toJson result

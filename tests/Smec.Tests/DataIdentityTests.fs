@@ -39,4 +39,16 @@ let identityInVerdicts =
             for cell in spec.Cells do
                 Expect.equal (Smec.Experiments.Running.Datasets.cellDataIdentity cell.Value) "" (sprintf "%s/%s/%s" cell.Panel cell.Row cell.Column)
             Expect.equal (Smec.Experiments.Running.Datasets.identityName "scifact") (Some DataIdentity.ReferenceName) "the mirror's SciFact is the reference copy"
+
+        testCase "one checksum helper: a text's SHA-256 equals its file's, cut only to the named lengths" <| fun () ->
+            use dir = new TempDir()
+            let path = Path.Combine(dir.Path, "text.txt")
+            File.WriteAllText(path, "smec-data scifact\n")
+            let full = FileChecksums.Sha256OfText "smec-data scifact\n"
+            Expect.equal full (FileChecksums.Sha256 path) "text and file hash alike (lower-case hex)"
+            Expect.equal full.Length 64 "64 hex digits"
+            Expect.equal (FileChecksums.Sha256OfText("smec-data scifact\n", HashLength.Identity)) full.[.. 15] "the identity length"
+            Expect.equal (FileChecksums.Short full) full.[.. 11] "messages: 12 digits"
+            Expect.equal (FileChecksums.Short("sha256:" + full)) ("sha256:" + full.[.. 11]) "after the sha256: prefix"
+            Expect.equal (FileChecksums.Short "abc") "abc" "a short text stays"
     ]

@@ -47,7 +47,7 @@ let specTests =
             Expect.isNone pca.Budget "and no budget"
             let smec = plan.Points[2].Config
             Expect.equal smec.Budget (Some Profiles.localBudget) "the local profile's budget"
-            Expect.equal smec.Split (Profiles.localSplit "scifact") "the catalog's split rule"
+            Expect.equal smec.Split (SplitRules.ofDataset "scifact") "the catalog's split rule"
             Expect.equal smec.Dims [ 24; 48 ] "the spec's dims"
 
         testCase "a script-built spec equals the YAML one" <| fun () ->

@@ -226,10 +226,10 @@ let private rssGrowth (name: string) (step: unit -> unit) (settle: int) (measure
 /// The MRL step alone, then MRL's 8-member ensemble step over the same number of member steps.
 let private memoryGrowth (settle: int) (measured: int) =
     let case = BenchSteps.build MethodRegistry.mrl.Key 1L
-    try rssGrowth "mrl" (fun () -> case.Step() |> ignore) settle measured
+    try rssGrowth MethodRegistry.mrl.Key (fun () -> case.Step() |> ignore) settle measured
     finally case.Dispose()
     let members = 8
-    let ensemble = BenchEnsembleSteps.build "mrl" members 1L
+    let ensemble = BenchEnsembleSteps.build MethodRegistry.mrl.Key members 1L
     try rssGrowth (sprintf "the mrl ensemble of %d" members) (fun () -> ensemble.Step() |> ignore) (max 1 (settle / members)) (max 1 (measured / members))
     finally ensemble.Dispose()
 

@@ -11,10 +11,11 @@ open TorchSharp.Modules
 open Smec.Core.Losses
 open Smec.Core.Methods.Baselines
 open Smec.Core.Methods.SmecMethod
+open Smec.Experiments.Methods
 open Smec.Core.Training
 
 /// The methods whose ensemble step the bench times (each has an IEnsembleTask); the PyTorch case is key + "-ensemble".
-let cases = [ "mrl"; "search-adaptor" ]
+let cases = [ MethodRegistry.mrl.Key; MethodRegistry.searchAdaptor.Key ]
 
 /// Members per ensemble row: 1 (the cost of the batched form itself), then two ensemble sizes.
 let memberCounts = [ 1; 8; 32 ]
@@ -50,7 +51,7 @@ let build (key: string) (members: int) (seed: int64) : EnsembleCase =
     try
         let stacked name = torch.stack([| for case in solo -> (exportedTensor case name).detach() |])
         match key with
-        | "mrl" ->
+        | key when key = MethodRegistry.mrl.Key ->
             let queries, docs = stacked "queries", stacked "docs"                 // [K, B, D], [K, 2B, D]
             let relevance, positive = stacked "relevance", stacked "positive_column"
             let weight = new Parameter(stacked "layer.weight")                  // [K, 192, 384]
@@ -77,7 +78,7 @@ let build (key: string) (members: int) (seed: int64) : EnsembleCase =
               Dispose = fun () ->
                 optimizer.Dispose(); active.Dispose(); batch.Dispose(); items.Dispose(); weight.Dispose(); bias.Dispose()
                 for t in [ queries; docs; relevance; positive ] do t.Dispose() }
-        | "search-adaptor" ->
+        | key when key = MethodRegistry.searchAdaptor.Key ->
             // Search-Adaptor at 96 dims, alpha = beta = 0.1, pairwise loss: SearchAdaptorEnsemble's step.
             let queries, docs = stacked "queries", stacked "docs"                 // [K, B, D], [K, 2B, D]
             let relevance, positive = stacked "relevance", stacked "positive_column"

@@ -54,7 +54,9 @@ let options (budget: Smec.Experiments.Catalog.Model.TrainingBudget) (methodOptio
           yield whole "--validation-queries" validationQueries 1
           for flag, name, rule in optionRanges do
               match methodOptions.TryFind name with
-              | Some text -> yield rule (sprintf "%s (option %s)" flag name) (number text)
+              | Some text ->
+                  let r = rule flag (number text)
+                  yield { r with Expected = sprintf "%s (option %s)" r.Expected name }
               | None -> () ]
     match rules |> List.tryFind (fun r -> not r.Holds) with
     | Some r -> userError "%s: %s is out of range; expected %s" r.Flag r.Value r.Expected

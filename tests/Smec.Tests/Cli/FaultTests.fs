@@ -160,15 +160,18 @@ let reproduceFaults =
         sameBytes (cells reference) (cells shared) "cells.csv of the shared folder"
         noPartialFiles shared
 
-/// An embeddings manifest of 4-d vectors on SciFact ids, standing for the given paper encoder.
+/// An embeddings manifest of 4-d vectors on SciFact ids, standing for the given paper encoder:
+/// 5 documents, 40 judged queries (enough to halve into train and test with 12 held out for
+/// validation, which every manifest entry is checked for before anything runs).
 let private writeManifest (dir: string) (standsFor: string) (nanAt: int option) =
     let values = Array.init 20 (fun i -> float32 (i % 7) + 0.5f)
     nanAt |> Option.iter (fun i -> values.[i] <- nanf)
+    let queries = 40
     Npy.WriteFloat32(Path.Combine(dir, "docs.npy"), ReadOnlySpan values, 5, 4)
-    Npy.WriteFloat32(Path.Combine(dir, "queries.npy"), ReadOnlySpan(Array.init 12 (fun i -> float32 (i % 5) + 0.5f)), 3, 4)
+    Npy.WriteFloat32(Path.Combine(dir, "queries.npy"), ReadOnlySpan(Array.init (4 * queries) (fun i -> float32 (i % 5) + 0.5f)), queries, 4)
     File.WriteAllText(Path.Combine(dir, "docs.ids.txt"), "d1\nd2\nd3\nd4\nd5\n")
-    File.WriteAllText(Path.Combine(dir, "queries.ids.txt"), "q1\nq2\nq3\n")
-    File.WriteAllText(Path.Combine(dir, "qrels.txt"), "q1 0 d1 1\n")
+    File.WriteAllText(Path.Combine(dir, "queries.ids.txt"), String.concat "" [ for q in 1 .. queries -> sprintf "q%d\n" q ])
+    File.WriteAllText(Path.Combine(dir, "qrels.txt"), String.concat "" [ for q in 1 .. queries -> sprintf "q%d 0 d%d 1\n" q (1 + q % 5) ])
     let path = Path.Combine(dir, "manifest.yaml")
     File.WriteAllText(path,
         sprintf "embeddings:\n  - encoder: my-encoder\n    stands_for: %s\n    dataset: scifact\n    corpus: docs.npy\n    corpus_ids: docs.ids.txt\n    queries: queries.npy\n    query_ids: queries.ids.txt\n    qrels_test: qrels.txt\n" standsFor)

@@ -54,13 +54,13 @@ let build (key: string) (members: int) (seed: int64) : EnsembleCase =
         | "mrl" ->
             let queries, docs = stacked "queries", stacked "docs"                 // [K, B, D], [K, 2B, D]
             let relevance, positive = stacked "relevance", stacked "positive_column"
-            let weight = new Parameter(EnsembleLayers.InputMajor [ for case in solo -> (exportedTensor case "layer.weight").detach() ]) // [K, 384, 192]
+            let weight = new Parameter(stacked "layer.weight")                  // [K, 192, 384]
             let bias = new Parameter(stacked "layer.bias")                      // [K, 192]
             let items, batch = stackedBatch queries docs relevance positive members
             let optimizer = new AdamOptimizer([| weight; bias |], 1e-3, 0.01, decoupled = true)
             let active = new MemberMask(members)
             let forms = Array.create members RankingLossForm.InfoNce
-            let views = Array.append [| int weight.shape.[2] |] BenchSteps.prefixes.[1..]
+            let views = Array.append [| int weight.shape.[1] |] BenchSteps.prefixes.[1..]
             let step () =
                 use scope = torch.NewDisposeScope()
                 optimizer.ZeroGrad()
@@ -70,11 +70,11 @@ let build (key: string) (members: int) (seed: int64) : EnsembleCase =
                 losses.data<float32>().ToArray()
             { Key = key
               Members = members
-              Description = sprintf "MRL x %d: input-major [K,384,192] layer, batched nested InfoNCE over %A, batch %d per member, AdamW" members BenchSteps.prefixes BenchSteps.SmecBatch
+              Description = sprintf "MRL x %d: [K,192,384] layer, batched nested InfoNCE over %A, batch %d per member, AdamW" members BenchSteps.prefixes BenchSteps.SmecBatch
               Step = step
               Exported =
                 [ "queries", queries; "docs", docs; "relevance", relevance; "positive_column", positive
-                  "layer.weight", weight.transpose(1L, 2L); "layer.bias", (bias :> torch.Tensor) ]
+                  "layer.weight", (weight :> torch.Tensor); "layer.bias", (bias :> torch.Tensor) ]
               Dispose = fun () ->
                 optimizer.Dispose(); active.Dispose(); batch.Dispose(); items.Dispose(); weight.Dispose(); bias.Dispose()
                 for t in [ queries; docs; relevance; positive ] do t.Dispose() }
@@ -83,13 +83,12 @@ let build (key: string) (members: int) (seed: int64) : EnsembleCase =
             let queries, docs = stacked "queries", stacked "docs"                 // [K, B, D], [K, 2B, D]
             let relevance, positive = stacked "relevance", stacked "positive_column"
             let parameter name = new Parameter(stacked name) :> torch.Tensor
-            let weight name = new Parameter(EnsembleLayers.InputMajor [ for case in solo -> (exportedTensor case name).detach() ]) :> torch.Tensor
             let weights =
                 SearchAdaptorWeights(
-                    weight "model.adaptor.hidden.weight", parameter "model.adaptor.hidden.bias",
-                    weight "model.adaptor.output.weight", parameter "model.adaptor.output.bias",
-                    weight "model.projection.weight", parameter "model.projection.bias",
-                    weight "predictor.weight", parameter "predictor.bias")
+                    parameter "model.adaptor.hidden.weight", parameter "model.adaptor.hidden.bias",
+                    parameter "model.adaptor.output.weight", parameter "model.adaptor.output.bias",
+                    parameter "model.projection.weight", parameter "model.projection.bias",
+                    parameter "predictor.weight", parameter "predictor.bias")
             let items, batch = stackedBatch queries docs relevance positive members
             let optimizer = new AdamOptimizer(weights.All |> Array.map (fun t -> t :?> Parameter), 1e-3, 0.0, decoupled = false)
             let active = new MemberMask(members)
@@ -108,11 +107,10 @@ let build (key: string) (members: int) (seed: int64) : EnsembleCase =
               Step = step
               Exported =
                 [ "queries", queries; "docs", docs; "relevance", relevance; "positive_column", positive
-                  // PyTorch's side takes Linear's [K, out, in] layout.
-                  "model.adaptor.hidden.weight", weights.Hidden.transpose(1L, 2L); "model.adaptor.hidden.bias", weights.HiddenBias
-                  "model.adaptor.output.weight", weights.Output.transpose(1L, 2L); "model.adaptor.output.bias", weights.OutputBias
-                  "model.projection.weight", weights.Projection.transpose(1L, 2L); "model.projection.bias", weights.ProjectionBias
-                  "predictor.weight", weights.Predictor.transpose(1L, 2L); "predictor.bias", weights.PredictorBias ]
+                  "model.adaptor.hidden.weight", weights.Hidden; "model.adaptor.hidden.bias", weights.HiddenBias
+                  "model.adaptor.output.weight", weights.Output; "model.adaptor.output.bias", weights.OutputBias
+                  "model.projection.weight", weights.Projection; "model.projection.bias", weights.ProjectionBias
+                  "predictor.weight", weights.Predictor; "predictor.bias", weights.PredictorBias ]
               Dispose = fun () ->
                 optimizer.Dispose(); active.Dispose(); batch.Dispose(); items.Dispose()
                 for t in weights.All do t.Dispose()

@@ -12,14 +12,13 @@ namespace Smec.Core.Methods.Baselines;
 /// differ in target dim (Search-Adaptor trains one model per dim).</summary>
 public sealed record SearchAdaptorMember(SearchAdaptorModel Model, Linear Predictor, RegularizerWeights Weights, RankingLossForm Form, TrainingSet Set, long Seed);
 
-/// <summary>A Search-Adaptor ensemble's weights, each with the member dim first and input-major
-/// (<see cref="EnsembleLayers.InputMajor"/>). Projections to different target dims are padded to the widest:
-/// member k's projection columns past its dim d_k (and its predictor's rows past d_k) are zero and stay zero
-/// (they carry no value into any loss term, so they get no gradient).</summary>
-/// <param name="Hidden">[K, D, H] and <paramref name="HiddenBias"/> [K, H]: f's first layer.</param>
-/// <param name="Output">[K, H, D] and <paramref name="OutputBias"/> [K, D]: f's second layer (e' = e + f(e)).</param>
-/// <param name="Projection">[K, D, dmax] and <paramref name="ProjectionBias"/> [K, dmax].</param>
-/// <param name="Predictor">[K, dmax, D] and <paramref name="PredictorBias"/> [K, D]: the query predictor.</param>
+/// <summary>A Search-Adaptor ensemble's weights, each with the member dim first. Projections to different
+/// target dims are padded to the widest: member k's rows past its dim d_k (and its predictor's columns past
+/// d_k) are zero and stay zero (they carry no value into any loss term, so they get no gradient).</summary>
+/// <param name="Hidden">[K, H, D] and <paramref name="HiddenBias"/> [K, H]: f's first layer.</param>
+/// <param name="Output">[K, D, H] and <paramref name="OutputBias"/> [K, D]: f's second layer (e' = e + f(e)).</param>
+/// <param name="Projection">[K, dmax, D] and <paramref name="ProjectionBias"/> [K, dmax].</param>
+/// <param name="Predictor">[K, D, dmax] and <paramref name="PredictorBias"/> [K, D]: the query predictor.</param>
 public sealed record SearchAdaptorWeights(Tensor Hidden, Tensor HiddenBias, Tensor Output, Tensor OutputBias,
     Tensor Projection, Tensor ProjectionBias, Tensor Predictor, Tensor PredictorBias)
 {
@@ -73,18 +72,16 @@ public sealed class SearchAdaptorEnsemble : RetrievalEnsembleTask
         {
             Tensor Stacked(Func<SearchAdaptorMember, Tensor> of) =>
                 new Parameter(stack(members.Select(m => of(m).detach()).ToArray()).contiguous());
-            Tensor StackedWeights(Func<SearchAdaptorMember, Tensor> of) =>
-                new Parameter(EnsembleLayers.InputMajor(members.Select(m => of(m).detach())));
             Tensor Param(SearchAdaptorMember m, string name) => m.Model.named_parameters().First(p => p.name == name).parameter;
-            // Pad a member's projection rows / predictor columns (in Linear's [out, in] layout) past its dim with zeros.
+            // Pad a member's projection rows / predictor columns past its dim with zeros.
             Tensor Rows(Tensor t) => nn.functional.pad(t, [0, 0, 0, widest - t.shape[0]]);
             Tensor Entries(Tensor t) => nn.functional.pad(t, [0, widest - t.shape[0]]);
             Tensor Columns(Tensor t) => nn.functional.pad(t, [0, widest - t.shape[1]]);
             _weights = new SearchAdaptorWeights(
-                StackedWeights(m => Param(m, "adaptor.hidden.weight")), Stacked(m => Param(m, "adaptor.hidden.bias")),
-                StackedWeights(m => Param(m, "adaptor.output.weight")), Stacked(m => Param(m, "adaptor.output.bias")),
-                StackedWeights(m => Rows(Param(m, "projection.weight"))), Stacked(m => Entries(Param(m, "projection.bias"))),
-                StackedWeights(m => Columns(m.Predictor.weight!)), Stacked(m => m.Predictor.bias!));
+                Stacked(m => Param(m, "adaptor.hidden.weight")), Stacked(m => Param(m, "adaptor.hidden.bias")),
+                Stacked(m => Param(m, "adaptor.output.weight")), Stacked(m => Param(m, "adaptor.output.bias")),
+                Stacked(m => Rows(Param(m, "projection.weight"))), Stacked(m => Entries(Param(m, "projection.bias"))),
+                Stacked(m => Columns(m.Predictor.weight!)), Stacked(m => m.Predictor.bias!));
             _alpha = tensor(members.Select(m => (float)m.Weights.Alpha).ToArray(), device: _weights.Hidden.device);
             _beta = tensor(members.Select(m => (float)m.Weights.Beta).ToArray(), device: _weights.Hidden.device);
         }
@@ -142,10 +139,10 @@ public sealed class SearchAdaptorEnsemble : RetrievalEnsembleTask
     protected override IReadOnlyList<Tensor> CompressEach(int member, Tensor embeddings, IReadOnlyList<int> dims)
     {
         var w = _weights;
-        var adapted = embeddings.Add(EnsembleLayers.Member(nn.functional.relu(EnsembleLayers.Member(embeddings, w.Hidden[member], w.HiddenBias[member])),
+        var adapted = embeddings.Add(nn.functional.linear(nn.functional.relu(nn.functional.linear(embeddings, w.Hidden[member], w.HiddenBias[member])),
             w.Output[member], w.OutputBias[member]));
         var dim = _members[member].Model.TargetDim;
-        var projected = EnsembleLayers.Member(adapted, w.Projection[member].narrow(1, 0, dim), w.ProjectionBias[member].narrow(0, 0, dim));
+        var projected = nn.functional.linear(adapted, w.Projection[member].narrow(0, 0, dim), w.ProjectionBias[member].narrow(0, 0, dim));
         return dims.Select(d => d == dim ? projected
             : throw new ArgumentException($"Search-Adaptor member {member} compresses to {dim} dims, not {d}")).ToArray();
     }
@@ -160,13 +157,13 @@ public sealed class SearchAdaptorEnsemble : RetrievalEnsembleTask
             var (model, predictor) = (_members[k].Model, _members[k].Predictor);
             var dim = model.TargetDim;
             var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-            parameters["adaptor.hidden.weight"].copy_(_weights.Hidden[k].t());
+            parameters["adaptor.hidden.weight"].copy_(_weights.Hidden[k]);
             parameters["adaptor.hidden.bias"].copy_(_weights.HiddenBias[k]);
-            parameters["adaptor.output.weight"].copy_(_weights.Output[k].t());
+            parameters["adaptor.output.weight"].copy_(_weights.Output[k]);
             parameters["adaptor.output.bias"].copy_(_weights.OutputBias[k]);
-            parameters["projection.weight"].copy_(_weights.Projection[k].narrow(1, 0, dim).t());
+            parameters["projection.weight"].copy_(_weights.Projection[k].narrow(0, 0, dim));
             parameters["projection.bias"].copy_(_weights.ProjectionBias[k].narrow(0, 0, dim));
-            predictor.weight!.copy_(_weights.Predictor[k].narrow(0, 0, dim).t());
+            predictor.weight!.copy_(_weights.Predictor[k].narrow(1, 0, dim));
             predictor.bias!.copy_(_weights.PredictorBias[k]);
         }
     }

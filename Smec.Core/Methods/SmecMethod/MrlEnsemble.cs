@@ -12,7 +12,7 @@ public sealed record MrlMember(SmrlStep Step, TrainingSet Set, long Seed, Rankin
 
 /// <summary>
 /// MRL (SMEC with SMRL, ADS and S-XBM off: one layer, the ranking loss summed over nested prefixes) for K
-/// members at once, on <see cref="EnsembleTrainingLoop"/>. The K layers are one input-major [K, in, out] weight and
+/// members at once, on <see cref="EnsembleTrainingLoop"/>. The K layers are one [K, out, in] weight and
 /// one [K, out] bias; a step is one batched product over every member's rows and one batched loss
 /// (<see cref="EnsembleRankingLoss"/>). Member k computes what <see cref="SmrlStepObjective"/> computes
 /// for its step alone (tests/Smec.Tests/EnsembleTests.fs compares them).
@@ -51,13 +51,16 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
         _forms = members.Select(m => m.Form).ToArray();
         using (no_grad())
         {
-            _weight = new Parameter(EnsembleLayers.InputMajor(members.Select(m => m.Step.Layer.weight!.detach())));
+            _weight = new Parameter(stack(members.Select(m => m.Step.Layer.weight!.detach()).ToArray()).contiguous());
             _bias = new Parameter(stack(members.Select(m => m.Step.Layer.bias!.detach()).ToArray()).contiguous());
         }
         ParameterGroups = [new ParameterGroup([_weight, _bias])];
     }
 
     public override IReadOnlyList<ParameterGroup> ParameterGroups { get; }
+
+    /// <summary>[K, out, in]: every member's layer weight (the optimizer's view; tests read it).</summary>
+    public Tensor Weight => _weight;
 
     protected override Tensor Losses(EnsembleBatch batch, Tensor items) =>
         StepLosses(_weight, _bias, items, batch, _views, _forms, _options.LossTemperature);
@@ -67,7 +70,7 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
     /// then the ranking loss on the full output and on each nested prefix, summed (SmrlStepLoss without ADS).
     /// One function for training and for `smec bench`, so the benchmarked step is the trained one.
     /// </summary>
-    /// <param name="weight">[K, in, out] (input-major, <see cref="EnsembleLayers.InputMajor"/>); <paramref name="bias"/> [K, out].</param>
+    /// <param name="weight">[K, out, in]; <paramref name="bias"/> [K, out].</param>
     /// <param name="items">[N, in]: the rows <paramref name="batch"/>.Items index.</param>
     /// <param name="views">The output's width, then each nested prefix.</param>
     public static Tensor StepLosses(Tensor weight, Tensor bias, Tensor items, EnsembleBatch batch, IReadOnlyList<int> views,
@@ -86,7 +89,7 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
     /// <summary>The member's output and its prefixes (what SmrlStepObjective.CompressEach gives for its step).</summary>
     protected override IReadOnlyList<Tensor> CompressEach(int member, Tensor embeddings, IReadOnlyList<int> dims)
     {
-        var output = EnsembleLayers.Member(embeddings, _weight[member], _bias[member]);
+        var output = nn.functional.linear(embeddings, _weight[member], _bias[member]);
         return dims.Select(dim => output.narrow(1, 0, dim)).ToArray();
     }
 
@@ -97,7 +100,7 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
         using var _ = no_grad();
         for (var k = 0; k < _members.Count; k++)
         {
-            _members[k].Step.Layer.weight!.copy_(_weight[k].t());
+            _members[k].Step.Layer.weight!.copy_(_weight[k]);
             _members[k].Step.Layer.bias!.copy_(_bias[k]);
         }
     }

@@ -45,6 +45,16 @@ let private stackedBatch (queries: torch.Tensor) (docs: torch.Tensor) (relevance
                          relevance.[k].contiguous().data<float32>().ToArray(), positive.[k].contiguous().data<int64>().ToArray(), [||]) |]
     items, EnsembleBatch.Stack(rows, 0L, torch.CPU)
 
+/// One ensemble step in its own dispose scope, as EnsembleTrainingLoop takes it: the [K] losses, the gradient
+/// of their sum, the masked optimizer step; returns the losses (read back here only, for the PyTorch check).
+let private stepWith (optimizer: AdamOptimizer) (active: MemberMask) (losses: unit -> torch.Tensor) () =
+    use scope = torch.NewDisposeScope()
+    optimizer.ZeroGrad()
+    let values = losses ()
+    values.sum().backward()
+    optimizer.Step active
+    values.data<float32>().ToArray()
+
 /// Build the K-member ensemble of `key`'s step from the solo cases of seeds seed .. seed + K - 1.
 let build (key: string) (members: int) (seed: int64) : EnsembleCase =
     let solo = [ for k in 0 .. members - 1 -> BenchSteps.build key (seed + int64 k) ]
@@ -61,13 +71,7 @@ let build (key: string) (members: int) (seed: int64) : EnsembleCase =
             let active = new MemberMask(members)
             let forms = Array.create members RankingLossForm.InfoNce
             let views = Array.append [| int weight.shape.[1] |] BenchSteps.prefixes.[1..]
-            let step () =
-                use scope = torch.NewDisposeScope()
-                optimizer.ZeroGrad()
-                let losses = MrlEnsemble.StepLosses(weight, bias, items, batch, views, forms, BenchSteps.Temperature)
-                losses.sum().backward()
-                optimizer.Step active
-                losses.data<float32>().ToArray()
+            let step = stepWith optimizer active (fun () -> MrlEnsemble.StepLosses(weight, bias, items, batch, views, forms, BenchSteps.Temperature))
             { Key = key
               Members = members
               Description = sprintf "MRL x %d: [K,192,384] layer, batched nested InfoNCE over %A, batch %d per member, AdamW" members BenchSteps.prefixes BenchSteps.SmecBatch
@@ -94,13 +98,9 @@ let build (key: string) (members: int) (seed: int64) : EnsembleCase =
             let active = new MemberMask(members)
             let forms = Array.create members RankingLossForm.Pairwise
             let alpha, beta = torch.full(int64 members, 0.1f), torch.full(int64 members, 0.1f)
-            let step () =
-                use scope = torch.NewDisposeScope()
-                optimizer.ZeroGrad()
-                let losses = SearchAdaptorEnsemble.StepLosses(weights, items, batch, forms, alpha, beta, ReconstructionNorm.L1, BenchSteps.Temperature)
-                losses.sum().backward()
-                optimizer.Step active
-                losses.data<float32>().ToArray()
+            let step =
+                stepWith optimizer active (fun () ->
+                    SearchAdaptorEnsemble.StepLosses(weights, items, batch, forms, alpha, beta, ReconstructionNorm.L1, BenchSteps.Temperature))
             { Key = key
               Members = members
               Description = sprintf "Search-Adaptor x %d at %d dims: [K,...] residual MLP + projection, pairwise loss, recovery and query prediction (0.1 each), batch %d per member, Adam" members BenchSteps.SearchAdaptorDim BenchSteps.AdaptorBatch

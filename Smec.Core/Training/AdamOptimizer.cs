@@ -56,44 +56,39 @@ public sealed class AdamOptimizer : IDisposable
     /// Adam is elementwise, so each active member gets the update it would get alone (the step count is
     /// shared: every active member has taken every step so far, and a stopped member never resumes).
     /// </summary>
-    public void Step(MemberMask members)
+    public void Step(MemberMask members) => StepEach((i, p, grad, biasCorrection1, biasCorrection2) =>
     {
-        _step++;
-        var biasCorrection1 = 1 - Math.Pow(_beta1, _step);
-        var biasCorrection2 = 1 - Math.Pow(_beta2, _step);
-        for (var i = 0; i < _parameters.Length; i++)
+        if (p.shape.Length == 0 || p.shape[0] != members.Count)
+            throw new ArgumentException($"an ensemble parameter of shape [{string.Join(", ", p.shape)}] does not lead with the {members.Count} members");
+        if (Fusable(p, grad, _firstMoment[i], _secondMoment[i]))
         {
-            var p = _parameters[i];
-            var grad = p.grad;
-            if (grad is null) continue;
-            if (p.shape.Length == 0 || p.shape[0] != members.Count)
-                throw new ArgumentException($"an ensemble parameter of shape [{string.Join(", ", p.shape)}] does not lead with the {members.Count} members");
-            if (Fusable(p, grad, _firstMoment[i], _secondMoment[i]))
-            {
-                // A member's slice of a contiguous [K, ...] tensor is one contiguous range.
-                var perMember = (int)(p.numel() / members.Count);
-                for (var k = 0; k < members.Count; k++)
-                    if (members.IsActive(k)) FusedUpdate(i, p, grad, biasCorrection1, biasCorrection2, k * perMember, perMember);
-            }
-            else
-                TensorUpdate(p, grad, _firstMoment[i], _secondMoment[i], biasCorrection1, biasCorrection2, members.OnDevice(p));
+            // A member's slice of a contiguous [K, ...] tensor is one contiguous range.
+            var perMember = (int)(p.numel() / members.Count);
+            for (var k = 0; k < members.Count; k++)
+                if (members.IsActive(k)) FusedUpdate(i, p, grad, biasCorrection1, biasCorrection2, k * perMember, perMember);
         }
-    }
+        else
+            TensorUpdate(p, grad, _firstMoment[i], _secondMoment[i], biasCorrection1, biasCorrection2, members.OnDevice(p));
+    });
 
-    private void Step(bool fused)
+    private void Step(bool fused) => StepEach((i, p, grad, biasCorrection1, biasCorrection2) =>
+    {
+        if (fused && Fusable(p, grad, _firstMoment[i], _secondMoment[i]))
+            FusedUpdate(i, p, grad, biasCorrection1, biasCorrection2, 0, (int)p.numel());
+        else
+            TensorUpdate(p, grad, _firstMoment[i], _secondMoment[i], biasCorrection1, biasCorrection2, active: null);
+    });
+
+    /// <summary>Count the step and update every parameter that has a gradient (index, parameter, gradient, bias corrections).</summary>
+    private void StepEach(Action<int, Parameter, Tensor, double, double> update)
     {
         _step++;
         var biasCorrection1 = 1 - Math.Pow(_beta1, _step);
         var biasCorrection2 = 1 - Math.Pow(_beta2, _step);
         for (var i = 0; i < _parameters.Length; i++)
         {
-            var p = _parameters[i];
-            var grad = p.grad;
-            if (grad is null) continue;
-            if (fused && Fusable(p, grad, _firstMoment[i], _secondMoment[i]))
-                FusedUpdate(i, p, grad, biasCorrection1, biasCorrection2, 0, (int)p.numel());
-            else
-                TensorUpdate(p, grad, _firstMoment[i], _secondMoment[i], biasCorrection1, biasCorrection2, active: null);
+            var grad = _parameters[i].grad;
+            if (grad is not null) update(i, _parameters[i], grad, biasCorrection1, biasCorrection2);
         }
     }
 

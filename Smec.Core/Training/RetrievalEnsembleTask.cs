@@ -21,6 +21,7 @@ public abstract class RetrievalEnsembleTask : IEnsembleTask, IDisposable
     private readonly Tensor _items;
     private readonly long _corpusRows;
     private readonly Device _device;
+    private readonly long[] _seeds;
 
     protected RetrievalEnsembleTask(IReadOnlyList<EnsembleMemberData> members, TrainingOptions training, string method)
     {
@@ -37,7 +38,20 @@ public abstract class RetrievalEnsembleTask : IEnsembleTask, IDisposable
         _corpusRows = first.Corpus.shape[0];
         _batchers = members.Select(m => new PairBatcher(m.Set, training.BatchSize, training.HardNegativesPerQuery, 0, m.Seed)).ToArray();
         _scorers = members.Select(m => new ValidationScorer(m.Set)).ToArray();
+        _seeds = members.Select(m => m.Seed).ToArray();
     }
+
+    /// <summary>Train the members together on <see cref="EnsembleTrainingLoop"/>, then hand each its best weights
+    /// (<see cref="WriteBack"/>); one result per member.</summary>
+    public IReadOnlyList<TrainingResult> Train(TrainingOptions training)
+    {
+        var results = EnsembleTrainingLoop.Run(this, training, _seeds);
+        WriteBack();
+        return results;
+    }
+
+    /// <summary>Copy every member's slice of the ensemble's weights into the member's own modules.</summary>
+    protected abstract void WriteBack();
 
     private static bool Same(Tensor a, Tensor b)
     {

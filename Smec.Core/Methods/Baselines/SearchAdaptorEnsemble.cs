@@ -46,9 +46,7 @@ public sealed class SearchAdaptorEnsemble : RetrievalEnsembleTask
     public static IReadOnlyList<TrainingResult> Train(IReadOnlyList<SearchAdaptorMember> members, SearchAdaptorOptions options, TrainingOptions training)
     {
         using var ensemble = new SearchAdaptorEnsemble(members, options, training);
-        var results = EnsembleTrainingLoop.Run(ensemble, training, members.Select(m => m.Seed).ToArray());
-        ensemble.WriteBack();
-        return results;
+        return ensemble.Train(training);
     }
 
     public SearchAdaptorEnsemble(IReadOnlyList<SearchAdaptorMember> members, SearchAdaptorOptions options, TrainingOptions training)
@@ -147,7 +145,7 @@ public sealed class SearchAdaptorEnsemble : RetrievalEnsembleTask
     }
 
     /// <summary>Copy every member's weights into its own model and predictor (after training: its best weights).</summary>
-    public void WriteBack()
+    protected override void WriteBack()
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();

@@ -29,9 +29,7 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
     public static IReadOnlyList<TrainingResult> Train(IReadOnlyList<MrlMember> members, SmecOptions options, TrainingOptions training)
     {
         using var ensemble = new MrlEnsemble(members, options, training);
-        var results = EnsembleTrainingLoop.Run(ensemble, training, members.Select(m => m.Seed).ToArray());
-        ensemble.WriteBack();
-        return results;
+        return ensemble.Train(training);
     }
 
     public MrlEnsemble(IReadOnlyList<MrlMember> members, SmecOptions options, TrainingOptions training)
@@ -94,7 +92,7 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
     }
 
     /// <summary>Copy every member's weights into its own step (after training: its best weights).</summary>
-    public void WriteBack()
+    protected override void WriteBack()
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();

@@ -82,7 +82,7 @@ let tests =
             let bytes = File.ReadAllBytes tensors
             bytes.[bytes.Length - 1] <- bytes.[bytes.Length - 1] ^^^ 1uy
             File.WriteAllBytes(tensors, bytes)
-            Expect.stringContains (messageOf (fun () -> MethodRegistry.standard.Load folder |> ignore)) "SHA-256" "a changed tensor file is caught"
+            Expect.stringContains (messageOf (fun () -> MethodRegistry.standard.Load folder |> ignore)) "tensors.bin: checksum sha256:" "a changed tensor file is caught"
             let old = Path.Combine(dir.Path, "old")
             Directory.CreateDirectory old |> ignore
             File.WriteAllText(Path.Combine(old, "config.json"), "{}")

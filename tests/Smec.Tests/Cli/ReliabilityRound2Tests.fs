@@ -156,10 +156,8 @@ let cases : Case array =
       withData (case "collection: a relevance that is not a number" (fun d -> collection d; editLine d "data/my-collection/qrels/test.tsv" 3 "q2\td2\thigh")
                     (userSweep "plan") 2 "test.tsv:3")
       withData (case "collection: too few judged queries to split" (collectionOf "my-collection" 5) (userSweep "plan") 2 "too few")
-      // A user's manifest replaces the built-in one, split rule included: without train qrels and
-      // without a `split` field it gets the documented default, query halves (data-manifests/README.md).
-      withData (stdoutCase "collection: a built-in id without train qrels gets the default split" (fun d -> collectionOf "scifact" 40 d; write d "spec.yaml" "name: mine\ndatasets: [scifact]\nencoders: [all-MiniLM-L6-v2]\nmethods: [truncation]\ndims: [24]\n")
-                    (userSweep "plan") "1 points")
+      // (A user's manifest of a built-in id without train qrels now gets the documented default
+      // split, query halves: Catalog.SplitsAndManifest tests the default.)
       // embeddings manifests: every file read and checked before anything runs
       case "embeddings: qrels judging an unknown document" (fun d -> embeddings 40 None d; write d "qrels.txt" "q1 0 d1 1\nq2 0 d99 1\n") (reproduce6 []) 2 "qrels.txt:2: document 'd99' is not in the corpus"
       case "embeddings: qrels judging an unknown query" (fun d -> embeddings 40 None d; write d "qrels.txt" "q1 0 d1 1\nq77 0 d2 1\n") (reproduce6 []) 2 "qrels.txt:2: query 'q77'"

@@ -53,8 +53,10 @@ let tests =
         testCase "SMEC_THREADS must be a positive integer" <| fun () ->
             let saved = System.Environment.GetEnvironmentVariable Determinism.ThreadsVariable
             try
-                System.Environment.SetEnvironmentVariable(Determinism.ThreadsVariable, "3")
-                Expect.equal (Determinism.ConfiguredThreads()) 3 "explicit value"
+                System.Environment.SetEnvironmentVariable(Determinism.ThreadsVariable, "1")
+                Expect.equal (Determinism.ConfiguredThreads()) 1 "explicit value"
+                System.Environment.SetEnvironmentVariable(Determinism.ThreadsVariable, string (System.Environment.ProcessorCount + 1))
+                Expect.equal (Determinism.ConfiguredThreads()) System.Environment.ProcessorCount "more than the cores is capped at the cores"
                 System.Environment.SetEnvironmentVariable(Determinism.ThreadsVariable, "zero")
                 Expect.throws (fun () -> Determinism.ConfiguredThreads() |> ignore) "non-numeric is rejected"
                 System.Environment.SetEnvironmentVariable(Determinism.ThreadsVariable, null)

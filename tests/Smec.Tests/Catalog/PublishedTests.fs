@@ -46,5 +46,5 @@ let tests =
             lines.[3] <- lines.[3].Replace(",ndcg@10,46.5,", ",ndcg@10,forty,")
             File.WriteAllLines(path, lines)
             let error = errorMessage (fun () -> load path |> ignore)
-            Expect.stringContains error (path + ":4: field 'value' is 'forty', expected a number") "names file, line, field"
+            Expect.stringContains error (path + ":4: field 'value' is 'forty'; expected a finite number") "names file, line, field"
     ]

@@ -215,6 +215,23 @@ let tests =
             Expect.stringContains message "do not match the checksum" "refused"
             Expect.stringContains message "delete it to start afresh" "says how to start fresh"
 
+        yield testCase "reference CSVs: a NaN, an infinity or a missing column is refused with its file and line" <| fun () ->
+            use dir = new TempDir()
+            let failure (load: string -> unit) (name: string) (text: string) =
+                let path = Path.Combine(dir.Path, name)
+                File.WriteAllText(path, text)
+                try load path; "" with Failure message -> message
+            let blessed = Smec.Experiments.Running.Blessed.load >> ignore
+            let header = "panel,row,column,value,sd,per_seed,seeds,cell_hash,blessed_on,data_identity\n"
+            let row (value: string) (perSeed: string) = sprintf "SciFact,pca,24,%s,0,%s,1,abc,2026-12-01,\n" value perSeed
+            Expect.stringContains (failure blessed "a.csv" (header + row "0.5" "0.5" + row "NaN" "0.5")) "a.csv:3: field 'value' is 'NaN'; expected a finite number" "NaN value"
+            Expect.stringContains (failure blessed "b.csv" (header + row "0.5" "Infinity")) "b.csv:2: field 'per_seed' is 'Infinity'" "infinite per-seed value"
+            Expect.stringContains (failure blessed "c.csv" "panel,row,column,sd\nSciFact,pca,24,0\n") "c.csv:1: header lacks column(s) value" "a missing column"
+            let published = Smec.Experiments.Catalog.Published.load >> ignore
+            let good = File.ReadAllLines(Path.Combine(repoRoot, "paper-results", "published.csv")) |> Array.take 2
+            let nan = good.[1].Replace(",31,percent,", ",NaN,percent,")
+            Expect.stringContains (failure published "p.csv" (lines [ good.[0]; good.[1]; nan ])) "p.csv:3: field 'value' is 'NaN'; expected a finite number" "published NaN"
+
         yield testCase "AtomicFolder: a failing write leaves no staging folder and keeps the old folder" <| fun () ->
             use dir = new TempDir()
             let target = Path.Combine(dir.Path, "model")

@@ -104,6 +104,7 @@ module Reproduced =
     open Smec.Experiments.Catalog
     open Smec.Experiments.Catalog.Model
     open Smec.Experiments.Running
+    open Smec.Experiments.Verdicts
     open Smec.Experiments.Reports
 
     /// The same session `smec reproduce` opens: repository, published values, results folder, the

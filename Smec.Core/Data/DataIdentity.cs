@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using System.Text;
 using Smec.Core.Data.Manifests;
 
@@ -27,7 +26,7 @@ public sealed record DataIdentity(string DatasetId, IReadOnlyList<(string Path, 
         {
             var material = new StringBuilder($"smec-data {DatasetId}\n");
             foreach (var (path, sha) in Files.OrderBy(f => f.Path, StringComparer.Ordinal)) material.Append($"{path} {sha}\n");
-            return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(material.ToString())))[..16];
+            return FileChecksums.Sha256OfText(material.ToString(), HashLength.Identity);
         }
     }
 

@@ -67,7 +67,7 @@ public static class EmbeddedData
     public static bool Holds(DatasetManifest manifest) => TryIndex(manifest)?.Datasets.Contains(manifest.Id) == true;
 
     /// <summary>The data root the archive unpacks into (it need not exist yet).</summary>
-    public static string Root(EmbeddedIndex index) => Path.Combine(DataRoot.UserCache(), FolderName, index.Sha256[..16]);
+    public static string Root(EmbeddedIndex index) => Path.Combine(DataRoot.UserCache(), FolderName, index.Sha256[..HashLength.Identity]);
 
     /// <summary>The unpacked, verified data root holding <paramref name="manifest"/>'s reference copy.</summary>
     public static string Unpack(DatasetManifest manifest)

@@ -1,15 +1,46 @@
 using System.Security.Cryptography;
+using System.Text;
 using Smec.Core.Data.Manifests;
 
 namespace Smec.Core.Data;
 
-/// <summary>SHA-256 and MD5 of files; the checks of a downloaded file and of a dataset copy.</summary>
+/// <summary>
+/// The lengths a SHA-256 is cut to where the full 64 hex digits would only be noise; each names what
+/// it keys. Changing one changes every name made with it (cached embeddings, data identities in
+/// result keys), so they are fixed.
+/// </summary>
+public static class HashLength
+{
+    /// <summary>A dataset copy's data identity and an embeddings manifest's fingerprint (16 hex digits).</summary>
+    public const int Identity = 16;
+    /// <summary>An embedding cache entry's key (20 hex digits).</summary>
+    public const int CacheKey = 20;
+    /// <summary>A hash shown in messages and tables (12 hex digits, after an optional "sha256:").</summary>
+    public const int Display = 12;
+}
+
+/// <summary>SHA-256 (lower-case hex) of files and texts, the one checksum helper; MD5 of downloads;
+/// the checks of a downloaded file and of a dataset copy.</summary>
 public static class FileChecksums
 {
     public static string Sha256(string path)
     {
         using var stream = File.OpenRead(path);
         return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    /// <summary>SHA-256 of a text's UTF-8 bytes.</summary>
+    public static string Sha256OfText(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+    /// <summary>SHA-256 of a text's UTF-8 bytes, cut to one of the <see cref="HashLength"/>s.</summary>
+    public static string Sha256OfText(string text, int length) => Sha256OfText(text)[..length];
+
+    /// <summary>A hash for messages: its first <see cref="HashLength.Display"/> hex digits, keeping a "sha256:" prefix.</summary>
+    public static string Short(string hash)
+    {
+        const string prefix = "sha256:";
+        var hex = hash.StartsWith(prefix, StringComparison.Ordinal) ? hash[prefix.Length..] : hash;
+        return hex.Length <= HashLength.Display ? hash : hash[..(hash.Length - hex.Length + HashLength.Display)];
     }
 
     public static string Md5(string path)

@@ -20,7 +20,8 @@ public sealed record TrainingData(
 /// <summary>
 /// One interface for every method the catalog compares (SMEC, its ablations and the baselines):
 /// fit on training data, compress queries and documents to any trained dimension, save (one format
-/// for every method, <see cref="SavedModel"/>; <see cref="SavedModel.Load"/> reads any of them back).
+/// for every method, <see cref="SavedModel"/>; <see cref="SavedModel.Load"/> reads any of them back
+/// with the loaders of the method registry).
 /// Disposing releases the torch tensors a fitted method holds.
 /// </summary>
 public interface ICompressor : IDisposable

@@ -19,22 +19,6 @@ public static class SavedModel
     public const string ManifestFile = "model.json", TensorsFile = "tensors.bin", Format = "smec-saved-model/1";
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
-    private static readonly Dictionary<string, Func<SavedModelReader, ICompressor>> Loaders = new(StringComparer.Ordinal);
-
-    static SavedModel()
-    {
-        Register(SmecMethod.SmecCompressor.Kind, saved => SmecMethod.SmecCompressor.Load(saved));
-        Register(Baselines.MatryoshkaAdaptor.Kind, saved => Baselines.MatryoshkaAdaptor.Load(saved));
-        Register(Baselines.SearchAdaptor.Kind, saved => Baselines.SearchAdaptor.Load(saved));
-        Register(Baselines.Pca.Kind, saved => Baselines.Pca.Load(saved));
-        Register(Baselines.Truncation.Kind, saved => Baselines.Truncation.Load(saved));
-    }
-
-    /// <summary>Teach <see cref="Load"/> a kind of model (a method defined outside Smec.Core, e.g. in a script).</summary>
-    public static void Register(string kind, Func<SavedModelReader, ICompressor> load) => Loaders[kind] = load;
-
-    /// <summary>The kinds <see cref="Load"/> knows.</summary>
-    public static IReadOnlyCollection<string> Kinds => Loaders.Keys;
 
     /// <summary>Write a fitted compressor: its configuration (what loading needs besides tensors) and its tensors.</summary>
     public static void Write(string directory, string kind, ICompressor compressor, JsonObject? config,
@@ -75,15 +59,17 @@ public static class SavedModel
     /// <summary>Open a saved folder and check it (format, tensor checksum), without building the method.</summary>
     public static SavedModelReader Open(string directory) => new(directory);
 
-    /// <summary>Load whatever compressor the folder holds.</summary>
-    public static ICompressor Load(string directory)
+    /// <summary>Load whatever compressor the folder holds, with the loader of its kind. The loaders
+    /// come from the method registry (Smec.Experiments, Methods/MethodRegistry.fs): each method's
+    /// entry names its saved-model kind and loader, so a method defined in a script loads like a built-in one.</summary>
+    public static ICompressor Load(string directory, IReadOnlyDictionary<string, Func<SavedModelReader, ICompressor>> loaders)
     {
         // A seal is checked first (it covers model.json too); a folder without one is refused below,
         // after the format check, so an old folder still gets its own message.
         var isSealed = ModelSeal.Verify(directory);
         using var reader = Open(directory);
-        if (!Loaders.TryGetValue(reader.Kind, out var load))
-            throw new InvalidDataException($"{reader.ManifestPath}: kind '{reader.Kind}' is not known here (known: {string.Join(", ", Loaders.Keys.Order())}); register its loader with SavedModel.Register");
+        if (!loaders.TryGetValue(reader.Kind, out var load))
+            throw new InvalidDataException($"{reader.ManifestPath}: kind '{reader.Kind}' is not known here (known: {string.Join(", ", loaders.Keys.Order())}); give the method's registry entry its saved-model kind and loader");
         if (!isSealed)
             throw new InvalidDataException(
                 $"{Path.Combine(directory, ModelSeal.FileName)}: missing, so {ManifestFile} and {TensorsFile} cannot be checked against what was saved " +

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using Smec.Core.Data;
-using Smec.Core.Methods;
-using Smec.Core.Runtime;
 using Smec.Core.Storage;
 
 namespace Smec.Core.Multimodal;
@@ -15,24 +13,14 @@ public sealed record JointSpacePrepared(
     MultimodalConfig Config, ImageSplit Split, JointSpaceReport Report,
     CaptionedFeatures CompressorTrain, CaptionedFeatures Validation, CaptionedFeatures Test);
 
-/// <summary>One method at one dim in one direction, on the held-out images.</summary>
-public sealed record CrossModalDimResult(int Dim, CrossModalMetrics Metrics);
-
-/// <summary>One method in both directions (the two panels): per-dim figures, settings and timings.</summary>
-public sealed record MultimodalResult(
-    string Method, long Seed, IReadOnlyList<CrossModalDimResult> TextToImage, IReadOnlyList<CrossModalDimResult> ImageToText,
-    IReadOnlyDictionary<string, string> Settings, double FitSeconds, double EvaluateSeconds)
-{
-    public IReadOnlyList<CrossModalDimResult> Panel(CrossModalDirection direction) =>
-        direction == CrossModalDirection.TextToImage ? TextToImage : ImageToText;
-}
-
 /// <summary>
 /// Catalog item 5, local profile: Flickr8k-1k images (ResNet18) and captions (MiniLM), a learned
 /// joint space fitted on its own training images, and every compression method fitted on the joint
 /// embeddings of other training images (see <see cref="ImageSplit"/>); text -> image and
 /// image -> text retrieval on the held-out images are the two panels.
-/// Each panel trains its own compressor (queries and documents swap modality).
+/// Each panel trains its own compressor (queries and documents swap modality). This class loads the
+/// features and prepares the joint space; the catalog's runner fits and evaluates the methods
+/// (Smec.Experiments, Running/ImageDatasets.fs).
 /// </summary>
 public static class MultimodalExperiment
 {
@@ -71,40 +59,4 @@ public static class MultimodalExperiment
         CaptionedFeatures Project(IReadOnlyList<string> ids) => JointSpace.Embed(report.Training.Model, features.Raw.Subset(ids));
         return new JointSpacePrepared(config, split, report, Project(split.CompressorTrain), Project(split.Validation), Project(split.Test));
     }
-
-    /// <summary>Fit one method per direction on the joint embeddings of the compressor-training images; evaluate every dim on the held-out images.</summary>
-    public static MultimodalResult Run(JointSpacePrepared prepared, Func<IReadOnlyList<int>, int, ICompressor> createMethod, long seed)
-    {
-        var dims = prepared.Config.Dims;
-        var settings = new SortedDictionary<string, string>(prepared.Config.Describe().ToDictionary(kv => kv.Key, kv => kv.Value));
-        double fitSeconds = 0, evaluateSeconds = 0;
-        string name = "";
-        IReadOnlyList<CrossModalDimResult> Panel(CrossModalDirection direction)
-        {
-            var data = CrossModalTraining.Build(prepared.CompressorTrain, prepared.Validation, direction, seed);
-            Determinism.Seed(seed);
-            var method = createMethod(dims, prepared.Config.Joint.Dim);
-            name = method.Name;
-            var clock = Stopwatch.StartNew();
-            method.Fit(data);
-            fitSeconds += clock.Elapsed.TotalSeconds;
-            clock.Restart();
-            var test = prepared.Test;
-            var (queries, docs) = direction == CrossModalDirection.TextToImage ? (test.Captions, test.Images) : (test.Images, test.Captions);
-            var evaluator = CrossModalEvaluation.Evaluator(test, direction);
-            var results = dims.Select(dim => new CrossModalDimResult(dim, CrossModalEvaluation.From(evaluator.Evaluate(
-                method.Compress(queries, dim, EmbeddingRole.Query), method.Compress(docs, dim, EmbeddingRole.Document))))).ToArray();
-            evaluateSeconds += clock.Elapsed.TotalSeconds;
-            var tag = direction == CrossModalDirection.TextToImage ? "t2i" : "i2t";
-            foreach (var (key, value) in method.Settings) settings[$"method.{tag}.{key}"] = value;
-            return results;
-        }
-        var textToImage = Panel(CrossModalDirection.TextToImage);
-        var imageToText = Panel(CrossModalDirection.ImageToText);
-        return new MultimodalResult(name, seed, textToImage, imageToText, settings, fitSeconds, evaluateSeconds);
-    }
-
-    /// <summary>Everything from the config: features (cache or encode), the joint space, then one method.</summary>
-    public static MultimodalResult Run(MultimodalConfig config, Func<IReadOnlyList<int>, int, ICompressor> createMethod, long seed, bool progress = true) =>
-        Run(PrepareJointSpace(LoadFeatures(config, progress)), createMethod, seed);
 }

@@ -8,9 +8,9 @@ namespace Smec.Core.Runtime;
 ///
 /// Why: with the default policy libgomp's worker threads spin between parallel regions. When other
 /// work shares the cores, the spinning threads and the other process take turns and a training run
-/// slows 5-30x (see README, "Busy machines"). With PASSIVE idle workers sleep at once; the arithmetic,
+/// slows 5-30x (docs/PERFORMANCE.md, "Busy machines"). With PASSIVE idle workers sleep at once; the arithmetic,
 /// thread count and so every number are the same, only the waiting changes. The default here was
-/// chosen from `smec bench --threads-policy` measurements (README): PASSIVE costs little when
+/// chosen from `bench/wait-policy.sh` measurements (the same section): PASSIVE costs little when
 /// the machine is idle and saves most of the collapse when it is busy.
 ///
 /// How: libgomp reads OMP_* once, when it is loaded, from the native environment. .NET's

@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using Smec.Core.Data;
 using System.Text;
 
 namespace Smec.Core.Storage;
@@ -32,5 +32,5 @@ public sealed record EmbeddingKey(
     }
 
     /// <summary>The first 20 hex digits of the material's SHA-256 (80 bits: no accidental collisions).</summary>
-    public string Hash() => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Material())))[..20];
+    public string Hash() => FileChecksums.Sha256OfText(Material(), HashLength.CacheKey);
 }

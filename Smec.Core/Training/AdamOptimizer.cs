@@ -50,6 +50,36 @@ public sealed class AdamOptimizer : IDisposable
     /// <summary>The update written as torch tensor operations only: the reference the fused pass is tested against.</summary>
     public void StepReference() => Step(fused: false);
 
+    /// <summary>
+    /// One update of an ensemble's parameters, whose leading dim is the member: only the members marked in
+    /// <paramref name="members"/> move; a stopped member's weights and moments stay exactly as they are.
+    /// Adam is elementwise, so each active member gets the update it would get alone (the step count is
+    /// shared: every active member has taken every step so far, and a stopped member never resumes).
+    /// </summary>
+    public void Step(MemberMask members)
+    {
+        _step++;
+        var biasCorrection1 = 1 - Math.Pow(_beta1, _step);
+        var biasCorrection2 = 1 - Math.Pow(_beta2, _step);
+        for (var i = 0; i < _parameters.Length; i++)
+        {
+            var p = _parameters[i];
+            var grad = p.grad;
+            if (grad is null) continue;
+            if (p.shape.Length == 0 || p.shape[0] != members.Count)
+                throw new ArgumentException($"an ensemble parameter of shape [{string.Join(", ", p.shape)}] does not lead with the {members.Count} members");
+            if (Fusable(p, grad, _firstMoment[i], _secondMoment[i]))
+            {
+                // A member's slice of a contiguous [K, ...] tensor is one contiguous range.
+                var perMember = (int)(p.numel() / members.Count);
+                for (var k = 0; k < members.Count; k++)
+                    if (members.IsActive(k)) FusedUpdate(i, p, grad, biasCorrection1, biasCorrection2, k * perMember, perMember);
+            }
+            else
+                TensorUpdate(p, grad, _firstMoment[i], _secondMoment[i], biasCorrection1, biasCorrection2, members.OnDevice(p));
+        }
+    }
+
     private void Step(bool fused)
     {
         _step++;
@@ -61,16 +91,27 @@ public sealed class AdamOptimizer : IDisposable
             var grad = p.grad;
             if (grad is null) continue;
             if (fused && Fusable(p, grad, _firstMoment[i], _secondMoment[i]))
-                FusedUpdate(i, p, grad, biasCorrection1, biasCorrection2);
+                FusedUpdate(i, p, grad, biasCorrection1, biasCorrection2, 0, (int)p.numel());
             else
-                TensorUpdate(p, grad, _firstMoment[i], _secondMoment[i], biasCorrection1, biasCorrection2);
+                TensorUpdate(p, grad, _firstMoment[i], _secondMoment[i], biasCorrection1, biasCorrection2, active: null);
         }
     }
 
-    private void TensorUpdate(Tensor p, Tensor grad, Tensor firstMoment, Tensor secondMoment, double biasCorrection1, double biasCorrection2)
+    /// <param name="active">Ensembles: [K, 1, ...] bool, true where the member still trains (null: every element moves).</param>
+    private void TensorUpdate(Tensor p, Tensor grad, Tensor firstMoment, Tensor secondMoment, double biasCorrection1, double biasCorrection2, Tensor? active)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
+        if (active is not null)
+        {
+            // Update copies, then keep the old values of stopped members: no host round trip on a GPU.
+            var (newP, newM, newV) = (p.clone(), firstMoment.clone(), secondMoment.clone());
+            TensorUpdate(newP, grad, newM, newV, biasCorrection1, biasCorrection2, active: null);
+            p.copy_(where(active, newP, p));
+            firstMoment.copy_(where(active, newM, firstMoment));
+            secondMoment.copy_(where(active, newV, secondMoment));
+            return;
+        }
         using var keepDecay = (1 - _lr * _weightDecay).ToScalar();
         using var beta1 = _beta1.ToScalar();
         using var beta2 = _beta2.ToScalar();
@@ -97,18 +138,19 @@ public sealed class AdamOptimizer : IDisposable
     /// lane). The square root stays torch's: its vectorised sqrt is not the correctly rounded one
     /// (one value in 100,000 differs by an ulp), so a managed sqrt would not give the same bits.
     /// </summary>
-    private void FusedUpdate(int index, Tensor p, Tensor grad, double biasCorrection1, double biasCorrection2)
+    /// <param name="start">First element updated (an ensemble member's slice); <paramref name="count"/> elements from there.</param>
+    private void FusedUpdate(int index, Tensor p, Tensor grad, double biasCorrection1, double biasCorrection2, int start, int count)
     {
         var firstMoment = _firstMoment[index];
         var secondMoment = _secondMoment[index];
         // Tensor.bytes of a contiguous CPU tensor is a view of its storage: writes land in the tensor.
-        var weights = MemoryMarshal.Cast<byte, float>(p.bytes);
-        ReadOnlySpan<float> gradients = MemoryMarshal.Cast<byte, float>(grad.bytes);
-        var m = MemoryMarshal.Cast<byte, float>(firstMoment.bytes);
-        var v = MemoryMarshal.Cast<byte, float>(secondMoment.bytes);
+        var weights = MemoryMarshal.Cast<byte, float>(p.bytes).Slice(start, count);
+        ReadOnlySpan<float> gradients = MemoryMarshal.Cast<byte, float>(grad.bytes).Slice(start, count);
+        var m = MemoryMarshal.Cast<byte, float>(firstMoment.bytes).Slice(start, count);
+        var v = MemoryMarshal.Cast<byte, float>(secondMoment.bytes).Slice(start, count);
         _roots[index] ??= zeros_like(secondMoment).DetachFromDisposeScope();
         var root = _roots[index]!;
-        var rootValues = MemoryMarshal.Cast<byte, float>(root.bytes);
+        var rootValues = MemoryMarshal.Cast<byte, float>(root.bytes).Slice(start, count);
         var keepDecay = (float)(1 - _lr * _weightDecay);
         var coupledDecay = (float)_weightDecay;
         var decoupled = _weightDecay != 0 && _decoupled;
@@ -145,7 +187,16 @@ public sealed class AdamOptimizer : IDisposable
             rootValues[i] = v[i] = v[i] * beta2 + (g * g) * oneMinusBeta2;
         }
 
-        using (no_grad()) root.sqrt_();
+        using (no_grad())
+        {
+            if (count == root.numel()) root.sqrt_();
+            else
+            {
+                using var flat = root.flatten();
+                using var member = flat.narrow(0, start, count); // a view: the root of this member only
+                member.sqrt_();
+            }
+        }
 
         // Pass 2: the step, from m and sqrt(v).
         var sqrtBiasCorrection2 = (float)Math.Sqrt(biasCorrection2);

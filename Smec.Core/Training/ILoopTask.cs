@@ -27,6 +27,10 @@ public interface ILoopTask
     /// <summary>The validation score of the current weights; higher is better; drives early stopping and selection.</summary>
     double Validate();
 
+    /// <summary>Whether the weights before the first step may be kept as the best (yes for a map that starts as a
+    /// baseline, e.g. PCA; no for a stage that must train and only lets validation decide for how long).</summary>
+    bool InitialIsCandidate => true;
+
     /// <summary>What <see cref="Validate"/> measures, for progress and logs.</summary>
     string ValidationMeasure => "validation score";
 
@@ -61,5 +65,5 @@ public sealed class RetrievalTask(TrainingSet set, ITrainingObjective objective,
     public string ValidationMeasure => "val nDCG@10";
     public IReadOnlyList<(string Name, Tensor Value)> ExtraState => objective.ExtraState;
     public string Fingerprint => objective.Fingerprint;
-    public string TrainingDataIdentity => DataIdentity.Of(set.Data);
+    public string TrainingDataIdentity => TrainingDataHash.Of(set.Data);
 }

@@ -18,6 +18,24 @@ public sealed class PairBatcher(TrainingSet set, int batchSize, int negativesPer
     /// <summary>The batch for a step; its tensors belong to the caller's dispose scope.</summary>
     public TrainingBatch Batch(int step)
     {
+        var rows = Rows(step);
+        return new TrainingBatch
+        {
+            Queries = set.Queries.index_select(0, LongTensor(rows.QueryRows)),
+            Docs = set.Corpus.index_select(0, LongTensor(rows.DocRows)),
+            Relevance = tensor(rows.Relevance, [rows.QueryRows.Length, rows.DocRows.Length]),
+            PositiveColumn = tensor(rows.PositiveColumn),
+            RandomDocs = randomDocs > 0 ? set.Corpus.index_select(0, LongTensor(rows.RandomDocRows)) : zeros(0, set.Dim),
+            QueryRows = rows.QueryRows,
+            DocRows = rows.DocRows,
+            RandomDocRows = rows.RandomDocRows,
+            Set = set,
+        };
+    }
+
+    /// <summary>The rows of a step's batch, on the host (an ensemble stacks several members' rows into one set of tensors).</summary>
+    public BatchRows Rows(int step)
+    {
         var epoch = step / StepsPerEpoch;
         if (epoch != _cachedEpoch)
         {
@@ -57,20 +75,12 @@ public sealed class PairBatcher(TrainingSet set, int batchSize, int negativesPer
         var docRandom = SeedMix.Random(seed, SeedMix.RandomDocStream, step);
         for (var r = 0; r < randomDocs; r++) randomRows[r] = docRandom.Next((int)set.Corpus.shape[0]);
 
-        var queryRows = pairs.Select(p => p.QueryRow).ToArray();
-        return new TrainingBatch
-        {
-            Queries = set.Queries.index_select(0, LongTensor(queryRows)),
-            Docs = set.Corpus.index_select(0, LongTensor(docRows)),
-            Relevance = tensor(relevance, [pairs.Length, docRows.Count]),
-            PositiveColumn = tensor(positiveColumn),
-            RandomDocs = randomDocs > 0 ? set.Corpus.index_select(0, LongTensor(randomRows)) : zeros(0, set.Dim),
-            QueryRows = queryRows,
-            DocRows = docRows.ToArray(),
-            RandomDocRows = randomRows,
-            Set = set,
-        };
+        return new BatchRows(pairs.Select(p => p.QueryRow).ToArray(), docRows.ToArray(), relevance, positiveColumn, randomRows);
     }
 
     private static Tensor LongTensor(IEnumerable<int> rows) => tensor(rows.Select(r => (long)r).ToArray());
 }
+
+/// <summary>A batch as rows of the training set: query rows, candidate doc rows, the [B x M] graded
+/// relevance (row-major), each query's positive column, and the random doc rows.</summary>
+public sealed record BatchRows(int[] QueryRows, int[] DocRows, float[] Relevance, long[] PositiveColumn, int[] RandomDocRows);

@@ -28,9 +28,6 @@ public static class ScalarSafe
     /// <summary>t &gt; 0, elementwise.</summary>
     public static Tensor Positive(this Tensor t) => t.gt(Zero);
 
-    /// <summary>t &lt; 0, elementwise.</summary>
-    public static Tensor IsNegative(this Tensor t) => t.lt(Zero);
-
     /// <summary>0, 1, ..., n - 1 as int64.</summary>
     public static Tensor Arange(long n, Device? device = null)
     {
@@ -54,13 +51,6 @@ public static class ScalarSafe
     {
         using var s = value.ToScalar();
         return t.add(s, One);
-    }
-
-    /// <summary>value - t.</summary>
-    public static Tensor SubtractedFrom(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.neg().add_(s, One);
     }
 
     public static Tensor ClampMin(this Tensor t, double min)

@@ -61,8 +61,9 @@ public static class TrainingLoop
             && TryResume(path, fingerprint, dataIdentity, parameters, best, task, optimizers, history, state);
         if (!resumed && task.CanValidate)
         {
-            state.BestScore = task.Validate(); // the initial map (e.g. a PCA init) is a candidate too
-            history.Add(new TrainingEvaluation(0, double.NaN, state.BestScore));
+            var initial = task.Validate(); // the initial map (e.g. a PCA init) is a candidate too, unless the task says not
+            if (task.InitialIsCandidate) state.BestScore = initial;
+            history.Add(new TrainingEvaluation(0, double.NaN, initial));
         }
 
         var progress = new Runtime.ProgressBar(options.Label, options.MaxSteps, enabled: options.Progress);
@@ -146,7 +147,7 @@ public static class TrainingLoop
         public bool Finished;
     }
 
-    private static AdamOptimizer CreateOptimizer(ParameterGroup group, TrainingOptions options) =>
+    internal static AdamOptimizer CreateOptimizer(ParameterGroup group, TrainingOptions options) =>
         new(group.Parameters, options.LearningRate * group.LearningRateScale, group.WeightDecay ?? options.WeightDecay,
             decoupled: options.Optimizer switch
             {
@@ -155,7 +156,7 @@ public static class TrainingLoop
                 _ => throw new ArgumentOutOfRangeException(nameof(options), options.Optimizer, "unknown optimizer"),
             });
 
-    private static void CopyInto(IReadOnlyList<Tensor> targets, IReadOnlyList<Tensor> sources)
+    internal static void CopyInto(IReadOnlyList<Tensor> targets, IReadOnlyList<Tensor> sources)
     {
         using var _ = no_grad();
         for (var i = 0; i < targets.Count; i++) targets[i].copy_(sources[i]);
@@ -207,9 +208,9 @@ public static class TrainingLoop
         // Another run's checkpoint is refused, never resumed and never silently overwritten.
         if (storedData != dataIdentity || stored != fingerprint)
         {
-            var settings = stored == fingerprint ? "the same settings" : $"settings {DataIdentity.Short(DataIdentity.OfText(stored))} vs this run's {DataIdentity.Short(DataIdentity.OfText(fingerprint))} (differing: {Differences(stored, fingerprint)})";
+            var settings = stored == fingerprint ? "the same settings" : $"settings {TrainingDataHash.Short(TrainingDataHash.OfText(stored))} vs this run's {TrainingDataHash.Short(TrainingDataHash.OfText(fingerprint))} (differing: {Differences(stored, fingerprint)})";
             throw new Runtime.CheckpointMismatchException(
-                $"{path}: checkpoint of data {DataIdentity.Short(storedData)}, this run's data is {DataIdentity.Short(dataIdentity)}; {settings}; " +
+                $"{path}: checkpoint of data {TrainingDataHash.Short(storedData)}, this run's data is {TrainingDataHash.Short(dataIdentity)}; {settings}; " +
                 "expected a checkpoint of this data and these settings (give another --checkpoint path, or delete this one to start afresh)");
         }
         state.NextStep = r.ReadInt32(); state.BestScore = r.ReadDouble(); state.BestStep = r.ReadInt32(); state.StaleEvaluations = r.ReadInt32(); state.Finished = r.ReadBoolean();

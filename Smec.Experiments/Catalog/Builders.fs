@@ -24,17 +24,15 @@ let retrieval (dataset: string) (encoder: string) (source: DataSource) (split: S
 
 /// A local-profile retrieval experiment on the mirror's data (the local ladder, the local budget).
 let localRetrieval (dataset: string) (encoder: string) (methodSpec: MethodSpec) (options: (string * string) list) =
-    retrieval dataset encoder Mirror (localSplit dataset) localDims localBudget methodSpec (localMethodOptions methodSpec @ options)
+    retrieval dataset encoder Mirror (SplitRules.ofDataset dataset) localDims localBudget methodSpec (profileOptions Local methodSpec @ options)
 
-/// The split rule for a manifest entry: its own train qrels if given, else halves of the test queries.
-let manifestSplit (entry: ManifestEntry) =
-    match entry.QrelsTrain with
-    | Some _ -> GivenTrainTest 100
-    | None -> QueryHalves minHalvesValidation
+/// The split rule for an embeddings manifest entry: the default rule (SplitRules), by whether the
+/// entry gives train qrels.
+let manifestSplit (entry: ManifestEntry) = SplitRules.defaultRule entry.QrelsTrain.IsSome
 
 /// A paper-profile retrieval experiment on a manifest entry.
 let manifestRetrieval (entry: ManifestEntry) (dims: int list) (methodSpec: MethodSpec) (options: (string * string) list) =
-    retrieval entry.Dataset entry.Encoder (Manifest entry.Fingerprint) (manifestSplit entry) dims paperBudget methodSpec (paperMethodOptions methodSpec @ options)
+    retrieval entry.Dataset entry.Encoder (Manifest entry.Fingerprint) (manifestSplit entry) dims paperBudget methodSpec (profileOptions Paper methodSpec @ options)
 
 /// A cell with the defaults of an nDCG cell (higher is better, nDCG tolerances).
 let cell (panel: string) (row: string) (column: string) (display: Display) (value: Quantity) =

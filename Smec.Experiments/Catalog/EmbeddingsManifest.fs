@@ -17,7 +17,6 @@ module Smec.Experiments.Catalog.EmbeddingsManifest
 
 open System
 open System.IO
-open System.Security.Cryptography
 open System.Text
 open YamlDotNet.Core
 open YamlDotNet.RepresentationModel
@@ -58,7 +57,7 @@ let private fingerprint (files: string list) =
             let info = FileInfo f
             sprintf "%s|%d|%d" info.Name info.Length (info.LastWriteTimeUtc.Ticks))
         |> String.concat "\n"
-    Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes text)).ToLowerInvariant().Substring(0, 16)
+    Smec.Core.Data.FileChecksums.Sha256OfText(text, Smec.Core.Data.HashLength.Identity)
 
 /// Read and validate a manifest; errors name the file, the line and the field.
 let load (path: string) : EmbeddingsManifest =

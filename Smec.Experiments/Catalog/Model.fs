@@ -72,7 +72,7 @@ type ExperimentConfig =
       Encoder: string
       Source: DataSource
       Split: SplitRule
-      /// Method name in the method registry ("smec", "pca", ...); for probes the probe's subject.
+      /// Method key in the method registry (Methods/MethodRegistry.fs); for probes the probe's subject.
       Method: string
       /// Method options (named, string-valued so they hash canonically), e.g. "ads" -> "false".
       Options: Map<string, string>

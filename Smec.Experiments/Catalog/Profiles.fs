@@ -3,6 +3,7 @@
 module Smec.Experiments.Catalog.Profiles
 
 open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Methods
 
 // ---- encoders -------------------------------------------------------------------------------
 
@@ -38,24 +39,6 @@ let datasetTitle (id: string) =
     | true, manifest -> manifest.DisplayName
     | _ -> id
 
-/// The smallest validation set of a collection without a train split. Early stopping keeps the
-/// step with the best validation nDCG@10; with CACM's former 5 validation queries several trained
-/// cells never beat their starting point ("kept start") and equalled PCA to every digit. 12
-/// queries let one query move the mean by at most 1/12 instead of 1/5, and still leave CACM (52
-/// judged queries, 26 in the train half) 14 to train on. (Two-fold cross-validation would test
-/// every query, but doubles the training of every Cranfield and CACM cell, on top of 3 seeds.)
-let minHalvesValidation = 12
-
-/// Validation queries held out of the training queries for early stopping. SciFact has 809
-/// training queries (100 held out, docs/CATALOG.md, "Split rules"); Cranfield (225 queries) and CACM (52 judged) have
-/// no train split: their judged queries are halved, and a fifth of the train half (at least 12)
-/// is held out (Cranfield 23, CACM 12).
-let localSplit =
-    function
-    | "scifact" -> GivenTrainTest 100
-    | "cranfield" | "cacm" -> QueryHalves minHalvesValidation
-    | _ -> GivenTrainTest 100
-
 /// The panel that averages the local text datasets: the analogue of the paper's BEIR average.
 let meanPanelOf (datasets: int) = sprintf "mean of %d" datasets
 let meanPanel = meanPanelOf 3
@@ -66,39 +49,17 @@ let meanPanel = meanPanelOf 3
 /// the learning flag come from the method registry, the one place they are stated).
 type MethodSpec = { Key: string; Row: string; Trains: bool }
 
-let methodSpec (key: string) =
-    let entry = Smec.Experiments.Running.MethodRegistry.entry key
-    { Key = entry.Key; Row = entry.Label; Trains = entry.Trains }
+let methodSpecOf (entry: MethodRegistry.MethodEntry) = { Key = entry.Key; Row = entry.Label; Trains = entry.Trains }
 
-let truncation = methodSpec "truncation"
-let pca = methodSpec "pca"
-let mrl = methodSpec "mrl"
-let searchAdaptor = methodSpec "search-adaptor"
-let matryoshkaAdaptor = methodSpec "matryoshka-adaptor"
-let smec = methodSpec "smec"
+let truncation = methodSpecOf MethodRegistry.truncation
+let pca = methodSpecOf MethodRegistry.pca
+let mrl = methodSpecOf MethodRegistry.mrl
+let searchAdaptor = methodSpecOf MethodRegistry.searchAdaptor
+let matryoshkaAdaptor = methodSpecOf MethodRegistry.matryoshkaAdaptor
+let smec = methodSpecOf MethodRegistry.smec
 
-/// Options the local profile gives a method: one shared selection protocol for every trained method.
-/// The same optimiser as SMEC (AdamW, weight decay 0.01; the adaptors' papers report Adam without
-/// decay, which the paper profile keeps), the same ranking-loss candidates (InfoNCE and pairwise, the
-/// better on validation), and the same step budget per trained dim (Matryoshka-Adaptor's one adaptor
-/// serves every dim, so its budget is counted per trained dim; MRL's single layer gets SMEC's whole
-/// chain budget, see SmecCompressor.StepBudget). Search-Adaptor trains one adaptor per (dim, grid
-/// point), so it keeps one (alpha, beta) point (0.1, 0.01) and searches the loss forms: 2 points, as
-/// Matryoshka-Adaptor, MRL and SMEC (whose ADS starts from the log-variance: one start, so 2 points too).
-let localMethodOptions (methodSpec: MethodSpec) : (string * string) list =
-    let sharedOptimiser = [ "optimizer", "adam-w"; "weight_decay", "0.01" ]
-    match methodSpec.Key with
-    | "search-adaptor" -> [ "grid", "single"; "ranking_loss_candidates", "info-nce,pairwise" ] @ sharedOptimiser
-    | "matryoshka-adaptor" -> [ "budget", "per-trained-dim" ] @ sharedOptimiser
-    | _ -> []
-
-/// Options the paper profile gives a method: each paper's reported settings where they differ from
-/// the defaults. Matryoshka-Adaptor feeds the raw embeddings to its adaptor (both variants); its
-/// Adam, 5000 steps per stage and Search-Adaptor's Adam, pairwise loss and 3 x 3 grid are the defaults.
-let paperMethodOptions (methodSpec: MethodSpec) : (string * string) list =
-    match methodSpec.Key with
-    | "matryoshka-adaptor" -> [ "input", "raw" ]
-    | _ -> []
+/// Options a profile gives a method: its registry entry's (MethodEntry.ProfileOptions).
+let profileOptions (profile: Profile) (methodSpec: MethodSpec) = MethodRegistry.profileOptions profile methodSpec.Key
 
 /// Rows of the local text tables (items 2, 3).
 let localTextMethods = [ truncation; pca; mrl; searchAdaptor; matryoshkaAdaptor; smec ]
@@ -147,7 +108,7 @@ let importanceShareAllowance = Absolute 0.05
 
 /// Regression floor for nDCG: one point. Seeds measure training noise on one machine; a fresh
 /// clone on another machine also reorders float sums (BLAS kernels), which moved single-seed cells
-/// by up to 0.013 and the README's thread-count change by 0.012. Means of 3 seeds move less; a
+/// by up to 0.013 and a thread-count change by 0.012 (docs/REPRODUCING.md, "Determinism"). Means of 3 seeds move less; a
 /// point covers the rest, and a real change of 5 points still fails.
 let ndcgRegressionFloor = Absolute 0.01
 

@@ -40,13 +40,13 @@ let isReduced (spec: TableSpec) = spec.Title.EndsWith titleMark
 /// (its loss forms, ADS initialisations, ...) that the config does not set is cut to its first
 /// (default) entry, so the reduced table costs one grid point where the full one searches several.
 let private firstCandidates (config: ExperimentConfig) =
-    match Smec.Experiments.Running.MethodRegistry.standard.TryEntry config.Method with
+    match Smec.Experiments.Methods.MethodRegistry.standard.TryEntry config.Method with
     | None -> config.Options
     | Some entry ->
         entry.Options
         |> List.fold (fun (options: Map<string, string>) spec ->
             match spec.Kind with
-            | Smec.Experiments.Running.MethodOptions.ChoiceList _ when not (options.ContainsKey spec.Name) ->
+            | Smec.Experiments.Methods.MethodOptions.ChoiceList _ when not (options.ContainsKey spec.Name) ->
                 options.Add(spec.Name, spec.Default.Split(',')[0])
             | _ -> options) config.Options
 

@@ -11,7 +11,7 @@ open Smec.Experiments.Running
 open Smec.Experiments.Cli.CatalogView
 
 /// Rows in table order when --methods is not given.
-let defaultMethods = [ "truncation"; "pca"; "mrl"; "search-adaptor"; "ma-unsup"; "matryoshka-adaptor"; "smec" ]
+let defaultMethods = [ truncation.Key; pca.Key; mrl.Key; searchAdaptor.Key; "ma-unsup"; matryoshkaAdaptor.Key; smec.Key ]
 
 [<RequireQualifiedAccess>]
 type BaselinesArgs =
@@ -51,13 +51,12 @@ let private number (value: float) = value.ToString("R", CultureInfo.InvariantCul
 
 /// Options the command line gives a registry key.
 let private overrides (args: ParseResults<BaselinesArgs>) (key: string) =
-    match key with
-    | "search-adaptor" -> [ for g in args.TryGetResult BaselinesArgs.Sa_Grid |> Option.toList -> "grid", g ]
-    | "matryoshka-adaptor" ->
+    if key = searchAdaptor.Key then [ for g in args.TryGetResult BaselinesArgs.Sa_Grid |> Option.toList -> "grid", g ]
+    elif key = matryoshkaAdaptor.Key then
         [ match args.TryGetResult BaselinesArgs.Ma_Alpha with Some v -> yield "alpha", number v | None -> ()
           match args.TryGetResult BaselinesArgs.Ma_Beta with Some v -> yield "beta", number v | None -> ()
           match args.TryGetResult BaselinesArgs.Ma_Gamma with Some v -> yield "gamma", number v | None -> () ]
-    | _ -> []
+    else []
 
 let run (args: ParseResults<BaselinesArgs>) : int =
     CatalogSession.guard (fun () ->
@@ -69,7 +68,7 @@ let run (args: ParseResults<BaselinesArgs>) : int =
         let encoder = args.GetResult(BaselinesArgs.Encoder, defaultValue = miniLM)
         let panels =
             [ for ds in args.GetResult(BaselinesArgs.Datasets, defaultValue = [ "scifact" ]) ->
-                  { Title = datasetTitle ds; Dataset = ds; Split = localSplit ds } ]
+                  { Title = datasetTitle ds; Dataset = ds; Split = SplitRules.ofDataset ds } ]
         let rows =
             args.GetResult(BaselinesArgs.Methods, defaultValue = defaultMethods)
             |> List.map (row session.Environment.Methods (overrides args))

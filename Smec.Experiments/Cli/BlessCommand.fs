@@ -5,6 +5,7 @@ module Smec.Experiments.Cli.BlessCommand
 open Argu
 open Smec.Experiments.Catalog
 open Smec.Experiments.Running
+open Smec.Experiments.Verdicts
 
 type BlessArgs =
     | [<Mandatory; Unique>] Table of item: int

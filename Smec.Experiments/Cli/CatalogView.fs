@@ -12,6 +12,9 @@ open Smec.Experiments.Catalog.Profiles
 open Smec.Experiments.Catalog.Builders
 open Smec.Experiments.Running
 open Smec.Experiments.Reports
+open Smec.Experiments.Methods
+open Smec.Experiments.Store
+open Smec.Experiments.Verdicts
 
 /// A row: a method registry key, its label, and the options the row gives it.
 type ViewRow = { Key: string; Label: string; Trains: bool; Options: (string * string) list }
@@ -22,10 +25,10 @@ type ViewPanel = { Title: string; Dataset: string; Split: SplitRule }
 /// Older command-line spellings, kept as aliases of registry keys (and options).
 let private aliases =
     Map.ofList
-        [ "sa", ("search-adaptor", [], None)
-          "ma", ("matryoshka-adaptor", [], None)
-          "ma-unsup", ("matryoshka-adaptor", [ "supervised", "false" ], Some "MA-unsup")
-          "full", ("truncation", [], None) ]
+        [ "sa", (searchAdaptor.Key, [], None)
+          "ma", (matryoshkaAdaptor.Key, [], None)
+          "ma-unsup", (matryoshkaAdaptor.Key, [ "supervised", "false" ], Some "MA-unsup")
+          "full", (truncation.Key, [], None) ]
 
 /// A row for a command-line name: a registry key or an alias; the catalog's local options
 /// (e.g. Search-Adaptor's single grid point) unless the command line overrides them.
@@ -39,7 +42,7 @@ let row (registry: MethodRegistry.MethodRegistry) (overrides: string -> (string 
         failwithf "--methods: unknown method '%s' (registry keys: %s; aliases: %s)" name (String.concat ", " registry.Keys)
             (aliases |> Map.toList |> List.map fst |> String.concat ", ")
     | Some entry ->
-        let catalogDefaults = localMethodOptions { Key = entry.Key; Row = entry.Label; Trains = entry.Trains }
+        let catalogDefaults = entry.ProfileOptions Local
         let given = aliasOptions @ overrides key
         let options = (catalogDefaults |> List.filter (fun (k, _) -> not (List.exists (fun (g, _) -> g = k) given))) @ given
         { Key = key; Label = defaultArg label entry.Label; Trains = entry.Trains; Options = options |> List.sortBy fst }

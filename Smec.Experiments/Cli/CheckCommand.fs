@@ -7,8 +7,9 @@ open Argu
 open Spectre.Console
 open Smec.Experiments.Catalog
 open Smec.Experiments.Running
-open Smec.Experiments.Running.Checks
+open Smec.Experiments.Verdicts.Checks
 open Smec.Experiments.Reports
+open Smec.Experiments.Verdicts
 
 type CheckArgs =
     | [<Unique>] Table of item: int

@@ -1,10 +1,11 @@
 /// `smec compress`: compress a stored .npy of frozen-encoder embeddings with any saved model
-/// (SMEC, Matryoshka-Adaptor, Search-Adaptor, PCA, truncation: one format, Smec.Core SavedModel).
+/// (one format, Smec.Core SavedModel; the method registry's entries hold the loaders).
 module Smec.Experiments.Cli.CompressCommand
 
 open Argu
 open Smec.Core.Methods
 open Smec.Core.Storage
+open Smec.Experiments.Methods
 open Smec.Experiments.Cli.UserErrors
 
 type CompressArgs =
@@ -23,7 +24,8 @@ type CompressArgs =
             | Out _ -> "output .npy (rows x dim, L2-normalised rows)"
             | Role _ -> "query or document (default document; the built-in methods treat both alike)"
 
-let run (args: ParseResults<CompressArgs>) : int =
+/// Compress with a model whose kind an entry of `methods` knows (its saved-model loader).
+let private compressWith (methods: MethodRegistry.MethodRegistry) (args: ParseResults<CompressArgs>) : int =
     // Every option is checked before the model loads or anything is written.
     let role =
         match oneOf "--role" "role" [ "query"; "document" ] (args.GetResult(Role, "document")) with
@@ -34,7 +36,7 @@ let run (args: ParseResults<CompressArgs>) : int =
     let out = requireWritableFile "--out" (args.GetResult Out)
     let dim = requirePositive "--dim" (args.GetResult Dim)
     // Load checks the tensors' SHA-256 and the seal every save writes (model.json included).
-    use model = SavedModel.Load modelDir
+    use model = methods.Load modelDir
     if not (model.Dims |> Seq.contains dim) then
         userError "--dim: the model in %s was trained for dims %s, not %d; expected one of them" modelDir (model.Dims |> Seq.map string |> String.concat ", ") dim
     let struct (values, rows, cols) = Npy.ReadFloat32 input
@@ -49,3 +51,10 @@ let run (args: ParseResults<CompressArgs>) : int =
     Npy.WriteFloat32(out, System.ReadOnlySpan compressed.Values, rows, compressed.Dim)
     eprintfn "%s: %d x %d -> %d x %d with %s" out rows cols rows compressed.Dim model.Name
     0
+
+/// `smec compress`: the standard registry's methods.
+let run (args: ParseResults<CompressArgs>) : int = compressWith MethodRegistry.standard args
+
+/// `smec compress ARGS` in-process with another registry: a script's own method, registered there.
+let runWith (methods: MethodRegistry.MethodRegistry) (argv: string array) : int =
+    compressWith methods (ArgumentParser.Create<CompressArgs>(programName = "smec compress").Parse argv)

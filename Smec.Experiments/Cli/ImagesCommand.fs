@@ -36,7 +36,7 @@ type ImagesArgs =
             | Force -> "recompute experiments even when a cached result exists"
             | Results _ -> "results folder (default: results/ in the repository)"
 
-let private itemRows = [ "truncation"; "pca"; "search-adaptor"; "matryoshka-adaptor"; "smec" ]
+let private itemRows = [ truncation.Key; pca.Key; searchAdaptor.Key; matryoshkaAdaptor.Key; smec.Key ]
 
 let run (args: ParseResults<ImagesArgs>) : int =
     CatalogSession.guard (fun () ->
@@ -47,7 +47,7 @@ let run (args: ParseResults<ImagesArgs>) : int =
             | None -> session
         let overrides key =
             match key, args.TryGetResult Sa_Grid with
-            | "search-adaptor", Some grid -> [ "grid", grid ]
+            | key, Some grid when key = searchAdaptor.Key -> [ "grid", grid ]
             | _ -> []
         let rows defaults =
             args.GetResult(Methods, defaultValue = defaults)
@@ -63,18 +63,18 @@ let run (args: ParseResults<ImagesArgs>) : int =
             | 4 ->
                 let panels =
                     [ for ds in args.GetResult(Datasets, defaultValue = [ "cifar10"; "fashion-mnist" ]) ->
-                          { Title = datasetTitle ds; Dataset = ds; Split = localSplit ds } ]
+                          { Title = datasetTitle ds; Dataset = ds; Split = SplitRules.ofDataset ds } ]
                 panels,
                 table 4 session.Context Item4Image.title "ResNet18 (ONNX) 512-d features, relevance = same class; item 4's subsets, split and budget."
                     resnet18 panels (rows itemRows) (dimsOr localImageDims (args.TryGetResult Dims))
             | _ ->
                 let panels =
-                    [ { Title = "a: text->image"; Dataset = "flickr8k-1k-t2i"; Split = GivenTrainTest 100 }
-                      { Title = "b: image->text"; Dataset = "flickr8k-1k-i2t"; Split = GivenTrainTest 100 } ]
+                    [ { Title = "a: text->image"; Dataset = "flickr8k-1k-t2i"; Split = SplitRules.ofDataset "flickr8k-1k" }
+                      { Title = "b: image->text"; Dataset = "flickr8k-1k-i2t"; Split = SplitRules.ofDataset "flickr8k-1k" } ]
                 let dims = List.ofSeq (Smec.Core.Multimodal.MultimodalConfig().Dims)
                 panels,
                 table 5 session.Context Item5Multimodal.title "Flickr8k-1k in the learned joint space; item 5's split and budget."
-                    Item5Multimodal.flickrJoint panels (rows (itemRows |> List.filter ((<>) "truncation"))) (dimsOr dims (args.TryGetResult Dims))
+                    Item5Multimodal.flickrJoint panels (rows (itemRows |> List.filter ((<>) truncation.Key))) (dimsOr dims (args.TryGetResult Dims))
         items
         |> List.map (fun item ->
             let panels, spec = spec item

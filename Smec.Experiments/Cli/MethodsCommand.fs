@@ -5,6 +5,7 @@ module Smec.Experiments.Cli.MethodsCommand
 open Argu
 open Spectre.Console
 open Smec.Experiments.Running
+open Smec.Experiments.Methods
 
 type MethodsArgs =
     | [<MainCommand; Unique>] Method of key: string

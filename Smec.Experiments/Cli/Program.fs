@@ -4,6 +4,7 @@ module Smec.Experiments.Cli.Program
 open Argu
 open Smec.Core.Runtime
 open Smec.Experiments.Cli.UserErrors
+open Smec.Experiments.Bench
 
 [<RequireQualifiedAccess>]
 type SmecArgs =

@@ -9,6 +9,8 @@ open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Reports
 open Smec.Experiments.Cli.UserErrors
+open Smec.Experiments.Store
+open Smec.Experiments.Verdicts
 
 type ReproduceArgs =
     | [<Unique>] Table of item: int

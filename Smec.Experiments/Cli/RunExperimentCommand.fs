@@ -6,6 +6,7 @@ open System.IO
 open Argu
 open Smec.Experiments.Running
 open Smec.Experiments.Sweeps
+open Smec.Experiments.Store
 
 type RunExperimentArgs =
     | [<MainCommand; ExactlyOnce>] Key of key: string

@@ -10,6 +10,7 @@ open Smec.Core.Data.Manifests
 open Smec.Experiments.Catalog
 open Smec.Experiments.Running
 open Smec.Experiments.Sweeps
+open Smec.Experiments.Store
 
 type SweepArgs =
     | [<MainCommand; ExactlyOnce>] Target of action: string * spec: string

@@ -24,34 +24,46 @@ let private positive flag (value: float) =
 let private nonNegative flag (value: float) =
     { Flag = flag; Value = string value; Holds = value >= 0.0 && Double.IsFinite value; Expected = "a finite number >= 0" }
 
-/// Every numeric option of a training run, before any data is read.
-let options (smec: SmecOptions) (training: TrainingOptions) (validationQueries: int) =
+/// Method options with a numeric range, by the flag `smec train` offers for each (an option the
+/// method lacks is not checked; `--option NAME=VALUE` sets the same names).
+let private optionRanges =
+    [ "--loss-temperature", "loss_temperature", (fun flag v -> positive flag v)
+      "--similarity-weight", "similarity_weight", nonNegative
+      "--ads-lr-scale", "ads_learning_rate_scale", positive
+      "--ads-temperature (start)", "ads_temperature_start", positive
+      "--ads-temperature (end)", "ads_temperature_end", positive
+      "--ads-anneal-steps", "ads_anneal_steps", (fun flag v -> whole flag (int v) 0)
+      "--sxbm-weight", "sxbm_weight", nonNegative
+      "--sxbm-capacity", "sxbm_capacity", (fun flag v -> whole flag (int v) 1)
+      "--sxbm-top-k", "sxbm_top_k", (fun flag v -> whole flag (int v) 1)
+      "--sxbm-warmup", "sxbm_warmup_steps", (fun flag v -> whole flag (int v) 0)
+      "--weight-decay", "weight_decay", nonNegative
+      "--hard-negatives", "hard_negatives_per_query", (fun flag v -> whole flag (int v) 0) ]
+
+/// Every numeric option of a training run (the budget and the method's resolved options), before
+/// any data is read.
+let options (budget: Smec.Experiments.Catalog.Model.TrainingBudget) (methodOptions: Map<string, string>) (validationQueries: int) =
+    let number (text: string) = Double.Parse(text, Globalization.CultureInfo.InvariantCulture)
     let rules =
-        [ whole "--max-steps" training.MaxSteps 1
+        [ yield whole "--max-steps" budget.MaxSteps 1
           // A batch holds (query, positive) pairs and the others as negatives: one pair has none.
-          whole "--batch-size" training.BatchSize 2
-          positive "--lr" training.LearningRate
-          nonNegative "--weight-decay" training.WeightDecay
-          whole "--hard-negatives" training.HardNegativesPerQuery 0
-          whole "--eval-every" training.EvaluateEvery 1
-          whole "--patience" training.Patience 1
-          whole "--validation-queries" validationQueries 1
-          positive "--loss-temperature" smec.LossTemperature
-          nonNegative "--similarity-weight" smec.SimilarityWeight
-          positive "--ads-lr-scale" smec.AdsLearningRateScale
-          positive "--ads-temperature (start)" smec.AdsTemperatureStart
-          positive "--ads-temperature (end)" smec.AdsTemperatureEnd
-          whole "--ads-anneal-steps" smec.AdsAnnealSteps 0
-          nonNegative "--sxbm-weight" smec.SxbmWeight
-          whole "--sxbm-capacity" smec.SxbmCapacity 1
-          whole "--sxbm-top-k" smec.SxbmTopK 1
-          whole "--sxbm-warmup" smec.SxbmWarmupSteps 0 ]
+          yield whole "--batch-size" budget.BatchSize 2
+          yield positive "--lr" budget.LearningRate
+          yield whole "--eval-every" budget.ValidateEvery 1
+          yield whole "--patience" budget.Patience 1
+          yield whole "--validation-queries" validationQueries 1
+          for flag, name, rule in optionRanges do
+              match methodOptions.TryFind name with
+              | Some text -> yield rule (sprintf "%s (option %s)" flag name) (number text)
+              | None -> () ]
     match rules |> List.tryFind (fun r -> not r.Holds) with
     | Some r -> userError "%s: %s is out of range; expected %s" r.Flag r.Value r.Expected
     | None ->
-        if training.HardNegativesPerQuery > training.HardNegativePool then
-            userError "--hard-negatives: %d exceeds the pool of %d mined negatives per query; expected at most %d"
-                training.HardNegativesPerQuery training.HardNegativePool training.HardNegativePool
+        let pool = TrainingOptions().HardNegativePool
+        match methodOptions.TryFind "hard_negatives_per_query" with
+        | Some text when int (number text) > pool ->
+            userError "--hard-negatives: %s exceeds the pool of %d mined negatives per query; expected at most %d" text pool pool
+        | _ -> ()
 
 /// The train qrels against the embeddings and the options: every judged query and document has a
 /// row, enough queries remain after the validation hold-out, and a batch holds at least two pairs.

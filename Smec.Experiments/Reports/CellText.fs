@@ -5,10 +5,11 @@ open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Catalog.Published
-open Smec.Experiments.Running.Checks
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Checks
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Experiments.Running.TableRun
 open Smec.Experiments.Running.Runner
+open Smec.Experiments.Verdicts
 
 /// The value with, over several seeds, its sample SD over seeds ("61.2 ±0.3").
 let value (display: Display) (evaluation: Evaluation) =
@@ -59,7 +60,7 @@ let tableCell (result: TableResult) (cell: CellResult) =
 let legend (result: TableResult) =
     let seeds = result.Spec.Seeds.Length
     let quick = if result.Quick then sprintf " %s: a single run per trained cell, not a finding." (quickLabel result |> fun s -> s.ToUpperInvariant()) else ""
-    sprintf "Each cell: our value (%s), the paper's value where the cell reproduces one, \"[kept start]\" where early stopping kept the untrained starting point (best step 0), and the verdict.%s"
+    sprintf "Each cell: our value (%s), the paper's value where the cell reproduces one, \"[kept start]\" where the model behind the value is its untrained start (every trained part that serves the dim selected step 0 on validation: one rule for every method), and the verdict.%s"
         (if seeds = 1 then "one seed" else sprintf "mean over %d seeds ± the sample standard deviation over seeds" seeds) quick
 
 /// Distinct reasons for SKIPPED and FAIL cells, with how many cells each explains.
@@ -92,6 +93,6 @@ let title (result: TableResult) =
 
 /// The rules behind the verdicts, stated in every report.
 let rules =
-    [ sprintf "Claims: each comparison A rel B is judged on the paired per-query differences (nDCG@10 of each query averaged over seeds first), by a seeded paired bootstrap (%d resamples, seed %d) giving a 95%% percentile interval of the mean difference. OK: the interval supports the claim (entirely above 0 for >= and >); FAIL: it supports the opposite; TIE: it contains 0 (counted apart, does not fail `make check`). A mean over datasets resamples each dataset's queries within that dataset and averages per-dataset means, each dataset weighted equally, as the panel does. A bound is judged on the interval of the quantity itself. Comparisons without per-query scores (probe measurements) compare seed means with a noise margin m = max(slack, seed SDs): the difference in the claim's direction above m: OK, below -m: FAIL, within: TIE." Bootstrap.DefaultResamples Bootstrap.DefaultSeed
+    [ sprintf "Claims: each comparison A rel B is judged on paired per-query scores (nDCG@10), with an interval that includes both sources of noise: which queries were judged and which seeds trained the models. The variance of the difference is estimated per level by bootstrap (%d resamples each, seed %d): queries resampled with replacement within each dataset, the same queries for every method, each query's score averaged over seeds; and seeds resampled per trained experiment with every query kept (corrected by S/(S-1)). The interval is estimate +- t x SE, with Welch-Satterthwaite degrees of freedom. The item's comparisons are tested together: each verdict is read from its interval at the level Holm's step-down gives it (family-wise 5%%); the unadjusted 95%% interval is shown beside it. OK: the interval supports the claim (entirely above 0 for >= and >); FAIL: it supports the opposite; TIE: it contains 0 (counted apart, does not fail `make check`). A mean over datasets resamples each dataset's queries within that dataset and averages per-dataset means, each dataset weighted equally, as the panel does. A bound is judged on the interval of the quantity itself. Comparisons without per-query scores (probe measurements) compare seed means with a noise margin m = max(slack, seed SDs): the difference in the claim's direction above m: OK, below -m: FAIL, within: TIE." Bootstrap.DefaultResamples Bootstrap.DefaultSeed
       sprintf "Regression: band = max(floor, %g x sqrt(sd_b^2/n_b + sd_c^2/n_c)), sd and n the sample SD and count of the blessed (b) and current (c) seeds (a side with one seed borrows the other's SD); floor 1 nDCG point (0.01) for nDCG, covering machine-to-machine float order. Within the band: OK; worse beyond it: FAIL; better beyond it: IMPROVED (re-bless or explain; fails `make check`)." Profiles.regressionBandK
       "Published: tolerance = the published value's reading precision + a noise allowance; within: OK; 1x-1.5x: OK*; beyond, in either direction: FAIL (differs from the paper)." ]

@@ -9,10 +9,12 @@ open System.Text.Json.Nodes
 open CsvHelper
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
-open Smec.Experiments.Running.Checks
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Checks
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Experiments.Running.Runner
 open Smec.Experiments.Running.TableRun
+open Smec.Experiments.Store
+open Smec.Experiments.Verdicts
 
 let private number (v: float) = if System.Double.IsNaN v then "" else v.ToString("R", CultureInfo.InvariantCulture)
 
@@ -47,7 +49,8 @@ let csv (result: TableResult) : string =
     text.ToString()
 
 let private str (s: string) = JsonValue.Create s :> JsonNode
-let private num (v: float) : JsonNode = if System.Double.IsNaN v then null else JsonValue.Create v
+// NaN and infinity have no JSON number: null (an infinite df is "no seed level", said by "seeds").
+let private num (v: float) : JsonNode = if System.Double.IsNaN v || System.Double.IsInfinity v then null else JsonValue.Create v
 let private opt (v: float option) : JsonNode = match v with Some x -> num x | None -> null
 let private arr (nodes: JsonNode seq) = let a = JsonArray() in (for n in nodes do a.Add n); a :> JsonNode
 let private obj (pairs: (string * JsonNode) list) = JsonObject(pairs |> List.map (fun (k, v) -> System.Collections.Generic.KeyValuePair(k, v))) :> JsonNode
@@ -85,6 +88,11 @@ let json (result: TableResult) : string =
                                     "tolerance", opt k.Tolerance
                                     "status", str (Status.name k.Status)
                                     "note", str k.Note ] ] ] ]
+    let intervalJson (i: Bootstrap.Interval) : JsonNode =
+        obj [ "estimate", num i.Estimate; "low", num i.Low; "high", num i.High; "level", num i.Level
+              "standard_error", num i.StandardError; "df", num i.Df
+              "resamples", (JsonValue.Create i.Resamples :> JsonNode); "queries", (JsonValue.Create i.Queries :> JsonNode)
+              "seeds", (JsonValue.Create i.Seeds :> JsonNode); "p_value", num i.PValue ]
     let claims =
         [ for c in result.Claims ->
               obj
@@ -97,12 +105,8 @@ let json (result: TableResult) : string =
                                   [ "left", str l.Left; "relation", str (Relation.symbol l.Relation); "right", str l.Right
                                     "left_value", num l.LeftValue; "right_value", num l.RightValue
                                     "interval",
-                                    (match l.Interval with
-                                     | Some i ->
-                                         obj [ "estimate", num i.Estimate; "low", num i.Low; "high", num i.High; "level", num Bootstrap.Level
-                                               "resamples", (JsonValue.Create i.Resamples :> JsonNode); "queries", (JsonValue.Create i.Queries :> JsonNode)
-                                               "p_value", num i.PValue ]
-                                     | None -> null)
+                                    (match l.Interval with Some i -> intervalJson i | None -> null)
+                                    "adjusted_interval", (match l.Adjusted with Some i -> intervalJson i | None -> null)
                                     "status", str (Status.name l.Status); "rule", str l.Rule ] ] ] ]
     let experiments =
         [ for p in result.Planned ->

@@ -4,8 +4,8 @@ module Smec.Experiments.Reports.Frames
 
 open Deedle
 open Smec.Experiments.Catalog.Model
-open Smec.Experiments.Running.Checks
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Checks
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Experiments.Running.TableRun
 
 /// One check of one cell (a cell without checks has one row with an empty check).

@@ -1,15 +1,16 @@
 /// report.html: a self-contained offline page. Plotly.NET charts of nDCG@10 (or the table's
-/// measure) vs dims per method, ours beside the paper's curve, then the tables of report.md.
+/// measure) vs dims per method, each point with its 95% interval as an error bar, ours beside the paper's curve, then the tables of report.md.
 /// plotly.js is inlined (PlotlyJSReference.Full; the CDN default would be blank offline).
 module Smec.Experiments.Reports.Html
 
 open System.Net
 open System.Text
 open Plotly.NET
+open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.Published
-open Smec.Experiments.Running.Checks
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Checks
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Experiments.Running.TableRun
 
 let private encode (text: string) = WebUtility.HtmlEncode text
@@ -17,8 +18,8 @@ let private encode (text: string) = WebUtility.HtmlEncode text
 /// One colour per method, the same for our curve (solid) and the paper's (dashed).
 let private colourOf (series: string) =
     let palette =
-        [ "SMEC", "#d62728"; "Matryoshka-Adaptor", "#2ca02c"; "Search-Adaptor", "#ff7f0e"; "PCA", "#1f77b4"
-          "MRL truncation", "#7f7f7f"; "truncation", "#7f7f7f"; "MRL", "#8c564b" ]
+        [ Profiles.smec.Row, "#d62728"; Profiles.matryoshkaAdaptor.Row, "#2ca02c"; Profiles.searchAdaptor.Row, "#ff7f0e"; Profiles.pca.Row, "#1f77b4"
+          "MRL truncation", "#7f7f7f"; Profiles.truncation.Row, "#7f7f7f"; Profiles.mrl.Row, "#8c564b" ]
     palette |> List.tryFind (fun (name, _) -> series.EndsWith name) |> Option.map (snd >> Color.fromString)
 
 let private line (x: string list) (y: float list) (name: string) (dashed: bool) =
@@ -33,6 +34,14 @@ let private line (x: string list) (y: float list) (name: string) (dashed: bool) 
         LineDash = (if dashed then StyleParam.DrawingStyle.Dash else StyleParam.DrawingStyle.Solid)
     )
 
+/// Our curve with each point's 95% interval (seeds and queries) as an error bar; a point without
+/// one gets a bar of 0.
+let private lineWithIntervals (x: string list) (points: (float * (float * float) option) list) (name: string) =
+    let y = points |> List.map fst
+    let above = points |> List.map (fun (v, i) -> match i with Some(_, high) -> high - v | None -> 0.0)
+    let below = points |> List.map (fun (v, i) -> match i with Some(low, _) -> v - low | None -> 0.0)
+    line x y name false |> Chart.withYErrorStyle (Array = above, Arrayminus = below, Symmetric = false)
+
 /// Our rows of a panel as lines over its numeric columns (dims), missing points left out.
 let private oursChart (result: TableResult) (panel: string) (spec: ChartSpec) =
     let cells = result.Cells |> List.filter (fun c -> c.Cell.Panel = panel)
@@ -43,10 +52,12 @@ let private oursChart (result: TableResult) (panel: string) (spec: ChartSpec) =
                   [ for c in cells do
                         if c.Cell.Row = row && numeric c.Cell.Column then
                             match c.Value with
-                            | Value v -> yield c.Cell.Column, v.Mean * c.Cell.Display.Factor
+                            | Value v ->
+                                let factor = c.Cell.Display.Factor
+                                yield c.Cell.Column, (v.Mean * factor, c.Interval |> Option.map (fun i -> i.Low * factor, i.High * factor))
                             | Gap _ -> () ]
               if not points.IsEmpty then
-                  yield line (points |> List.map fst) (points |> List.map snd) row false ]
+                  yield lineWithIntervals (points |> List.map fst) (points |> List.map snd) row ]
     match traces with
     | [] -> None
     | _ ->
@@ -148,8 +159,15 @@ let private body (result: TableResult) (moreCharts: GenericChart list) =
         match comparisonsNote result with
         | Some note -> add (sprintf "<p>%s</p>" (encode note))
         | None -> ()
-        add (htmlTable [ "claim"; "panel"; "statement"; "comparisons (difference, 95% interval)"; "status" ]
+        add (htmlTable [ "claim"; "panel"; "statement"; "comparisons (difference, Holm and 95% intervals)"; "status" ]
                  [ for c in result.Claims -> [ c.Claim.Id, ""; c.Claim.Panel, ""; c.Claim.Text, ""; c.Detail, ""; Status.name c.Status, statusClass (Status.name c.Status) ] ])
+    if not result.Pairwise.IsEmpty then
+        add "<h2>Pairwise intervals</h2>"
+        add "<p>Every pair of the trained methods and PCA at each cell a claim reads: row - column, Holm-adjusted within the matrix (unadjusted 95% in parentheses); intervals include seed and query variance.</p>"
+        for matrix in result.Pairwise do
+            let title, header, rows = Smec.Experiments.Verdicts.Pairwise.tableOf matrix
+            add (sprintf "<h3>%s</h3>" (encode title))
+            add (htmlTable header (rows |> List.map (List.map (fun t -> t, ""))))
     match ProtocolTable.rows result with
     | [] -> ()
     | protocol ->

@@ -4,7 +4,7 @@ module Smec.Experiments.Reports.Markdown
 
 open System.Text
 open Smec.Experiments.Catalog.Model
-open Smec.Experiments.Running.Checks
+open Smec.Experiments.Verdicts.Checks
 open Smec.Experiments.Running.Runner
 open Smec.Experiments.Running.TableRun
 
@@ -91,8 +91,18 @@ let render (result: TableResult) : string =
         match comparisonsNote result with
         | Some note -> line note; line ""
         | None -> ()
-        table out [ "claim"; "panel"; "statement"; "comparisons (difference, 95% interval)"; "status" ]
+        table out [ "claim"; "panel"; "statement"; "comparisons (difference, Holm and 95% intervals)"; "status" ]
             [ for c in result.Claims -> [ c.Claim.Id; c.Claim.Panel; c.Claim.Text; c.Detail; Status.name c.Status ] ]
+    if not result.Pairwise.IsEmpty then
+        line "## Pairwise intervals"
+        line ""
+        line "Every pair of the trained methods and PCA at each cell a claim reads: row - column, Holm-adjusted within the matrix (unadjusted 95% in parentheses); intervals include seed and query variance."
+        line ""
+        for matrix in result.Pairwise do
+            let title, header, rows = Smec.Experiments.Verdicts.Pairwise.tableOf matrix
+            line ("### " + title)
+            line ""
+            table out header rows
     match ProtocolTable.rows result with
     | [] -> ()
     | protocol ->
@@ -115,6 +125,6 @@ let render (result: TableResult) : string =
                   | Some(NotRun reason) -> "not run: " + reason, ""
                   | Some(Failed message) -> "FAILED: " + message, ""
                   | None -> "-", ""
-              [ Smec.Experiments.Running.ConfigHash.short p.Hash; describe p.Config; outcome; seconds ] ]
+              [ Smec.Experiments.Store.ConfigHash.short p.Hash; describe p.Config; outcome; seconds ] ]
     line "Full configs, seeds, package versions and data checksums: `results.json` beside this file and `results/cache/<hash>.json`."
     out.ToString()

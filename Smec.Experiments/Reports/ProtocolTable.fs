@@ -5,6 +5,7 @@ module Smec.Experiments.Reports.ProtocolTable
 
 open System
 open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Methods
 open Smec.Experiments.Running.Runner
 open Smec.Experiments.Running.TableRun
 
@@ -18,7 +19,9 @@ type ProtocolRow =
       StepsRun: string
       LossForms: string
       GridPoints: string
-      Selection: string }
+      Selection: string
+      /// Why this method's grid or budget can differ from the others' (its registry entry's ProtocolNote).
+      Note: string }
 
 let header =
     [ "method"; "optimiser"; "lr"; "weight decay"; "max steps per trained dim"; "steps run (all grid points)"; "loss forms tried"; "grid points"; "selection criterion" ]
@@ -30,14 +33,20 @@ let private label (config: ExperimentConfig) =
     if config.Options.IsEmpty then config.Method
     else config.Method + " [" + (config.Options |> Seq.map (fun kv -> kv.Key + "=" + kv.Value) |> String.concat " ") + "]"
 
+/// The registry entry's note on the method's protocol (a method the standard registry does not hold: its options).
+let private note (config: ExperimentConfig) =
+    match MethodRegistry.standard.TryEntry config.Method with
+    | Some entry -> entry.ProtocolNote config.Options
+    | None -> "its options set it"
+
 /// One row per (method, options) among the table's finished experiments that recorded a protocol.
 let rows (result: TableResult) : ProtocolRow list =
     let finished =
         [ for p in result.Planned do
               match result.Outcomes.TryFind p.Hash with
-              | Some(Finished(r, _)) when r.Settings.ContainsKey "protocol.selection" -> yield label p.Config, r
+              | Some(Finished(r, _)) when r.Settings.ContainsKey "protocol.selection" -> yield (label p.Config, note p.Config), r
               | _ -> () ]
-    [ for methodLabel, runs in finished |> List.groupBy fst do
+    [ for (methodLabel, methodNote), runs in finished |> List.groupBy fst do
           let settings = runs |> List.map (fun (_, r) -> r.Settings)
           let one (key: string) =
               settings |> List.map (fun s -> s.TryFind("protocol." + key) |> Option.defaultValue "?") |> List.distinct |> String.concat " / "
@@ -57,18 +66,8 @@ let rows (result: TableResult) : ProtocolRow list =
                 StepsRun = stepsText
                 LossForms = one "loss_forms"
                 GridPoints = one "grid_points"
-                Selection = one "selection" } ]
-
-/// Why a method's grid or budget can differ from the others' (by method key).
-let private why (methodLabel: string) =
-    let key = methodLabel.Split(' ').[0]
-    match key with
-    | "smec" when not (methodLabel.Contains "ads=false") ->
-        "its ADS logits learn at their own rate without weight decay (they start on another scale than weights); with option ads_init_candidates it also chooses its initialisation on validation"
-    | "search-adaptor" -> "its paper's (alpha, beta) regulariser grid is searched per dim"
-    | "matryoshka-adaptor" when methodLabel.Contains "supervised=false" -> "the unsupervised variant has no ranking loss and stops without labels"
-    | "matryoshka-adaptor" -> "two stages (unsupervised, then supervised), each with the stated budget"
-    | _ -> "its options set it"
+                Selection = one "selection"
+                Note = methodNote } ]
 
 /// Sentences on where the rows differ (budget per trained dim, grid size, optimiser), or that they agree.
 let differences (rows: ProtocolRow list) : string list =
@@ -79,7 +78,7 @@ let differences (rows: ProtocolRow list) : string list =
             let common = rows |> List.countBy value |> List.maxBy snd |> fst
             let odd = rows |> List.filter (fun r -> value r <> common)
             sprintf "%s differs: most rows have %s; %s." what common
-                (odd |> List.map (fun r -> sprintf "%s has %s (%s)" r.Method (value r) (why r.Method)) |> String.concat "; ")
+                (odd |> List.map (fun r -> sprintf "%s has %s (%s)" r.Method (value r) r.Note) |> String.concat "; ")
     if rows.IsEmpty then []
     else
         [ compare "Step budget per trained dim" (fun r -> r.MaxStepsPerDim)

@@ -7,6 +7,7 @@ open Smec.Core.Storage
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Running.TableRun
+open Smec.Experiments.Store
 
 let folderOf (resultsDir: string) (item: int) (profile: Profile) =
     Path.Combine(resultsDir, sprintf "item-%d" item, Profile.name profile)

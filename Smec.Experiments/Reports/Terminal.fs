@@ -3,7 +3,7 @@
 module Smec.Experiments.Reports.Terminal
 
 open Spectre.Console
-open Smec.Experiments.Running.Checks
+open Smec.Experiments.Verdicts.Checks
 open Smec.Experiments.Running.TableRun
 
 let private colour (text: string) =

@@ -5,11 +5,11 @@ module Smec.Experiments.Running.Datasets
 
 open System
 open System.IO
-open System.Security.Cryptography
 open Smec.Core.Data
 open Smec.Core.Data.Manifests
 open Smec.Core.Methods
 open Smec.Core.Storage
+open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.EmbeddingsManifest
 
@@ -92,10 +92,6 @@ let cellDataIdentity (quantity: Quantity) =
     if named |> List.forall (fun (_, i) -> i = DataIdentity.ReferenceName) then ""
     else named |> List.map (fun (d, i) -> d + "=" + i) |> String.concat ";"
 
-let sha256File (path: string) =
-    use stream = File.OpenRead path
-    Convert.ToHexString(SHA256.HashData stream).ToLowerInvariant()
-
 /// Build the training data and the test part from full embeddings and qrels by the split rule.
 let assemble (name: string) (corpus: EmbeddingMatrix) (queries: EmbeddingMatrix) (trainQrels: Qrels option) (testQrels: Qrels)
              (rule: SplitRule) (seed: int64) (dropSelf: bool) (checksums: Map<string, string>) =
@@ -128,6 +124,14 @@ let assemble (name: string) (corpus: EmbeddingMatrix) (queries: EmbeddingMatrix)
       Notes =
         [ Splits.describe rule
           sprintf "%d train, %d validation, %d test queries; %d documents" parts.Train.Length parts.Validation.Length parts.Test.Length corpus.Rows ] }
+
+/// The report's line on where an experiment's split rule came from: the dataset's own rule
+/// (SplitRules: its manifest's `split` field or the default), or the experiment's config.
+let private withSplitSource (rule: SplitRule) (source: SplitRules.RuleSource) (config: ExperimentConfig) (loaded: LoadedDataset) =
+    let line =
+        if rule = config.Split then SplitRules.describe rule source
+        else "split rule: set by the experiment's config, not the dataset's own rule"
+    { loaded with Notes = loaded.Notes @ [ line ] }
 
 /// A text dataset as the data layer gives it: its embeddings by one encoder (EmbeddingStore: the
 /// mirror's precomputed files when their key matches, else the cache, else encoded now) and its
@@ -162,8 +166,10 @@ let encoderStore () : DatasetProvider =
                           for KeyValue(part, origin) in encoded.Origins -> sprintf "embeddings %s from" part, origin
                           yield! dataIdentityChecksums d ]
                         |> Map.ofList
+                    let rule, source = SplitRules.ofDatasetWithSource config.Dataset
                     assemble (sprintf "%s x %s" config.Dataset config.Encoder) encoded.Corpus encoded.Queries (split "train") test
-                        config.Split config.Seed false checksums)
+                        config.Split config.Seed false checksums
+                    |> withSplitSource rule source config)
             | _ -> NotMine
     { Name = "encoders and embedding cache"; Provide = provide }
 
@@ -190,7 +196,8 @@ let manifestProvider (manifest: EmbeddingsManifest option) : DatasetProvider =
                         (Smec.Core.Encoders.PrecomputedEncoder.Read(e.Corpus, e.CorpusIds)) // .npy or .safetensors
                         (Smec.Core.Encoders.PrecomputedEncoder.Read(e.Queries, e.QueryIds))
                         (e.QrelsTrain |> Option.map Qrels.Read) (Qrels.Read e.QrelsTest) config.Split config.Seed e.DropSelfMatches
-                        (inputs |> List.map (fun f -> f, sha256File f) |> Map.ofList))
+                        (inputs |> List.map (fun f -> f, FileChecksums.Sha256 f) |> Map.ofList)
+                    |> withSplitSource (SplitRules.defaultRule e.QrelsTrain.IsSome) SplitRules.Default config)
     { Name = "embeddings manifest"; Provide = provide }
 
 /// Why no provider has the data.

@@ -5,6 +5,7 @@ module Smec.Experiments.Running.Environment
 open System.IO
 open Smec.Core.Data
 open Smec.Experiments.Catalog.EmbeddingsManifest
+open Smec.Experiments.Methods
 
 type RunEnvironment =
     { /// results/ (cache/ and one folder per item).

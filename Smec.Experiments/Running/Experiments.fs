@@ -10,6 +10,8 @@ open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.Builders
 open Smec.Experiments.Running.Datasets
 open Smec.Experiments.Running.Environment
+open Smec.Experiments.Methods
+open Smec.Experiments.Store
 
 type ExperimentOutput =
     { Measurements: Map<string, float>
@@ -18,6 +20,18 @@ type ExperimentOutput =
       Settings: Map<string, string>
       Notes: string list
       Checksums: Map<string, string> }
+
+/// The queries a judgement set judges, in ordinal id order.
+let judgedQueries (queries: Smec.Core.Storage.EmbeddingMatrix) (qrels: Smec.Core.Data.Qrels) =
+    let known = queries.IndexById()
+    queries.Select(qrels.QueryIds |> Seq.filter known.ContainsKey |> Seq.sortWith (fun a b -> System.String.CompareOrdinal(a, b)) |> Array.ofSeq)
+
+/// nDCG@10 (trec_eval ndcg_cut.10) of a fitted compressor at one dim: the judged queries searching
+/// the corpus, both compressed. The runner's validation figures and `smec train`'s figures.
+let ndcg10At (compressor: ICompressor) (search: SearchOptions) (corpus: Smec.Core.Storage.EmbeddingMatrix) (judged: Smec.Core.Storage.EmbeddingMatrix) (qrels: Smec.Core.Data.Qrels) (dim: int) =
+    let docs = compressor.Compress(corpus, dim, EmbeddingRole.Document)
+    let queries = compressor.Compress(judged, dim, EmbeddingRole.Query)
+    RetrievalEvaluation.NdcgAt10(queries, docs, qrels, search)
 
 /// Fit the method, then for every dim compress the test corpus and test queries and score them.
 let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodRegistry.MethodFactory) =
@@ -31,7 +45,9 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
               Dims = dims
               InputDim = inputDim
               Budget = config.Budget
-              Seed = config.Seed }
+              Seed = config.Seed
+              Progress = true
+              CheckpointPath = None }
     Timing.time ("fit: " + config.Method) (fun () -> compressor.Fit data.Training)
     let search = SearchOptions(IgnoreIdenticalIds = data.DropSelfMatches)
     // P@10 and recall@10 besides the standard measures: the image items' class-relevance figures
@@ -40,15 +56,11 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
     let documents = testCorpus data
     // Validation figures (the training corpus searched by the held-out validation queries): what a
     // sweep chooses its best setting on, so that the test split never takes part in a choice.
-    let known = data.Training.Queries.IndexById()
-    let validationIds = data.Training.Validation.QueryIds |> Seq.filter known.ContainsKey |> Seq.sortWith (fun a b -> System.String.CompareOrdinal(a, b)) |> Array.ofSeq
-    let validationQueries = data.Training.Queries.Select validationIds
+    let validationQueries = judgedQueries data.Training.Queries data.Training.Validation
     let validation =
-        [ if validationIds.Length > 0 then
+        [ if validationQueries.Rows > 0 then
               for d in dims do
-                  let validationDocs = compressor.Compress(data.Training.Corpus, d, EmbeddingRole.Document)
-                  let queries = compressor.Compress(validationQueries, d, EmbeddingRole.Query)
-                  yield "val-" + ndcgAt d, RetrievalEvaluation.NdcgAt10(queries, validationDocs, data.Training.Validation, search) ]
+                  yield "val-" + ndcgAt d, ndcg10At compressor search data.Training.Corpus validationQueries data.Training.Validation d ]
     let evaluated =
       Timing.time "evaluation (compress test data, search, trec_eval)" (fun () ->
         [ for d in dims ->

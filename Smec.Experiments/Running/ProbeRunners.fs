@@ -4,9 +4,11 @@ module Smec.Experiments.Running.ProbeRunners
 open System
 open System.Globalization
 open Smec.Core.Training
+open Smec.Core.Analysis
 open Smec.Core.Methods.SmecMethod
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running.Probes
+open Smec.Experiments.Methods
 
 let private intOption (config: ExperimentConfig) (name: string) (defaultValue: int) =
     match config.Options.TryFind name with
@@ -16,7 +18,7 @@ let private intOption (config: ExperimentConfig) (name: string) (defaultValue: i
         | true, v -> v
         | _ -> failwithf "gradient probe: option '%s' is '%s', expected an integer" name text
 
-/// Item 8: GradientProbe (Smec.Core.Training) trains the toy FC layer under MRL and SMRL from the same
+/// Item 8: GradientProbe (Smec.Core.Analysis) trains the toy FC layer under MRL and SMRL from the same
 /// init and reports per-epoch gradient statistics; this turns its rows into the contract's names.
 let gradientProbe (context: ProbeContext) : ProbeOutput =
     let config = context.Config
@@ -67,7 +69,7 @@ let gradientProbe (context: ProbeContext) : ProbeOutput =
               (if meanTerms then "mean: MRL's loss is (L(full) + L(shared)) / 2, each term weighing as SMRL's single L(full)"
                else "sum: MRL's loss is L(full) + L(shared) against SMRL's L(full) (a sum of two losses has larger gradients by construction)") ]
       Notes =
-        [ "MRL and SMRL trained from the same seeded init (Smec.Core.Training.GradientProbe)"
+        [ "MRL and SMRL trained from the same seeded init (Smec.Core.Analysis.GradientProbe)"
           if meanTerms then "like with like: MRL's nested losses are averaged, so its gradients are per loss term as SMRL's are" ] }
 
 type private Importance = Smec.Core.Analysis.DimensionImportance
@@ -78,7 +80,7 @@ type private Subsets = Smec.Core.Analysis.DimensionSubsets
 /// split only scores fixed selections; nothing is chosen on it), the share of the d most important
 /// dims it keeps (importance = the validation nDCG@10 drop when a dim is zeroed; ties broken at random
 /// with option tie_seed, so no selection is favoured), the share that lies in the prefix 0..d-1, and
-/// the chance level d / D. Methods: "smec" (ADS trained alone over the dims), "truncation" (the
+/// the chance level d / D. Methods: SMEC's key (ADS trained alone over the dims), truncation's (the
 /// prefix), "random" (option random_subsets seeded subsets of size d: their mean, and sd/min/max).
 let dimensionImportance (context: ProbeContext) : ProbeOutput =
     let config = context.Config
@@ -115,8 +117,8 @@ let dimensionImportance (context: ProbeContext) : ProbeOutput =
               sprintf "prefix_overlap@%d" d, prefixShare d dims
               sprintf "chance_share@%d" d, float d / float width ]
         match config.Method with
-        | "truncation" -> one (Array.init d int64), []
-        | "smec" ->
+        | key when key = MethodRegistry.truncation.Key -> one (Array.init d int64), []
+        | key when key = MethodRegistry.smec.Key ->
             let budget = config.Budget |> Option.defaultWith (fun () -> failwith "importance probe: ADS learns, so the experiment needs a training budget")
             let selection = EmbeddingDimensionSelector.Fit(set, d, SmecOptions(), MethodRegistry.trainingOptionsOf budget, config.Seed)
             one selection.Indices,
@@ -152,7 +154,7 @@ let dimensionImportance (context: ProbeContext) : ProbeOutput =
       Notes =
         [ sprintf "importance = validation nDCG@10 minus nDCG@10 with that dim zeroed (validation queries only); %d of %d dims share their importance value with another dim, ties broken at random (seed %d)" ties width tieSeed
           "subset nDCG@10: retrieval with only the selected dims (validation queries; test queries only score the fixed selections)"
-          if config.Method = "smec" then "ADS trained alone over the encoder's own dims (Smec.Core EmbeddingDimensionSelector), SMEC's loss forms, ADS initialisations and anneal, chosen on validation"
+          if config.Method = MethodRegistry.smec.Key then "ADS trained alone over the encoder's own dims (Smec.Core EmbeddingDimensionSelector), SMEC's loss forms, ADS initialisations and anneal, chosen on validation"
           if config.Method = "random" then sprintf "%d random subsets per size (seeded): mean, sd, min, max" randomCount ] }
 
 let standard : ProbeRegistry =

@@ -7,14 +7,14 @@
 ///   (variance of the shared weights' gradients), v.loss@e (mean training loss); and v.loss@first,
 ///   v.loss@last, v.grad_var_mean.
 ///
-/// dimension-importance (item 9), config.Method = the method whose selection is judged ("smec"
-///   for ADS, "truncation" for the prefix), option importance = how importance is measured on
+/// dimension-importance (item 9), config.Method = the method whose selection is judged (SMEC's
+///   key for ADS, truncation's for the prefix), option importance = how importance is measured on
 ///   validation queries: important_share@d for each d of config.Dims.
 module Smec.Experiments.Running.Probes
 
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running.Datasets
-open Smec.Experiments.Running.MethodRegistry
+open Smec.Experiments.Methods.MethodRegistry
 
 type ProbeContext =
     { Config: ExperimentConfig

@@ -10,7 +10,9 @@ open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running.Datasets
 open Smec.Experiments.Running.Environment
-open Smec.Experiments.Running.ResultStore
+open Smec.Experiments.Store.ResultStore
+open Smec.Experiments.Methods
+open Smec.Experiments.Store
 
 type Outcome =
     | Finished of ExperimentResult * fromCache: bool

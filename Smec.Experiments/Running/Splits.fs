@@ -8,6 +8,7 @@ open System
 open Smec.Core.Data
 open Smec.Core.Training
 open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Store
 
 /// The seed of the validation hold-out: fixed, not the training seed (as the training loop's tests use).
 [<Literal>]

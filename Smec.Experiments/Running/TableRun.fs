@@ -5,10 +5,12 @@ open System
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.Published
-open Smec.Experiments.Running.Checks
+open Smec.Experiments.Verdicts.Checks
 open Smec.Experiments.Running.Environment
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Experiments.Running.Runner
+open Smec.Experiments.Store
+open Smec.Experiments.Verdicts
 
 type CellResult =
     { Cell: Cell
@@ -19,7 +21,10 @@ type CellResult =
       /// Hashes of the experiments behind it (for every seed of the table).
       Experiments: string list
       /// Seeds at which a trained experiment behind the cell kept its untrained start (KeptStart).
-      KeptStart: int64 list }
+      KeptStart: int64 list
+      /// The value's seed-and-query 95% interval (None where no per-query scores stand behind it):
+      /// the error bar of the report's charts.
+      Interval: Bootstrap.Interval option }
 
     member this.Status = Status.combine (this.Checks |> List.map (fun c -> c.Status))
 
@@ -27,6 +32,8 @@ type TableResult =
     { Spec: TableSpec
       Cells: CellResult list
       Claims: ClaimResult list
+      /// Every pair of methods at each cell a claim touches.
+      Pairwise: Pairwise.Matrix list
       Planned: PlannedExperiment list
       Outcomes: Map<string, Outcome>
       /// The published values of the item (shown beside ours in every profile).
@@ -67,27 +74,50 @@ let threadNote (result: TableResult) =
                 (counts |> List.map (fun (t, n) -> sprintf "%d thread%s: %d experiment%s" t (if t = 1 then "" else "s") n (if n = 1 then "" else "s")) |> String.concat ", ")
         )
 
-/// The distinct comparisons (claim links) judged by an interval, with whether each stays
-/// significant under Holm's correction for testing them together at family-wise 5%.
-let holmDecided (result: TableResult) =
-    // A comparison that several claims share (SMEC vs MA in each "vs baseline" chain) counts once.
-    let links =
-        result.Claims
-        |> List.collect (fun c -> c.Links |> List.choose (fun l -> l.Interval |> Option.map (fun i -> c, l, i)))
-        |> List.distinctBy (fun (c, l, _) -> c.Claim.Panel, l.Left, l.LeftValue, l.Relation, l.Right, l.RightValue)
-    let keep = Bootstrap.holm 0.05 (links |> List.map (fun (_, _, i) -> i.PValue))
-    List.zip links keep |> List.map (fun ((c, l, _), kept) -> c, l, kept)
+/// What identifies a comparison that several claims share (SMEC vs MA in each "vs baseline" chain).
+let private comparisonKey (c: ClaimResult) (l: LinkResult) = c.Claim.Panel, l.Left, l.LeftValue, l.Relation, l.Right, l.RightValue
+
+/// The distinct comparisons (claim links) judged by an interval.
+let private judgedComparisons (claims: ClaimResult list) =
+    claims
+    |> List.collect (fun c -> c.Links |> List.choose (fun l -> l.Interval |> Option.map (fun i -> comparisonKey c l, l, i)))
+    |> List.distinctBy (fun (key, _, _) -> key)
+
+/// Verdicts for the item's comparisons tested together: each distinct comparison judged by an
+/// interval gets the level Holm's step-down gives it at family-wise 5% (Bootstrap.holmLevels), and
+/// its verdict is read from its interval at that level; the 95% interval stays beside it.
+let adjustClaims (claims: ClaimResult list) : ClaimResult list =
+    let judged = judgedComparisons claims
+    let levels = Bootstrap.holmLevels 0.05 (judged |> List.map (fun (_, l, i) -> Bootstrap.pValueAgainst l.Null i))
+    let levelOf = List.zip (judged |> List.map (fun (key, _, _) -> key)) levels |> Map.ofList
+    claims
+    |> List.map (fun c ->
+        if c.Links.IsEmpty then c
+        else
+            c.Links
+            |> List.map (fun l ->
+                match l.Interval with
+                | Some i ->
+                    let adjusted = Bootstrap.atLevel levelOf.[comparisonKey c l] i
+                    { l with Adjusted = Some adjusted; Status = Checks.judgeInterval l.Relation adjusted l.Null }
+                | None -> l)
+            |> Checks.withLinks c.Claim)
 
 /// The multiple-comparisons note of a report.
 let comparisonsNote (result: TableResult) =
-    let judged = holmDecided result
+    let judged = judgedComparisons result.Claims
     if judged.IsEmpty then None
     else
-        let decided = judged |> List.filter (fun (_, l, _) -> l.Status = Pass || l.Status = Fail) |> List.length
-        let holm = judged |> List.filter (fun (_, _, kept) -> kept) |> List.length
+        let decided (interval: LinkResult -> Bootstrap.Interval option) =
+            judged
+            |> List.filter (fun (_, l, _) ->
+                match interval l with
+                | Some i -> Checks.judgeInterval l.Relation i l.Null <> Tie
+                | None -> false)
+            |> List.length
         Some(
-            sprintf "%d comparisons are tested together, each at 95%% (paired bootstrap, %d resamples): %d are decided (OK or FAIL), about %.1f would be by chance alone if no difference were real; %d stay significant under Holm's correction at family-wise 5%%."
-                judged.Length Bootstrap.DefaultResamples decided (0.05 * float judged.Length) holm
+            sprintf "%d comparisons are tested together. Verdicts use Holm-adjusted intervals (family-wise 5%%): %d are decided (OK or FAIL); at 95%% each, unadjusted, %d would be (about %.1f by chance alone if no difference were real). Intervals include seed and query variance (bootstrap over both, %d resamples each)."
+                judged.Length (decided (fun l -> l.Adjusted)) (decided (fun l -> l.Interval)) (0.05 * float judged.Length) Bootstrap.DefaultResamples
         )
 
 /// A claim's terms that name a row (a method row of the catalog, or a row of any panel of the
@@ -153,10 +183,15 @@ let evaluate (published: PublishedTable) (blessed: BlessedValue list) (blessedPa
             Catalog.experimentsOf cell.Value
             |> List.collect (fun c -> spec.Seeds |> List.map (fun s -> keyOf (ExperimentConfig.withSeed s c)))
             |> List.distinct
-          KeptStart = keptStartSeeds cell.Value }
+          KeptStart = keptStartSeeds cell.Value
+          Interval =
+            match value with
+            | Value _ -> Checks.intervalOf (Quantities.querySample lookup spec.Seeds) cell.Value [ cell.Value ] |> Result.toOption
+            | Gap _ -> None }
     { Spec = spec
       Cells = spec.Cells |> List.map cellResult
-      Claims = spec.Claims |> List.map (Checks.claim evaluateQuantity (Quantities.querySample lookup spec.Seeds))
+      Claims = spec.Claims |> List.map (Checks.claim evaluateQuantity (Quantities.querySample lookup spec.Seeds)) |> adjustClaims
+      Pairwise = Pairwise.matrices spec (Quantities.querySample lookup spec.Seeds)
       Planned = planned
       Outcomes = outcomes
       Published = published.ForItem spec.Item

@@ -11,6 +11,7 @@ open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Running.Environment
 open Smec.Experiments.Sweeps.SweepPlan
+open Smec.Experiments.Store
 
 type LocalOptions =
     { Workers: int

@@ -10,6 +10,7 @@ open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Running.Environment
 open Smec.Experiments.Running.Runner
+open Smec.Experiments.Store
 
 /// What became of one point.
 type PointOutcome =

@@ -12,6 +12,7 @@ open Smec.Core.Runtime
 open Smec.Experiments.Running
 open Smec.Experiments.Running.Environment
 open Smec.Experiments.Sweeps.SweepPlan
+open Smec.Experiments.Store
 
 type SlurmOptions =
     { Partition: string option

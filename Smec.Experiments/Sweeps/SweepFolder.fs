@@ -10,6 +10,7 @@ open System.Text.Json.Nodes
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Sweeps.SweepPlan
+open Smec.Experiments.Store
 
 /// Write a text file atomically (the project's one atomic-write helper).
 let writeText (path: string) (text: string) = Smec.Core.Storage.AtomicFile.WriteAllText(path, text)

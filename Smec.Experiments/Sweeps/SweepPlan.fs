@@ -13,16 +13,19 @@ open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.EmbeddingsManifest
 open Smec.Experiments.Running
-open Smec.Experiments.Running.MethodOptions
-open Smec.Experiments.Running.MethodRegistry
+open Smec.Experiments.Methods.MethodOptions
+open Smec.Experiments.Methods.MethodRegistry
 open Smec.Experiments.Sweeps.SweepSpec
+open Smec.Experiments.Methods
 
-/// What the sweep needs of a method: whether it learns, and its options (names, types, defaults).
+/// What the sweep needs of a method: whether it learns, its options (names, types, defaults) and
+/// the options the catalog's profiles give it.
 type private MethodSpec =
     { Key: string
       Label: string
       Trains: bool
-      Options: OptionSpec list }
+      Options: OptionSpec list
+      ProfileOptions: Profile -> (string * string) list }
 
 let private describeType = OptionKind.describe
 let private canonical (o: OptionSpec) (value: string) = MethodOptions.canonical o value
@@ -55,26 +58,27 @@ let private judgedQueries (path: string) =
     let qrels = Qrels.Read path
     qrels.QueryIds |> Seq.filter (fun q -> qrels.ForQuery q |> Seq.exists (fun kv -> kv.Value > 0)) |> Seq.length
 
-/// The split rule of a dataset the catalog does not know: its train qrels with 100 (at most a fifth)
-/// train queries held out, or, without a train split, the catalog's query-halves rule (the rule it
-/// applies to Cranfield and CACM).
+/// A dataset's split rule (SplitRules: its manifest's `split` field, else the default), checked
+/// against its judgements: halves need 10 judged queries, a held-out validation set at most a fifth
+/// of the judged train queries (else the manifest should state a smaller `split.validation`).
 let splitOf (catalog: ManifestCatalog) (dataset: string) : Result<SplitRule, string> =
-    if List.contains dataset Profiles.localTextDatasets then Ok(Profiles.localSplit dataset)
-    else
-        let manifest = catalog.Dataset dataset
-        try
-            let folder = (DatasetLocator.Locate(manifest, allowDownload = false)).Folder
-            let qrels split = manifest.FilesWithRole "qrels" |> Seq.filter (fun f -> f.Split = split) |> Seq.map (fun f -> Path.Combine(folder, f.Path)) |> List.ofSeq
-            match qrels "train" with
-            | [] ->
-                let judged = [ "test"; "all" ] |> List.collect qrels |> List.sumBy judgedQueries
-                if judged < 10 then Error(sprintf "dataset '%s' has %d judged queries: too few to split into train, validation and test" dataset judged)
-                else Ok(QueryHalves Profiles.minHalvesValidation)
-            | files ->
-                let judged = files |> List.sumBy judgedQueries
-                if judged < 5 then Error(sprintf "dataset '%s' has %d judged train queries: too few to hold out validation queries" dataset judged)
-                else Ok(GivenTrainTest(min 100 (judged / 5)))
-        with :? DataUnavailableException as e -> Error e.Message
+    let manifest = catalog.Dataset dataset
+    let rule, _ = SplitRules.ofManifest manifest
+    try
+        let folder = (DatasetLocator.Locate(manifest, allowDownload = false)).Folder
+        let qrels split = manifest.FilesWithRole "qrels" |> Seq.filter (fun f -> f.Split = split) |> Seq.map (fun f -> Path.Combine(folder, f.Path)) |> List.ofSeq
+        match rule with
+        | QueryHalves _ ->
+            let judged = [ "test"; "all" ] |> List.collect qrels |> List.sumBy judgedQueries
+            if judged < 10 then Error(sprintf "dataset '%s' has %d judged queries: too few to split into train, validation and test" dataset judged)
+            else Ok rule
+        | GivenTrainTest validation ->
+            let judged = qrels "train" |> List.sumBy judgedQueries
+            if judged < 5 * validation then
+                Error(sprintf "dataset '%s' has %d judged train queries: too few to hold out %d for validation (at most a fifth); state a smaller split.validation in %s (data-manifests/README.md, Split rule)"
+                          dataset judged validation manifest.ManifestFile)
+            else Ok rule
+    with :? DataUnavailableException as e -> Error e.Message
 
 /// Where a (dataset, encoder) pair comes from: an embeddings manifest entry that names it (by
 /// encoder or the paper encoder it stands for), else the declared dataset and encoder.
@@ -172,7 +176,7 @@ let expand (registry: MethodRegistry) (catalog: ManifestCatalog) (manifest: Embe
         spec.Methods
         |> List.mapi (fun i key ->
             match registry.TryEntry key with
-            | Some e -> { Key = e.Key; Label = e.Label; Trains = e.Trains; Options = e.Options }
+            | Some e -> { Key = e.Key; Label = e.Label; Trains = e.Trains; Options = e.Options; ProfileOptions = e.ProfileOptions }
             | None -> spec.Fail(sprintf "methods[%d]" i, sprintf "unknown method '%s'; expected one of %s (`smec methods` lists them with their options)" key (String.concat ", " registry.Keys)))
     let duplicates (field: string) (items: string list) =
         match items |> List.countBy id |> List.tryFind (fun (_, n) -> n > 1) with
@@ -225,7 +229,7 @@ let expand (registry: MethodRegistry) (catalog: ManifestCatalog) (manifest: Embe
                   let source, split, encoderName = dataOf spec catalog manifest i j dataset encoder
                   for m in methodSpecs do
                       let methodSpec: Profiles.MethodSpec = { Key = m.Key; Row = m.Label; Trains = m.Trains }
-                      let profileOptions = match spec.Profile, source with Local, Mirror -> Profiles.localMethodOptions methodSpec | _ -> []
+                      let profileOptions = match spec.Profile, source with Local, Mirror -> m.ProfileOptions Local | _ -> []
                       let fixedOptions = spec.Options |> Map.tryFind m.Key |> Option.defaultValue Map.empty
                       for combo in combos do
                           for seed in spec.Seeds do

@@ -1,6 +1,7 @@
 /// A sweep's report from its stored results: per setting and dim, validation and test nDCG@10 as
-/// mean ±half the seed range (the catalog's convention); the best setting per dim chosen on
-/// VALIDATION only, with its test figure; charts of the metric against each axis. Written as
+/// mean ±half the seed range (the catalog's convention); the best setting per dataset and dim chosen
+/// on VALIDATION only, with its test figure (a dataset is data, not a setting: each dataset gets its
+/// own choice); charts of the metric against each axis. Written as
 /// report.md, report.html (offline: plotly.js inlined), settings.csv and points.csv.
 module Smec.Experiments.Sweeps.SweepReport
 
@@ -14,6 +15,7 @@ open Plotly.NET
 open Smec.Experiments.Catalog.Builders
 open Smec.Experiments.Running
 open Smec.Experiments.Sweeps.SweepPlan
+open Smec.Experiments.Store
 
 /// The validation figure a retrieval experiment records beside the test one (Experiments.retrieval).
 let validationAt (dims: int) = "val-" + ndcgAt dims
@@ -21,6 +23,8 @@ let validationAt (dims: int) = "val-" + ndcgAt dims
 /// One stored point at one dim.
 type PointRow =
     { Key: string
+      /// The data the point ran on ("scifact", or "scifact / encoder" when the sweep has several encoders).
+      Data: string
       Setting: string
       Seed: string
       Dim: int
@@ -30,6 +34,7 @@ type PointRow =
 /// A setting (a point without its seed) at one dim, over its seeds.
 type SettingRow =
     { Setting: string
+      Data: string
       Dim: int
       Seeds: int
       Planned: int
@@ -43,8 +48,9 @@ type SweepReport =
       /// Every stored point x dim (NaN where a figure is missing).
       Points: Frame<int, string>
       Settings: SettingRow list
-      /// Dim -> the setting with the best mean validation nDCG@10 among complete settings.
-      Best: (int * SettingRow) list
+      /// (data, dim) -> the setting with the best mean validation nDCG@10 among the complete
+      /// settings on that data.
+      Best: ((string * int) * SettingRow) list
       Stored: int
       Missing: string list
       /// Settings without a validation figure (results stored before validation was recorded).
@@ -57,6 +63,8 @@ let private stats (values: float list) =
 
 /// Read every stored point of the plan and aggregate.
 let build (resultsDir: string) (plan: SweepPlan) : SweepReport =
+    let severalEncoders = plan.Points |> List.map (fun p -> p.Values["encoder"]) |> List.distinct |> List.length > 1
+    let dataOf (p: Point) = if severalEncoders then sprintf "%s / %s" p.Values["dataset"] p.Values["encoder"] else p.Values["dataset"]
     let loaded = plan.Points |> List.map (fun p -> p, ResultStore.tryLoad resultsDir p.Key)
     let rows =
         [ for p, stored in loaded do
@@ -66,6 +74,7 @@ let build (resultsDir: string) (plan: SweepPlan) : SweepReport =
                       let get name = r.Measurements |> Map.tryFind name |> Option.defaultValue nan
                       yield
                           { Key = p.Key
+                            Data = dataOf p
                             Setting = p.Setting
                             Seed = p.Values[seedColumn]
                             Dim = d
@@ -74,6 +83,7 @@ let build (resultsDir: string) (plan: SweepPlan) : SweepReport =
               | _ -> () ]
     let points = Frame.ofRecords rows
     let planned = plan.Points |> List.countBy (fun p -> p.Setting) |> Map.ofList
+    let dataOfSetting = plan.Points |> List.map (fun p -> p.Setting, dataOf p) |> Map.ofList
     let settings =
         [ for setting in plan.Points |> List.map (fun p -> p.Setting) |> List.distinct do
               for d in plan.Dims do
@@ -82,13 +92,14 @@ let build (resultsDir: string) (plan: SweepPlan) : SweepReport =
                       let vm, vr = stats (mine |> List.map (fun r -> r.Validation))
                       let tm, tr = stats (mine |> List.map (fun r -> r.Test))
                       yield
-                          { Setting = setting; Dim = d; Seeds = mine.Length; Planned = planned[setting]
+                          { Setting = setting; Data = dataOfSetting[setting]; Dim = d; Seeds = mine.Length; Planned = planned[setting]
                             ValidationMean = vm; ValidationHalfRange = vr; TestMean = tm; TestHalfRange = tr } ]
     let best =
-        [ for d in plan.Dims do
-              let candidates =
-                  settings |> List.filter (fun s -> s.Dim = d && s.Seeds = s.Planned && not (Double.IsNaN s.ValidationMean))
-              if not candidates.IsEmpty then yield d, (candidates |> List.maxBy (fun s -> s.ValidationMean)) ]
+        [ for data in plan.Points |> List.map dataOf |> List.distinct do
+              for d in plan.Dims do
+                  let candidates =
+                      settings |> List.filter (fun s -> s.Data = data && s.Dim = d && s.Seeds = s.Planned && not (Double.IsNaN s.ValidationMean))
+                  if not candidates.IsEmpty then yield (data, d), (candidates |> List.maxBy (fun s -> s.ValidationMean)) ]
     { Plan = plan
       Points = points
       Settings = settings
@@ -114,17 +125,17 @@ let settingsTable (report: SweepReport) =
         [ for setting in report.Settings |> List.map (fun s -> s.Setting) |> List.distinct ->
               let at d = report.Settings |> List.tryFind (fun s -> s.Setting = setting && s.Dim = d)
               let seeds = report.Settings |> List.filter (fun s -> s.Setting = setting) |> List.map (fun s -> sprintf "%d/%d" s.Seeds s.Planned) |> List.tryHead |> Option.defaultValue ""
-              let chosen d = report.Best |> List.exists (fun (bd, b) -> bd = d && b.Setting = setting)
+              let chosen d = report.Best |> List.exists (fun ((_, bd), b) -> bd = d && b.Setting = setting)
               [ setting; seeds ]
               @ [ for d in dims -> match at d with Some s -> figure s.ValidationMean s.ValidationHalfRange s.Seeds + (if chosen d then " *" else "") | None -> "-" ]
               @ [ for d in dims -> match at d with Some s -> figure s.TestMean s.TestHalfRange s.Seeds | None -> "-" ] ]
     header, rows
 
-/// The chosen setting per dim (on validation) with its test figure.
+/// The chosen setting per dataset and dim (on validation) with its test figure.
 let bestTable (report: SweepReport) =
-    [ "dims"; "chosen on validation"; "val nDCG@10"; "test nDCG@10 of the chosen setting"; "seeds" ],
-    [ for d, s in report.Best ->
-          [ string d; s.Setting; figure s.ValidationMean s.ValidationHalfRange s.Seeds; figure s.TestMean s.TestHalfRange s.Seeds; string s.Seeds ] ]
+    [ "dataset"; "dims"; "chosen on validation"; "val nDCG@10"; "test nDCG@10 of the chosen setting"; "seeds" ],
+    [ for (data, d), s in report.Best ->
+          [ data; string d; s.Setting; figure s.ValidationMean s.ValidationHalfRange s.Seeds; figure s.TestMean s.TestHalfRange s.Seeds; string s.Seeds ] ]
 
 let private markdownTable (header: string list) (rows: string list list) =
     let line (cells: string list) = "| " + (cells |> List.map (fun c -> c.Replace("|", "\\|")) |> String.concat " | ") + " |"
@@ -143,7 +154,7 @@ let markdown (report: SweepReport) =
     if spec.Description <> "" then add spec.Description; add ""
     add (sprintf "Spec: %s. %s. nDCG@10 x100; with several seeds, mean ±half the seed range." spec.File (summaryLine report))
     add ""
-    add "## Best setting per dim (chosen on validation nDCG@10; test shown for the chosen setting only)"
+    add "## Best setting per dataset and dim (chosen on validation nDCG@10 within each dataset; test shown for the chosen setting only)"
     add ""
     add (bestTable report ||> markdownTable)
     add ""
@@ -218,7 +229,7 @@ let html (report: SweepReport) =
     let add (s: string) = body.Append s |> ignore
     add (sprintf "<h1>Sweep %s</h1><p>%s</p><p>Spec: %s. %s. nDCG@10 x100; with several seeds, mean ±half the seed range.</p>"
             (encode spec.Name) (encode spec.Description) (encode spec.File) (encode (summaryLine report)))
-    add "<h2>Best setting per dim, chosen on validation</h2><p>Selection uses validation nDCG@10 only; the test figure is shown for the chosen setting.</p>"
+    add "<h2>Best setting per dataset and dim, chosen on validation</h2><p>Selection uses validation nDCG@10 only, within each dataset (a dataset is data, not a setting); the test figure is shown for the chosen setting.</p>"
     add (bestTable report ||> htmlTable)
     add "<h2>Validation nDCG@10 against each axis</h2><div class=\"charts\">"
     for c in validation |> List.skip (min 1 validation.Length) do add (GenericChart.toChartHTML c)

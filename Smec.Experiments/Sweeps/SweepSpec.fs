@@ -99,11 +99,7 @@ let withDims dims (spec: SweepSpec) = { spec with Dims = Some dims }
 let withSeeds (seeds: int list) (spec: SweepSpec) = { spec with Seeds = seeds |> List.map int64 }
 let withProfile profile (spec: SweepSpec) = { spec with Profile = profile }
 let withBudget (field: string) (value: 'a) (spec: SweepSpec) = { spec with Budget = spec.Budget.Add(field, text (box value)) }
-let withOption (methodKey: string) (option: string) (value: 'a) (spec: SweepSpec) =
-    let current = spec.Options |> Map.tryFind methodKey |> Option.defaultValue Map.empty
-    { spec with Options = spec.Options.Add(methodKey, current.Add(option, text (box value))) }
 let withGrid (axes: Axis list) (spec: SweepSpec) = { spec with Grid = spec.Grid @ axes }
-let withZip (axes: Axis list) (spec: SweepSpec) = { spec with Zip = spec.Zip @ axes }
 
 // ---- YAML ------------------------------------------------------------------------------------
 

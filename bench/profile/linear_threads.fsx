@@ -1,6 +1,6 @@
 // A 384 x 384 linear layer on 128, 256 and 704 rows (the adaptors' shapes) with 1 and 2 torch
 // threads: best of 5 x 200 calls. With linear_threads.py it shows where the 2-thread step gap to
-// PyTorch comes from (README, Performance).
+// PyTorch comes from (docs/PERFORMANCE.md, "One thread per worker, and the 2-thread gap").
 //   OMP_WAIT_POLICY=PASSIVE dotnet fsi bench/profile/linear_threads.fsx   (after make build)
 #load "../../Smec.fsx"
 open TorchSharp

@@ -6,7 +6,6 @@
 open System
 open TorchSharp
 open Smec.Core.Losses
-open Smec.Core.Losses.Baselines
 open Smec.Core.Methods.Baselines
 open Smec.Core.Training
 let threads = match fsi.CommandLineArgs with [| _; t |] -> int t | _ -> 1

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch references of the training steps `smec bench` times (Smec.Experiments/Cli/BenchSteps.fs).
+"""PyTorch references of the training steps `smec bench` times (bench/BenchSteps.fs).
 
 Each case is the same computation as the .NET step, written directly in PyTorch: the same losses
 (InfoNCE / pairwise ranking, Matryoshka-Adaptor's top-k, pairwise and reconstruction terms,
@@ -9,7 +9,8 @@ same residual adaptor, the same Adam(W). SMEC's step reads the first steps' ADS 
 Inputs and initial weights come from the folder `smec bench` exported (name.npy, flattened, shapes in
 manifest.txt), so both sides start from identical numbers.
 
-  steps.py check DIR CASE [TOL]  run as many steps as dotnet_losses.npy holds; exit 1 if a loss differs by > TOL (1e-4)
+  steps.py check DIR CASE [TOL]  run as many steps as dotnet_losses.npy holds (an ensemble: K losses a step);
+                                 exit 1 if a loss differs by > TOL (1e-4)
   steps.py serve THREADS         read "DIR CASE STEPS" lines on stdin, answer the seconds STEPS steps took
 
 Run with Debian's python3-torch (/usr/bin/python3).
@@ -20,6 +21,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from functorch import vmap
 
 PREFIXES = [192, 96, 48, 24]
 TEMPERATURE = 0.05
@@ -223,6 +225,49 @@ def build(t, case):
             prediction = ((predicted - q).abs().mean(1) * weights).sum() / weights.sum()
             return ranking + recovery * 0.1 + prediction * 0.1
         optimizer = torch.optim.Adam(params, lr=1e-3, weight_decay=0.0)
+    elif case == "mrl-ensemble":
+        # K MRL members as one model (smec bench's ensemble rows): PyTorch's model-ensembling recipe,
+        # functorch.vmap of one member's loss over weights and batches stacked on a leading member dim.
+        w, b = t["layer.weight"], t["layer.bias"]
+        params = [w, b]
+
+        def member(w, b, queries, docs, relevance, positive):
+            return nested_info_nce(F.linear(queries, w, b), F.linear(docs, w, b),
+                                   {"relevance": relevance, "positive_column": positive})
+        members = vmap(member)
+        loss = lambda: members(w, b, t["queries"], t["docs"], t["relevance"], t["positive_column"])
+        optimizer = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
+    elif case == "search-adaptor-ensemble":
+        # K Search-Adaptor members, hand-batched (baddbmm): vmap cannot express the pairwise loss, whose
+        # judged pairs (nonzero) differ in number between members. The pairs of the fixed batch are found once.
+        names = ["model.adaptor.hidden.weight", "model.adaptor.hidden.bias", "model.adaptor.output.weight",
+                 "model.adaptor.output.bias", "model.projection.weight", "model.projection.bias",
+                 "predictor.weight", "predictor.bias"]
+        hw, hb, ow, ob, pw, pb, qw, qb = params = [t[n] for n in names]
+        q, d, relevance, positive = t["queries"], t["docs"], t["relevance"], t["positive_column"]
+        k, b, m = relevance.shape
+        preferred = (relevance > 0).nonzero()
+        member, row, column = preferred[:, 0], preferred[:, 0] * b + preferred[:, 1], preferred[:, 2:]
+
+        def affine(x, w, bias):
+            return torch.baddbmm(bias.unsqueeze(1), x, w.transpose(1, 2))
+
+        def loss():
+            x = torch.cat([q, d], 1)
+            adapted = x + affine(F.relu(affine(x, hw, hb)), ow, ob)
+            projected = affine(adapted, pw, pb)
+            pq, pd = projected[:, :b], projected[:, b:]
+            s = F.normalize(pq, dim=2) @ F.normalize(pd, dim=2).transpose(1, 2) / TEMPERATURE
+            row_scores, row_labels = s.reshape(k * b, m)[row], relevance.reshape(k * b, m)[row]
+            weight = (row_labels.gather(1, column) - row_labels).relu()
+            terms = (weight * F.softplus(row_scores - row_scores.gather(1, column))).sum(1)
+            ranking = torch.zeros(k).index_add(0, member, terms) / torch.zeros(k).index_add(0, member, weight.sum(1)).clamp_min(1e-12)
+            recovery = (adapted - x).abs().mean((1, 2))
+            predicted = affine(pd.gather(1, positive.unsqueeze(2).expand(k, b, pd.shape[2])), qw, qb)
+            weights = relevance.gather(2, positive.unsqueeze(2)).squeeze(2)
+            prediction = ((predicted - q).abs().mean(2) * weights).sum(1) / weights.sum(1)
+            return ranking + recovery * 0.1 + prediction * 0.1
+        optimizer = torch.optim.Adam(params, lr=1e-3, weight_decay=0.0)
     elif case == "adaptor-mlp":
         # Diagnostic: the residual MLP alone (no input map), the products both sides hand to a BLAS.
         adaptor = ResidualAdaptor(t, "adaptor.")
@@ -235,18 +280,22 @@ def build(t, case):
         p.requires_grad_(True)
 
     def step():
+        """One step; the loss before the update, one value per member ([x] for a single model)."""
         optimizer.zero_grad()
         value = loss()
-        value.backward()
+        value.sum().backward()
         optimizer.step()
-        return value.item()
+        return value.detach().reshape(-1).tolist()
     return step
 
 
 def check(folder, case, tolerance):
     expected = np.load(f"{folder}/dotnet_losses.npy").reshape(-1)
     step = build(load(folder), case)
-    actual = np.array([step() for _ in expected])
+    actual = []
+    while len(actual) < len(expected):
+        actual.extend(step())
+    actual = np.array(actual)
     worst = float(np.max(np.abs(actual - expected)))
     print(f"{case}: pytorch losses {np.array2string(actual, precision=6)} dotnet {np.array2string(expected, precision=6)} max |diff| {worst:.2e}")
     return 0 if worst <= tolerance else 1

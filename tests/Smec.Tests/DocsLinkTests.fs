@@ -3,6 +3,8 @@
 /// existing file, and a `#anchor` into a markdown file an existing heading (GitHub's slug); every
 /// `docs/<name>.md` a source file cites exists, and a section it names in quotes is a heading
 /// there. The checker is exercised on a small synthetic tree first, so a broken link is shown to fail.
+/// README.md stays a front door (at most 300 lines, the two commands), and docs/README.md's index
+/// names every page of docs/.
 module Smec.Tests.DocsLinkTests
 
 open System
@@ -234,10 +236,27 @@ let tests =
 
         testCase "every relative link in the repository's markdown and notebooks resolves" <| fun () ->
             let files = DocsLinks.markdownFiles repoRoot |> List.map (fun f -> Path.GetRelativePath(repoRoot, f).Replace('\\', '/'))
-            for required in [ "README.md"; "docs/README.md"; "docs/METHOD.md"; "docs/CATALOG.md"; "docs/PAPER-RESULTS.md"; "docs/DATA.md"; "data-manifests/README.md"; "paper-results/README.md" ] do
+            for required in [ "README.md"; "docs/README.md"; "docs/METHOD.md"; "docs/CATALOG.md"; "docs/PAPER-RESULTS.md"; "docs/DATA.md"
+                              "docs/FINDINGS.md"; "docs/PERFORMANCE.md"; "docs/SWEEPS.md"; "docs/EXTENDING.md"; "docs/TESTING.md"
+                              "data-manifests/README.md"; "paper-results/README.md" ] do
                 Expect.contains files required (sprintf "%s is among the files checked" required)
             let broken = DocsLinks.brokenLinks repoRoot
             Expect.isEmpty broken (sprintf "broken links:\n%s" (report broken))
+
+        testCase "README.md is a front door: at most 300 lines, the two commands; docs/README.md indexes every page of docs/" <| fun () ->
+            let readme = File.ReadAllText(Path.Combine(repoRoot, "README.md"))
+            let lineCount = readme.TrimEnd('\n').Split('\n').Length
+            Expect.isLessThanOrEqual lineCount 300 "README.md has at most 300 lines (the rest belongs in docs/)"
+            for command in [ "make reproduce TABLE=2"; "make test" ] do
+                Expect.stringContains readme command (sprintf "README.md shows `%s`" command)
+            let index = File.ReadAllText(Path.Combine(repoRoot, "docs", "README.md"))
+            let indexed = DocsLinks.links index |> List.map (fun (_, target) -> target.Split('#').[0]) |> set
+            let pages =
+                Directory.GetFiles(Path.Combine(repoRoot, "docs"), "*.md") |> Array.map Path.GetFileName
+                |> Array.filter ((<>) "README.md") |> Array.sort |> List.ofArray
+            Expect.isNonEmpty pages "docs/ has pages"
+            let missing = pages |> List.filter (fun page -> not (indexed.Contains page))
+            Expect.isEmpty missing (sprintf "pages of docs/ missing from docs/README.md's index: %s" (String.Join(", ", missing)))
 
         testCase "every docs/<name>.md a source file cites exists, with the sections it names" <| fun () ->
             let broken = DocsLinks.brokenCitations repoRoot

@@ -5,6 +5,7 @@ module Smec.Tests.GradientProbeTests
 open System.IO
 open Expecto
 open Smec.Core.Training
+open Smec.Core.Analysis
 
 [<Tests>]
 let tests =

@@ -10,6 +10,7 @@ open Expecto
 open Smec.Core.Runtime
 open Smec.Experiments.Cli
 open Smec.Experiments.Running
+open Smec.Experiments.Bench
 open Smec.Tests.TestSupport
 
 /// Debian's python3-torch (build/setup.sh installs it); its absence fails the test with the fix.
@@ -39,6 +40,21 @@ let referenceSteps =
                 Expect.isTrue (losses |> Array.forall Single.IsFinite) "finite .NET losses"
                 Expect.isFalse (losses |> Array.pairwise |> Array.forall (fun (a, b) -> a = b)) "the optimizer moves the loss (the check covers the update)"
                 let code, output = runReference dir.Path case
+                Expect.equal code 0 (sprintf "reference check failed:\n%s" output)
+            }
+        for case in BenchEnsembleSteps.cases do
+          yield test (sprintf "%s ensemble of 3: PyTorch's vmap ensemble gives every member's losses (3 steps) to 1e-4, and each member's are its solo step's" case) {
+                use dir = new TempDir()
+                let ensemble = BenchEnsembleSteps.build case 3 1L
+                let losses = try BenchEnsembleSteps.export ensemble dir.Path 3 finally ensemble.Dispose()
+                for k in 0 .. 2 do
+                    let solo = BenchSteps.build case (1L + int64 k)
+                    let alone = try Array.init 3 (fun _ -> solo.Step()) finally solo.Dispose()
+                    for s in 0 .. 2 do
+                        let together = losses.[s * 3 + k]
+                        Expect.isLessThan (abs (together - alone.[s]) / abs alone.[s]) 1e-5f
+                            (sprintf "member %d, step %d: %f in the ensemble vs %f alone" k s together alone.[s])
+                let code, output = runReference dir.Path (case + "-ensemble")
                 Expect.equal code 0 (sprintf "reference check failed:\n%s" output)
             }
         yield test "a perturbed .NET loss is caught by the check" {

@@ -1,5 +1,5 @@
 /// One save format for every method: each of SMEC, Matryoshka-Adaptor, Search-Adaptor, PCA and
-/// truncation saves, loads back through SavedModel.Load, and `smec compress --model` on the saved
+/// truncation saves, loads back through its registry entry's loader, and `smec compress --model` on the saved
 /// folder writes exactly what the in-memory model computes. Tiny synthetic problem, few steps.
 module Smec.Tests.SavedModelTests
 
@@ -13,6 +13,7 @@ open Smec.Core.Methods.Baselines
 open Smec.Core.Methods.SmecMethod
 open Smec.Core.Storage
 open Smec.Core.Training
+open Smec.Experiments.Methods
 open Smec.Tests.TestSupport
 
 /// 40 queries, each a noisy copy of "its" doc among 80 (16-d); 8 held out for validation.
@@ -47,7 +48,7 @@ let private roundTrip (key: string) (create: unit -> ICompressor) =
         let modelDir = Path.Combine(dir.Path, key)
         model.Save modelDir
         Expect.isTrue (File.Exists(Path.Combine(modelDir, SavedModel.ManifestFile))) "the manifest is written"
-        use loaded = SavedModel.Load modelDir
+        use loaded = MethodRegistry.standard.Load modelDir
         Expect.equal loaded.Name model.Name "name"
         Expect.sequenceEqual loaded.Dims model.Dims "dims"
         Expect.equal (Map.ofSeq (loaded.Settings |> Seq.map (fun kv -> kv.Key, kv.Value))) (Map.ofSeq (model.Settings |> Seq.map (fun kv -> kv.Key, kv.Value))) "settings"
@@ -81,18 +82,18 @@ let tests =
             let bytes = File.ReadAllBytes tensors
             bytes.[bytes.Length - 1] <- bytes.[bytes.Length - 1] ^^^ 1uy
             File.WriteAllBytes(tensors, bytes)
-            Expect.stringContains (messageOf (fun () -> SavedModel.Load folder |> ignore)) "SHA-256" "a changed tensor file is caught"
+            Expect.stringContains (messageOf (fun () -> MethodRegistry.standard.Load folder |> ignore)) "SHA-256" "a changed tensor file is caught"
             let old = Path.Combine(dir.Path, "old")
             Directory.CreateDirectory old |> ignore
             File.WriteAllText(Path.Combine(old, "config.json"), "{}")
-            Expect.stringContains (messageOf (fun () -> SavedModel.Load old |> ignore)) "older version" "an old SMEC folder gets a clear message"
+            Expect.stringContains (messageOf (fun () -> MethodRegistry.standard.Load old |> ignore)) "older version" "an old SMEC folder gets a clear message"
             use truncation = new Truncation(dims)
             let other = Path.Combine(dir.Path, "other")
             truncation.Save other
             let manifest = Path.Combine(other, SavedModel.ManifestFile)
             File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"truncation\"", "\"mystery\""))
-            Expect.stringContains (messageOf (fun () -> SavedModel.Load other |> ignore)) "model.json: checksum" "an edited model.json is refused by its seal"
+            Expect.stringContains (messageOf (fun () -> MethodRegistry.standard.Load other |> ignore)) "model.json: checksum" "an edited model.json is refused by its seal"
             ModelSeal.Write(other, readOnlyDict [], readOnlyDict []) // sealed as it is now: a kind this build does not know
-            Expect.stringContains (messageOf (fun () -> SavedModel.Load other |> ignore)) "kind 'mystery' is not known" "unknown kind"
+            Expect.stringContains (messageOf (fun () -> MethodRegistry.standard.Load other |> ignore)) "kind 'mystery' is not known" "unknown kind"
             Expect.stringContains (messageOf (fun () -> Pca.Load other |> ignore)) "expected 'pca'" "a loader on the wrong folder"
     ]

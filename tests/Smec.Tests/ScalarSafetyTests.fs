@@ -85,7 +85,7 @@ let private offenders (namespaces: string list) =
 
 /// Every namespace whose code trains or computes a training loss.
 let private trainingNamespaces =
-    [ "Smec.Core.Losses"; "Smec.Core.Losses.Baselines"; "Smec.Core.Methods"; "Smec.Core.Methods.SmecMethod"
+    [ "Smec.Core.Losses"; "Smec.Core.Analysis"; "Smec.Core.Methods"; "Smec.Core.Methods.SmecMethod"
       "Smec.Core.Methods.Baselines"; "Smec.Core.Training"; "Smec.Core.Multimodal"; "Smec.Core.ImageRetrieval" ]
 
 [<Tests>]

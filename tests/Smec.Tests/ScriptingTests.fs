@@ -1,4 +1,6 @@
-/// The scripting entry point (Smec.fsx): without a build it must say what to do.
+/// The scripting entry point (Smec.fsx): without a build it must say what to do. And the example
+/// that extends the harness from a script: one registry entry gives a method a catalog row, a
+/// saved model and `smec compress` on it.
 module Smec.Tests.ScriptingTests
 
 open System.Diagnostics
@@ -28,4 +30,12 @@ let tests =
             Expect.equal exitCode 2 $"exit code (output: {output})"
             Expect.stringContains output "the harness is not built" "names the problem"
             Expect.stringContains output "Run `make build`" "names the fix"
+
+        testCase "examples/custom-method.fsx: one registry entry gives a catalog row, a saved model and smec compress on it" <| fun () ->
+            let exitCode, output = runFsi repoRoot "examples/custom-method.fsx"
+            Expect.equal exitCode 0 $"exit code (output: {output})"
+            Expect.stringContains output "random projection" "the method's row in the catalog table"
+            // CompressCommand's own report of what it wrote, then the example's check of the numbers.
+            Expect.stringContains output " x 48 with RandomProjection" "smec compress loaded the saved model through the entry"
+            Expect.stringContains output "equal to the fitted model's output" "the compressed file equals the fitted model's output"
     ]

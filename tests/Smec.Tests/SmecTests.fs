@@ -10,6 +10,8 @@ open Smec.Core.Methods.SmecMethod
 open Smec.Core.Runtime
 open Smec.Core.Storage
 open Smec.Core.Training
+open Smec.Core.Retrieval
+open Smec.Experiments.Running
 
 let private floats (t: torch.Tensor) = t.detach().contiguous().data<float32>().ToArray()
 
@@ -239,9 +241,10 @@ let smrlTests =
             let data = SciFactFixture.trainingData 5L
             use model = reducedModel [| 384; 192; 96 |] 10
             model.Fit data
-            let corpus, queries = data.Corpus, data.Queries
+            let corpus, judged = data.Corpus, Experiments.judgedQueries data.Queries data.Validation
+            let ndcg10 (compressor: ICompressor) dim = Experiments.ndcg10At compressor (SearchOptions()) corpus judged data.Validation dim
             let score source dim =
-                CompressionEvaluation.Ndcg10(
+                ndcg10
                     { new ICompressor with
                         member _.Name = model.Name
                         member _.Dims = model.Dims
@@ -250,14 +253,15 @@ let smrlTests =
                         member _.Settings = model.Settings
                         member _.Save _ = ()
                       interface System.IDisposable with
-                        member _.Dispose() = () }, corpus, queries, data.Validation, dim)
+                        member _.Dispose() = () }
+                    dim
             Expect.sequenceEqual model.Chain.DuplicatedDims [ 192 ] "192 is step 1's selection and step 2's output"
             let selection, stepOutput = score DimSource.Selection 192, score DimSource.StepOutput 192
             let expected = if stepOutput > selection then DimSource.StepOutput else DimSource.Selection
             Expect.equal (model.Chain.SourceFor 192) expected (sprintf "the better on validation (Selection %.4f, StepOutput %.4f)" selection stepOutput)
             Expect.stringContains model.Settings.["result.dim_source@192"] (string expected) "the choice is recorded"
             // The served curve, measured independently.
-            let curve = [ for d in [ 384; 192; 96 ] -> d, CompressionEvaluation.Ndcg10(model, corpus, queries, data.Validation, d) ]
+            let curve = [ for d in [ 384; 192; 96 ] -> d, ndcg10 model d ]
             let breaks = curve |> List.pairwise |> List.filter (fun ((_, larger), (_, smaller)) -> smaller > larger)
             let note = model.Settings.["result.validation_monotone"]
             if breaks.IsEmpty then Expect.equal note "yes" "monotone curve reported as such"

@@ -32,6 +32,18 @@ let private train seed steps (checkpoint: string) (afterBackward: System.Action<
     let result = TrainingLoop.Run(SciFactFixture.trainingData seed, objective, options)
     result, objective.Weights()
 
+/// A task whose validation only gets worse: a weight that each step pulls down, scored by its value.
+type private WorseningTask(initialIsCandidate: bool) =
+    let weight = torch.nn.Parameter(torch.ones(1L))
+    interface ILoopTask with
+        member _.ParameterGroups = [ ParameterGroup([ weight ]) ]
+        member _.StepsPerEpoch = 1
+        member _.Loss _ = weight.sum()
+        member _.CanValidate = true
+        member _.Validate() = weight.item<float32>() |> float
+        member _.InitialIsCandidate = initialIsCandidate
+        member _.Fingerprint = "worsening"
+
 [<Tests>]
 let tests =
     testList "TrainingLoop" [
@@ -47,6 +59,15 @@ let tests =
             Expect.equal (a.History |> Seq.map (fun h -> h.ValidationNdcg10) |> List.ofSeq)
                          (b.History |> Seq.map (fun h -> h.ValidationNdcg10) |> List.ofSeq) "validation history"
             Expect.sequenceEqual wa wb "weights bit for bit"
+
+        testCase "a task whose start is no candidate keeps its best trained weights, not the start" <| fun () ->
+            let run candidate =
+                TrainingLoop.Run(WorseningTask candidate, TrainingOptions(MaxSteps = 30, EvaluateEvery = 5, Patience = 2, Progress = false), 1L)
+            let fromStart, trained = run true, run false
+            Expect.equal fromStart.BestStep 0 "a candidate start that is never beaten is kept"
+            Expect.equal trained.BestStep 5 "otherwise the first validation after training is the best"
+            Expect.equal trained.History.[0].Step 0 "the start is still recorded"
+            Expect.isLessThan trained.BestValidationNdcg10 trained.History.[0].ValidationNdcg10 "and it scored better than what was kept"
 
         testCase "an interrupted run resumes from its checkpoint to the same weights" <| fun () ->
             use dir = new TestSupport.TempDir()

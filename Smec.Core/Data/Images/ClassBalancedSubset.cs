@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 
 namespace Smec.Core.Data.Images;
 
@@ -26,6 +24,6 @@ public static class ClassBalancedSubset
         return items.Where(i => chosen.Contains(i.Id)).ToList();
     }
 
-    private static string Rank(long seed, string id) =>
-        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{seed}:{id}")));
+    // Lower-case hex orders like the upper-case hex it replaced (ordinal: digits before letters either way).
+    private static string Rank(long seed, string id) => FileChecksums.Sha256OfText($"{seed}:{id}");
 }

@@ -28,6 +28,9 @@ public sealed class DatasetManifest
     public List<string> Classes { get; set; } = [];
     public SourceSpec Source { get; set; } = new();
     public ExpectedCounts? Counts { get; set; }
+    /// <summary>How the collection's queries are split into train, validation and test
+    /// (data-manifests/README.md, "Split rule"); null: the documented default.</summary>
+    public SplitSpec? Split { get; set; }
     /// <summary>Raw qrels value -> graded gain, where a collection's scale is not "larger is better".</summary>
     public Dictionary<string, int>? RelevanceMap { get; set; }
     /// <summary>
@@ -110,6 +113,19 @@ public sealed class DownloadSpec
 }
 
 /// <summary>The counts a correct copy has; loaders check every one that is given.</summary>
+/// <summary>A collection's split rule, as its manifest states it.</summary>
+public sealed class SplitSpec
+{
+    public const string GivenTrainTest = "given-train-test", QueryHalves = "query-halves";
+
+    /// <summary>given-train-test (the collection's own train and test judgements) or query-halves
+    /// (its judged queries halved by a fixed hash into train and test).</summary>
+    public string Rule { get; set; } = "";
+    /// <summary>given-train-test: the train queries held out for validation; query-halves: the fewest
+    /// held out of the train half (a fifth of it when that is more).</summary>
+    public int Validation { get; set; }
+}
+
 public sealed class ExpectedCounts
 {
     public int? Docs { get; set; }

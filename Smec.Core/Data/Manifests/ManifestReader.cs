@@ -103,6 +103,16 @@ public static partial class ManifestReader
         if (formatKind != "" && formatKind != m.Kind)
             throw new ManifestException(f, "format", $"format '{m.Format}' holds {formatKind} data, but kind is '{m.Kind}'");
         RequireRelativePath(f, "path", m.Path);
+        if (m.Split is { } split)
+        {
+            RequireOneOf(f, "split.rule", split.Rule, [SplitSpec.GivenTrainTest, SplitSpec.QueryHalves]);
+            if (split.Validation < 1)
+                throw new ManifestException(f, "split.validation", $"must be a positive number of validation queries, got {split.Validation}");
+            if (m.Kind != "text-retrieval")
+                throw new ManifestException(f, "split", $"a split rule is for text-retrieval collections; this one is {m.Kind}");
+            if (split.Rule == SplitSpec.GivenTrainTest && !m.Files.Any(x => x.Role == "qrels" && x.Split == "train"))
+                throw new ManifestException(f, "split.rule", "given-train-test needs the collection's train judgements: a qrels file with split: train in files");
+        }
         foreach (var (p, i) in m.SystemPaths.Select((p, i) => (p, i)))
             if (!System.IO.Path.IsPathRooted(p)) throw new ManifestException(f, $"system_paths[{i}]", $"'{p}' must be an absolute folder");
         for (var i = 0; i < m.Files.Count; i++)

@@ -40,66 +40,66 @@ internal static class CorpusOnlyStage
         var order = Enumerable.Range(0, n).ToArray();
         SeedMix.Random(seed, HeldOutStream, 0).Shuffle(order);
         var heldOutCount = options.UnsupervisedStop == UnsupervisedStop.HeldOutLoss ? Math.Min(options.UnsupervisedHeldOutDocs, n / 5) : 0;
-        var heldOut = order[..heldOutCount].Order().ToArray();
-        var trainRows = order[heldOutCount..].Order().ToArray();
+        var task = new CorpusOnlyTask(adaptor, mapped, neighbours, order[..heldOutCount].Order().ToArray(), order[heldOutCount..].Order().ToArray(),
+            dims, options, seed);
+        // The shared loop: its optimizer, early stopping on the held-out loss (no MinSteps), best-weight copy,
+        // finite-loss check and progress. Without held-out docs there is nothing to validate: the last weights stay.
+        var loop = new TrainingOptions
+        {
+            MaxSteps = maxSteps,
+            BatchSize = options.BatchSize,
+            LearningRate = options.LearningRate,
+            WeightDecay = options.WeightDecay,
+            Optimizer = options.Optimizer,
+            EvaluateEvery = options.EvaluateEvery,
+            Patience = Math.Max(1, options.PatienceSteps / options.EvaluateEvery),
+            Progress = options.Progress,
+            Label = $"{options.Name} (unsupervised, corpus only)",
+        };
+        var result = TrainingLoop.Run(task, loop, seed);
+        var history = result.History.Select(h => (h.Step, -h.ValidationNdcg10)).ToArray();
+        return new CorpusOnlyResult(-result.BestValidationNdcg10, heldOutCount > 0 ? result.BestStep : result.StepsRun, result.StepsRun,
+            result.StoppedEarly, heldOutCount, history, clock.Elapsed.TotalSeconds);
+    }
 
-        var parameters = adaptor.parameters().ToArray();
-        using var optimizer = new AdamOptimizer(parameters, options.LearningRate, options.WeightDecay,
-            decoupled: options.Optimizer == OptimizerKind.AdamW);
-        var best = parameters.Select(p => p.detach().clone()).ToArray();
-        var history = new List<(int, double)>();
-        var bestLoss = double.PositiveInfinity;
-        var bestStep = 0;
-        var stale = 0;
-        var stoppedEarly = false;
-        var patience = Math.Max(1, options.PatienceSteps / options.EvaluateEvery);
+    /// <summary>
+    /// The stage as a loop task: each step's anchors are random training docs (a pure function of (seed, step))
+    /// with their corpus neighbours; the validation score is minus the unsupervised loss of the held-out docs
+    /// (the loop keeps the highest score, i.e. the lowest held-out loss).
+    /// </summary>
+    private sealed class CorpusOnlyTask(ResidualAdaptor adaptor, MappedEmbeddings mapped, Tensor neighbours, int[] heldOut, int[] trainRows,
+        IReadOnlyList<int> dims, MatryoshkaAdaptorOptions options, long seed) : ILoopTask
+    {
+        public IReadOnlyList<ParameterGroup> ParameterGroups { get; } = [new([.. adaptor.parameters()])];
+        public int StepsPerEpoch => Math.Max(1, trainRows.Length / options.BatchSize);
+
+        public Tensor Loss(TrainingStep step)
+        {
+            adaptor.train();
+            var random = SeedMix.Random(seed, AnchorStream, step.Step);
+            var rows = Enumerable.Range(0, Math.Min(options.BatchSize, trainRows.Length))
+                .Select(_ => (long)trainRows[random.Next(trainRows.Length)]).ToArray();
+            var (anchors, neighbourEmbeddings) = Gather(mapped, neighbours, rows);
+            return MatryoshkaAdaptorLoss.UnsupervisedMapped(adaptor, anchors, neighbourEmbeddings, dims, options);
+        }
+
+        public bool CanValidate => heldOut.Length > 0;
+
         // The untrained adaptor (the identity on its input) is recorded but is no candidate: the
         // stage trains, and the stop only decides for how long.
-        if (heldOutCount > 0) history.Add((0, HeldOutLoss(adaptor, mapped, neighbours, heldOut, dims, options)));
+        public bool InitialIsCandidate => false;
 
-        var progress = new Runtime.ProgressBar($"{options.Name} (unsupervised, corpus only)", maxSteps, enabled: options.Progress);
-        var step = 0;
-        for (; step < maxSteps; step++)
+        public double Validate()
         {
-            double value;
-            using (var scope = NewDisposeScope())
-            {
-                adaptor.train();
-                var random = SeedMix.Random(seed, AnchorStream, step);
-                var rows = Enumerable.Range(0, Math.Min(options.BatchSize, trainRows.Length))
-                    .Select(_ => (long)trainRows[random.Next(trainRows.Length)]).ToArray();
-                var (anchors, neighbourEmbeddings) = Gather(mapped, neighbours, rows);
-                optimizer.ZeroGrad();
-                var loss = MatryoshkaAdaptorLoss.UnsupervisedMapped(adaptor, anchors, neighbourEmbeddings, dims, options);
-                loss.backward();
-                optimizer.Step();
-                value = loss.item<float>();
-            }
-            if (!double.IsFinite(value)) throw new InvalidOperationException($"{options.Name}: unsupervised loss became {value} at step {step}");
-            var evaluate = heldOutCount > 0 && ((step + 1) % options.EvaluateEvery == 0 || step + 1 == maxSteps);
-            double? heldOutLoss = null;
-            if (evaluate)
-            {
-                var score = HeldOutLoss(adaptor, mapped, neighbours, heldOut, dims, options);
-                heldOutLoss = score;
-                history.Add((step + 1, score));
-                if (score < bestLoss)
-                {
-                    bestLoss = score; bestStep = step + 1; stale = 0;
-                    using var _ = no_grad();
-                    for (var i = 0; i < best.Length; i++) best[i].copy_(parameters[i]);
-                }
-                else if (++stale >= patience) { stoppedEarly = true; step++; break; }
-            }
-            progress.Report(step + 1, $"loss {value:F4}" + (heldOutLoss is { } h ? $" held-out {h:F4}" : ""), milestone: evaluate);
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            adaptor.eval();
+            var (anchors, neighbourEmbeddings) = Gather(mapped, neighbours, heldOut.Select(r => (long)r).ToArray());
+            return -MatryoshkaAdaptorLoss.UnsupervisedMapped(adaptor, anchors, neighbourEmbeddings, dims, options).item<float>();
         }
-        if (heldOutCount > 0)
-            using (no_grad())
-                for (var i = 0; i < best.Length; i++) parameters[i].copy_(best[i]);
-        else bestStep = step;
-        foreach (var b in best) b.Dispose();
-        progress.Finish($"done: {step} steps" + (heldOutCount > 0 ? $", best held-out loss {bestLoss:F5} at step {bestStep}{(stoppedEarly ? " (early stop)" : "")}" : ""));
-        return new CorpusOnlyResult(bestLoss, bestStep, step, stoppedEarly, heldOutCount, history, clock.Elapsed.TotalSeconds);
+
+        public string ValidationMeasure => "minus held-out unsupervised loss";
+        public string Fingerprint => $"matryoshka-adaptor-corpus-only;{string.Join(",", dims)}";
     }
 
     private static (Tensor Anchors, Tensor Neighbours) Gather(MappedEmbeddings corpus, Tensor neighbours, long[] rows)
@@ -109,15 +109,5 @@ internal static class CorpusOnlyStage
         var neighbourRows = neighbours.index_select(0, index);
         var neighbourEmbeddings = corpus.Select(neighbourRows.flatten()).reshape(rows.Length, neighbourRows.shape[1], anchors.shape[1]);
         return (anchors, neighbourEmbeddings);
-    }
-
-    private static double HeldOutLoss(ResidualAdaptor adaptor, MappedEmbeddings corpus, Tensor neighbours, int[] heldOut,
-        IReadOnlyList<int> dims, MatryoshkaAdaptorOptions options)
-    {
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        adaptor.eval();
-        var (anchors, neighbourEmbeddings) = Gather(corpus, neighbours, heldOut.Select(r => (long)r).ToArray());
-        return MatryoshkaAdaptorLoss.UnsupervisedMapped(adaptor, anchors, neighbourEmbeddings, dims, options).item<float>();
     }
 }

@@ -181,7 +181,7 @@ public sealed class MatryoshkaAdaptor : ICompressor
         return Load(saved);
     }
 
-    internal static MatryoshkaAdaptor Load(SavedModelReader saved)
+    public static MatryoshkaAdaptor Load(SavedModelReader saved)
     {
         saved.Expect(Kind);
         Determinism.ConfigureTorch();

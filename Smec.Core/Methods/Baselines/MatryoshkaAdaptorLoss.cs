@@ -1,4 +1,3 @@
-using Smec.Core.Losses.Baselines;
 using Smec.Core.Training;
 using static TorchSharp.torch;
 

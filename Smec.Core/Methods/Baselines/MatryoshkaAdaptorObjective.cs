@@ -1,5 +1,4 @@
 using Smec.Core.Losses;
-using Smec.Core.Losses.Baselines;
 using Smec.Core.Training;
 using static TorchSharp.torch;
 

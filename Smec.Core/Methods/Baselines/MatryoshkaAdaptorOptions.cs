@@ -1,6 +1,5 @@
 using System.Globalization;
 using Smec.Core.Losses;
-using Smec.Core.Losses.Baselines;
 using Smec.Core.Training;
 
 namespace Smec.Core.Methods.Baselines;

@@ -95,7 +95,7 @@ public sealed class Pca : ICompressor
         return Load(saved);
     }
 
-    internal static Pca Load(SavedModelReader saved)
+    public static Pca Load(SavedModelReader saved)
     {
         saved.Expect(Kind);
         Determinism.ConfigureTorch();

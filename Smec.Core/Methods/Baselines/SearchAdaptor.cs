@@ -129,7 +129,7 @@ public sealed class SearchAdaptor : ICompressor
         return Load(saved);
     }
 
-    internal static SearchAdaptor Load(SavedModelReader saved)
+    public static SearchAdaptor Load(SavedModelReader saved)
     {
         saved.Expect(Kind);
         Determinism.ConfigureTorch();

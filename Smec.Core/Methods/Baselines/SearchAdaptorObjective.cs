@@ -1,5 +1,4 @@
 using Smec.Core.Losses;
-using Smec.Core.Losses.Baselines;
 using Smec.Core.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,7 +10,7 @@ namespace Smec.Core.Methods.Baselines;
 /// query and doc embeddings, alpha times the L1 recovery of the full-width adaptor output
 /// (e + f(e) against e, for the batch's queries and docs), beta times the query-prediction loss.
 /// </summary>
-internal sealed class SearchAdaptorObjective(SearchAdaptorModel model, Linear queryPredictor, RegularizerWeights weights, SearchAdaptorOptions options)
+public sealed class SearchAdaptorObjective(SearchAdaptorModel model, Linear queryPredictor, RegularizerWeights weights, SearchAdaptorOptions options)
     : ITrainingObjective
 {
     public IReadOnlyList<ParameterGroup> ParameterGroups { get; } =

@@ -52,7 +52,7 @@ public sealed class Truncation : ICompressor
         return Load(saved);
     }
 
-    internal static Truncation Load(SavedModelReader saved)
+    public static Truncation Load(SavedModelReader saved)
     {
         saved.Expect(Kind);
         if (saved.Name != TruncationName && saved.Name != FullName)

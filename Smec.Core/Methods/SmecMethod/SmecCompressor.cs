@@ -330,7 +330,7 @@ public sealed class SmecCompressor : ICompressor
         return Load(saved);
     }
 
-    internal static SmecCompressor Load(SavedModelReader saved)
+    public static SmecCompressor Load(SavedModelReader saved)
     {
         saved.Expect(Kind);
         Determinism.ConfigureTorch();

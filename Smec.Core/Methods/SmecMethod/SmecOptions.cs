@@ -80,11 +80,6 @@ public sealed record SmecOptions
     public int SxbmWarmupSteps { get; init; } = 0;
     public SxbmAnchors SxbmAnchors { get; init; } = SxbmAnchors.Queries;
 
-    /// <summary>The local profile (MiniLM / arctic-embed-xs, 384-d).</summary>
-    public static SmecOptions Local => new();
-    /// <summary>The paper's profile for LLM2Vec-7B embeddings (3584-d), dims as the paper reports them.</summary>
-    public static SmecOptions Paper => new() { Ladder = [3584, 1536, 768, 512, 256, 128] };
-
     [JsonIgnore] public int InputDim => Ladder[0];
 
     public void Validate()

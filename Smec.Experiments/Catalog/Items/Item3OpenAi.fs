@@ -1,5 +1,5 @@
 /// Item 3: BEIR with OpenAI text-embedding-3-large (3072-d), whose native MRL truncation is the
-/// baseline row. Local: item 2's table with arctic-embed-xs, the second 384-d encoder ("truncation"
+/// baseline row. Local: item 2's table with arctic-embed-xs, the second 384-d encoder (the truncation row
 /// stands for the paper's native-MRL row).
 module Smec.Experiments.Catalog.Items.Item3OpenAi
 

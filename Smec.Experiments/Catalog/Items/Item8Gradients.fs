@@ -64,10 +64,10 @@ let private build (spec: TableSpec) (probeOf: Result<ExperimentConfig, string>) 
                           HigherIsBetter = None } ]
     let claims =
         [ claim "4 variance" "gradients" Display.scientific "SMRL lowers the gradient variance of the shared weights (mean over epochs)"
-              (chain ("var SMRL", m "smrl" "grad_var_mean") [ Less, "var MRL", m "mrl" "grad_var_mean" ])
+              (chain ("var SMRL", m "smrl" "grad_var_mean") [ Less, "var MRL", m mrl.Key "grad_var_mean" ])
           claim "4 balance" "gradients" Display.scientific
               "at epoch 0, shared / unshared gradient is larger under MRL than under SMRL (SMRL balances them)"
-              (chain ("MRL shared/unshared", Ratio(m "mrl" "grad_shared@0", m "mrl" "grad_unshared@0"))
+              (chain ("MRL shared/unshared", Ratio(m mrl.Key "grad_shared@0", m mrl.Key "grad_unshared@0"))
                    [ Greater, "SMRL shared/unshared", Ratio(m "smrl" "grad_shared@0", m "smrl" "grad_unshared@0") ]) ]
         // Gradient statistics are far from nDCG's scale: the slack is relative.
         |> List.map (fun c -> { c with Slack = relativeRegressionFloor })
@@ -82,9 +82,9 @@ let private local (context: CatalogContext) =
     let spec =
         { table 8 Local context title "SciFact / all-MiniLM-L6-v2 384 -> FC 192, nested losses at 96 and 192, 40 epochs, MRL vs SMRL." with
             Notes =
-                [ "MRL and SMRL are trained from the same seeded init; gradients are averaged per epoch (Smec.Core.Training.GradientProbe)."
+                [ "MRL and SMRL are trained from the same seeded init; gradients are averaged per epoch (Smec.Core.Analysis.GradientProbe)."
                   "Like with like: MRL's loss is the mean of its two nested terms, (L(192) + L(96)) / 2, so its gradients are per loss term as SMRL's L(192) is; the raw sum would make MRL's gradients larger by construction (probe option loss_terms = sum)." ] }
-    build spec (Ok(probe "scifact" miniLM Mirror (localSplit "scifact"))) false
+    build spec (Ok(probe "scifact" miniLM Mirror (SplitRules.ofDataset "scifact"))) false
 
 let private paper (context: CatalogContext) =
     let spec =

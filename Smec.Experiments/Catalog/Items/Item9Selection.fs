@@ -31,9 +31,9 @@ let private probe dataset encoder source split budget (key: string) (trains: boo
 
 let private sharePanel, validationPanel, testPanel = "important dims kept", "validation nDCG@10 of the subset", "test nDCG@10 of the subset"
 
-/// `measure key name`: a measurement of the probe for method key ("smec", "truncation", "random").
+/// `measure key name`: a measurement of the probe for a method key (SMEC's, truncation's, or "random").
 let private build (spec: TableSpec) (dims: int list) (measure: string -> string -> Quantity) (published: bool) =
-    let ads, prefix, random = measure "smec", measure "truncation", measure "random"
+    let ads, prefix, random = measure smec.Key, measure truncation.Key, measure "random"
     let rows =
         [ "ADS", ads, ""
           "prefix truncation", prefix, ""
@@ -88,7 +88,7 @@ let private local (context: CatalogContext) =
                   "Subsets are selected on train/validation only; the test split only scores the fixed subsets." ] }
     let dims = [ 48; 96 ]
     build spec dims
-        (fun key name -> Measure(probe "scifact" miniLM Mirror (localSplit "scifact") localBudget key (key = "smec") dims, name)) false
+        (fun key name -> Measure(probe "scifact" miniLM Mirror (SplitRules.ofDataset "scifact") localBudget key (key = smec.Key) dims, name)) false
 
 let private paper (context: CatalogContext) =
     let spec = table 9 Paper context title "The first LLM2Vec-7B entry of the embeddings manifest, 256 dims."
@@ -97,7 +97,7 @@ let private paper (context: CatalogContext) =
         (fun key name ->
             match entry with
             | None -> Unavailable(needsManifest [ llm2vec7B ] "any BEIR dataset")
-            | Some e -> Measure(probe e.Dataset e.Encoder (Manifest e.Fingerprint) (manifestSplit e) paperBudget key (key = "smec") [ 256 ], name))
+            | Some e -> Measure(probe e.Dataset e.Encoder (Manifest e.Fingerprint) (manifestSplit e) paperBudget key (key = smec.Key) [ 256 ], name))
         true
 
 let item =

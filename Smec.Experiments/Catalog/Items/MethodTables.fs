@@ -24,7 +24,7 @@ let noPublished (_: MethodSpec) (_: int) : PublishedKey option = None
 let localTable (spec: TableSpec) (encoder: string) (datasets: string list) (withMean: bool) (methods: MethodSpec list)
                (dims: int list) (unsupervised: MethodSpec list) (display: Display) (chart: ChartSpec option) =
     let perDataset ds (m: MethodSpec) d =
-        Measure(retrieval ds encoder Mirror (localSplit ds) dims localBudget m (localMethodOptions m), ndcgAt d)
+        Measure(retrieval ds encoder Mirror (SplitRules.ofDataset ds) dims localBudget m (profileOptions Local m), ndcgAt d)
     let panels = [ for ds in datasets -> datasetTitle ds, perDataset ds ]
     let meanPanels =
         if withMean then [ meanPanelOf datasets.Length, (fun m d -> Mean [ for ds in datasets -> perDataset ds m d ]) ] else []

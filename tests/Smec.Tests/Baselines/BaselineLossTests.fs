@@ -5,7 +5,7 @@ module Smec.Tests.Baselines.BaselineLossTests
 open Expecto
 open TorchSharp
 open Smec.Core.Runtime
-open Smec.Core.Losses.Baselines
+open Smec.Core.Methods.Baselines
 open Smec.Tests.Baselines
 
 let private randomRows (seed: int) (rows: int) (cols: int) =

@@ -7,6 +7,8 @@ open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.EmbeddingsManifest
 open Smec.Experiments.Running
+open Smec.Experiments.Store
+open Smec.Experiments.Verdicts
 open Smec.Tests.Catalog.CatalogTestSupport
 
 /// A manifest whose entries stand for every paper encoder (files are never opened by the catalog).

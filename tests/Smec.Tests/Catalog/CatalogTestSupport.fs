@@ -12,6 +12,7 @@ open Smec.Core.Storage
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
+open Smec.Experiments.Methods
 open Smec.Tests.TestSupport
 
 /// The first d dims of every row, L2-normalised.
@@ -57,15 +58,20 @@ let registry (entries: (string * MethodRegistry.MethodFactory) list) : MethodReg
     { Entries =
         entries
         |> List.map (fun (key, create) ->
+            let real = MethodRegistry.standard.TryEntry key
             key,
             ({ Key = key
                Label = key
                Trains = true
                Summary = "test compressor"
                // A test double under a real method's key accepts that method's options (the catalog sets some).
-               Options = (match MethodRegistry.standard.TryEntry key with Some real -> real.Options | None -> [])
+               Options = (match real with Some real -> real.Options | None -> [])
                Create = create
-               Implementation = "test " + key }: MethodRegistry.MethodEntry))
+               Implementation = "test " + key
+               Saved = { Kind = "test " + key; Load = fun saved -> failwithf "%s: a test compressor is not loaded back" saved.ManifestPath }
+               ProfileOptions = (fun profile -> match real with Some real -> real.ProfileOptions profile | None -> [])
+               ProtocolNote = (fun _ -> "test compressor")
+               Docs = "docs/METHOD.md" }: MethodRegistry.MethodEntry))
         |> Map.ofList }
 
 let published () = Published.load (Published.defaultPath repoRoot)

@@ -6,6 +6,8 @@ open System.Text.Json.Nodes
 open Expecto
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
+open Smec.Experiments.Store
+open Smec.Tests.TestSupport
 open Smec.Tests.Catalog.CatalogTestSupport
 
 let private smec = { scifactConfig "smec" true [ 24; 48; 96; 192; 384 ] with Options = Map.ofList [ "ads", "false"; "sxbm", "true" ] }
@@ -46,4 +48,21 @@ let tests =
             let q seed = Difference(Measure({ smec with Seed = seed }, "ndcg@10@24"), Constant 0.5)
             Expect.equal (ConfigHash.quantityHash (q 1L)) (ConfigHash.quantityHash (q 7L)) "seed-independent"
             Expect.notEqual (ConfigHash.quantityHash (q 1L)) (ConfigHash.quantityHash (Difference(Constant 0.5, Measure(smec, "ndcg@10@24")))) "order matters"
+
+        // Pinned before the consolidation of issue 28 (the method registry as the only place a method is
+        // known, the split rule as a manifest field): every local experiment of items 2-9, as planned
+        // with 3 seeds, keeps its result key, so every cached result stays valid. A digest per item:
+        // the first 16 hex digits of the SHA-256 over the sorted keys, one per line.
+        testCase "the result keys of items 2-9 (local profile) are pinned" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path Smec.Experiments.Methods.MethodRegistry.standard None
+            let context = { Seeds = Smec.Experiments.Catalog.Profiles.defaultSeeds 3; Manifest = None }
+            let digest item =
+                let keys = Runner.plan env (Smec.Experiments.Catalog.Catalog.build item Local context) |> List.map (fun p -> p.Hash) |> List.sort
+                keys.Length, (ConfigHash.sha256Hex (String.concat "\n" keys)).Substring(0, 16)
+            let expected =
+                [ 2, (42, "0345a5a7fda0e3eb"); 3, (42, "9299352fbb169b23"); 4, (22, "ff82b440af075b93"); 5, (20, "06e51d26b33eb81e")
+                  6, (15, "80bccab005598e6d"); 7, (8, "85393b86fed8a738"); 8, (3, "3e059666a06bfbc0"); 9, (5, "aaa7842a26e2cee6") ]
+            for item, pinned in expected do
+                Expect.equal (digest item) pinned (sprintf "item %d: (experiments, digest of their keys)" item)
     ]

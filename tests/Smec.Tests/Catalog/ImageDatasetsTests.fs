@@ -1,6 +1,6 @@
 /// Items 4 and 5 in the catalog: the image providers resolve their datasets, the test images never
 /// reach training, class relevance as qrels scores what ClassRelevanceEvaluation scores, and a
-/// reduced item-4 table through the runner gives the numbers of ImageRetrievalExperiment run directly. Real cached features
+/// reduced item-4 table through the runner gives the numbers of the same methods fitted and scored directly. Real cached features
 /// (the embedding cache; encoded on first use).
 module Smec.Tests.Catalog.ImageDatasetsTests
 
@@ -16,6 +16,8 @@ open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Running.Datasets
+open Smec.Experiments.Methods
+open Smec.Experiments.Verdicts
 open Smec.Tests.TestSupport
 open Smec.Tests.Catalog.CatalogTestSupport
 
@@ -109,7 +111,7 @@ let tests =
             Expect.floatClose tolerance (result.Mean Measure.Ndcg10) expected.Ndcg10 "nDCG@10"
             Expect.floatClose tolerance (result.Mean(Measure.PrecisionAt 10)) expected.PrecisionAt10 "P@10"
 
-        testCase "item 4 through the runner: PCA and truncation on CIFAR-10 equal ImageRetrievalExperiment run directly" <| fun () ->
+        testCase "item 4 through the runner: PCA and truncation on CIFAR-10 equal the method fitted and scored directly" <| fun () ->
             use dir = new TempDir()
             let env, _ = environment dir.Path MethodRegistry.standard None
             let spec = Catalog.build 4 Local context
@@ -117,16 +119,24 @@ let tests =
             let reduced = { spec with Cells = spec.Cells |> List.filter keep; Claims = [] }
             let result = TableRun.reproduce env (published ()) Runner.defaultOptions reduced
             Expect.equal result.Planned.Length 2 "two experiments: PCA and truncation (every dim in each)"
+            // The direct path: fit on the class-balanced training subset, score the test gallery with
+            // ClassRelevanceEvaluation (its own search and measures, not the runner's qrels path).
             let features = ImageRetrievalExperiment.LoadFeatures(ImageDatasets.imageConfig "cifar10" "resnet18", false)
-            for row, create in [ Profiles.pca.Row, (fun (dims: IReadOnlyList<int>) (_: int) -> new Pca(dims) :> ICompressor)
-                                 Profiles.truncation.Row, (fun dims _ -> new Truncation(dims) :> ICompressor) ] do
-                let direct = ImageRetrievalExperiment.Run(features, (fun dims inputDim -> create dims inputDim), 1L)
+            let training = ClassRelevanceTraining.Build(features.Train, features.Config.ValidationPerClass, ImageDatasets.ImageValidationSeed)
+            let gallery = features.Test
+            let dims = List<int>(Profiles.localImageDims)
+            for row, method in [ Profiles.pca.Row, (new Pca(dims) :> ICompressor); Profiles.truncation.Row, (new Truncation(dims) :> ICompressor) ] do
+                use method = method
+                method.Fit training
                 for d in Profiles.localImageDims do
+                    let direct =
+                        ClassRelevanceEvaluation.Evaluate(
+                            method.Compress(gallery.Embeddings, d, EmbeddingRole.Query), method.Compress(gallery.Embeddings, d, EmbeddingRole.Document), gallery.Labels)
                     let c = result.Cells |> List.find (fun c -> c.Cell.Row = row && c.Cell.Column = string d)
                     match c.Value with
                     | Quantities.Value v ->
                         // The same fit and the same rankings; the two means sum per-query values in
                         // different orders, so 1e-12.
-                        Expect.floatClose { absolute = 1e-12; relative = 0.0 } v.Mean (direct.At d).Ndcg10 (sprintf "%s @%d" row d)
+                        Expect.floatClose { absolute = 1e-12; relative = 0.0 } v.Mean direct.Ndcg10 (sprintf "%s @%d" row d)
                     | Quantities.Gap g -> failtestf "%s @%d has no value: %s" row d g.Reason
     ]

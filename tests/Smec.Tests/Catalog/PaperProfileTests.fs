@@ -8,9 +8,10 @@ open Expecto
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
-open Smec.Experiments.Running.Checks
+open Smec.Experiments.Verdicts.Checks
 open Smec.Experiments.Running.Runner
 open Smec.Experiments.Reports
+open Smec.Experiments.Methods
 open Smec.Tests.TestSupport
 open Smec.Tests.Catalog.CatalogTestSupport
 

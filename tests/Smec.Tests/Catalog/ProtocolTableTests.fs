@@ -4,11 +4,14 @@ module Smec.Tests.Catalog.ProtocolTableTests
 
 open Expecto
 open Smec.Core.Methods
+open Smec.Experiments.Methods
 open Smec.Experiments.Reports.ProtocolTable
 
-let private row methodLabel steps grid optimiser =
-    { Method = methodLabel; Optimizer = optimiser; LearningRate = "0.001"; WeightDecay = "0.01"; MaxStepsPerDim = steps
-      StepsRun = "100"; LossForms = "InfoNce, Pairwise"; GridPoints = grid; Selection = "validation nDCG@10" }
+/// A row of a standard method, with its registry entry's protocol note.
+let private row methodKey steps grid optimiser =
+    { Method = methodKey; Optimizer = optimiser; LearningRate = "0.001"; WeightDecay = "0.01"; MaxStepsPerDim = steps
+      StepsRun = "100"; LossForms = "InfoNce, Pairwise"; GridPoints = grid; Selection = "validation nDCG@10"
+      Note = (MethodRegistry.entry methodKey).ProtocolNote Map.empty }
 
 [<Tests>]
 let tests =
@@ -24,6 +27,13 @@ let tests =
             Expect.stringContains grid "most rows have 2" "the common value"
             Expect.stringContains grid "smec has 4" "the odd row"
             Expect.stringContains grid "initialisation" "and why"
+
+        testCase "the note comes from the method's registry entry and reads the row's options" <| fun () ->
+            let note key options = (MethodRegistry.entry key).ProtocolNote(Map.ofList options)
+            Expect.stringContains (note "matryoshka-adaptor" []) "two stages" "supervised Matryoshka-Adaptor"
+            Expect.stringContains (note "matryoshka-adaptor" [ "supervised", "false" ]) "unsupervised variant" "MA-unsup"
+            Expect.stringContains (note "smec" []) "ADS logits" "SMEC with ADS"
+            Expect.equal (note "smec" [ "ads", "false" ]) "its options set it" "SMEC without ADS has no ADS grid"
 
         testCase "a protocol record writes every key the table reads" <| fun () ->
             let record = ProtocolRecord("AdamW", 1e-3, 0.01, 1500.0, 640, "InfoNce, Pairwise", 2, "validation nDCG@10")

@@ -6,6 +6,7 @@ open Expecto
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
+open Smec.Experiments.Store
 
 let private context = { Seeds = [ 1L ]; Manifest = None }
 let private quick = { Profiles.localBudget with MaxSteps = 200; ValidateEvery = 50 }

@@ -5,7 +5,8 @@ module Smec.Tests.Catalog.RegistryTests
 open Expecto
 open Smec.Core.Methods.SmecMethod
 open Smec.Experiments.Running
-open Smec.Experiments.Running.MethodOptions
+open Smec.Experiments.Methods.MethodOptions
+open Smec.Experiments.Methods
 open Smec.Tests.TestSupport
 open Smec.Tests.Catalog.CatalogTestSupport
 
@@ -105,4 +106,25 @@ let tests =
                 Expect.notEqual (Runner.keyOf bumped config) (Runner.keyOf env config) (sprintf "%s: new code, new result" entry.Key)
                 // So a faster or fixed implementation is judged against the blessed value by its band.
                 Expect.equal (Runner.settingsKeyOf bumped config) (Runner.settingsKeyOf env config) (sprintf "%s: same settings, same cell" entry.Key)
+
+        testCase "smec train's short flags are aliases of registry options: the same options as --option NAME=VALUE" <| fun () ->
+            let parser = Argu.ArgumentParser.Create<Smec.Experiments.Cli.TrainCommand.TrainArgs>()
+            let optionsOf (argv: string list) =
+                snd (Smec.Experiments.Cli.TrainCommand.methodOptions (parser.Parse(Array.ofList argv)) Smec.Experiments.Catalog.Model.Local)
+            let short =
+                [ "--no-ads"; "--no-sxbm"; "--residual"; "--step-input"; "selected"; "--init"; "identity"; "--dim-source"; "selection"
+                  "--loss"; "pairwise"; "--loss-temperature"; "0.1"; "--similarity-weight"; "0.5"; "--ads-lr-scale"; "5"
+                  "--ads-temperature"; "2"; "0.2"; "--ads-anneal-steps"; "100"; "--sxbm-weight"; "0.5"; "--sxbm-capacity"; "512"
+                  "--sxbm-top-k"; "5"; "--sxbm-warmup"; "7"; "--weight-decay"; "0"; "--optimizer"; "adam"; "--hard-negatives"; "2" ]
+            let long =
+                [ "ads=false"; "sxbm=false"; "residual=true"; "step_input=selected-half"; "init=identity"; "dim_source=selection"
+                  "loss_candidates=pairwise"; "loss_temperature=0.1"; "similarity_weight=0.5"; "ads_learning_rate_scale=5"
+                  "ads_temperature_start=2"; "ads_temperature_end=0.2"; "ads_anneal_steps=100"; "sxbm_weight=0.5"; "sxbm_capacity=512"
+                  "sxbm_top_k=5"; "sxbm_warmup_steps=7"; "weight_decay=0"; "optimizer=adam"; "hard_negatives_per_query=2" ]
+                |> List.collect (fun o -> [ "--option"; o ])
+            let defaults = optionsOf []
+            let viaFlags = optionsOf short
+            Expect.equal viaFlags (optionsOf long) "the flags and the registry's names give the same options"
+            Expect.equal (viaFlags |> Map.filter (fun k v -> defaults[k] <> v) |> Map.count) 20 "every flag changed its option from the default"
+            Expect.equal (optionsOf [ "--no-smrl" ]).["smrl"] "false" "--no-smrl"
     ]

@@ -10,6 +10,7 @@ open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Running.Runner
 open Smec.Experiments.Reports
+open Smec.Experiments.Verdicts
 open Smec.Tests.TestSupport
 open Smec.Tests.Catalog.CatalogTestSupport
 

@@ -9,8 +9,11 @@ open Expecto
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Experiments.Running.Runner
+open Smec.Experiments.Methods
+open Smec.Experiments.Store
+open Smec.Experiments.Verdicts
 open Smec.Tests.TestSupport
 open Smec.Tests.Catalog.CatalogTestSupport
 
@@ -154,7 +157,8 @@ let tests =
                     (Builders.chain ("24", Measure(prefixConfig, Builders.ndcgAt a)) [ AtLeast, "384", Measure(prefixConfig, Builders.ndcgAt b) ])
             let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "prefix", prefixConfig ] dims [ 1L ] [ claimOn 24 384; claimOn 384 24 ])
             Expect.equal (result.Claims |> List.map (fun c -> c.Status)) [ Checks.Fail; Checks.Pass ] "the false claim fails, the true one holds"
-            Expect.stringStarts result.Claims.Head.Detail "24 0.276 >= 384 0.647 (diff -0.371, 95% CI [-0." "with the numbers and the paired interval"
+            Expect.stringStarts result.Claims.Head.Detail "24 0.276 >= 384 0.647 (diff -0.371, Holm CI [-0." "with the numbers and the Holm-adjusted interval"
+            Expect.stringContains result.Claims.Head.Detail "unadjusted 95% CI [-0." "the unadjusted interval beside it"
             Expect.stringEnds result.Claims.Head.Detail ") FAIL" "and the link's status"
             let link = result.Claims.Head.Links.Head
             Expect.equal link.Interval.Value.Queries 300 "paired over SciFact's 300 test queries"

@@ -1,4 +1,5 @@
-/// Query splits fixed by hash (independent of the training seed), and the embeddings manifest.
+/// Query splits fixed by hash (independent of the training seed), the split rule as a dataset
+/// manifest field with its documented default, and the embeddings manifest.
 module Smec.Tests.Catalog.SplitsAndManifestTests
 
 open System.IO
@@ -30,8 +31,8 @@ let tests =
             Expect.equal split.Validation.Length 30 "a fifth of 150"
             Expect.equal (Splits.split (QueryHalves 40) None test).Validation.Length 40 "the minimum when a fifth is fewer"
             // CACM's 52 judged queries: 26 in the train half, 12 of them validate (a fifth would be 6).
-            Expect.equal (Splits.halvesValidationSize Smec.Experiments.Catalog.Profiles.minHalvesValidation 26) 12 "CACM"
-            Expect.equal (Splits.halvesValidationSize Smec.Experiments.Catalog.Profiles.minHalvesValidation 112) 23 "Cranfield"
+            Expect.equal (Splits.halvesValidationSize Smec.Experiments.Catalog.SplitRules.minHalvesValidation 26) 12 "CACM"
+            Expect.equal (Splits.halvesValidationSize Smec.Experiments.Catalog.SplitRules.minHalvesValidation 112) 23 "Cranfield"
             Expect.isEmpty (Set.intersect (set split.Test) (set (split.Train @ split.Validation))) "disjoint"
 
         testCase "a manifest in YAML and the same in JSON read alike; stands_for defaults to the encoder" <| fun () ->
@@ -58,4 +59,36 @@ let tests =
             File.WriteAllText(path, "embeddings:\n  - encoder: LLM2Vec-7B\n    datset: scifact\n")
             let typo = errorMessage (fun () -> load path |> ignore)
             Expect.stringContains typo "unknown field 'datset'" "catches typos"
+
+        testCase "the built-in collections keep their split rules: SciFact's and the halves of Cranfield and CACM from their manifests, the image sets by default" <| fun () ->
+            let rule id = Smec.Experiments.Catalog.SplitRules.ofDatasetWithSource id
+            Expect.equal (fst (rule "scifact")) (GivenTrainTest 100) "SciFact"
+            Expect.equal (fst (rule "cranfield")) (QueryHalves 12) "Cranfield"
+            Expect.equal (fst (rule "cacm")) (QueryHalves 12) "CACM"
+            for id in [ "scifact"; "cranfield"; "cacm" ] do
+                match snd (rule id) with
+                | Smec.Experiments.Catalog.SplitRules.Declared file -> Expect.stringContains file (id + ".yaml") (id + ": the manifest states it")
+                | Smec.Experiments.Catalog.SplitRules.Default -> failtestf "%s: expected the manifest's split field" id
+            for id in [ "cifar10"; "fashion-mnist"; "flickr8k-1k" ] do
+                Expect.equal (rule id) (GivenTrainTest 100, Smec.Experiments.Catalog.SplitRules.Default) (id + ": the default, as before")
+
+        testCase "a collection without a rule gets the documented default; a wrong rule is an error naming the field" <| fun () ->
+            use dir = new TempDir()
+            let manifest (id: string) (extra: string) =
+                let path = Path.Combine(dir.Path, id + ".yaml")
+                File.WriteAllText(path,
+                    sprintf "id: %s\ntitle: t\nkind: text-retrieval\nformat: beir\nmirrored: false\npath: %s\nfiles:\n  - { path: corpus.jsonl, role: corpus }\n  - { path: queries.jsonl, role: queries }\n  - { path: qrels/test.tsv, role: qrels, split: test }\n%ssource:\n  instructions: yours\nlicence: l\ncitation: c\n" id id extra)
+                path
+            let read path = Smec.Core.Data.Manifests.ManifestReader.ReadDataset path
+            let ruleOf path = Smec.Experiments.Catalog.SplitRules.ofManifest (read path)
+            Expect.equal (ruleOf (manifest "no-train" "")) (QueryHalves 12, Smec.Experiments.Catalog.SplitRules.Default) "no train judgements: query halves"
+            Expect.equal (ruleOf (manifest "with-train" "  - { path: qrels/train.tsv, role: qrels, split: train }\n")) (GivenTrainTest 100, Smec.Experiments.Catalog.SplitRules.Default) "train judgements: 100 held out"
+            Expect.equal (fst (ruleOf (manifest "stated" "split: { rule: query-halves, validation: 20 }\n"))) (QueryHalves 20) "a stated rule wins"
+            let wrongRule = errorMessage (fun () -> read (manifest "wrong" "split: { rule: thirds, validation: 20 }\n") |> ignore)
+            Expect.stringContains wrongRule "split.rule" "names the field"
+            Expect.stringContains wrongRule "given-train-test" "and what it expects"
+            let noTrain = errorMessage (fun () -> read (manifest "given" "split: { rule: given-train-test, validation: 20 }\n") |> ignore)
+            Expect.stringContains noTrain "split: train" "given-train-test needs train judgements"
+            let zero = errorMessage (fun () -> read (manifest "zero" "split: { rule: query-halves, validation: 0 }\n") |> ignore)
+            Expect.stringContains zero "split.validation" "a positive count"
     ]

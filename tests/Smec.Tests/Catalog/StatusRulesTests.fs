@@ -6,8 +6,9 @@ open Expecto
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
-open Smec.Experiments.Running.Checks
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Checks
+open Smec.Experiments.Verdicts.Quantities
+open Smec.Experiments.Verdicts
 open Smec.Tests.Catalog.CatalogTestSupport
 
 let private value v = Value(seedValues [ v ])

@@ -10,10 +10,13 @@ open Expecto
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
-open Smec.Experiments.Running.Checks
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Checks
+open Smec.Experiments.Verdicts.Quantities
 open Smec.Experiments.Running.Runner
 open Smec.Experiments.Reports
+open Smec.Experiments.Methods
+open Smec.Experiments.Store
+open Smec.Experiments.Verdicts
 open Smec.Tests.TestSupport
 open Smec.Tests.Catalog.CatalogTestSupport
 
@@ -42,25 +45,31 @@ let rec private allDraws (n: int) (k: int) : int list list =
 
 let private config (methodKey: string) (dataset: string) = { scifactConfig methodKey false [ 24 ] with Dataset = dataset }
 
-/// A sample of synthetic per-query scores: per (config, dataset), scores for query ids q0..q(n-1).
-let private sampleOf (leaves: (ExperimentConfig * float[]) list) : QuerySample =
-    let groups =
-        leaves
-        |> List.map (fun (c, scores) -> sprintf "%s|%s|%A|%A" c.Dataset c.Encoder c.Source c.Split, scores.Length)
-        |> List.distinct
+/// A sample of synthetic per-query scores: per (config, dataset), one row of scores per seed for
+/// query ids q0..q(n-1). Configs with a budget are trained experiments (their seeds resampled).
+let sampleOfRuns (leaves: (ExperimentConfig * float[][]) list) : QuerySample =
+    let keyOf (c: ExperimentConfig) = sprintf "%s|%s|%A|%A" c.Dataset c.Encoder c.Source c.Split
+    let groups = leaves |> List.map (fun (c, runs) -> keyOf c, runs.[0].Length) |> List.distinct
+    let trained = leaves |> List.filter (fun (c, _) -> c.Budget.IsSome) |> List.map (fun (c, runs) -> { c with Seed = 0L }, runs.Length) |> List.distinctBy fst
     { Groups = groups |> List.map (fun (key, n) -> key, Array.init n (sprintf "q%03d"))
+      SeedCounts = trained |> List.map snd |> Array.ofList
       Leaves =
         leaves
-        |> List.map (fun (c, scores) ->
-            let key = sprintf "%s|%s|%A|%A" c.Dataset c.Encoder c.Source c.Split
-            ({ c with Seed = 0L }, Builders.ndcgAt 24), (groups |> List.findIndex (fun (k, _) -> k = key), scores))
+        |> List.map (fun (c, runs) ->
+            let c0 = { c with Seed = 0L }
+            (c0, Builders.ndcgAt 24),
+            { Group = groups |> List.findIndex (fun (k, _) -> k = keyOf c)
+              Experiment = (if c.Budget.IsSome then trained |> List.findIndex (fun (t, _) -> t = c0) else -1)
+              Scores = runs })
         |> Map.ofList }
+
+let private sampleOf (leaves: (ExperimentConfig * float[]) list) : QuerySample =
+    sampleOfRuns (leaves |> List.map (fun (c, scores) -> c, [| scores |]))
 
 /// Evaluate a quantity from a sample's full data (every query once), as the table's value.
 let private evaluateOn (sample: QuerySample) (q: Quantity) =
-    let identity = sample.Sizes |> Array.map (fun n -> Array.init n id)
     match onDraws sample q with
-    | Ok f -> match f identity with Ok v -> Value(seedValues [ v ]) | Error g -> Gap g
+    | Ok f -> match f Bootstrap.Observed with Ok v -> Value(seedValues [ v ]) | Error g -> Gap g
     | Error e -> Gap { Failed = false; Reason = e }
 
 let private claimOf (a: Quantity) (relation: Relation) (b: Quantity) =
@@ -98,7 +107,7 @@ let tests =
             let sample = sampleOf [ config "a" "d1", a1; config "b" "d1", b1; config "a" "d2", a2; config "b" "d2", b2 ]
             let meanOf m = Mean [ measure (config m "d1"); measure (config m "d2") ]
             let f = match onDraws sample (Difference(meanOf "a", meanOf "b")) with Ok f -> f | Error e -> failtest e
-            let interval = Bootstrap.interval 5 3000 sample.Sizes (fun d -> match f d with Ok v -> v | Error _ -> nan)
+            let interval = Bootstrap.interval 5 3000 sample.Sizes (fun d -> match f (Bootstrap.Queries d) with Ok v -> v | Error _ -> nan)
             // The panel's mean weights each dataset 1/2: (0.02 + 0.30) / 2, not the query-pooled (30 x 0.02 + 8 x 0.30) / 38.
             Expect.floatClose Accuracy.high interval.Estimate 0.16 "per-dataset weighting"
             let low, high = naiveInterval 5 3000 [ Array.map2 (-) a1 b1; Array.map2 (-) a2 b2 ] [ 0.5; 0.5 ]
@@ -121,6 +130,7 @@ let tests =
             let status, result = judge win AtLeast
             Expect.equal status Pass "A clearly above B"
             Expect.stringContains result.Detail "95% CI [" "the interval is printed"
+            Expect.isSome result.Links.Head.Interval "judged by an interval"
             Expect.isGreaterThan result.Links.Head.Interval.Value.Low 0.0 "interval above 0"
             Expect.equal (fst (judge (base' |> Array.map (fun x -> x + 0.1)) AtLeast)) Fail "A clearly below B"
             Expect.equal (fst (judge (Array.copy base') AtLeast)) Tie "identical scores: TIE"
@@ -186,16 +196,25 @@ let tests =
             | Ok [ b ] -> Expect.equal b.PerSeed.Length 3 "per-seed values are blessed"
             | other -> failtestf "expected one blessing, got %A" other
 
-        testCase "kept start: read from each method's settings, per dims" <| fun () ->
-            let smec =
+        testCase "kept start: one rule for every method - the model behind the value is its untrained start" <| fun () ->
+            let smec step1 step2 =
                 Map.ofList
-                    [ "result.step1", "384->96->[96] val_ndcg10=0.7000 best_step=150 steps=400 seconds=3.0"
-                      "result.step2", "96->48->[48] val_ndcg10=0.6000 best_step=0 steps=400 seconds=3.0" ]
-            Expect.isFalse (KeptStart.kept smec (Some 96)) "step 1 trained"
-            Expect.isTrue (KeptStart.kept smec (Some 48)) "step 2 kept its start"
+                    [ "result.step1", sprintf "384->96->[96] val_ndcg10=0.7000 best_step=%d steps=400 seconds=3.0" step1
+                      "result.step2", sprintf "96->48->[48,24] val_ndcg10=0.6000 best_step=%d steps=400 seconds=3.0" step2 ]
+            Expect.isFalse (KeptStart.kept (smec 150 0) (Some 96)) "step 1 trained"
+            // Step 2 kept its PCA start of step 1's trained output: the model at 48 is trained.
+            Expect.isFalse (KeptStart.kept (smec 150 0) (Some 48)) "a trained chain with an untouched last step is trained"
+            Expect.isTrue (KeptStart.kept (smec 0 0) (Some 48)) "every step of the chain kept its start"
+            Expect.isTrue (KeptStart.kept (smec 0 0) (Some 24)) "a selected dim of the last step too"
+            Expect.isTrue (KeptStart.kept (smec 0 300) (Some 96)) "the chain to 96 is step 1 alone"
             let sa = Map.ofList [ "grid @24", "(alpha 0.1, beta 0.01): 0.5000 (step 0)"; "grid @48", "(alpha 0.1, beta 0.01): 0.6000 (step 50)" ]
             Expect.isTrue (KeptStart.kept sa (Some 24)) "Search-Adaptor at 24"
             Expect.isFalse (KeptStart.kept sa (Some 48)) "Search-Adaptor at 48"
+            // The selected grid point decides, not every point.
+            let grid = Map.ofList [ "grid @24", "(alpha 0.1, beta 0.01): 0.5000 (step 0); (alpha 1, beta 0.1): 0.5500 (step 40); (alpha 2, beta 1): 0.5500 (step 0)" ]
+            Expect.isFalse (KeptStart.kept grid (Some 24)) "the best point (first of equals) trained"
+            let keptBest = Map.ofList [ "grid @24", "(alpha 0.1, beta 0.01): 0.6000 (step 0); (alpha 1, beta 0.1): 0.5500 (step 40)" ]
+            Expect.isTrue (KeptStart.kept keptBest (Some 24)) "the best point kept its start although another trained"
             let ma step = Map.ofList [ "unsupervised stage", sprintf "best validation nDCG@10 (mean over dims) 0.5 at step %d of 100" step; "supervised stage", "best validation nDCG@10 (mean over dims) 0.5 at step 0 of 100" ]
             Expect.isTrue (KeptStart.kept (ma 0) (Some 24)) "every stage kept its start"
             Expect.isFalse (KeptStart.kept (ma 50) (Some 24)) "the unsupervised stage moved"
@@ -225,7 +244,7 @@ let tests =
             let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "prefix", prefix ] [ 24; 48; 384 ] [ 1L ] claims)
             let note = (TableRun.comparisonsNote result).Value
             Expect.stringStarts note "2 comparisons are tested together" "the shared comparison counts once"
-            Expect.stringContains note "2 stay significant under Holm" "both clear differences survive Holm"
+            Expect.stringContains note "Holm-adjusted intervals (family-wise 5%): 2 are decided" "both clear differences survive Holm"
 
         testCase "the report says when results mix thread counts" <| fun () ->
             use dir = new TempDir()

@@ -125,7 +125,7 @@ let cases : Case array =
       case "train: --ladder abc" none (fun d -> trainArgs d [ "--ladder"; "abc" ]) 2 "--ladder: 'abc' is not a positive integer"
       case "train: --ladder that grows" none (fun d -> trainArgs d [ "--ladder"; "4,8" ]) 2 "does not go from large to small"
       case "train: --profile banana" none (fun d -> trainArgs d [ "--profile"; "banana" ]) 2 "--profile: unknown profile 'banana'; expected local or paper"
-      case "train: --optimizer sgd" none (fun d -> trainArgs d [ "--optimizer"; "sgd" ]) 2 "--optimizer: 'sgd' is not a valid value; expected adamw, adam"
+      case "train: --optimizer sgd" none (fun d -> trainArgs d [ "--optimizer"; "sgd" ]) 2 "--optimizer: option 'optimizer' is 'sgd'; expected one of adam-w, adam"
       case "train: --dataset-embeddings missing" none (fun d -> trainArgs d []) 2 "--dataset-embeddings: folder"
       case "train: --out in a folder nobody can write" (trainInputs 4 4) (fun d -> trainArgs d [ "--ladder"; "4,2"; "--out"; "/proc/smec-no-such/model" ]) 2 "--out: folder /proc/smec-no-such is not writable"
       case "train: --out folder holds other files" (fun d -> trainInputs 4 4 d; write d "mine/notes.txt" "keep")

@@ -24,6 +24,18 @@ let start (env: (string * string) list) (args: string list) =
     for k, v in env do psi.Environment[k] <- v
     Process.Start psi
 
+/// Start smec and collect its stderr lines as they arrive (stdout is drained and dropped): for a
+/// test that acts on what the process reports while it runs. Returns the process and a snapshot
+/// function of the lines so far.
+let startWatched (env: (string * string) list) (args: string list) =
+    let proc = start env args
+    let lines = Collections.Concurrent.ConcurrentQueue<string>()
+    proc.ErrorDataReceived.Add(fun e -> if not (isNull e.Data) then lines.Enqueue e.Data)
+    proc.OutputDataReceived.Add ignore
+    proc.BeginErrorReadLine()
+    proc.BeginOutputReadLine()
+    proc, (fun () -> List.ofSeq lines)
+
 /// Run to the end (at most `timeoutSeconds`).
 let runWith (env: (string * string) list) (timeoutSeconds: int) (args: string list) =
     use proc = start env args

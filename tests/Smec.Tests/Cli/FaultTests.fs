@@ -29,21 +29,37 @@ let private succeeded (r: Finished) =
 
 // ---- encode ----------------------------------------------------------------------------------
 
-let private encodeArgs = [ "encode"; "--dataset"; "cranfield"; "--encoder"; "all-MiniLM-L6-v2"; "--parts"; "queries"; "--no-progress" ]
+let private encodeArgs = [ "encode"; "--dataset"; "cranfield"; "--encoder"; "all-MiniLM-L6-v2"; "--parts"; "queries" ]
 
-let private encodedQueries (cache: string) =
-    Directory.EnumerateFiles(cache, "queries.npy", SearchOption.AllDirectories) |> Seq.exactlyOne
+let private encodedQueryFiles (cache: string) =
+    if Directory.Exists cache then Directory.EnumerateFiles(cache, "queries.npy", SearchOption.AllDirectories) |> List.ofSeq else []
+
+let private encodedQueries (cache: string) = encodedQueryFiles cache |> List.exactlyOne
+
+/// A progress line of the queries' encode that is not yet at its end ("... 8/225 ..."): the encode is under way.
+let private encodingUnderWay (line: string) =
+    let m = Regex.Match(line, @"^encoding cranfield/queries .*\] (\d+)/(\d+) ")
+    m.Success && int m.Groups.[1].Value < int m.Groups.[2].Value
 
 let encodeKill =
-    testCase "kill -9 during encode, then a rerun: the entry is byte-identical to an uninterrupted build, no partial files" <| fun () ->
+    testCase "kill -9 while encode is encoding (running, entry not yet written), then a rerun: the entry is byte-identical to an uninterrupted build, no partial files" <| fun () ->
         use dir = new TempDir()
         let reference, interrupted = Path.Combine(dir.Path, "a"), Path.Combine(dir.Path, "b")
-        runWith [ "SMEC_CACHE_DIR", reference ] 300 encodeArgs |> succeeded
-        let proc = start [ "SMEC_CACHE_DIR", interrupted ] encodeArgs
-        // Killed while the model loads or the queries encode (the whole run takes several seconds).
-        Threading.Thread.Sleep 3000
+        runWith [ "SMEC_CACHE_DIR", reference; "SMEC_PROGRESS", "off" ] 300 encodeArgs |> succeeded
+        // Progress as log lines (one per 10%, the first after the first batch) shows when the encode is
+        // under way, so the kill lands mid-encode however fast the machine or the encoder is.
+        let proc, errLines = startWatched [ "SMEC_CACHE_DIR", interrupted; "SMEC_PROGRESS", "lines" ] encodeArgs
+        let underWay () = errLines () |> List.exists encodingUnderWay
+        // Polled every millisecond or so (not waitUntil's 100 ms): on a fast machine the rest of the
+        // encode after its first progress line may take well under a second.
+        Expect.isTrue (Threading.SpinWait.SpinUntil((fun () -> underWay () || proc.HasExited), TimeSpan.FromSeconds 300.0))
+            (sprintf "the encode reported progress within 300 s\nstderr: %s" (String.concat "\n" (errLines ())))
+        Expect.isTrue (underWay ()) (sprintf "the encode printed a progress line before its end\nstderr: %s" (String.concat "\n" (errLines ())))
+        Expect.isFalse proc.HasExited "the encode was still running when it was killed"
         kill9 proc
-        runWith [ "SMEC_CACHE_DIR", interrupted ] 300 encodeArgs |> succeeded
+        Expect.equal proc.ExitCode 137 "it ended by the kill (128 + SIGKILL), not by finishing"
+        Expect.isEmpty (encodedQueryFiles interrupted) "the killed encode wrote no finished entry"
+        runWith [ "SMEC_CACHE_DIR", interrupted; "SMEC_PROGRESS", "off" ] 300 encodeArgs |> succeeded
         sameBytes (encodedQueries reference) (encodedQueries interrupted) "queries.npy"
         noPartialFiles interrupted
 
@@ -68,7 +84,9 @@ let trainFaults =
         // Each SMRL step writes one checkpoint per grid point (loss form x ADS start): ckpt.step1.<form>.<start>.
         let checkpointWritten () = Directory.EnumerateFiles(dir.Path, Path.GetFileName checkpoint + ".step1*") |> Seq.isEmpty |> not
         Expect.isTrue (waitUntil 300.0 checkpointWritten) "a checkpoint was written"
+        Expect.isFalse proc.HasExited "the training was still running when it was killed"
         kill9 proc
+        Expect.equal proc.ExitCode 137 "it ended by the kill (128 + SIGKILL), not by finishing"
         Expect.isFalse (Directory.Exists model) "no model folder from the killed run"
         noPartialFiles dir.Path
         let resumed = runWith [] 600 args
@@ -123,7 +141,10 @@ let reproduceFaults =
         let interrupted = Path.Combine(dir.Path, "interrupted")
         let proc = start [] (reproduceArgs interrupted)
         Expect.isTrue (waitUntil 300.0 (fun () -> cacheEntries interrupted >= 1)) "one experiment finished"
+        Expect.isFalse proc.HasExited "the reproduce was still running when it was killed"
         kill9 proc
+        Expect.equal proc.ExitCode 137 "it ended by the kill (128 + SIGKILL), not by finishing"
+        Expect.isLessThan (cacheEntries interrupted) (cacheEntries reference) "the killed run left experiments to do"
         let rerun = runWith [] 600 (reproduceArgs interrupted)
         succeeded rerun
         sameBytes (cells reference) (cells interrupted) "cells.csv"

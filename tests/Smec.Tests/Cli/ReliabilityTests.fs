@@ -18,6 +18,7 @@ open Smec.Core.Runtime
 open Smec.Core.Storage
 open Smec.Core.Training
 open Smec.Experiments.Running
+open Smec.Experiments.Store
 open Smec.Tests
 open Smec.Tests.TestSupport
 
@@ -136,7 +137,7 @@ let tests =
             let restricted = dataA.Train.Restrict(dataA.Train.QueryIds |> Seq.sort |> Seq.take 300)
             let dataB = TrainingData(dataA.Corpus, dataA.Queries, restricted, dataA.Validation, dataA.Seed)
             let e = throws<CheckpointMismatchException> (fun () -> train dataB 1e-3 20 checkpoint Int32.MaxValue |> ignore)
-            let identity (d: TrainingData) = DataIdentity.Short(DataIdentity.Of d)
+            let identity (d: TrainingData) = TrainingDataHash.Short(TrainingDataHash.Of d)
             Expect.stringContains e.Message (identity dataA) "the checkpoint's data"
             Expect.stringContains e.Message (identity dataB) "this run's data"
             Expect.notEqual (identity dataA) (identity dataB) "the identities differ"

@@ -10,6 +10,7 @@ open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running
 open Smec.Experiments.Sweeps
+open Smec.Experiments.Store
 open Smec.Tests.TestSupport
 
 let private env = Environment.standard repoRoot None ignore
@@ -46,7 +47,7 @@ let specTests =
             Expect.isNone pca.Budget "and no budget"
             let smec = plan.Points[2].Config
             Expect.equal smec.Budget (Some Profiles.localBudget) "the local profile's budget"
-            Expect.equal smec.Split (Profiles.localSplit "scifact") "the catalog's split rule"
+            Expect.equal smec.Split (SplitRules.ofDataset "scifact") "the catalog's split rule"
             Expect.equal smec.Dims [ 24; 48 ] "the spec's dims"
 
         testCase "a script-built spec equals the YAML one" <| fun () ->
@@ -238,7 +239,7 @@ let reportTests =
                       Measurements = figures p; Settings = Map.empty; Notes = []; PackageVersions = Map.empty; DataChecksums = Map.empty
                       TorchThreads = 1; StartedUtc = DateTime.UtcNow; Seconds = 0.0; PerQuery = Some { QueryIds = [||]; Scores = Map.empty } }
             let report = SweepReport.build dir.Path plan
-            let best = report.Best |> Map.ofList
+            let best = report.Best |> List.map (fun ((_, d), s) -> d, s) |> Map.ofList
             Expect.stringContains best[24].Setting "smec.ads=true" "24: the better validation figure"
             Expect.floatClose Accuracy.veryHigh best[24].ValidationMean 0.515 "mean over seeds 1 and 2"
             Expect.floatClose Accuracy.veryHigh best[24].ValidationHalfRange 0.005 "half the seed range"
@@ -264,7 +265,29 @@ let reportTests =
                           TorchThreads = 1; StartedUtc = DateTime.UtcNow; Seconds = 0.0; PerQuery = Some { QueryIds = [||]; Scores = Map.empty } }
             let report = SweepReport.build dir.Path plan
             Expect.equal report.Missing.Length 1 "one point missing"
-            Expect.stringContains (report.Best |> List.find (fun (d, _) -> d = 24) |> snd).Setting "smec.ads=false" "only complete settings compete"
+            Expect.stringContains (report.Best |> List.find (fun ((_, d), _) -> d = 24) |> snd).Setting "smec.ads=false" "only complete settings compete"
+
+        testCase "the best setting is chosen per dataset, never across datasets" <| fun () ->
+            use dir = new TempDir()
+            let plan = parseAndExpand (smallest.Replace("datasets: [scifact]", "datasets: [scifact, cranfield]").Replace("pca, matryoshka-adaptor, smec", "smec") + "grid:\n  smec.ads: [true, false]\n")
+            // ads=true is better on SciFact's validation, ads=false on Cranfield's; SciFact's figures are
+            // all higher, so a choice across datasets would pick a SciFact setting for both.
+            for p in plan.Points do
+                let scifact = p.Values["dataset"] = "scifact"
+                let ads = p.Values["smec.ads"] = "true"
+                let validation = (if scifact then 0.8 else 0.3) + (if ads = scifact then 0.05 else 0.0)
+                ResultStore.save dir.Path
+                    { Hash = p.Key; ConfigHash = ""; Implementation = "test"; ConfigJson = ConfigHash.canonical (ConfigHash.toJson p.Config)
+                      Measurements = Map.ofList [ "val-ndcg@10@24", validation; "ndcg@10@24", 0.5; "val-ndcg@10@48", validation; "ndcg@10@48", 0.5 ]
+                      Settings = Map.empty; Notes = []; PackageVersions = Map.empty; DataChecksums = Map.empty
+                      TorchThreads = 1; StartedUtc = DateTime.UtcNow; Seconds = 0.0; PerQuery = Some { QueryIds = [||]; Scores = Map.empty } }
+            let report = SweepReport.build dir.Path plan
+            let chosen data d = (report.Best |> List.find (fun ((x, y), _) -> x = data && y = d) |> snd).Setting
+            for d in [ 24; 48 ] do
+                Expect.stringContains (chosen "scifact" d) "dataset=scifact smec.ads=true" "SciFact's own best"
+                Expect.stringContains (chosen "cranfield" d) "dataset=cranfield smec.ads=false" "Cranfield's own best"
+            Expect.equal report.Best.Length 4 "one choice per dataset and dim"
+            Expect.stringContains (SweepReport.markdown report) "| cranfield | 24 |" "the table names the dataset"
     ]
 
 [<Tests>]

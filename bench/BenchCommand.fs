@@ -4,7 +4,7 @@
 /// RSS growth over many training steps). Each row alternates its two sides in one run and reports the
 /// minimum and the median of N repeats, and their ratio. A benchmark, not a test: it asserts nothing.
 /// The data are random unit vectors (speed only; no retrieval quality is measured or implied).
-module Smec.Experiments.Cli.BenchCommand
+module Smec.Experiments.Bench.BenchCommand
 
 open System
 open System.Diagnostics
@@ -13,6 +13,7 @@ open Argu
 open TorchSharp
 open Smec.Core.Retrieval
 open Smec.Core.Runtime
+open Smec.Experiments.Methods
 
 type BenchArgs =
     | [<Unique>] Queries of int
@@ -24,6 +25,7 @@ type BenchArgs =
     | [<Unique>] Repeat of int
     | [<Unique>] Steps of int
     | [<Unique>] Memory_Steps of int
+    | [<Unique>] Memory_Settle_Steps of int
     | Only of section: string
     | [<Unique>] Encoder_Docs of int
     | [<Unique>] Python of path: string
@@ -39,8 +41,9 @@ type BenchArgs =
             | Block_Mib _ -> "score block budget in MiB (default 256)"
             | Repeat _ -> "timed repeats of each side, alternating sides (default 5; min and median reported)"
             | Steps _ -> "training steps per timed repeat (default 20)"
-            | Memory_Steps _ -> "training steps of the RSS growth row (default 10000)"
-            | Only _ -> "run only these sections: steps, encoders, search, memory (repeatable; default all)"
+            | Memory_Steps _ -> "training steps the RSS growth row measures (default 10000)"
+            | Memory_Settle_Steps _ -> "training steps before the RSS growth row starts measuring, while the heap settles (default 10000)"
+            | Only _ -> "run only these sections: steps, ensembles, encoders, search, memory (repeatable; default all)"
             | Encoder_Docs _ -> "SciFact documents per encoder repeat (default 512; with few documents a length-sorted batch spans many lengths, unlike a real corpus)"
             | Python _ -> "python with torch for the reference side (default /usr/bin/python3, Debian's python3-torch)"
 
@@ -130,7 +133,9 @@ let torchMissing (python: string) =
         if p.ExitCode = 0 then None else Some(err.Trim().Split('\n') |> Array.last)
     with e -> Some e.Message
 
-let private trainingSteps (python: string) (repeats: int) (steps: int) =
+/// The PyTorch side for a section of rows (None, with the reason printed, when python or torch is missing)
+/// and the folder its inputs are exported to; both cleaned up by `finish`.
+let private torchSide (python: string) =
     let threads = torch.get_num_threads ()
     let script = referenceScript ()
     let missing =
@@ -140,45 +145,93 @@ let private trainingSteps (python: string) (repeats: int) (steps: int) =
     missing |> Option.iter (fun why -> printfn "  PyTorch side unavailable (%s): install Debian's python3-torch (make bench does)" why)
     let folder = Path.Combine(Path.GetTempPath(), sprintf "smec-bench-%d" Environment.ProcessId)
     let worker = match script, missing with Some s, None -> Some(new TorchWorker(python, s, threads)) | _ -> None
-    use _stop = { new IDisposable with member _.Dispose() = worker |> Option.iter (fun w -> (w :> IDisposable).Dispose()) }
-    printHeader "step" "torch"
-    let rows =
-        [ for key in BenchSteps.cases ->
-              let case = BenchSteps.build key 1L
-              try
-                  let dir = Path.Combine(folder, key)
-                  BenchSteps.export case dir 3 |> ignore // also the warm-up of the .NET side
-                  let timings =
-                      [ for _ in 1 .. repeats ->
-                            let ours = time (fun () -> for _ in 1 .. steps do case.Step() |> ignore) / float steps
-                            let reference = worker |> Option.map (fun w -> w.Time(dir, key, steps) / float steps)
-                            ours, reference ]
-                  let row =
-                      { Name = key; Unit = "step"; Ours = List.map fst timings; Reference = List.choose snd timings
-                        ReferenceName = "PyTorch"; Target = BenchSteps.targetOf key }
-                  printRow row
-                  row
-              finally case.Dispose() ]
-    try Directory.Delete(folder, true) with _ -> ()
-    rows
+    let finish () =
+        worker |> Option.iter (fun w -> (w :> IDisposable).Dispose())
+        try Directory.Delete(folder, true) with _ -> ()
+    worker, folder, finish
 
-/// RSS before and after many steps of the MRL step (each in its own dispose scope, as the loop does).
-let private memoryGrowth (memorySteps: int) =
-    let case = BenchSteps.build "mrl" 1L
-    try
-        let warmUp = min 1000 (max 1 (memorySteps / 10))
-        for _ in 1 .. warmUp do case.Step() |> ignore
-        GC.Collect(); GC.WaitForPendingFinalizers()
-        let before = rssBytes ()
-        for _ in 1 .. memorySteps do case.Step() |> ignore
-        GC.Collect(); GC.WaitForPendingFinalizers()
-        let after = rssBytes ()
-        match before, after with
-        | Some b, Some a ->
-            printfn "  RSS over %d training steps (mrl, after %d warm-up steps): %.1f MiB -> %.1f MiB, growth %+.2f%% (target < 5%%)"
-                memorySteps warmUp (float b / 1048576.0) (float a / 1048576.0) (100.0 * float (a - b) / float b)
-        | _ -> printfn "  RSS growth: unavailable (no /proc/self/status)"
+let private trainingSteps (python: string) (repeats: int) (steps: int) =
+    let worker, folder, finish = torchSide python
+    use _stop = { new IDisposable with member _.Dispose() = finish () }
+    printHeader "step" "torch"
+    [ for key in BenchSteps.cases ->
+          let case = BenchSteps.build key 1L
+          try
+              let dir = Path.Combine(folder, key)
+              BenchSteps.export case dir 3 |> ignore // also the warm-up of the .NET side
+              let timings =
+                  [ for _ in 1 .. repeats ->
+                        let ours = time (fun () -> for _ in 1 .. steps do case.Step() |> ignore) / float steps
+                        let reference = worker |> Option.map (fun w -> w.Time(dir, key, steps) / float steps)
+                        ours, reference ]
+              let row =
+                  { Name = key; Unit = "step"; Ours = List.map fst timings; Reference = List.choose snd timings
+                    ReferenceName = "PyTorch"; Target = BenchSteps.targetOf key }
+              printRow row
+              row
+          finally case.Dispose() ]
+
+/// Each method's ensemble step at K members (BenchEnsembleSteps) against K solo steps of ours (the same
+/// members) and the same K-member step in PyTorch (functorch.vmap), alternating in one run.
+let private ensembleSteps (python: string) (repeats: int) (steps: int) =
+    let worker, folder, finish = torchSide python
+    use _stop = { new IDisposable with member _.Dispose() = finish () }
+    printfn ""
+    printfn "| %-20s | ens min | ens med | K solo min | solo med | torch ens min | torch ens med | vs torch (min, med) | vs solo (min, med) | target |" "row (ms per step)"
+    printfn "|%s|--------:|--------:|-----------:|---------:|--------------:|--------------:|--------------------:|-------------------:|--------|" (String('-', 22))
+    for key in BenchEnsembleSteps.cases do
+        for members in BenchEnsembleSteps.memberCounts do
+            let ensemble = BenchEnsembleSteps.build key members 1L
+            let solo = [ for k in 0 .. members - 1 -> BenchSteps.build key (1L + int64 k) ]
+            try
+                let dir = Path.Combine(folder, sprintf "%s-x%d" key members)
+                BenchEnsembleSteps.export ensemble dir 3 |> ignore // also the warm-up
+                for case in solo do case.Step() |> ignore
+                let timings =
+                    [ for _ in 1 .. repeats ->
+                          let together = time (fun () -> for _ in 1 .. steps do ensemble.Step() |> ignore) / float steps
+                          let alone = time (fun () -> for _ in 1 .. steps do for case in solo do case.Step() |> ignore) / float steps
+                          let reference = worker |> Option.map (fun w -> w.Time(dir, key + "-ensemble", steps) / float steps)
+                          together, alone, reference ]
+                let ours = timings |> List.map (fun (t, _, _) -> t)
+                let alone = timings |> List.map (fun (_, a, _) -> a)
+                let reference = timings |> List.choose (fun (_, _, r) -> r)
+                let ms xs f = if List.isEmpty xs then "-" else sprintf "%.3f" (1000.0 * f xs)
+                let ratio xs f = if List.isEmpty xs then "-" else sprintf "%.2fx" (f ours / f xs)
+                let target = if members = 1 then "diagnostic" elif members >= 32 then "<= 1.0x torch, <= 0.25x solo" else "<= 1.0x torch"
+                printfn "| %-20s | %7s | %7s | %10s | %8s | %13s | %13s | %19s | %18s | %s |" (sprintf "%s x %d" key members)
+                    (ms ours List.min) (ms ours median) (ms alone List.min) (ms alone median) (ms reference List.min) (ms reference median)
+                    (sprintf "%s, %s" (ratio reference List.min) (ratio reference median)) (sprintf "%s, %s" (ratio alone List.min) (ratio alone median)) target
+            finally
+                ensemble.Dispose()
+                for case in solo do case.Dispose()
+
+/// RSS growth over `measured` steps after `settle` steps: the heap (libtorch's allocator caches, the .NET
+/// GC's segments) grows to its working size over the first thousands of steps and then stays there, so
+/// growth from the start would report that settling as a leak (issue 27: +41% over 10,000 MRL steps, flat
+/// from 10,000 to 40,000). Each step runs in its own dispose scope, as the loop does.
+let private rssGrowth (name: string) (step: unit -> unit) (settle: int) (measured: int) =
+    for _ in 1 .. settle do step ()
+    GC.Collect(); GC.WaitForPendingFinalizers()
+    let before = rssBytes ()
+    for _ in 1 .. measured do step ()
+    GC.Collect(); GC.WaitForPendingFinalizers()
+    let after = rssBytes ()
+    match before, after with
+    | Some b, Some a ->
+        printfn "  RSS over %d steps of %s, after %d settling steps: %.1f MiB -> %.1f MiB, growth %+.2f%% (target < 5%%)"
+            measured name settle (float b / 1048576.0) (float a / 1048576.0) (100.0 * float (a - b) / float b)
+    | _ -> printfn "  RSS growth: unavailable (no /proc/self/status)"
+
+/// The MRL step alone, then MRL's 8-member ensemble step over the same number of member steps.
+let private memoryGrowth (settle: int) (measured: int) =
+    let case = BenchSteps.build MethodRegistry.mrl.Key 1L
+    try rssGrowth "mrl" (fun () -> case.Step() |> ignore) settle measured
     finally case.Dispose()
+    let members = 8
+    let ensemble = BenchEnsembleSteps.build "mrl" members 1L
+    try rssGrowth (sprintf "the mrl ensemble of %d" members) (fun () -> ensemble.Step() |> ignore) (max 1 (settle / members)) (max 1 (measured / members))
+    finally ensemble.Dispose()
 
 /// MiniLM documents through the harness's encoder (tokenize, batches of 8 sorted by length, pool,
 /// normalise) against a bare ONNX Runtime session on the same pre-tokenized documents at its best
@@ -230,7 +283,7 @@ let private encoders (repeats: int) (docCount: int) =
           Ours = timings |> List.map (fun (o, _) -> o / float texts.Length)
           Reference = bestTimes |> List.map (fun t -> t / float texts.Length)
           ReferenceName = "bare ORT"; Target = "<= 1.11x" }
-    printfn "  ResNet18: no row; its ONNX graphs declare a fixed batch of 1 (see README, Performance)"
+    printfn "  ResNet18: no row; its ONNX graphs declare a fixed batch of 1 (see docs/PERFORMANCE.md, \"What stands in the way of the remaining targets\")"
 
 /// Exact search against the bare chunked matrix product it is built on (the same vectors, alternating).
 let private search (args: ParseResults<BenchArgs>) (repeats: int) =
@@ -268,10 +321,10 @@ let private search (args: ParseResults<BenchArgs>) (repeats: int) =
         (flops / (timings |> List.map fst |> List.min) / 1e9) checksum
 
 let run (args: ParseResults<BenchArgs>) : int =
-    let sections = match args.GetResults Only with [] -> [ "steps"; "encoders"; "search"; "memory" ] | s -> s
+    let sections = match args.GetResults Only with [] -> [ "steps"; "ensembles"; "encoders"; "search"; "memory" ] | s -> s
     for s in sections do
-        if not (List.contains s [ "steps"; "encoders"; "search"; "memory" ]) then
-            raise (ArgumentException(sprintf "--only %s: expected steps, encoders, search or memory" s))
+        if not (List.contains s [ "steps"; "ensembles"; "encoders"; "search"; "memory" ]) then
+            raise (ArgumentException(sprintf "--only %s: expected steps, ensembles, encoders, search or memory" s))
     let repeats = max 1 (args.GetResult(Repeat, defaultValue = 5))
     Determinism.ConfigureTorch()
     let load = try File.ReadAllText("/proc/loadavg").Trim() with _ -> "unavailable"
@@ -282,12 +335,16 @@ let run (args: ParseResults<BenchArgs>) : int =
         printfn ""
         printfn "Training steps (loss + backward + optimizer, catalog local settings) against the same step in PyTorch:"
         trainingSteps (args.GetResult(Python, defaultValue = "/usr/bin/python3")) repeats (max 1 (args.GetResult(Steps, defaultValue = 20))) |> ignore
+    if List.contains "ensembles" sections then
+        printfn ""
+        printfn "Ensemble steps (issue 27: K members as one batched model) against K solo steps of ours and the K-member step in PyTorch (functorch.vmap):"
+        ensembleSteps (args.GetResult(Python, defaultValue = "/usr/bin/python3")) repeats (max 1 (args.GetResult(Steps, defaultValue = 20)))
     if List.contains "encoders" sections then encoders repeats (args.GetResult(Encoder_Docs, defaultValue = 512))
     if List.contains "search" sections then search args repeats
     if List.contains "memory" sections then
         printfn ""
         printfn "Memory:"
-        memoryGrowth (max 1 (args.GetResult(Memory_Steps, defaultValue = 10000)))
+        memoryGrowth (max 0 (args.GetResult(Memory_Settle_Steps, defaultValue = 10000))) (max 1 (args.GetResult(Memory_Steps, defaultValue = 10000)))
         match peakRssBytes () with
         | Some bytes ->
             // The 2 GiB target is the exact search's (10k x 100k x 256); the encoder sessions and the

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Smec.Core.Losses.Baselines;
+namespace Smec.Core.Methods.Baselines;
 
 /// <summary>How the distance between an embedding and its adapted version is measured.</summary>
 public enum ReconstructionNorm { L1, L2 }

@@ -2,7 +2,7 @@ using Smec.Core.Training;
 using Smec.Core.Losses;
 using static TorchSharp.torch;
 
-namespace Smec.Core.Losses.Baselines;
+namespace Smec.Core.Methods.Baselines;
 
 /// <summary>
 /// Matryoshka-Adaptor's top-k similarity loss: the pairwise loss restricted to each item's k nearest

@@ -5,7 +5,7 @@
 /// was not blessed as a FAIL and now FAILs, and a blessed FAIL that now holds (OK: re-bless or
 /// explain). A blessed FAIL that is now a TIE is reported but does not fail: an interval that moved
 /// across 0 within seed noise is not a changed finding.
-module Smec.Experiments.Running.BlessedClaims
+module Smec.Experiments.Verdicts.BlessedClaims
 
 open System
 open System.IO

@@ -1,12 +1,13 @@
 /// A cell's number from the experiments' measurements: evaluated once per seed of the table, then
 /// summarised as the mean and the sample standard deviation over seeds. For paired statistics, the
-/// same quantity is also evaluated on per-query scores (averaged over seeds per query first).
-module Smec.Experiments.Running.Quantities
+/// same quantity is also evaluated on per-query scores, seed by seed (Bootstrap.seedQueryInterval).
+module Smec.Experiments.Verdicts.Quantities
 
 open System
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Running.Runner
+open Smec.Experiments.Store
 
 type SeedValues =
     { Mean: float
@@ -98,15 +99,27 @@ let evaluate (lookup: ExperimentConfig -> Outcome option) (seeds: int64 list) (q
 
 // ---- per-query samples --------------------------------------------------------------------------
 
+/// One measurement's per-query scores in a sample: every seed's row, aligned to its group's ids.
+type LeafScores =
+    { /// Index into QuerySample.Groups.
+      Group: int
+      /// Index of the trained experiment (its seeds are resampled together for all its measures);
+      /// -1 for a method that learns nothing (one run serves every seed).
+      Experiment: int
+      /// Seed row -> scores aligned to the group's query ids.
+      Scores: float[][] }
+
 /// The per-query scores behind some quantities, for resampling. Queries are grouped by the test
 /// split they belong to (dataset, encoder, data source, split rule); every measurement of a group
-/// is aligned to the group's query ids. Each score is the mean over the seeds of its experiment
-/// (docs/STATISTICS.md: seeds are replicates; average them per query first).
+/// is aligned to the group's query ids, and keeps one row per seed of its experiment, so both
+/// levels can be resampled (Bootstrap.seedQueryInterval).
 type QuerySample =
     { /// Group key -> query ids (sorted, ordinal).
       Groups: (string * string[]) list
-      /// (config with seed 0, measure) -> (group index, scores aligned to the group's ids).
-      Leaves: Map<ExperimentConfig * string, int * float[]> }
+      /// Seeds per trained experiment (indexed by LeafScores.Experiment).
+      SeedCounts: int[]
+      /// (config with seed 0, measure) -> its scores.
+      Leaves: Map<ExperimentConfig * string, LeafScores> }
 
     member this.Sizes = this.Groups |> List.map (fun (_, ids) -> ids.Length) |> Array.ofList
 
@@ -140,36 +153,39 @@ let querySample (lookup: ExperimentConfig -> Outcome option) (seeds: int64 list)
     match collected |> List.tryPick (fun (_, runs) -> runs |> List.tryPick (function Error e -> Some e | Ok _ -> None)) with
     | Some reason -> Error reason
     | None ->
-        // Seed means per query, over the queries every seed scored.
-        let means =
-            collected
-            |> List.map (fun ((config, measure), runs) ->
-                let maps = runs |> List.map (function Ok m -> m | Error _ -> Map.empty)
-                let common = maps |> List.map (fun m -> m |> Map.keys |> Set.ofSeq) |> Set.intersectMany
-                (config, measure), common |> Seq.map (fun id -> id, maps |> List.averageBy (fun m -> m.[id])) |> Map.ofSeq)
+        let runsOf =
+            collected |> List.map (fun (leaf, runs) -> leaf, runs |> List.map (function Ok m -> m | Error _ -> Map.empty))
+        // A group's queries: those every seed of every measurement scored.
         let groups =
-            means
+            runsOf
             |> List.groupBy (fun ((config, _), _) -> groupOf config)
             |> List.map (fun (key, members) ->
-                let ids = members |> List.map (fun (_, m) -> m |> Map.keys |> Set.ofSeq) |> Set.intersectMany
+                let ids = members |> List.collect (fun (_, maps) -> maps |> List.map (fun m -> m |> Map.keys |> Set.ofSeq)) |> Set.intersectMany
                 key, ids |> Seq.sortWith (fun a b -> String.CompareOrdinal(a, b)) |> Array.ofSeq)
         match groups |> List.tryFind (fun (_, ids) -> ids.Length = 0) with
         | Some(key, _) -> Error(sprintf "no query is scored by every measurement of %s" key)
         | None ->
             let index = groups |> List.mapi (fun i (key, _) -> key, i) |> Map.ofList
+            let trained = wanted |> List.map fst |> List.filter (fun c -> c.Budget.IsSome) |> List.distinct
+            let experimentOf (config: ExperimentConfig) =
+                if config.Budget.IsSome then List.findIndex ((=) config) trained else -1
             let leavesMap =
-                means
-                |> List.map (fun ((config, measure), scores) ->
+                runsOf
+                |> List.map (fun ((config, measure), maps) ->
                     let g = index.[groupOf config]
-                    (config, measure), (g, snd groups.[g] |> Array.map (fun id -> scores.[id])))
+                    let ids = snd groups.[g]
+                    (config, measure),
+                    { Group = g
+                      Experiment = experimentOf config
+                      Scores = maps |> List.map (fun m -> ids |> Array.map (fun id -> m.[id])) |> Array.ofList })
                 |> Map.ofList
-            Ok { Groups = groups; Leaves = leavesMap }
+            Ok { Groups = groups; SeedCounts = trained |> List.map (fun _ -> seeds.Length) |> Array.ofList; Leaves = leavesMap }
 
-/// The quantity as a function of a draw of queries (per group, the indices drawn): each
-/// measurement is the mean of its drawn queries' scores, then the quantity combines them as the
-/// table does (so a mean panel weights each dataset as the panel does). Error: a measurement
-/// without per-query scores in the sample.
-let onDraws (sample: QuerySample) (quantity: Quantity) : Result<int[][] -> Result<float, Gap>, string> =
+/// The quantity as a function of a draw (Bootstrap.Draw): each measurement is the mean of its
+/// scores over the drawn queries (seeds averaged) or over the drawn seeds (queries as observed),
+/// then the quantity combines them as the table does (so a mean panel weights each dataset as the
+/// panel does). Error: a measurement without per-query scores in the sample.
+let onDraws (sample: QuerySample) (quantity: Quantity) : Result<Bootstrap.Draw -> Result<float, Gap>, string> =
     // `compute` visits the leaves in one fixed order: record it once, then feed values in that order.
     let order = ResizeArray<ExperimentConfig * string>()
     compute (fun config measure -> order.Add(config, measure); Ok 0.0) quantity |> ignore
@@ -178,12 +194,21 @@ let onDraws (sample: QuerySample) (quantity: Quantity) : Result<int[][] -> Resul
     | Some measure -> Error(sprintf "no per-query scores of '%s'" measure)
     | None ->
         let leaves = resolved |> Array.map (fst >> Option.get)
-        Ok(fun (draws: int[][]) ->
+        // Each level's resample reads one summary of the other level: the seed mean of every query,
+        // and the query mean of every seed.
+        let seedMeans = leaves |> Array.map (fun l -> Array.init l.Scores.[0].Length (fun q -> l.Scores |> Array.averageBy (fun row -> row.[q])))
+        let queryMeans = leaves |> Array.map (fun l -> l.Scores |> Array.map Array.average)
+        let meanOver (indices: int[]) (values: float[]) =
+            let mutable sum = 0.0
+            for i in indices do sum <- sum + values.[i]
+            sum / float indices.Length
+        Ok(fun (draw: Bootstrap.Draw) ->
             let mutable next = 0
             compute (fun _ _ ->
-                let g, scores = leaves.[next]
+                let i = next
                 next <- next + 1
-                let d = draws.[g]
-                let mutable sum = 0.0
-                for i in d do sum <- sum + scores.[i]
-                Ok(sum / float d.Length)) quantity)
+                match draw with
+                | Bootstrap.Observed -> Ok(Array.average seedMeans.[i])
+                | Bootstrap.Queries drawn -> Ok(meanOver drawn.[leaves.[i].Group] seedMeans.[i])
+                | Bootstrap.Seeds drawn when leaves.[i].Experiment >= 0 -> Ok(meanOver drawn.[leaves.[i].Experiment] queryMeans.[i])
+                | Bootstrap.Seeds _ -> Ok(Array.average queryMeans.[i])) quantity)

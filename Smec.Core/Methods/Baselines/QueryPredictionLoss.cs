@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Smec.Core.Losses.Baselines;
+namespace Smec.Core.Methods.Baselines;
 
 /// <summary>
 /// Search-Adaptor's query-prediction regulariser (inferred form): a predictor h, used only in

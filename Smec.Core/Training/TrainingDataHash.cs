@@ -1,3 +1,4 @@
+using Smec.Core.Data;
 using System.Security.Cryptography;
 using System.Text;
 using Smec.Core.Methods;
@@ -10,7 +11,7 @@ namespace Smec.Core.Training;
 /// values), the train and validation judgements and the seed. Checkpoints carry it so a run on other
 /// data never resumes them; saved models carry it so a user can tell what a model was trained on.
 /// </summary>
-public static class DataIdentity
+public static class TrainingDataHash
 {
     public static string Of(TrainingData data)
     {
@@ -38,9 +39,8 @@ public static class DataIdentity
     }
 
     /// <summary>A short form for messages (the first 12 hex digits).</summary>
-    public static string Short(string identity) =>
-        identity.StartsWith("sha256:") && identity.Length > 19 ? identity[..19] : identity;
+    public static string Short(string identity) => FileChecksums.Short(identity);
 
     /// <summary>SHA-256 of a text (settings fingerprints), in the same form.</summary>
-    public static string OfText(string text) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+    public static string OfText(string text) => "sha256:" + FileChecksums.Sha256OfText(text);
 }

@@ -1,9 +1,8 @@
 /// An experiment's identity: its config as canonical JSON (object keys sorted, no whitespace,
 /// numbers in shortest round-trip form), hashed with SHA-256. The hex digest is the cache key.
-module Smec.Experiments.Running.ConfigHash
+module Smec.Experiments.Store.ConfigHash
 
 open System.IO
-open System.Security.Cryptography
 open System.Text
 open System.Text.Json
 open System.Text.Json.Nodes
@@ -82,8 +81,7 @@ let canonical (node: JsonNode) =
      writeCanonical writer node)
     Encoding.UTF8.GetString(stream.ToArray())
 
-let sha256Hex (text: string) =
-    System.Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes text)).ToLowerInvariant()
+let sha256Hex (text: string) = Smec.Core.Data.FileChecksums.Sha256OfText text
 
 /// The experiment's hash: SHA-256 of its canonical JSON.
 let hash (config: ExperimentConfig) = sha256Hex (canonical (toJson config))
@@ -104,7 +102,7 @@ let resultKey (implementation: string) (resolvedOptions: Map<string, string>) (c
         sha256Hex (canonical json)
 
 /// First 12 hex digits, for tables and progress lines.
-let short (hash: string) = if hash.Length <= 12 then hash else hash.Substring(0, 12)
+let short (hash: string) = Smec.Core.Data.FileChecksums.Short hash
 
 /// What a cell computes regardless of seeds (the seeds are recorded beside it), so a blessed value
 /// stays comparable when the number of seeds changes. Each measured experiment is named by

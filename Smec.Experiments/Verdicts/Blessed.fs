@@ -3,7 +3,7 @@
 /// with each cell's hash (what it computes, independent of seeds) and the date. A row keeps the
 /// mean (`value`, the reference), every seed's value (`per_seed`, which the band is derived from)
 /// and their sample SD (`sd`, for readers; recomputed from `per_seed` on load).
-module Smec.Experiments.Running.Blessed
+module Smec.Experiments.Verdicts.Blessed
 
 open System
 open System.Globalization
@@ -11,7 +11,7 @@ open System.IO
 open Smec.Core.Storage
 open CsvHelper
 open Smec.Experiments.Catalog.Model
-open Smec.Experiments.Running.Checks
+open Smec.Experiments.Verdicts.Checks
 
 let pathOf (paperResultsDir: string) (item: int) (profile: Profile) =
     Path.Combine(paperResultsDir, "blessed", sprintf "item-%d-%s.csv" item (Profile.name profile))

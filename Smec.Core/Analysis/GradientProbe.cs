@@ -2,11 +2,12 @@ using System.Globalization;
 using Smec.Core.Storage;
 using Smec.Core.Losses;
 using Smec.Core.Methods;
+using Smec.Core.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Smec.Core.Training;
+namespace Smec.Core.Analysis;
 
 /// <summary>One epoch of the gradient probe (catalog item 8): weights feeding output dims [0, shared)
 /// are used by both nested losses under MRL; those feeding [shared, output) only by the full-size loss.</summary>

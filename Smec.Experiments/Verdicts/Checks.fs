@@ -4,12 +4,13 @@
 /// better (both fail `smec check`: a better number must be re-blessed or explained). A claim: each
 /// comparison judged by a paired bootstrap interval over queries, PASS / FAIL / TIE. A check with
 /// nothing to compare is SKIPPED with the reason.
-module Smec.Experiments.Running.Checks
+module Smec.Experiments.Verdicts.Checks
 
 open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.Published
-open Smec.Experiments.Running.Quantities
+open Smec.Experiments.Verdicts.Quantities
+open Smec.Experiments.Store
 
 type Status =
     | Pass
@@ -223,8 +224,14 @@ type LinkResult =
       Right: string
       LeftValue: float
       RightValue: float
-      /// Paired bootstrap interval of left - right (a bound: of left); None under the fallback rule.
+      /// Seed-and-query interval of left - right (a bound: of left) at 95%, before any adjustment;
+      /// None under the fallback rule.
       Interval: Bootstrap.Interval option
+      /// The same interval at the level Holm's procedure gives this comparison among the item's
+      /// comparisons (TableRun.adjustClaims); the verdict is judged on it. None until adjusted.
+      Adjusted: Bootstrap.Interval option
+      /// What the link is compared with: 0 for a chain link (left - right), the bound for a bound.
+      Null: float
       Status: Status
       /// How the link was judged (the rule, or why no interval could be had).
       Rule: string }
@@ -254,15 +261,16 @@ let judgeInterval (relation: Relation) (interval: Bootstrap.Interval) (bound: fl
 /// Per-query samples for a claim's quantities (Error: why paired statistics cannot be had).
 type SampleSource = Quantity list -> Result<QuerySample, string>
 
-let private intervalOf (sample: SampleSource) (statistic: Quantity) (parts: Quantity list) =
+/// The seed-and-query interval of `statistic` over the per-query scores of `parts`.
+let intervalOf (sample: SampleSource) (statistic: Quantity) (parts: Quantity list) =
     sample parts
     |> Result.bind (fun s ->
         onDraws s statistic
         |> Result.bind (fun f ->
             let failure = ref None
             let interval =
-                Bootstrap.interval Bootstrap.DefaultSeed Bootstrap.DefaultResamples s.Sizes (fun draws ->
-                    match f draws with
+                Bootstrap.seedQueryInterval Bootstrap.DefaultSeed Bootstrap.DefaultResamples s.Sizes s.SeedCounts (fun draw ->
+                    match f draw with
                     | Ok v -> v
                     | Error g ->
                         failure.Value <- Some g.Reason
@@ -272,8 +280,32 @@ let private intervalOf (sample: SampleSource) (statistic: Quantity) (parts: Quan
             | None -> Ok interval))
 
 let private bootstrapRule =
-    sprintf "paired bootstrap over queries (%d resamples, seed %d, per-query scores averaged over seeds, resampled within each dataset): 95%% interval"
+    sprintf "bootstrap over seeds and queries (%d resamples each, seed %d; queries paired and resampled within each dataset, seeds resampled per trained experiment): estimate +- t x SE, 95%% before Holm's adjustment"
         Bootstrap.DefaultResamples Bootstrap.DefaultSeed
+
+/// A link as the report prints it: "SMEC 62.1 >= MA 60.3 (diff +1.8, Holm CI [..] (98.75%), unadjusted 95% CI [..]) OK".
+let linkText (display: Display) (l: LinkResult) =
+    let show (v: float) = Display.format display v
+    let signed (v: float) = (if v >= 0.0 then "+" else "") + show v
+    let range (i: Bootstrap.Interval) = sprintf "[%s, %s]" (signed i.Low) (signed i.High)
+    let withInterval (i: Bootstrap.Interval) what =
+        match l.Adjusted with
+        | Some a -> sprintf "%s %s, Holm CI %s (%.2f%%), unadjusted 95%% CI %s" what (signed i.Estimate) (range a) (100.0 * a.Level) (range i)
+        | None -> sprintf "%s %s, 95%% CI %s" what (signed i.Estimate) (range i)
+    let numbers =
+        match l.Interval with
+        | Some i when l.Right = "" -> withInterval i "value"
+        | Some i -> withInterval i "diff"
+        | None -> "no interval: " + l.Rule
+    let right = if l.Right = "" then show l.RightValue else sprintf "%s %s" l.Right (show l.RightValue)
+    sprintf "%s %s %s %s (%s) %s" l.Left (show l.LeftValue) (Relation.symbol l.Relation) right numbers (Status.name l.Status)
+
+/// A claim's result from its links: the worst link decides.
+let withLinks (c: Claim) (links: LinkResult list) =
+    { Claim = c
+      Status = Status.combine (links |> List.map (fun l -> l.Status)) |> Option.defaultValue Pass
+      Detail = links |> List.map (linkText c.Display) |> String.concat "; "
+      Links = links }
 
 /// Judge a claim. `evaluate` gives the table's value of a quantity (mean over seeds); `sample`
 /// the per-query scores behind quantities. A link whose quantities have per-query scores is
@@ -282,23 +314,8 @@ let private bootstrapRule =
 /// beyond +m: OK; beyond -m: FAIL; within +-m: TIE (seed noise cannot decide it either way).
 let claim (evaluate: Quantity -> Evaluation) (sample: SampleSource) (c: Claim) : ClaimResult =
     let show (v: float) = Display.format c.Display v
-    let signed (v: float) = (if v >= 0.0 then "+" else "") + show v
-    let withInterval (i: Bootstrap.Interval) what =
-        sprintf "%s %s, 95%% CI [%s, %s]" what (signed i.Estimate) (signed i.Low) (signed i.High)
     let gapResult (gap: Gap) = { Claim = c; Status = (if gap.Failed then Fail else Skipped); Detail = gap.Reason; Links = [] }
-    let linkText (l: LinkResult) =
-        let numbers =
-            match l.Interval with
-            | Some i when l.Right = "" -> withInterval i "value"
-            | Some i -> withInterval i "diff"
-            | None -> "no interval: " + l.Rule
-        let right = if l.Right = "" then show l.RightValue else sprintf "%s %s" l.Right (show l.RightValue)
-        sprintf "%s %s %s %s (%s) %s" l.Left (show l.LeftValue) (Relation.symbol l.Relation) right numbers (Status.name l.Status)
-    let finish (links: LinkResult list) =
-        { Claim = c
-          Status = Status.combine (links |> List.map (fun l -> l.Status)) |> Option.defaultValue Pass
-          Detail = links |> List.map linkText |> String.concat "; "
-          Links = links }
+    let finish (links: LinkResult list) = withLinks c links
     match c.Assertion with
     | Chain(first, rest) ->
         let terms = first :: (rest |> List.map snd)
@@ -311,7 +328,7 @@ let claim (evaluate: Quantity -> Evaluation) (sample: SampleSource) (c: Claim) :
             |> List.map (fun ((ta, a), (relation, (tb, b))) ->
                 let link interval status rule =
                     { Left = ta.Label; Relation = relation; Right = tb.Label; LeftValue = a.Mean; RightValue = b.Mean
-                      Interval = interval; Status = status; Rule = rule }
+                      Interval = interval; Adjusted = None; Null = 0.0; Status = status; Rule = rule }
                 match intervalOf sample (Difference(ta.Value, tb.Value)) [ ta.Value; tb.Value ] with
                 | Ok interval -> link (Some interval) (judgeInterval relation interval 0.0) bootstrapRule
                 | Error why ->
@@ -326,7 +343,7 @@ let claim (evaluate: Quantity -> Evaluation) (sample: SampleSource) (c: Claim) :
         | Value v ->
             let link interval status rule =
                 { Left = t.Label; Relation = relation; Right = ""; LeftValue = v.Mean; RightValue = bound
-                  Interval = interval; Status = status; Rule = rule }
+                  Interval = interval; Adjusted = None; Null = bound; Status = status; Rule = rule }
             match intervalOf sample t.Value [ t.Value ] with
             | Ok interval -> finish [ link (Some interval) (judgeInterval relation interval bound) bootstrapRule ]
             | Error why ->

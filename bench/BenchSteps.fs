@@ -4,18 +4,18 @@
 /// written in PyTorch in bench/torch/steps.py; `export` writes the inputs and initial weights as .npy
 /// so the script can check it computes the same losses (tests run that check) and time the same work.
 /// Inputs are RANDOM unit vectors: speed and equality only, never a retrieval result.
-module Smec.Experiments.Cli.BenchSteps
+module Smec.Experiments.Bench.BenchSteps
 
 open System
 open System.IO
 open TorchSharp
 open TorchSharp.Modules
 open Smec.Core.Losses
-open Smec.Core.Losses.Baselines
 open Smec.Core.Methods.Baselines
 open Smec.Core.Methods.SmecMethod
 open Smec.Core.Storage
 open Smec.Core.Training
+open Smec.Experiments.Methods
 
 /// The shapes of the torch.catalog's local profile (384-d MiniLM; ladder 384 -> 192 -> 96 -> 48 -> 24).
 [<Literal>]
@@ -54,7 +54,7 @@ type StepCase =
 /// adaptors' 384-384-384 residual MLP alone on Matryoshka-Adaptor's 704 rows (64 anchors, 640
 /// neighbours), forward, backward and Adam, no loss terms. It separates the matrix products, which
 /// both sides hand to a BLAS, from the loss operations around them.
-let cases = [ "mrl"; "smec"; "ma-unsupervised"; "ma-supervised"; "search-adaptor"; "adaptor-mlp" ]
+let cases = [ MethodRegistry.mrl.Key; MethodRegistry.smec.Key; "ma-unsupervised"; "ma-supervised"; MethodRegistry.searchAdaptor.Key; "adaptor-mlp" ]
 
 let targetOf (key: string) = if key = "adaptor-mlp" then "diagnostic" else "<= 1.0x"
 
@@ -106,7 +106,7 @@ let build (key: string) (seed: int64) : StepCase =
     Smec.Core.Runtime.Determinism.Seed seed |> ignore
     let generator = new torch.Generator(uint64 seed)
     match key with
-    | "mrl" ->
+    | key when key = MethodRegistry.mrl.Key ->
         // MRL: one 384 -> 192 layer trained with the nested InfoNCE loss over every prefix (AdamW).
         let b = batch SmecBatch generator
         let layer = torch.nn.Linear(int64 Dim, int64 prefixes.[0])
@@ -116,7 +116,7 @@ let build (key: string) (seed: int64) : StepCase =
           Step = stepWith optimizer (fun () -> nestedInfoNce (layer.forward b.Queries) (layer.forward b.Docs) b)
           Exported = batchTensors b @ parametersOf "layer." layer
           Dispose = fun () -> optimizer.Dispose(); layer.Dispose() }
-    | "smec" ->
+    | key when key = MethodRegistry.smec.Key ->
         // SMEC's first SMRL step at the local settings: a 384 -> 192 layer, ADS keeping 96 of its 192 dims
         // (Gumbel top-k, straight-through relaxed top-k, temperature 1 as at the start of the anneal), S-XBM
         // on each query's 10 nearest of 4,096 memory entries (the anchor cosines looked up in ItemCosines, as
@@ -206,7 +206,7 @@ let build (key: string) (seed: int64) : StepCase =
             batchTensors b @ [ "anchors", anchors; "neighbours", neighbours ]
             @ parametersOf "adaptor." adaptor @ buffersOf "adaptor." adaptor
           Dispose = fun () -> optimizer.Dispose(); adaptor.Dispose() }
-    | "search-adaptor" ->
+    | key when key = MethodRegistry.searchAdaptor.Key ->
         // Search-Adaptor at 96 dims: pairwise ranking loss on the projected embeddings, alpha x L1 recovery,
         // beta x query prediction (the grid point alpha = beta = 0.1).
         let b = batch AdaptorBatch generator
@@ -249,16 +249,24 @@ let build (key: string) (seed: int64) : StepCase =
           Dispose = fun () -> optimizer.Dispose(); adaptor.Dispose() }
     | other -> invalidArg "key" (sprintf "unknown training-step case '%s' (known: %s)" other (String.concat ", " cases))
 
-/// Write a case's inputs and initial weights (float32 .npy, flattened to [1, n]; shapes in manifest.txt)
-/// and the losses of its first `steps` .NET steps (dotnet_losses.npy). Call before any step.
-let export (case: StepCase) (folder: string) (steps: int) =
+/// Write inputs and initial weights (float32 .npy, flattened to [1, n]; shapes in manifest.txt), for the PyTorch side.
+let writeInputs (exported: (string * torch.Tensor) list) (folder: string) =
     Directory.CreateDirectory folder |> ignore
     let manifest =
-        [ for name, t in case.Exported ->
+        [ for name, t in exported ->
               let values = t.detach().to_type(torch.ScalarType.Float32).contiguous().data<float32>().ToArray()
               Npy.WriteFloat32(Path.Combine(folder, name + ".npy"), ReadOnlySpan values, 1, values.Length)
               sprintf "%s %s" name (t.shape |> Array.map string |> String.concat ",") ]
     AtomicFile.WriteAllLines(Path.Combine(folder, "manifest.txt"), manifest)
-    let losses = Array.init steps (fun _ -> case.Step())
+
+/// The losses of a run, as the PyTorch check reads them (dotnet_losses.npy, flattened step by step).
+let writeLosses (losses: float32[]) (folder: string) =
     Npy.WriteFloat32(Path.Combine(folder, "dotnet_losses.npy"), ReadOnlySpan losses, 1, losses.Length)
+
+/// Write a case's inputs and initial weights and the losses of its first `steps` .NET steps
+/// (dotnet_losses.npy). Call before any step.
+let export (case: StepCase) (folder: string) (steps: int) =
+    writeInputs case.Exported folder
+    let losses = Array.init steps (fun _ -> case.Step())
+    writeLosses losses folder
     losses

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Smec.Core.Losses.Baselines;
+namespace Smec.Core.Methods.Baselines;
 
 /// <summary>Cosine geometry of Matryoshka prefixes: the first m coordinates of each row, renormalised.</summary>
 public static class PrefixCosine

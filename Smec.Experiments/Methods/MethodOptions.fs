@@ -3,7 +3,7 @@
 /// option (PascalCase -> snake_case), and its default is the value a fresh record holds. So a
 /// field added to SmecOptions is an option of `smec` at once, and a changed C# default changes the
 /// resolved options — and with them every result key (ConfigHash.resultKey) — without a hand-bumped tag.
-module Smec.Experiments.Running.MethodOptions
+module Smec.Experiments.Methods.MethodOptions
 
 open System
 open System.Collections.Generic

@@ -3,13 +3,14 @@
 /// it stopped. Each file holds the full config, the seed, every measurement, the per-query nDCG@10
 /// of retrieval experiments (what paired statistics need), the method's settings, package versions
 /// and input checksums. Files are compact JSON (per-query arrays would take a line per number).
-module Smec.Experiments.Running.ResultStore
+module Smec.Experiments.Store.ResultStore
 
 open System
 open System.IO
 open System.Text.Json
 open System.Text.Json.Nodes
 open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Running
 
 /// Per-query scores of a retrieval experiment: the test query ids once, then per measurement name
 /// (`ndcg@10@<dims>`) one score per query in that order.
@@ -95,7 +96,7 @@ let toJson (result: ExperimentResult) = toJsonWith true result
 let private checksumOf (o: JsonObject) =
     let copy = o.DeepClone().AsObject()
     copy.Remove "checksum" |> ignore
-    "sha256:" + Convert.ToHexStringLower(Security.Cryptography.SHA256.HashData(Text.Encoding.UTF8.GetBytes(copy.ToJsonString())))
+    "sha256:" + Smec.Core.Data.FileChecksums.Sha256OfText(copy.ToJsonString())
 
 let save (resultsDir: string) (result: ExperimentResult) =
     let o = toJson result

@@ -1,0 +1,126 @@
+/// Ensemble training steps for `smec bench` (issue 27): K members of a method's step trained as one
+/// batched model, the step EnsembleTrainingLoop takes. Member k has exactly the inputs and initial
+/// weights of the solo case `BenchSteps.build key (seed + k)`, stacked along a leading member dim, so
+/// one run times the ensemble step against K solo steps of the same members; bench/torch/steps.py has
+/// the same K-member step in PyTorch (functorch.vmap over the member's step) and checks its losses.
+/// Inputs are RANDOM unit vectors: speed and equality only, never a retrieval result.
+module Smec.Experiments.Bench.BenchEnsembleSteps
+
+open TorchSharp
+open TorchSharp.Modules
+open Smec.Core.Losses
+open Smec.Core.Methods.Baselines
+open Smec.Core.Methods.SmecMethod
+open Smec.Core.Training
+
+/// The methods whose ensemble step the bench times (each has an IEnsembleTask); the PyTorch case is key + "-ensemble".
+let cases = [ "mrl"; "search-adaptor" ]
+
+/// Members per ensemble row: 1 (the cost of the batched form itself), then two ensemble sizes.
+let memberCounts = [ 1; 8; 32 ]
+
+/// One benchmarked ensemble step with everything it holds.
+type EnsembleCase =
+    { Key: string
+      Members: int
+      Description: string
+      /// One optimizer step of every member; returns each member's loss before the update.
+      Step: unit -> float32[]
+      /// Inputs and weights before the first step, stacked over the members (name, tensor).
+      Exported: (string * torch.Tensor) list
+      Dispose: unit -> unit }
+
+let private exportedTensor (case: BenchSteps.StepCase) (name: string) =
+    case.Exported |> List.find (fst >> (=) name) |> snd
+
+/// The members' fixed batches as one EnsembleBatch: the items are every member's queries, then every
+/// member's docs; each member's rows name its own.
+let private stackedBatch (queries: torch.Tensor) (docs: torch.Tensor) (relevance: torch.Tensor) (positive: torch.Tensor) (members: int) =
+    let b, m = int queries.shape.[1], int docs.shape.[1]
+    let items = torch.cat([| queries.reshape(-1L, int64 BenchSteps.Dim); docs.reshape(-1L, int64 BenchSteps.Dim) |], 0L)
+    let rows =
+        [| for k in 0 .. members - 1 ->
+               BatchRows(Array.init b (fun i -> k * b + i), Array.init m (fun j -> members * b + k * m + j),
+                         relevance.[k].contiguous().data<float32>().ToArray(), positive.[k].contiguous().data<int64>().ToArray(), [||]) |]
+    items, EnsembleBatch.Stack(rows, 0L, torch.CPU)
+
+/// Build the K-member ensemble of `key`'s step from the solo cases of seeds seed .. seed + K - 1.
+let build (key: string) (members: int) (seed: int64) : EnsembleCase =
+    let solo = [ for k in 0 .. members - 1 -> BenchSteps.build key (seed + int64 k) ]
+    try
+        let stacked name = torch.stack([| for case in solo -> (exportedTensor case name).detach() |])
+        match key with
+        | "mrl" ->
+            let queries, docs = stacked "queries", stacked "docs"                 // [K, B, D], [K, 2B, D]
+            let relevance, positive = stacked "relevance", stacked "positive_column"
+            let weight = new Parameter(stacked "layer.weight")                  // [K, 192, 384]
+            let bias = new Parameter(stacked "layer.bias")                      // [K, 192]
+            let items, batch = stackedBatch queries docs relevance positive members
+            let optimizer = new AdamOptimizer([| weight; bias |], 1e-3, 0.01, decoupled = true)
+            let active = new MemberMask(members)
+            let forms = Array.create members RankingLossForm.InfoNce
+            let views = Array.append [| int weight.shape.[1] |] BenchSteps.prefixes.[1..]
+            let step () =
+                use scope = torch.NewDisposeScope()
+                optimizer.ZeroGrad()
+                let losses = MrlEnsemble.StepLosses(weight, bias, items, batch, views, forms, BenchSteps.Temperature)
+                losses.sum().backward()
+                optimizer.Step active
+                losses.data<float32>().ToArray()
+            { Key = key
+              Members = members
+              Description = sprintf "MRL x %d: [K,192,384] layer, batched nested InfoNCE over %A, batch %d per member, AdamW" members BenchSteps.prefixes BenchSteps.SmecBatch
+              Step = step
+              Exported =
+                [ "queries", queries; "docs", docs; "relevance", relevance; "positive_column", positive
+                  "layer.weight", (weight :> torch.Tensor); "layer.bias", (bias :> torch.Tensor) ]
+              Dispose = fun () ->
+                optimizer.Dispose(); active.Dispose(); batch.Dispose(); items.Dispose(); weight.Dispose(); bias.Dispose()
+                for t in [ queries; docs; relevance; positive ] do t.Dispose() }
+        | "search-adaptor" ->
+            // Search-Adaptor at 96 dims, alpha = beta = 0.1, pairwise loss: SearchAdaptorEnsemble's step.
+            let queries, docs = stacked "queries", stacked "docs"                 // [K, B, D], [K, 2B, D]
+            let relevance, positive = stacked "relevance", stacked "positive_column"
+            let parameter name = new Parameter(stacked name) :> torch.Tensor
+            let weights =
+                SearchAdaptorWeights(
+                    parameter "model.adaptor.hidden.weight", parameter "model.adaptor.hidden.bias",
+                    parameter "model.adaptor.output.weight", parameter "model.adaptor.output.bias",
+                    parameter "model.projection.weight", parameter "model.projection.bias",
+                    parameter "predictor.weight", parameter "predictor.bias")
+            let items, batch = stackedBatch queries docs relevance positive members
+            let optimizer = new AdamOptimizer(weights.All |> Array.map (fun t -> t :?> Parameter), 1e-3, 0.0, decoupled = false)
+            let active = new MemberMask(members)
+            let forms = Array.create members RankingLossForm.Pairwise
+            let alpha, beta = torch.full(int64 members, 0.1f), torch.full(int64 members, 0.1f)
+            let step () =
+                use scope = torch.NewDisposeScope()
+                optimizer.ZeroGrad()
+                let losses = SearchAdaptorEnsemble.StepLosses(weights, items, batch, forms, alpha, beta, ReconstructionNorm.L1, BenchSteps.Temperature)
+                losses.sum().backward()
+                optimizer.Step active
+                losses.data<float32>().ToArray()
+            { Key = key
+              Members = members
+              Description = sprintf "Search-Adaptor x %d at %d dims: [K,...] residual MLP + projection, pairwise loss, recovery and query prediction (0.1 each), batch %d per member, Adam" members BenchSteps.SearchAdaptorDim BenchSteps.AdaptorBatch
+              Step = step
+              Exported =
+                [ "queries", queries; "docs", docs; "relevance", relevance; "positive_column", positive
+                  "model.adaptor.hidden.weight", weights.Hidden; "model.adaptor.hidden.bias", weights.HiddenBias
+                  "model.adaptor.output.weight", weights.Output; "model.adaptor.output.bias", weights.OutputBias
+                  "model.projection.weight", weights.Projection; "model.projection.bias", weights.ProjectionBias
+                  "predictor.weight", weights.Predictor; "predictor.bias", weights.PredictorBias ]
+              Dispose = fun () ->
+                optimizer.Dispose(); active.Dispose(); batch.Dispose(); items.Dispose()
+                for t in weights.All do t.Dispose()
+                for t in [ queries; docs; relevance; positive; alpha; beta ] do t.Dispose() }
+        | other -> invalidArg "key" (sprintf "no ensemble step for '%s' (known: %s)" other (String.concat ", " cases))
+    finally
+        for case in solo do case.Dispose()
+
+/// Write an ensemble case's inputs and the losses of its first `steps` steps (step by step, member by member).
+let export (case: EnsembleCase) (folder: string) (steps: int) =
+    BenchSteps.writeInputs case.Exported folder
+    let losses = Array.init steps (fun _ -> case.Step()) |> Array.concat
+    BenchSteps.writeLosses losses folder
+    losses

@@ -8,6 +8,7 @@ open Smec.Core.Data.Manifests
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.EmbeddingsManifest
 open Smec.Experiments.Running
+open Smec.Experiments.Methods
 open Smec.Experiments.Sweeps.SweepSpec
 open Smec.Experiments.Verify
 
@@ -43,7 +44,7 @@ let private requireMethods (registry: MethodRegistry.MethodRegistry) (plan: Swee
         | Some entry, Ok options when widthOf config > 0 ->
             let request: MethodRegistry.MethodRequest =
                 { Method = config.Method; Options = options; Dims = config.Dims |> List.filter (fun d -> d <= widthOf config)
-                  InputDim = widthOf config; Budget = config.Budget; Seed = config.Seed }
+                  InputDim = widthOf config; Budget = config.Budget; Seed = config.Seed; Progress = false; CheckpointPath = None }
             try (entry.Create request).Dispose()
             with :? ArgumentException as e ->
                 let names = (entry.Options |> List.map (fun o -> o.Name)) @ SweepSpec.budgetFields

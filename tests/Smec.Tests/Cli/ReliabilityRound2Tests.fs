@@ -161,8 +161,8 @@ let cases : Case array =
       withData (case "collection: a relevance that is not a number" (fun d -> collection d; editLine d "data/my-collection/qrels/test.tsv" 3 "q2\td2\thigh")
                     (userSweep "plan") 2 "test.tsv:3")
       withData (case "collection: too few judged queries to split" (collectionOf "my-collection" 5) (userSweep "plan") 2 "too few")
-      withData (case "collection: a built-in id without train qrels" (fun d -> collectionOf "scifact" 40 d; write d "spec.yaml" "name: mine\ndatasets: [scifact]\nencoders: [all-MiniLM-L6-v2]\nmethods: [truncation]\ndims: [24]\n")
-                    (userSweep "plan") 2 "needs train qrels")
+      withData (case "collection: a given-train-test split without train qrels" (fun d -> collection d; write d "manifests/datasets/my-collection.yaml" (File.ReadAllText(Path.Combine(d, "manifests/datasets/my-collection.yaml")) + "split: { rule: given-train-test, validation: 10 }\n"))
+                    (userSweep "plan") 2 "train")
       // embeddings manifests: every file read and checked before anything runs
       case "embeddings: qrels judging an unknown document" (fun d -> embeddings 40 None d; write d "qrels.txt" "q1 0 d1 1\nq2 0 d99 1\n") (reproduce6 []) 2 "qrels.txt:2: document 'd99' is not in the corpus"
       case "embeddings: qrels judging an unknown query" (fun d -> embeddings 40 None d; write d "qrels.txt" "q1 0 d1 1\nq77 0 d2 1\n") (reproduce6 []) 2 "qrels.txt:2: query 'q77'"
@@ -179,8 +179,8 @@ let cases : Case array =
       case "train: --lr nan" (trainInputs 4 4) (train [ "--lr"; "nan" ]) 2 "--lr: NaN"
       case "train: --max-steps 0" (trainInputs 4 4) (train [ "--max-steps"; "0" ]) 2 "--max-steps: 0"
       case "train: --eval-every 0" (trainInputs 4 4) (train [ "--eval-every"; "0" ]) 2 "--eval-every: 0"
-      case "train: --hard-negatives -1" (trainInputs 4 4) (train [ "--hard-negatives"; "-1" ]) 2 "--hard-negatives: -1"
-      case "train: --sxbm-top-k 0" (trainInputs 4 4) (train [ "--sxbm-top-k"; "0" ]) 2 "--sxbm-top-k: 0"
+      case "train: --hard-negatives -1" (trainInputs 4 4) (train [ "--hard-negatives"; "-1" ]) 2 "--hard-negatives (option hard_negatives_per_query): -1 is out of range"
+      case "train: --sxbm-top-k 0" (trainInputs 4 4) (train [ "--sxbm-top-k"; "0" ]) 2 "--sxbm-top-k (option sxbm_top_k): 0 is out of range"
       case "train: --validation-queries as many as the train queries" (trainInputs 4 4) (fun d -> trainArgs d [ "--ladder"; "4,2"; "--validation-queries"; "3" ]) 2 "--validation-queries: 3 held out"
       case "train: a hold-out that leaves one pair" (trainInputs 4 4) (fun d -> trainArgs d [ "--ladder"; "4,2"; "--validation-queries"; "2" ]) 2 "leaves 1 judged"
       case "train: train qrels judging an unknown document" (fun d -> trainInputs 4 4 d; write d "qrels/train.tsv" "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td99\t1\nq3\td3\t1\n")
@@ -226,7 +226,7 @@ let tests =
                 let path = Path.Combine(dir.Path, name)
                 File.WriteAllText(path, text)
                 try load path; "" with Failure message -> message
-            let blessed = Smec.Experiments.Running.Blessed.load >> ignore
+            let blessed = Smec.Experiments.Verdicts.Blessed.load >> ignore
             let header = "panel,row,column,value,sd,per_seed,seeds,cell_hash,blessed_on,data_identity\n"
             let row (value: string) (perSeed: string) = sprintf "SciFact,pca,24,%s,0,%s,1,abc,2026-12-01,\n" value perSeed
             Expect.stringContains (failure blessed "a.csv" (header + row "0.5" "0.5" + row "NaN" "0.5")) "a.csv:3: field 'value' is 'NaN'; expected a finite number" "NaN value"

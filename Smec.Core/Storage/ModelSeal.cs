@@ -49,7 +49,7 @@ public static class ModelSeal
             var actual = Sha256(filePath);
             if (actual != recorded?.GetValue<string>())
                 throw new InvalidDataException(
-                    $"{filePath}: checksum {FileChecksums.Short(actual)} differs from {(recorded is null ? "nothing" : FileChecksums.Short(recorded.GetValue<string>()))} recorded in {FileName} (corrupt or changed after saving); expected the bytes that were saved");
+                    $"{filePath}: checksum {FileChecksums.Short(actual)} (SHA-256) differs from {(recorded is null ? "nothing" : FileChecksums.Short(recorded.GetValue<string>()))} recorded in {FileName} (corrupt or changed after saving); expected the bytes that were saved");
         }
         return true;
     }

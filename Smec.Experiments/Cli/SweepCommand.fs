@@ -110,7 +110,7 @@ let run (args: ParseResults<SweepArgs>) : int =
         let spec = SweepSpec.read specFile
         SweepChecks.requireSize spec (args.Contains Force)
         let plan = SweepPlan.expand env.Methods ManifestCatalog.Default env.Manifest (Runner.keyOf env) spec
-        if action = "plan" || action = "run" then SweepChecks.requireData ManifestCatalog.Default env.Manifest plan
+        if action = "plan" || action = "run" then SweepChecks.requireData env.Methods ManifestCatalog.Default env.Manifest plan
         let sweepDir = SweepFolder.folderOf env.ResultsDir spec.Name
         match action with
         | "plan" ->

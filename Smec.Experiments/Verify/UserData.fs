@@ -36,15 +36,6 @@ let private wrap (read: unit -> 'a) : 'a =
     | :? DataUnavailableException
     | :? FormatException as e -> raise (UserInputException(e.Message, e))
 
-/// Rows and columns of a .npy or .safetensors matrix (the header only for .npy).
-let private shapeOf (path: string) =
-    if path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) then
-        let struct (_, rows, cols) = Safetensors.ReadFloat32(path, null)
-        rows, cols
-    else
-        let struct (rows, cols) = Npy.ReadShape path
-        rows, cols
-
 /// A qrels file whose queries and documents all have rows.
 let private judgements (qrelsFile: string) (queryIds: Collections.Generic.HashSet<string>) (docIds: Collections.Generic.HashSet<string>) =
     let qrels = wrap (fun () -> Qrels.Read qrelsFile)
@@ -72,10 +63,14 @@ let private splitHolds (where: string) (rule: SplitRule) (train: Qrels option) (
 let embeddingsEntry (manifestPath: string) (rule: SplitRule) (e: ManifestEntry) =
     let where = sprintf "%s:%d (%s x %s)" manifestPath e.Line e.Dataset e.Encoder
     let part matrix idsFile =
-        let rows, cols = wrap (fun () -> shapeOf matrix)
+        // Read whole (.npy or .safetensors, as a run reads them): ids against rows, every value finite.
         let ids = wrap (fun () -> Npy.ReadIds idsFile)
-        if ids.Length <> rows then fail "%s: %s has %d ids, but %s has %d rows; expected one id per row" where idsFile ids.Length matrix rows
-        Collections.Generic.HashSet<string>(ids, StringComparer.Ordinal), rows, cols
+        let embeddings =
+            try wrap (fun () -> PrecomputedEncoder.Read(matrix, idsFile))
+            with :? UserInputException as e when e.Message.Contains " ids, but " ->
+                fail "%s: %s has %d ids, but %s has another number of rows; expected one id per row" where idsFile ids.Length matrix
+        wrap (fun () -> Finite.RequireRows(ReadOnlySpan embeddings.Values, max embeddings.Dim 1, matrix, fun row -> sprintf "id '%s'" embeddings.Ids.[row]))
+        Collections.Generic.HashSet<string>(embeddings.Ids, StringComparer.Ordinal), embeddings.Rows, embeddings.Dim
     let docIds, corpusRows, corpusDims = part e.Corpus e.CorpusIds
     let queryIds, _, queryDims = part e.Queries e.QueryIds
     if corpusRows = 0 then fail "%s: %s has 0 rows; expected a corpus of at least one document" where e.Corpus

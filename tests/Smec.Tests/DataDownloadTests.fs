@@ -44,7 +44,7 @@ let tests =
             let identity = DatasetLoader.Identity m
             Expect.isTrue identity.IsReference "the same bytes as the pinned reference"
             Expect.equal (box.Leftovers() |> List.filter (fun p -> p.StartsWith "downloads" && p.Contains ".")) [] "the archive is not kept after unpacking"
-            Expect.isEmpty (box.Leftovers() |> List.filter (fun p -> p.Contains ".partial")) "no partial folder"
+            Expect.isEmpty (box.Leftovers() |> List.filter (fun p -> p.Contains ".saving-" || p.Contains ".old-")) "no staging folder (AtomicFolder)"
             // A second load uses the copy: no new request.
             load m |> ignore
             Expect.equal server.Requests.Length 1 "downloaded once"
@@ -156,7 +156,7 @@ let tests =
             let d = DatasetLoader.LoadCaptioned(m, DataLoadOptions(ExplicitPath = folder))
             Expect.equal (d.ImageIds.Count, d.Captions.Count) (1000, 5000) "1,000 images, 5,000 captions"
             Expect.equal (List.ofSeq identity.DifferFromReference) [ "images.tar.gz" ] "the same captions; the archive is packed anew"
-            Expect.isEmpty (Directory.GetDirectories(Path.GetDirectoryName folder) |> Array.filter (fun d -> d.Contains ".partial")) "no partial folder"
+            Expect.isEmpty (Directory.GetDirectories(Path.GetDirectoryName folder) |> Array.filter (fun d -> d.Contains ".saving-" || d.Contains ".old-")) "no staging folder (AtomicFolder)"
 
         testCase "smec reproduce --table 1 with no mirror: stops once per missing dataset offline, then runs from the test server" <| fun () ->
             use temp = new TempDir()

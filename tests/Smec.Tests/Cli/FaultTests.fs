@@ -1,8 +1,8 @@
 /// Faults, as a user meets them: `kill -9` during encode, train and reproduce (child processes on
 /// small real inputs), then a rerun gives the same numbers as an uninterrupted run and leaves no
 /// partial files; two concurrent reproduce runs compute each experiment once; a reproduce that
-/// cannot serve its table or whose experiments fail exits non-zero and still writes its report;
-/// a model whose weights were changed after saving is refused; a checkpoint of other data is refused.
+/// cannot serve its table exits non-zero and still writes its report (one whose manifest holds NaN stops before
+/// anything runs); a model whose weights were changed after saving is refused; a checkpoint of other data is refused.
 module Smec.Tests.Cli.FaultTests
 
 open System
@@ -160,18 +160,16 @@ let reproduceFaults =
         sameBytes (cells reference) (cells shared) "cells.csv of the shared folder"
         noPartialFiles shared
 
-/// An embeddings manifest of 4-d vectors on SciFact ids, standing for the given paper encoder:
-/// 5 documents, 40 judged queries (enough to halve into train and test with 12 held out for
-/// validation, which every manifest entry is checked for before anything runs).
+/// An embeddings manifest of 4-d vectors on SciFact ids, standing for the given paper encoder.
+/// 40 documents and queries (qi judges di), 4-d: enough judged queries for the split rule (halves).
 let private writeManifest (dir: string) (standsFor: string) (nanAt: int option) =
-    let values = Array.init 20 (fun i -> float32 (i % 7) + 0.5f)
+    let values = Array.init 160 (fun i -> float32 (i % 7) + 0.5f)
     nanAt |> Option.iter (fun i -> values.[i] <- nanf)
-    let queries = 40
-    Npy.WriteFloat32(Path.Combine(dir, "docs.npy"), ReadOnlySpan values, 5, 4)
-    Npy.WriteFloat32(Path.Combine(dir, "queries.npy"), ReadOnlySpan(Array.init (4 * queries) (fun i -> float32 (i % 5) + 0.5f)), queries, 4)
-    File.WriteAllText(Path.Combine(dir, "docs.ids.txt"), "d1\nd2\nd3\nd4\nd5\n")
-    File.WriteAllText(Path.Combine(dir, "queries.ids.txt"), String.concat "" [ for q in 1 .. queries -> sprintf "q%d\n" q ])
-    File.WriteAllText(Path.Combine(dir, "qrels.txt"), String.concat "" [ for q in 1 .. queries -> sprintf "q%d 0 d%d 1\n" q (1 + q % 5) ])
+    Npy.WriteFloat32(Path.Combine(dir, "docs.npy"), ReadOnlySpan values, 40, 4)
+    Npy.WriteFloat32(Path.Combine(dir, "queries.npy"), ReadOnlySpan(Array.init 160 (fun i -> float32 (i % 5) + 0.5f)), 40, 4)
+    File.WriteAllText(Path.Combine(dir, "docs.ids.txt"), String.Join("\n", [ for i in 1 .. 40 -> sprintf "d%d" i ]) + "\n")
+    File.WriteAllText(Path.Combine(dir, "queries.ids.txt"), String.Join("\n", [ for i in 1 .. 40 -> sprintf "q%d" i ]) + "\n")
+    File.WriteAllText(Path.Combine(dir, "qrels.txt"), String.Join("\n", [ for i in 1 .. 40 -> sprintf "q%d 0 d%d 1" i i ]) + "\n")
     let path = Path.Combine(dir, "manifest.yaml")
     File.WriteAllText(path,
         sprintf "embeddings:\n  - encoder: my-encoder\n    stands_for: %s\n    dataset: scifact\n    corpus: docs.npy\n    corpus_ids: docs.ids.txt\n    queries: queries.npy\n    query_ids: queries.ids.txt\n    qrels_test: qrels.txt\n" standsFor)
@@ -188,16 +186,15 @@ let reproduceExitCodes =
             Expect.stringContains r.Err (manifest + ": matched nothing item 6 needs") "names the manifest"
             Expect.stringContains r.Err "LLM2Vec-7B" "says which embeddings the table needs"
             Expect.isTrue (File.Exists(Path.Combine(results, "item-6", "paper", "cells.csv"))) "the report is written"
-        testCase "experiments that fail (NaN in the manifest's embeddings): exit 1 naming each; the report is written" <| fun () ->
+        testCase "NaN in the manifest's embeddings: exit 2 before anything runs, naming the file and the row; nothing is written" <| fun () ->
             use dir = new TempDir()
             let manifest = writeManifest dir.Path "llm2vec-7b" (Some 6)
             let results = Path.Combine(dir.Path, "results")
             let r = run [ "reproduce"; "--table"; "6"; "--profile"; "paper"; "--embeddings"; manifest; "--results"; results ]
-            Expect.equal r.Code 1 r.Err
-            Expect.stringContains r.Err "failed: " "says which experiment failed and why"
-            Expect.isFalse (r.Err.Contains "Exception") "in plain words, no exception class"
+            Expect.equal r.Code 2 r.Err
             Expect.stringContains r.Err "docs.npy: row 1 (id 'd2') holds NaN" "names the file and the row id"
-            Expect.isTrue (File.Exists(Path.Combine(results, "item-6", "paper", "cells.csv"))) "the report is written"
+            Expect.isFalse (r.Err.Contains "Exception") "no exception class name"
+            Expect.isFalse (Directory.Exists results) "nothing is written"
     ]
 
 [<Tests>]

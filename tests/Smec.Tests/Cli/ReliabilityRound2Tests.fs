@@ -140,6 +140,11 @@ let cases : Case array =
       case "dims: the paper ladder on a 384-d encoder" (spec (miniSpec + "profile: paper\n")) (sweepOf "run" []) 2 "the paper profile's ladder"
       case "dims: wider than an embeddings manifest's matrices" (fun d -> embeddings 40 None d; spec "name: s\ndatasets: [scifact]\nencoders: [my-llm]\nmethods: [pca]\ndims: [2, 8]\n" d)
           (fun d -> sweepOf "plan" [ "--embeddings"; Path.Combine(d, "manifest.yaml") ] d) 2 "dims[1] (line 5): 8 is wider than encoder 'my-llm', which gives 4-d"
+      // method options the spec's types allow but the method refuses, in the spec's words
+      case "options: a temperature of 0" (spec (miniSpec.Replace("[pca]", "[smec, pca]") + "dims: [24]\noptions: { smec: { loss_temperature: 0 } }\n")) (sweepOf "plan" []) 2
+          "method 'smec' with loss_temperature=0: loss_temperature must be > 0"
+      case "options: a zero ADS temperature on a grid axis (run)" (spec (miniSpec.Replace("[pca]", "[smec]") + "dims: [24]\ngrid: { ads_temperature_end: [0.1, 0] }\n")) (sweepOf "run" []) 2
+          "ads_temperature_end=0"
       // a user's collection, parsed whole before plan or run
       withData (case "collection: a truncated JSON line in corpus.jsonl" (fun d -> collection d; editLine d "data/my-collection/corpus.jsonl" 3 "{\"_id\": \"d3\", \"title\": \"\", \"te")
                     (userSweep "plan") 2 "corpus.jsonl:3: not a complete JSON object")
@@ -156,8 +161,8 @@ let cases : Case array =
       withData (case "collection: a relevance that is not a number" (fun d -> collection d; editLine d "data/my-collection/qrels/test.tsv" 3 "q2\td2\thigh")
                     (userSweep "plan") 2 "test.tsv:3")
       withData (case "collection: too few judged queries to split" (collectionOf "my-collection" 5) (userSweep "plan") 2 "too few")
-      // (A user's manifest of a built-in id without train qrels now gets the documented default
-      // split, query halves: Catalog.SplitsAndManifest tests the default.)
+      withData (case "collection: a given-train-test split without train qrels" (fun d -> collection d; write d "manifests/datasets/my-collection.yaml" (File.ReadAllText(Path.Combine(d, "manifests/datasets/my-collection.yaml")) + "split: { rule: given-train-test, validation: 10 }\n"))
+                    (userSweep "plan") 2 "train")
       // embeddings manifests: every file read and checked before anything runs
       case "embeddings: qrels judging an unknown document" (fun d -> embeddings 40 None d; write d "qrels.txt" "q1 0 d1 1\nq2 0 d99 1\n") (reproduce6 []) 2 "qrels.txt:2: document 'd99' is not in the corpus"
       case "embeddings: qrels judging an unknown query" (fun d -> embeddings 40 None d; write d "qrels.txt" "q1 0 d1 1\nq77 0 d2 1\n") (reproduce6 []) 2 "qrels.txt:2: query 'q77'"
@@ -174,8 +179,8 @@ let cases : Case array =
       case "train: --lr nan" (trainInputs 4 4) (train [ "--lr"; "nan" ]) 2 "--lr: NaN"
       case "train: --max-steps 0" (trainInputs 4 4) (train [ "--max-steps"; "0" ]) 2 "--max-steps: 0"
       case "train: --eval-every 0" (trainInputs 4 4) (train [ "--eval-every"; "0" ]) 2 "--eval-every: 0"
-      case "train: --hard-negatives -1" (trainInputs 4 4) (train [ "--hard-negatives"; "-1" ]) 2 "--hard-negatives: -1"
-      case "train: --sxbm-top-k 0" (trainInputs 4 4) (train [ "--sxbm-top-k"; "0" ]) 2 "--sxbm-top-k: 0"
+      case "train: --hard-negatives -1" (trainInputs 4 4) (train [ "--hard-negatives"; "-1" ]) 2 "--hard-negatives: -1 is out of range; expected a whole number >= 0 (option hard_negatives_per_query)"
+      case "train: --sxbm-top-k 0" (trainInputs 4 4) (train [ "--sxbm-top-k"; "0" ]) 2 "--sxbm-top-k: 0 is out of range; expected a whole number >= 1 (option sxbm_top_k)"
       case "train: --validation-queries as many as the train queries" (trainInputs 4 4) (fun d -> trainArgs d [ "--ladder"; "4,2"; "--validation-queries"; "3" ]) 2 "--validation-queries: 3 held out"
       case "train: a hold-out that leaves one pair" (trainInputs 4 4) (fun d -> trainArgs d [ "--ladder"; "4,2"; "--validation-queries"; "2" ]) 2 "leaves 1 judged"
       case "train: train qrels judging an unknown document" (fun d -> trainInputs 4 4 d; write d "qrels/train.tsv" "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td99\t1\nq3\td3\t1\n")
@@ -214,6 +219,23 @@ let tests =
             let message = try ReliabilityTests.train data 1e-3 20 checkpoint Int32.MaxValue |> ignore; "" with :? InvalidDataException as e -> e.Message
             Expect.stringContains message "do not match the checksum" "refused"
             Expect.stringContains message "delete it to start afresh" "says how to start fresh"
+
+        yield testCase "reference CSVs: a NaN, an infinity or a missing column is refused with its file and line" <| fun () ->
+            use dir = new TempDir()
+            let failure (load: string -> unit) (name: string) (text: string) =
+                let path = Path.Combine(dir.Path, name)
+                File.WriteAllText(path, text)
+                try load path; "" with Failure message -> message
+            let blessed = Smec.Experiments.Verdicts.Blessed.load >> ignore
+            let header = "panel,row,column,value,sd,per_seed,seeds,cell_hash,blessed_on,data_identity\n"
+            let row (value: string) (perSeed: string) = sprintf "SciFact,pca,24,%s,0,%s,1,abc,2026-12-01,\n" value perSeed
+            Expect.stringContains (failure blessed "a.csv" (header + row "0.5" "0.5" + row "NaN" "0.5")) "a.csv:3: field 'value' is 'NaN'; expected a finite number" "NaN value"
+            Expect.stringContains (failure blessed "b.csv" (header + row "0.5" "Infinity")) "b.csv:2: field 'per_seed' is 'Infinity'" "infinite per-seed value"
+            Expect.stringContains (failure blessed "c.csv" "panel,row,column,sd\nSciFact,pca,24,0\n") "c.csv:1: header lacks column(s) value" "a missing column"
+            let published = Smec.Experiments.Catalog.Published.load >> ignore
+            let good = File.ReadAllLines(Path.Combine(repoRoot, "paper-results", "published.csv")) |> Array.take 2
+            let nan = good.[1].Replace(",31,percent,", ",NaN,percent,")
+            Expect.stringContains (failure published "p.csv" (lines [ good.[0]; good.[1]; nan ])) "p.csv:3: field 'value' is 'NaN'; expected a finite number" "published NaN"
 
         yield testCase "AtomicFolder: a failing write leaves no staging folder and keeps the old folder" <| fun () ->
             use dir = new TempDir()

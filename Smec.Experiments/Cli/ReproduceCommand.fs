@@ -88,6 +88,20 @@ let run (args: ParseResults<ReproduceArgs>) : int =
         if writes then requireWritableFolder "--results" session.Environment.ResultsDir
         // Every file of the manifest is read and checked (ids, dims, qrels, split rule) before anything runs.
         session.Context.Manifest |> Option.iter (fun m -> Smec.Experiments.Verify.UserData.embeddingsManifest m Builders.manifestSplit)
+        // So is a user's own dataset manifest (SMEC_MANIFESTS_DIR) that stands for a dataset the items read:
+        // its corpus, queries and qrels whole, and the split rule against its queries, as sweeps check them.
+        let datasets = Smec.Core.Data.Manifests.ManifestCatalog.Default
+        for item in items do
+            let spec = Catalog.build item profile session.Context
+            spec.Cells
+            |> List.collect (fun cell -> Catalog.experimentsOf cell.Value)
+            |> List.filter (fun c -> c.Source = Mirror && c.Kind = Retrieval)
+            |> List.distinctBy (fun c -> c.Dataset, c.Split)
+            |> List.iter (fun c ->
+                match datasets.Datasets.TryGetValue c.Dataset with
+                | true, declared when Smec.Experiments.Verify.UserData.isUsers datasets declared ->
+                    Smec.Experiments.Verify.UserData.collection declared c.Split
+                | _ -> ())
         if args.Contains List then
             for item in items do listExperiments session profile item
             0

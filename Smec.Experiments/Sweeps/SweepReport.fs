@@ -53,6 +53,8 @@ type SweepReport =
       Best: ((string * int) * SettingRow) list
       Stored: int
       Missing: string list
+      /// (setting, dim) whose stored points hold no test figure at that dim: SKIPPED, never blank.
+      Unscored: (string * int) list
       /// Settings without a validation figure (results stored before validation was recorded).
       NoValidation: string list }
 
@@ -106,6 +108,10 @@ let build (resultsDir: string) (plan: SweepPlan) : SweepReport =
       Best = best
       Stored = loaded |> List.filter (fun (_, s) -> match s with Some(Ok _) -> true | _ -> false) |> List.length
       Missing = loaded |> List.filter (fun (_, s) -> match s with Some(Ok _) -> false | _ -> true) |> List.map (fun (p, _) -> p.Key)
+      Unscored =
+        [ for setting in rows |> List.map (fun r -> r.Setting) |> List.distinct do
+              for d in plan.Dims do
+                  if not (settings |> List.exists (fun s -> s.Setting = setting && s.Dim = d)) then yield setting, d ]
       NoValidation = settings |> List.filter (fun s -> Double.IsNaN s.ValidationMean) |> List.map (fun s -> s.Setting) |> List.distinct }
 
 let private x100 (v: float) = if Double.IsNaN v then "-" else (v * 100.0).ToString("F1", CultureInfo.InvariantCulture)
@@ -126,9 +132,12 @@ let settingsTable (report: SweepReport) =
               let at d = report.Settings |> List.tryFind (fun s -> s.Setting = setting && s.Dim = d)
               let seeds = report.Settings |> List.filter (fun s -> s.Setting = setting) |> List.map (fun s -> sprintf "%d/%d" s.Seeds s.Planned) |> List.tryHead |> Option.defaultValue ""
               let chosen d = report.Best |> List.exists (fun ((_, bd), b) -> bd = d && b.Setting = setting)
+              // A cell without a figure says why: its points are stored but scored no figure at
+              // this dim (SKIPPED), or they are not stored yet (missing: `smec sweep run`).
+              let absent d = if List.contains (setting, d) report.Unscored then "SKIPPED: not scored at this dim" else "missing"
               [ setting; seeds ]
-              @ [ for d in dims -> match at d with Some s -> figure s.ValidationMean s.ValidationHalfRange s.Seeds + (if chosen d then " *" else "") | None -> "-" ]
-              @ [ for d in dims -> match at d with Some s -> figure s.TestMean s.TestHalfRange s.Seeds | None -> "-" ] ]
+              @ [ for d in dims -> match at d with Some s -> figure s.ValidationMean s.ValidationHalfRange s.Seeds + (if chosen d then " *" else "") | None -> absent d ]
+              @ [ for d in dims -> match at d with Some s -> figure s.TestMean s.TestHalfRange s.Seeds | None -> absent d ] ]
     header, rows
 
 /// The chosen setting per dataset and dim (on validation) with its test figure.

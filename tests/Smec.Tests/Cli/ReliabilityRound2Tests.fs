@@ -150,6 +150,11 @@ let cases : Case array =
                     (userSweep "plan") 2 "corpus.jsonl:3: not a complete JSON object")
       withData (case "collection: a qrels line naming an unknown document" (fun d -> collection d; editLine d "data/my-collection/qrels/test.tsv" 2 "q1\td999\t1")
                     (userSweep "run") 2 "d999")
+      // smec reproduce checks a user's collection that stands for a catalog dataset (SMEC_MANIFESTS_DIR) before anything runs.
+      { case "reproduce: a user's collection standing for cranfield, with a truncated JSON line"
+            (fun d -> collectionOf "cranfield" 40 d; editLine d "data/cranfield/corpus.jsonl" 3 "{\"_id\": \"d3\", \"title\": \"\", \"te")
+            (fun d -> reproduceArgs d [ "--table"; "2" ]) 2 "corpus.jsonl:3"
+          with Env = fun d -> [ "SMEC_DATA_DIR", Path.Combine(d, "data"); "SMEC_MANIFESTS_DIR", Path.Combine(d, "manifests") ] }
       withData (case "collection: duplicate document ids" (fun d -> collection d; editLine d "data/my-collection/corpus.jsonl" 2 "{\"_id\": \"d1\", \"title\": \"\", \"text\": \"again\"}")
                     (userSweep "plan") 2 "id 'd1' occurs twice")
       withData (case "collection: a document without _id" (fun d -> collection d; editLine d "data/my-collection/corpus.jsonl" 4 "{\"title\": \"\", \"text\": \"no id\"}")

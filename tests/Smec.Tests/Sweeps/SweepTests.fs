@@ -287,7 +287,26 @@ let reportTests =
                 Expect.stringContains (chosen "scifact" d) "dataset=scifact smec.ads=true" "SciFact's own best"
                 Expect.stringContains (chosen "cranfield" d) "dataset=cranfield smec.ads=false" "Cranfield's own best"
             Expect.equal report.Best.Length 4 "one choice per dataset and dim"
+            Expect.isEmpty report.Unscored "every stored point scored every dim"
             Expect.stringContains (SweepReport.markdown report) "| cranfield | 24 |" "the table names the dataset"
+
+        testCase "a cell without a figure says why: SKIPPED when its points scored nothing at that dim" <| fun () ->
+            use dir = new TempDir()
+            let plan = parseAndExpand (smallest.Replace("pca, matryoshka-adaptor, smec", "smec") + "grid:\n  smec.ads: [true, false]\n")
+            for p in plan.Points do
+                if p.Values["smec.ads"] = "true" then
+                    ResultStore.save dir.Path
+                        { Hash = p.Key; ConfigHash = ""; Implementation = "test"; ConfigJson = ConfigHash.canonical (ConfigHash.toJson p.Config)
+                          Measurements = Map.ofList [ "val-ndcg@10@24", 0.5; "ndcg@10@24", 0.5 ] // nothing at 48
+                          Settings = Map.empty; Notes = []; PackageVersions = Map.empty; DataChecksums = Map.empty
+                          TorchThreads = 1; StartedUtc = DateTime.UtcNow; Seconds = 0.0; PerQuery = Some { QueryIds = [||]; Scores = Map.empty } }
+            let report = SweepReport.build dir.Path plan
+            Expect.equal (report.Unscored |> List.map snd) [ 48 ] "the stored setting has no figure at 48"
+            let _, rows = SweepReport.settingsTable report
+            let rowOf ads = rows |> List.find (fun r -> r.Head.Contains(sprintf "smec.ads=%s" ads))
+            Expect.contains (rowOf "true") "SKIPPED: not scored at this dim" "stored but not scored: SKIPPED with its reason"
+            Expect.isFalse (rows |> List.exists (fun r -> r.Head.Contains "smec.ads=false")) "a setting with nothing stored has no row (the summary counts it missing)"
+            Expect.isFalse (rows |> List.exists (List.contains "-")) "no blank cell"
     ]
 
 [<Tests>]

@@ -24,6 +24,8 @@ type ReproduceArgs =
     | List
     | [<Unique>] Results of folder: string
     | [<Unique>] Jobs of workers: int
+    | Robustness
+    | [<Unique>] Variant of name: string
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -39,20 +41,54 @@ type ReproduceArgs =
             | List -> "list the table's experiments with their hashes and whether they are cached"
             | Results _ -> "results folder (default: results/ in the repository)"
             | Jobs _ -> "worker processes for the trained experiments, one torch thread each (default: one per core, at most 4; 1 = all in this process)"
+            | Robustness -> "also run each protocol variant (residual MLP, shared selection, untuned) and judge every claim under each: robustness.md beside the report"
+            | Variant _ -> "run (or --list, --dry-run) the table under one protocol variant instead of the primary protocol: residual MLP, shared selection or untuned"
 
-/// Reproduce one item; returns its result and the folder of its report (None in a dry run).
-let reproduceItem (session: CatalogSession.Session) (profile: Profile) (options: Runner.RunOptions) (workers: int) (item: int) =
+/// Whether a standard method has an option of that name (what a protocol variant may set).
+let private hasOption (methodKey: string) (name: string) =
+    match Smec.Experiments.Methods.MethodRegistry.standard.TryEntry methodKey with
+    | Some entry -> entry.Options |> List.exists (fun o -> o.Name = name)
+    | None -> false
+
+/// The table of an item under the primary protocol, or under the variant given.
+let private specOf (session: CatalogSession.Session) (profile: Profile) (variant: Robustness.Variant option) (item: int) =
     let spec = Catalog.build item profile session.Context
+    match variant with
+    | Some v -> Robustness.specOf hasOption v spec
+    | None -> spec
+
+/// Run (or reuse) a table's experiments and judge it.
+let private runTable (session: CatalogSession.Session) (options: Runner.RunOptions) (workers: int) (spec: TableSpec) =
     // Trained experiments first, in parallel worker processes; the table below then reads the cache.
     if workers > 1 && not options.DryRun && not options.Force then
         Timing.time (sprintf "training in %d worker processes" workers) (fun () ->
             Smec.Experiments.Sweeps.ItemWorkers.run session.Environment workers (Runner.plan session.Environment spec))
-    let result = TableRun.reproduce session.Environment session.Published options spec
+    TableRun.reproduce session.Environment session.Published options spec
+
+/// Each claim's verdict under every protocol variant that applies to the table, written as
+/// robustness.md beside the report (the variants' experiments share the result cache).
+let private robustness (session: CatalogSession.Session) (options: Runner.RunOptions) (workers: int) (primary: TableRun.TableResult) (folder: string option) =
+    let applicable = Robustness.standardVariants |> List.filter (fun v -> Robustness.changes hasOption v primary.Spec)
+    let judged =
+        [ for v in Robustness.standardVariants ->
+              if List.contains v applicable then
+                  Timing.time (sprintf "robustness: %s" v.Name) (fun () ->
+                      let result = runTable session options workers (Robustness.specOf hasOption v primary.Spec)
+                      v, Some result.Claims)
+              else v, None ]
+    let rows = Robustness.rows primary.Claims judged
+    let text = Robustness.markdown Robustness.standardVariants rows
+    folder |> Option.iter (fun f -> Smec.Core.Storage.AtomicFile.WriteAllText(System.IO.Path.Combine(f, "robustness.md"), text))
+    printfn "%s" text
+
+/// Reproduce one item; returns its result and the folder of its report (None in a dry run).
+let reproduceItem (session: CatalogSession.Session) (profile: Profile) (options: Runner.RunOptions) (workers: int) (item: int) =
+    let result = runTable session options workers (specOf session profile None item)
     let folder = if options.DryRun then None else Some(Timing.time "reports (files)" (fun () -> ReportWriter.write session.Environment.ResultsDir result))
     result, folder
 
-let listExperiments (session: CatalogSession.Session) (profile: Profile) (item: int) =
-    let spec = Catalog.build item profile session.Context
+let listExperiments (session: CatalogSession.Session) (profile: Profile) (variant: Robustness.Variant option) (item: int) =
+    let spec = specOf session profile variant item
     let planned = Runner.plan session.Environment spec
     let table = Spectre.Console.Table(Title = TableTitle(Markup.Escape(sprintf "item %d (%s): %d experiments" item (Profile.name profile) planned.Length)))
     for h in [ "hash"; "experiment"; "cached" ] do table.AddColumn h |> ignore
@@ -102,8 +138,22 @@ let run (args: ParseResults<ReproduceArgs>) : int =
                 | true, declared when Smec.Experiments.Verify.UserData.isUsers datasets declared ->
                     Smec.Experiments.Verify.UserData.collection declared c.Split
                 | _ -> ())
+        let variant =
+            args.TryGetResult Variant
+            |> Option.map (fun name ->
+                match Robustness.tryFind name with
+                | Some v -> v
+                | None -> userError "--variant: '%s'; expected one of %s" name (Robustness.standardVariants |> List.map (fun v -> v.Name) |> String.concat ", "))
+        if variant.IsSome && not (args.Contains List || args.Contains Dry_Run) then
+            userError "--variant: runs a variant's experiments only with --list or --dry-run; use --robustness to run every variant and judge the claims"
         if args.Contains List then
-            for item in items do listExperiments session profile item
+            for item in items do listExperiments session profile variant item
+            0
+        elif variant.IsSome then
+            let options = { Runner.Force = false; Runner.DryRun = true }
+            for item in items do
+                let result = TableRun.reproduce session.Environment session.Published options (specOf session profile variant item)
+                Terminal.print AnsiConsole.Console result "(dry run of a protocol variant: no report written)"
             0
         else
             let options = { Runner.Force = args.Contains Force; Runner.DryRun = args.Contains Dry_Run }
@@ -132,6 +182,7 @@ let run (args: ParseResults<ReproduceArgs>) : int =
                     [ for index, item in List.indexed items do
                           if index > 0 then Timing.reset ()
                           let result, folder = reproduceItem session profile options workers item
+                          if args.Contains Robustness then robustness session options workers result folder
                           Timing.time "reports (terminal)" (fun () -> Terminal.print AnsiConsole.Console result (defaultArg folder "(dry run: no report written)"))
                           let breakdown = Timing.snapshot ()
                           folder |> Option.iter (fun f -> Timing.store f breakdown)

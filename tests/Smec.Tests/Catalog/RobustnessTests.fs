@@ -1,0 +1,81 @@
+/// Robustness of findings (issue 26): a protocol variant sets its options on every trained
+/// experiment whose method has them, in cells and claims alike; a finding is robust only when every
+/// judged variant gives the primary verdict.
+module Smec.Tests.Catalog.RobustnessTests
+
+open Expecto
+open Smec.Experiments.Catalog
+open Smec.Experiments.Catalog.Model
+open Smec.Experiments.Verdicts
+open Smec.Experiments.Verdicts.Checks
+
+let private context = { Seeds = [ 1L ]; Manifest = None }
+
+/// Every experiment config a table reads, cells and claims.
+let private configsOf (spec: TableSpec) =
+    let ofClaim (c: Claim) =
+        match c.Assertion with
+        | Chain(first, rest) -> first.Value :: (rest |> List.map (fun (_, t) -> t.Value))
+        | Bound(t, _, _) -> [ t.Value ]
+    (spec.Cells |> List.map (fun c -> c.Value)) @ (spec.Claims |> List.collect ofClaim) |> List.collect Catalog.experimentsOf
+
+/// A variant over an option only SMEC has here (the test does not depend on which options exist today).
+let private variant = ({ Name = "no S-XBM weight"; Question = "test"; Options = [ "sxbm_weight", "0" ] }: Robustness.Variant)
+let private smecOnly (methodKey: string) (name: string) = methodKey = "smec" && name = "sxbm_weight"
+
+let private claimResult id status =
+    { Claim = { Id = id; Text = "text " + id; Panel = "p"; Assertion = Bound({ Label = "x"; Value = Constant 1.0 }, AtLeast, 0.0)
+                Slack = Absolute 0.0; Display = Display.percent }
+      Status = status; Detail = ""; Links = [] }
+
+[<Tests>]
+let tests =
+    testList "Robustness" [
+        testCase "a variant sets its options on every trained experiment of its method, in cells and claims, and nowhere else" <| fun () ->
+            let spec = Catalog.build 2 Local context
+            let changed = Robustness.specOf smecOnly variant spec
+            let before, after = configsOf spec, configsOf changed
+            Expect.equal after.Length before.Length "the same experiments, one for one"
+            let pairs = List.zip before after
+            let smec = pairs |> List.filter (fun (b, _) -> b.Method = "smec" && b.Budget.IsSome)
+            Expect.isNonEmpty smec "item 2 has trained SMEC experiments"
+            for b, a in smec do
+                Expect.equal (a.Options.TryFind "sxbm_weight") (Some "0") "SMEC gets the variant's option"
+                Expect.equal (a.Options.Remove "sxbm_weight") (b.Options.Remove "sxbm_weight") "and nothing else changes"
+            for b, a in pairs |> List.filter (fun (b, _) -> b.Method <> "smec" || b.Budget.IsNone) do
+                Expect.equal a b (sprintf "%s is left as it is" b.Method)
+            Expect.isTrue (Robustness.changes smecOnly variant spec) "the variant applies"
+            Expect.isFalse (Robustness.changes (fun _ _ -> false) variant spec) "a variant no method has does not apply"
+
+        testCase "untrained methods never get a variant's options, even if they had the name" <| fun () ->
+            let spec = Catalog.build 2 Local context
+            let changed = Robustness.specOf (fun _ _ -> true) variant spec
+            for b, a in List.zip (configsOf spec) (configsOf changed) do
+                if b.Budget.IsNone then Expect.equal a b (sprintf "%s learns nothing" b.Method)
+                else Expect.equal (a.Options.TryFind "sxbm_weight") (Some "0") (sprintf "%s learns" b.Method)
+
+        testCase "robust only when every judged variant gives the primary verdict" <| fun () ->
+            let v name = ({ Name = name; Question = ""; Options = [] }: Robustness.Variant)
+            let primary = [ claimResult "a" Pass; claimResult "b" Pass; claimResult "c" Fail ]
+            let rows =
+                Robustness.rows primary
+                    [ v "one", Some [ claimResult "a" Pass; claimResult "b" Tie; claimResult "c" Fail ]
+                      v "two", Some [ claimResult "a" Pass; claimResult "b" Pass ]
+                      v "three", None ]
+            let byId id = rows |> List.find (fun r -> r.ClaimId = id)
+            Expect.equal (byId "a").Robust (Some true) "the same verdict under every judged variant"
+            Expect.equal (byId "b").Robust (Some false) "a TIE under one variant"
+            Expect.stringContains (byId "b").Summary "TIE under one" "the summary names the variant and its verdict"
+            Expect.equal (byId "c").Variants [ "one", Some Fail; "two", None; "three", None ] "a claim a variant could not judge is n/a there"
+            Expect.equal (byId "c").Robust (Some true) "judged by one variant, the same verdict"
+            let none = Robustness.rows [ claimResult "d" Pass ] [ v "one", None ]
+            Expect.equal none.Head.Robust None "no variant judged: not tested, never 'robust'"
+
+        testCase "the Markdown table has a column per variant and says which findings are robust" <| fun () ->
+            let v name = ({ Name = name; Question = "q " + name; Options = [ "k", "v" ] }: Robustness.Variant)
+            let rows = Robustness.rows [ claimResult "a" Pass ] [ v "one", Some [ claimResult "a" Fail ] ]
+            let text = Robustness.markdown [ v "one" ] rows
+            Expect.stringContains text "| claim | primary | one | robust |" "header"
+            Expect.stringContains text "| a | OK | FAIL | **no** |" "the row"
+            Expect.stringContains text "q one (k=v)" "what the variant changes"
+    ]

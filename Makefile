@@ -11,10 +11,12 @@ SEEDS        ?=
 QUICK        ?=
 EMBEDDINGS   ?=
 FORCE        ?=
+# ROBUSTNESS=1: also judge every claim under each protocol variant (docs/REPRODUCING.md, "Robustness of each finding").
+ROBUSTNESS   ?=
 # JOBS=N: worker processes for trained experiments (default one per core, at most 4; 1 = in-process).
 JOBS         ?=
 RUN_FLAGS    := $(if $(SEEDS),--seeds $(SEEDS)) $(if $(QUICK),--quick) $(if $(EMBEDDINGS),--embeddings $(EMBEDDINGS))
-REPRO_FLAGS  := $(RUN_FLAGS) $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
+REPRO_FLAGS  := $(RUN_FLAGS) $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(if $(ROBUSTNESS),--robustness)
 DOTNET_FLAGS := -c $(CONFIG) -p:TorchBackend=$(TORCH_BACKEND) -nologo -v minimal -clp:NoSummary
 SMEC         := dotnet Smec.Experiments/bin/$(CONFIG)/net10.0/linux-x64/smec.dll
 STAMP        := .cache/setup.stamp

@@ -145,6 +145,10 @@ public sealed class SavedModelReader : IDisposable
         }
     }
 
+    /// <summary>An optional value of the method's configuration (a field added after models were
+    /// saved without it): <paramref name="fallback"/> when absent, else parsed as <see cref="Get{T}"/>.</summary>
+    public T GetOr<T>(string key, T fallback) => Config[key] is null ? fallback : Get<T>(key);
+
     internal static readonly JsonSerializerOptions ConfigJson = new() { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
     /// <summary>A copy of a stored tensor, owned by the caller (the reader disposes its own).</summary>

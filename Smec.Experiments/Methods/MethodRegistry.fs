@@ -218,6 +218,22 @@ let private smecCompressor (fixedModules: bool option) (request: MethodRequest) 
 /// Matryoshka-Adaptor, MRL and SMEC (whose ADS starts from the log-variance: one start, so 2 points too).
 let private sharedOptimiser = [ "optimizer", "adam-w"; "weight_decay", "0.01" ]
 
+/// The function class of every learned map (option function_class, one meaning for every trained
+/// method; Smec.Core ProtocolChoices.FunctionClass), so capacity is never a silent difference between
+/// rows. The local profile is the primary protocol and gives every trained method one form, linear:
+/// it is SMEC's and MRL's own form, the cheapest, and has no hidden width to choose; the residual MLP
+/// is the robustness variant (a sweep or an option sets it). The paper profile keeps each paper's own
+/// form, written out so the configs say it: SMEC and MRL linear, Matryoshka-Adaptor and
+/// Search-Adaptor the residual MLP.
+let private localFunctionClass = [ "function_class", "linear" ]
+let private paperFunctionClass (form: FunctionClass) = [ "function_class", ProtocolRecord.Word form ]
+
+/// SMEC's and MRL's profiles: their defaults plus the function class (linear in both profiles).
+let private smecProfileOptions =
+    function
+    | Local -> localFunctionClass
+    | Paper -> paperFunctionClass FunctionClass.Linear
+
 /// A method whose profiles add nothing to its defaults.
 let private noProfileOptions (_: Profile) : (string * string) list = []
 
@@ -243,7 +259,7 @@ let mrl =
       Summary = "one linear layer trained with the summed nested (Matryoshka) losses, prefix dims"
       Options = mrlSpecs; Create = smecCompressor (Some false); Implementation = "Smec.Core SmecCompressor(MRL)/2"
       Saved = { Kind = SmecCompressor.Kind; Load = fun saved -> SmecCompressor.Load saved }
-      ProfileOptions = noProfileOptions; ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#mrl" }
+      ProfileOptions = smecProfileOptions; ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#mrl" }
 
 let searchAdaptor =
     { Key = SearchAdaptor.Kind; Label = "Search-Adaptor"; Trains = true
@@ -252,8 +268,9 @@ let searchAdaptor =
       Saved = { Kind = SearchAdaptor.Kind; Load = fun saved -> SearchAdaptor.Load saved }
       ProfileOptions =
         function
-        | Local -> [ "grid", "single"; "ranking_loss_candidates", "info-nce,pairwise" ] @ sharedOptimiser
-        | Paper -> [] // the paper's Adam, pairwise loss and 3 x 3 grid are the defaults
+        | Local -> [ "grid", "single"; "ranking_loss_candidates", "info-nce,pairwise" ] @ sharedOptimiser @ localFunctionClass
+        // The paper's Adam, pairwise loss and 3 x 3 grid are the defaults; its residual MLP is written out.
+        | Paper -> paperFunctionClass FunctionClass.ResidualMlp
       ProtocolNote = fun _ -> "its paper's (alpha, beta) regulariser grid is searched per dim"
       Docs = "docs/METHOD.md#search-adaptor" }
 
@@ -264,9 +281,9 @@ let matryoshkaAdaptor =
       Saved = { Kind = MatryoshkaAdaptor.Kind; Load = fun saved -> MatryoshkaAdaptor.Load saved }
       ProfileOptions =
         function
-        | Local -> [ "budget", "per-trained-dim" ] @ sharedOptimiser
+        | Local -> [ "budget", "per-trained-dim" ] @ sharedOptimiser @ localFunctionClass
         // The paper's variants feed the raw embeddings to the adaptor; its Adam and 5000 steps per stage are the defaults.
-        | Paper -> [ "input", "raw" ]
+        | Paper -> [ "input", "raw" ] @ paperFunctionClass FunctionClass.ResidualMlp
       ProtocolNote =
         fun options ->
             if options.TryFind "supervised" = Some "false" then "the unsupervised variant has no ranking loss and stops without labels"
@@ -278,7 +295,7 @@ let smec =
       Summary = "sequential Matryoshka steps (SMRL) with adaptive dimension selection (ADS) and cross-batch memory (S-XBM)"
       Options = smecSpecs; Create = smecCompressor None; Implementation = "Smec.Core SmecCompressor/2"
       Saved = { Kind = SmecCompressor.Kind; Load = fun saved -> SmecCompressor.Load saved }
-      ProfileOptions = noProfileOptions
+      ProfileOptions = smecProfileOptions
       ProtocolNote =
         fun options ->
             if options.TryFind "ads" = Some "false" then "its options set it"

@@ -1,6 +1,6 @@
 /// The protocol table of a report: for every trained method behind the table, the selection protocol
 /// it followed (the "protocol.*" settings each trained method records, Smec.Core ProtocolRecord), one
-/// row per method and options, and where step budgets, grids or optimisers differ, which rows and why.
+/// row per method and options, and where step budgets, grids, optimisers or function classes differ, which rows and why.
 module Smec.Experiments.Reports.ProtocolTable
 
 open System
@@ -20,14 +20,18 @@ type ProtocolRow =
       LossForms: string
       GridPoints: string
       Selection: string
+      /// The function class of its learned maps ("linear", "residual-mlp"; "?" for a result recorded before the option).
+      FunctionClass: string
+      /// The parameters of those maps (all of them: every step, every per-dim model), as recorded.
+      Parameters: string
       /// Why this method's grid or budget can differ from the others' (its registry entry's ProtocolNote).
       Note: string }
 
 let header =
-    [ "method"; "optimiser"; "lr"; "weight decay"; "max steps per trained dim"; "steps run (all grid points)"; "loss forms tried"; "grid points"; "selection criterion" ]
+    [ "method"; "optimiser"; "lr"; "weight decay"; "max steps per trained dim"; "steps run (all grid points)"; "loss forms tried"; "grid points"; "selection criterion"; "function class (parameters)" ]
 
 let cells (r: ProtocolRow) =
-    [ r.Method; r.Optimizer; r.LearningRate; r.WeightDecay; r.MaxStepsPerDim; r.StepsRun; r.LossForms; r.GridPoints; r.Selection ]
+    [ r.Method; r.Optimizer; r.LearningRate; r.WeightDecay; r.MaxStepsPerDim; r.StepsRun; r.LossForms; r.GridPoints; r.Selection; sprintf "%s (%s)" r.FunctionClass r.Parameters ]
 
 let private label (config: ExperimentConfig) =
     if config.Options.IsEmpty then config.Method
@@ -67,9 +71,11 @@ let rows (result: TableResult) : ProtocolRow list =
                 LossForms = one "loss_forms"
                 GridPoints = one "grid_points"
                 Selection = one "selection"
+                FunctionClass = one "function_class"
+                Parameters = one "parameters"
                 Note = methodNote } ]
 
-/// Sentences on where the rows differ (budget per trained dim, grid size, optimiser), or that they agree.
+/// Sentences on where the rows differ (budget per trained dim, grid size, optimiser, function class), or that they agree.
 let differences (rows: ProtocolRow list) : string list =
     let compare (what: string) (value: ProtocolRow -> string) =
         match rows |> List.map value |> List.distinct with
@@ -84,4 +90,5 @@ let differences (rows: ProtocolRow list) : string list =
         [ compare "Step budget per trained dim" (fun r -> r.MaxStepsPerDim)
           compare "Grid points" (fun r -> r.GridPoints)
           compare "Optimiser" (fun r -> r.Optimizer + ", weight decay " + r.WeightDecay)
+          compare "Function class" (fun r -> r.FunctionClass)
           "Budgets are maxima: every method early-stops on its selection criterion, and 'steps run' shows how much of the budget it used (a budget that is never reached does not bind)." ]

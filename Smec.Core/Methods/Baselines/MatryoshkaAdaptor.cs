@@ -41,6 +41,9 @@ public sealed class MatryoshkaAdaptor : ICompressor
         if (dims.Count == 0 || dims.Any(d => d <= 0)) throw new ArgumentException("dims must be positive and non-empty", nameof(dims));
         Dims = dims.Distinct().OrderByDescending(d => d).ToArray();
         _options = options ?? new MatryoshkaAdaptorOptions();
+        if (_options.FunctionClass == FunctionClass.Linear && _options.HiddenDim is not null)
+            throw new ArgumentException($"{_options.Name}: option hidden_dim is {_options.HiddenDim}, but function_class=linear has no hidden layer; " +
+                "expected hidden_dim=auto with function_class=linear, or function_class=residual-mlp", nameof(options));
     }
 
     public void Fit(TrainingData data)
@@ -49,12 +52,12 @@ public sealed class MatryoshkaAdaptor : ICompressor
         if (Dims[0] > inputDim) throw new ArgumentException($"{Name}: dims up to {Dims[0]} asked of {inputDim}-d embeddings");
         Determinism.Seed(data.Seed);
         _adaptor?.Dispose();
-        _adaptor = new ResidualAdaptor(inputDim, _options.HiddenDim ?? inputDim);
+        _adaptor = new ResidualAdaptor(inputDim, _options.HiddenDim ?? inputDim, _options.FunctionClass);
         _settings.Clear();
         _runs.Clear();
         foreach (var (key, value) in _options.Describe()) _settings[key] = value;
         _settings["input dim"] = inputDim.ToString(CultureInfo.InvariantCulture);
-        _settings["hidden dim"] = _adaptor.HiddenDim.ToString(CultureInfo.InvariantCulture);
+        _settings["hidden dim"] = _adaptor.FunctionClass == FunctionClass.Linear ? "none (linear)" : _adaptor.HiddenDim.ToString(CultureInfo.InvariantCulture);
 
         if (_options.ResolvedInput == AdaptorInput.Centred)
         {
@@ -99,7 +102,8 @@ public sealed class MatryoshkaAdaptor : ICompressor
         foreach (var (key, value) in new ProtocolRecord(
             _options.OptimizerText, _options.LearningRate, _options.WeightDecay,
             MaxStepsPerDim: (double)_options.StageSteps(trainedDims) * (_options.Supervised ? 2 : 1) / trainedDims,
-            StepsRun: stepsRun, LossForms: lossForms, GridPoints: grid, SelectionCriterion: criterion).Describe())
+            StepsRun: stepsRun, LossForms: lossForms, GridPoints: grid, SelectionCriterion: criterion,
+            FunctionClass: _adaptor.FunctionClass, Parameters: _adaptor.ParameterCount).Describe())
             _settings[key] = value;
     }
 
@@ -170,6 +174,7 @@ public sealed class MatryoshkaAdaptor : ICompressor
         var config = new System.Text.Json.Nodes.JsonObject
         {
             ["input_dim"] = adaptor.Dim, ["hidden_dim"] = adaptor.HiddenDim, ["supervised"] = _options.Supervised,
+            ["function_class"] = adaptor.FunctionClass.ToString(),
         };
         SavedModel.Write(directory, Kind, this, config, SavedModelReader.StateOf(adaptor, "adaptor."));
     }
@@ -187,9 +192,15 @@ public sealed class MatryoshkaAdaptor : ICompressor
         Determinism.ConfigureTorch();
         var inputDim = saved.Get<int>("input_dim");
         var hiddenDim = saved.Get<int>("hidden_dim");
-        var method = new MatryoshkaAdaptor(saved.Dims, new MatryoshkaAdaptorOptions { Supervised = saved.Get<bool>("supervised"), HiddenDim = hiddenDim });
+        // A model saved before the option had the residual MLP, its only form then.
+        var functionClass = saved.GetOr("function_class", FunctionClass.ResidualMlp);
+        var method = new MatryoshkaAdaptor(saved.Dims, new MatryoshkaAdaptorOptions
+        {
+            Supervised = saved.Get<bool>("supervised"), FunctionClass = functionClass,
+            HiddenDim = functionClass == FunctionClass.Linear ? null : hiddenDim,
+        });
         foreach (var (key, value) in saved.Settings) method._settings[key] = value;
-        method._adaptor = new ResidualAdaptor(inputDim, hiddenDim);
+        method._adaptor = new ResidualAdaptor(inputDim, hiddenDim, functionClass);
         saved.ReadInto(method._adaptor, "adaptor.");
         return method;
     }

@@ -22,8 +22,12 @@ public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
 {
     /// <summary>false: the unsupervised stage only ("MA-unsup"); true: then the supervised stage.</summary>
     public bool Supervised { get; init; } = true;
-    /// <summary>Width of f's hidden layer; null = the encoder's width.</summary>
+    /// <summary>Width of f's hidden layer; null = the encoder's width. Residual-MLP form only.</summary>
     public int? HiddenDim { get; init; }
+    /// <summary>What the adaptor is (option function_class, one meaning for every trained method):
+    /// ResidualMlp (default, the paper's form) = e + W2 relu(W1 e); Linear = e + W e + b, one affine
+    /// map starting at the identity (see <see cref="ResidualAdaptor"/> for why x + Wx).</summary>
+    public FunctionClass FunctionClass { get; init; } = FunctionClass.ResidualMlp;
     /// <summary>
     /// What the adaptor sees; PerVariant = the variant's default: Raw for the unsupervised variant (as the
     /// paper: the adaptor starts as the identity on the encoder's own embeddings) and PcaBasis for the
@@ -80,6 +84,9 @@ public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
     {
         string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         yield return new("supervised", Supervised ? "yes (unsupervised stage, then all four terms)" : "no (unsupervised stage only)");
+        yield return new("function class", FunctionClass == FunctionClass.Linear
+            ? "linear: e + W e + b (one affine map, W and b starting at zero)"
+            : "residual-mlp: e + W2 relu(W1 e) (W2 starting at zero, the paper's adaptor)");
         yield return new("adaptor input", ResolvedInput switch
         {
             AdaptorInput.Raw => "raw embeddings (as the paper)",

@@ -9,31 +9,45 @@ namespace Smec.Core.Methods.Baselines;
 /// The adaptor both Yoon et al. papers use: e' = e + f(e), f a shallow MLP (Linear, ReLU, Linear).
 /// The output layer starts at zero, so training starts from the frozen encoder itself (e' = e)
 /// and the skip connection carries everything f has not learned yet (inferred initialisation).
+/// That is <see cref="FunctionClass.ResidualMlp"/>. <see cref="FunctionClass.Linear"/> (the option
+/// function_class=linear) drops the hidden layer: e' = e + W e + b, one affine map, W and b starting
+/// at zero. Why x + Wx rather than an affine map initialised to the identity (the same function):
+/// the start is the same as the residual MLP's, and weight decay pulls W towards zero, i.e. the map
+/// towards the identity (the frozen encoder), as it pulls the residual MLP's branch; decay on a
+/// plain affine map would pull it towards the zero map, which no embedding wants.
 /// Optionally the input is first mapped by a fixed affine change of basis, x = (e - mean) B with
 /// B orthonormal (the corpus mean and PCA basis), then e' = x + f(x): full-width cosines of x
 /// are the centred cosines of e, and the prefixes start as PCA's.
 /// </summary>
 public sealed class ResidualAdaptor : Module<Tensor, Tensor>
 {
-    private readonly Linear hidden;
+    // Field names are the state-dict keys of saved models ("hidden.weight", "output.weight", ...):
+    // keep them. Linear form: no hidden layer (null fields are not registered).
+    private readonly Linear? hidden;
     private readonly Linear output;
 
     public int Dim { get; }
+    /// <summary>Width of f's hidden layer; 0 in the linear form (it has none).</summary>
     public int HiddenDim { get; }
+    public FunctionClass FunctionClass { get; }
 
     private readonly Tensor inputMean;
     private readonly Tensor inputBasis;
 
-    public ResidualAdaptor(int dim, int hiddenDim) : base(nameof(ResidualAdaptor))
+    /// <param name="hiddenDim">f's hidden width (ResidualMlp); ignored (0) in the linear form.</param>
+    public ResidualAdaptor(int dim, int hiddenDim, FunctionClass functionClass = FunctionClass.ResidualMlp) : base(nameof(ResidualAdaptor))
     {
-        if (dim <= 0 || hiddenDim <= 0) throw new ArgumentException($"adaptor dims must be positive, got {dim} and {hiddenDim}");
+        var linear = functionClass == FunctionClass.Linear;
+        if (dim <= 0 || (!linear && hiddenDim <= 0)) throw new ArgumentException($"adaptor dims must be positive, got {dim} and {hiddenDim}");
         Dim = dim;
-        HiddenDim = hiddenDim;
+        HiddenDim = linear ? 0 : hiddenDim;
+        FunctionClass = functionClass;
         // Persistent buffers, so a saved adaptor keeps its input map; zero mean and identity = none.
         inputMean = zeros(1, dim);
         inputBasis = eye(dim);
-        hidden = Linear(dim, hiddenDim);
-        output = Linear(hiddenDim, dim);
+        // The residual MLP creates its layers in this order, as before the option existed (same draws).
+        hidden = linear ? null : Linear(dim, hiddenDim);
+        output = Linear(linear ? dim : hiddenDim, dim);
         using (no_grad())
         {
             output.weight!.zero_();
@@ -76,5 +90,9 @@ public sealed class ResidualAdaptor : Module<Tensor, Tensor>
 
     /// <summary>x + f(x) for an input already mapped by <see cref="Centre"/>: a loss that also needs x
     /// (the similarity targets) maps its batch once instead of twice.</summary>
-    public Tensor ForwardCentred(Tensor x) => x.Add(output.forward(functional.relu(hidden.forward(x))));
+    public Tensor ForwardCentred(Tensor x) =>
+        x.Add(output.forward(hidden is null ? x : functional.relu(hidden.forward(x))));
+
+    /// <summary>Its trained parameters (weights and biases; the input map is a fixed buffer).</summary>
+    public long ParameterCount => parameters().Sum(p => p.numel());
 }

@@ -34,6 +34,9 @@ public sealed class SearchAdaptor : ICompressor
         Dims = dims.Distinct().OrderByDescending(d => d).ToArray();
         _options = options ?? new SearchAdaptorOptions();
         if (_options.Grid.Count == 0) throw new ArgumentException("the (alpha, beta) grid is empty", nameof(options));
+        if (_options.FunctionClass == FunctionClass.Linear && _options.HiddenDim is not null)
+            throw new ArgumentException($"{MethodName}: option hidden_dim is {_options.HiddenDim}, but function_class=linear has no hidden layer; " +
+                "expected hidden_dim=auto with function_class=linear, or function_class=residual-mlp", nameof(options));
     }
 
     public void Fit(TrainingData data)
@@ -46,7 +49,7 @@ public sealed class SearchAdaptor : ICompressor
         foreach (var (key, value) in _options.Describe()) _settings[key] = value;
         var hiddenDim = _options.HiddenDim ?? inputDim;
         _settings["input dim"] = inputDim.ToString(CultureInfo.InvariantCulture);
-        _settings["hidden dim"] = hiddenDim.ToString(CultureInfo.InvariantCulture);
+        _settings["hidden dim"] = _options.FunctionClass == FunctionClass.Linear ? "none (linear)" : hiddenDim.ToString(CultureInfo.InvariantCulture);
 
         var pca = new Pca(Dims);
         if (_options.ProjectionInit == ProjectionInit.Pca) pca.FitOn(data.Corpus);
@@ -63,7 +66,7 @@ public sealed class SearchAdaptor : ICompressor
             {
                 // Every grid point starts from the same seeded initialisation: only (alpha, beta) and the loss form differ.
                 Determinism.Seed(data.Seed);
-                var model = new SearchAdaptorModel(inputDim, hiddenDim, dim);
+                var model = new SearchAdaptorModel(inputDim, hiddenDim, dim, _options.FunctionClass);
                 InitialiseProjection(model, pca, inputDim, dim);
                 using var predictor = nn.Linear(dim, inputDim);
                 var options = _options with { RankingLoss = form };
@@ -86,7 +89,8 @@ public sealed class SearchAdaptor : ICompressor
         _settings["training seconds"] = totalSeconds.ToString("F1", CultureInfo.InvariantCulture);
         foreach (var (key, value) in new ProtocolRecord(_options.OptimizerText, _options.LearningRate, _options.WeightDecay,
             MaxStepsPerDim: _options.MaxSteps, StepsRun: totalSteps, LossForms: string.Join(", ", _options.RankingLossCandidates),
-            GridPoints: _options.Grid.Count * _options.RankingLossCandidates.Count, SelectionCriterion: "validation nDCG@10 per dim, over the (alpha, beta) grid").Describe())
+            GridPoints: _options.Grid.Count * _options.RankingLossCandidates.Count, SelectionCriterion: "validation nDCG@10 per dim, over the (alpha, beta) grid",
+            FunctionClass: _options.FunctionClass, Parameters: _models.Values.Sum(m => m.ParameterCount)).Describe())
             _settings[key] = value;
     }
 
@@ -119,7 +123,10 @@ public sealed class SearchAdaptor : ICompressor
     {
         if (_models.Count == 0) throw new InvalidOperationException($"{Name}: nothing to save before Fit");
         var first = _models[Dims[0]];
-        var config = new System.Text.Json.Nodes.JsonObject { ["input_dim"] = first.InputDim, ["hidden_dim"] = first.HiddenDim };
+        var config = new System.Text.Json.Nodes.JsonObject
+        {
+            ["input_dim"] = first.InputDim, ["hidden_dim"] = first.HiddenDim, ["function_class"] = first.FunctionClass.ToString(),
+        };
         SavedModel.Write(directory, Kind, this, config, Dims.SelectMany(d => SavedModelReader.StateOf(_models[d], Prefix(d))));
     }
 
@@ -135,11 +142,16 @@ public sealed class SearchAdaptor : ICompressor
         Determinism.ConfigureTorch();
         var inputDim = saved.Get<int>("input_dim");
         var hiddenDim = saved.Get<int>("hidden_dim");
-        var method = new SearchAdaptor(saved.Dims, new SearchAdaptorOptions { HiddenDim = hiddenDim });
+        // A model saved before the option had the residual MLP, its only form then.
+        var functionClass = saved.GetOr("function_class", FunctionClass.ResidualMlp);
+        var method = new SearchAdaptor(saved.Dims, new SearchAdaptorOptions
+        {
+            FunctionClass = functionClass, HiddenDim = functionClass == FunctionClass.Linear ? null : hiddenDim,
+        });
         foreach (var (key, value) in saved.Settings) method._settings[key] = value;
         foreach (var dim in method.Dims)
         {
-            var model = new SearchAdaptorModel(inputDim, hiddenDim, dim);
+            var model = new SearchAdaptorModel(inputDim, hiddenDim, dim, functionClass);
             saved.ReadInto(model, Prefix(dim));
             method._models[dim] = model;
         }

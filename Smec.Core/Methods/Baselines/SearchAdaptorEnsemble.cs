@@ -52,6 +52,10 @@ public sealed class SearchAdaptorEnsemble : RetrievalEnsembleTask
     public SearchAdaptorEnsemble(IReadOnlyList<SearchAdaptorMember> members, SearchAdaptorOptions options, TrainingOptions training)
         : base(members.Select(m => new EnsembleMemberData(m.Set, m.Seed)).ToArray(), training, "Search-Adaptor ensemble")
     {
+        // Its batched weights are the residual MLP and the projection: the linear form (projection only) is not built here.
+        if (options.FunctionClass != FunctionClass.ResidualMlp || members.Any(m => m.Model.FunctionClass != FunctionClass.ResidualMlp))
+            throw new ArgumentException("the Search-Adaptor ensemble trains the residual-MLP form only (function_class=residual-mlp); " +
+                "got function_class=linear: fit those members alone (SearchAdaptor.Fit)");
         var first = members[0].Model;
         for (var k = 0; k < members.Count; k++)
         {

@@ -29,8 +29,14 @@ public sealed record SearchAdaptorOptions : AdaptorTrainingOptions
         [new(0.0, 0.0), new(0.1, 0.01), new(1.0, 0.1)];
 
     public IReadOnlyList<RegularizerWeights> Grid { get; init; } = FullGrid;
-    /// <summary>Width of f's hidden layer; null = the encoder's width.</summary>
+    /// <summary>Width of f's hidden layer; null = the encoder's width. Residual-MLP form only.</summary>
     public int? HiddenDim { get; init; }
+    /// <summary>What each per-dim model is (option function_class, one meaning for every trained
+    /// method): ResidualMlp (default, the paper's form) = the residual adaptor e + W2 relu(W1 e), then
+    /// the linear projection to d; Linear = the projection alone (D*d + d parameters), initialised as
+    /// <see cref="ProjectionInit"/> says. The losses are the same; in the linear form the adapted
+    /// embedding is e itself, so the recovery term (alpha) is zero.</summary>
+    public FunctionClass FunctionClass { get; init; } = FunctionClass.ResidualMlp;
     public ProjectionInit ProjectionInit { get; init; } = ProjectionInit.Pca;
     public ReconstructionNorm RecoveryNorm { get; init; } = ReconstructionNorm.L1;
     /// <summary>The form the objective uses (Fit sets it to each of <see cref="RankingLossCandidates"/> in turn).</summary>
@@ -47,6 +53,9 @@ public sealed record SearchAdaptorOptions : AdaptorTrainingOptions
     {
         string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         yield return new("grid searched", string.Join("; ", Grid));
+        yield return new("function class", FunctionClass == FunctionClass.Linear
+            ? "linear: the projection to d alone (no adaptor; the recovery term is zero)"
+            : "residual-mlp: e + W2 relu(W1 e) (W2 starting at zero, the paper's adaptor), then the projection to d");
         yield return new("projection init", ProjectionInit == ProjectionInit.Pca ? "corpus PCA" : "prefix (first d coordinates)");
         yield return new("recovery norm", RecoveryNorm.ToString());
         yield return new("query predictor", "linear d -> D on adapted relevant docs, target the frozen query (inferred form)");

@@ -4,7 +4,10 @@ using static TorchSharp.torch;
 
 namespace Smec.Core.Methods.SmecMethod;
 
-/// <summary>Starts a step's layer as PCA, as a selection of input dims, or at zero (residual branch).</summary>
+/// <summary>Starts a step's layer as PCA, as a selection of input dims, or at zero (residual branch).
+/// A ResidualMlp step's MLP needs nothing here: it starts at the identity (its output layer at zero),
+/// so the layer sees the step's input itself at the start and PCA of that input is the same start as
+/// in the linear form.</summary>
 public static class LayerInitialiser
 {
     /// <param name="inputs">[n, in] the step's inputs on the corpus (no labels used).</param>

@@ -38,6 +38,10 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
         if (options.Smrl || options.Ads || options.Sxbm || options.SimilarityWeight > 0)
             throw new ArgumentException("the MRL ensemble trains SMEC with SMRL, ADS and S-XBM off and no similarity term; " +
                 $"got smrl {options.Smrl}, ads {options.Ads}, sxbm {options.Sxbm}, similarity weight {options.SimilarityWeight} (train those alone)");
+        // Its batched weights are one affine layer per member: the residual-MLP form is not built here.
+        if (options.FunctionClass != FunctionClass.Linear || members.Any(m => m.Step.FunctionClass != FunctionClass.Linear))
+            throw new ArgumentException("the MRL ensemble trains the linear form only (function_class=linear); " +
+                "got function_class=residual-mlp: fit those members alone (SmecCompressor.Fit)");
         var first = members[0].Step;
         foreach (var (step, k) in members.Select((m, k) => (m.Step, k)))
             if (step.Residual || step.InputDim != first.InputDim || step.OutputDim != first.OutputDim || !step.SelectionDims.SequenceEqual(first.SelectionDims))

@@ -137,7 +137,7 @@ public sealed class SmecCompressor : ICompressor
         long[]? skip = Options.Residual && inputDim != outputDim
             ? Chain.Steps[^1].Selections[0].SelectedIndices()
             : null;
-        var step = new SmrlStep(inputDim, outputDim, selectionDims, Options.Ads, Options.Residual, skip);
+        var step = new SmrlStep(inputDim, outputDim, selectionDims, Options.Ads, Options.Residual, skip, Options.FunctionClass);
         Chain.AddStep(step);
         Chain.eval();
         using (var scope = NewDisposeScope())
@@ -252,7 +252,9 @@ public sealed class SmecCompressor : ICompressor
         GridPoints: Options.LossCandidates.Count * (Options.Ads ? Options.AdsInitCandidates.Count : 1),
         SelectionCriterion: "validation nDCG@10 per SMRL step (mean over the step's outputs)"
             + (Options.Ads && Options.AdsInitCandidates.Count > 1 ? ", over loss form x ADS initialisation" : ", over loss form")
-            + (Options.DimSource == DimSource.Validation ? "; each duplicated dim's source on validation" : ""));
+            + (Options.DimSource == DimSource.Validation ? "; each duplicated dim's source on validation" : ""),
+        FunctionClass: Options.FunctionClass,
+        Parameters: Chain.Steps.Sum(s => s.MapParameterCount));
 
     /// <summary>The chain seen from one DimSource, for validation scoring only.</summary>
     private sealed class ChainView(SmecChain chain, DimSource? source, IReadOnlyList<int> dims) : ITrainingObjective
@@ -345,7 +347,7 @@ public sealed class SmecCompressor : ICompressor
         var model = new SmecCompressor(options);
         foreach (var s in steps)
             model.Chain.AddStep(new SmrlStep(s.InputDim, s.OutputDim, s.SelectionDims, options.Ads, s.Residual,
-                s.SkipIndices.Length > 0 ? s.SkipIndices : null));
+                s.SkipIndices.Length > 0 ? s.SkipIndices : null, options.FunctionClass)); // a model saved before the option: Linear, its only form then
         saved.ReadInto(model.Chain, "chain.");
         foreach (var p in model.Chain.parameters()) p.requires_grad = false;
         model.Chain.eval();

@@ -40,7 +40,17 @@ public sealed record SmecOptions
     /// <summary>Cross-batch memory alignment (false: in-batch only).</summary>
     public bool Sxbm { get; init; } = true;
 
+    /// <summary>A fixed skip path around each step: the layer's output plus the step's input (square
+    /// step) or the previous step's selected dims (a halving step), the layer then starting at zero.
+    /// Not the function class: <see cref="FunctionClass"/> says what each learned map is (one affine
+    /// layer, or a residual MLP x + W2 relu(W1 x) before it); this flag adds an unlearned path from
+    /// selected input dims to the output, and works with either form.</summary>
     public bool Residual { get; init; } = false;
+    /// <summary>What each step's learned map is (option function_class, one meaning for every trained
+    /// method): Linear (default, the paper's form) = the step's one affine layer; ResidualMlp = a
+    /// residual MLP x + W2 relu(W1 x) (hidden width = the step's input width, W2 starting at zero) on
+    /// the step's input, then that layer (still PCA-initialised).</summary>
+    public FunctionClass FunctionClass { get; init; } = FunctionClass.Linear;
     public StepInput StepInput { get; init; } = StepInput.Full;
     public LayerInit Init { get; init; } = LayerInit.Pca;
     /// <summary>Validation (default): chosen per duplicated dim on validation after Fit; Selection or StepOutput fixes it.</summary>
@@ -107,6 +117,7 @@ public sealed record SmecOptions
             ["smec.ladder"] = string.Join("-", Ladder),
             ["smec.smrl"] = Smrl.ToString(), ["smec.ads"] = Ads.ToString(), ["smec.sxbm"] = Sxbm.ToString(),
             ["smec.residual"] = Residual.ToString(), ["smec.step_input"] = StepInput.ToString(),
+            ["smec.function_class"] = ProtocolRecord.Word(FunctionClass),
             ["smec.init"] = Init.ToString(), ["smec.dim_source"] = DimSource == DimSource.Validation ? "chosen on validation per dim" : DimSource.ToString(),
             ["smec.loss"] = $"best on validation of {string.Join(", ", LossCandidates)}", ["smec.loss_temperature"] = F(LossTemperature),
             ["smec.similarity_weight"] = F(SimilarityWeight), ["smec.similarity_docs"] = SimilarityDocs.ToString(CultureInfo.InvariantCulture),

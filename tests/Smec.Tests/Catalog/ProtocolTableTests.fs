@@ -11,6 +11,7 @@ open Smec.Experiments.Reports.ProtocolTable
 let private row methodKey steps grid optimiser =
     { Method = methodKey; Optimizer = optimiser; LearningRate = "0.001"; WeightDecay = "0.01"; MaxStepsPerDim = steps
       StepsRun = "100"; LossForms = "InfoNce, Pairwise"; GridPoints = grid; Selection = "validation nDCG@10"
+      FunctionClass = "linear"; Parameters = "1000"
       Note = (MethodRegistry.entry methodKey).ProtocolNote Map.empty }
 
 [<Tests>]
@@ -36,7 +37,20 @@ let tests =
             Expect.equal (note "smec" [ "ads", "false" ]) "its options set it" "SMEC without ADS has no ADS grid"
 
         testCase "a protocol record writes every key the table reads" <| fun () ->
-            let record = ProtocolRecord("AdamW", 1e-3, 0.01, 1500.0, 640, "InfoNce, Pairwise", 2, "validation nDCG@10")
+            let record = ProtocolRecord("AdamW", 1e-3, 0.01, 1500.0, 640, "InfoNce, Pairwise", 2, "validation nDCG@10", FunctionClass.ResidualMlp, 296064L)
             let keys = record.Describe() |> Seq.map (fun kv -> kv.Key) |> Set.ofSeq
             for k in ProtocolRecord.Keys do Expect.isTrue (keys.Contains("protocol." + k)) k
+            let values = record.Describe() |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
+            Expect.equal values.["protocol.function_class"] "residual-mlp" "the option's word"
+            Expect.equal values.["protocol.parameters"] "296064" "the parameter count"
+
+        testCase "a differing function class names the method and its form" <| fun () ->
+            let sentences =
+                differences [ row "mrl" "1500" "2" "AdamW"; row "smec" "1500" "2" "AdamW"
+                              { row "search-adaptor" "1500" "2" "AdamW" with FunctionClass = "residual-mlp" } ]
+            let functionClass = sentences |> List.find (fun s -> s.StartsWith "Function class")
+            Expect.stringContains functionClass "most rows have linear" "the common form"
+            Expect.stringContains functionClass "search-adaptor has residual-mlp" "the odd row"
+            Expect.contains (differences [ row "mrl" "1500" "2" "AdamW"; row "smec" "1500" "2" "AdamW" ])
+                "Function class: the same for every trained method." "equal forms"
     ]

@@ -128,9 +128,9 @@ let claimSlackFloor = 0.002
 /// Claim 2 of docs/PAPER-RESULTS.md ("Claims to check"): at full dims all adaptors are "within about 1 point".
 let fullDimsAdaptorSpread = 0.01
 
-/// Seeds of every trained cell by default: 3 (1, 2, 3), for a mean and a spread. `--quick` runs
+/// Seeds of every trained cell by default: 5 (1-5), for a mean and a spread. `--quick` runs
 /// seed 1 only, and every number it produces is labelled "quick (1 seed)".
-let defaultSeedCount = 3
+let defaultSeedCount = 5
 
 let defaultSeeds (count: int) =
     if count < 1 then failwithf "the seed count must be at least 1, got %d" count

@@ -35,9 +35,9 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
     public MrlEnsemble(IReadOnlyList<MrlMember> members, SmecOptions options, TrainingOptions training)
         : base(members.Select(m => new EnsembleMemberData(m.Set, m.Seed)).ToArray(), training, "MRL ensemble")
     {
-        if (options.Smrl || options.Ads || options.Sxbm || options.SimilarityWeight > 0)
-            throw new ArgumentException("the MRL ensemble trains SMEC with SMRL, ADS and S-XBM off and no similarity term; " +
-                $"got smrl {options.Smrl}, ads {options.Ads}, sxbm {options.Sxbm}, similarity weight {options.SimilarityWeight} (train those alone)");
+        if (options.Smrl || options.Ads || options.Sxbm || options.SimilarityWeight > 0 || options.DimWeighting != DimWeighting.Uniform)
+            throw new ArgumentException("the MRL ensemble trains SMEC with SMRL, ADS and S-XBM off, no similarity term and uniform dim weighting; " +
+                $"got smrl {options.Smrl}, ads {options.Ads}, sxbm {options.Sxbm}, similarity weight {options.SimilarityWeight}, dim weighting {options.DimWeighting} (train those alone)");
         var first = members[0].Step;
         foreach (var (step, k) in members.Select((m, k) => (m.Step, k)))
             if (step.Residual || step.InputDim != first.InputDim || step.OutputDim != first.OutputDim || !step.SelectionDims.SequenceEqual(first.SelectionDims))

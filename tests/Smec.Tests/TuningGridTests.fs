@@ -13,7 +13,9 @@ open Smec.Core.Data
 open Smec.Core.Methods
 open Smec.Core.Methods.Baselines
 open Smec.Core.Methods.SmecMethod
+open Smec.Core.Losses
 open Smec.Core.Storage
+open TorchSharp
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Methods
 open Smec.Tests.TestSupport
@@ -218,4 +220,22 @@ let tests =
             Expect.floatClose Accuracy.high w[4] (5.0 / 3.0) "24 of 384 weighs 5/3"
             Expect.isTrue (w |> Array.pairwise |> Array.forall (fun (x, y) -> y > x)) "smaller dims weigh more"
             Expect.equal (SmecOptions()).DimWeighting DimWeighting.Uniform "the default is today's uniform sum"
+
+        testCase "MRL's nested loss: uniform is the plain sum over the views (today's), toward-small weighs them" <| fun () ->
+            torch.manual_seed 3L |> ignore
+            use step = new SmrlStep(16, 16, [| 8; 4 |], false, false)
+            let inputs = torch.randn(8L, 16L)
+            let relevance = torch.eye(4L)
+            let positive = torch.arange(4L)
+            let rows = StepRows(4, 4, 0, 4)
+            let options weighting = SmecOptions(Ladder = [| 16; 8; 4 |], Smrl = false, Ads = false, Sxbm = false, DimWeighting = weighting)
+            let loss weighting = (SmrlStepLoss.Compute(step, inputs, inputs, rows, relevance, positive, Nullable(), options weighting)).item<float32>()
+            let output = step.forward inputs
+            let terms =
+                [ for view in Seq.append [ output ] (step.Select output) ->
+                      RankingLoss.Compute(RankingLossForm.InfoNce, view.narrow(0L, 0L, 4L), view.narrow(0L, 4L, 4L), relevance, positive, 0.05) ]
+            let plain = (terms |> List.reduce (fun a b -> a.add b)).item<float32>()
+            Expect.equal (loss DimWeighting.Uniform) plain "uniform: exactly the unweighted sum (default unchanged)"
+            let weighted = (List.map2 (fun (t: torch.Tensor) w -> t.mul(torch.tensor(w: float32)).item<float32>()) terms [ 0.5f; 1.0f; 1.5f ]) |> List.sum
+            Expect.floatClose Accuracy.medium (float (loss DimWeighting.TowardSmall)) (float weighted) "toward-small: 16, 8, 4 weigh 0.5, 1, 1.5"
     ]

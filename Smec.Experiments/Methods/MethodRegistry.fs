@@ -263,12 +263,26 @@ let private selectionOf (options: Map<string, string>) =
     | Some "per-dim" -> DimSelection.PerDim
     | _ -> DimSelection.Shared
 
+/// A grid replaces the options it varies: one of them set away from its default as well is refused
+/// (a sweep axis over it would otherwise be silently overridden by every point).
+let private refuseOverridden (specs: OptionSpec list) (points: GridPoint list) (options: Map<string, string>) =
+    let defaults = specs |> List.map (fun spec -> spec.Name, spec.Default) |> Map.ofList
+    for name in points |> List.collect (List.map fst) |> List.distinct do
+        match options.TryFind name, defaults.TryFind name with
+        | Some given, Some fallback when given <> fallback ->
+            let values = points |> List.choose (List.tryFind (fst >> (=) name) >> Option.map snd) |> List.distinct |> String.concat ", "
+            failwithf "option %s=%s is set, but option tuning=%s searches it (its grid tries %s): set tuning=default to fix %s yourself, or leave %s to the grid"
+                name given options[tuningSpec.Name] values name name
+        | _ -> ()
+
 /// A factory that searches the grid option `tuning` asks for: one point is the plain compressor
 /// (its overrides applied, nothing wrapped, so `tuning=default` keeps today's model and numbers);
-/// more points are a GridSearchCompressor over them.
-let tuned (grids: Profile -> GridPoint list) (create: MethodFactory) : MethodFactory =
+/// more points are a GridSearchCompressor over them. `specs` are the method's options (their defaults).
+let tuned (specs: OptionSpec list) (grids: Profile -> GridPoint list) (create: MethodFactory) : MethodFactory =
     fun request ->
-        match gridOf grids request.Options with
+        let points = gridOf grids request.Options
+        refuseOverridden specs points request.Options
+        match points with
         | [] -> create request
         | [ point ] -> create (pointRequest request 0 point)
         | points ->
@@ -368,14 +382,14 @@ let pca =
 let mrl =
     { Key = "mrl"; Label = "MRL"; Trains = true
       Summary = "one linear layer trained with the summed nested (Matryoshka) losses, prefix dims"
-      Options = mrlSpecs @ [ tuningSpec ]; Create = tuned mrlGrid (smecCompressor (Some false)); Implementation = "Smec.Core SmecCompressor(MRL)/2"
+      Options = mrlSpecs @ [ tuningSpec ]; Create = tuned mrlSpecs mrlGrid (smecCompressor (Some false)); Implementation = "Smec.Core SmecCompressor(MRL)/2"
       Saved = { Kind = SmecCompressor.Kind; Load = fun saved -> SmecCompressor.Load saved }
       ProfileOptions = tuningOf; TuningGrid = mrlGrid; ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#mrl" }
 
 let searchAdaptor =
     { Key = SearchAdaptor.Kind; Label = "Search-Adaptor"; Trains = true
       Summary = "one adaptor per target dim, ranking loss with recovery and query-prediction regularisers"
-      Options = searchAdaptorSpecs @ [ tuningSpec ]; Create = tuned searchAdaptorGrid createSearchAdaptor; Implementation = "Smec.Core SearchAdaptor/2"
+      Options = searchAdaptorSpecs @ [ tuningSpec ]; Create = tuned searchAdaptorSpecs searchAdaptorGrid createSearchAdaptor; Implementation = "Smec.Core SearchAdaptor/2"
       Saved = { Kind = SearchAdaptor.Kind; Load = fun saved -> SearchAdaptor.Load saved }
       ProfileOptions =
         function
@@ -388,7 +402,7 @@ let searchAdaptor =
 let matryoshkaAdaptor =
     { Key = MatryoshkaAdaptor.Kind; Label = "Matryoshka-Adaptor"; Trains = true
       Summary = "a residual adaptor trained with nested similarity-preservation losses, then a ranking loss"
-      Options = matryoshkaSpecs @ [ tuningSpec ]; Create = tuned matryoshkaAdaptorGrid createMatryoshkaAdaptor; Implementation = "Smec.Core MatryoshkaAdaptor/4"
+      Options = matryoshkaSpecs @ [ tuningSpec ]; Create = tuned matryoshkaSpecs matryoshkaAdaptorGrid createMatryoshkaAdaptor; Implementation = "Smec.Core MatryoshkaAdaptor/4"
       Saved = { Kind = MatryoshkaAdaptor.Kind; Load = fun saved -> MatryoshkaAdaptor.Load saved }
       ProfileOptions =
         function
@@ -405,7 +419,7 @@ let matryoshkaAdaptor =
 let smec =
     { Key = SmecCompressor.Kind; Label = "SMEC"; Trains = true
       Summary = "sequential Matryoshka steps (SMRL) with adaptive dimension selection (ADS) and cross-batch memory (S-XBM)"
-      Options = smecSpecs @ [ tuningSpec ]; Create = tuned smecGrid (smecCompressor None); Implementation = "Smec.Core SmecCompressor/2"
+      Options = smecSpecs @ [ tuningSpec ]; Create = tuned smecSpecs smecGrid (smecCompressor None); Implementation = "Smec.Core SmecCompressor/2"
       Saved = { Kind = SmecCompressor.Kind; Load = fun saved -> SmecCompressor.Load saved }
       ProfileOptions = tuningOf; TuningGrid = smecGrid
       ProtocolNote =

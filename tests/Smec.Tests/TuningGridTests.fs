@@ -149,17 +149,27 @@ let tests =
                   Dims = [ 8; 4 ]; InputDim = 16
                   Budget = Some { MaxSteps = 10; BatchSize = 8; LearningRate = 1e-3; Patience = 1; ValidateEvery = 5 }
                   Seed = 1L; Progress = false; CheckpointPath = None }
-            let single = MethodRegistry.tuned (fun _ -> [ [ "sxbm_weight", "0.3" ] ]) create request
+            let single = MethodRegistry.tuned MethodRegistry.smec.Options (fun _ -> [ [ "sxbm_weight", "0.3" ] ]) create request
             Expect.isTrue (single :? FakeScored) "a single point is not wrapped"
             Expect.equal requests[0].Options["sxbm_weight"] "0.3" "its override is applied"
             requests.Clear()
-            use grid = MethodRegistry.tuned (fun _ -> [ [ "learning_rate", "0.001" ]; [ "learning_rate", "0.0003" ] ]) create request
+            use grid = MethodRegistry.tuned MethodRegistry.smec.Options (fun _ -> [ [ "learning_rate", "0.001" ]; [ "learning_rate", "0.0003" ] ]) create request
             Expect.isTrue (grid :? GridSearchCompressor) "two points are a grid"
             Expect.equal [ for r in requests -> r.Budget.Value.LearningRate ] [ 1e-3; 3e-4 ] "each point's rate goes to its budget"
             requests.Clear()
-            let plain = MethodRegistry.tuned (fun _ -> [ [ "learning_rate", "0.001" ]; [ "learning_rate", "0.0003" ] ]) create { request with Options = request.Options.Add("tuning", "default") }
+            let plain = MethodRegistry.tuned MethodRegistry.smec.Options (fun _ -> [ [ "learning_rate", "0.001" ]; [ "learning_rate", "0.0003" ] ]) create { request with Options = request.Options.Add("tuning", "default") }
             Expect.isTrue (plain :? FakeScored) "tuning=default fits the options as given"
             Expect.equal requests[0] { request with Options = request.Options.Add("tuning", "default") } "the request untouched"
+
+        testCase "an option the grid searches, set away from its default as well, is refused, naming both" <| fun () ->
+            let options = MethodRegistry.standard.ResolveOptions("smec", Map.ofList [ "tuning", "local-grid"; "sxbm_weight", "0.5" ]) |> Result.defaultWith failwith
+            let request : MethodRegistry.MethodRequest =
+                { Method = "smec"; Options = options; Dims = [ 8; 4 ]; InputDim = 16
+                  Budget = Some { MaxSteps = 10; BatchSize = 8; LearningRate = 1e-3; Patience = 1; ValidateEvery = 5 }
+                  Seed = 1L; Progress = false; CheckpointPath = None }
+            let message = messageOf (fun () -> (MethodRegistry.smec.Create request).Dispose())
+            Expect.stringContains message "option sxbm_weight=0.5 is set, but option tuning=local-grid searches it" "names the option and the grid"
+            Expect.stringContains message "tuning=default" "says the way out"
 
         testCase "the registry's SMEC at tuning=default is today's SmecCompressor, not a wrapper" <| fun () ->
             let options = MethodRegistry.standard.ResolveOptions("smec", Map.empty) |> Result.defaultWith failwith

@@ -32,6 +32,12 @@ public sealed class GridSearchCompressor : ICompressor, IValidationScored
     private readonly SortedDictionary<int, double>[] _validation;
     /// <summary>Dim -> index of the point that serves it (empty before Fit).</summary>
     private readonly SortedDictionary<int, int> _routing = new();
+    /// <summary>The dims served after Fit, in the points' own order.</summary>
+    private int[] _servedDims = [];
+    /// <summary>The whole grid's "protocol.*" settings, merged from the points' after Fit.</summary>
+    private IReadOnlyList<KeyValuePair<string, string>> _protocol = [];
+    private readonly string _name;
+    /// <summary>A loaded grid's settings as saved.</summary>
     private IReadOnlyDictionary<string, string>? _savedSettings;
     private readonly bool _loaded;
 
@@ -67,16 +73,11 @@ public sealed class GridSearchCompressor : ICompressor, IValidationScored
         _loaded = true;
     }
 
-    private readonly string _name;
-
     /// <summary>The method's name (its points share it).</summary>
     public string Name => _name;
 
     /// <summary>Before Fit: the dims the points will produce; after: the dims served.</summary>
     public IReadOnlyList<int> Dims => _routing.Count > 0 ? _servedDims : _points[0].Compressor?.Dims ?? [];
-
-    /// <summary>The dims served after Fit, in the points' own order.</summary>
-    private int[] _servedDims = [];
 
     public DimSelection Selection => _selection;
 
@@ -212,7 +213,6 @@ public sealed class GridSearchCompressor : ICompressor, IValidationScored
         return merged;
     }
 
-    private IReadOnlyList<KeyValuePair<string, string>> _protocol = [];
 
     public void Save(string directory)
     {

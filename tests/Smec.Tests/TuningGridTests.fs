@@ -74,6 +74,27 @@ let private output (c: ICompressor) (x: EmbeddingMatrix) d = c.Compress(x, d, Em
 let private pointA () = fake 1.0f [ 8, 0.9; 4, 0.5 ]
 let private pointB () = fake 2.0f [ 8, 0.6; 4, 0.7 ]
 
+/// SMEC with its validation curve as IValidationScored (until SmecCompressor implements it itself).
+type private ScoredSmec(inner: SmecCompressor) =
+    interface IValidationScored with
+        member _.ValidationNdcgByDim = inner.ValidationCurve :> IReadOnlyDictionary<_, _>
+    interface ICompressor with
+        member _.Name = inner.Name
+        member _.Dims = (inner :> ICompressor).Dims
+        member _.Fit data = inner.Fit data
+        member _.Compress(embeddings, dim, role) = inner.Compress(embeddings, dim, role)
+        member _.Settings = inner.Settings
+        member _.Save directory = inner.Save directory
+        member _.Dispose() = inner.Dispose()
+
+/// 40 queries, each a noisy copy of "its" doc among 80 (16-d); 8 held out for validation.
+let private synthetic () =
+    let random = Random 3
+    let corpus = EmbeddingMatrix([| for i in 0 .. 79 -> sprintf "d%d" i |], Array.init (80 * 16) (fun _ -> float32 (random.NextDouble() * 2.0 - 1.0)), 16)
+    let queries = EmbeddingMatrix([| for i in 0 .. 39 -> sprintf "q%d" i |], Array.init (40 * 16) (fun i -> corpus.Values.[i] + float32 (random.NextDouble() - 0.5)), 16)
+    let qrels ids = Qrels(Dictionary(dict [ for i in ids -> sprintf "q%d" i, Dictionary(dict [ sprintf "d%d" i, 1 ]) ]))
+    TrainingData(corpus, queries, qrels [ 8 .. 39 ], qrels [ 0 .. 7 ], 1L)
+
 let private messageOf (f: unit -> unit) =
     try f (); "" with e -> e.Message
 
@@ -170,6 +191,27 @@ let tests =
             let message = messageOf (fun () -> (MethodRegistry.smec.Create request).Dispose())
             Expect.stringContains message "option sxbm_weight=0.5 is set, but option tuning=local-grid searches it" "names the option and the grid"
             Expect.stringContains message "tuning=default" "says the way out"
+
+        testCase "a grid of real SMEC fits serves each dim exactly as a standalone fit of the point chosen there" <| fun () ->
+            let data = synthetic ()
+            let options = MethodRegistry.standard.ResolveOptions("smec", Map.ofList [ "tuning", "local-grid" ]) |> Result.defaultWith failwith
+            let request : MethodRegistry.MethodRequest =
+                { Method = "smec"; Options = options.Add("selection", "per-dim"); Dims = [ 8; 4 ]; InputDim = 16
+                  Budget = Some { MaxSteps = 10; BatchSize = 8; LearningRate = 1e-3; Patience = 2; ValidateEvery = 5 }
+                  Seed = 1L; Progress = false; CheckpointPath = None }
+            let scored (r: MethodRegistry.MethodRequest) : ICompressor =
+                new ScoredSmec(MethodRegistry.smec.Create { r with Options = r.Options.Add("tuning", "default") } :?> SmecCompressor)
+            let points = [ [ "sxbm_weight", "1"; "learning_rate", "0.001" ]; [ "sxbm_weight", "0.3"; "learning_rate", "0.01" ] ]
+            use grid = MethodRegistry.tuned MethodRegistry.smec.Options (fun _ -> points) scored request :?> GridSearchCompressor
+            grid.Fit data
+            for d in [ 8; 4 ] do
+                let chosen = grid.Routing[d]
+                Expect.equal grid.ValidationNdcgByDim[d] (grid.PointValidation |> Seq.map (fun v -> v[d]) |> Seq.max) (sprintf "the best point at %d dims" d)
+                use alone = scored (MethodRegistry.pointRequest request chosen points[chosen])
+                alone.Fit data
+                Expect.sequenceEqual (output grid data.Queries d) (output alone data.Queries d) (sprintf "%d dims: bit-identical to point %d fitted alone" d (chosen + 1))
+            Expect.stringContains grid.Settings["protocol.lr"] "0.01" "both rates are recorded"
+            Expect.equal grid.Settings["protocol.grid_points"] "4" "2 loss forms x 2 tuning points"
 
         testCase "the registry's SMEC at tuning=default is today's SmecCompressor, not a wrapper" <| fun () ->
             let options = MethodRegistry.standard.ResolveOptions("smec", Map.empty) |> Result.defaultWith failwith

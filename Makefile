@@ -5,7 +5,7 @@ CONFIG       ?= Release
 TORCH_BACKEND ?= cpu
 TABLE        ?= 2
 PROFILE      ?= local
-# Optional: SEEDS=N (default 3: mean and sample SD over seeds 1..N), QUICK=1 (seed 1 only, every
+# Optional: SEEDS=N (default 5: mean and sample SD over seeds 1..N), QUICK=1 (seed 1 only, every
 # output labelled "quick"), EMBEDDINGS=manifest.yaml (paper profile), FORCE=1.
 SEEDS        ?=
 QUICK        ?=
@@ -32,7 +32,7 @@ export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 help:
 	@echo "make reproduce TABLE=N [PROFILE=local|paper]   reproduce one catalog item (default TABLE=2)"
-	@echo "     [SEEDS=N | QUICK=1] [EMBEDDINGS=manifest.yaml] [FORCE=1] [JOBS=N]  seeds per trained cell (default 3; QUICK: 1, labelled), the paper's embeddings, recompute, worker processes"
+	@echo "     [SEEDS=N | QUICK=1] [EMBEDDINGS=manifest.yaml] [FORCE=1] [JOBS=N]  seeds per trained cell (default 5; QUICK: 1, labelled), the paper's embeddings, recompute, worker processes"
 	@echo "make reproduce-all | list | check | bless TABLE=N   every item | the catalog | verdicts from the cache | record values"
 	@echo "make test                                       build and run every test"
 	@echo "make notebooks                                  execute every notebook headless (executed copies in results/notebooks/)"

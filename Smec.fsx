@@ -108,7 +108,7 @@ module Reproduced =
     open Smec.Experiments.Reports
 
     /// The same session `smec reproduce` opens: repository, published values, results folder, the
-    /// default seeds (1, 2, 3).
+    /// default seeds (1-5).
     let session = lazy (Smec.Experiments.Cli.CatalogSession.openSession None None None ignore)
 
     let private reproduce (dryRun: bool) (spec: TableSpec) =

@@ -83,6 +83,7 @@ let entry : MethodRegistry.MethodEntry =
       Implementation = "examples/custom-method.fsx RandomProjection/1"
       Saved = { Kind = Key; Load = RandomProjection.Load }
       ProfileOptions = fun _ -> []
+      TuningGrid = fun _ -> []
       ProtocolNote = fun _ -> "it learns nothing"
       Docs = "examples/custom-method.fsx" }
 

@@ -108,7 +108,7 @@ let importanceShareAllowance = Absolute 0.05
 
 /// Regression floor for nDCG: one point. Seeds measure training noise on one machine; a fresh
 /// clone on another machine also reorders float sums (BLAS kernels), which moved single-seed cells
-/// by up to 0.013 and a thread-count change by 0.012 (docs/REPRODUCING.md, "Determinism"). Means of 3 seeds move less; a
+/// by up to 0.013 and a thread-count change by 0.012 (docs/REPRODUCING.md, "Determinism"). Means of 5 seeds move less; a
 /// point covers the rest, and a real change of 5 points still fails.
 let ndcgRegressionFloor = Absolute 0.01
 
@@ -116,7 +116,7 @@ let ndcgRegressionFloor = Absolute 0.01
 let relativeRegressionFloor = Relative 0.02
 
 /// The regression band's multiple of the standard error of the difference of two seed means:
-/// 3, about a two-sided 95% t-quantile with the few degrees of freedom 3 + 3 seeds give, so that a
+/// 3, about a two-sided 95% t-quantile with the few degrees of freedom 3 + 3 seeds give (conservative for 5 + 5), so that a
 /// table of ~100 cells rarely flags one by chance. With seed SDs below 0.011, 3 x SE stays under
 /// 0.027: a change of 0.05 fails.
 let regressionBandK = 3.0
@@ -128,9 +128,9 @@ let claimSlackFloor = 0.002
 /// Claim 2 of docs/PAPER-RESULTS.md ("Claims to check"): at full dims all adaptors are "within about 1 point".
 let fullDimsAdaptorSpread = 0.01
 
-/// Seeds of every trained cell by default: 3 (1, 2, 3), for a mean and a spread. `--quick` runs
+/// Seeds of every trained cell by default: 5 (1-5), for a mean and a spread. `--quick` runs
 /// seed 1 only, and every number it produces is labelled "quick (1 seed)".
-let defaultSeedCount = 3
+let defaultSeedCount = 5
 
 let defaultSeeds (count: int) =
     if count < 1 then failwithf "the seed count must be at least 1, got %d" count

@@ -16,7 +16,7 @@ let defaultValidation = 100
 /// cells never beat their starting point ("kept start") and equalled PCA to every digit. 12
 /// queries let one query move the mean by at most 1/12 instead of 1/5, and still leave CACM (52
 /// judged queries, 26 in the train half) 14 to train on. (Two-fold cross-validation would test
-/// every query, but doubles the training of every Cranfield and CACM cell, on top of 3 seeds.)
+/// every query, but doubles the training of every Cranfield and CACM cell, on top of 5 seeds.)
 let minHalvesValidation = 12
 
 /// The default for a collection whose manifest states no rule: its own train and test judgements

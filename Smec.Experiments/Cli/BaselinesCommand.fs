@@ -21,7 +21,7 @@ type BaselinesArgs =
     | Methods of string list
     | Seed of int64
     | Seeds of count: int
-    | Sa_Grid of string
+    | Tuning of string
     | Ma_Alpha of float
     | Ma_Beta of float
     | Ma_Gamma of float
@@ -39,7 +39,7 @@ type BaselinesArgs =
                 sprintf "method registry keys (`smec methods`), or the aliases sa, ma, ma-unsup, full (default: %s)" (String.concat " " defaultMethods)
             | Seed _ -> "the one training seed (default 1, as the catalog)"
             | Seeds _ -> "seeds 1..N per trained cell, mean and spread (default 1)"
-            | Sa_Grid _ -> "Search-Adaptor (alpha, beta) grid: single (the catalog's local default), reduced (3 diagonal points) or full (3 x 3)"
+            | Tuning _ -> "option tuning of every trained method: default (one point), local-grid or paper-grid (search that profile's tuning grid; `smec methods KEY` lists it)"
             | Ma_Alpha _ -> "Matryoshka-Adaptor weight of the pairwise loss (option alpha)"
             | Ma_Beta _ -> "Matryoshka-Adaptor weight of the reconstruction loss (option beta)"
             | Ma_Gamma _ -> "Matryoshka-Adaptor weight of the ranking loss (option gamma)"
@@ -51,12 +51,17 @@ let private number (value: float) = value.ToString("R", CultureInfo.InvariantCul
 
 /// Options the command line gives a registry key.
 let private overrides (args: ParseResults<BaselinesArgs>) (key: string) =
-    if key = searchAdaptor.Key then [ for g in args.TryGetResult BaselinesArgs.Sa_Grid |> Option.toList -> "grid", g ]
-    elif key = matryoshkaAdaptor.Key then
-        [ match args.TryGetResult BaselinesArgs.Ma_Alpha with Some v -> yield "alpha", number v | None -> ()
-          match args.TryGetResult BaselinesArgs.Ma_Beta with Some v -> yield "beta", number v | None -> ()
-          match args.TryGetResult BaselinesArgs.Ma_Gamma with Some v -> yield "gamma", number v | None -> () ]
-    else []
+    let trains = Smec.Experiments.Methods.MethodRegistry.standard.TryEntry key |> Option.exists (fun e -> e.Trains)
+    let tuning =
+        [ if trains then
+              for t in args.TryGetResult BaselinesArgs.Tuning |> Option.toList -> Smec.Experiments.Methods.MethodRegistry.tuningSpec.Name, t ]
+    let weights =
+        if key = matryoshkaAdaptor.Key then
+            [ match args.TryGetResult BaselinesArgs.Ma_Alpha with Some v -> yield "alpha", number v | None -> ()
+              match args.TryGetResult BaselinesArgs.Ma_Beta with Some v -> yield "beta", number v | None -> ()
+              match args.TryGetResult BaselinesArgs.Ma_Gamma with Some v -> yield "gamma", number v | None -> () ]
+        else []
+    tuning @ weights
 
 let run (args: ParseResults<BaselinesArgs>) : int =
     CatalogSession.guard (fun () ->

@@ -20,7 +20,7 @@ type BlessArgs =
             match this with
             | Table _ -> "catalog item whose values to bless"
             | Profile _ -> "local (default) or paper"
-            | Seeds _ -> "the seeds the values were reproduced with (default 3; quick results are refused)"
+            | Seeds _ -> sprintf "the seeds the values were reproduced with (default %d; quick results are refused)" Smec.Experiments.Catalog.Profiles.defaultSeedCount
             | Quick -> "one seed per trained cell (seed 1): a quick look, labelled as such in every output"
             | Embeddings _ -> "embeddings manifest (paper profile)"
             | Results _ -> "results folder (default: results/ in the repository)"

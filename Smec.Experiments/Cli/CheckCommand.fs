@@ -24,7 +24,7 @@ type CheckArgs =
             match this with
             | Table _ -> "one catalog item (default: all)"
             | Profile _ -> "local (default) or paper"
-            | Seeds _ -> "seeds per trained cell (default 3)"
+            | Seeds _ -> sprintf "seeds per trained cell (default %d)" Smec.Experiments.Catalog.Profiles.defaultSeedCount
             | Quick -> "one seed per trained cell (seed 1): a quick look, labelled as such in every output"
             | Embeddings _ -> "embeddings manifest (paper profile)"
             | Results _ -> "results folder (default: results/ in the repository)"

@@ -17,7 +17,7 @@ type ImagesArgs =
     | Dims of int list
     | Seed of seed: int64
     | Seeds of count: int
-    | Sa_Grid of string
+    | Tuning of string
     | Save of dir: string
     | Force
     | Results of folder: string
@@ -31,7 +31,7 @@ type ImagesArgs =
             | Dims _ -> "target dimensions (default: the item's, so its cached results are reused)"
             | Seed _ -> "the one training seed (default 1, as the catalog)"
             | Seeds _ -> "seeds 1..N per trained cell, mean and spread (default 1)"
-            | Sa_Grid _ -> "Search-Adaptor (alpha, beta) grid: single (the catalog's local default), reduced or full"
+            | Tuning _ -> "option tuning of every trained method: default (one point), local-grid or paper-grid (search that profile's tuning grid)"
             | Save _ -> "save every model fitted in this run under DIR/<dataset>/ (cached experiments are not refitted: add --force)"
             | Force -> "recompute experiments even when a cached result exists"
             | Results _ -> "results folder (default: results/ in the repository)"
@@ -46,8 +46,8 @@ let run (args: ParseResults<ImagesArgs>) : int =
             | Some seed -> { session with Context = { session.Context with Seeds = [ seed ] } }
             | None -> session
         let overrides key =
-            match key, args.TryGetResult Sa_Grid with
-            | key, Some grid when key = searchAdaptor.Key -> [ "grid", grid ]
+            match Smec.Experiments.Methods.MethodRegistry.standard.TryEntry key, args.TryGetResult Tuning with
+            | Some entry, Some tuning when entry.Trains -> [ Smec.Experiments.Methods.MethodRegistry.tuningSpec.Name, tuning ]
             | _ -> []
         let rows defaults =
             args.GetResult(Methods, defaultValue = defaults)

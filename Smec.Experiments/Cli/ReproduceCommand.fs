@@ -33,7 +33,7 @@ type ReproduceArgs =
             | Table _ -> "catalog item to reproduce (1-9; `smec list` shows them)"
             | All -> "every item"
             | Profile _ -> "local (default: the project's data and encoders) or paper (the paper's embeddings, from a manifest)"
-            | Seeds _ -> "seeds per trained cell (default 3: mean and sample SD over seeds 1..N)"
+            | Seeds _ -> sprintf "seeds per trained cell (default %d: mean and sample SD over seeds 1..N)" Smec.Experiments.Catalog.Profiles.defaultSeedCount
             | Quick -> "one seed per trained cell (seed 1): a quick look, labelled as such in every output"
             | Embeddings _ -> "embeddings manifest (YAML/JSON) for the paper profile; default $SMEC_EMBEDDINGS"
             | Force -> "recompute experiments even when a cached result exists"

@@ -29,6 +29,11 @@ type MethodRequest =
 
 type MethodFactory = MethodRequest -> ICompressor
 
+/// One point of a method's tuning grid: option overrides over the method's own key weights, and
+/// `learning_rate` (the budget's rate, which is not an option; a point may set it, since a map that
+/// starts from PCA and one that starts from the identity need not share a rate). [] = the defaults.
+type GridPoint = (string * string) list
+
 /// How a fitted model of a method is stored: the kind its saved-model manifest names (the class's
 /// `Kind`), and the loader that builds it back from a SavedModel folder.
 type SavedForm =
@@ -53,6 +58,10 @@ type MethodEntry =
       /// The options a catalog profile gives the method on top of its defaults (part of the configs,
       /// so of the result keys, of every catalog cell and sweep point of that profile).
       ProfileOptions: Profile -> (string * string) list
+      /// Each profile's tuning grid (option `tuning`: local-grid or paper-grid searches it; default
+      /// fits the options as given). The first point is the method's default; [] for a method that
+      /// learns nothing. A grid is not an option, so changing one must bump Implementation (the key).
+      TuningGrid: Profile -> GridPoint list
       /// Why the method's grid or budget can differ from the other rows' in a report's protocol
       /// table, given the row's options.
       ProtocolNote: Map<string, string> -> string
@@ -89,6 +98,9 @@ type MethodRegistry =
         let loaders = System.Collections.Generic.Dictionary<string, System.Func<SavedModelReader, ICompressor>>(System.StringComparer.Ordinal)
         for entry in this.Entries.Values do
             loaders[entry.Saved.Kind] <- System.Func<SavedModelReader, ICompressor>(entry.Saved.Load)
+        // A searched grid saves its chosen points in sub-folders, each loaded by its own kind's loader.
+        loaders[GridSearchCompressor.Kind] <-
+            System.Func<SavedModelReader, ICompressor>(fun saved -> GridSearchCompressor.Load(saved, loaders) :> ICompressor)
         loaders
 
     /// Load any saved model whose kind an entry knows.
@@ -137,16 +149,12 @@ let private mrlSpecs = smecSpecs |> List.filter (fun s -> not (List.contains s.N
 /// Fit sets the ranking loss to each candidate in turn: the candidates are the option.
 let private matryoshkaSpecs = specsOf (MatryoshkaAdaptorOptions()) (budgetFields.Add "RankingLoss")
 
-/// Search-Adaptor's (alpha, beta) grid: the paper's full 3 x 3 grid chosen on validation, its 3
-/// diagonal points, or one point (alpha, beta) without a search.
-let private gridSpec =
-    { Name = "grid"; Kind = Choice [ "full"; "reduced"; "single" ]; Default = "full"
-      Doc = "SearchAdaptorOptions.Grid: full (3 x 3, chosen on validation), reduced (the diagonal), single (alpha, beta)" }
-
+/// Search-Adaptor's regulariser weights (alpha, beta): one point per fit (SearchAdaptorOptions.Grid
+/// holds it); its paper's 3 x 3 grid is its paper-grid under option `tuning`, the one way every
+/// method's weights are searched.
 let private searchAdaptorSpecs =
-    [ gridSpec
-      { Name = "alpha"; Kind = Number; Default = "0.1"; Doc = "L1 recovery weight of the single grid point" }
-      { Name = "beta"; Kind = Number; Default = "0.01"; Doc = "query-prediction weight of the single grid point" } ]
+    [ { Name = "alpha"; Kind = Number; Default = "0.1"; Doc = "SearchAdaptorOptions.Grid: the L1 recovery weight" }
+      { Name = "beta"; Kind = Number; Default = "0.01"; Doc = "SearchAdaptorOptions.Grid: the query-prediction weight" } ]
     @ specsOf (SearchAdaptorOptions()) (budgetFields + set [ "Grid"; "RankingLoss" ])
 
 let private number (options: Map<string, string>) name =
@@ -175,11 +183,7 @@ let private createMatryoshkaAdaptor (request: MethodRequest) : ICompressor =
 
 let private createSearchAdaptor (request: MethodRequest) : ICompressor =
     let budget = budgetOf request
-    let grid =
-        match request.Options["grid"] with
-        | "full" -> SearchAdaptorOptions.FullGrid
-        | "reduced" -> SearchAdaptorOptions.ReducedGrid
-        | _ -> [| RegularizerWeights(number request.Options "alpha", number request.Options "beta") |] :> System.Collections.Generic.IReadOnlyList<_>
+    let grid = [| RegularizerWeights(number request.Options "alpha", number request.Options "beta") |] :> System.Collections.Generic.IReadOnlyList<_>
     let options =
         MethodOptions.apply
             (SearchAdaptorOptions(
@@ -206,6 +210,143 @@ let private smecCompressor (fixedModules: bool option) (request: MethodRequest) 
         | None -> options
     new SmecCompressor(options, MethodOptions.apply (loopOptions budget request.Progress request.CheckpointPath) request.Options)
 
+// ---- tuning: one mechanism for every trained method ------------------------------------------
+
+/// The key of a grid point's learning rate (the budget's rate: not an option of any method).
+let learningRateKey = "learning_rate"
+
+let private localGridName = "local-grid"
+let private paperGridName = "paper-grid"
+
+/// Option `tuning`, one meaning for every trained method: `default` fits the options as given (one
+/// fit per loss form, as the method's Fit searches those); `local-grid` / `paper-grid` searches that
+/// profile's grid (MethodEntry.TuningGrid) inside the one experiment: every point fitted on the same
+/// training data, chosen on validation nDCG@10 as option `selection` says (shared when absent). A
+/// grid point's values replace the options it sets.
+let tuningSpec =
+    { Name = "tuning"; Kind = Choice [ "default"; localGridName; paperGridName ]; Default = "default"
+      Doc = "default (the options as given, one point), local-grid or paper-grid (search that profile's tuning grid, chosen on validation nDCG@10)" }
+
+/// The option `tuning` a catalog profile gives every trained method: its own grid.
+let tuningOf (profile: Profile) =
+    [ tuningSpec.Name, (match profile with Local -> localGridName | Paper -> paperGridName) ]
+
+/// The grid that resolved options ask for: a profile's grid, or the one default point.
+let gridOf (grids: Profile -> GridPoint list) (options: Map<string, string>) : GridPoint list =
+    match options.TryFind tuningSpec.Name with
+    | Some name when name = localGridName -> grids Local
+    | Some name when name = paperGridName -> grids Paper
+    | _ -> [ [] ]
+
+/// A point as text: "learning_rate=0.001 alpha=0.1 beta=0.01" ("defaults" for the empty point).
+let pointLabel (point: GridPoint) =
+    if point.IsEmpty then "defaults" else point |> List.map (fun (k, v) -> k + "=" + v) |> String.concat " "
+
+let private invariant = System.Globalization.CultureInfo.InvariantCulture
+
+/// The request of one grid point: its option overrides on the resolved options, its rate on the
+/// budget, and (when the fit checkpoints) its own checkpoint prefix.
+let pointRequest (request: MethodRequest) (index: int) (point: GridPoint) =
+    let rates, overrides = point |> List.partition (fun (k, _) -> k = learningRateKey)
+    let budget =
+        match rates, request.Budget with
+        | (_, rate) :: _, Some b -> Some { b with LearningRate = System.Double.Parse(rate, invariant) }
+        | _ -> request.Budget
+    { request with
+        Options = overrides |> List.fold (fun options (k, v) -> Map.add k v options) request.Options
+        Budget = budget
+        CheckpointPath = request.CheckpointPath |> Option.map (fun path -> sprintf "%s.tuning%d" path (index + 1)) }
+
+/// How the grid's points are chosen: option `selection` when the method has it, else shared.
+let private selectionOf (options: Map<string, string>) =
+    match options.TryFind "selection" with
+    | Some "per-dim" -> DimSelection.PerDim
+    | _ -> DimSelection.Shared
+
+/// A grid replaces the options it varies: one of them set away from its default as well is refused
+/// (a sweep axis over it would otherwise be silently overridden by every point).
+let private refuseOverridden (specs: OptionSpec list) (points: GridPoint list) (options: Map<string, string>) =
+    let defaults = specs |> List.map (fun spec -> spec.Name, spec.Default) |> Map.ofList
+    for name in points |> List.collect (List.map fst) |> List.distinct do
+        match options.TryFind name, defaults.TryFind name with
+        | Some given, Some fallback when given <> fallback ->
+            let values = points |> List.choose (List.tryFind (fst >> (=) name) >> Option.map snd) |> List.distinct |> String.concat ", "
+            failwithf "option %s=%s is set, but option tuning=%s searches it (its grid tries %s): set tuning=default to fix %s yourself, or leave %s to the grid"
+                name given options[tuningSpec.Name] values name name
+        | _ -> ()
+
+/// A factory that searches the grid option `tuning` asks for: one point is the plain compressor
+/// (its overrides applied, nothing wrapped, so `tuning=default` keeps today's model and numbers);
+/// more points are a GridSearchCompressor over them. `specs` are the method's options (their defaults).
+let tuned (specs: OptionSpec list) (grids: Profile -> GridPoint list) (create: MethodFactory) : MethodFactory =
+    fun request ->
+        let points = gridOf grids request.Options
+        refuseOverridden specs points request.Options
+        match points with
+        | [] -> create request
+        | [ point ] -> create (pointRequest request 0 point)
+        | points ->
+            let built = ResizeArray<TuningPoint>()
+            try
+                points |> List.iteri (fun i point -> built.Add(TuningPoint(pointLabel point, create (pointRequest request i point))))
+                new GridSearchCompressor(built, selectionOf request.Options) :> ICompressor
+            with _ ->
+                for point in built do point.Compressor.Dispose()
+                reraise ()
+
+let private numberText (v: float) = v.ToString("R", invariant)
+
+/// Weight settings x learning rates, the default setting and rate first (so the first point is
+/// the method's default, and wins a tie).
+let private crossed (settings: GridPoint list) (rates: float list) : GridPoint list =
+    [ for setting in settings do
+          for rate in rates -> setting @ [ learningRateKey, numberText rate ] ]
+
+/// Learning rates of the local grids. The maps that start at PCA (SMEC's and MRL's layers,
+/// Search-Adaptor's projection) try the budget's 1e-3 and a smaller 3e-4, which stays nearer that
+/// good start; Matryoshka-Adaptor's residual branch starts at zero (the identity map) and must grow
+/// from nothing, so it tries 1e-3 and a larger 3e-3.
+let private fromPcaRates = [ 1e-3; 3e-4 ]
+let private fromIdentityRates = [ 1e-3; 3e-3 ]
+
+/// The paper profile's grid of a method whose paper reports none: its default point.
+let private paperDefault : GridPoint list = [ [] ]
+
+let private searchAdaptorGrid =
+    function
+    // Today's single point (0.1, 0.01), and the diagonal's strongest regularisation (1, 0.1):
+    // local training sets are small, so overfitting is the risk the regularisers address.
+    | Local -> crossed [ [ "alpha", "0.1"; "beta", "0.01" ]; [ "alpha", "1"; "beta", "0.1" ] ] fromPcaRates
+    // Its paper's 3 x 3 grid, at the budget's rate.
+    | Paper -> [ for w in SearchAdaptorOptions.FullGrid -> [ "alpha", numberText w.Alpha; "beta", numberText w.Beta ] ]
+
+let private matryoshkaAdaptorGrid =
+    function
+    // The default weights (1, 1, 1), and ranking-led (0.1, 0.1, 1): the pairwise and reconstruction
+    // terms keep the frozen geometry, which the labels may want left behind.
+    | Local -> crossed [ [ "alpha", "1"; "beta", "1"; "gamma", "1" ]; [ "alpha", "0.1"; "beta", "0.1"; "gamma", "1" ] ] fromIdentityRates
+    | Paper -> paperDefault
+
+let private smecGrid =
+    function
+    // The default S-XBM weight 1 with ADS annealed over 300 steps, and a weaker memory pull (0.3)
+    // with a slower anneal (600 steps): the alignment target is the frozen geometry PCA already
+    // keeps, and a slower anneal lets the selection settle on the labels.
+    | Local -> crossed [ [ "sxbm_weight", "1"; "ads_anneal_steps", "300" ]; [ "sxbm_weight", "0.3"; "ads_anneal_steps", "600" ] ] fromPcaRates
+    | Paper -> paperDefault
+
+let private mrlGrid =
+    function
+    // Every nested dim weighted alike (MRL's paper), or toward the small dims where compression costs most.
+    | Local -> crossed [ [ "dim_weighting", "uniform" ]; [ "dim_weighting", "toward-small" ] ] fromPcaRates
+    | Paper -> paperDefault
+
+/// A grid as a report states it: its size and its points.
+let describeGrid (points: GridPoint list) =
+    match points with
+    | [] | [ [] ] -> "1 point (the defaults)"
+    | _ -> sprintf "%d points: %s" points.Length (points |> List.map pointLabel |> String.concat "; ")
+
 // ---- the standard registry ------------------------------------------------------------------
 
 /// The local profile's one selection protocol for every trained method: the same optimiser as SMEC
@@ -213,9 +354,9 @@ let private smecCompressor (fixedModules: bool option) (request: MethodRequest) 
 /// profile keeps), the same ranking-loss candidates (InfoNCE and pairwise, the better on
 /// validation), and the same step budget per trained dim (Matryoshka-Adaptor's one adaptor serves
 /// every dim, so its budget is counted per trained dim; MRL's single layer gets SMEC's whole chain
-/// budget, see SmecCompressor.StepBudget). Search-Adaptor trains one adaptor per (dim, grid point),
-/// so it keeps one (alpha, beta) point (0.1, 0.01) and searches the loss forms: 2 points, as
-/// Matryoshka-Adaptor, MRL and SMEC (whose ADS starts from the log-variance: one start, so 2 points too).
+/// budget, see SmecCompressor.StepBudget), and tuning grids of the same size: each searches its
+/// local grid (option `tuning`: 2 settings of its own key weights x 2 learning rates) besides the
+/// 2 loss forms its Fit tries, so every trained method gets 8 fits per experiment.
 let private sharedOptimiser = [ "optimizer", "adam-w"; "weight_decay", "0.01" ]
 
 /// The function class of every learned map (option function_class, one meaning for every trained
@@ -245,7 +386,7 @@ let private untrained (key: string) (label: string) (summary: string) (create: M
     { Key = key; Label = label; Trains = false; Summary = summary
       Options = []; Create = create; Implementation = implementation
       Saved = { Kind = key; Load = load }
-      ProfileOptions = noProfileOptions; ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#" + key }
+      ProfileOptions = noProfileOptions; TuningGrid = (fun _ -> []); ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#" + key }
 
 let truncation =
     untrained Truncation.Kind "truncation" "the frozen encoder's first d dims" createTruncation "Smec.Core Truncation/2" (fun saved -> Truncation.Load saved)
@@ -257,33 +398,35 @@ let pca =
 let mrl =
     { Key = "mrl"; Label = "MRL"; Trains = true
       Summary = "one linear layer trained with the summed nested (Matryoshka) losses, prefix dims"
-      Options = mrlSpecs; Create = smecCompressor (Some false); Implementation = "Smec.Core SmecCompressor(MRL)/2"
+      Options = mrlSpecs @ [ tuningSpec ]; Create = tuned mrlSpecs mrlGrid (smecCompressor (Some false)); Implementation = "Smec.Core SmecCompressor(MRL)/2"
       Saved = { Kind = SmecCompressor.Kind; Load = fun saved -> SmecCompressor.Load saved }
-      ProfileOptions = smecProfileOptions; ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#mrl" }
+      ProfileOptions = (fun profile -> smecProfileOptions profile @ tuningOf profile); TuningGrid = mrlGrid; ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#mrl" }
 
 let searchAdaptor =
     { Key = SearchAdaptor.Kind; Label = "Search-Adaptor"; Trains = true
       Summary = "one adaptor per target dim, ranking loss with recovery and query-prediction regularisers"
-      Options = searchAdaptorSpecs; Create = createSearchAdaptor; Implementation = "Smec.Core SearchAdaptor/2"
+      Options = searchAdaptorSpecs @ [ tuningSpec ]; Create = tuned searchAdaptorSpecs searchAdaptorGrid createSearchAdaptor; Implementation = "Smec.Core SearchAdaptor/2"
       Saved = { Kind = SearchAdaptor.Kind; Load = fun saved -> SearchAdaptor.Load saved }
       ProfileOptions =
         function
-        | Local -> [ "grid", "single"; "ranking_loss_candidates", "info-nce,pairwise" ] @ sharedOptimiser @ localFunctionClass
-        // The paper's Adam, pairwise loss and 3 x 3 grid are the defaults; its residual MLP is written out.
-        | Paper -> paperFunctionClass FunctionClass.ResidualMlp
-      ProtocolNote = fun _ -> "its paper's (alpha, beta) regulariser grid is searched per dim"
+        | Local -> [ "ranking_loss_candidates", "info-nce,pairwise" ] @ sharedOptimiser @ localFunctionClass @ tuningOf Local
+        // The paper's Adam and pairwise loss are the defaults, its 3 x 3 grid the paper-grid; its residual MLP is written out.
+        | Paper -> paperFunctionClass FunctionClass.ResidualMlp @ tuningOf Paper
+      TuningGrid = searchAdaptorGrid
+      ProtocolNote = fun _ -> "one adaptor per dim; its (alpha, beta) regulariser weights are searched through its tuning grid"
       Docs = "docs/METHOD.md#search-adaptor" }
 
 let matryoshkaAdaptor =
     { Key = MatryoshkaAdaptor.Kind; Label = "Matryoshka-Adaptor"; Trains = true
       Summary = "a residual adaptor trained with nested similarity-preservation losses, then a ranking loss"
-      Options = matryoshkaSpecs; Create = createMatryoshkaAdaptor; Implementation = "Smec.Core MatryoshkaAdaptor/4"
+      Options = matryoshkaSpecs @ [ tuningSpec ]; Create = tuned matryoshkaSpecs matryoshkaAdaptorGrid createMatryoshkaAdaptor; Implementation = "Smec.Core MatryoshkaAdaptor/4"
       Saved = { Kind = MatryoshkaAdaptor.Kind; Load = fun saved -> MatryoshkaAdaptor.Load saved }
       ProfileOptions =
         function
-        | Local -> [ "budget", "per-trained-dim" ] @ sharedOptimiser @ localFunctionClass
+        | Local -> [ "budget", "per-trained-dim" ] @ sharedOptimiser @ localFunctionClass @ tuningOf Local
         // The paper's variants feed the raw embeddings to the adaptor; its Adam and 5000 steps per stage are the defaults.
-        | Paper -> [ "input", "raw" ] @ paperFunctionClass FunctionClass.ResidualMlp
+        | Paper -> [ "input", "raw" ] @ paperFunctionClass FunctionClass.ResidualMlp @ tuningOf Paper
+      TuningGrid = matryoshkaAdaptorGrid
       ProtocolNote =
         fun options ->
             if options.TryFind "supervised" = Some "false" then "the unsupervised variant has no ranking loss and stops without labels"
@@ -293,9 +436,9 @@ let matryoshkaAdaptor =
 let smec =
     { Key = SmecCompressor.Kind; Label = "SMEC"; Trains = true
       Summary = "sequential Matryoshka steps (SMRL) with adaptive dimension selection (ADS) and cross-batch memory (S-XBM)"
-      Options = smecSpecs; Create = smecCompressor None; Implementation = "Smec.Core SmecCompressor/2"
+      Options = smecSpecs @ [ tuningSpec ]; Create = tuned smecSpecs smecGrid (smecCompressor None); Implementation = "Smec.Core SmecCompressor/2"
       Saved = { Kind = SmecCompressor.Kind; Load = fun saved -> SmecCompressor.Load saved }
-      ProfileOptions = smecProfileOptions
+      ProfileOptions = (fun profile -> smecProfileOptions profile @ tuningOf profile); TuningGrid = smecGrid
       ProtocolNote =
         fun options ->
             if options.TryFind "ads" = Some "false" then "its options set it"

@@ -19,6 +19,8 @@ type ProtocolRow =
       StepsRun: string
       LossForms: string
       GridPoints: string
+      /// The method's tuning grid as its options ask for it (option `tuning`): size and points.
+      TuningGrid: string
       Selection: string
       /// The function class of its learned maps ("linear", "residual-mlp"; "?" for a result recorded before the option).
       FunctionClass: string
@@ -28,10 +30,10 @@ type ProtocolRow =
       Note: string }
 
 let header =
-    [ "method"; "optimiser"; "lr"; "weight decay"; "max steps per trained dim"; "steps run (all grid points)"; "loss forms tried"; "grid points"; "selection criterion"; "function class (parameters)" ]
+    [ "method"; "optimiser"; "lr"; "weight decay"; "max steps per trained dim"; "steps run (all grid points)"; "loss forms tried"; "grid points"; "tuning grid"; "selection criterion"; "function class (parameters)" ]
 
 let cells (r: ProtocolRow) =
-    [ r.Method; r.Optimizer; r.LearningRate; r.WeightDecay; r.MaxStepsPerDim; r.StepsRun; r.LossForms; r.GridPoints; r.Selection; sprintf "%s (%s)" r.FunctionClass r.Parameters ]
+    [ r.Method; r.Optimizer; r.LearningRate; r.WeightDecay; r.MaxStepsPerDim; r.StepsRun; r.LossForms; r.GridPoints; r.TuningGrid; r.Selection; sprintf "%s (%s)" r.FunctionClass r.Parameters ]
 
 let private label (config: ExperimentConfig) =
     if config.Options.IsEmpty then config.Method
@@ -43,14 +45,20 @@ let private note (config: ExperimentConfig) =
     | Some entry -> entry.ProtocolNote config.Options
     | None -> "its options set it"
 
+/// The registry entry's tuning grid that the row's option `tuning` asks for.
+let private tuningGrid (config: ExperimentConfig) =
+    match MethodRegistry.standard.TryEntry config.Method with
+    | Some entry when entry.Trains -> MethodRegistry.describeGrid (MethodRegistry.gridOf entry.TuningGrid config.Options)
+    | _ -> "1 point (its options)"
+
 /// One row per (method, options) among the table's finished experiments that recorded a protocol.
 let rows (result: TableResult) : ProtocolRow list =
     let finished =
         [ for p in result.Planned do
               match result.Outcomes.TryFind p.Hash with
-              | Some(Finished(r, _)) when r.Settings.ContainsKey "protocol.selection" -> yield (label p.Config, note p.Config), r
+              | Some(Finished(r, _)) when r.Settings.ContainsKey "protocol.selection" -> yield (label p.Config, note p.Config, tuningGrid p.Config), r
               | _ -> () ]
-    [ for (methodLabel, methodNote), runs in finished |> List.groupBy fst do
+    [ for (methodLabel, methodNote, methodGrid), runs in finished |> List.groupBy fst do
           let settings = runs |> List.map (fun (_, r) -> r.Settings)
           let one (key: string) =
               settings |> List.map (fun s -> s.TryFind("protocol." + key) |> Option.defaultValue "?") |> List.distinct |> String.concat " / "
@@ -70,6 +78,7 @@ let rows (result: TableResult) : ProtocolRow list =
                 StepsRun = stepsText
                 LossForms = one "loss_forms"
                 GridPoints = one "grid_points"
+                TuningGrid = methodGrid
                 Selection = one "selection"
                 FunctionClass = one "function_class"
                 Parameters = one "parameters"
@@ -89,6 +98,7 @@ let differences (rows: ProtocolRow list) : string list =
     else
         [ compare "Step budget per trained dim" (fun r -> r.MaxStepsPerDim)
           compare "Grid points" (fun r -> r.GridPoints)
+          compare "Tuning grid size" (fun r -> r.TuningGrid.Split(' ').[0] + " point(s)")
           compare "Optimiser" (fun r -> r.Optimizer + ", weight decay " + r.WeightDecay)
           compare "Function class" (fun r -> r.FunctionClass)
           "Budgets are maxima: every method early-stops on its selection criterion, and 'steps run' shows how much of the budget it used (a budget that is never reached does not bind)." ]

@@ -16,17 +16,14 @@ public enum ProjectionInit { Pca, Prefix }
 /// <summary>
 /// Search-Adaptor's configuration. Reported setup (Yoon et al. 2024): Adam, lr 1e-3, batch 128,
 /// 2000 iterations, alpha (L1 recovery) in {0, 0.1, 1} and beta (query prediction) in
-/// {0, 0.01, 0.1} chosen on validation. A full grid trains 9 adaptors per target dimension;
-/// <see cref="ReducedGrid"/> is the cheap choice for quick local runs.
+/// {0, 0.01, 0.1} chosen on validation (<see cref="FullGrid"/>, 9 adaptors per target dimension).
+/// The method registry gives <see cref="Grid"/> one point per fit and searches its grids through
+/// option tuning (Smec.Experiments, MethodRegistry.fs), as it does every trained method's weights.
 /// </summary>
 public sealed record SearchAdaptorOptions : AdaptorTrainingOptions
 {
     public static IReadOnlyList<RegularizerWeights> FullGrid { get; } =
         [.. from a in new[] { 0.0, 0.1, 1.0 } from b in new[] { 0.0, 0.01, 0.1 } select new RegularizerWeights(a, b)];
-
-    /// <summary>The three diagonal points of the full grid: no regularisation, the middle, the strongest.</summary>
-    public static IReadOnlyList<RegularizerWeights> ReducedGrid { get; } =
-        [new(0.0, 0.0), new(0.1, 0.01), new(1.0, 0.1)];
 
     public IReadOnlyList<RegularizerWeights> Grid { get; init; } = FullGrid;
     /// <summary>Width of f's hidden layer; null = the encoder's width. Residual-MLP form only.</summary>

@@ -35,9 +35,9 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
     public MrlEnsemble(IReadOnlyList<MrlMember> members, SmecOptions options, TrainingOptions training)
         : base(members.Select(m => new EnsembleMemberData(m.Set, m.Seed)).ToArray(), training, "MRL ensemble")
     {
-        if (options.Smrl || options.Ads || options.Sxbm || options.SimilarityWeight > 0)
-            throw new ArgumentException("the MRL ensemble trains SMEC with SMRL, ADS and S-XBM off and no similarity term; " +
-                $"got smrl {options.Smrl}, ads {options.Ads}, sxbm {options.Sxbm}, similarity weight {options.SimilarityWeight} (train those alone)");
+        if (options.Smrl || options.Ads || options.Sxbm || options.SimilarityWeight > 0 || options.DimWeighting != DimWeighting.Uniform)
+            throw new ArgumentException("the MRL ensemble trains SMEC with SMRL, ADS and S-XBM off, no similarity term and uniform dim weighting; " +
+                $"got smrl {options.Smrl}, ads {options.Ads}, sxbm {options.Sxbm}, similarity weight {options.SimilarityWeight}, dim weighting {options.DimWeighting} (train those alone)");
         // Its batched weights are one affine layer per member: the residual-MLP form is not built here.
         if (options.FunctionClass != FunctionClass.Linear || members.Any(m => m.Step.FunctionClass != FunctionClass.Linear))
             throw new ArgumentException("the MRL ensemble trains the linear form only (function_class=linear); " +

@@ -21,6 +21,12 @@ public enum AdsLogitInit { Variance, Zero }
 /// chooses one of the two per dim on validation nDCG@10 and records the choice.</summary>
 public enum DimSource { Validation, Selection, StepOutput }
 
+/// <summary>How the nested loss weighs its views (the full output and each smaller selection or prefix).
+/// Uniform: every view 1 (as MRL's paper and today's default). TowardSmall: view v of width d_v weighs
+/// 1 + log2(d_max / d_v), scaled so the weights average 1 (the loss's scale, so the step size, stays):
+/// 384, 192, 96, 48, 24 get 1/3, 2/3, 1, 4/3, 5/3; the small dims, where compression costs most, pull harder.</summary>
+public enum DimWeighting { Uniform, TowardSmall }
+
 /// <summary>Which batch samples look up neighbours in the S-XBM memory. Queries: the samples that have
 /// labelled positives (docs/METHOD.md, "S-XBM": the record excludes "its own labelled positives"); QueriesAndDocs: the candidate docs too.</summary>
 public enum SxbmAnchors { Queries, QueriesAndDocs }
@@ -66,6 +72,8 @@ public sealed record SmecOptions
     public double LossTemperature { get; init; } = 0.05;
     /// <summary>Weight of the similarity-preservation term on random corpus docs (0 = off).</summary>
     public double SimilarityWeight { get; init; } = 0.0;
+    /// <summary>The nested loss's weight per view (MRL's tuning grid searches it); Uniform is every view 1.</summary>
+    public DimWeighting DimWeighting { get; init; } = DimWeighting.Uniform;
     public int SimilarityDocs { get; init; } = 256;
 
     public double AdsTemperatureStart { get; init; } = 1.0;
@@ -109,6 +117,16 @@ public sealed record SmecOptions
     public double AdsTemperature(int step) =>
         AdsTemperatureStart * Math.Pow(AdsTemperatureEnd / AdsTemperatureStart, Math.Clamp((double)step / Math.Max(1, AdsAnnealSteps), 0, 1));
 
+    /// <summary>The nested loss's weight of each view, given the views' widths (<see cref="DimWeighting"/>).</summary>
+    public static double[] ViewWeights(DimWeighting weighting, IReadOnlyList<int> widths)
+    {
+        if (weighting == DimWeighting.Uniform || widths.Count == 0) return widths.Select(_ => 1.0).ToArray();
+        var largest = widths.Max();
+        var raw = widths.Select(w => 1 + Math.Log2((double)largest / w)).ToArray();
+        var mean = raw.Average();
+        return raw.Select(w => w / mean).ToArray();
+    }
+
     public IReadOnlyDictionary<string, string> Describe()
     {
         static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
@@ -120,7 +138,7 @@ public sealed record SmecOptions
             ["smec.function_class"] = ProtocolRecord.Word(FunctionClass),
             ["smec.init"] = Init.ToString(), ["smec.dim_source"] = DimSource == DimSource.Validation ? "chosen on validation per dim" : DimSource.ToString(),
             ["smec.loss"] = $"best on validation of {string.Join(", ", LossCandidates)}", ["smec.loss_temperature"] = F(LossTemperature),
-            ["smec.similarity_weight"] = F(SimilarityWeight), ["smec.similarity_docs"] = SimilarityDocs.ToString(CultureInfo.InvariantCulture),
+            ["smec.similarity_weight"] = F(SimilarityWeight), ["smec.dim_weighting"] = DimWeighting.ToString(), ["smec.similarity_docs"] = SimilarityDocs.ToString(CultureInfo.InvariantCulture),
             ["smec.ads_temperature"] = $"{F(AdsTemperatureStart)}->{F(AdsTemperatureEnd)} exponential over {AdsAnnealSteps} steps",
             ["smec.ads_init"] = Ads ? (AdsInitCandidates.Count == 1 ? AdsInitCandidates[0].ToString() : $"best on validation of {string.Join(", ", AdsInitCandidates)}") : "n/a", ["smec.ads_lr_scale"] = F(AdsLearningRateScale),
             ["smec.sxbm_capacity"] = SxbmCapacity.ToString(CultureInfo.InvariantCulture),

@@ -31,7 +31,10 @@ public static class SmrlStepLoss
     {
         var (b, m, r, anchors) = (rows.Queries, rows.Docs, rows.RandomDocs, rows.Anchors);
         var output = step.forward(inputs);
-        var views = step.Select(output).Prepend(output);
+        var views = step.Select(output).Prepend(output).ToList();
+        // Uniform weighting multiplies by nothing, so the default is today's arithmetic exactly.
+        var weights = SmecOptions.ViewWeights(options.DimWeighting, views.Select(v => (int)v.shape[1]).ToArray());
+        var viewIndex = 0;
         // S-XBM's targets (frozen cosines) are the same for every view: once per step.
         var teacherCos = memory is { } pairs
             ? SxbmAlignmentLoss.TeacherCosines(teacher.narrow(0, 0, anchors), teacher.index_select(0, pairs.Index).view(anchors, -1, teacher.shape[1]))
@@ -48,7 +51,8 @@ public static class SmrlStepLoss
                 term = term.Add(SxbmAlignmentLoss.Compute(teacherCos!, view.narrow(0, 0, anchors), studentMemory, chosen.Valid)
                     .Times(options.SxbmWeight));
             }
-            return term;
+            var weight = weights[viewIndex++];
+            return options.DimWeighting == DimWeighting.Uniform ? term : term.Times(weight);
         });
     }
 

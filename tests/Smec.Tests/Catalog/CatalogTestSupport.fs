@@ -70,6 +70,7 @@ let registry (entries: (string * MethodRegistry.MethodFactory) list) : MethodReg
                Implementation = "test " + key
                Saved = { Kind = "test " + key; Load = fun saved -> failwithf "%s: a test compressor is not loaded back" saved.ManifestPath }
                ProfileOptions = (fun profile -> match real with Some real -> real.ProfileOptions profile | None -> [])
+               TuningGrid = (fun _ -> [])
                ProtocolNote = (fun _ -> "test compressor")
                Docs = "docs/METHOD.md" }: MethodRegistry.MethodEntry))
         |> Map.ofList }

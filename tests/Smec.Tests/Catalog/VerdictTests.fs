@@ -190,10 +190,10 @@ let tests =
             match TableRun.blessings result "2026-01-01" with
             | Error message -> Expect.stringContains message "quick run" "refused, saying why"
             | Ok _ -> failtest "a quick result was blessed"
-            let full = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "noisy", noisy ] [ 24 ] [ 1L; 2L; 3L ] [])
-            Expect.isFalse full.Quick "three seeds"
+            let full = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "noisy", noisy ] [ 24 ] (Profiles.defaultSeeds Profiles.defaultSeedCount) [])
+            Expect.isFalse full.Quick "the default seeds (5)"
             match TableRun.blessings full "2026-01-01" with
-            | Ok [ b ] -> Expect.equal b.PerSeed.Length 3 "per-seed values are blessed"
+            | Ok [ b ] -> Expect.equal b.PerSeed.Length Profiles.defaultSeedCount "per-seed values are blessed"
             | other -> failtestf "expected one blessing, got %A" other
 
         testCase "kept start: one rule for every method - the model behind the value is its untrained start" <| fun () ->
@@ -224,7 +224,7 @@ let tests =
             let env, _ = environment dir.Path MethodRegistry.standard None
             // A learning rate of 1e-12 leaves the weights (and every ranking) as they started.
             let frozen = { Profiles.localBudget with MaxSteps = 10; ValidateEvery = 5; Patience = 1; LearningRate = 1e-12 }
-            let sa = { scifactConfig "search-adaptor" true [ 24 ] with Budget = Some frozen; Options = Map.ofList [ "grid", "single" ] }
+            let sa = { scifactConfig "search-adaptor" true [ 24 ] with Budget = Some frozen }
             let ma = { scifactConfig "matryoshka-adaptor" true [ 24 ] with Budget = Some frozen }
             let smec = { scifactConfig "smec" true [ 24 ] with Budget = Some frozen }
             let result = TableRun.reproduce env (published ()) defaultOptions (reducedTable [ "SA", sa; "MA", ma; "SMEC", smec ] [ 24 ] [ 1L ] [])

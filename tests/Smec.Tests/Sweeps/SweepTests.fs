@@ -106,7 +106,9 @@ let specTests =
                 parseAndExpand (smallest.Replace("seeds: [1]", "seeds: [1, 2]") + "zip:\n  smec.smrl: [false, true]\n  smec.sxbm: [true, false]\n")
             let smec = plan.Points |> List.filter (fun p -> p.Config.Method = "smec")
             Expect.equal (smec |> List.map (fun p -> p.Config.Options |> Map.toList, p.Config.Seed) |> Set.ofList)
-                (set [ [ "smrl", "false" ], 1L; [ "smrl", "false" ], 2L; [ "sxbm", "false" ], 1L; [ "sxbm", "false" ], 2L ]) "zipped, per seed"
+                // The local profile's options come with every point (SMEC's: its tuning grid).
+                (set [ [ "smrl", "false"; "tuning", "local-grid" ], 1L; [ "smrl", "false"; "tuning", "local-grid" ], 2L
+                       [ "sxbm", "false"; "tuning", "local-grid" ], 1L; [ "sxbm", "false"; "tuning", "local-grid" ], 2L ]) "zipped, per seed"
             Expect.equal (plan.Points |> List.filter (fun p -> p.Config.Method = "pca")).Length 1 "pca once for every seed"
     ]
 

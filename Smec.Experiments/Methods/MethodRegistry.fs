@@ -60,7 +60,7 @@ type MethodEntry =
       ProfileOptions: Profile -> (string * string) list
       /// Each profile's tuning grid (option `tuning`: local-grid or paper-grid searches it; default
       /// fits the options as given). The first point is the method's default; [] for a method that
-      /// learns nothing. A grid is not an option, so changing one must bump Implementation (the key).
+      /// learns nothing. The points searched are written into the result key (Runner.resolvedOptionsOf).
       TuningGrid: Profile -> GridPoint list
       /// Why the method's grid or budget can differ from the other rows' in a report's protocol
       /// table, given the row's options.

@@ -70,7 +70,13 @@ let resolvedOptionsOf (env: RunEnvironment) (config: ExperimentConfig) =
         let known = entry.Options |> List.map (fun o -> o.Name) |> Set.ofList
         let own, other = config.Options |> Map.partition (fun k _ -> known.Contains k)
         match MethodOptions.resolve entry.Key entry.Options own with
-        | Ok resolved -> Map.fold (fun acc k v -> Map.add k v acc) resolved other
+        | Ok resolved ->
+            let resolved = Map.fold (fun acc k v -> Map.add k v acc) resolved other
+            // A searched grid is not an option value: its points are written out, so that a changed
+            // grid is another experiment and never reuses a result of the old one.
+            match MethodRegistry.gridOf entry.TuningGrid resolved with
+            | [ [] ] -> resolved
+            | points -> resolved.Add("tuning.points", MethodRegistry.describeGrid points)
         | Error _ -> config.Options
 
 /// A key under this environment: config + the given implementation tag + resolved options, and the

@@ -162,4 +162,15 @@ let tests =
             Expect.stringEnds result.Claims.Head.Detail ") FAIL" "and the link's status"
             let link = result.Claims.Head.Links.Head
             Expect.equal link.Interval.Value.Queries 300 "paired over SciFact's 300 test queries"
+
+        testCase "a searched tuning grid is part of the result key: a changed grid is another experiment" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path MethodRegistry.standard None
+            let smec = { scifactConfig "smec" true [ 24; 48 ] with Options = Map.ofList [ "tuning", "local-grid" ] }
+            let entry = MethodRegistry.entry "smec"
+            let changedGrid = { entry with TuningGrid = fun profile -> entry.TuningGrid profile |> List.take 2 }
+            let env2, _ = environment dir.Path (MethodRegistry.standard.With changedGrid) None
+            Expect.notEqual (Runner.keyOf env2 smec) (Runner.keyOf env smec) "the grid's points are in the key"
+            let untuned = { smec with Options = Map.ofList [ "tuning", "default" ] }
+            Expect.equal (Runner.keyOf env2 untuned) (Runner.keyOf env untuned) "a fit that searches no grid does not depend on it"
     ]

@@ -218,6 +218,12 @@ let private smecCompressor (fixedModules: bool option) (request: MethodRequest) 
 /// Matryoshka-Adaptor, MRL and SMEC (whose ADS starts from the log-variance: one start, so 2 points too).
 let private sharedOptimiser = [ "optimizer", "adam-w"; "weight_decay", "0.01" ]
 
+/// The local profile's primary protocol: every trained method serves each dim from the checkpoint (and
+/// grid point) with the best validation nDCG@10 at that dim (docs/METHOD.md, "Selection at every dim").
+/// The paper profile keeps each paper's way: one shared checkpoint for MRL and Matryoshka-Adaptor,
+/// per dim for Search-Adaptor, and SMEC's steps each early-stopped on their own outputs' mean.
+let private perDimSelection = [ "selection", "per-dim" ]
+
 /// A method whose profiles add nothing to its defaults.
 let private noProfileOptions (_: Profile) : (string * string) list = []
 
@@ -243,7 +249,11 @@ let mrl =
       Summary = "one linear layer trained with the summed nested (Matryoshka) losses, prefix dims"
       Options = mrlSpecs; Create = smecCompressor (Some false); Implementation = "Smec.Core SmecCompressor(MRL)/2"
       Saved = { Kind = SmecCompressor.Kind; Load = fun saved -> SmecCompressor.Load saved }
-      ProfileOptions = noProfileOptions; ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#mrl" }
+      ProfileOptions =
+        function
+        | Local -> perDimSelection
+        | Paper -> [] // one layer, one checkpoint on the mean over dims: MRL's own training
+      ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#mrl" }
 
 let searchAdaptor =
     { Key = SearchAdaptor.Kind; Label = "Search-Adaptor"; Trains = true
@@ -252,7 +262,7 @@ let searchAdaptor =
       Saved = { Kind = SearchAdaptor.Kind; Load = fun saved -> SearchAdaptor.Load saved }
       ProfileOptions =
         function
-        | Local -> [ "grid", "single"; "ranking_loss_candidates", "info-nce,pairwise" ] @ sharedOptimiser
+        | Local -> [ "grid", "single"; "ranking_loss_candidates", "info-nce,pairwise" ] @ sharedOptimiser @ perDimSelection
         | Paper -> [] // the paper's Adam, pairwise loss and 3 x 3 grid are the defaults
       ProtocolNote = fun _ -> "its paper's (alpha, beta) regulariser grid is searched per dim"
       Docs = "docs/METHOD.md#search-adaptor" }
@@ -264,7 +274,7 @@ let matryoshkaAdaptor =
       Saved = { Kind = MatryoshkaAdaptor.Kind; Load = fun saved -> MatryoshkaAdaptor.Load saved }
       ProfileOptions =
         function
-        | Local -> [ "budget", "per-trained-dim" ] @ sharedOptimiser
+        | Local -> [ "budget", "per-trained-dim" ] @ sharedOptimiser @ perDimSelection
         // The paper's variants feed the raw embeddings to the adaptor; its Adam and 5000 steps per stage are the defaults.
         | Paper -> [ "input", "raw" ]
       ProtocolNote =
@@ -278,7 +288,13 @@ let smec =
       Summary = "sequential Matryoshka steps (SMRL) with adaptive dimension selection (ADS) and cross-batch memory (S-XBM)"
       Options = smecSpecs; Create = smecCompressor None; Implementation = "Smec.Core SmecCompressor/2"
       Saved = { Kind = SmecCompressor.Kind; Load = fun saved -> SmecCompressor.Load saved }
-      ProfileOptions = noProfileOptions
+      ProfileOptions =
+        function
+        // Per-dim selection gives the smallest dim its own snapshot of the last step, selected on that
+        // dim alone, at the same budget as every other method (no extra step): ladder_extension stays none.
+        | Local -> perDimSelection
+        // The paper's ladder ends with the smallest target dim as the last step's selected half (shared).
+        | Paper -> []
       ProtocolNote =
         fun options ->
             if options.TryFind "ads" = Some "false" then "its options set it"

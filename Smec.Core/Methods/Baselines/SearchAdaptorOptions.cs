@@ -28,6 +28,11 @@ public sealed record SearchAdaptorOptions : AdaptorTrainingOptions
     public static IReadOnlyList<RegularizerWeights> ReducedGrid { get; } =
         [new(0.0, 0.0), new(0.1, 0.01), new(1.0, 0.1)];
 
+    /// <summary>How each dim's grid point is chosen (see <see cref="DimSelection"/>). PerDim (the paper's, and what
+    /// every dim's own model allows): each dim keeps the (alpha, beta) point and loss form with its best validation
+    /// nDCG@10. Shared: one point and loss form for every dim, the best mean over dims of each dim's validation.
+    /// Either way each dim's model trains and early-stops on that dim alone.</summary>
+    public DimSelection Selection { get; init; } = DimSelection.PerDim;
     public IReadOnlyList<RegularizerWeights> Grid { get; init; } = FullGrid;
     /// <summary>Width of f's hidden layer; null = the encoder's width.</summary>
     public int? HiddenDim { get; init; }
@@ -52,6 +57,9 @@ public sealed record SearchAdaptorOptions : AdaptorTrainingOptions
         yield return new("query predictor", "linear d -> D on adapted relevant docs, target the frozen query (inferred form)");
         yield return new("ranking loss", $"best on validation of {string.Join(", ", RankingLossCandidates)}, temperature {F(Temperature)}, {HardNegativesPerQuery} hard negative(s) per query from the top {HardNegativePool}");
         yield return new("steps", $"up to {MaxSteps}, validation every {EvaluateEvery}, patience {PatienceSteps} steps");
+        yield return new("selection", Selection == DimSelection.PerDim
+            ? "per dim: each dim its own grid point and loss form on validation"
+            : "shared: one grid point and loss form for every dim, on the mean validation nDCG@10 over dims");
         yield return new("optimizer", OptimizerText);
     }
 }

@@ -34,6 +34,10 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
     public SortedDictionary<int, double> ValidationCurve { get; } = new();
     public List<(int Dim, double Selection, double StepOutput)> SourceScores { get; } = [];
 
+    /// <summary>Every loop run of the last Fit: step (1-based), grid point and what the loop reported (its
+    /// validation history; per-dim bests without their weights, which the chain or a snapshot now holds).</summary>
+    public List<(int Step, string Point, TrainingResult Result)> TrainingRuns { get; } = [];
+
     /// <summary>The validation nDCG@10 of each served dim after Fit (<see cref="ValidationCurve"/>).</summary>
     public IReadOnlyDictionary<int, double> ValidationNdcgByDim => ValidationCurve;
 
@@ -96,6 +100,7 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
         Chain = new SmecChain(Options.StepInput, Options.DimSource);
         _savedSettings = null;
         StepRecords.Clear();
+        TrainingRuns.Clear();
         using var set = new TrainingSet(data, Training.HardNegativePool);
         using var cosines = BuildCosines(set);
         if (Options.Smrl)
@@ -185,6 +190,7 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
             };
             // Each step has its own seed stream, so adding a step later draws what a from-scratch run would.
             var result = TrainingLoop.Run(set, objective, training, seed * 1000 + index, Options.Selection);
+            TrainingRuns.Add((index + 1, point, result with { PerDim = result.PerDim?.Select(b => b with { Weights = [] }).ToArray() }));
             KeepPerDimBests(dimBest, result, point);
             gridSteps += result.StepsRun;
             seconds += result.Seconds;

@@ -220,6 +220,12 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
             bestStep, bestResult.StepsRun, bestResult.StoppedEarly, seconds, chosen, string.Join("; ", tried), gridSteps));
     }
 
+    /// <summary>A new step built as <paramref name="step"/> was (the one place a selection snapshot is made,
+    /// in Fit and in Load), its weights to be copied in.</summary>
+    private static SmrlStep ShapedLike(SmrlStep step, SmecOptions options) =>
+        new(step.InputDim, step.OutputDim, step.SelectionDims, options.Ads, step.Residual,
+            step.SkipIndices.numel() > 0 ? step.SkipIndices.data<long>().ToArray() : null);
+
     /// <summary>Per-dim selection: keep, for each dim, the better of what it had and this grid point's best at it.</summary>
     private static void KeepPerDimBests(SortedDictionary<int, (double Score, int Step, IReadOnlyList<Tensor> Weights, string Point)> dimBest,
         TrainingResult result, string point)
@@ -246,8 +252,7 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
             TrainingLoop.CopyInto(Trainable(step), dimBest[step.OutputDim].Weights);
             foreach (var dim in step.SelectionDims)
             {
-                var snapshot = new SmrlStep(step.InputDim, step.OutputDim, step.SelectionDims, Options.Ads, step.Residual,
-                    step.SkipIndices.numel() > 0 ? step.SkipIndices.data<long>().ToArray() : null);
+                var snapshot = ShapedLike(step, Options);
                 TrainingLoop.CopyInto(snapshot.parameters().ToArray(), step.parameters().ToArray()); // untrained parts (disabled ADS) as the step's
                 TrainingLoop.CopyInto(Trainable(snapshot), dimBest[dim].Weights);
                 foreach (var p in snapshot.parameters()) p.requires_grad = false;
@@ -295,8 +300,10 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
         return breaks.Count == 0
             ? "yes"
             : "no: " + string.Join("; ", breaks) + ". Each dim is served by the better of the outputs that produce it, but " +
-              "each step keeps its best mean over its own outputs (not each dim's best), and a later step trains its smaller " +
-              "output on its own loss, so a smaller dim can score above a larger one made by an earlier step";
+              (Options.Selection == DimSelection.PerDim
+                  ? "each dim is its own step's best at it, and a later step trains its smaller output on its own loss"
+                  : "each step keeps its best mean over its own outputs (not each dim's best), and a later step trains its smaller output on its own loss") +
+              ", so a smaller dim can score above a larger one made by an earlier step";
     }
 
     /// <summary>The selection protocol of the last Fit (see <see cref="ProtocolRecord"/>).</summary>
@@ -414,9 +421,7 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
             {
                 if (key.Length != 2 || key[0] < 0 || key[0] >= model.Chain.Steps.Count)
                     throw new InvalidDataException($"{saved.ManifestPath}: config field 'selection_snapshots' holds [{string.Join(", ", key)}]; expected [step, dim] of a stored step");
-                var s = model.Chain.Steps[key[0]];
-                model.Chain.AddSelectionSnapshot(key[0], key[1], new SmrlStep(s.InputDim, s.OutputDim, s.SelectionDims, options.Ads, s.Residual,
-                    s.SkipIndices.numel() > 0 ? s.SkipIndices.data<long>().ToArray() : null));
+                model.Chain.AddSelectionSnapshot(key[0], key[1], ShapedLike(model.Chain.Steps[key[0]], options));
             }
         saved.ReadInto(model.Chain, "chain.");
         foreach (var p in model.Chain.parameters()) p.requires_grad = false;

@@ -207,8 +207,9 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
         var objective = new MatryoshkaAdaptorObjective(_adaptor!, neighbours, Dims, options, supervisedStage: true);
         var result = TrainingLoop.Run(set, objective, options.Loop(stage, ProtocolRecord.TrainedDims(Dims, _adaptor!.Dim)), seed, options.Selection);
         _runs.Add((stage, result));
-        _settings[$"{stage} stage"] = string.Create(CultureInfo.InvariantCulture,
-            $"best validation nDCG@10 (mean over dims) {result.BestValidationNdcg10:F4} at step {result.BestStep} of {result.StepsRun}{(result.StoppedEarly ? ", early stop" : "")}");
+        _settings[$"{stage} stage"] = result.PerDim is null
+            ? string.Create(CultureInfo.InvariantCulture, $"best validation nDCG@10 (mean over dims) {result.BestValidationNdcg10:F4} at step {result.BestStep} of {result.StepsRun}{(result.StoppedEarly ? ", early stop" : "")}")
+            : string.Create(CultureInfo.InvariantCulture, $"best validation nDCG@10 per dim (mean of the dims' bests) {result.BestValidationNdcg10:F4}, the largest dim's at step {result.BestStep} of {result.StepsRun}{(result.StoppedEarly ? ", early stop" : "")}");
         return (result.Seconds, result.BestValidationNdcg10, result.StepsRun, result.PerDim);
     }
 

@@ -163,6 +163,9 @@ let methodTests =
             for d in [ 384; 96; 48 ] do
                 Expect.equal model.ValidationNdcgByDim.[d] (bestOverRuns model 1 d) (sprintf "validation at %d after Fit = the best at %d in the history of both loss forms" d d)
             Expect.equal (List.ofSeq model.Chain.SelectionSnapshots) [ struct (0, 48); struct (0, 96) ] "96 and 48 have their own snapshots"
+            // This seed's dims pick different loss forms, so serving a dim from the wrong snapshot would show above.
+            let chosen = model.StepRecords.[0].Chosen
+            Expect.isTrue (chosen.Contains "InfoNce (" && chosen.Contains "Pairwise (") (sprintf "the dims chose different forms: %s" chosen)
             Expect.stringContains (model.Settings.["protocol.selection"]) "per served dim" "the protocol says so"
             use dir = new TestSupport.TempDir()
             model.Save dir.Path
@@ -205,6 +208,9 @@ let methodTests =
                 let best = supervised |> List.map (fun r -> bestInHistory r d) |> List.max
                 Expect.equal model.ValidationNdcgByDim.[d] best (sprintf "validation at %d after Fit = the best at %d over both runs' histories" d d)
             Expect.equal model.ServedSelection DimSelection.PerDim "served per dim"
+            // This seed's dims keep different (form, step) snapshots, so a wrong snapshot would show above.
+            let kept = [ for d in [ 96; 48; 24 ] -> let v = model.Settings.[sprintf "selected @%d" d] in v.Substring(0, v.IndexOf " (") ]
+            Expect.isGreaterThan (List.distinct kept).Length 1 (sprintf "the dims kept different snapshots: %A" kept)
             use dir = new TestSupport.TempDir()
             model.Save dir.Path
             use loaded = MatryoshkaAdaptor.Load dir.Path

@@ -27,6 +27,10 @@ public interface ILoopTask
     /// <summary>The validation score of the current weights; higher is better; drives early stopping and selection.</summary>
     double Validate();
 
+    /// <summary>The validation score of the current weights at each served dim (per-dim selection reads it;
+    /// the order is the task's, its first dim the one whose best weights the loop leaves in place); null: one score only.</summary>
+    IReadOnlyList<(int Dim, double Ndcg)>? ValidateByDim() => null;
+
     /// <summary>Whether the weights before the first step may be kept as the best (yes for a map that starts as a
     /// baseline, e.g. PCA; no for a stage that must train and only lets validation decide for how long).</summary>
     bool InitialIsCandidate => true;
@@ -62,6 +66,7 @@ public sealed class RetrievalTask(TrainingSet set, ITrainingObjective objective,
     public void AfterStep(TrainingStep step) => objective.AfterStep(_batch!, step);
     public bool CanValidate => _scorer.HasQueries;
     public double Validate() => _scorer.Score(objective);
+    public IReadOnlyList<(int Dim, double Ndcg)>? ValidateByDim() => _scorer.ScoreByDim(objective);
     public string ValidationMeasure => "val nDCG@10";
     public IReadOnlyList<(string Name, Tensor Value)> ExtraState => objective.ExtraState;
     public string Fingerprint => objective.Fingerprint;

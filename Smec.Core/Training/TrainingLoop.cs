@@ -16,6 +16,11 @@
 // SMEC_THREADS, resumed or not. A model that is not a retrieval objective (the joint space) passes
 // an ILoopTask instead: its own batches and validation score, the same optimizer, early stopping,
 // best-weight selection, progress and checkpoints.
+//
+// Per-dim selection (Run(..., DimSelection.PerDim)): the task scores validation per served dim
+// (ILoopTask.ValidateByDim); the loop keeps the best snapshot of the parameters at each dim, counts a
+// validation as an improvement when any dim improved (patience counts validations where none did),
+// and hands every dim's snapshot back in TrainingResult.PerDim. The single-score path is unchanged.
 using System.Diagnostics;
 using Smec.Core.Storage;
 using TorchSharp;
@@ -26,7 +31,7 @@ namespace Smec.Core.Training;
 
 public static class TrainingLoop
 {
-    private const string CheckpointMagic = "smec-checkpoint-v5"; // v5: a SHA-256 of the contents ends the file
+    private const string CheckpointMagic = "smec-checkpoint-v6"; // v5: a SHA-256 of the contents ends the file; v6: per-dim bests
 
     /// <summary>Convenience overload that builds (and disposes) the training set.</summary>
     public static TrainingResult Run(Methods.TrainingData data, ITrainingObjective objective, TrainingOptions options)
@@ -39,17 +44,25 @@ public static class TrainingLoop
     public static TrainingResult Run(TrainingSet set, ITrainingObjective objective, TrainingOptions options, long seed) =>
         Run(new RetrievalTask(set, objective, options, seed), options, seed);
 
+    /// <summary>A retrieval objective with the given selection (PerDim: a best snapshot per validation dim).</summary>
+    public static TrainingResult Run(TrainingSet set, ITrainingObjective objective, TrainingOptions options, long seed, Methods.DimSelection selection) =>
+        Run(new RetrievalTask(set, objective, options, seed), options, seed, selection);
+
     /// <summary>Any task: its own batches and validation score (higher is better).</summary>
-    public static TrainingResult Run(ILoopTask task, TrainingOptions options, long seed)
+    public static TrainingResult Run(ILoopTask task, TrainingOptions options, long seed) => Run(task, options, seed, Methods.DimSelection.Shared);
+
+    /// <summary>Any task, with the given selection (PerDim needs <see cref="ILoopTask.ValidateByDim"/>).</summary>
+    public static TrainingResult Run(ILoopTask task, TrainingOptions options, long seed, Methods.DimSelection selection)
     {
         options.Validate();
+        var perDimSelection = selection == Methods.DimSelection.PerDim && task.CanValidate;
         Runtime.Determinism.ConfigureTorch();
         var clock = Stopwatch.StartNew();
         var groups = task.ParameterGroups;
         var parameters = groups.SelectMany(g => g.Parameters).ToArray();
         if (parameters.Length == 0) throw new ArgumentException($"{options.Label}: the objective has no trainable parameters");
         var optimizers = groups.Select(g => CreateOptimizer(g, options)).ToArray();
-        var fingerprint = Fingerprint(task, options, seed);
+        var fingerprint = Fingerprint(task, options, seed) + (perDimSelection ? ";selection=per-dim" : "");
         // The data a checkpoint was written for is part of what it must match (computed only when checkpointing).
         var dataIdentity = options.CheckpointPath is null ? "" : task.TrainingDataIdentity;
 
@@ -57,13 +70,25 @@ public static class TrainingLoop
         var best = parameters.Select(p => p.detach().clone()).ToArray();
         var history = new List<TrainingEvaluation>();
         var state = new LoopState();
+        using var perDim = new PerDimBests();
         var resumed = options.CheckpointPath is { } path && File.Exists(path)
-            && TryResume(path, fingerprint, dataIdentity, parameters, best, task, optimizers, history, state);
+            && TryResume(path, fingerprint, dataIdentity, parameters, best, perDim, task, optimizers, history, state);
         if (!resumed && task.CanValidate)
         {
-            var initial = task.Validate(); // the initial map (e.g. a PCA init) is a candidate too, unless the task says not
-            if (task.InitialIsCandidate) state.BestScore = initial;
-            history.Add(new TrainingEvaluation(0, double.NaN, initial));
+            if (perDimSelection)
+            {
+                var byDim = ScoreByDim(task, options);
+                var initial = byDim.Average(x => x.Ndcg);
+                history.Add(new TrainingEvaluation(0, double.NaN, initial, byDim));
+                foreach (var (dim, _) in byDim) perDim.Add(dim, parameters);
+                if (task.InitialIsCandidate) { perDim.Record(byDim, 0, parameters); state.BestScore = perDim.MeanBest; }
+            }
+            else
+            {
+                var initial = task.Validate(); // the initial map (e.g. a PCA init) is a candidate too, unless the task says not
+                if (task.InitialIsCandidate) state.BestScore = initial;
+                history.Add(new TrainingEvaluation(0, double.NaN, initial));
+            }
         }
 
         var progress = new Runtime.ProgressBar(options.Label, options.MaxSteps, enabled: options.Progress);
@@ -99,7 +124,21 @@ public static class TrainingLoop
             profile?.Lap("item+dispose");
 
             var evaluate = task.CanValidate && ((step + 1) % options.EvaluateEvery == 0 || step + 1 == options.MaxSteps);
-            if (evaluate)
+            if (evaluate && perDimSelection)
+            {
+                var byDim = ScoreByDim(task, options);
+                history.Add(new TrainingEvaluation(step + 1, lossSum / Math.Max(1, lossCount), byDim.Average(x => x.Ndcg), byDim));
+                lossSum = 0; lossCount = 0;
+                var primaryBefore = perDim.Count > 0 ? perDim.Best(perDim.Primary).Score : double.NegativeInfinity;
+                if (perDim.Record(byDim, step + 1, parameters))
+                {
+                    // best holds the primary dim's snapshot: the weights the loop leaves in place.
+                    if (perDim.Best(perDim.Primary).Score > primaryBefore) CopyInto(best, parameters);
+                    state.BestScore = perDim.MeanBest; state.BestStep = perDim.Best(perDim.Primary).Step; state.StaleEvaluations = 0;
+                }
+                else state.StaleEvaluations++;
+            }
+            else if (evaluate)
             {
                 var score = task.Validate();
                 history.Add(new TrainingEvaluation(step + 1, lossSum / Math.Max(1, lossCount), score));
@@ -110,9 +149,12 @@ public static class TrainingLoop
                     CopyInto(best, parameters);
                 }
                 else state.StaleEvaluations++;
+            }
+            if (evaluate)
+            {
                 state.NextStep = step + 1;
                 if (options.CheckpointPath is { } checkpoint)
-                    WriteCheckpoint(checkpoint, fingerprint, dataIdentity, parameters, best, task, optimizers, history, state);
+                    WriteCheckpoint(checkpoint, fingerprint, dataIdentity, parameters, best, perDim, task, optimizers, history, state);
                 profile?.Lap("validation+checkpoint");
                 if (state.StaleEvaluations >= options.Patience && step + 1 >= options.MinSteps) { stoppedEarly = true; step++; break; }
             }
@@ -129,13 +171,18 @@ public static class TrainingLoop
         {
             state.Finished = true;
             state.NextStep = step;
-            WriteCheckpoint(finalCheckpoint, fingerprint, dataIdentity, parameters, best, task, optimizers, history, state);
+            WriteCheckpoint(finalCheckpoint, fingerprint, dataIdentity, parameters, best, perDim, task, optimizers, history, state);
         }
         foreach (var b in best) b.Dispose();
         foreach (var o in optimizers) o.Dispose();
         progress.Finish($"done: {step} steps, best {task.ValidationMeasure} {state.BestScore:F4} at step {state.BestStep}{(stoppedEarly ? " (early stop)" : "")}");
-        return new TrainingResult(state.BestScore, state.BestStep, step, stoppedEarly, resumed, history, clock.Elapsed.TotalSeconds);
+        return new TrainingResult(state.BestScore, state.BestStep, step, stoppedEarly, resumed, history, clock.Elapsed.TotalSeconds,
+            perDimSelection ? perDim.Release() : null);
     }
+
+    private static IReadOnlyList<(int Dim, double Ndcg)> ScoreByDim(ILoopTask task, TrainingOptions options) =>
+        task.ValidateByDim() ?? throw new InvalidOperationException(
+            $"{options.Label}: per-dim selection asks for a validation score per served dim, but this task has one score only (ILoopTask.ValidateByDim)");
 
     private sealed class LoopState
     {
@@ -176,7 +223,7 @@ public static class TrainingLoop
         string.Join(";", options.Describe().Select(kv => $"{kv.Key}={kv.Value}")) + $";seed={seed};objective={task.Fingerprint}";
 
     private static void WriteCheckpoint(string path, string fingerprint, string dataIdentity, Parameter[] parameters, Tensor[] best,
-        ILoopTask task, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
+        PerDimBests perDim, ILoopTask task, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
     {
         ChecksummedFile.Write(path, w =>
         {
@@ -185,16 +232,22 @@ public static class TrainingLoop
             w.Write(fingerprint);
             w.Write(state.NextStep); w.Write(state.BestScore); w.Write(state.BestStep); w.Write(state.StaleEvaluations); w.Write(state.Finished);
             w.Write(history.Count);
-            foreach (var h in history) { w.Write(h.Step); w.Write(h.MeanTrainLoss); w.Write(h.ValidationNdcg10); }
+            foreach (var h in history)
+            {
+                w.Write(h.Step); w.Write(h.MeanTrainLoss); w.Write(h.ValidationNdcg10);
+                w.Write(h.ByDim?.Count ?? -1);
+                foreach (var (dim, ndcg) in h.ByDim ?? []) { w.Write(dim); w.Write(ndcg); }
+            }
             for (var i = 0; i < parameters.Length; i++) TensorIO.Write(w, $"param{i}", parameters[i]);
             for (var i = 0; i < best.Length; i++) TensorIO.Write(w, $"best{i}", best[i]);
+            perDim.Write(w);
             foreach (var (name, value) in task.ExtraState) TensorIO.Write(w, name, value);
             for (var i = 0; i < optimizers.Length; i++) optimizers[i].Save(w, $"opt{i}");
         });
     }
 
     private static bool TryResume(string path, string fingerprint, string dataIdentity, Parameter[] parameters, Tensor[] best,
-        ILoopTask task, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
+        PerDimBests perDim, ILoopTask task, AdamOptimizer[] optimizers, List<TrainingEvaluation> history, LoopState state)
     {
         using var stream = ChecksummedFile.OpenVerified(path, "expected the checkpoint as training wrote it: delete it to start afresh, or give another --checkpoint path");
         using var r = new BinaryReader(stream);
@@ -215,9 +268,16 @@ public static class TrainingLoop
         }
         state.NextStep = r.ReadInt32(); state.BestScore = r.ReadDouble(); state.BestStep = r.ReadInt32(); state.StaleEvaluations = r.ReadInt32(); state.Finished = r.ReadBoolean();
         var count = r.ReadInt32();
-        for (var i = 0; i < count; i++) history.Add(new TrainingEvaluation(r.ReadInt32(), r.ReadDouble(), r.ReadDouble()));
+        for (var i = 0; i < count; i++)
+        {
+            var (step, loss, ndcg) = (r.ReadInt32(), r.ReadDouble(), r.ReadDouble());
+            var dims = r.ReadInt32();
+            var byDim = dims < 0 ? null : Enumerable.Range(0, dims).Select(_ => (r.ReadInt32(), r.ReadDouble())).ToArray();
+            history.Add(new TrainingEvaluation(step, loss, ndcg, byDim));
+        }
         for (var i = 0; i < parameters.Length; i++) TensorIO.ReadInto(r, $"param{i}", parameters[i], path);
         for (var i = 0; i < best.Length; i++) TensorIO.ReadInto(r, $"best{i}", best[i], path);
+        perDim.Read(r, parameters, path);
         foreach (var (name, value) in task.ExtraState) TensorIO.ReadInto(r, name, value, path);
         for (var i = 0; i < optimizers.Length; i++) optimizers[i].Load(r, $"opt{i}", path);
         Console.Error.WriteLine($"resumed {path} at step {state.NextStep}");

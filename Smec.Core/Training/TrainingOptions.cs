@@ -59,10 +59,21 @@ public sealed record TrainingOptions
     }
 }
 
-/// <summary>One validation during training.</summary>
-public sealed record TrainingEvaluation(int Step, double MeanTrainLoss, double ValidationNdcg10);
+/// <summary>One validation during training; <paramref name="ByDim"/>: each served dim's score (per-dim selection only).</summary>
+public sealed record TrainingEvaluation(int Step, double MeanTrainLoss, double ValidationNdcg10, IReadOnlyList<(int Dim, double Ndcg)>? ByDim = null);
 
-/// <summary>What a run did: the best validation score (its parameters are the ones left in the objective).</summary>
+/// <summary>What a run did: the best validation score (its parameters are the ones left in the objective).
+/// Per-dim selection (<see cref="PerDim"/> not null): each dim's best score, step and weights; then
+/// BestValidationNdcg10 is the mean over dims of each dim's best, BestStep the first dim's best step,
+/// and the weights left in the objective are the first dim's best.</summary>
 public sealed record TrainingResult(
     double BestValidationNdcg10, int BestStep, int StepsRun, bool StoppedEarly, bool Resumed,
-    IReadOnlyList<TrainingEvaluation> History, double Seconds);
+    IReadOnlyList<TrainingEvaluation> History, double Seconds, IReadOnlyList<DimBest>? PerDim = null)
+{
+    /// <summary>Free the per-dim snapshots (the caller owns them once it has read what it keeps).</summary>
+    public void DisposePerDim()
+    {
+        foreach (var best in PerDim ?? [])
+            foreach (var t in best.Weights) t.Dispose();
+    }
+}

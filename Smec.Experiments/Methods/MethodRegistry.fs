@@ -375,6 +375,18 @@ let private smecProfileOptions =
     | Local -> localFunctionClass
     | Paper -> paperFunctionClass FunctionClass.Linear
 
+/// The local profile's primary protocol: every trained method serves each dim from the checkpoint (and
+/// grid point) with the best validation nDCG@10 at that dim (docs/METHOD.md, "Selection at every dim").
+/// The paper profile keeps each paper's way: one shared checkpoint for MRL and Matryoshka-Adaptor,
+/// per dim for Search-Adaptor, and SMEC's steps each early-stopped on their own outputs' mean.
+let private perDimSelection = [ "selection", "per-dim" ]
+
+/// The selection a profile gives every trained method: per dim locally, each paper's own way (the defaults) in the paper profile.
+let private profileSelection (profile: Profile) =
+    match profile with
+    | Local -> perDimSelection
+    | Paper -> []
+
 /// A method whose profiles add nothing to its defaults.
 let private noProfileOptions (_: Profile) : (string * string) list = []
 
@@ -400,7 +412,7 @@ let mrl =
       Summary = "one linear layer trained with the summed nested (Matryoshka) losses, prefix dims"
       Options = mrlSpecs @ [ tuningSpec ]; Create = tuned mrlSpecs mrlGrid (smecCompressor (Some false)); Implementation = "Smec.Core SmecCompressor(MRL)/2"
       Saved = { Kind = SmecCompressor.Kind; Load = fun saved -> SmecCompressor.Load saved }
-      ProfileOptions = (fun profile -> smecProfileOptions profile @ tuningOf profile); TuningGrid = mrlGrid; ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#mrl" }
+      ProfileOptions = (fun profile -> smecProfileOptions profile @ tuningOf profile @ profileSelection profile); TuningGrid = mrlGrid; ProtocolNote = optionsSetIt; Docs = "docs/METHOD.md#mrl" }
 
 let searchAdaptor =
     { Key = SearchAdaptor.Kind; Label = "Search-Adaptor"; Trains = true
@@ -409,7 +421,7 @@ let searchAdaptor =
       Saved = { Kind = SearchAdaptor.Kind; Load = fun saved -> SearchAdaptor.Load saved }
       ProfileOptions =
         function
-        | Local -> [ "ranking_loss_candidates", "info-nce,pairwise" ] @ sharedOptimiser @ localFunctionClass @ tuningOf Local
+        | Local -> [ "ranking_loss_candidates", "info-nce,pairwise" ] @ sharedOptimiser @ localFunctionClass @ tuningOf Local @ perDimSelection
         // The paper's Adam and pairwise loss are the defaults, its 3 x 3 grid the paper-grid; its residual MLP is written out.
         | Paper -> paperFunctionClass FunctionClass.ResidualMlp @ tuningOf Paper
       TuningGrid = searchAdaptorGrid
@@ -423,7 +435,7 @@ let matryoshkaAdaptor =
       Saved = { Kind = MatryoshkaAdaptor.Kind; Load = fun saved -> MatryoshkaAdaptor.Load saved }
       ProfileOptions =
         function
-        | Local -> [ "budget", "per-trained-dim" ] @ sharedOptimiser @ localFunctionClass @ tuningOf Local
+        | Local -> [ "budget", "per-trained-dim" ] @ sharedOptimiser @ localFunctionClass @ tuningOf Local @ perDimSelection
         // The paper's variants feed the raw embeddings to the adaptor; its Adam and 5000 steps per stage are the defaults.
         | Paper -> [ "input", "raw" ] @ paperFunctionClass FunctionClass.ResidualMlp @ tuningOf Paper
       TuningGrid = matryoshkaAdaptorGrid
@@ -438,7 +450,10 @@ let smec =
       Summary = "sequential Matryoshka steps (SMRL) with adaptive dimension selection (ADS) and cross-batch memory (S-XBM)"
       Options = smecSpecs @ [ tuningSpec ]; Create = tuned smecSpecs smecGrid (smecCompressor None); Implementation = "Smec.Core SmecCompressor/2"
       Saved = { Kind = SmecCompressor.Kind; Load = fun saved -> SmecCompressor.Load saved }
-      ProfileOptions = (fun profile -> smecProfileOptions profile @ tuningOf profile); TuningGrid = smecGrid
+      // Locally, per-dim selection gives the smallest dim its own snapshot of the last step, selected on that
+      // dim alone, at the same budget as every other method (no extra step): ladder_extension stays none.
+      // The paper's ladder ends with the smallest target dim as the last step's selected half (shared).
+      ProfileOptions = (fun profile -> smecProfileOptions profile @ tuningOf profile @ profileSelection profile); TuningGrid = smecGrid
       ProtocolNote =
         fun options ->
             if options.TryFind "ads" = Some "false" then "its options set it"

@@ -17,7 +17,7 @@ namespace Smec.Core.Methods.Baselines;
 /// "MA-unsup" stops after stage 1, so it is the paper's unsupervised variant: identical results
 /// whatever labels the training data holds.
 /// </summary>
-public sealed class MatryoshkaAdaptor : ICompressor
+public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
 {
     public const string SupervisedName = "Matryoshka-Adaptor";
     public const string UnsupervisedName = "MA-unsup";
@@ -27,6 +27,15 @@ public sealed class MatryoshkaAdaptor : ICompressor
     private readonly MatryoshkaAdaptorOptions _options;
     private readonly Dictionary<string, string> _settings = new();
     private ResidualAdaptor? _adaptor;
+    /// <summary>Per-dim selection: the adaptor snapshot that serves each dim (empty: <see cref="_adaptor"/> serves every dim).</summary>
+    private readonly SortedDictionary<int, ResidualAdaptor> _perDim = new();
+    private readonly Dictionary<int, double> _validation = new();
+
+    /// <summary>Validation nDCG@10 per served dim after Fit, from the weights that serve it (empty without validation queries).</summary>
+    public IReadOnlyDictionary<int, double> ValidationNdcgByDim => _validation;
+
+    /// <summary>Whether each dim is served by its own snapshot (per-dim selection) or the one adaptor.</summary>
+    public DimSelection ServedSelection => _perDim.Count > 0 ? DimSelection.PerDim : DimSelection.Shared;
 
     public string Name => _options.Name;
     public IReadOnlyList<int> Dims { get; }
@@ -52,6 +61,8 @@ public sealed class MatryoshkaAdaptor : ICompressor
         if (Dims[0] > inputDim) throw new ArgumentException($"{Name}: dims up to {Dims[0]} asked of {inputDim}-d embeddings");
         Determinism.Seed(data.Seed);
         _adaptor?.Dispose();
+        DisposePerDim();
+        _validation.Clear();
         _adaptor = new ResidualAdaptor(inputDim, _options.HiddenDim ?? inputDim, _options.FunctionClass);
         _settings.Clear();
         _runs.Clear();
@@ -87,17 +98,24 @@ public sealed class MatryoshkaAdaptor : ICompressor
         var lossForms = "none (unsupervised losses only)";
         var grid = 1;
         var criterion = unsupervised.HeldOutDocs > 0 ? "unsupervised loss on held-out corpus docs (no labels)" : "none: fixed step count (no labels)";
+        using var set = _options.Supervised || HasTrainPairs(data) ? new TrainingSet(data, _options.HardNegativePool) : null;
         if (_options.Supervised)
         {
-            using var set = new TrainingSet(data, _options.HardNegativePool);
-            using var neighbours = new AnchorNeighbours(set, _options.TopK, _adaptor);
-            var (supervisedSeconds, supervisedSteps, tried) = FitSupervised(set, neighbours, data.Seed);
+            using var neighbours = new AnchorNeighbours(set!, _options.TopK, _adaptor);
+            var (supervisedSeconds, supervisedSteps, tried) = FitSupervised(set!, neighbours, data.Seed);
             seconds += supervisedSeconds;
             stepsRun += supervisedSteps;
             lossForms = string.Join(", ", tried);
             grid = tried.Count;
-            criterion = "stage 1: held-out unsupervised loss; stage 2: validation nDCG@10 (mean over dims)";
+            criterion = _perDim.Count > 0
+                ? "stage 1: held-out unsupervised loss; stage 2: validation nDCG@10 per dim (each dim its best snapshot and loss form)"
+                : "stage 1: held-out unsupervised loss; stage 2: validation nDCG@10 (mean over dims)";
         }
+        // After training: what the kept weights score at each dim (read by selection across settings).
+        // (MA-unsup on data without train judgements has no validation split to score on.)
+        if (set is not null)
+            foreach (var (dim, ndcg) in new ValidationView(Dims, (x, dim) => AdaptorFor(dim).forward(x).narrow(1, 0, dim)).Score(set))
+                _validation[dim] = ndcg;
         _settings["training seconds"] = seconds.ToString("F1", CultureInfo.InvariantCulture);
         foreach (var (key, value) in new ProtocolRecord(
             _options.OptimizerText, _options.LearningRate, _options.WeightDecay,
@@ -120,6 +138,8 @@ public sealed class MatryoshkaAdaptor : ICompressor
         Tensor[]? best = null;
         var bestScore = double.NegativeInfinity;
         RankingLossForm? bestForm = null;
+        // Per-dim selection: each dim -> its best score over the loss forms, with the snapshot and form.
+        var dimBest = new SortedDictionary<int, (double Score, int Step, IReadOnlyList<Tensor> Weights, RankingLossForm Form)>();
         double seconds = 0;
         var candidates = _options.RankingLossCandidates.Count > 0 ? _options.RankingLossCandidates : [_options.RankingLoss];
         foreach (var form in candidates)
@@ -127,7 +147,17 @@ public sealed class MatryoshkaAdaptor : ICompressor
             using (no_grad())
                 for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(start[i]);
             var stage = candidates.Count > 1 ? $"supervised, {form}" : "supervised";
-            var (stageSeconds, score, stageSteps) = RunStage(set, neighbours, seed, _options with { RankingLoss = form }, stage);
+            var (stageSeconds, score, stageSteps, perDim) = RunStage(set, neighbours, seed, _options with { RankingLoss = form }, stage);
+            foreach (var b in perDim ?? [])
+            {
+                if (dimBest.TryGetValue(b.Dim, out var kept) && !(b.BestValidationNdcg10 > kept.Score))
+                {
+                    foreach (var t in b.Weights) t.Dispose();
+                    continue;
+                }
+                foreach (var t in kept.Weights ?? []) t.Dispose();
+                dimBest[b.Dim] = (b.BestValidationNdcg10, b.BestStep, b.Weights, form);
+            }
             seconds += stageSeconds;
             steps += stageSteps;
             if (score > bestScore)
@@ -142,24 +172,55 @@ public sealed class MatryoshkaAdaptor : ICompressor
             for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(best![i]);
         foreach (var t in start.Concat(best!)) t.Dispose();
         _settings["ranking loss (chosen on validation)"] = bestForm!.ToString()!;
+        if (dimBest.Count > 0)
+        {
+            // Every dim served by its own snapshot; the one adaptor keeps the largest dim's (what Dims[0] serves).
+            foreach (var (dim, (score, step, weights, form)) in dimBest)
+            {
+                var snapshot = CopyOf(_adaptor);
+                TrainingLoop.CopyInto(snapshot.parameters().ToArray(), weights);
+                _perDim[dim] = snapshot;
+                _settings[$"selected @{dim}"] = string.Create(CultureInfo.InvariantCulture, $"{form} at step {step} (validation nDCG@10 {score:F4})");
+            }
+            TrainingLoop.CopyInto(parameters, dimBest[Dims[0]].Weights);
+            foreach (var (_, _, weights, _) in dimBest.Values)
+                foreach (var t in weights) t.Dispose();
+        }
         return (seconds, steps, candidates);
     }
 
-    private (double Seconds, double Score, int Steps) RunStage(TrainingSet set, AnchorNeighbours neighbours, long seed,
+    private static bool HasTrainPairs(TrainingData data) => data.Train.QueryCount > 0 && data.Validation.QueryCount > 0;
+
+    /// <summary>A new adaptor with <paramref name="source"/>'s parameters and input map (buffers).</summary>
+    private static ResidualAdaptor CopyOf(ResidualAdaptor source)
+    {
+        var copy = new ResidualAdaptor(source.Dim, source.HiddenDim, source.FunctionClass);
+        using var _ = no_grad();
+        var from = source.state_dict();
+        foreach (var (name, tensor) in copy.state_dict()) tensor.copy_(from[name]);
+        return copy;
+    }
+
+    /// <summary>The adaptor that serves <paramref name="dim"/>.</summary>
+    private ResidualAdaptor AdaptorFor(int dim) => _perDim.TryGetValue(dim, out var snapshot) ? snapshot
+        : _adaptor ?? throw new InvalidOperationException($"{Name}: Fit (or Load) before Compress");
+
+    private (double Seconds, double Score, int Steps, IReadOnlyList<DimBest>? PerDim) RunStage(TrainingSet set, AnchorNeighbours neighbours, long seed,
         MatryoshkaAdaptorOptions options, string stage)
     {
         var objective = new MatryoshkaAdaptorObjective(_adaptor!, neighbours, Dims, options, supervisedStage: true);
-        var result = TrainingLoop.Run(set, objective, options.Loop(stage, ProtocolRecord.TrainedDims(Dims, _adaptor!.Dim)), seed);
+        var result = TrainingLoop.Run(set, objective, options.Loop(stage, ProtocolRecord.TrainedDims(Dims, _adaptor!.Dim)), seed, options.Selection);
         _runs.Add((stage, result));
-        _settings[$"{stage} stage"] = string.Create(CultureInfo.InvariantCulture,
-            $"best validation nDCG@10 (mean over dims) {result.BestValidationNdcg10:F4} at step {result.BestStep} of {result.StepsRun}{(result.StoppedEarly ? ", early stop" : "")}");
-        return (result.Seconds, result.BestValidationNdcg10, result.StepsRun);
+        _settings[$"{stage} stage"] = result.PerDim is null
+            ? string.Create(CultureInfo.InvariantCulture, $"best validation nDCG@10 (mean over dims) {result.BestValidationNdcg10:F4} at step {result.BestStep} of {result.StepsRun}{(result.StoppedEarly ? ", early stop" : "")}")
+            : string.Create(CultureInfo.InvariantCulture, $"best validation nDCG@10 per dim (mean of the dims' bests) {result.BestValidationNdcg10:F4}, the largest dim's at step {result.BestStep} of {result.StepsRun}{(result.StoppedEarly ? ", early stop" : "")}");
+        return (result.Seconds, result.BestValidationNdcg10, result.StepsRun, result.PerDim);
     }
 
     public EmbeddingMatrix Compress(EmbeddingMatrix embeddings, int dim, EmbeddingRole role)
     {
         BaselineTensors.CheckDim(Name, Dims, dim);
-        var adaptor = _adaptor ?? throw new InvalidOperationException($"{Name}: Fit (or Load) before Compress");
+        var adaptor = AdaptorFor(dim);
         BaselineTensors.CheckInputDim(Name, adaptor.Dim, embeddings);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
@@ -175,8 +236,10 @@ public sealed class MatryoshkaAdaptor : ICompressor
         {
             ["input_dim"] = adaptor.Dim, ["hidden_dim"] = adaptor.HiddenDim, ["supervised"] = _options.Supervised,
             ["function_class"] = adaptor.FunctionClass.ToString(),
+            ["selection"] = ServedSelection.ToString(),
         };
-        SavedModel.Write(directory, Kind, this, config, SavedModelReader.StateOf(adaptor, "adaptor."));
+        SavedModel.Write(directory, Kind, this, config, SavedModelReader.StateOf(adaptor, "adaptor.")
+            .Concat(_perDim.SelectMany(kv => SavedModelReader.StateOf(kv.Value, PerDimPrefix(kv.Key)))));
     }
 
     /// <summary>Rebuild from a saved folder; the options are as saved only as far as inference needs (dims, widths).</summary>
@@ -202,12 +265,32 @@ public sealed class MatryoshkaAdaptor : ICompressor
         foreach (var (key, value) in saved.Settings) method._settings[key] = value;
         method._adaptor = new ResidualAdaptor(inputDim, hiddenDim, functionClass);
         saved.ReadInto(method._adaptor, "adaptor.");
+        // A model saved before per-dim selection has no "selection": it loads as Shared.
+        var selection = saved.Config["selection"]?.GetValue<string>() ?? nameof(DimSelection.Shared);
+        if (!Enum.TryParse<DimSelection>(selection, out var parsed))
+            throw new InvalidDataException($"{saved.ManifestPath}: config field 'selection' is '{selection}'; expected PerDim or Shared");
+        if (parsed == DimSelection.PerDim)
+            foreach (var dim in method.Dims)
+            {
+                var snapshot = new ResidualAdaptor(inputDim, hiddenDim, functionClass);
+                saved.ReadInto(snapshot, PerDimPrefix(dim));
+                method._perDim[dim] = snapshot;
+            }
         return method;
+    }
+
+    private static string PerDimPrefix(int dim) => $"adaptor@{dim}.";
+
+    private void DisposePerDim()
+    {
+        foreach (var snapshot in _perDim.Values) snapshot.Dispose();
+        _perDim.Clear();
     }
 
     public void Dispose()
     {
         _adaptor?.Dispose();
         _adaptor = null;
+        DisposePerDim();
     }
 }

@@ -20,6 +20,11 @@ public enum AdaptorBudget { PerStage, PerTrainedDim }
 /// </summary>
 public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
 {
+    /// <summary>How each dim's weights are chosen in the supervised stage (see <see cref="DimSelection"/>). Shared
+    /// (the paper's one Matryoshka model): one checkpoint and loss form on the mean validation nDCG@10 over dims.
+    /// PerDim: each dim served by the adaptor snapshot (and loss form) with the best validation nDCG@10 at it.
+    /// The unsupervised stage reads no label, so it has nothing to select per dim.</summary>
+    public DimSelection Selection { get; init; } = DimSelection.Shared;
     /// <summary>false: the unsupervised stage only ("MA-unsup"); true: then the supervised stage.</summary>
     public bool Supervised { get; init; } = true;
     /// <summary>Width of f's hidden layer; null = the encoder's width. Residual-MLP form only.</summary>
@@ -109,6 +114,9 @@ public sealed record MatryoshkaAdaptorOptions : AdaptorTrainingOptions
         yield return new("steps per stage", Budget == AdaptorBudget.PerStage
             ? $"up to {MaxStepsPerStage}, validation every {EvaluateEvery}, patience {PatienceSteps} steps"
             : $"up to {MaxStepsPerStage} per trained dim over {(Supervised ? "both stages" : "the stage")}, validation every {EvaluateEvery}, patience {PatienceSteps} steps");
+        if (Supervised) yield return new("selection", Selection == DimSelection.PerDim
+            ? "per dim: each dim its best snapshot and loss form on validation"
+            : "shared: one checkpoint and loss form on the mean validation nDCG@10 over dims");
         yield return new("optimizer", OptimizerText);
     }
 }

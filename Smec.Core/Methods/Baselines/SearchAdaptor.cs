@@ -14,7 +14,7 @@ namespace Smec.Core.Methods.Baselines;
 /// regulariser (beta). (alpha, beta) is chosen per dimension on validation nDCG@10 from
 /// <see cref="SearchAdaptorOptions.Grid"/>; what was searched and selected is recorded in Settings.
 /// </summary>
-public sealed class SearchAdaptor : ICompressor
+public sealed class SearchAdaptor : ICompressor, IValidationScored
 {
     public const string MethodName = "Search-Adaptor";
     /// <summary>Its kind in a saved model (<see cref="SavedModel"/>).</summary>
@@ -23,6 +23,10 @@ public sealed class SearchAdaptor : ICompressor
     private readonly SearchAdaptorOptions _options;
     private readonly Dictionary<string, string> _settings = new();
     private readonly Dictionary<int, SearchAdaptorModel> _models = new();
+    private readonly Dictionary<int, double> _validation = new();
+
+    /// <summary>Validation nDCG@10 per dim after Fit: the kept model's best validation at its own dim.</summary>
+    public IReadOnlyDictionary<int, double> ValidationNdcgByDim => _validation;
 
     public string Name => MethodName;
     public IReadOnlyList<int> Dims { get; }
@@ -56,11 +60,16 @@ public sealed class SearchAdaptor : ICompressor
         using var set = new TrainingSet(data, _options.HardNegativePool);
         var totalSeconds = 0.0;
         var totalSteps = 0;
+        _validation.Clear();
+        // Shared selection: every (dim, grid point) model is kept until every dim is trained, then one point is chosen.
+        var shared = _options.Selection == DimSelection.Shared;
+        var perPoint = new Dictionary<int, List<(SearchAdaptorModel Model, double Score, string Point)>>();
         foreach (var dim in Dims)
         {
             SearchAdaptorModel? best = null;
             var bestScore = double.NegativeInfinity;
             var searched = new List<string>();
+            perPoint[dim] = [];
             foreach (var form in _options.RankingLossCandidates)
             foreach (var weights in _options.Grid)
             {
@@ -75,7 +84,8 @@ public sealed class SearchAdaptor : ICompressor
                 totalSteps += result.StepsRun;
                 var point = _options.RankingLossCandidates.Count > 1 ? $"{weights} {form}" : weights.ToString();
                 searched.Add(string.Create(CultureInfo.InvariantCulture, $"{point}: {result.BestValidationNdcg10:F4} (step {result.BestStep})"));
-                if (result.BestValidationNdcg10 > bestScore)
+                if (shared) perPoint[dim].Add((model, result.BestValidationNdcg10, point));
+                else if (result.BestValidationNdcg10 > bestScore)
                 {
                     best?.Dispose();
                     (best, bestScore) = (model, result.BestValidationNdcg10);
@@ -84,14 +94,42 @@ public sealed class SearchAdaptor : ICompressor
                 else model.Dispose();
             }
             _settings[$"grid @{dim}"] = string.Join("; ", searched);
-            _models[dim] = best!;
+            if (!shared)
+            {
+                _models[dim] = best!;
+                _validation[dim] = bestScore;
+            }
         }
+        if (shared) KeepSharedPoint(perPoint);
         _settings["training seconds"] = totalSeconds.ToString("F1", CultureInfo.InvariantCulture);
         foreach (var (key, value) in new ProtocolRecord(_options.OptimizerText, _options.LearningRate, _options.WeightDecay,
             MaxStepsPerDim: _options.MaxSteps, StepsRun: totalSteps, LossForms: string.Join(", ", _options.RankingLossCandidates),
-            GridPoints: _options.Grid.Count * _options.RankingLossCandidates.Count, SelectionCriterion: "validation nDCG@10 per dim, over the (alpha, beta) grid",
+            GridPoints: _options.Grid.Count * _options.RankingLossCandidates.Count,
+            SelectionCriterion: shared
+                ? "one (alpha, beta) grid point and loss form for every dim, on the mean over dims of each dim's validation nDCG@10"
+                : "validation nDCG@10 per dim, over the (alpha, beta) grid",
             FunctionClass: _options.FunctionClass, Parameters: _models.Values.Sum(m => m.ParameterCount)).Describe())
             _settings[key] = value;
+    }
+
+    /// <summary>Shared selection: the grid point with the best mean over dims of each dim's validation
+    /// nDCG@10 (the first on ties) serves every dim; the other points' models are freed.</summary>
+    private void KeepSharedPoint(Dictionary<int, List<(SearchAdaptorModel Model, double Score, string Point)>> perPoint)
+    {
+        var points = perPoint[Dims[0]].Count;
+        var means = Enumerable.Range(0, points).Select(i => Dims.Average(d => perPoint[d][i].Score)).ToArray();
+        var chosen = 0;
+        for (var i = 1; i < points; i++) if (means[i] > means[chosen]) chosen = i;
+        foreach (var dim in Dims)
+        {
+            for (var i = 0; i < points; i++)
+                if (i != chosen) perPoint[dim][i].Model.Dispose();
+            var (model, score, point) = perPoint[dim][chosen];
+            _models[dim] = model;
+            _validation[dim] = score;
+            _settings[$"selected @{dim}"] = string.Create(CultureInfo.InvariantCulture,
+                $"{point} (shared: mean validation nDCG@10 over dims {means[chosen]:F4}; at this dim {score:F4})");
+        }
     }
 
     private void InitialiseProjection(SearchAdaptorModel model, Pca pca, int inputDim, int dim)

@@ -25,6 +25,11 @@ public sealed record SearchAdaptorOptions : AdaptorTrainingOptions
     public static IReadOnlyList<RegularizerWeights> FullGrid { get; } =
         [.. from a in new[] { 0.0, 0.1, 1.0 } from b in new[] { 0.0, 0.01, 0.1 } select new RegularizerWeights(a, b)];
 
+    /// <summary>How each dim's grid point is chosen (see <see cref="DimSelection"/>). PerDim (the paper's, and what
+    /// every dim's own model allows): each dim keeps the (alpha, beta) point and loss form with its best validation
+    /// nDCG@10. Shared: one point and loss form for every dim, the best mean over dims of each dim's validation.
+    /// Either way each dim's model trains and early-stops on that dim alone.</summary>
+    public DimSelection Selection { get; init; } = DimSelection.PerDim;
     public IReadOnlyList<RegularizerWeights> Grid { get; init; } = FullGrid;
     /// <summary>Width of f's hidden layer; null = the encoder's width. Residual-MLP form only.</summary>
     public int? HiddenDim { get; init; }
@@ -58,6 +63,9 @@ public sealed record SearchAdaptorOptions : AdaptorTrainingOptions
         yield return new("query predictor", "linear d -> D on adapted relevant docs, target the frozen query (inferred form)");
         yield return new("ranking loss", $"best on validation of {string.Join(", ", RankingLossCandidates)}, temperature {F(Temperature)}, {HardNegativesPerQuery} hard negative(s) per query from the top {HardNegativePool}");
         yield return new("steps", $"up to {MaxSteps}, validation every {EvaluateEvery}, patience {PatienceSteps} steps");
+        yield return new("selection", Selection == DimSelection.PerDim
+            ? "per dim: each dim its own grid point and loss form on validation"
+            : "shared: one grid point and loss form for every dim, on the mean validation nDCG@10 over dims");
         yield return new("optimizer", OptimizerText);
     }
 }

@@ -37,6 +37,28 @@ public sealed class SmecChain : nn.Module<Tensor, Tensor>
 
     public IReadOnlyList<SmrlStep> Steps => steps;
 
+    // Per-dim selection: step (0-based) and selection dim -> a copy of that step holding its best weights at that dim.
+    private readonly SortedDictionary<(int Step, int Dim), SmrlStep> selectionSnapshots = new();
+
+    /// <summary>Per-dim selection: the steps' selection dims served from their own best snapshot (step is 0-based).</summary>
+    public IReadOnlyCollection<(int Step, int Dim)> SelectionSnapshots => selectionSnapshots.Keys;
+
+    /// <summary>Serve selection dim <paramref name="dim"/> of step <paramref name="index"/> (0-based) from
+    /// <paramref name="snapshot"/>, a step of the same shape holding that dim's best weights; the chain itself
+    /// (what feeds later steps) keeps the step's own weights.</summary>
+    public void AddSelectionSnapshot(int index, int dim, SmrlStep snapshot)
+    {
+        var step = steps[index];
+        if (!step.SelectionDims.Contains(dim)) throw new ArgumentException($"step {index + 1} selects [{string.Join(", ", step.SelectionDims)}], not {dim}");
+        if (snapshot.InputDim != step.InputDim || snapshot.OutputDim != step.OutputDim || !snapshot.SelectionDims.SequenceEqual(step.SelectionDims))
+            throw new ArgumentException($"the snapshot of step {index + 1} at {dim} has another shape than the step");
+        register_module($"step{index + 1}_at{dim}", snapshot);
+        selectionSnapshots[(index, dim)] = snapshot;
+    }
+
+    /// <summary>The snapshot that serves selection dim <paramref name="dim"/> of step <paramref name="index"/>, if any.</summary>
+    public SmrlStep? SelectionSnapshot(int index, int dim) => selectionSnapshots.GetValueOrDefault((index, dim));
+
     public void AddStep(SmrlStep step)
     {
         if (steps.Count > 0 && step.InputDim != NextStepInputDim)
@@ -72,15 +94,19 @@ public sealed class SmecChain : nn.Module<Tensor, Tensor>
         var dimSource = source ?? SourceFor(dim);
         Tensor? found = null;
         var current = input;
-        foreach (var step in steps)
+        for (var index = 0; index < steps.Count; index++)
         {
+            var step = steps[index];
             var output = step.forward(current);
             var selections = step.Select(output);
             var candidates = selections.Prepend(output);
             foreach (var candidate in candidates)
             {
                 if (candidate.shape[1] != dim) continue;
-                found = candidate;
+                // A selection dim with its own best snapshot (per-dim selection) comes from that snapshot.
+                found = !ReferenceEquals(candidate, output) && SelectionSnapshot(index, dim) is { } snapshot
+                    ? snapshot.Select(snapshot.forward(current)).First(v => v.shape[1] == dim)
+                    : candidate;
                 if (dimSource != DimSource.StepOutput) return found;
             }
             current = StepInputMode == SmecMethod.StepInput.Full ? output : selections[0];

@@ -15,7 +15,7 @@ namespace Smec.Core.Methods.SmecMethod;
 /// <see cref="SavedModel"/> (options, ADS indices and per-step training results in its config, the
 /// chain's weights as tensors) and loads with <see cref="Load(string)"/>.
 /// </summary>
-public sealed class SmecCompressor : ICompressor
+public sealed class SmecCompressor : ICompressor, IValidationScored
 {
     /// <summary>Its kind in a saved model (<see cref="SavedModel"/>).</summary>
     public const string Kind = "smec";
@@ -33,6 +33,13 @@ public sealed class SmecCompressor : ICompressor
     /// <summary>Validation nDCG@10 of each served dim after Fit, and per duplicated dim both sources' scores.</summary>
     public SortedDictionary<int, double> ValidationCurve { get; } = new();
     public List<(int Dim, double Selection, double StepOutput)> SourceScores { get; } = [];
+
+    /// <summary>Every loop run of the last Fit: step (1-based), grid point and what the loop reported (its
+    /// validation history; per-dim bests without their weights, which the chain or a snapshot now holds).</summary>
+    public List<(int Step, string Point, TrainingResult Result)> TrainingRuns { get; } = [];
+
+    /// <summary>The validation nDCG@10 of each served dim after Fit (<see cref="ValidationCurve"/>).</summary>
+    public IReadOnlyDictionary<int, double> ValidationNdcgByDim => ValidationCurve;
 
     public SmecCompressor(SmecOptions options, TrainingOptions? training = null)
     {
@@ -93,12 +100,13 @@ public sealed class SmecCompressor : ICompressor
         Chain = new SmecChain(Options.StepInput, Options.DimSource);
         _savedSettings = null;
         StepRecords.Clear();
+        TrainingRuns.Clear();
         using var set = new TrainingSet(data, Training.HardNegativePool);
         using var cosines = BuildCosines(set);
         if (Options.Smrl)
-            for (var s = 1; s < Options.Ladder.Length; s++) TrainStep(set, cosines, data.Seed, Options.Ladder[s - 1], [Options.Ladder[s]]);
+            for (var s = 1; s < Options.TrainedLadder.Length; s++) TrainStep(set, cosines, data.Seed, Options.TrainedLadder[s - 1], [Options.TrainedLadder[s]]);
         else
-            TrainStep(set, cosines, data.Seed, Options.InputDim, Options.Ladder[1..]);
+            TrainStep(set, cosines, data.Seed, Options.InputDim, Options.TrainedLadder[1..]);
         ChooseSourcesOnValidation(set);
     }
 
@@ -120,7 +128,7 @@ public sealed class SmecCompressor : ICompressor
     /// MaxSteps for each step SMRL would have trained, so both have the same steps per produced dim and
     /// the ablation compares "sequential" with "summed", not budgets.
     /// </summary>
-    public int StepBudget => Options.Smrl ? Training.MaxSteps : Training.MaxSteps * (Options.Ladder.Length - 1);
+    public int StepBudget => Options.Smrl ? Training.MaxSteps : Training.MaxSteps * (Options.TrainedLadder.Length - 1);
 
     /// <summary>S-XBM's anchor-item cosines, shared by every step and grid point (null without S-XBM or over budget).</summary>
     private ItemCosines? BuildCosines(TrainingSet set)
@@ -152,6 +160,8 @@ public sealed class SmecCompressor : ICompressor
                     select (form, init)).ToArray();
         Tensor[]? best = null;
         TrainingResult? bestResult = null;
+        // Per-dim selection: each dim the step serves -> its best score over the grid, with the snapshot and grid point.
+        var dimBest = new SortedDictionary<int, (double Score, int Step, IReadOnlyList<Tensor> Weights, string Point)>();
         var chosen = "";
         var tried = new List<string>();
         var gridSteps = 0;
@@ -179,7 +189,9 @@ public sealed class SmecCompressor : ICompressor
                     : null,
             };
             // Each step has its own seed stream, so adding a step later draws what a from-scratch run would.
-            var result = TrainingLoop.Run(set, objective, training, seed * 1000 + index);
+            var result = TrainingLoop.Run(set, objective, training, seed * 1000 + index, Options.Selection);
+            TrainingRuns.Add((index + 1, point, result with { PerDim = result.PerDim?.Select(b => b with { Weights = [] }).ToArray() }));
+            KeepPerDimBests(dimBest, result, point);
             gridSteps += result.StepsRun;
             seconds += result.Seconds;
             tried.Add(string.Create(CultureInfo.InvariantCulture, $"{point}: {result.BestValidationNdcg10:F4}"));
@@ -194,10 +206,61 @@ public sealed class SmecCompressor : ICompressor
         using (no_grad())
             for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(best![i]);
         foreach (var t in start.Concat(best!)) t.Dispose();
+        var (bestScore, bestStep) = (bestResult!.BestValidationNdcg10, bestResult.BestStep);
+        if (dimBest.Count > 0)
+        {
+            (bestScore, bestStep) = (dimBest[outputDim].Score, dimBest[outputDim].Step);
+            chosen = "per dim: " + string.Join("; ", dimBest.Reverse().Select(kv =>
+                string.Create(CultureInfo.InvariantCulture, $"{kv.Key}: {kv.Value.Point} ({kv.Value.Score:F4} at step {kv.Value.Step})")));
+            ApplyPerDimBests(index, step, dimBest);
+        }
         foreach (var p in step.parameters()) p.requires_grad = false; // frozen from now on
         Chain.eval();
-        StepRecords.Add(new StepRecord(index + 1, inputDim, outputDim, selectionDims, bestResult!.BestValidationNdcg10,
-            bestResult.BestStep, bestResult.StepsRun, bestResult.StoppedEarly, seconds, chosen, string.Join("; ", tried), gridSteps));
+        StepRecords.Add(new StepRecord(index + 1, inputDim, outputDim, selectionDims, bestScore,
+            bestStep, bestResult.StepsRun, bestResult.StoppedEarly, seconds, chosen, string.Join("; ", tried), gridSteps));
+    }
+
+    /// <summary>A new step built as <paramref name="step"/> was (the one place a selection snapshot is made,
+    /// in Fit and in Load), its weights to be copied in.</summary>
+    private static SmrlStep ShapedLike(SmrlStep step, SmecOptions options) =>
+        new(step.InputDim, step.OutputDim, step.SelectionDims, options.Ads, step.Residual,
+            step.SkipIndices.numel() > 0 ? step.SkipIndices.data<long>().ToArray() : null, step.FunctionClass);
+
+    /// <summary>Per-dim selection: keep, for each dim, the better of what it had and this grid point's best at it.</summary>
+    private static void KeepPerDimBests(SortedDictionary<int, (double Score, int Step, IReadOnlyList<Tensor> Weights, string Point)> dimBest,
+        TrainingResult result, string point)
+    {
+        foreach (var b in result.PerDim ?? [])
+        {
+            if (dimBest.TryGetValue(b.Dim, out var kept) && !(b.BestValidationNdcg10 > kept.Score))
+            {
+                foreach (var t in b.Weights) t.Dispose();
+                continue;
+            }
+            foreach (var t in kept.Weights ?? []) t.Dispose();
+            dimBest[b.Dim] = (b.BestValidationNdcg10, b.BestStep, b.Weights, point);
+        }
+    }
+
+    /// <summary>Per-dim selection: the step keeps its output dim's best (what feeds the next step); each
+    /// selection dim is served by a frozen copy of the step holding that dim's best.</summary>
+    private void ApplyPerDimBests(int index, SmrlStep step, SortedDictionary<int, (double Score, int Step, IReadOnlyList<Tensor> Weights, string Point)> dimBest)
+    {
+        static Tensor[] Trainable(SmrlStep s) { var (layer, logits) = s.TrainableParameters(); return [.. layer, .. logits]; }
+        using (no_grad())
+        {
+            TrainingLoop.CopyInto(Trainable(step), dimBest[step.OutputDim].Weights);
+            foreach (var dim in step.SelectionDims)
+            {
+                var snapshot = ShapedLike(step, Options);
+                TrainingLoop.CopyInto(snapshot.parameters().ToArray(), step.parameters().ToArray()); // untrained parts (disabled ADS) as the step's
+                TrainingLoop.CopyInto(Trainable(snapshot), dimBest[dim].Weights);
+                foreach (var p in snapshot.parameters()) p.requires_grad = false;
+                Chain.AddSelectionSnapshot(index, dim, snapshot);
+            }
+        }
+        foreach (var (_, _, weights, _) in dimBest.Values)
+            foreach (var t in weights) t.Dispose();
     }
 
     /// <summary>Each duplicated dim served by the source with the better validation nDCG@10 (the
@@ -237,8 +300,10 @@ public sealed class SmecCompressor : ICompressor
         return breaks.Count == 0
             ? "yes"
             : "no: " + string.Join("; ", breaks) + ". Each dim is served by the better of the outputs that produce it, but " +
-              "each step keeps its best mean over its own outputs (not each dim's best), and a later step trains its smaller " +
-              "output on its own loss, so a smaller dim can score above a larger one made by an earlier step";
+              (Options.Selection == DimSelection.PerDim
+                  ? "each dim is its own step's best at it, and a later step trains its smaller output on its own loss"
+                  : "each step keeps its best mean over its own outputs (not each dim's best), and a later step trains its smaller output on its own loss") +
+              ", so a smaller dim can score above a larger one made by an earlier step";
     }
 
     /// <summary>The selection protocol of the last Fit (see <see cref="ProtocolRecord"/>).</summary>
@@ -246,11 +311,13 @@ public sealed class SmecCompressor : ICompressor
         $"{Training.Optimizer}, lr {Training.LearningRate.ToString("R", CultureInfo.InvariantCulture)}, weight decay {Training.WeightDecay.ToString("R", CultureInfo.InvariantCulture)}, batch {Training.BatchSize}"
             + (Options.Ads ? $" (ADS logits: lr x{Options.AdsLearningRateScale.ToString("R", CultureInfo.InvariantCulture)}, no weight decay)" : ""),
         Training.LearningRate, Training.WeightDecay,
-        MaxStepsPerDim: (double)StepBudget * (Options.Smrl ? Options.Ladder.Length - 1 : 1) / (Options.Ladder.Length - 1),
+        MaxStepsPerDim: (double)StepBudget * (Options.Smrl ? Options.TrainedLadder.Length - 1 : 1) / (Options.TrainedLadder.Length - 1),
         StepsRun: StepRecords.Sum(r => r.GridStepsRun),
         LossForms: string.Join(", ", Options.LossCandidates),
         GridPoints: Options.LossCandidates.Count * (Options.Ads ? Options.AdsInitCandidates.Count : 1),
-        SelectionCriterion: "validation nDCG@10 per SMRL step (mean over the step's outputs)"
+        SelectionCriterion: (Options.Selection == DimSelection.PerDim
+                ? "validation nDCG@10 per served dim (each step's best snapshot and loss form at each dim it serves; its output dim's feeds the next step)"
+                : "validation nDCG@10 per SMRL step (mean over the step's outputs)")
             + (Options.Ads && Options.AdsInitCandidates.Count > 1 ? ", over loss form x ADS initialisation" : ", over loss form")
             + (Options.DimSource == DimSource.Validation ? "; each duplicated dim's source on validation" : ""),
         FunctionClass: Options.FunctionClass,
@@ -321,6 +388,8 @@ public sealed class SmecCompressor : ICompressor
                 s.Selections.Select(a => a.SelectedIndices()).ToArray(), s.SkipIndices.data<long>().ToArray())).ToArray(), JsonOptions),
             ["results"] = JsonSerializer.SerializeToNode(StepRecords.ToArray(), JsonOptions),
             ["chosen_sources"] = JsonSerializer.SerializeToNode(new Dictionary<int, DimSource>(Chain.ChosenSources), JsonOptions),
+            // Per-dim selection: [step (0-based), dim] of every selection dim served by its own snapshot.
+            ["selection_snapshots"] = JsonSerializer.SerializeToNode(Chain.SelectionSnapshots.Select(k => new[] { k.Step, k.Dim }).ToArray(), JsonOptions),
         };
         SavedModel.Write(directory, Kind, this, config, SavedModelReader.StateOf(Chain, "chain."));
     }
@@ -348,6 +417,14 @@ public sealed class SmecCompressor : ICompressor
         foreach (var s in steps)
             model.Chain.AddStep(new SmrlStep(s.InputDim, s.OutputDim, s.SelectionDims, options.Ads, s.Residual,
                 s.SkipIndices.Length > 0 ? s.SkipIndices : null, options.FunctionClass)); // a model saved before the option: Linear, its only form then
+        // A model saved before per-dim selection has no snapshots: it loads as Shared.
+        if (saved.Config["selection_snapshots"] is not null)
+            foreach (var key in Part<int[][]>("selection_snapshots"))
+            {
+                if (key.Length != 2 || key[0] < 0 || key[0] >= model.Chain.Steps.Count)
+                    throw new InvalidDataException($"{saved.ManifestPath}: config field 'selection_snapshots' holds [{string.Join(", ", key)}]; expected [step, dim] of a stored step");
+                model.Chain.AddSelectionSnapshot(key[0], key[1], ShapedLike(model.Chain.Steps[key[0]], options));
+            }
         saved.ReadInto(model.Chain, "chain.");
         foreach (var p in model.Chain.parameters()) p.requires_grad = false;
         model.Chain.eval();

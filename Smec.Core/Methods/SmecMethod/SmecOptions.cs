@@ -12,6 +12,11 @@ public enum StepInput { Full, SelectedHalf }
 /// Random: torch's default Linear init. A residual step's branch always starts at zero.</summary>
 public enum LayerInit { Pca, Identity, Random }
 
+/// <summary>Whether the ladder continues one step below its smallest dim. None: the ladder as given. OneBelow:
+/// one more step to half the smallest dim, so the smallest requested dim is a step's trained output (not
+/// only a selection out of the step above); the extra dim is served but no table reports it.</summary>
+public enum LadderExtension { None, OneBelow }
+
 /// <summary>ADS logits at the start of a step: each dim's log-variance on the corpus (centred), or zeros.</summary>
 public enum AdsLogitInit { Variance, Zero }
 
@@ -39,6 +44,13 @@ public sealed record SmecOptions
 {
     /// <summary>The dimension ladder: input dim first, then each step's selected size (halving by default).</summary>
     public int[] Ladder { get; init; } = [384, 192, 96, 48, 24];
+    /// <summary>How each served dim's weights are chosen (see <see cref="DimSelection"/>). Shared: each step keeps
+    /// one checkpoint and loss form on the mean validation nDCG@10 over the dims it serves (today's). PerDim:
+    /// each step keeps, for each dim it serves, the best snapshot and loss form at that dim; the chain passes
+    /// the output dim's best to the next step.</summary>
+    public DimSelection Selection { get; init; } = DimSelection.Shared;
+    /// <summary>See <see cref="SmecMethod.LadderExtension"/>; None = the ladder as given.</summary>
+    public LadderExtension LadderExtension { get; init; } = LadderExtension.None;
     /// <summary>Sequential steps (false: one layer trained with the summed nested losses, as MRL does).</summary>
     public bool Smrl { get; init; } = true;
     /// <summary>Learned dimension selection (false: prefix selection).</summary>
@@ -100,12 +112,17 @@ public sealed record SmecOptions
 
     [JsonIgnore] public int InputDim => Ladder[0];
 
+    /// <summary>The ladder Fit trains: <see cref="Ladder"/>, plus half its smallest dim with LadderExtension OneBelow.</summary>
+    [JsonIgnore] public int[] TrainedLadder => LadderExtension == LadderExtension.OneBelow ? [.. Ladder, Ladder[^1] / 2] : Ladder;
+
     public void Validate()
     {
         if (Ladder.Length < 2) throw new ArgumentException("the SMEC ladder needs the input dim and at least one target dim");
         for (var i = 1; i < Ladder.Length; i++)
             if (Ladder[i] < 1 || Ladder[i] >= Ladder[i - 1])
                 throw new ArgumentException($"the SMEC ladder must decrease strictly and stay positive: [{string.Join(", ", Ladder)}]");
+        if (LadderExtension == LadderExtension.OneBelow && Ladder[^1] < 2)
+            throw new ArgumentException($"ladder_extension one-below halves the smallest dim, but the ladder ends at {Ladder[^1]}; expected a smallest dim of at least 2");
         if (!(LossTemperature > 0)) throw new ArgumentException($"LossTemperature must be > 0, got {LossTemperature}");
         if (!(AdsTemperatureStart > 0 && AdsTemperatureEnd > 0)) throw new ArgumentException("ADS temperatures must be > 0");
         if (SxbmTopK < 1) throw new ArgumentException($"SxbmTopK must be >= 1, got {SxbmTopK}");
@@ -133,6 +150,8 @@ public sealed record SmecOptions
         return new SortedDictionary<string, string>
         {
             ["smec.ladder"] = string.Join("-", Ladder),
+            ["smec.selection"] = Selection == DimSelection.PerDim ? "per dim (each served dim its best snapshot and loss form)" : "shared (each step one checkpoint on its mean over dims)",
+            ["smec.ladder_extension"] = LadderExtension == LadderExtension.OneBelow ? $"one step below the smallest dim, to {TrainedLadder[^1]}" : "none",
             ["smec.smrl"] = Smrl.ToString(), ["smec.ads"] = Ads.ToString(), ["smec.sxbm"] = Sxbm.ToString(),
             ["smec.residual"] = Residual.ToString(), ["smec.step_input"] = StepInput.ToString(),
             ["smec.function_class"] = ProtocolRecord.Word(FunctionClass),

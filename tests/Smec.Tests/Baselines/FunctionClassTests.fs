@@ -48,17 +48,24 @@ let private mlp (w: int64) = 2L * w * w + 2L * w
 /// An affine layer from `i` to `o` dims.
 let private affine (i: int64) (o: int64) = i * o + o
 
+/// Options as the registry sets them: function_class (when given) and any other option text.
+type private Choice = { Form: FunctionClass option; Others: Map<string, string> }
+
+let private formOnly (form: FunctionClass option) = { Form = form; Others = Map.empty }
+
 /// The options record with function_class set through the option's text (as the registry sets it), or left at its default.
-let private withForm (form: FunctionClass option) (options: 'T) =
-    match form with
-    | Some f -> MethodOptions.apply options (Map.ofList [ "function_class", ProtocolRecord.Word f ])
-    | None -> options
+let private withForm (choice: Choice) (options: 'T) =
+    let values =
+        match choice.Form with
+        | Some f -> choice.Others.Add("function_class", ProtocolRecord.Word f)
+        | None -> choice.Others
+    if values.IsEmpty then options else MethodOptions.apply options values
 
 type private Case =
     { Key: string
       Default: FunctionClass
       Other: FunctionClass
-      Build: FunctionClass option -> ICompressor
+      Build: Choice -> ICompressor
       /// The parameters each form must have (an independent count from the shapes).
       Parameters: FunctionClass -> int64
       /// The class's own loader (no seal check), for a model.json edited to look like an old save.
@@ -123,7 +130,7 @@ let private fitted =
         case.Key,
         lazy
             (let fit form =
-                let c = case.Build form
+                let c = case.Build(formOnly form)
                 c.Fit(data ())
                 c
              fit None, fit (Some case.Default), fit (Some case.Other)))
@@ -162,6 +169,16 @@ let private perMethod (case: Case) =
             File.WriteAllText(manifestPath, manifest.ToJsonString())
             use old = case.LoadUnsealed folder
             Expect.equal (outputs old) (outputs explicitDefault) "an old save loads as the default form"
+        testCase "the other form with the other selection fits, and saves and loads to equal outputs" <| fun () ->
+            // Search-Adaptor selects per dim by default; the others share one checkpoint by default.
+            let selection = if case.Key = "search-adaptor" then "shared" else "per-dim"
+            use model = case.Build { Form = Some case.Other; Others = Map.ofList [ "selection", selection ] }
+            model.Fit(data ())
+            Expect.equal model.Settings.["protocol.function_class"] (ProtocolRecord.Word case.Other) "the form"
+            use dir = new TempDir()
+            model.Save dir.Path
+            use loaded = MethodRegistry.standard.Load dir.Path
+            Expect.equal (outputs loaded) (outputs model) "equal outputs after load"
     ]
 
 [<Tests>]

@@ -60,7 +60,8 @@ let requireData (registry: MethodRegistry.MethodRegistry) (catalog: ManifestCata
     let dimField i = match spec.Dims with Some _ -> sprintf "dims[%d]" i | None -> sprintf "dims (the %s profile's ladder; give dims: [...])" (Profile.name spec.Profile)
     let field i = match spec.Lines.TryFind(dimField i) |> Option.orElse (spec.Lines.TryFind "dims") with Some line -> sprintf "%s: %s (line %d)" spec.File (dimField i) line | None -> sprintf "%s: %s" spec.File (dimField i)
     let widths = Collections.Generic.Dictionary<_, int>()
-    for config in plan.Points |> List.map (fun p -> p.Config) |> List.distinctBy (fun c -> c.Source, c.Dataset, c.Encoder, c.Split) do
+    // A k-fold dataset's folds are one collection to check (its rule without the fold: every fold sized).
+    for config in plan.Points |> List.map (fun p -> { p.Config with Split = Splits.unfolded p.Config.Split }) |> List.distinctBy (fun c -> c.Source, c.Dataset, c.Encoder, c.Split) do
         let width =
             match config.Source with
             | Manifest fingerprint ->

@@ -75,9 +75,11 @@ let ofFiles (trainFile: string option) (testFile: string) =
     let trainable = try Some(trainableOfFiles (Option.toList trainFile) [ testFile ]) with _ -> None
     defaultRule trainFile.IsSome trainable
 
-/// The trainable queries a collection's manifest declares (`counts`), else counted in its files
-/// when they are here (None: neither, so the fixed split).
-let private trainableOf (manifest: DatasetManifest) (hasTrain: bool) =
+/// A collection's judged queries: (its train judgements' queries where it has a train qrels file,
+/// its test or all judgements' queries), as its manifest declares them (`counts`), else counted in
+/// its qrels files when they are here; None when neither is possible.
+let judgedCounts (manifest: DatasetManifest) : (int option * int) option =
+    let hasTrain = manifest.Files |> Seq.exists (fun f -> f.Role = "qrels" && f.Split = "train")
     let declared (split: string) =
         match manifest.Counts with
         | null -> None
@@ -85,19 +87,22 @@ let private trainableOf (manifest: DatasetManifest) (hasTrain: bool) =
             match counts.Splits.TryGetValue split with
             | true, c when c.Queries.HasValue -> Some c.Queries.Value
             | _ -> None
-    let declaredJudged =
-        match manifest.Counts with
-        | null -> None
-        | counts when counts.JudgedQueries.HasValue -> Some counts.JudgedQueries.Value
-        | _ -> match declared "test", declared "all" with | Some n, _ | None, Some n -> Some n | None, None -> None
-    match hasTrain, declared "train", declaredJudged with
-    | true, Some train, _ -> Some train
-    | false, _, Some judged -> Some(trainableQueries None judged)
+    let declaredTest =
+        match declared "test", declared "all" with
+        | Some n, _ | None, Some n -> Some n
+        | None, None ->
+            match manifest.Counts with
+            | null -> None
+            | counts when counts.JudgedQueries.HasValue && not hasTrain -> Some counts.JudgedQueries.Value
+            | _ -> None
+    match declared "train", declaredTest with
+    | train, Some test when train.IsSome || not hasTrain -> Some(train, test)
     | _ ->
         try
             let folder = (DatasetLocator.Locate(manifest, allowDownload = false)).Folder
             let files split = manifest.FilesWithRole "qrels" |> Seq.filter (fun f -> f.Split = split) |> Seq.map (fun f -> System.IO.Path.Combine(folder, f.Path)) |> List.ofSeq
-            Some(trainableOfFiles (files "train") (files "test" @ files "all"))
+            let train = files "train"
+            Some((if train.IsEmpty then None else Some(List.sumBy judgedIn train)), List.sumBy judgedIn (files "test" @ files "all"))
         with _ -> None // not here (yet): the fixed split, as before counts were consulted
 
 /// Where a dataset's rule came from.
@@ -113,7 +118,7 @@ let ofManifest (manifest: DatasetManifest) : SplitRule * RuleSource =
     | null when manifest.Kind <> "text-retrieval" -> defaultRule true None, Default
     | null ->
         let trainJudgements = manifest.Files |> Seq.exists (fun f -> f.Role = "qrels" && f.Split = "train")
-        defaultRule trainJudgements (trainableOf manifest trainJudgements), Default
+        defaultRule trainJudgements (judgedCounts manifest |> Option.map (fun (train, test) -> trainableQueries train test)), Default
     | split when split.Rule = SplitSpec.QueryHalves -> QueryHalves split.Validation, Declared manifest.ManifestFile
     | split when split.Rule = SplitSpec.KFold ->
         KFold(split.Folds, (if split.Validation > 0 then split.Validation else defaultKFoldValidation), None), Declared manifest.ManifestFile

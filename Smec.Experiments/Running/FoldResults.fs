@@ -38,7 +38,8 @@ let private mergeMeasurements (folds: (int * ExperimentResult) list) =
     [ for name in names ->
           let pairs = folds |> List.map (fun (_, r) -> r.Measurements[name], (if isValidation name then 1.0 else weight r))
           let total = pairs |> List.sumBy snd
-          name, (if total = 0.0 then nan else (pairs |> List.sumBy (fun (v, w) -> v * w)) / total) ]
+          // No fold names its queries (a result without per-query ids): the plain mean over folds.
+          name, (if total = 0.0 then pairs |> List.averageBy fst else (pairs |> List.sumBy (fun (v, w) -> v * w)) / total) ]
     |> Map.ofList
 
 /// A fold as texts show it: counted from 1, as progress lines do (configs index folds from 0).

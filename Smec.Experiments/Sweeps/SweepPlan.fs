@@ -79,7 +79,11 @@ let splitOf (catalog: ManifestCatalog) (dataset: string) : Result<SplitRule, str
                           dataset judged validation manifest.ManifestFile)
             else Ok rule
         | KFold(folds, minimum, _) ->
-            let judged = [ "train"; "test"; "all" ] |> List.collect qrels |> List.sumBy judgedQueries
+            // Declared counts where the manifest has them (SMART qrels are not TSV), else the files'.
+            let judged =
+                match SplitRules.judgedCounts manifest with
+                | Some(train, test) -> defaultArg train 0 + test
+                | None -> [ "train"; "test"; "all" ] |> List.collect qrels |> List.sumBy judgedQueries
             if not (Splits.kFoldFits folds minimum judged) then
                 Error(sprintf "dataset '%s' has %d judged queries: too few for %d-fold cross-validation (expected at least %d: every fold tests a query, and its model trains on more queries than the %d or more it holds out for validation); state fewer split.folds or a smaller split.validation in %s (data-manifests/README.md, Split rule)"
                           dataset judged folds (Splits.kFoldLeast folds minimum) minimum manifest.ManifestFile)

@@ -12,12 +12,11 @@ open Smec.Experiments.Catalog.Model
 /// its 809, docs/CATALOG.md, "Split rules").
 let defaultValidation = 100
 
-/// The smallest validation set of a collection without a train split. Early stopping keeps the
-/// step with the best validation nDCG@10; with CACM's former 5 validation queries several trained
-/// cells never beat their starting point ("kept start") and equalled PCA to every digit. 12
-/// queries let one query move the mean by at most 1/12 instead of 1/5, and still leave CACM (52
-/// judged queries, 26 in the train half) 14 to train on. (Two-fold cross-validation would test
-/// every query, but doubles the training of every Cranfield and CACM cell, on top of 3 seeds.)
+/// The smallest validation set of a collection without a train split (query halves; Cranfield's
+/// and CACM's k-fold manifests state the same 12). Early stopping keeps the step with the best
+/// validation nDCG@10; with CACM's former 5 validation queries several trained cells never beat
+/// their starting point ("kept start") and equalled PCA to every digit. 12 queries let one query
+/// move the mean by at most 1/12 instead of 1/5.
 let minHalvesValidation = 12
 
 /// Below this many labelled queries a model could train on under a fixed split (the queries of its

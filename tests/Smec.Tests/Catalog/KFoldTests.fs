@@ -164,6 +164,35 @@ let tests =
             | Some(NotRun reason) -> Expect.stringContains reason "fold 4/5" "names the fold"
             | other -> failtestf "expected not run, got %A" other
 
+        testCase "the report states each dataset's split rule: k-fold with k and its judged queries, or the fixed split" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path (registry []) None
+            let spec = Catalog.build 2 Local { Seeds = [ 1L ]; Manifest = None }
+            let planned = Runner.plan env spec
+            let test = qrelsOf cacmLike
+            // CACM's folds finished (each scoring its own test queries); nothing else ran.
+            let outcomes =
+                planned
+                |> List.map (fun p ->
+                    match p.Config.Dataset, p.Config.Split with
+                    | "cacm", (KFold(_, _, Some _) as rule) ->
+                        let ids = (Splits.split rule None test).Test |> Array.ofList
+                        p.Hash,
+                        Finished({ Hash = p.Hash; ConfigHash = ""; Implementation = "test"; ConfigJson = ""
+                                   Measurements = Map.ofList [ "ndcg@10@24", 0.5 ]
+                                   PerQuery = Some { QueryIds = ids; Scores = Map.ofList [ "ndcg@10@24", Array.create ids.Length 0.5 ] }
+                                   Settings = Map.empty; Notes = []; PackageVersions = Map.empty; DataChecksums = Map.empty
+                                   TorchThreads = 1; StartedUtc = DateTime.UtcNow; Seconds = 1.0 }, true)
+                    | _ -> p.Hash, NotRun "not run: test")
+                |> Map.ofList
+            let result = TableRun.evaluate (published ()) [] "" None (Runner.keyOf env) (Runner.settingsKeyOf env) spec planned outcomes
+            let notes = TableRun.splitRuleNotes result
+            Expect.exists notes (fun n -> n.StartsWith "cacm: k-fold, k = 5, 52 judged queries, each tested once") "CACM: k and its judged queries"
+            Expect.exists notes (fun n -> n.StartsWith "cranfield: k-fold, k = 5, judged queries counted once") "Cranfield: not run yet"
+            Expect.exists notes (fun n -> n.StartsWith "scifact: fixed split; split rule: the collection's own train and test judgements") "SciFact: the fixed split"
+            let markdown = Smec.Experiments.Reports.Markdown.render result
+            Expect.stringContains markdown "- Split rule, cacm: k-fold, k = 5, 52 judged queries" "report.md states it"
+
         testCase "a user's collection with too few judged queries for its folds fails naming the dataset and what is needed" <| fun () ->
             use dir = new TempDir()
             // 4 train and 3 test queries: 7 judged, too few for 5 folds with 5 validation queries each (8 needed).

@@ -59,7 +59,7 @@ let private splitHolds (where: string) (rule: SplitRule) (train: Qrels option) (
             | GivenTrainTest n -> sprintf "train qrels judging more than %d queries (%d are held out for validation), or no train qrels (the test queries are then halved)" n n
             | QueryHalves n -> sprintf "enough judged queries to halve into train and test and hold out at least %d for validation" n
             | KFold(k, n, _) ->
-                sprintf "at least %d judged queries (train and test qrels together, each query judged in one of them) for %d folds: every fold tests at least one query, and its model trains on the other folds' queries after holding out a fifth of them, at least %d, for validation; or state fewer folds or a smaller split.validation in the dataset's manifest (data-manifests/README.md, Split rule)"
+                sprintf "at least %d judged queries (train and test qrels together, each query judged in one of them) for %d folds: every fold tests at least one query, and its model trains on the other folds' queries after holding out a fifth of them, at least %d, for validation (a collection declared by a dataset manifest may state fewer split.folds or a smaller split.validation: data-manifests/README.md, Split rule)"
                     (Splits.kFoldLeast k n) k n
         fail "%s: %s (split rule: %s); expected %s" where why (Splits.describe rule) expected
 

@@ -121,6 +121,16 @@ let tests =
             let folds = planned |> List.filter (fun c -> match c.Split with KFold _ -> true | _ -> false)
             Expect.equal (folds |> List.map (fun c -> ConfigHash.hash c) |> List.distinct).Length folds.Length "each fold its own key"
 
+        testCase "a fold's point file gives back its config and key (what `smec run-experiment KEY` runs)" <| fun () ->
+            use dir = new TempDir()
+            let env = Environment.standard repoRoot None ignore
+            for fold in Splits.experimentsOf (Builders.localRetrieval "cacm" Profiles.miniLM Profiles.smec []) do
+                let point: SweepPlan.Point = { Config = fold; Key = Runner.keyOf env fold; Values = Map.empty; Setting = "s" }
+                SweepFolder.writePoint dir.Path "folds" point
+                let key, config = SweepFolder.readPoint (SweepFolder.pointFile dir.Path point.Key)
+                Expect.equal config fold "the fold's config"
+                Expect.equal (Runner.keyOf env config) key "the same key"
+
         testCase "a k-fold cell's per-query rows hold every judged query once per seed, each from the fold that tested it" <| fun () ->
             let cell = Builders.localRetrieval "cacm" Profiles.miniLM Profiles.smec []
             let seeds = [ 1L; 2L; 3L ]

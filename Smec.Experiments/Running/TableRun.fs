@@ -124,7 +124,18 @@ let comparisonsNote (result: TableResult) =
 /// or k-fold with k and its number of judged queries (the queries its folds tested, once a fold
 /// of every query has run), and where the rule came from (the manifest's split field, the default).
 let splitRuleNotes (result: TableResult) =
-    let scored = result.Planned |> List.map (fun p -> p.Config) |> List.filter (fun c -> c.Kind <> DatasetDescription)
+    // Text collections only: image sets split by class in their own providers (their notes say how).
+    let isText (config: ExperimentConfig) =
+        match config.Source with
+        | Manifest _ -> true
+        | Mirror ->
+            match (try Some Smec.Core.Data.Manifests.ManifestCatalog.Default with _ -> None) with
+            | Some catalog ->
+                match catalog.Datasets.TryGetValue config.Dataset with
+                | true, d -> d.Kind = "text-retrieval"
+                | _ -> false
+            | None -> false
+    let scored = result.Planned |> List.map (fun p -> p.Config) |> List.filter (fun c -> c.Kind <> DatasetDescription && isText c)
     let hashOf = result.Planned |> List.map (fun p -> p.Config, p.Hash) |> Map.ofList
     [ for (source, dataset), configs in scored |> List.groupBy (fun c -> c.Source, c.Dataset) do
           let rule = Splits.unfolded configs.Head.Split

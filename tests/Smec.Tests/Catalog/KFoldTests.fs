@@ -245,6 +245,7 @@ let tests =
                       Settings = Map.empty; Notes = []; PackageVersions = Map.empty; DataChecksums = Map.empty
                       TorchThreads = 1; StartedUtc = DateTime.UtcNow; Seconds = 0.0
                       PerQuery = Some { QueryIds = ids; Scores = Map.ofList [ "ndcg@10@24", Array.create ids.Length test ] } }
+            Expect.equal (SweepChecks.pointCount spec) (int64 plan.Points.Length) "the size check counts a k-fold dataset once per fold"
             let report = SweepReport.build dir.Path plan
             let cacmBest = report.Best |> List.find (fun ((data, _), _) -> data = "cacm") |> snd
             Expect.stringContains cacmBest.Setting "smec.ads=false" "CACM's own best, not SciFact's"

@@ -151,9 +151,19 @@ let splitRuleNotes (result: TableResult) =
                           let outcomes = folds |> List.choose (fun c -> hashOf.TryFind c |> Option.bind result.Outcomes.TryFind)
                           let counts = outcomes |> List.choose (function Finished(r, _) -> r.PerQuery |> Option.map (fun q -> q.QueryIds.Length) | _ -> None)
                           if counts.Length = k then Some(List.sum counts) else None)
-                  match complete with
-                  | Some n -> sprintf "%d judged queries, each tested once" n
-                  | None -> "judged queries counted once every fold of a method has run"
+                  // Before a fold has run: the counts the collection's manifest declares (or its qrels files).
+                  let declared () =
+                      match source with
+                      | Manifest _ -> None
+                      | Mirror ->
+                          try
+                              SplitRules.judgedCounts (Smec.Core.Data.Manifests.ManifestCatalog.Default.Dataset dataset)
+                              |> Option.map (fun (train, test) -> defaultArg train 0 + test)
+                          with _ -> None
+                  match complete, declared () with
+                  | Some n, _ -> sprintf "%d judged queries, each tested once" n
+                  | None, Some n -> sprintf "%d judged queries (declared; none of its folds has run), each tested once" n
+                  | None, None -> "judged queries counted once every fold of a method has run"
               yield sprintf "%s: k-fold, k = %d, %s; %s" where k queries (SplitRules.describe rule ruleSource)
           | _ -> yield sprintf "%s: fixed split; %s" where (SplitRules.describe rule ruleSource) ]
 

@@ -198,7 +198,7 @@ let tests =
             let result = TableRun.evaluate (published ()) [] "" None (Runner.keyOf env) (Runner.settingsKeyOf env) spec planned outcomes
             let notes = TableRun.splitRuleNotes result
             Expect.exists notes (fun n -> n.StartsWith "cacm: k-fold, k = 5, 52 judged queries, each tested once") "CACM: k and its judged queries"
-            Expect.exists notes (fun n -> n.StartsWith "cranfield: k-fold, k = 5, judged queries counted once") "Cranfield: not run yet"
+            Expect.exists notes (fun n -> n.StartsWith "cranfield: k-fold, k = 5, 225 judged queries (declared; none of its folds has run)") "Cranfield: not run yet, its manifest's count"
             Expect.exists notes (fun n -> n.StartsWith "scifact: fixed split; split rule: the collection's own train and test judgements") "SciFact: the fixed split"
             let markdown = Smec.Experiments.Reports.Markdown.render result
             Expect.stringContains markdown "- Split rule, cacm: k-fold, k = 5, 52 judged queries" "report.md states it"

@@ -27,8 +27,8 @@ let localRetrieval (dataset: string) (encoder: string) (methodSpec: MethodSpec) 
     retrieval dataset encoder Mirror (SplitRules.ofDataset dataset) localDims localBudget methodSpec (profileOptions Local methodSpec @ options)
 
 /// The split rule for an embeddings manifest entry: the default rule (SplitRules), by whether the
-/// entry gives train qrels.
-let manifestSplit (entry: ManifestEntry) = SplitRules.defaultRule entry.QrelsTrain.IsSome
+/// entry gives train qrels and how many queries they judge (k-fold below SplitRules.kFoldBelow).
+let manifestSplit (entry: ManifestEntry) = SplitRules.ofFiles entry.QrelsTrain entry.QrelsTest
 
 /// A paper-profile retrieval experiment on a manifest entry.
 let manifestRetrieval (entry: ManifestEntry) (dims: int list) (methodSpec: MethodSpec) (options: (string * string) list) =

@@ -56,6 +56,14 @@ type SplitRule =
     /// halved by a fixed hash into train and test; a fifth of the train half, and at least
     /// `minValidation` queries, held out for validation (Splits.halvesValidationSize).
     | QueryHalves of minValidation: int
+    /// k-fold cross-validation over the judged queries (train and test judgements pooled), for
+    /// collections with few labelled queries (SplitRules.kFoldBelow): each query is in exactly one
+    /// fold by a fixed hash of its id (Splits.foldOf), so every method and seed sees the same folds.
+    /// Fold f tests its own queries; its model trains on the other folds' queries, a fifth of them
+    /// (at least `minValidation`) held out for validation. `fold` None is a cell's config (all folds:
+    /// the runner plans one experiment per fold and the cell aggregates them); Some f is one fold's
+    /// experiment.
+    | KFold of folds: int * minValidation: int * fold: int option
 
 /// Where an experiment's data comes from.
 type DataSource =

@@ -142,6 +142,7 @@ let private body (result: TableResult) (moreCharts: GenericChart list) =
     add (sprintf "<p>%s</p>" (encode (CellText.legend result)))
     add "<ul>"
     for note in spec.Notes do add (sprintf "<li>%s</li>" (encode note))
+    for rule in splitRuleNotes result do add (sprintf "<li>Split rule, %s</li>" (encode rule))
     add "</ul>"
     for panel in spec.Panels do
         let frame = Frames.panelFrame result panel (CellText.tableCell result)

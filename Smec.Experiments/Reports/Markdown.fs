@@ -39,6 +39,7 @@ let render (result: TableResult) : string =
     | Some note -> line ("> Note: " + note + "."); line ""
     | None -> ()
     for note in spec.Notes do line ("- " + note)
+    for rule in splitRuleNotes result do line ("- Split rule, " + rule)
     match result.ManifestPath with
     | Some p -> line (sprintf "- Embeddings manifest: `%s`." p)
     | None -> ()

@@ -104,7 +104,7 @@ let assemble (name: string) (corpus: EmbeddingMatrix) (queries: EmbeddingMatrix)
     need parts.Train "train"
     need parts.Validation "validation"
     need parts.Test "test"
-    let judgements = match rule with GivenTrainTest _ -> trainQrels.Value | QueryHalves _ -> testQrels
+    let judgements, testJudgements = Splits.judgementsOf rule trainQrels testQrels
     let training =
         TrainingData(
             corpus,
@@ -117,7 +117,7 @@ let assemble (name: string) (corpus: EmbeddingMatrix) (queries: EmbeddingMatrix)
       Training = training
       TestQueries = queries.Select(List.toArray parts.Test)
       TestCorpus = None
-      Test = testQrels.Restrict parts.Test
+      Test = testJudgements.Restrict parts.Test
       DropSelfMatches = dropSelf
       Checksums = checksums
       DataMeasurements = Map.empty
@@ -129,7 +129,8 @@ let assemble (name: string) (corpus: EmbeddingMatrix) (queries: EmbeddingMatrix)
 /// (SplitRules: its manifest's `split` field or the default), or the experiment's config.
 let private withSplitSource (rule: SplitRule) (source: SplitRules.RuleSource) (config: ExperimentConfig) (loaded: LoadedDataset) =
     let line =
-        if rule = config.Split then SplitRules.describe rule source
+        // A fold's config is its dataset's k-fold rule with the fold named.
+        if rule = Splits.unfolded config.Split then SplitRules.describe rule source
         else "split rule: set by the experiment's config, not the dataset's own rule"
     { loaded with Notes = loaded.Notes @ [ line ] }
 
@@ -197,7 +198,7 @@ let manifestProvider (manifest: EmbeddingsManifest option) : DatasetProvider =
                         (Smec.Core.Encoders.PrecomputedEncoder.Read(e.Queries, e.QueryIds))
                         (e.QrelsTrain |> Option.map Qrels.Read) (Qrels.Read e.QrelsTest) config.Split config.Seed e.DropSelfMatches
                         (inputs |> List.map (fun f -> f, FileChecksums.Sha256 f) |> Map.ofList)
-                    |> withSplitSource (SplitRules.defaultRule e.QrelsTrain.IsSome) SplitRules.Default config)
+                    |> withSplitSource (Smec.Experiments.Catalog.Builders.manifestSplit e) SplitRules.Default config)
     { Name = "embeddings manifest"; Provide = provide }
 
 /// Why no provider has the data.

@@ -46,7 +46,8 @@ let describe (config: ExperimentConfig) =
     let data = if config.Encoder = "" then config.Dataset else config.Dataset + " x " + config.Encoder
     let what = if config.Method = "" then ExperimentKind.name config.Kind else config.Method
     let seed = if config.Budget.IsSome then sprintf " seed %d" config.Seed else ""
-    sprintf "%s%s: %s%s%s%s" what options data source dims seed
+    let fold = match config.Split with KFold(k, _, Some f) -> sprintf " fold %d/%d" (f + 1) k | _ -> ""
+    sprintf "%s%s: %s%s%s%s%s" what options data source dims seed fold
 
 /// What computes an experiment: the method's implementation tag, and the probe's for probes.
 let implementationOf (env: RunEnvironment) (config: ExperimentConfig) =
@@ -103,6 +104,8 @@ let settingsKeyOf (env: RunEnvironment) (config: ExperimentConfig) = keyWith "" 
 /// grouped by data so each dataset is loaded once.
 let plan (env: RunEnvironment) (spec: TableSpec) : PlannedExperiment list =
     Catalog.tableExperiments spec
+    // A k-fold cell's config is one experiment per fold (FoldResults merges them for the cell).
+    |> List.collect Splits.experimentsOf
     |> List.collect (fun c -> spec.Seeds |> List.map (fun s -> ExperimentConfig.withSeed s c))
     |> List.distinct
     |> List.sortBy (fun c -> (c.Kind <> DatasetDescription), string c.Source, c.Dataset, c.Encoder, string c.Split, c.Seed, c.Method, ConfigHash.hash c)

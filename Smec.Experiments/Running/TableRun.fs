@@ -120,6 +120,53 @@ let comparisonsNote (result: TableResult) =
                 judged.Length (decided (fun l -> l.Adjusted)) (decided (fun l -> l.Interval)) (0.05 * float judged.Length) Bootstrap.DefaultResamples
         )
 
+/// The split rule of every dataset the table's experiments score, one line each: the fixed split,
+/// or k-fold with k and its number of judged queries (the queries its folds tested, once a fold
+/// of every query has run), and where the rule came from (the manifest's split field, the default).
+let splitRuleNotes (result: TableResult) =
+    // Text collections only: image sets split by class in their own providers (their notes say how).
+    let isText (config: ExperimentConfig) =
+        match config.Source with
+        | Manifest _ -> true
+        | Mirror ->
+            match (try Some Smec.Core.Data.Manifests.ManifestCatalog.Default with _ -> None) with
+            | Some catalog ->
+                match catalog.Datasets.TryGetValue config.Dataset with
+                | true, d -> d.Kind = "text-retrieval"
+                | _ -> false
+            | None -> false
+    let scored = result.Planned |> List.map (fun p -> p.Config) |> List.filter (fun c -> c.Kind <> DatasetDescription && isText c)
+    let hashOf = result.Planned |> List.map (fun p -> p.Config, p.Hash) |> Map.ofList
+    [ for (source, dataset), configs in scored |> List.groupBy (fun c -> c.Source, c.Dataset) do
+          let rule = Splits.unfolded configs.Head.Split
+          let ruleSource = match source with Mirror -> snd (SplitRules.ofDatasetWithSource dataset) | Manifest _ -> SplitRules.Default
+          let where = match source with Mirror -> dataset | Manifest _ -> dataset + " (embeddings manifest)"
+          match rule with
+          | KFold(k, _, _) ->
+              let queries =
+                  let complete =
+                      configs
+                      |> List.groupBy (fun c -> c.Method, c.Options, c.Seed)
+                      |> List.tryPick (fun (_, folds) ->
+                          let outcomes = folds |> List.choose (fun c -> hashOf.TryFind c |> Option.bind result.Outcomes.TryFind)
+                          let counts = outcomes |> List.choose (function Finished(r, _) -> r.PerQuery |> Option.map (fun q -> q.QueryIds.Length) | _ -> None)
+                          if counts.Length = k then Some(List.sum counts) else None)
+                  // Before a fold has run: the counts the collection's manifest declares (or its qrels files).
+                  let declared () =
+                      match source with
+                      | Manifest _ -> None
+                      | Mirror ->
+                          try
+                              SplitRules.judgedCounts (Smec.Core.Data.Manifests.ManifestCatalog.Default.Dataset dataset)
+                              |> Option.map (fun (train, test) -> defaultArg train 0 + test)
+                          with _ -> None
+                  match complete, declared () with
+                  | Some n, _ -> sprintf "%d judged queries, each tested once" n
+                  | None, Some n -> sprintf "%d judged queries (declared; none of its folds has run), each tested once" n
+                  | None, None -> "judged queries counted once every fold of a method has run"
+              yield sprintf "%s: k-fold, k = %d, %s; %s" where k queries (SplitRules.describe rule ruleSource)
+          | _ -> yield sprintf "%s: fixed split; %s" where (SplitRules.describe rule ruleSource) ]
+
 /// A claim's terms that name a row (a method row of the catalog, or a row of any panel of the
 /// table) must name a row of the claim's own panel: a typo, or a row another change removed,
 /// would otherwise compare the wrong numbers. Derived terms ("spread @24") are not rows.
@@ -145,15 +192,19 @@ let validateClaims (spec: TableSpec) =
 /// `settingsKeyOf`: what it computes, without the implementation (Runner.settingsKeyOf), naming cells.
 let evaluate (published: PublishedTable) (blessed: BlessedValue list) (blessedPath: string) (manifestPath: string option)
              (keyOf: ExperimentConfig -> string) (settingsKeyOf: ExperimentConfig -> string) (spec: TableSpec) (planned: PlannedExperiment list) (outcomes: Map<string, Outcome>) : TableResult =
-    let lookup (config: ExperimentConfig) = outcomes.TryFind(keyOf config)
+    let outcomeOf (config: ExperimentConfig) = outcomes.TryFind(keyOf config)
+    // A k-fold cell config reads its folds' outcomes merged (each query from the fold that tested it).
+    let lookup = FoldResults.lookup outcomeOf
     let evaluateQuantity = Quantities.evaluate lookup spec.Seeds
     let keptStartSeeds (quantity: Quantity) =
         [ for config, measure in Quantities.leaves quantity do
               if config.Budget.IsSome then
                   for seed in spec.Seeds do
-                      match lookup (ExperimentConfig.withSeed seed config) with
-                      | Some(Finished(r, _)) when KeptStart.kept r.Settings (KeptStart.dimsOfMeasure measure) -> yield seed
-                      | _ -> () ]
+                      // A k-fold cell kept its start at a seed when any fold's model did.
+                      for fold in Splits.experimentsOf config do
+                          match outcomeOf (ExperimentConfig.withSeed seed fold) with
+                          | Some(Finished(r, _)) when KeptStart.kept r.Settings (KeptStart.dimsOfMeasure measure) -> yield seed
+                          | _ -> () ]
         |> List.distinct
         |> List.sort
     let cellResult (cell: Cell) =
@@ -181,6 +232,7 @@ let evaluate (published: PublishedTable) (blessed: BlessedValue list) (blessedPa
           Checks = checks
           Experiments =
             Catalog.experimentsOf cell.Value
+            |> List.collect Splits.experimentsOf
             |> List.collect (fun c -> spec.Seeds |> List.map (fun s -> keyOf (ExperimentConfig.withSeed s c)))
             |> List.distinct
           KeptStart = keptStartSeeds cell.Value

@@ -18,6 +18,17 @@ let private splitJson =
     | GivenTrainTest validation -> JsonObject(dict [ "rule", JsonValue.Create "given-train-test" :> JsonNode; "validation", JsonValue.Create validation ])
     | QueryHalves minValidation ->
         JsonObject(dict [ "rule", JsonValue.Create "query-halves, validation max(min, train half / 5)" :> JsonNode; "min_validation", JsonValue.Create minValidation ])
+    | KFold(folds, minValidation, fold) ->
+        // The fold is part of the key: each fold is its own experiment (cached, locked, resumed alone).
+        JsonObject(
+            dict
+                [ yield "rule", JsonValue.Create "k-fold by salted hash of the query id, validation max(min, training / 5)" :> JsonNode
+                  yield "folds", JsonValue.Create folds
+                  yield "min_validation", JsonValue.Create minValidation
+                  match fold with
+                  | Some f -> yield "fold", JsonValue.Create f
+                  | None -> () ]
+        )
 
 let private budgetJson (budget: TrainingBudget option) : JsonNode =
     match budget with

@@ -5,6 +5,7 @@ module Smec.Experiments.Sweeps.SweepChecks
 
 open System
 open Smec.Core.Data.Manifests
+open Smec.Experiments.Catalog
 open Smec.Experiments.Catalog.Model
 open Smec.Experiments.Catalog.EmbeddingsManifest
 open Smec.Experiments.Running
@@ -15,18 +16,23 @@ open Smec.Experiments.Verify
 /// Above this many points a sweep is planned or run only with --force.
 let forceAbove = 10_000
 
-/// The points the spec expands to at most (before equal points are merged), counted without expanding.
+/// The points the spec expands to at most (before equal points are merged), counted without
+/// expanding: a k-fold dataset (SplitRules) counts k times, one point per fold.
 let pointCount (spec: SweepSpec) =
     let grid = spec.Grid |> List.fold (fun n a -> n * int64 a.Values.Length) 1L
     let zip = match spec.Zip with [] -> 1L | first :: _ -> int64 first.Values.Length
-    int64 spec.Datasets.Length * int64 spec.Encoders.Length * int64 spec.Methods.Length * grid * zip * int64 spec.Seeds.Length
+    let foldsOf (dataset: string) =
+        match (try Some(SplitRules.ofDataset dataset) with _ -> None) with
+        | Some(KFold(folds, _, _)) -> int64 folds
+        | _ -> 1L
+    (spec.Datasets |> List.sumBy foldsOf) * int64 spec.Encoders.Length * int64 spec.Methods.Length * grid * zip * int64 spec.Seeds.Length
 
 /// Refuse a sweep over `forceAbove` points unless forced.
 let requireSize (spec: SweepSpec) (force: bool) =
     let points = pointCount spec
     if points > int64 forceAbove && not force then
         raise (Smec.Core.Runtime.UserInputException(
-                sprintf "%s: %d points (datasets x encoders x methods x grid x zip x seeds); expected at most %d, or --force to plan and run them all (each point is a file and an experiment)"
+                sprintf "%s: %d points (datasets, a k-fold one once per fold, x encoders x methods x grid x zip x seeds); expected at most %d, or --force to plan and run them all (each point is a file and an experiment)"
                     spec.File points forceAbove))
 
 /// A library's message in the spec's words: a field named as the code names it (LossTemperature)
@@ -60,7 +66,8 @@ let requireData (registry: MethodRegistry.MethodRegistry) (catalog: ManifestCata
     let dimField i = match spec.Dims with Some _ -> sprintf "dims[%d]" i | None -> sprintf "dims (the %s profile's ladder; give dims: [...])" (Profile.name spec.Profile)
     let field i = match spec.Lines.TryFind(dimField i) |> Option.orElse (spec.Lines.TryFind "dims") with Some line -> sprintf "%s: %s (line %d)" spec.File (dimField i) line | None -> sprintf "%s: %s" spec.File (dimField i)
     let widths = Collections.Generic.Dictionary<_, int>()
-    for config in plan.Points |> List.map (fun p -> p.Config) |> List.distinctBy (fun c -> c.Source, c.Dataset, c.Encoder, c.Split) do
+    // A k-fold dataset's folds are one collection to check (its rule without the fold: every fold sized).
+    for config in plan.Points |> List.map (fun p -> { p.Config with Split = Splits.unfolded p.Config.Split }) |> List.distinctBy (fun c -> c.Source, c.Dataset, c.Encoder, c.Split) do
         let width =
             match config.Source with
             | Manifest fingerprint ->

@@ -49,7 +49,8 @@ let configOfJson (file: string) (node: JsonNode) : ExperimentConfig =
         match s["rule"].GetValue<string>() with
         | "given-train-test" -> GivenTrainTest(count "validation")
         | rule when rule.StartsWith "query-halves" -> QueryHalves(count "min_validation")
-        | _ -> fail file "split.rule" "given-train-test or query-halves"
+        | rule when rule.StartsWith "k-fold" -> KFold(count "folds", count "min_validation", (match s["fold"] with null -> None | f -> Some(f.GetValue<int>())))
+        | _ -> fail file "split.rule" "given-train-test, query-halves or k-fold"
     let budget =
         match o["budget"] with
         | null -> None

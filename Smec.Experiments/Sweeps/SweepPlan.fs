@@ -78,6 +78,16 @@ let splitOf (catalog: ManifestCatalog) (dataset: string) : Result<SplitRule, str
                 Error(sprintf "dataset '%s' has %d judged train queries: too few to hold out %d for validation (at most a fifth); state a smaller split.validation in %s (data-manifests/README.md, Split rule)"
                           dataset judged validation manifest.ManifestFile)
             else Ok rule
+        | KFold(folds, minimum, _) ->
+            // Declared counts where the manifest has them (SMART qrels are not TSV), else the files'.
+            let judged =
+                match SplitRules.judgedCounts manifest with
+                | Some(train, test) -> defaultArg train 0 + test
+                | None -> [ "train"; "test"; "all" ] |> List.collect qrels |> List.sumBy judgedQueries
+            if not (Splits.kFoldFits folds minimum judged) then
+                Error(sprintf "dataset '%s' has %d judged queries: too few for %d-fold cross-validation (expected at least %d: every fold tests a query, and its model trains on more queries than the %d or more it holds out for validation); state fewer split.folds or a smaller split.validation in %s (data-manifests/README.md, Split rule)"
+                          dataset judged folds (Splits.kFoldLeast folds minimum) minimum manifest.ManifestFile)
+            else Ok rule
     with :? DataUnavailableException as e -> Error e.Message
 
 /// Where a (dataset, encoder) pair comes from: an embeddings manifest entry that names it (by
@@ -261,7 +271,10 @@ let expand (registry: MethodRegistry) (catalog: ManifestCatalog) (manifest: Embe
                                   |> Map.add "method" m.Key
                                   |> Map.add seedColumn (if m.Trains then string seed else "-")
                               let setting = (baseColumns @ axisNames) |> List.map (fun c -> sprintf "%s=%s" c values[c]) |> String.concat " "
-                              yield { Config = config; Key = keyOf config; Values = values; Setting = setting } ]
+                              // On a k-fold dataset a point is one fold's experiment; the report merges a
+                              // setting's folds per seed (FoldResults), as a table cell does.
+                              for foldConfig in Splits.experimentsOf config do
+                                  yield { Config = foldConfig; Key = keyOf foldConfig; Values = values; Setting = setting } ]
         |> List.distinctBy (fun p -> p.Key)
     { Spec = spec
       Points = points

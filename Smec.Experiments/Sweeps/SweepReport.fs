@@ -68,10 +68,23 @@ let build (resultsDir: string) (plan: SweepPlan) : SweepReport =
     let severalEncoders = plan.Points |> List.map (fun p -> p.Values["encoder"]) |> List.distinct |> List.length > 1
     let dataOf (p: Point) = if severalEncoders then sprintf "%s / %s" p.Values["dataset"] p.Values["encoder"] else p.Values["dataset"]
     let loaded = plan.Points |> List.map (fun p -> p, ResultStore.tryLoad resultsDir p.Key)
+    // A setting's result at one seed: its point's, or on a k-fold dataset its folds' merged (every
+    // judged query once, from the fold that tested it); None until every fold is stored.
+    let perSeed =
+        loaded
+        |> List.groupBy (fun (p, _) -> p.Setting, p.Values[seedColumn])
+        |> List.map (fun (_, members) ->
+            let stored = members |> List.choose (fun (p, s) -> match s with Some(Ok r) -> Some(p, r) | _ -> None)
+            let p = fst members.Head
+            match stored with
+            | _ when stored.Length <> members.Length -> p, None
+            | [ one ] -> p, Some(snd one)
+            | _ ->
+                p, Some(FoldResults.mergeResults { p.Config with Split = Splits.unfolded p.Config.Split } (stored |> List.map (fun (q, r) -> FoldResults.foldOf q.Config, r))))
     let rows =
-        [ for p, stored in loaded do
+        [ for p, stored in perSeed do
               match stored with
-              | Some(Ok r) ->
+              | Some r ->
                   for d in plan.Dims do
                       let get name = r.Measurements |> Map.tryFind name |> Option.defaultValue nan
                       yield
@@ -84,7 +97,8 @@ let build (resultsDir: string) (plan: SweepPlan) : SweepReport =
                             Test = get (ndcgAt d) }
               | _ -> () ]
     let points = Frame.ofRecords rows
-    let planned = plan.Points |> List.countBy (fun p -> p.Setting) |> Map.ofList
+    // Seeds planned per setting (a k-fold setting's folds are one seed's figure).
+    let planned = plan.Points |> List.groupBy (fun p -> p.Setting) |> List.map (fun (s, ps) -> s, ps |> List.map (fun p -> p.Values[seedColumn]) |> List.distinct |> List.length) |> Map.ofList
     let dataOfSetting = plan.Points |> List.map (fun p -> p.Setting, dataOf p) |> Map.ofList
     let settings =
         [ for setting in plan.Points |> List.map (fun p -> p.Setting) |> List.distinct do

@@ -50,12 +50,17 @@ let private judgements (qrelsFile: string) (queryIds: Collections.Generic.HashSe
 
 /// The split rule holds for these judgements: enough train queries beyond the validation hold-out.
 let private splitHolds (where: string) (rule: SplitRule) (train: Qrels option) (test: Qrels) =
-    try Splits.split rule train test |> ignore
+    // A k-fold cell's rule is checked on its fold 0: Splits.kFoldFits sizes every fold by the largest.
+    let checkedRule = match rule with KFold(k, v, None) -> KFold(k, v, Some 0) | other -> other
+    try Splits.split checkedRule train test |> ignore
     with Failure why ->
         let expected =
             match rule with
             | GivenTrainTest n -> sprintf "train qrels judging more than %d queries (%d are held out for validation), or no train qrels (the test queries are then halved)" n n
             | QueryHalves n -> sprintf "enough judged queries to halve into train and test and hold out at least %d for validation" n
+            | KFold(k, n, _) ->
+                sprintf "at least %d judged queries (train and test qrels together, each query judged in one of them) for %d folds: every fold tests at least one query, and its model trains on the other folds' queries after holding out a fifth of them, at least %d, for validation (a collection declared by a dataset manifest may state fewer split.folds or a smaller split.validation: data-manifests/README.md, Split rule)"
+                    (Splits.kFoldLeast k n) k n
         fail "%s: %s (split rule: %s); expected %s" where why (Splits.describe rule) expected
 
 /// One embeddings-manifest entry: matrices and ids agree, query and corpus dims match, the qrels

@@ -116,14 +116,18 @@ public sealed class DownloadSpec
 /// <summary>A collection's split rule, as its manifest states it.</summary>
 public sealed class SplitSpec
 {
-    public const string GivenTrainTest = "given-train-test", QueryHalves = "query-halves";
+    public const string GivenTrainTest = "given-train-test", QueryHalves = "query-halves", KFold = "k-fold";
 
-    /// <summary>given-train-test (the collection's own train and test judgements) or query-halves
-    /// (its judged queries halved by a fixed hash into train and test).</summary>
+    /// <summary>given-train-test (the collection's own train and test judgements), query-halves
+    /// (its judged queries halved by a fixed hash into train and test) or k-fold (cross-validation
+    /// over its judged queries, <see cref="Folds"/> folds by a fixed hash).</summary>
     public string Rule { get; set; } = "";
     /// <summary>given-train-test: the train queries held out for validation; query-halves: the fewest
-    /// held out of the train half (a fifth of it when that is more).</summary>
+    /// held out of the train half (a fifth of it when that is more); k-fold: the fewest held out of
+    /// each fold's training queries (a fifth of them when that is more; 0 or absent: the default).</summary>
     public int Validation { get; set; }
+    /// <summary>k-fold: the number of folds (5 when not given).</summary>
+    public int Folds { get; set; } = 5;
 }
 
 public sealed class ExpectedCounts

@@ -105,8 +105,11 @@ public static partial class ManifestReader
         RequireRelativePath(f, "path", m.Path);
         if (m.Split is { } split)
         {
-            RequireOneOf(f, "split.rule", split.Rule, [SplitSpec.GivenTrainTest, SplitSpec.QueryHalves]);
-            if (split.Validation < 1)
+            RequireOneOf(f, "split.rule", split.Rule, [SplitSpec.GivenTrainTest, SplitSpec.QueryHalves, SplitSpec.KFold]);
+            if (split.Folds < 2)
+                throw new ManifestException(f, "split.folds", $"must be at least 2 folds, got {split.Folds}");
+            // k-fold may leave validation out (SplitRules' default minimum); the other rules state it.
+            if (split.Validation < (split.Rule == SplitSpec.KFold ? 0 : 1))
                 throw new ManifestException(f, "split.validation", $"must be a positive number of validation queries, got {split.Validation}");
             if (m.Kind != "text-retrieval")
                 throw new ManifestException(f, "split", $"a split rule is for text-retrieval collections; this one is {m.Kind}");

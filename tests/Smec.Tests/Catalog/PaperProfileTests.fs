@@ -46,7 +46,8 @@ let tests =
             let spec = Catalog.build 2 Paper { Seeds = [ 1L ]; Manifest = Some manifest }
             Expect.contains spec.Panels "scifact-slice (all-MiniLM-L6-v2)" "a panel per manifest dataset"
             let result = TableRun.reproduce env (published ()) defaultOptions spec
-            Expect.equal result.Planned.Length 4 "four methods on the one dataset"
+            // 160 train queries, below SplitRules.kFoldBelow: 5-fold cross-validation, one experiment per fold.
+            Expect.equal result.Planned.Length 20 "four methods on the one dataset, 5 folds each"
             Expect.isTrue (result.Outcomes |> Map.forall (fun _ o -> match o with Finished _ -> true | _ -> false)) "all ran"
             let cell row column = result.Cells |> List.find (fun c -> c.Cell.Panel = "BEIR mean" && c.Cell.Row = row && c.Cell.Column = column)
             // 128 and 256 fit in the slice's 384 dims: judged against the paper; 512 and up cannot be scored.

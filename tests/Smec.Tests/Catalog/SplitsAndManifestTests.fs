@@ -60,11 +60,11 @@ let tests =
             let typo = errorMessage (fun () -> load path |> ignore)
             Expect.stringContains typo "unknown field 'datset'" "catches typos"
 
-        testCase "the built-in collections keep their split rules: SciFact's and the halves of Cranfield and CACM from their manifests, the image sets by default" <| fun () ->
+        testCase "the built-in collections keep their split rules: SciFact's and the 5 folds of Cranfield and CACM from their manifests, the image sets by default" <| fun () ->
             let rule id = Smec.Experiments.Catalog.SplitRules.ofDatasetWithSource id
             Expect.equal (fst (rule "scifact")) (GivenTrainTest 100) "SciFact"
-            Expect.equal (fst (rule "cranfield")) (QueryHalves 12) "Cranfield"
-            Expect.equal (fst (rule "cacm")) (QueryHalves 12) "CACM"
+            Expect.equal (fst (rule "cranfield")) (KFold(5, 12, None)) "Cranfield"
+            Expect.equal (fst (rule "cacm")) (KFold(5, 12, None)) "CACM"
             for id in [ "scifact"; "cranfield"; "cacm" ] do
                 match snd (rule id) with
                 | Smec.Experiments.Catalog.SplitRules.Declared file -> Expect.stringContains file (id + ".yaml") (id + ": the manifest states it")

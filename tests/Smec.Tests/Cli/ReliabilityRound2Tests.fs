@@ -172,9 +172,10 @@ let cases : Case array =
       case "embeddings: qrels judging an unknown document" (fun d -> embeddings 40 None d; write d "qrels.txt" "q1 0 d1 1\nq2 0 d99 1\n") (reproduce6 []) 2 "qrels.txt:2: document 'd99' is not in the corpus"
       case "embeddings: qrels judging an unknown query" (fun d -> embeddings 40 None d; write d "qrels.txt" "q1 0 d1 1\nq77 0 d2 1\n") (reproduce6 []) 2 "qrels.txt:2: query 'q77'"
       case "embeddings: empty test qrels" (fun d -> embeddings 40 None d; write d "qrels.txt" "") (reproduce6 []) 2 "qrels.txt: no judgements"
-      case "embeddings: as many train queries as the validation hold-out" (embeddings 100 (Some 100)) (reproduce6 []) 2 "cannot hold out 100 validation queries from 100"
+      // 100 train queries, below SplitRules.kFoldBelow: k-fold pools train and test judgements, so a query judged in both is refused.
+      case "embeddings: train and test qrels judging the same queries" (embeddings 100 (Some 100)) (reproduce6 []) 2 "query 'q1' is judged in both the train and the test qrels"
       case "embeddings: the same check in a sweep" (fun d -> embeddings 100 (Some 100) d; spec "name: s\ndatasets: [scifact]\nencoders: [my-llm]\nmethods: [pca]\ndims: [2]\n" d)
-          (fun d -> sweepOf "plan" [ "--embeddings"; Path.Combine(d, "manifest.yaml") ] d) 2 "cannot hold out 100 validation queries"
+          (fun d -> sweepOf "plan" [ "--embeddings"; Path.Combine(d, "manifest.yaml") ] d) 2 "query 'q1' is judged in both the train and the test qrels"
       case "embeddings: a safetensors file with two tensors" (fun d -> embeddings 40 None d; asSafetensors "docs" [ "a"; "b" ] d) (reproduce6 []) 2 "holds 2 tensors (a, b); expected exactly one"
       stdoutCase "embeddings: safetensors are accepted (reproduce --list)" (fun d -> embeddings 40 None d; asSafetensors "docs" [ "embeddings" ] d; asSafetensors "queries" [ "embeddings" ] d)
           (reproduce6 [ "--list" ]) "item 6"

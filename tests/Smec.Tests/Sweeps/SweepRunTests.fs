@@ -27,7 +27,9 @@ let private runProcess (program: string) (args: string list) (env: (string * str
     proc.ExitCode, output.Result + errors.Result
 
 /// A BEIR folder of 100 SciFact test queries, their relevant abstracts and 300 others; no train
-/// split, so the sweep applies the query-halves rule. Returns (data root, manifests folder).
+/// split; the manifest states the query-halves rule (100 judged queries would get 5-fold
+/// cross-validation by default, five times the points; this test is about running sweeps, the
+/// k-fold rule has its own tests in Catalog/KFoldTests.fs). Returns (data root, manifests folder).
 let private writeCollection (root: string) =
     let scifact = Path.Combine(dataRoot (), "beir", "scifact")
     let qrelsLines = File.ReadAllLines(Path.Combine(scifact, "qrels", "test.tsv"))
@@ -58,6 +60,7 @@ files:
   - { path: corpus.jsonl, role: corpus }
   - { path: queries.jsonl, role: queries }
   - { path: qrels/test.qrels, role: qrels, split: test }
+split: { rule: query-halves, validation: 12 }
 source:
   instructions: written by the sweep tests from the data mirror's SciFact
 licence: claims CC BY 4.0, abstracts ODC-By 1.0

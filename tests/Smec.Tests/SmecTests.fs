@@ -283,6 +283,14 @@ let smrlTests =
             model.Fit data
             Expect.sequenceEqual model.Dims [ 384; 192; 96 ] "one layer serves every dim"
             Expect.stringContains model.StepRecords.[0].Grid "Pairwise" "both grid points trained"
+            // Each grid point's validation curve is recorded (its start, then every 3 steps of the one layer's
+            // 12-step budget: 6 per trained dim), and the kept best is on it.
+            let history = model.Settings.["result.step1.history"]
+            Expect.stringContains history "[Pairwise, ADS init Variance] 0:" "the second point's curve, from its start"
+            let points = history.Split(' ') |> Array.filter (fun t -> System.Text.RegularExpressions.Regex.IsMatch(t, @"^\d+:"))
+            Expect.sequenceEqual (points |> Array.map (fun t -> t.Split(':').[0])) [ for _ in 1..2 do yield! [ "0"; "3"; "6"; "9"; "12" ] ] "validation steps of both points"
+            let best = points |> Array.map (fun t -> float (t.Split(':').[1].Split('(').[0])) |> Array.max
+            Expect.equal (sprintf "%.4f" best) (sprintf "%.4f" model.StepRecords.[0].BestValidationNdcg10) "the kept best is the curve's maximum"
 
         testCase "extending the chain leaves step 1 bit-identical and equals training all steps at once" <| fun () ->
             let data = SciFactFixture.trainingData 3L

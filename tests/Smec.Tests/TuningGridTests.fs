@@ -103,7 +103,7 @@ let private ownWeights =
     Map.ofList
         [ "search-adaptor", set [ "alpha"; "beta" ]
           "matryoshka-adaptor", set [ "alpha"; "beta"; "gamma" ]
-          "smec", set [ "sxbm_weight"; "ads_temperature_start"; "ads_temperature_end"; "ads_anneal_steps" ]
+          "smec", set [ "sxbm_weight"; "ads_temperature_start"; "ads_temperature_end"; "ads_anneal_steps"; "ads_learning_rate_scale" ]
           "mrl", set [ "dim_weighting" ] ]
 
 [<Tests>]
@@ -183,13 +183,13 @@ let tests =
             Expect.equal requests[0] { request with Options = request.Options.Add("tuning", "default") } "the request untouched"
 
         testCase "an option the grid searches, set away from its default as well, is refused, naming both" <| fun () ->
-            let options = MethodRegistry.standard.ResolveOptions("smec", Map.ofList [ "tuning", "local-grid"; "sxbm_weight", "0.5" ]) |> Result.defaultWith failwith
+            let options = MethodRegistry.standard.ResolveOptions("smec", Map.ofList [ "tuning", "local-grid"; "ads_learning_rate_scale", "3" ]) |> Result.defaultWith failwith
             let request : MethodRegistry.MethodRequest =
                 { Method = "smec"; Options = options; Dims = [ 8; 4 ]; InputDim = 16
                   Budget = Some { MaxSteps = 10; BatchSize = 8; LearningRate = 1e-3; Patience = 1; ValidateEvery = 5 }
                   Seed = 1L; Progress = false; CheckpointPath = None }
             let message = messageOf (fun () -> (MethodRegistry.smec.Create request).Dispose())
-            Expect.stringContains message "option sxbm_weight=0.5 is set, but option tuning=local-grid searches it" "names the option and the grid"
+            Expect.stringContains message "option ads_learning_rate_scale=3 is set, but option tuning=local-grid searches it" "names the option and the grid"
             Expect.stringContains message "tuning=default" "says the way out"
 
         testCase "a grid of real SMEC fits serves each dim exactly as a standalone fit of the point chosen there" <| fun () ->

@@ -26,9 +26,11 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
     /// <summary>Per step: what the loop reported (best validation nDCG@10, steps, seconds).</summary>
     public List<StepRecord> StepRecords { get; } = [];
 
-    /// <summary>One SMRL step: the kept grid point's validation result, what the grid tried and the steps run over all of it.</summary>
+    /// <summary>One SMRL step: the kept grid point's validation result, what the grid tried and the steps run over all of it;
+    /// <see cref="History"/>: each grid point's validation curve, so a step that keeps its start shows what training did.</summary>
     public sealed record StepRecord(int Step, int InputDim, int OutputDim, int[] SelectionDims, double BestValidationNdcg10,
-        int BestStep, int StepsRun, bool StoppedEarly, double Seconds, string Chosen = "", string Grid = "", int GridStepsRun = 0);
+        int BestStep, int StepsRun, bool StoppedEarly, double Seconds, string Chosen = "", string Grid = "", int GridStepsRun = 0,
+        string History = "");
 
     /// <summary>Validation nDCG@10 of each served dim after Fit, and per duplicated dim both sources' scores.</summary>
     public SortedDictionary<int, double> ValidationCurve { get; } = new();
@@ -75,6 +77,7 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
                     $"{r.InputDim}->{r.OutputDim}->[{string.Join(",", r.SelectionDims)}] val_ndcg10={r.BestValidationNdcg10:F4} best_step={r.BestStep} steps={r.StepsRun} seconds={r.Seconds:F1}");
                 if (r.Chosen != "") settings[$"result.step{r.Step}.chosen"] = r.Chosen;
                 if (r.Grid != "") settings[$"result.step{r.Step}.grid"] = r.Grid;
+                if (r.History != "") settings[$"result.step{r.Step}.history"] = r.History;
             }
             foreach (var (dim, selection, stepOutput) in SourceScores)
                 settings[$"result.dim_source@{dim}"] = string.Create(CultureInfo.InvariantCulture,
@@ -164,6 +167,7 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
         var dimBest = new SortedDictionary<int, (double Score, int Step, IReadOnlyList<Tensor> Weights, string Point)>();
         var chosen = "";
         var tried = new List<string>();
+        var histories = new List<string>();
         var gridSteps = 0;
         double seconds = 0;
         foreach (var (form, init) in grid)
@@ -195,6 +199,7 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
             gridSteps += result.StepsRun;
             seconds += result.Seconds;
             tried.Add(string.Create(CultureInfo.InvariantCulture, $"{point}: {result.BestValidationNdcg10:F4}"));
+            histories.Add($"[{point}] " + DescribeHistory(result.History));
             if (bestResult is null || result.BestValidationNdcg10 > bestResult.BestValidationNdcg10)
             {
                 foreach (var b in best ?? []) b.Dispose();
@@ -217,7 +222,8 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
         foreach (var p in step.parameters()) p.requires_grad = false; // frozen from now on
         Chain.eval();
         StepRecords.Add(new StepRecord(index + 1, inputDim, outputDim, selectionDims, bestScore,
-            bestStep, bestResult.StepsRun, bestResult.StoppedEarly, seconds, chosen, string.Join("; ", tried), gridSteps));
+            bestStep, bestResult.StepsRun, bestResult.StoppedEarly, seconds, chosen, string.Join("; ", tried), gridSteps,
+            string.Join(" ", histories)));
     }
 
     /// <summary>A new step built as <paramref name="step"/> was (the one place a selection snapshot is made,
@@ -262,6 +268,13 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
         foreach (var (_, _, weights, _) in dimBest.Values)
             foreach (var t in weights) t.Dispose();
     }
+
+    /// <summary>"step:validation nDCG@10(mean training loss since the previous validation)" for each
+    /// validation of one loop; step 0 is the start (the PCA initialisation), which has no loss.</summary>
+    private static string DescribeHistory(IReadOnlyList<TrainingEvaluation> history) =>
+        string.Join(" ", history.Select(h => double.IsNaN(h.MeanTrainLoss)
+            ? string.Create(CultureInfo.InvariantCulture, $"{h.Step}:{h.ValidationNdcg10:F4}")
+            : string.Create(CultureInfo.InvariantCulture, $"{h.Step}:{h.ValidationNdcg10:F4}({h.MeanTrainLoss:F4})")));
 
     /// <summary>Each duplicated dim served by the source with the better validation nDCG@10 (the
     /// earlier selection on ties, so a chain extended later keeps its dims); then the validation curve.</summary>

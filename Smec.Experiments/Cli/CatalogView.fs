@@ -86,13 +86,18 @@ let savingModels (folder: string) (progress: string -> unit) (registry: MethodRe
         let create (request: MethodRegistry.MethodRequest) : ICompressor =
             let inner = entry.Create request
             let optionsHash = ConfigHash.short (ConfigHash.sha256Hex (request.Options |> Map.toList |> List.map (fun (k, v) -> k + "=" + v) |> String.concat ";"))
-            let target = Path.Combine(folder, sprintf "%s-%s-seed%d" request.Method optionsHash request.Seed)
+            // The training data's identity is part of the name: the folds of a k-fold collection train
+            // the same method, options and seed on different queries, and each fold's model is kept.
+            let targetOf (data: TrainingData) =
+                Path.Combine(folder, sprintf "%s-%s-seed%d-data%s" request.Method optionsHash request.Seed
+                                        (Smec.Core.Training.TrainingDataHash.Short(Smec.Core.Training.TrainingDataHash.Of data)))
             { new ICompressor with
                 member _.Name = inner.Name
                 member _.Dims = inner.Dims
                 member _.Settings = inner.Settings
                 member _.Fit data =
                     inner.Fit data
+                    let target = targetOf data
                     inner.Save target
                     progress (sprintf "saved %s to %s" inner.Name target)
                 member _.Compress(embeddings, dim, role) = inner.Compress(embeddings, dim, role)

@@ -330,7 +330,7 @@ let private matryoshkaAdaptorGrid =
 let private smecGrid =
     function
     // The ADS logits' rate relative to the layer's: the default 10, and 1. The investigation of
-    // docs/METHOD.md ("Why SMEC's last step keeps its start") found that at 10 x 1e-3 the logits
+    // docs/METHOD.md ("Why SMEC's last step keeps its start (investigation, 2026-12-07)") found that at 10 x 1e-3 the logits
     // cross the small log-variance gaps between PCA dims within tens of steps, swap 10-12 of the 24
     // dims a step keeps, and lose validation nDCG@10 while the loss falls; at 1 they do not. The
     // S-XBM weight and weight decay made no difference there, so the grid spends its points on the

@@ -239,7 +239,9 @@ let expand (registry: MethodRegistry) (catalog: ManifestCatalog) (manifest: Embe
                   let source, split, encoderName = dataOf spec catalog manifest i j dataset encoder
                   for m in methodSpecs do
                       let methodSpec: Profiles.MethodSpec = { Key = m.Key; Row = m.Label; Trains = m.Trains }
-                      let profileOptions = match spec.Profile, source with Local, Mirror -> m.ProfileOptions Local | _ -> []
+                      // The spec's profile sets what the catalog's builders set for it (function class,
+                      // selection, tuning grid), so a sweep point equal to a catalog cell shares its key.
+                      let profileOptions = m.ProfileOptions spec.Profile
                       let fixedOptions = spec.Options |> Map.tryFind m.Key |> Option.defaultValue Map.empty
                       for combo in combos do
                           for seed in spec.Seeds do

@@ -78,4 +78,22 @@ let tests =
             Expect.stringContains text "| claim | primary | one | robust |" "header"
             Expect.stringContains text "| a | OK | FAIL | **no** |" "the row"
             Expect.stringContains text "q one (k=v)" "what the variant changes"
+        testCase "every standard variant sets an option every trained method has, to a value the option accepts, away from the local profile's" <| fun () ->
+            let registry = Smec.Experiments.Methods.MethodRegistry.standard
+            for entry in registry.Entries.Values |> Seq.filter (fun e -> e.Trains) do
+                for v in Robustness.standardVariants do
+                    for name, value in v.Options do
+                        Expect.isTrue (entry.Options |> List.exists (fun o -> o.Name = name)) (sprintf "%s has option %s (variant %s)" entry.Key name v.Name)
+                        let local = entry.ProfileOptions Local |> Map.ofList
+                        let resolved = registry.ResolveOptions(entry.Key, local.Add(name, value))
+                        Expect.isOk resolved (sprintf "%s accepts %s=%s" entry.Key name value)
+                        let primary = registry.ResolveOptions(entry.Key, local) |> Result.defaultWith failwith
+                        Expect.notEqual primary.[name] value (sprintf "variant %s changes %s's primary %s" v.Name entry.Key name)
+            let spec = Catalog.build 2 Local context
+            let has (methodKey: string) (name: string) =
+                match registry.TryEntry methodKey with
+                | Some e -> e.Options |> List.exists (fun o -> o.Name = name)
+                | None -> false
+            for v in Robustness.standardVariants do
+                Expect.isTrue (Robustness.changes has v spec) (sprintf "variant %s changes item 2" v.Name)
     ]

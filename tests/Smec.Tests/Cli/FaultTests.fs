@@ -81,8 +81,9 @@ let trainFaults =
         let model, checkpoint = Path.Combine(dir.Path, "model"), Path.Combine(dir.Path, "ckpt")
         let args = trainArgs [ "--out"; model; "--checkpoint"; checkpoint ]
         let proc = start [] args
-        // Each SMRL step writes one checkpoint per grid point (loss form x ADS start): ckpt.step1.<form>.<start>.
-        let checkpointWritten () = Directory.EnumerateFiles(dir.Path, Path.GetFileName checkpoint + ".step1*") |> Seq.isEmpty |> not
+        // Each tuning point's fit has its own prefix (ckpt.tuning<i>), and under it each SMRL step writes one
+        // checkpoint per loss-form x ADS-start point: ckpt.tuning1.step1.<form>.<start>.
+        let checkpointWritten () = Directory.EnumerateFiles(dir.Path, Path.GetFileName checkpoint + ".tuning1.step1*") |> Seq.isEmpty |> not
         Expect.isTrue (waitUntil 300.0 checkpointWritten) "a checkpoint was written"
         Expect.isFalse proc.HasExited "the training was still running when it was killed"
         kill9 proc

@@ -142,7 +142,7 @@ let cases : Case array =
           (fun d -> sweepOf "plan" [ "--embeddings"; Path.Combine(d, "manifest.yaml") ] d) 2 "dims[1] (line 5): 8 is wider than encoder 'my-llm', which gives 4-d"
       // method options the spec's types allow but the method refuses, in the spec's words
       case "options: a temperature of 0" (spec (miniSpec.Replace("[pca]", "[smec, pca]") + "dims: [24]\noptions: { smec: { loss_temperature: 0 } }\n")) (sweepOf "plan" []) 2
-          "method 'smec' with loss_temperature=0: loss_temperature must be > 0"
+          "method 'smec' with loss_temperature=0, selection=per-dim, tuning=local-grid: loss_temperature must be > 0"
       case "options: a zero ADS temperature on a grid axis (run)" (spec (miniSpec.Replace("[pca]", "[smec]") + "dims: [24]\ngrid: { ads_temperature_end: [0.1, 0] }\n")) (sweepOf "run" []) 2
           "ads_temperature_end=0"
       // a user's collection, parsed whole before plan or run

@@ -106,9 +106,9 @@ let specTests =
                 parseAndExpand (smallest.Replace("seeds: [1]", "seeds: [1, 2]") + "zip:\n  smec.smrl: [false, true]\n  smec.sxbm: [true, false]\n")
             let smec = plan.Points |> List.filter (fun p -> p.Config.Method = "smec")
             Expect.equal (smec |> List.map (fun p -> p.Config.Options |> Map.toList, p.Config.Seed) |> Set.ofList)
-                // The local profile's options come with every point (SMEC's: its tuning grid).
-                (set [ [ "smrl", "false"; "tuning", "local-grid" ], 1L; [ "smrl", "false"; "tuning", "local-grid" ], 2L
-                       [ "sxbm", "false"; "tuning", "local-grid" ], 1L; [ "sxbm", "false"; "tuning", "local-grid" ], 2L ]) "zipped, per seed"
+                // The local profile's options come with every point (SMEC's: per-dim selection and its tuning grid).
+                (set [ [ "selection", "per-dim"; "smrl", "false"; "tuning", "local-grid" ], 1L; [ "selection", "per-dim"; "smrl", "false"; "tuning", "local-grid" ], 2L
+                       [ "selection", "per-dim"; "sxbm", "false"; "tuning", "local-grid" ], 1L; [ "selection", "per-dim"; "sxbm", "false"; "tuning", "local-grid" ], 2L ]) "zipped, per seed"
             Expect.equal (plan.Points |> List.filter (fun p -> p.Config.Method = "pca")).Length 1 "pca once for every seed"
     ]
 
@@ -329,5 +329,5 @@ let embeddingsManifestTests =
                 Expect.equal p.Config.Source (Manifest manifest.Entries.Head.Fingerprint) "from the manifest entry"
             let item2 = Runner.plan env (Catalog.build 2 Paper { Seeds = [ 1L ]; Manifest = Some manifest }) |> List.map (fun p -> p.Hash) |> Set.ofList
             for p in plan.Points do
-                Expect.isTrue (item2.Contains p.Key) (sprintf "%s is item 2's experiment" p.Config.Method)
+                Expect.isTrue (item2.Contains p.Key) (sprintf "%s is item 2's experiment (sweep options %A)" p.Config.Method p.Config.Options)
     ]

@@ -9,6 +9,7 @@ open System.Collections.Generic
 open System.Text.RegularExpressions
 open Expecto
 open Smec.Core.Data
+open Smec.Core.Storage
 open Smec.Core.Losses
 open Smec.Core.Methods
 open Smec.Core.Methods.Baselines

@@ -183,6 +183,10 @@ public sealed class GridSearchCompressor : ICompressor, IValidationScored
                     string.Join(" ", _validation[i].Reverse().Select(kv => $"{kv.Key}:{F(kv.Value)}")) +
                     $" (mean {F(_validation[i].Values.Average())})";
             foreach (var (d, i) in _routing) settings[$"tuning.choice@{d}"] = $"point{i + 1} ({_points[i].Label})";
+            // Each dim's selected steps are those of the point that serves it (the primary's stand only for its own dims).
+            foreach (var (d, i) in _routing)
+                if (_fitted[i]!.Settings.TryGetValue(SelectedSteps.Key(d), out var steps)) settings[SelectedSteps.Key(d)] = steps;
+                else settings.Remove(SelectedSteps.Key(d));
             foreach (var (k, v) in _protocol) settings[k] = v;
             return settings;
         }

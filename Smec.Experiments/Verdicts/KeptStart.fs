@@ -2,6 +2,12 @@
 /// selected checkpoint is its untrained start - every trained part that serves the dim selected
 /// step 0 on validation - so the number is the initialisation's (e.g. PCA's), not a trained
 /// model's. Read from the settings each trained method records (ICompressor.Settings):
+/// `selected_steps@<d>` = "B1 B2 ..." (Smec.Core/Methods/SelectedSteps.cs), the selected step of every
+/// trained part serving d, written by each trained method and, in a tuning grid, taken from the point
+/// that serves d; the dim kept its start when every B is 0.
+///
+/// Results stored before that key are read from each method's own records (approximate under per-dim
+/// selection and tuning grids, which they predate):
 /// - SMEC / MRL: `result.step<k>` = "in->out->[dims] val_ndcg10=... best_step=B ..." per chain step;
 ///   the model at d is the chain up to the first step that outputs or selects d, and kept its
 ///   start when every one of those steps has B = 0 (a later step's PCA start of trained output is
@@ -15,6 +21,7 @@ module Smec.Experiments.Verdicts.KeptStart
 
 open System
 open System.Text.RegularExpressions
+open Smec.Core.Methods
 
 let private smecStep = Regex(@"^(\d+)->(\d+)->\[([\d,]*)\].*\bbest_step=(\d+)", RegexOptions.Compiled)
 let private gridPoint = Regex(@":\s*(-?[\d.]+)\s*\(step (\d+)\)", RegexOptions.Compiled)
@@ -29,8 +36,8 @@ let dimsOfMeasure (measure: string) =
         | true, d -> Some d
         | _ -> None
 
-/// Whether the model behind `dims` (None: any dims) is its untrained start, by the settings.
-let kept (settings: Map<string, string>) (dims: int option) =
+/// A result stored before `selected_steps@<d>`: read from each method's own records.
+let private keptBefore (settings: Map<string, string>) (dims: int option) =
     let covers (selected: int list) = match dims with Some d -> List.contains d selected | None -> true
     let smecSteps =
         [ for KeyValue(key, value) in settings do
@@ -71,3 +78,26 @@ let kept (settings: Map<string, string>) (dims: int option) =
     smec = Some true
     || List.contains true grid
     || (not stages.IsEmpty && List.forall id stages)
+
+/// Each dim's `selected_steps@<d>` record (empty for results stored before it).
+let private selectedSteps (settings: Map<string, string>) =
+    [ for KeyValue(key, value) in settings do
+          if key.StartsWith SelectedSteps.Prefix then
+              let steps = value.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+              match Int32.TryParse(key.Substring SelectedSteps.Prefix.Length), steps |> Array.map Int32.TryParse with
+              | (true, d), parsed when parsed.Length > 0 && parsed |> Array.forall fst -> yield d, parsed |> Array.map snd
+              | _ -> failwithf "settings key '%s' is '%s'; expected %s<dim> = the selected steps as integers separated by spaces" key value SelectedSteps.Prefix ]
+
+/// Today's record (`selected_steps@<d>`): the dim kept its start when every part serving it selected
+/// step 0; with no dim named, when any dim did. A dim without a record is not served: not kept.
+let private keptByRecord (records: (int * int[]) list) (dims: int option) =
+    let allZero (_, steps: int[]) = steps |> Array.forall ((=) 0)
+    match dims with
+    | Some d -> records |> List.exists (fun (dim, steps) -> dim = d && allZero (dim, steps))
+    | None -> records |> List.exists allZero
+
+/// Whether the model behind `dims` (None: any dims) is its untrained start, by the settings.
+let kept (settings: Map<string, string>) (dims: int option) =
+    match selectedSteps settings with
+    | [] -> keptBefore settings dims
+    | records -> keptByRecord records dims

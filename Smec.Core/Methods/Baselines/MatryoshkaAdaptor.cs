@@ -137,6 +137,7 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
         var start = parameters.Select(p => p.detach().clone()).ToArray();
         Tensor[]? best = null;
         var bestScore = double.NegativeInfinity;
+        var bestStep = 0;
         RankingLossForm? bestForm = null;
         // Per-dim selection: each dim -> its best score over the loss forms, with the snapshot and form.
         var dimBest = new SortedDictionary<int, (double Score, int Step, IReadOnlyList<Tensor> Weights, RankingLossForm Form)>();
@@ -147,7 +148,7 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
             using (no_grad())
                 for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(start[i]);
             var stage = candidates.Count > 1 ? $"supervised, {form}" : "supervised";
-            var (stageSeconds, score, stageSteps, perDim) = RunStage(set, neighbours, seed, _options with { RankingLoss = form }, stage);
+            var (stageSeconds, score, scoreStep, stageSteps, perDim) = RunStage(set, neighbours, seed, _options with { RankingLoss = form }, stage);
             foreach (var b in perDim ?? [])
             {
                 if (dimBest.TryGetValue(b.Dim, out var kept) && !(b.BestValidationNdcg10 > kept.Score))
@@ -163,6 +164,7 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
             if (score > bestScore)
             {
                 bestScore = score;
+                bestStep = scoreStep;
                 bestForm = form;
                 foreach (var b in best ?? []) b.Dispose();
                 best = parameters.Select(p => p.detach().clone()).ToArray();
@@ -172,6 +174,13 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
             for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(best![i]);
         foreach (var t in start.Concat(best!)) t.Dispose();
         _settings["ranking loss (chosen on validation)"] = bestForm!.ToString()!;
+        // The supervised stage is the one part selected on validation; the corpus-only stage before it
+        // never keeps its start (its start is no candidate), so it is not listed: a dim whose supervised
+        // step is 0 shows the unsupervised adaptor's number, which training on labels did not improve.
+        // (Per dim: a dim without its own snapshot is served by the one adaptor, which holds the largest dim's.)
+        foreach (var dim in Dims)
+            _settings[SelectedSteps.Key(dim)] = SelectedSteps.Format([dimBest.Count == 0 ? bestStep
+                : dimBest.TryGetValue(dim, out var atDim) ? atDim.Step : dimBest[Dims[0]].Step]);
         if (dimBest.Count > 0)
         {
             // Every dim served by its own snapshot; the one adaptor keeps the largest dim's (what Dims[0] serves).
@@ -205,7 +214,7 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
     private ResidualAdaptor AdaptorFor(int dim) => _perDim.TryGetValue(dim, out var snapshot) ? snapshot
         : _adaptor ?? throw new InvalidOperationException($"{Name}: Fit (or Load) before Compress");
 
-    private (double Seconds, double Score, int Steps, IReadOnlyList<DimBest>? PerDim) RunStage(TrainingSet set, AnchorNeighbours neighbours, long seed,
+    private (double Seconds, double Score, int BestStep, int Steps, IReadOnlyList<DimBest>? PerDim) RunStage(TrainingSet set, AnchorNeighbours neighbours, long seed,
         MatryoshkaAdaptorOptions options, string stage)
     {
         var objective = new MatryoshkaAdaptorObjective(_adaptor!, neighbours, Dims, options, supervisedStage: true);
@@ -214,7 +223,7 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
         _settings[$"{stage} stage"] = result.PerDim is null
             ? string.Create(CultureInfo.InvariantCulture, $"best validation nDCG@10 (mean over dims) {result.BestValidationNdcg10:F4} at step {result.BestStep} of {result.StepsRun}{(result.StoppedEarly ? ", early stop" : "")}")
             : string.Create(CultureInfo.InvariantCulture, $"best validation nDCG@10 per dim (mean of the dims' bests) {result.BestValidationNdcg10:F4}, the largest dim's at step {result.BestStep} of {result.StepsRun}{(result.StoppedEarly ? ", early stop" : "")}");
-        return (result.Seconds, result.BestValidationNdcg10, result.StepsRun, result.PerDim);
+        return (result.Seconds, result.BestValidationNdcg10, result.BestStep, result.StepsRun, result.PerDim);
     }
 
     public EmbeddingMatrix Compress(EmbeddingMatrix embeddings, int dim, EmbeddingRole role)

@@ -63,11 +63,12 @@ public sealed class SearchAdaptor : ICompressor, IValidationScored
         _validation.Clear();
         // Shared selection: every (dim, grid point) model is kept until every dim is trained, then one point is chosen.
         var shared = _options.Selection == DimSelection.Shared;
-        var perPoint = new Dictionary<int, List<(SearchAdaptorModel Model, double Score, string Point)>>();
+        var perPoint = new Dictionary<int, List<(SearchAdaptorModel Model, double Score, int Step, string Point)>>();
         foreach (var dim in Dims)
         {
             SearchAdaptorModel? best = null;
             var bestScore = double.NegativeInfinity;
+            var bestStep = 0;
             var searched = new List<string>();
             perPoint[dim] = [];
             foreach (var form in _options.RankingLossCandidates)
@@ -84,11 +85,11 @@ public sealed class SearchAdaptor : ICompressor, IValidationScored
                 totalSteps += result.StepsRun;
                 var point = _options.RankingLossCandidates.Count > 1 ? $"{weights} {form}" : weights.ToString();
                 searched.Add(string.Create(CultureInfo.InvariantCulture, $"{point}: {result.BestValidationNdcg10:F4} (step {result.BestStep})"));
-                if (shared) perPoint[dim].Add((model, result.BestValidationNdcg10, point));
+                if (shared) perPoint[dim].Add((model, result.BestValidationNdcg10, result.BestStep, point));
                 else if (result.BestValidationNdcg10 > bestScore)
                 {
                     best?.Dispose();
-                    (best, bestScore) = (model, result.BestValidationNdcg10);
+                    (best, bestScore, bestStep) = (model, result.BestValidationNdcg10, result.BestStep);
                     _settings[$"selected @{dim}"] = string.Create(CultureInfo.InvariantCulture, $"{point} (validation nDCG@10 {bestScore:F4})");
                 }
                 else model.Dispose();
@@ -98,6 +99,7 @@ public sealed class SearchAdaptor : ICompressor, IValidationScored
             {
                 _models[dim] = best!;
                 _validation[dim] = bestScore;
+                _settings[SelectedSteps.Key(dim)] = SelectedSteps.Format([bestStep]);
             }
         }
         if (shared) KeepSharedPoint(perPoint);
@@ -114,7 +116,7 @@ public sealed class SearchAdaptor : ICompressor, IValidationScored
 
     /// <summary>Shared selection: the grid point with the best mean over dims of each dim's validation
     /// nDCG@10 (the first on ties) serves every dim; the other points' models are freed.</summary>
-    private void KeepSharedPoint(Dictionary<int, List<(SearchAdaptorModel Model, double Score, string Point)>> perPoint)
+    private void KeepSharedPoint(Dictionary<int, List<(SearchAdaptorModel Model, double Score, int Step, string Point)>> perPoint)
     {
         var points = perPoint[Dims[0]].Count;
         var means = Enumerable.Range(0, points).Select(i => Dims.Average(d => perPoint[d][i].Score)).ToArray();
@@ -124,9 +126,10 @@ public sealed class SearchAdaptor : ICompressor, IValidationScored
         {
             for (var i = 0; i < points; i++)
                 if (i != chosen) perPoint[dim][i].Model.Dispose();
-            var (model, score, point) = perPoint[dim][chosen];
+            var (model, score, step, point) = perPoint[dim][chosen];
             _models[dim] = model;
             _validation[dim] = score;
+            _settings[SelectedSteps.Key(dim)] = SelectedSteps.Format([step]);
             _settings[$"selected @{dim}"] = string.Create(CultureInfo.InvariantCulture,
                 $"{point} (shared: mean validation nDCG@10 over dims {means[chosen]:F4}; at this dim {score:F4})");
         }

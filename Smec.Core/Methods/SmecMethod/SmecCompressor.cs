@@ -27,10 +27,11 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
     public List<StepRecord> StepRecords { get; } = [];
 
     /// <summary>One SMRL step: the kept grid point's validation result, what the grid tried and the steps run over all of it;
-    /// <see cref="History"/>: each grid point's validation curve, so a step that keeps its start shows what training did.</summary>
+    /// <see cref="History"/>: each grid point's validation curve, so a step that keeps its start shows what training did;
+    /// <see cref="SelectionSteps"/> (per-dim selection): each selection dim's snapshot step, null when the step's own weights serve them.</summary>
     public sealed record StepRecord(int Step, int InputDim, int OutputDim, int[] SelectionDims, double BestValidationNdcg10,
         int BestStep, int StepsRun, bool StoppedEarly, double Seconds, string Chosen = "", string Grid = "", int GridStepsRun = 0,
-        string History = "");
+        string History = "", Dictionary<int, int>? SelectionSteps = null);
 
     /// <summary>Validation nDCG@10 of each served dim after Fit, and per duplicated dim both sources' scores.</summary>
     public SortedDictionary<int, double> ValidationCurve { get; } = new();
@@ -89,8 +90,31 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
             }
             if (StepRecords.Count > 0)
                 foreach (var (key, value) in Protocol().Describe()) settings[key] = value;
+            foreach (var dim in Dims) settings[SelectedSteps.Key(dim)] = SelectedSteps.Format(SelectedStepsAt(dim));
             return settings;
         }
+    }
+
+    /// <summary>
+    /// The step each trained part serving <paramref name="dim"/> selected on validation, as
+    /// <see cref="SmecChain.Compress"/> serves it: the chain up to the step that gives the dim (the first
+    /// that makes it, or the last when its source is the step output). Earlier steps feed it with their
+    /// own weights (per-dim selection: their output dim's best); the giving step is its own weights for
+    /// its output, or the dim's snapshot for a selection dim that has one.
+    /// </summary>
+    private IEnumerable<int> SelectedStepsAt(int dim)
+    {
+        bool Gives(SmrlStep s) => s.OutputDim == dim || s.SelectionDims.Contains(dim);
+        var steps = Chain.Steps;
+        var giving = Chain.SourceFor(dim) == DimSource.StepOutput
+            ? steps.Select((s, i) => (s, i)).Last(x => Gives(x.s)).i
+            : steps.Select((s, i) => (s, i)).First(x => Gives(x.s)).i;
+        for (var i = 0; i < giving; i++) yield return StepRecords[i].BestStep;
+        var last = StepRecords[giving];
+        var viaSelection = steps[giving].OutputDim != dim;
+        yield return viaSelection && Chain.SelectionSnapshot(giving, dim) is not null && last.SelectionSteps?.TryGetValue(dim, out var atDim) == true
+            ? atDim
+            : last.BestStep;
     }
 
     /// <summary>Train from scratch: every SMRL step in turn (or the one MRL-style layer when SMRL is off),
@@ -212,8 +236,10 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
             for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(best![i]);
         foreach (var t in start.Concat(best!)) t.Dispose();
         var (bestScore, bestStep) = (bestResult!.BestValidationNdcg10, bestResult.BestStep);
+        Dictionary<int, int>? selectionSteps = null;
         if (dimBest.Count > 0)
         {
+            selectionSteps = selectionDims.ToDictionary(d => d, d => dimBest[d].Step);
             (bestScore, bestStep) = (dimBest[outputDim].Score, dimBest[outputDim].Step);
             chosen = "per dim: " + string.Join("; ", dimBest.Reverse().Select(kv =>
                 string.Create(CultureInfo.InvariantCulture, $"{kv.Key}: {kv.Value.Point} ({kv.Value.Score:F4} at step {kv.Value.Step})")));
@@ -223,7 +249,7 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
         Chain.eval();
         StepRecords.Add(new StepRecord(index + 1, inputDim, outputDim, selectionDims, bestScore,
             bestStep, bestResult.StepsRun, bestResult.StoppedEarly, seconds, chosen, string.Join("; ", tried), gridSteps,
-            string.Join(" ", histories)));
+            string.Join(" ", histories), selectionSteps));
     }
 
     /// <summary>A new step built as <paramref name="step"/> was (the one place a selection snapshot is made,

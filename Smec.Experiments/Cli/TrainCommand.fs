@@ -291,6 +291,10 @@ let run (args: ParseResults<TrainArgs>) : int =
     match args.TryGetResult Gradient_Probe with
     | Some csv -> gradientProbe args data csv
     | None ->
+        // By the method, not the built object: a tuning grid wraps SMEC's compressors, each point
+        // checkpointing under its own prefix (<path>.tuning<i>).
+        if args.Contains Checkpoint && entry.Key <> MethodRegistry.smec.Key && entry.Key <> MethodRegistry.mrl.Key then
+            userError "--checkpoint: method '%s' does not checkpoint; expected --method %s or %s" entry.Key MethodRegistry.smec.Key MethodRegistry.mrl.Key
         // The method as the catalog's runner builds it: its registry entry, from resolved options.
         Determinism.Seed seed |> ignore
         use model =
@@ -298,8 +302,6 @@ let run (args: ParseResults<TrainArgs>) : int =
                 { Method = entry.Key; Options = options; Dims = ladder; InputDim = corpus.Dim
                   Budget = (if entry.Trains then Some budget else None); Seed = seed
                   Progress = not (args.Contains Quiet); CheckpointPath = args.TryGetResult Checkpoint }
-        if args.Contains Checkpoint && not (model :? SmecCompressor) then
-            userError "--checkpoint: method '%s' does not checkpoint; expected --method %s or %s" entry.Key MethodRegistry.smec.Key MethodRegistry.mrl.Key
         model.Fit data
         let fitSeconds = clock.Elapsed.TotalSeconds
         printfn "%s on %s (%d docs, %d train / %d validation queries), seed %d, torch threads %d (SMEC_THREADS=%s), fit %.1f s"

@@ -91,10 +91,9 @@ let private selectedSteps (settings: Map<string, string>) =
 /// Today's record (`selected_steps@<d>`): the dim kept its start when every part serving it selected
 /// step 0; with no dim named, when any dim did. A dim without a record is not served: not kept.
 let private keptByRecord (records: (int * int[]) list) (dims: int option) =
-    let allZero (_, steps: int[]) = steps |> Array.forall ((=) 0)
-    match dims with
-    | Some d -> records |> List.exists (fun (dim, steps) -> dim = d && allZero (dim, steps))
-    | None -> records |> List.exists allZero
+    records
+    |> List.filter (fun (dim, _) -> dims |> Option.forall ((=) dim))
+    |> List.exists (fun (_, steps) -> steps |> Array.forall ((=) 0))
 
 /// Whether the model behind `dims` (None: any dims) is its untrained start, by the settings.
 let kept (settings: Map<string, string>) (dims: int option) =

@@ -18,6 +18,7 @@ type CheckArgs =
     | Quick
     | [<Unique>] Embeddings of manifest: string
     | [<Unique>] Results of folder: string
+    | Robustness
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -28,6 +29,7 @@ type CheckArgs =
             | Quick -> "one seed per trained cell (seed 1): a quick look, labelled as such in every output"
             | Embeddings _ -> "embeddings manifest (paper profile)"
             | Results _ -> "results folder (default: results/ in the repository)"
+            | Robustness -> "also judge every claim under each protocol variant (residual MLP, shared selection, untuned) from the cache and print the robustness table (a variant not yet run is n/a; the exit code is the primary protocol's)"
 
 /// Every check and claim of a table that fails `smec check` (FAIL or IMPROVED, a claim FAIL not
 /// blessed as known, a blessed FAIL that now holds), as (status, line naming the cell).
@@ -87,6 +89,9 @@ let run (args: ParseResults<CheckArgs>) : int =
             let blessedClaims = BlessedClaims.load (BlessedClaims.pathOf session.Environment.PaperResultsDir item.Number profile)
             failures.AddRange(failureLines item.Number blessedClaims result)
             known.AddRange(knownLines item.Number blessedClaims result)
+            if args.Contains Robustness then
+                AnsiConsole.MarkupLine(sprintf "[bold]item %d[/]" item.Number)
+                ReproduceCommand.robustness session { Runner.Force = false; Runner.DryRun = true } 1 result None
         AnsiConsole.Write table
         for n in notes do AnsiConsole.MarkupLine("[yellow]Note:[/] " + Markup.Escape n)
         for k in known do AnsiConsole.MarkupLine("[yellow]KNOWN[/] " + Markup.Escape k)

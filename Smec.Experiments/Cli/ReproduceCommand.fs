@@ -66,8 +66,9 @@ let private runTable (session: CatalogSession.Session) (options: Runner.RunOptio
     TableRun.reproduce session.Environment session.Published options spec
 
 /// Each claim's verdict under every protocol variant that applies to the table, written as
-/// robustness.md beside the report (the variants' experiments share the result cache).
-let private robustness (session: CatalogSession.Session) (options: Runner.RunOptions) (workers: int) (primary: TableRun.TableResult) (folder: string option) =
+/// robustness.md beside the report (the variants' experiments share the result cache). In a dry
+/// run (`smec check --robustness`) nothing trains: a variant not yet run judges its claims SKIPPED.
+let robustness (session: CatalogSession.Session) (options: Runner.RunOptions) (workers: int) (primary: TableRun.TableResult) (folder: string option) =
     let applicable = Robustness.standardVariants |> List.filter (fun v -> Robustness.changes hasOption v primary.Spec)
     let judged =
         [ for v in Robustness.standardVariants ->

@@ -76,20 +76,23 @@ let changes (hasOption: string -> string -> bool) (variant: Variant) (spec: Tabl
 /// A claim's verdict under the primary protocol and each variant (None: the variant does not apply to
 /// the table, or its claim could not be judged).
 type Row =
-    { ClaimId: string
+    { Panel: string
+      ClaimId: string
       Text: string
       Primary: Status
       Variants: (string * Status option) list }
 
-    /// Robust: every applicable variant gives the primary's verdict. None when no variant was judged.
+    /// Robust: every applicable variant gives the primary's verdict. None when no variant was judged,
+    /// or when the primary protocol itself could not judge the claim (SKIPPED is no verdict).
     member this.Robust =
         let judged = this.Variants |> List.choose snd
-        if judged.IsEmpty then None else Some(judged |> List.forall ((=) this.Primary))
+        if judged.IsEmpty || this.Primary = Skipped then None else Some(judged |> List.forall ((=) this.Primary))
 
     /// What the verdict says, with a different verdict under a variant named.
     member this.Summary =
         match this.Robust with
-        | None -> "not tested (no variant applies)"
+        | None when this.Primary = Skipped -> "not judged (SKIPPED under the primary protocol)"
+        | None -> "not tested (no variant judged it)"
         | Some true -> "robust: the same verdict under every variant"
         | Some false ->
             let differing =
@@ -101,14 +104,20 @@ type Row =
 let rows (primary: ClaimResult list) (variants: (Variant * ClaimResult list option) list) : Row list =
     primary
     |> List.map (fun c ->
-        { ClaimId = c.Claim.Id
+        { Panel = c.Claim.Panel
+          ClaimId = c.Claim.Id
           Text = c.Claim.Text
           Primary = c.Status
           Variants =
             variants
             |> List.map (fun (v, claims) ->
                 v.Name,
-                claims |> Option.bind (List.tryFind (fun vc -> vc.Claim.Id = c.Claim.Id)) |> Option.map (fun vc -> vc.Status)) })
+                // A variant whose experiments are not all stored (SKIPPED) has no verdict to compare.
+                claims
+                // Claim ids repeat across panels (a dataset and the mean): a claim is its panel and id.
+                |> Option.bind (List.tryFind (fun vc -> vc.Claim.Id = c.Claim.Id && vc.Claim.Panel = c.Claim.Panel))
+                |> Option.map (fun vc -> vc.Status)
+                |> Option.filter ((<>) Skipped)) })
 
 /// The robustness table as Markdown.
 let markdown (variants: Variant list) (rows: Row list) =
@@ -120,10 +129,10 @@ let markdown (variants: Variant list) (rows: Row list) =
     line ""
     for v in variants do line (sprintf "- **%s**: %s (%s)." v.Name v.Question (v.Options |> List.map (fun (k, x) -> k + "=" + x) |> String.concat ", "))
     line ""
-    line ("| claim | primary | " + (variants |> List.map (fun v -> v.Name) |> String.concat " | ") + " | robust |")
-    line ("|---|---|" + (variants |> List.map (fun _ -> "---") |> String.concat "|") + "|---|")
+    line ("| panel | claim | primary | " + (variants |> List.map (fun v -> v.Name) |> String.concat " | ") + " | robust |")
+    line ("|---|---|---|" + (variants |> List.map (fun _ -> "---") |> String.concat "|") + "|---|")
     for r in rows do
         let cells = r.Variants |> List.map (fun (_, s) -> match s with Some s -> Status.name s | None -> "n/a")
         let robust = match r.Robust with Some true -> "yes" | Some false -> "**no**" | None -> "n/a"
-        line (sprintf "| %s | %s | %s | %s |" r.ClaimId (Status.name r.Primary) (String.concat " | " cells) robust)
+        line (sprintf "| %s | %s | %s | %s | %s |" r.Panel r.ClaimId (Status.name r.Primary) (String.concat " | " cells) robust)
     text.ToString()

@@ -23,10 +23,12 @@ let private configsOf (spec: TableSpec) =
 let private variant = ({ Name = "no S-XBM weight"; Question = "test"; Options = [ "sxbm_weight", "0" ] }: Robustness.Variant)
 let private smecOnly (methodKey: string) (name: string) = methodKey = "smec" && name = "sxbm_weight"
 
-let private claimResult id status =
-    { Claim = { Id = id; Text = "text " + id; Panel = "p"; Assertion = Bound({ Label = "x"; Value = Constant 1.0 }, AtLeast, 0.0)
+let private claimOn panel id status =
+    { Claim = { Id = id; Text = "text " + id; Panel = panel; Assertion = Bound({ Label = "x"; Value = Constant 1.0 }, AtLeast, 0.0)
                 Slack = Absolute 0.0; Display = Display.percent }
       Status = status; Detail = ""; Links = [] }
+
+let private claimResult id status = claimOn "p" id status
 
 [<Tests>]
 let tests =
@@ -71,12 +73,27 @@ let tests =
             let none = Robustness.rows [ claimResult "d" Pass ] [ v "one", None ]
             Expect.equal none.Head.Robust None "no variant judged: not tested, never 'robust'"
 
+        testCase "a claim is matched by panel and id: the same id on a dataset and on the mean are two findings" <| fun () ->
+            let v name = ({ Name = name; Question = ""; Options = [] }: Robustness.Variant)
+            let primary = [ claimOn "SciFact" "1 @24 vs PCA" Pass; claimOn "Mean" "1 @24 vs PCA" Fail ]
+            let rows = Robustness.rows primary [ v "one", Some [ claimOn "Mean" "1 @24 vs PCA" Fail; claimOn "SciFact" "1 @24 vs PCA" Tie ] ]
+            Expect.equal (rows |> List.map (fun r -> r.Panel, r.Variants)) [ "SciFact", [ "one", Some Tie ]; "Mean", [ "one", Some Fail ] ] "each panel's own verdict"
+            Expect.equal (rows |> List.map (fun r -> r.Robust)) [ Some false; Some true ] "robust per panel"
+
+        testCase "SKIPPED is no verdict: a variant not yet run, or a primary not yet run, never makes a finding robust" <| fun () ->
+            let v name = ({ Name = name; Question = ""; Options = [] }: Robustness.Variant)
+            let rows = Robustness.rows [ claimResult "a" Pass; claimResult "b" Skipped ] [ v "one", Some [ claimResult "a" Skipped; claimResult "b" Skipped ] ]
+            Expect.equal rows.[0].Variants [ "one", None ] "a variant SKIPPED is n/a"
+            Expect.equal rows.[0].Robust None "nothing judged beside the primary"
+            Expect.equal rows.[1].Robust None "the primary SKIPPED"
+            Expect.stringContains rows.[1].Summary "not judged" "the summary says why"
+
         testCase "the Markdown table has a column per variant and says which findings are robust" <| fun () ->
             let v name = ({ Name = name; Question = "q " + name; Options = [ "k", "v" ] }: Robustness.Variant)
             let rows = Robustness.rows [ claimResult "a" Pass ] [ v "one", Some [ claimResult "a" Fail ] ]
             let text = Robustness.markdown [ v "one" ] rows
-            Expect.stringContains text "| claim | primary | one | robust |" "header"
-            Expect.stringContains text "| a | OK | FAIL | **no** |" "the row"
+            Expect.stringContains text "| panel | claim | primary | one | robust |" "header"
+            Expect.stringContains text "| p | a | OK | FAIL | **no** |" "the row"
             Expect.stringContains text "q one (k=v)" "what the variant changes"
         testCase "every standard variant sets an option every trained method has, to a value the option accepts, away from the local profile's" <| fun () ->
             let registry = Smec.Experiments.Methods.MethodRegistry.standard

@@ -75,10 +75,23 @@ let robustness (session: CatalogSession.Session) (options: Runner.RunOptions) (w
               if List.contains v applicable then
                   Timing.time (sprintf "robustness: %s" v.Name) (fun () ->
                       let result = runTable session options workers (Robustness.specOf hasOption v primary.Spec)
-                      v, Some result.Claims)
+                      v, Some result)
               else v, None ]
-    let rows = Robustness.rows primary.Claims judged
-    let text = Robustness.markdown Robustness.standardVariants rows
+    let rows = Robustness.rows primary.Claims (judged |> List.map (fun (v, r) -> v, r |> Option.map (fun r -> r.Claims)))
+    // A chain's verdict says whether an ordering holds; the pairwise intervals under each variant say
+    // by how much each pair moved, which is what a reader weighs when a verdict changes.
+    let intervals =
+        [ yield "### Pairwise intervals, primary protocol"
+          yield ""
+          yield Markdown.pairwiseTables "####" primary.Pairwise
+          for v, result in judged do
+              match result with
+              | Some r when not r.Pairwise.IsEmpty ->
+                  yield sprintf "### Pairwise intervals, %s" v.Name
+                  yield ""
+                  yield Markdown.pairwiseTables "####" r.Pairwise
+              | _ -> () ]
+    let text = Robustness.markdown Robustness.standardVariants rows + "\n" + String.concat "\n" intervals
     folder |> Option.iter (fun f -> Smec.Core.Storage.AtomicFile.WriteAllText(System.IO.Path.Combine(f, "robustness.md"), text))
     printfn "%s" text
 

@@ -20,6 +20,16 @@ let private frameTable (out: StringBuilder) (corner: string) (frame: Deedle.Fram
     let columns = frame.ColumnKeys |> List.ofSeq
     table out (corner :: columns) [ for r in frame.RowKeys -> r :: [ for c in columns -> Frames.textAt frame r c ] ]
 
+/// One Markdown table per pairwise matrix (row - column, Holm-adjusted, unadjusted in parentheses),
+/// each under a heading of the given level: the report's section and the robustness variants'.
+let pairwiseTables (heading: string) (matrices: Smec.Experiments.Verdicts.Pairwise.Matrix list) : string =
+    let out = StringBuilder()
+    for matrix in matrices do
+        let title, header, rows = Smec.Experiments.Verdicts.Pairwise.tableOf matrix
+        out.AppendLine(heading + " " + title).AppendLine() |> ignore
+        table out header rows
+    out.ToString()
+
 let render (result: TableResult) : string =
     let spec = result.Spec
     let out = StringBuilder()
@@ -99,11 +109,7 @@ let render (result: TableResult) : string =
         line ""
         line "Every pair of the trained methods and PCA at each cell a claim reads: row - column, Holm-adjusted within the matrix (unadjusted 95% in parentheses); intervals include seed and query variance."
         line ""
-        for matrix in result.Pairwise do
-            let title, header, rows = Smec.Experiments.Verdicts.Pairwise.tableOf matrix
-            line ("### " + title)
-            line ""
-            table out header rows
+        out.Append(pairwiseTables "###" result.Pairwise) |> ignore
     match ProtocolTable.rows result with
     | [] -> ()
     | protocol ->

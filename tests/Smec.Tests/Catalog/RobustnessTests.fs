@@ -88,6 +88,14 @@ let tests =
             Expect.equal rows.[1].Robust None "the primary SKIPPED"
             Expect.stringContains rows.[1].Summary "not judged" "the summary says why"
 
+        testCase "each variant's pairwise intervals render under their own heading, a matrix not yet computed says why" <| fun () ->
+            let matrix: Smec.Experiments.Verdicts.Pairwise.Matrix =
+                { Panel = "SciFact"; Column = "24"; Rows = [ "SMEC"; "PCA" ]; Display = Display.percent; Pairs = Error "not in the cache" }
+            let text = Smec.Experiments.Reports.Markdown.pairwiseTables "####" [ matrix; { matrix with Column = "48" } ]
+            Expect.stringContains text "#### SciFact, 24: row - column" "the first matrix's heading"
+            Expect.stringContains text "#### SciFact, 48: row - column" "one heading per matrix"
+            Expect.stringContains text "not available: not in the cache" "why it is missing"
+
         testCase "the Markdown table has a column per variant and says which findings are robust" <| fun () ->
             let v name = ({ Name = name; Question = "q " + name; Options = [ "k", "v" ] }: Robustness.Variant)
             let rows = Robustness.rows [ claimResult "a" Pass ] [ v "one", Some [ claimResult "a" Fail ] ]

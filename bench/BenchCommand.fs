@@ -172,7 +172,7 @@ let private trainingSteps (python: string) (repeats: int) (steps: int) =
           finally case.Dispose() ]
 
 /// Each method's ensemble step at K members (BenchEnsembleSteps) against K solo steps of ours (the same
-/// members) and the same K-member step in PyTorch (functorch.vmap), alternating in one run.
+/// members, BenchEnsembleSteps.solo) and the same K-member step in PyTorch, alternating in one run.
 let private ensembleSteps (python: string) (repeats: int) (steps: int) =
     let worker, folder, finish = torchSide python
     use _stop = { new IDisposable with member _.Dispose() = finish () }
@@ -337,7 +337,7 @@ let run (args: ParseResults<BenchArgs>) : int =
         trainingSteps (args.GetResult(Python, defaultValue = "/usr/bin/python3")) repeats (max 1 (args.GetResult(Steps, defaultValue = 20))) |> ignore
     if List.contains "ensembles" sections then
         printfn ""
-        printfn "Ensemble steps (issue 27: K members as one batched model) against K solo steps of ours and the K-member step in PyTorch (functorch.vmap):"
+        printfn "Ensemble steps (issue 27: K members as one batched model) against K solo steps of ours and the K-member step in PyTorch (functorch.vmap for MRL, hand-batched for the adaptors):"
         ensembleSteps (args.GetResult(Python, defaultValue = "/usr/bin/python3")) repeats (max 1 (args.GetResult(Steps, defaultValue = 20)))
     if List.contains "encoders" sections then encoders repeats (args.GetResult(Encoder_Docs, defaultValue = 512))
     if List.contains "search" sections then search args repeats

@@ -1,8 +1,9 @@
 /// Ensemble training steps for `smec bench` (issue 27): K members of a method's step trained as one
 /// batched model, the step EnsembleTrainingLoop takes. Member k has exactly the inputs and initial
 /// weights of the solo case `BenchSteps.build key (seed + k)`, stacked along a leading member dim, so
-/// one run times the ensemble step against K solo steps of the same members; bench/torch/steps.py has
-/// the same K-member step in PyTorch (functorch.vmap over the member's step) and checks its losses.
+/// one run times the ensemble step against K solo steps of the same members (`solo`); bench/torch/steps.py has
+/// the same K-member step in PyTorch (functorch.vmap over the member's step for MRL, hand-batched for the
+/// adaptors, whose judged pairs differ in number between members) and checks its losses.
 /// Inputs are RANDOM unit vectors: speed and equality only, never a retrieval result.
 module Smec.Experiments.Bench.BenchEnsembleSteps
 

@@ -285,10 +285,12 @@ def build(t, case):
             return torch.baddbmm(bias.unsqueeze(1), x, w.transpose(1, 2))
 
         def loss():
-            x = torch.cat([anchors, neighbours.reshape(k, r * top_k, dim), q, d], 1)
-            adapted = x + affine(F.relu(affine(x, hw, hb)), ow, ob)
-            a, n = adapted[:, :r], adapted[:, r:r + r * top_k].reshape(k, r, top_k, dim)
-            aq, ad = adapted[:, r + r * top_k:r + r * top_k + b], adapted[:, r + r * top_k + b:]
+            def adapt(x):
+                return x + affine(F.relu(affine(x, hw, hb)), ow, ob)
+            # Three passes, as the .NET side (one over the concatenation fills a zero tensor of its whole size per slice in backward).
+            a, n = adapt(anchors), adapt(neighbours.reshape(k, r * top_k, dim)).reshape(k, r, top_k, dim)
+            rows = adapt(torch.cat([q, d], 1))
+            aq, ad = rows[:, :b], rows[:, b:]
             target = (F.normalize(neighbours, dim=3) * F.normalize(anchors, dim=2).unsqueeze(2)).sum(3)
             top = sum(((prefix(n, p) * prefix(a, p).unsqueeze(2)).sum(3) - target).abs().mean((1, 2)) for p in PREFIXES) / len(PREFIXES)
             unit = F.normalize(anchors, dim=2)

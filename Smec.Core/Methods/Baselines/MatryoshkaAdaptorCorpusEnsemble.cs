@@ -77,10 +77,9 @@ public sealed class MatryoshkaAdaptorCorpusEnsemble : IEnsembleTask, IDisposable
         var width = anchors.shape[1];
         var memberAnchors = anchors.view(k, r, width);
         var memberNeighbours = neighbours.view(k, r * topK, width);
-        // One batched forward pass over each member's anchors and neighbours.
-        var adapted = _weights.ForwardCentred(cat([memberAnchors, memberNeighbours], 1));
-        return MatryoshkaAdaptorEnsembleLoss.Unsupervised(memberAnchors, adapted.narrow(1, 0, r), memberNeighbours.view(k, r, topK, width),
-            adapted.narrow(1, r, r * topK).view(k, r, topK, width), _dims, _alpha, _beta, _options.ReconstructionNorm);
+        // Two batched passes, not one over the concatenation (see MatryoshkaAdaptorEnsembleLoss.Supervised for why).
+        return MatryoshkaAdaptorEnsembleLoss.Unsupervised(memberAnchors, _weights.ForwardCentred(memberAnchors), memberNeighbours.view(k, r, topK, width),
+            _weights.ForwardCentred(memberNeighbours).view(k, r, topK, width), _dims, _alpha, _beta, _options.ReconstructionNorm);
     }
 
     public bool CanValidate => _splits.All(s => s.HeldOut.Length > 0);

@@ -51,7 +51,10 @@ public static class MatryoshkaAdaptorEnsembleLoss
     /// The [K] losses of one supervised step: the unsupervised terms on each member's random corpus docs (anchors,
     /// rows of <paramref name="corpus"/> named by <paramref name="batch"/>.RandomDocRows) and their corpus
     /// neighbours (<paramref name="neighbourRows"/> [Nc, k]), plus gamma / |dims| x the ranking loss summed over the
-    /// prefixes (each member its own form). All rows go through the adaptors in one batched forward pass.
+    /// prefixes (each member its own form). Anchors, neighbours and the batch's queries and docs go through the
+    /// adaptors in three batched passes, not one over their concatenation: the backward of each slice of one
+    /// [K, R + Rk + B + M, D] output fills and adds a zero tensor of that whole size, which at K = 8 (22 MB at
+    /// 384 dims) left the cache and made the step 2.5x slower than the members' solo steps.
     /// </summary>
     /// <param name="items">[Nc + Nq, D] mapped rows that <paramref name="batch"/>.Items index (docs first);
     /// <paramref name="corpus"/> is its first Nc rows.</param>
@@ -65,13 +68,12 @@ public static class MatryoshkaAdaptorEnsembleLoss
         var anchorRows = batch.RandomDocRows.flatten();
         var anchors = corpus.index_select(0, anchorRows).view(k, r, -1);
         var neighbours = corpus.index_select(0, neighbourRows.index_select(0, anchorRows).flatten()).view(k, r * topK, -1);
-        var inputs = cat([anchors, neighbours, EnsembleLayers.Rows(items, batch)], 1);
-        var adapted = weights.ForwardCentred(inputs);
         var width = anchors.shape[2];
-        var unsupervised = Unsupervised(anchors, adapted.narrow(1, 0, r), neighbours.view(k, r, topK, width),
-            adapted.narrow(1, r, r * topK).view(k, r, topK, width), dims, alpha, beta, norm);
-        var queries = adapted.narrow(1, r + r * topK, b);
-        var docs = adapted.narrow(1, r + r * topK + b, m);
+        var unsupervised = Unsupervised(anchors, weights.ForwardCentred(anchors), neighbours.view(k, r, topK, width),
+            weights.ForwardCentred(neighbours).view(k, r, topK, width), dims, alpha, beta, norm);
+        var rows = weights.ForwardCentred(EnsembleLayers.Rows(items, batch));
+        var queries = rows.narrow(1, 0, b);
+        var docs = rows.narrow(1, b, m);
         var ranking = NestedLoss.Sum(dims, d =>
             EnsembleRankingLoss.Compute(forms, queries.narrow(2, 0, d), docs.narrow(2, 0, d), batch, temperature));
         return unsupervised.Add(ranking * gammaPerDim);

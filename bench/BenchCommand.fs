@@ -172,7 +172,7 @@ let private trainingSteps (python: string) (repeats: int) (steps: int) =
           finally case.Dispose() ]
 
 /// Each method's ensemble step at K members (BenchEnsembleSteps) against K solo steps of ours (the same
-/// members) and the same K-member step in PyTorch (functorch.vmap), alternating in one run.
+/// members, BenchEnsembleSteps.solo) and the same K-member step in PyTorch, alternating in one run.
 let private ensembleSteps (python: string) (repeats: int) (steps: int) =
     let worker, folder, finish = torchSide python
     use _stop = { new IDisposable with member _.Dispose() = finish () }
@@ -182,15 +182,15 @@ let private ensembleSteps (python: string) (repeats: int) (steps: int) =
     for key in BenchEnsembleSteps.cases do
         for members in BenchEnsembleSteps.memberCounts do
             let ensemble = BenchEnsembleSteps.build key members 1L
-            let solo = [ for k in 0 .. members - 1 -> BenchSteps.build key (1L + int64 k) ]
+            let solo = [ for k in 0 .. members - 1 -> BenchEnsembleSteps.solo key (1L + int64 k) ]
             try
                 let dir = Path.Combine(folder, sprintf "%s-x%d" key members)
                 BenchEnsembleSteps.export ensemble dir 3 |> ignore // also the warm-up
-                for case in solo do case.Step() |> ignore
+                for step, _ in solo do step () |> ignore
                 let timings =
                     [ for _ in 1 .. repeats ->
                           let together = time (fun () -> for _ in 1 .. steps do ensemble.Step() |> ignore) / float steps
-                          let alone = time (fun () -> for _ in 1 .. steps do for case in solo do case.Step() |> ignore) / float steps
+                          let alone = time (fun () -> for _ in 1 .. steps do for step, _ in solo do step () |> ignore) / float steps
                           let reference = worker |> Option.map (fun w -> w.Time(dir, key + "-ensemble", steps) / float steps)
                           together, alone, reference ]
                 let ours = timings |> List.map (fun (t, _, _) -> t)
@@ -204,7 +204,7 @@ let private ensembleSteps (python: string) (repeats: int) (steps: int) =
                     (sprintf "%s, %s" (ratio reference List.min) (ratio reference median)) (sprintf "%s, %s" (ratio alone List.min) (ratio alone median)) target
             finally
                 ensemble.Dispose()
-                for case in solo do case.Dispose()
+                for _, dispose in solo do dispose ()
 
 /// RSS growth over `measured` steps after `settle` steps: the heap (libtorch's allocator caches, the .NET
 /// GC's segments) grows to its working size over the first thousands of steps and then stays there, so
@@ -337,7 +337,7 @@ let run (args: ParseResults<BenchArgs>) : int =
         trainingSteps (args.GetResult(Python, defaultValue = "/usr/bin/python3")) repeats (max 1 (args.GetResult(Steps, defaultValue = 20))) |> ignore
     if List.contains "ensembles" sections then
         printfn ""
-        printfn "Ensemble steps (issue 27: K members as one batched model) against K solo steps of ours and the K-member step in PyTorch (functorch.vmap):"
+        printfn "Ensemble steps (issue 27: K members as one batched model) against K solo steps of ours and the K-member step in PyTorch (functorch.vmap for MRL, hand-batched for the adaptors):"
         ensembleSteps (args.GetResult(Python, defaultValue = "/usr/bin/python3")) repeats (max 1 (args.GetResult(Steps, defaultValue = 20)))
     if List.contains "encoders" sections then encoders repeats (args.GetResult(Encoder_Docs, defaultValue = 512))
     if List.contains "search" sections then search args repeats

@@ -1,8 +1,9 @@
 /// Ensemble training steps for `smec bench` (issue 27): K members of a method's step trained as one
 /// batched model, the step EnsembleTrainingLoop takes. Member k has exactly the inputs and initial
 /// weights of the solo case `BenchSteps.build key (seed + k)`, stacked along a leading member dim, so
-/// one run times the ensemble step against K solo steps of the same members; bench/torch/steps.py has
-/// the same K-member step in PyTorch (functorch.vmap over the member's step) and checks its losses.
+/// one run times the ensemble step against K solo steps of the same members (`solo`); bench/torch/steps.py has
+/// the same K-member step in PyTorch (functorch.vmap over the member's step for MRL, hand-batched for the
+/// adaptors, whose judged pairs differ in number between members) and checks its losses.
 /// Inputs are RANDOM unit vectors: speed and equality only, never a retrieval result.
 module Smec.Experiments.Bench.BenchEnsembleSteps
 
@@ -15,7 +16,7 @@ open Smec.Experiments.Methods
 open Smec.Core.Training
 
 /// The methods whose ensemble step the bench times (each has an IEnsembleTask); the PyTorch case is key + "-ensemble".
-let cases = [ MethodRegistry.mrl.Key; MethodRegistry.searchAdaptor.Key ]
+let cases = [ MethodRegistry.mrl.Key; MethodRegistry.searchAdaptor.Key; "ma-supervised" ]
 
 /// Members per ensemble row: 1 (the cost of the batched form itself), then two ensemble sizes.
 let memberCounts = [ 1; 8; 32 ]
@@ -54,6 +55,45 @@ let private stepWith (optimizer: AdamOptimizer) (active: MemberMask) (losses: un
     values.sum().backward()
     optimizer.Step active
     values.data<float32>().ToArray()
+
+/// Matryoshka-Adaptor's rows in each member's input space: training maps the corpus and queries once per stage
+/// (MappedEmbeddings), so a trained step starts from mapped rows, alone or together. Member k's map is its solo
+/// case's (a random mean and orthonormal basis).
+let private mappedRows (case: BenchSteps.StepCase) =
+    let mean, basis = exportedTensor case "adaptor.inputMean", exportedTensor case "adaptor.inputBasis"
+    use _ = torch.no_grad ()
+    let map (t: torch.Tensor) = (t - mean).matmul(basis).detach()
+    map (exportedTensor case "anchors"), map (exportedTensor case "neighbours"), map (exportedTensor case "queries"), map (exportedTensor case "docs")
+
+/// One solo step of `key` at seed `seed`, as that member trains alone (the K solo steps the ensemble row is timed
+/// against): BenchSteps' case, but for Matryoshka-Adaptor the trained step on rows mapped once
+/// (MatryoshkaAdaptorObjective: UnsupervisedMapped, ForwardCentred), not BenchSteps' step that maps every batch.
+let solo (key: string) (seed: int64) : (unit -> float32) * (unit -> unit) =
+    let case = BenchSteps.build key seed
+    if key <> "ma-supervised" then case.Step, case.Dispose
+    else
+        let adaptor = new ResidualAdaptor(BenchSteps.Dim, BenchSteps.Dim)
+        (use _ = torch.no_grad ()
+         for struct (name, p) in adaptor.named_parameters() do p.copy_(exportedTensor case ("adaptor." + name)) |> ignore)
+        let anchors, neighbours, queries, docs = mappedRows case
+        let relevance, positive = exportedTensor case "relevance", exportedTensor case "positive_column"
+        let options = MatryoshkaAdaptorOptions()
+        let optimizer = new AdamOptimizer(adaptor.parameters() |> Seq.toArray, 1e-3, 0.0, decoupled = false)
+        let step () =
+            use scope = torch.NewDisposeScope()
+            optimizer.ZeroGrad()
+            adaptor.train ()
+            let q, d = adaptor.ForwardCentred queries, adaptor.ForwardCentred docs
+            let ranking =
+                NestedLoss.Sum(BenchSteps.prefixes, fun m ->
+                    RankingLoss.Compute(RankingLossForm.InfoNce, NestedLoss.FirstColumns(q, m), NestedLoss.FirstColumns(d, m), relevance, positive, BenchSteps.Temperature))
+            let loss = MatryoshkaAdaptorLoss.UnsupervisedMapped(adaptor, anchors, neighbours, BenchSteps.prefixes, options).Add(ranking.Times(1.0 / float BenchSteps.prefixes.Length))
+            loss.backward ()
+            optimizer.Step()
+            loss.item<float32> ()
+        step, fun () ->
+            optimizer.Dispose(); adaptor.Dispose(); case.Dispose()
+            for t in [ anchors; neighbours; queries; docs ] do t.Dispose()
 
 /// Build the K-member ensemble of `key`'s step from the solo cases of seeds seed .. seed + K - 1.
 let build (key: string) (members: int) (seed: int64) : EnsembleCase =
@@ -115,6 +155,55 @@ let build (key: string) (members: int) (seed: int64) : EnsembleCase =
                 optimizer.Dispose(); active.Dispose(); batch.Dispose(); items.Dispose()
                 for t in weights.All do t.Dispose()
                 for t in [ queries; docs; relevance; positive; alpha; beta ] do t.Dispose() }
+        | "ma-supervised" ->
+            // Matryoshka-Adaptor's supervised step (alpha = beta = gamma = 1, InfoNCE): MatryoshkaAdaptorEnsemble's
+            // batched loss on each member's mapped rows. The items are every member's anchors, then neighbours,
+            // queries and docs; a member's random doc rows name its anchors, the neighbour table its neighbours.
+            let mapped = [ for case in solo -> mappedRows case ]
+            let stackOf pick = torch.stack([| for m in mapped -> pick m |])
+            let anchors = stackOf (fun (a, _, _, _) -> a)                          // [K, R, D]
+            let neighbours = stackOf (fun (_, n, _, _) -> n)                       // [K, R, k, D]
+            let queries, docs = stackOf (fun (_, _, q, _) -> q), stackOf (fun (_, _, _, d) -> d)
+            for a, n, q, d in mapped do for t in [ a; n; q; d ] do t.Dispose()
+            let relevance, positive = stacked "relevance", stacked "positive_column"
+            let r, topK, b, m = int anchors.shape.[1], int neighbours.shape.[2], int queries.shape.[1], int docs.shape.[1]
+            let anchorRows, neighbourRows = members * r, members * r * topK
+            let items =
+                torch.cat([| anchors.reshape(-1L, int64 BenchSteps.Dim); neighbours.reshape(-1L, int64 BenchSteps.Dim)
+                             queries.reshape(-1L, int64 BenchSteps.Dim); docs.reshape(-1L, int64 BenchSteps.Dim) |], 0L)
+            // Anchor item i's neighbours are items anchorRows + i * k .. + k - 1.
+            let neighbourTable = (torch.arange(int64 anchorRows).unsqueeze(1L) * int64 topK + torch.arange(int64 topK).unsqueeze(0L)) + int64 anchorRows
+            let queryStart, docStart = anchorRows + neighbourRows, anchorRows + neighbourRows + members * b
+            let rows =
+                [| for k in 0 .. members - 1 ->
+                       BatchRows(Array.init b (fun i -> queryStart + k * b + i), Array.init m (fun j -> docStart + k * m + j),
+                                 relevance.[k].contiguous().data<float32>().ToArray(), positive.[k].contiguous().data<int64>().ToArray(),
+                                 Array.init r (fun i -> k * r + i)) |]
+            let batch = EnsembleBatch.Stack(rows, 0L, torch.CPU)
+            let parameter name = new Parameter(stacked name) :> torch.Tensor
+            let weights =
+                new MatryoshkaAdaptorWeights(parameter "adaptor.hidden.weight", parameter "adaptor.hidden.bias",
+                                         parameter "adaptor.output.weight", parameter "adaptor.output.bias")
+            let optimizer = new AdamOptimizer(weights.All |> Array.map (fun t -> t :?> Parameter), 1e-3, 0.0, decoupled = false)
+            let active = new MemberMask(members)
+            let forms = Array.create members RankingLossForm.InfoNce
+            let alpha, beta = torch.ones(int64 members), torch.ones(int64 members)
+            let gammaPerDim = torch.full(int64 members, float32 (1.0 / float BenchSteps.prefixes.Length))
+            let step =
+                stepWith optimizer active (fun () ->
+                    MatryoshkaAdaptorEnsembleLoss.Supervised(weights, items, items, neighbourTable, batch, BenchSteps.prefixes, forms, alpha, beta, gammaPerDim,
+                        ReconstructionNorm.L1, BenchSteps.Temperature))
+            { Key = key
+              Members = members
+              Description = sprintf "Matryoshka-Adaptor x %d, supervised stage: [K,...] 384-384-384 residual MLP on mapped rows, %d anchors x %d neighbours + nested InfoNCE on batch %d per member, Adam" members r topK b
+              Step = step
+              Exported =
+                [ "anchors", anchors; "neighbours", neighbours; "queries", queries; "docs", docs; "relevance", relevance; "positive_column", positive
+                  "adaptor.hidden.weight", weights.Hidden; "adaptor.hidden.bias", weights.HiddenBias
+                  "adaptor.output.weight", weights.Output; "adaptor.output.bias", weights.OutputBias ]
+              Dispose = fun () ->
+                optimizer.Dispose(); active.Dispose(); batch.Dispose(); items.Dispose(); neighbourTable.Dispose(); weights.Dispose()
+                for t in [ anchors; neighbours; queries; docs; relevance; positive; alpha; beta; gammaPerDim ] do t.Dispose() }
         | other -> invalidArg "key" (sprintf "no ensemble step for '%s' (known: %s)" other (String.concat ", " cases))
     finally
         for case in solo do case.Dispose()

@@ -28,6 +28,8 @@ public sealed class EnsembleBatch : IDisposable
     public required Tensor PreferredMember { get; init; }
     public required Tensor PreferredRow { get; init; }
     public required Tensor PreferredColumn { get; init; }
+    /// <summary>[K, R] int64 corpus rows of each member's random docs (R = TrainingOptions.RandomDocs, the same for all; may be 0).</summary>
+    public required Tensor RandomDocRows { get; init; }
 
     private EnsembleBatch(int members, int queries, int docs) => (Members, Queries, Docs) = (members, queries, docs);
 
@@ -40,6 +42,10 @@ public sealed class EnsembleBatch : IDisposable
         if (members.Any(m => m.QueryRows.Length != b))
             throw new ArgumentException($"ensemble members draw batches of {string.Join(", ", members.Select(m => m.QueryRows.Length).Distinct())} queries; expected one batch size for all (members must have enough train pairs for the batch)");
         var m = members.Max(r => r.DocRows.Length);
+        var randomDocs = members[0].RandomDocRows.Length;
+        if (members.Any(r => r.RandomDocRows.Length != randomDocs))
+            throw new ArgumentException($"ensemble members draw {string.Join(", ", members.Select(r => r.RandomDocRows.Length).Distinct())} random docs; expected one count for all");
+        var random = members.SelectMany(r => r.RandomDocRows.Select(row => (long)row)).ToArray();
         var items = new long[k * (b + m)];
         var relevance = new float[k * b * m];
         var positive = new long[k * b];
@@ -71,12 +77,13 @@ public sealed class EnsembleBatch : IDisposable
             PreferredMember = tensor(preferredMember.ToArray(), device: device),
             PreferredRow = tensor(preferredRow.ToArray(), device: device),
             PreferredColumn = tensor(preferredColumn.ToArray(), device: device),
+            RandomDocRows = tensor(random, [k, randomDocs], device: device),
         };
     }
 
     /// <summary>For a batch kept beyond a step's scope (a benchmark's fixed batch).</summary>
     public void Dispose()
     {
-        foreach (var t in new[] { Items, Relevance, PositiveColumn, DocValid, PreferredMember, PreferredRow, PreferredColumn }) t.Dispose();
+        foreach (var t in new[] { Items, Relevance, PositiveColumn, DocValid, PreferredMember, PreferredRow, PreferredColumn, RandomDocRows }) t.Dispose();
     }
 }

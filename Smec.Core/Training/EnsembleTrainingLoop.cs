@@ -9,6 +9,8 @@
 // check, early stopping and best-weight copies happen. So a diverging member is reported at the
 // validation after it diverged (TrainingLoop reports the step itself).
 //
+// Selection as TrainingLoop's: one score per member (Shared) or a best snapshot per member and dim (PerDim).
+//
 // Not here yet: checkpoints and resume (an ensemble run refuses a CheckpointPath), AfterBackward probes.
 using System.Diagnostics;
 using TorchSharp;
@@ -21,7 +23,12 @@ public static class EnsembleTrainingLoop
 {
     /// <param name="seeds">Each member's seed: its step noise is drawn as TrainingLoop draws it for that seed.</param>
     /// <returns>One result per member, as TrainingLoop would report it; the parameters hold each member's best weights.</returns>
-    public static IReadOnlyList<TrainingResult> Run(IEnsembleTask task, TrainingOptions options, IReadOnlyList<long> seeds)
+    public static IReadOnlyList<TrainingResult> Run(IEnsembleTask task, TrainingOptions options, IReadOnlyList<long> seeds) =>
+        Run(task, options, seeds, Methods.DimSelection.Shared);
+
+    /// <param name="selection">PerDim: each member keeps a best snapshot of its own slice at each dim it serves
+    /// (<see cref="IEnsembleTask.ValidateByDim"/>), as TrainingLoop's per-dim selection does for one model.</param>
+    public static IReadOnlyList<TrainingResult> Run(IEnsembleTask task, TrainingOptions options, IReadOnlyList<long> seeds, Methods.DimSelection selection)
     {
         options.Validate();
         if (options.CheckpointPath is not null)
@@ -40,11 +47,31 @@ public static class EnsembleTrainingLoop
         // The best parameters so far (every member's slice), kept outside every step scope on purpose.
         var best = parameters.Select(p => p.detach().clone()).ToArray();
         var states = Enumerable.Range(0, count).Select(_ => new MemberState()).ToArray();
+        var perDimSelection = selection == Methods.DimSelection.PerDim && task.CanValidate;
+        // Each member's slices of the parameters (views of their storage, outside every step scope): what its
+        // per-dim snapshots copy.
+        var slices = perDimSelection
+            ? Enumerable.Range(0, count).Select(k => parameters.Select(p => MemberSlice(p, k)).ToArray()).ToArray()
+            : [];
+        if (perDimSelection)
+            for (var k = 0; k < count; k++) states[k].PerDim = new PerDimBests();
         if (task.CanValidate)
             for (var k = 0; k < count; k++)
             {
-                states[k].BestScore = task.Validate(k); // the initial map is a candidate too
-                states[k].History.Add(new TrainingEvaluation(0, double.NaN, states[k].BestScore));
+                var state = states[k];
+                if (state.PerDim is { } perDim)
+                {
+                    var byDim = ScoreByDim(task, k, options);
+                    state.History.Add(new TrainingEvaluation(0, double.NaN, byDim.Average(x => x.Ndcg), byDim));
+                    foreach (var (dim, _) in byDim) perDim.Add(dim, slices[k]);
+                    if (task.InitialIsCandidate) { perDim.Record(byDim, 0, slices[k]); state.BestScore = perDim.MeanBest; }
+                }
+                else
+                {
+                    var initial = task.Validate(k); // the initial map is a candidate too, unless the task says not
+                    if (task.InitialIsCandidate) state.BestScore = initial;
+                    state.History.Add(new TrainingEvaluation(0, double.NaN, initial));
+                }
             }
 
         var progress = new Runtime.ProgressBar(options.Label, options.MaxSteps, enabled: options.Progress);
@@ -80,14 +107,30 @@ public static class EnsembleTrainingLoop
             {
                 if (!members.IsActive(k)) continue;
                 var state = states[k];
-                var score = task.Validate(k);
-                state.History.Add(new TrainingEvaluation(step + 1, meanLosses[k], score));
-                if (score > state.BestScore)
+                if (state.PerDim is { } perDim)
                 {
-                    state.BestScore = score; state.BestStep = step + 1; state.StaleEvaluations = 0;
-                    CopyMember(best, parameters, k);
+                    // As TrainingLoop's per-dim path: an improvement at any dim resets patience; best holds the primary dim's snapshot.
+                    var byDim = ScoreByDim(task, k, options);
+                    state.History.Add(new TrainingEvaluation(step + 1, meanLosses[k], byDim.Average(x => x.Ndcg), byDim));
+                    var primaryBefore = perDim.Count > 0 ? perDim.Best(perDim.Primary).Score : double.NegativeInfinity;
+                    if (perDim.Record(byDim, step + 1, slices[k]))
+                    {
+                        if (perDim.Best(perDim.Primary).Score > primaryBefore) CopyMember(best, parameters, k);
+                        state.BestScore = perDim.MeanBest; state.BestStep = perDim.Best(perDim.Primary).Step; state.StaleEvaluations = 0;
+                    }
+                    else state.StaleEvaluations++;
                 }
-                else state.StaleEvaluations++;
+                else
+                {
+                    var score = task.Validate(k);
+                    state.History.Add(new TrainingEvaluation(step + 1, meanLosses[k], score));
+                    if (score > state.BestScore)
+                    {
+                        state.BestScore = score; state.BestStep = step + 1; state.StaleEvaluations = 0;
+                        CopyMember(best, parameters, k);
+                    }
+                    else state.StaleEvaluations++;
+                }
                 if (state.StaleEvaluations >= options.Patience && step + 1 >= options.MinSteps)
                 {
                     state.StoppedEarly = true;
@@ -104,10 +147,17 @@ public static class EnsembleTrainingLoop
         if (task.CanValidate) TrainingLoop.CopyInto(parameters, best); // every member's best-validation weights
         foreach (var b in best) b.Dispose();
         foreach (var o in optimizers) o.Dispose();
+        foreach (var t in slices.SelectMany(s => s)) t.Dispose();
         progress.Finish($"done: {count} members, {step} steps, best {task.ValidationMeasure} {states.Max(s => s.BestScore):F4}");
         var seconds = clock.Elapsed.TotalSeconds;
-        return states.Select(s => new TrainingResult(s.BestScore, s.BestStep, s.StepsRun, s.StoppedEarly, Resumed: false, s.History, seconds)).ToArray();
+        // Per-dim: each member's snapshots are its own slices (the parameters' shapes without the member dim), the caller's to dispose.
+        return states.Select(s => new TrainingResult(s.BestScore, s.BestStep, s.StepsRun, s.StoppedEarly, Resumed: false, s.History, seconds,
+            s.PerDim?.Release())).ToArray();
     }
+
+    private static IReadOnlyList<(int Dim, double Ndcg)> ScoreByDim(IEnsembleTask task, int member, TrainingOptions options) =>
+        task.ValidateByDim(member) ?? throw new InvalidOperationException(
+            $"{options.Label}: per-dim selection asks for a validation score per served dim, but this ensemble has one score per member only (IEnsembleTask.ValidateByDim)");
 
     private sealed class MemberState
     {
@@ -117,6 +167,8 @@ public static class EnsembleTrainingLoop
         public int StaleEvaluations;
         public int StepsRun;
         public bool StoppedEarly;
+        /// <summary>Per-dim selection: the member's best snapshot of its slices at each dim (null: one score).</summary>
+        public PerDimBests? PerDim;
     }
 
     private static int Active(MemberMask members) => Enumerable.Range(0, members.Count).Count(members.IsActive);
@@ -133,6 +185,13 @@ public static class EnsembleTrainingLoop
                 throw new Runtime.TrainingDivergedException(
                     $"{label}: member {k}'s training loss became {means[k]} by step {step}; expected a finite loss (check the inputs for extreme values, or lower the learning rate)");
         return means;
+    }
+
+    /// <summary>Member <paramref name="member"/>'s slice of a [K, ...] parameter: a view of its storage, without autograd.</summary>
+    private static Tensor MemberSlice(Tensor parameter, int member)
+    {
+        using var detached = parameter.detach();
+        return detached[member];
     }
 
     /// <summary>targets[i][member] = sources[i][member] for every parameter.</summary>

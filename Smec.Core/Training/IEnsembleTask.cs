@@ -31,5 +31,12 @@ public interface IEnsembleTask
     /// <summary>Member <paramref name="member"/>'s validation score of its current weights; higher is better.</summary>
     double Validate(int member);
 
+    /// <summary>Member <paramref name="member"/>'s validation score at each served dim (per-dim selection reads it;
+    /// its first dim is the one whose best weights the loop leaves in place), as <see cref="ILoopTask.ValidateByDim"/>; null: one score only.</summary>
+    IReadOnlyList<(int Dim, double Ndcg)>? ValidateByDim(int member) => null;
+
+    /// <summary>Whether the weights before the first step may be kept as a member's best (as <see cref="ILoopTask.InitialIsCandidate"/>).</summary>
+    bool InitialIsCandidate => true;
+
     string ValidationMeasure => "validation score";
 }

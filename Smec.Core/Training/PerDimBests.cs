@@ -11,7 +11,7 @@ namespace Smec.Core.Training;
 public sealed record DimBest(int Dim, double BestValidationNdcg10, int BestStep, IReadOnlyList<Tensor> Weights);
 
 /// <summary>
-/// The loop's per-dim selection state: for each dim the task scores, the best score so far, its step
+/// The loop's per-dim selection state (an ensemble keeps one per member, over that member's slices): for each dim the task scores, the best score so far, its step
 /// and a parameter snapshot, kept outside every step scope. Why a class of its own: the checkpoint must
 /// carry it (a resumed run is bit-identical to an uninterrupted one) and the loop hands it back.
 /// </summary>
@@ -32,7 +32,7 @@ internal sealed class PerDimBests : IDisposable
     public (double Score, int Step) Best(int dim) => (_best[dim].Score, _best[dim].Step);
 
     /// <summary>Make room for a dim (first validation or resume): best score -inf, the current parameters as snapshot.</summary>
-    public void Add(int dim, IReadOnlyList<Parameter> parameters)
+    public void Add(int dim, IReadOnlyList<Tensor> parameters)
     {
         if (_best.ContainsKey(dim)) throw new ArgumentException($"per-dim selection: dim {dim} is scored twice by one validation");
         _dims.Add(dim);
@@ -40,7 +40,7 @@ internal sealed class PerDimBests : IDisposable
     }
 
     /// <summary>Record one validation; returns whether any dim improved (strictly). Snapshots the improved dims.</summary>
-    public bool Record(IReadOnlyList<(int Dim, double Ndcg)> byDim, int step, IReadOnlyList<Parameter> parameters)
+    public bool Record(IReadOnlyList<(int Dim, double Ndcg)> byDim, int step, IReadOnlyList<Tensor> parameters)
     {
         if (_dims.Count == 0)
             foreach (var (dim, _) in byDim) Add(dim, parameters);
@@ -72,7 +72,7 @@ internal sealed class PerDimBests : IDisposable
         }
     }
 
-    public void Read(BinaryReader r, IReadOnlyList<Parameter> parameters, string path)
+    public void Read(BinaryReader r, IReadOnlyList<Tensor> parameters, string path)
     {
         var count = r.ReadInt32();
         for (var k = 0; k < count; k++)

@@ -36,16 +36,20 @@ public abstract class RetrievalEnsembleTask : IEnsembleTask, IDisposable
         _device = first.Corpus.device;
         using (no_grad()) _items = cat([first.Corpus, first.Queries], 0);
         _corpusRows = first.Corpus.shape[0];
-        _batchers = members.Select(m => new PairBatcher(m.Set, training.BatchSize, training.HardNegativesPerQuery, 0, m.Seed)).ToArray();
+        _batchers = members.Select(m => new PairBatcher(m.Set, training.BatchSize, training.HardNegativesPerQuery, training.RandomDocs, m.Seed)).ToArray();
         _scorers = members.Select(m => new ValidationScorer(m.Set)).ToArray();
         _seeds = members.Select(m => m.Seed).ToArray();
     }
 
     /// <summary>Train the members together on <see cref="EnsembleTrainingLoop"/>, then hand each its best weights
     /// (<see cref="WriteBack"/>); one result per member.</summary>
-    public IReadOnlyList<TrainingResult> Train(TrainingOptions training)
+    public IReadOnlyList<TrainingResult> Train(TrainingOptions training) => Train(training, DimSelection.Shared);
+
+    /// <summary>As <see cref="Train(TrainingOptions)"/>, with the given selection (PerDim: each member's per-dim
+    /// snapshots come back in its result's PerDim, the caller's to dispose).</summary>
+    public IReadOnlyList<TrainingResult> Train(TrainingOptions training, DimSelection selection)
     {
-        var results = EnsembleTrainingLoop.Run(this, training, _seeds);
+        var results = EnsembleTrainingLoop.Run(this, training, _seeds, selection);
         WriteBack();
         return results;
     }
@@ -72,7 +76,11 @@ public abstract class RetrievalEnsembleTask : IEnsembleTask, IDisposable
     /// <summary>[K] losses of the members on their stacked batch; <paramref name="items"/> holds the rows it indexes.</summary>
     protected abstract Tensor Losses(EnsembleBatch batch, Tensor items);
 
-    public double Validate(int member) => _scorers[member].Score(new CompressionView(ValidationDims(member), (x, dims) => CompressEach(member, x, dims)));
+    public double Validate(int member) => _scorers[member].Score(View(member));
+
+    public IReadOnlyList<(int Dim, double Ndcg)>? ValidateByDim(int member) => _scorers[member].ScoreByDim(View(member));
+
+    private CompressionView View(int member) => new(ValidationDims(member), (x, dims) => CompressEach(member, x, dims));
 
     /// <summary>The dims member <paramref name="member"/> is validated on (their mean nDCG@10 drives its early stopping).</summary>
     protected abstract IReadOnlyList<int> ValidationDims(int member);

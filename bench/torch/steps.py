@@ -268,6 +268,43 @@ def build(t, case):
             prediction = ((predicted - q).abs().mean(2) * weights).sum(1) / weights.sum(1)
             return ranking + recovery * 0.1 + prediction * 0.1
         optimizer = torch.optim.Adam(params, lr=1e-3, weight_decay=0.0)
+    elif case == "ma-supervised-ensemble":
+        # K Matryoshka-Adaptor members (supervised stage, alpha = beta = gamma = 1, InfoNCE), hand-batched (baddbmm)
+        # as the Search-Adaptor ensemble. The rows are already in each member's input space (training maps once).
+        names = ["adaptor.hidden.weight", "adaptor.hidden.bias", "adaptor.output.weight", "adaptor.output.bias"]
+        hw, hb, ow, ob = params = [t[n] for n in names]
+        anchors, neighbours, q, d = t["anchors"], t["neighbours"], t["queries"], t["docs"]
+        relevance, positive = t["relevance"], t["positive_column"]
+        k, r, top_k, dim = neighbours.shape
+        b, m = q.shape[1], d.shape[1]
+        upper = torch.ones(r, r).triu(1)
+        columns = torch.arange(m).view(1, 1, m)
+        masked = (relevance > 0) & ~(columns == positive.unsqueeze(2))
+
+        def affine(x, w, bias):
+            return torch.baddbmm(bias.unsqueeze(1), x, w.transpose(1, 2))
+
+        def loss():
+            def adapt(x):
+                return x + affine(F.relu(affine(x, hw, hb)), ow, ob)
+            # Three passes, as the .NET side (one over the concatenation fills a zero tensor of its whole size per slice in backward).
+            a, n = adapt(anchors), adapt(neighbours.reshape(k, r * top_k, dim)).reshape(k, r, top_k, dim)
+            rows = adapt(torch.cat([q, d], 1))
+            aq, ad = rows[:, :b], rows[:, b:]
+            target = (F.normalize(neighbours, dim=3) * F.normalize(anchors, dim=2).unsqueeze(2)).sum(3)
+            top = sum(((prefix(n, p) * prefix(a, p).unsqueeze(2)).sum(3) - target).abs().mean((1, 2)) for p in PREFIXES) / len(PREFIXES)
+            unit = F.normalize(anchors, dim=2)
+            pair_target = unit @ unit.transpose(1, 2)
+            pair = sum(((prefix(a, p) @ prefix(a, p).transpose(1, 2) - pair_target).abs() * upper).sum((1, 2)) / (r * (r - 1) / 2)
+                       for p in PREFIXES) / len(PREFIXES)
+            reconstruction = (a - anchors).abs().mean((1, 2))
+            ranking = 0
+            for p in PREFIXES:
+                s = prefix(aq, p) @ prefix(ad, p).transpose(1, 2) / TEMPERATURE
+                ranking = ranking + F.cross_entropy(s.masked_fill(masked, float("-inf")).reshape(k * b, m), positive.reshape(-1),
+                                                    reduction="none").view(k, b).mean(1)
+            return top + pair * 1.0 + reconstruction * 1.0 + ranking * (1.0 / len(PREFIXES))
+        optimizer = torch.optim.Adam(params, lr=1e-3, weight_decay=0.0)
     elif case == "adaptor-mlp":
         # Diagnostic: the residual MLP alone (no input map), the products both sides hand to a BLAS.
         adaptor = ResidualAdaptor(t, "adaptor.")

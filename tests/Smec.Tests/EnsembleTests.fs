@@ -2,8 +2,12 @@
 /// itself trained alone; a stopped member is frozen; the batched step runs on any device.
 module Smec.Tests.EnsembleTests
 
+open System.Collections.Generic
 open Expecto
 open TorchSharp
+open Smec.Core.Data
+open Smec.Core.Storage
+open Smec.Core.Methods
 open Smec.Core.Losses
 open Smec.Core.Methods.Baselines
 open Smec.Core.Methods.SmecMethod
@@ -81,6 +85,98 @@ let private expectSame (results: ((TrainingResult * torch.Tensor) * (TrainingRes
         let gap = (togetherTensor - soloTensor).abs().max().item<float32>()
         Expect.isLessThan gap tolerance (sprintf "member %d: final weights/outputs differ by %g at most" k gap)
 
+
+/// Matryoshka-Adaptor's tiny synthetic problem: 40 queries, each a noisy copy of "its" doc among 80 (16-d);
+/// fold 0 validates on queries 0-7, fold 1 on 8-15 (each trains on the rest). Equivalence only, never a result.
+let private maCorpus =
+    let random = System.Random 1
+    EmbeddingMatrix([| for i in 0 .. 79 -> sprintf "d%d" i |], Array.init (80 * 16) (fun _ -> float32 (random.NextDouble() * 2.0 - 1.0)), 16)
+
+let private maData (fold: int) (seed: int64) =
+    let random = System.Random 2
+    let queries = EmbeddingMatrix([| for i in 0 .. 39 -> sprintf "q%d" i |], Array.init (40 * 16) (fun i -> maCorpus.Values.[i] + float32 (random.NextDouble() - 0.5)), 16)
+    let qrels ids = Qrels(Dictionary(dict [ for i in ids -> sprintf "q%d" i, Dictionary(dict [ sprintf "d%d" i, 1 ]) ]))
+    let validation = [ 8 * fold .. 8 * fold + 7 ]
+    TrainingData(maCorpus, queries, qrels [ for i in 0 .. 39 do if not (List.contains i validation) then yield i ], qrels validation, seed)
+
+let private maDims = [| 8; 4 |]
+
+/// A member's options: both stages 20 steps (`steps`), validation every step, the given patience, one ranking-loss form.
+let private maOptions (functionClass: FunctionClass) (selection: DimSelection) (steps: int) (patience: int) (alpha, beta, gamma) (form: RankingLossForm) =
+    MatryoshkaAdaptorOptions(
+        FunctionClass = functionClass, Selection = selection, MaxStepsPerStage = steps, EvaluateEvery = 1, PatienceSteps = patience,
+        BatchSize = 8, HardNegativePool = 5, TopK = 3, UnsupervisedHeldOutDocs = 16, Progress = false,
+        Alpha = alpha, Beta = beta, Gamma = gamma, RankingLoss = form, RankingLossCandidates = [| form |])
+
+/// The member's largest-dim output on the corpus, normalised (what Compress serves).
+let private maOutput (forward: torch.Tensor -> torch.Tensor) =
+    use _ = torch.no_grad ()
+    use corpus = Smec.Core.Retrieval.EmbeddingTensors.ToTensor maCorpus
+    torch.nn.functional.normalize((forward corpus).narrow(1L, 0L, int64 maDims.[0]), dim = 1L).detach().clone()
+
+/// Members (fold, seed, weights, form): both stages together (MatryoshkaAdaptorCorpusEnsemble, then
+/// MatryoshkaAdaptorEnsemble from its weights), and each member alone (MatryoshkaAdaptor.Fit with its one form).
+/// Returns per member ((stage 1, stage 2, output) together, (stage 1, stage 2, output, validation by dim) alone).
+let private compareMatryoshka (functionClass: FunctionClass) (selection: DimSelection) (steps: int) (patience: int) members =
+    let data = [ for fold, seed, _, _ in members -> maData fold seed ]
+    let options = [ for _, _, weights, form in members -> maOptions functionClass selection steps patience weights form ]
+    let adaptors =
+        [ for d, o in List.zip data options ->
+              Smec.Core.Runtime.Determinism.Seed d.Seed |> ignore
+              MatryoshkaAdaptor.StartingAdaptor(o, d.Corpus) ]
+    let corpusResults =
+        MatryoshkaAdaptorCorpusEnsemble.Train(
+            [| for (a, o), d in List.zip (List.zip adaptors options) data -> MatryoshkaAdaptorCorpusMember(a, o, d.Seed) |], maCorpus, maDims)
+    let sets = [ for d, o in List.zip data options -> new TrainingSet(d, o.HardNegativePool) ]
+    try
+        let supervised =
+            MatryoshkaAdaptorEnsemble.Train(
+                [| for ((a, o), d), set in List.zip (List.zip (List.zip adaptors options) data) sets -> MatryoshkaAdaptorMember(a, o, set, d.Seed) |], maDims)
+        [ for k in 0 .. List.length members - 1 ->
+              let together = corpusResults.[k], supervised.[k], maOutput adaptors.[k].forward
+              use solo = new MatryoshkaAdaptor(maDims, options.[k])
+              solo.Fit data.[k]
+              let output =
+                  let compressed = solo.Compress(maCorpus, maDims.[0], EmbeddingRole.Document)
+                  Smec.Core.Retrieval.EmbeddingTensors.ToTensor compressed
+              together, (solo.UnsupervisedRun, (let struct (_, run) = solo.TrainingRuns.[0] in run), output, solo.ValidationNdcgByDim) ]
+    finally
+        for set in sets do set.Dispose()
+
+/// Each member against itself alone: per stage its losses (1e-5 relative), its stop and kept step; then its
+/// validation per dim and its output at the largest dim.
+let private expectSameMatryoshka results =
+    for k, ((corpus: CorpusOnlyResult, supervised: TrainingResult, output: torch.Tensor), (soloCorpus: CorpusOnlyResult, soloSupervised: TrainingResult, soloOutput: torch.Tensor, soloByDim: IReadOnlyDictionary<int, float>)) in List.indexed results do
+        Expect.equal corpus.TrainLosses.Count soloCorpus.TrainLosses.Count (sprintf "member %d, corpus-only stage: validations" k)
+        for (step, t), (_, s) in Seq.zip corpus.TrainLosses soloCorpus.TrainLosses |> Seq.skip 1 do
+            Expect.isLessThan (relativeDifference t s) 1e-5 (sprintf "member %d, corpus-only step %d: loss %.7f together vs %.7f alone" k step t s)
+        for (step, t), (_, s) in Seq.zip corpus.History soloCorpus.History do
+            Expect.isLessThan (relativeDifference t s) 1e-5 (sprintf "member %d, corpus-only step %d: held-out loss %.7f together vs %.7f alone" k step t s)
+        Expect.equal (corpus.StepsRun, corpus.BestStep, corpus.StoppedEarly) (soloCorpus.StepsRun, soloCorpus.BestStep, soloCorpus.StoppedEarly)
+            (sprintf "member %d: the corpus-only stage stops and keeps as alone" k)
+        Expect.equal supervised.History.Count soloSupervised.History.Count (sprintf "member %d, supervised stage: validations" k)
+        for t, s in Seq.zip supervised.History soloSupervised.History |> Seq.skip 1 do
+            Expect.isLessThan (relativeDifference t.MeanTrainLoss s.MeanTrainLoss) 1e-5
+                (sprintf "member %d, supervised step %d: loss %.7f together vs %.7f alone" k s.Step t.MeanTrainLoss s.MeanTrainLoss)
+            Expect.floatClose { absolute = 2e-3; relative = 0.0 } t.ValidationNdcg10 s.ValidationNdcg10 (sprintf "member %d, step %d: validation nDCG@10" k s.Step)
+        Expect.equal (supervised.StepsRun, supervised.BestStep) (soloSupervised.StepsRun, soloSupervised.BestStep) (sprintf "member %d: the supervised stage stops and keeps as alone" k)
+        // What the kept weights score: per dim its own best (per-dim selection), else the shared checkpoint's mean over dims.
+        match supervised.PerDim with
+        | null ->
+            Expect.floatClose { absolute = 2e-3; relative = 0.0 } supervised.BestValidationNdcg10 (Seq.average soloByDim.Values)
+                (sprintf "member %d: validation nDCG@10 of the kept weights (mean over dims)" k)
+        | perDim ->
+            for best in perDim do
+                Expect.floatClose { absolute = 2e-3; relative = 0.0 } best.BestValidationNdcg10 soloByDim.[best.Dim] (sprintf "member %d: validation nDCG@10 at %d" k best.Dim)
+        supervised.DisposePerDim()
+        let gap = (output - soloOutput).abs().max().item<float32>()
+        Expect.isLessThan gap 1e-4f (sprintf "member %d: outputs at %d dims differ by %g at most" k maDims.[0] gap)
+
+let private maMembers =
+    [ 0, 1L, (1.0, 1.0, 1.0), RankingLossForm.InfoNce
+      0, 2L, (0.1, 0.1, 1.0), RankingLossForm.Pairwise
+      1, 1L, (0.5, 2.0, 0.5), RankingLossForm.InfoNce ]
+
 [<Tests>]
 let tests =
     testList "Ensemble" [
@@ -101,6 +197,35 @@ let tests =
                   2L, 48, RegularizerWeights(0.0, 0.0), RankingLossForm.InfoNce
                   1L, 96, RegularizerWeights(1.0, 0.1), RankingLossForm.InfoNce ]
             expectSame (compareSearchAdaptor members (training 20 100)) 1e-4f
+
+        for functionClass, selection in [ FunctionClass.Linear, DimSelection.PerDim; FunctionClass.ResidualMlp, DimSelection.Shared ] do
+            testCase (sprintf "a Matryoshka-Adaptor member's first 20 losses of both stages, validation and outputs equal its Fit alone (%A, %A; seeds x folds x weights x forms)" functionClass selection) <| fun () ->
+                expectSameMatryoshka (compareMatryoshka functionClass selection 20 100 maMembers)
+
+        testCase "a Matryoshka-Adaptor member that stops early is frozen while the others train on, and still equals its Fit alone" <| fun () ->
+            // Patience 1 (one validation): each member stops at its first validation without improvement, in each stage.
+            let results = compareMatryoshka FunctionClass.Linear DimSelection.Shared 60 1 maMembers
+            let stepsRun = results |> List.collect (fun ((c, s, _), _) -> [ c.StepsRun; s.StepsRun ])
+            Expect.isTrue (stepsRun |> List.exists (fun n -> n < 60)) (sprintf "a member stops early (steps run per stage %A)" stepsRun)
+            let supervisedSteps = results |> List.map (fun ((_, s, _), _) -> s.StepsRun)
+            let corpusSteps = results |> List.map (fun ((c, _, _), _) -> c.StepsRun)
+            Expect.isTrue (List.distinct supervisedSteps |> List.length > 1 || List.distinct corpusSteps |> List.length > 1)
+                (sprintf "one member stops while another trains on (corpus-only %A, supervised %A)" corpusSteps supervisedSteps)
+            expectSameMatryoshka results
+
+        testCase "a Matryoshka-Adaptor ensemble refuses members that differ beyond alpha, beta, gamma and the form, naming the setting" <| fun () ->
+            let data = maData 0 1L
+            let options = maOptions FunctionClass.Linear DimSelection.Shared 5 100 (1.0, 1.0, 1.0) RankingLossForm.InfoNce
+            let wider =
+                MatryoshkaAdaptorOptions(FunctionClass = FunctionClass.Linear, MaxStepsPerStage = 5, EvaluateEvery = 1, PatienceSteps = 100,
+                                         BatchSize = 8, HardNegativePool = 5, TopK = 4, UnsupervisedHeldOutDocs = 16, Progress = false)
+            use a = MatryoshkaAdaptor.StartingAdaptor(options, data.Corpus)
+            use b = MatryoshkaAdaptor.StartingAdaptor(wider, data.Corpus)
+            let error =
+                Expect.throwsC (fun () ->
+                    MatryoshkaAdaptorCorpusEnsemble.Train([| MatryoshkaAdaptorCorpusMember(a, options, 1L); MatryoshkaAdaptorCorpusMember(b, wider, 2L) |], maCorpus, maDims) |> ignore)
+                    id
+            Expect.stringContains error.Message "top_k" "the message names the differing setting"
 
         testCase "the optimizer leaves a stopped member's weights and moments exactly as they are" <| fun () ->
             // float32 takes the fused pass per member slice, float64 the tensor form a GPU takes (where on a device mask).

@@ -43,13 +43,13 @@ let referenceSteps =
                 Expect.equal code 0 (sprintf "reference check failed:\n%s" output)
             }
         for case in BenchEnsembleSteps.cases do
-          yield test (sprintf "%s ensemble of 3: PyTorch's vmap ensemble gives every member's losses (3 steps) to 1e-4, and each member's are its solo step's" case) {
+          yield test (sprintf "%s ensemble of 3: PyTorch's ensemble gives every member's losses (3 steps) to 1e-4, and each member's are its solo step's" case) {
                 use dir = new TempDir()
                 let ensemble = BenchEnsembleSteps.build case 3 1L
                 let losses = try BenchEnsembleSteps.export ensemble dir.Path 3 finally ensemble.Dispose()
                 for k in 0 .. 2 do
-                    let solo = BenchSteps.build case (1L + int64 k)
-                    let alone = try Array.init 3 (fun _ -> solo.Step()) finally solo.Dispose()
+                    let step, dispose = BenchEnsembleSteps.solo case (1L + int64 k)
+                    let alone = try Array.init 3 (fun _ -> step ()) finally dispose ()
                     for s in 0 .. 2 do
                         let together = losses.[s * 3 + k]
                         Expect.isLessThan (abs (together - alone.[s]) / abs alone.[s]) 1e-5f

@@ -11,8 +11,9 @@ namespace Smec.Core.Methods.Baselines;
 public enum UnsupervisedStop { HeldOutLoss, FixedSteps }
 
 /// <summary>What the corpus-only stage did.</summary>
+/// <param name="TrainLosses">The mean training loss since the previous validation, at each validation (NaN at step 0).</param>
 public sealed record CorpusOnlyResult(double BestHeldOutLoss, int BestStep, int StepsRun, bool StoppedEarly, int HeldOutDocs,
-    IReadOnlyList<(int Step, double HeldOutLoss)> History, double Seconds);
+    IReadOnlyList<(int Step, double HeldOutLoss)> History, double Seconds, IReadOnlyList<(int Step, double Loss)> TrainLosses);
 
 /// <summary>
 /// Matryoshka-Adaptor's unsupervised stage as its paper describes it: trained on corpus embeddings
@@ -36,30 +37,48 @@ internal static class CorpusOnlyStage
         // Neighbours are found on the frozen embeddings; the losses read the mapped ones, mapped once.
         using var mapped = new MappedEmbeddings(adaptor, corpus);
 
-        // Held out: a seeded share of the corpus, at most UnsupervisedHeldOutDocs, leaving most docs to train.
-        var order = Enumerable.Range(0, n).ToArray();
+        var (heldOut, trainRows) = Split(n, options, seed);
+        var task = new CorpusOnlyTask(adaptor, mapped, neighbours, heldOut, trainRows, dims, options, seed);
+        var result = TrainingLoop.Run(task, LoopOptions(options, maxSteps), seed);
+        return Result(result, heldOut.Length, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The held-out docs (a seeded share of the corpus, at most UnsupervisedHeldOutDocs, leaving most docs to
+    /// train; none under FixedSteps) and the training docs, each in row order.</summary>
+    internal static (int[] HeldOut, int[] TrainRows) Split(int corpusRows, MatryoshkaAdaptorOptions options, long seed)
+    {
+        var order = Enumerable.Range(0, corpusRows).ToArray();
         SeedMix.Random(seed, HeldOutStream, 0).Shuffle(order);
-        var heldOutCount = options.UnsupervisedStop == UnsupervisedStop.HeldOutLoss ? Math.Min(options.UnsupervisedHeldOutDocs, n / 5) : 0;
-        var task = new CorpusOnlyTask(adaptor, mapped, neighbours, order[..heldOutCount].Order().ToArray(), order[heldOutCount..].Order().ToArray(),
-            dims, options, seed);
-        // The shared loop: its optimizer, early stopping on the held-out loss (no MinSteps), best-weight copy,
-        // finite-loss check and progress. Without held-out docs there is nothing to validate: the last weights stay.
-        var loop = new TrainingOptions
-        {
-            MaxSteps = maxSteps,
-            BatchSize = options.BatchSize,
-            LearningRate = options.LearningRate,
-            WeightDecay = options.WeightDecay,
-            Optimizer = options.Optimizer,
-            EvaluateEvery = options.EvaluateEvery,
-            Patience = Math.Max(1, options.PatienceSteps / options.EvaluateEvery),
-            Progress = options.Progress,
-            Label = $"{options.Name} (unsupervised, corpus only)",
-        };
-        var result = TrainingLoop.Run(task, loop, seed);
-        var history = result.History.Select(h => (h.Step, -h.ValidationNdcg10)).ToArray();
-        return new CorpusOnlyResult(-result.BestValidationNdcg10, heldOutCount > 0 ? result.BestStep : result.StepsRun, result.StepsRun,
-            result.StoppedEarly, heldOutCount, history, clock.Elapsed.TotalSeconds);
+        var heldOutCount = options.UnsupervisedStop == UnsupervisedStop.HeldOutLoss ? Math.Min(options.UnsupervisedHeldOutDocs, corpusRows / 5) : 0;
+        return (order[..heldOutCount].Order().ToArray(), order[heldOutCount..].Order().ToArray());
+    }
+
+    /// <summary>The shared loop's options for the stage: its optimizer, early stopping on the held-out loss (no MinSteps),
+    /// best-weight copy, finite-loss check and progress. Without held-out docs there is nothing to validate: the last weights stay.</summary>
+    internal static TrainingOptions LoopOptions(MatryoshkaAdaptorOptions options, int maxSteps) => new()
+    {
+        MaxSteps = maxSteps,
+        BatchSize = options.BatchSize,
+        LearningRate = options.LearningRate,
+        WeightDecay = options.WeightDecay,
+        Optimizer = options.Optimizer,
+        EvaluateEvery = options.EvaluateEvery,
+        Patience = Math.Max(1, options.PatienceSteps / options.EvaluateEvery),
+        Progress = options.Progress,
+        Label = $"{options.Name} (unsupervised, corpus only)",
+    };
+
+    /// <summary>What the stage reports from the loop's result (its score is minus the held-out loss).</summary>
+    internal static CorpusOnlyResult Result(TrainingResult result, int heldOutCount, double seconds) =>
+        new(-result.BestValidationNdcg10, heldOutCount > 0 ? result.BestStep : result.StepsRun, result.StepsRun,
+            result.StoppedEarly, heldOutCount, result.History.Select(h => (h.Step, -h.ValidationNdcg10)).ToArray(), seconds,
+            result.History.Select(h => (h.Step, h.MeanTrainLoss)).ToArray());
+
+    /// <summary>A step's anchors: random training docs, a pure function of (seed, step).</summary>
+    internal static long[] AnchorRows(int[] trainRows, int batchSize, long seed, int step)
+    {
+        var random = SeedMix.Random(seed, AnchorStream, step);
+        return Enumerable.Range(0, Math.Min(batchSize, trainRows.Length)).Select(_ => (long)trainRows[random.Next(trainRows.Length)]).ToArray();
     }
 
     /// <summary>
@@ -76,9 +95,7 @@ internal static class CorpusOnlyStage
         public Tensor Loss(TrainingStep step)
         {
             adaptor.train();
-            var random = SeedMix.Random(seed, AnchorStream, step.Step);
-            var rows = Enumerable.Range(0, Math.Min(options.BatchSize, trainRows.Length))
-                .Select(_ => (long)trainRows[random.Next(trainRows.Length)]).ToArray();
+            var rows = AnchorRows(trainRows, options.BatchSize, seed, step.Step);
             var (anchors, neighbourEmbeddings) = Gather(mapped, neighbours, rows);
             return MatryoshkaAdaptorLoss.UnsupervisedMapped(adaptor, anchors, neighbourEmbeddings, dims, options);
         }
@@ -102,7 +119,7 @@ internal static class CorpusOnlyStage
         public string Fingerprint => $"matryoshka-adaptor-corpus-only;{string.Join(",", dims)}";
     }
 
-    private static (Tensor Anchors, Tensor Neighbours) Gather(MappedEmbeddings corpus, Tensor neighbours, long[] rows)
+    internal static (Tensor Anchors, Tensor Neighbours) Gather(MappedEmbeddings corpus, Tensor neighbours, long[] rows)
     {
         var index = tensor(rows);
         var anchors = corpus.Select(index);

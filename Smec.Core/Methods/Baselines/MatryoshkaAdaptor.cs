@@ -63,27 +63,12 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
         _adaptor?.Dispose();
         DisposePerDim();
         _validation.Clear();
-        _adaptor = new ResidualAdaptor(inputDim, _options.HiddenDim ?? inputDim, _options.FunctionClass);
+        _adaptor = StartingAdaptor(_options, data.Corpus);
         _settings.Clear();
         _runs.Clear();
         foreach (var (key, value) in _options.Describe()) _settings[key] = value;
         _settings["input dim"] = inputDim.ToString(CultureInfo.InvariantCulture);
         _settings["hidden dim"] = _adaptor.FunctionClass == FunctionClass.Linear ? "none (linear)" : _adaptor.HiddenDim.ToString(CultureInfo.InvariantCulture);
-
-        if (_options.ResolvedInput == AdaptorInput.Centred)
-        {
-            using var corpus = EmbeddingTensors.ToTensor(data.Corpus);
-            using var mean = corpus.mean([0L], keepdim: true);
-            _adaptor.SetInputMap(mean);
-        }
-        else if (_options.ResolvedInput == AdaptorInput.PcaBasis)
-        {
-            var pca = new Pca([inputDim]);
-            pca.FitOn(data.Corpus);
-            var (mean, basis) = pca.State;
-            using (var scope = NewDisposeScope())
-                _adaptor.SetInputMap(mean.to_type(ScalarType.Float32), basis.to_type(ScalarType.Float32));
-        }
         // Stage 1 sees the corpus matrix only: no query, judgement or validation label can reach it.
         var trainedDims = ProtocolRecord.TrainedDims(Dims, inputDim);
         var unsupervised = CorpusOnlyStage.Run(_adaptor, data.Corpus, Dims, _options, _options.StageSteps(trainedDims), data.Seed);
@@ -123,6 +108,32 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
             StepsRun: stepsRun, LossForms: lossForms, GridPoints: grid, SelectionCriterion: criterion,
             FunctionClass: _adaptor.FunctionClass, Parameters: _adaptor.ParameterCount).Describe())
             _settings[key] = value;
+    }
+
+    /// <summary>
+    /// The adaptor Fit starts from: fresh weights drawn from torch's global generator (Fit seeds it with the data's
+    /// seed first) and the input map <paramref name="options"/> asks for, from <paramref name="corpus"/>. An ensemble
+    /// (<see cref="MatryoshkaAdaptorCorpusEnsemble"/>) starts each member from it, seeded the same way.
+    /// </summary>
+    public static ResidualAdaptor StartingAdaptor(MatryoshkaAdaptorOptions options, EmbeddingMatrix corpus)
+    {
+        var inputDim = corpus.Dim;
+        var adaptor = new ResidualAdaptor(inputDim, options.HiddenDim ?? inputDim, options.FunctionClass);
+        if (options.ResolvedInput == AdaptorInput.Centred)
+        {
+            using var values = EmbeddingTensors.ToTensor(corpus);
+            using var mean = values.mean([0L], keepdim: true);
+            adaptor.SetInputMap(mean);
+        }
+        else if (options.ResolvedInput == AdaptorInput.PcaBasis)
+        {
+            var pca = new Pca([inputDim]);
+            pca.FitOn(corpus);
+            var (mean, basis) = pca.State;
+            using (var scope = NewDisposeScope())
+                adaptor.SetInputMap(mean.to_type(ScalarType.Float32), basis.to_type(ScalarType.Float32));
+        }
+        return adaptor;
     }
 
     /// <summary>What the corpus-only stage of the last Fit did.</summary>

@@ -67,6 +67,40 @@ let private compareSearchAdaptor (members: (int64 * int * RegularizerWeights * R
           let solo = TrainingLoop.Run(set, objective, options, seed)
           (together.[k], outputOf (fst started.[k])), (solo, outputOf model) ]
 
+/// One SMEC step with SMRL, ADS and S-XBM on: 384 -> 96, ADS keeping 48. A small memory (wraps within a few
+/// steps), searched from step 2 on (warm-up 2), so the 20 compared steps use it.
+let private smecStepWith (form: RankingLossForm) =
+    SmecOptions(Ladder = [| 384; 96; 48 |], LossForm = form, SxbmCapacity = 256, SxbmWarmupSteps = 2, SxbmTopK = 5)
+
+/// A fresh SMEC step at its PCA start, ADS logits drawn from the seed (members start apart, as grid points of ADS init do).
+let private startingSmecStep (set: TrainingSet) (seed: int64) =
+    let step = new SmrlStep(384, 96, [| 48 |], true, false)
+    LayerInitialiser.Initialise(step, LayerInit.Pca, set.Corpus)
+    step.Selections.[0].InitialiseLogits(torch.randn([| 96L |], generator = new torch.Generator(uint64 seed)))
+    let chain = new SmecChain(StepInput.Full, DimSource.Validation)
+    chain.AddStep step
+    chain, step
+
+/// SMEC step members (seed, form) together and each alone (SmrlStepObjective with its own anchor-cosine table, as
+/// SmecCompressor trains a grid point): ((result, weight), (result, weight)) per member, and each side's selected dims.
+let private compareSmecStep (members: (int64 * RankingLossForm) list) (options: TrainingOptions) =
+    use set = new TrainingSet(SciFactFixture.trainingData 1L, options.HardNegativePool)
+    let started = [ for seed, _ in members -> startingSmecStep set seed ]
+    let together =
+        SmecStepEnsemble.Train([| for (chain, _), (seed, form) in List.zip started members -> SmecStepMember(chain, 0, set, seed, form) |],
+                               smecStepWith RankingLossForm.InfoNce, options)
+    [ for k, (seed, form) in List.indexed members ->
+          let chain, step = startingSmecStep set seed
+          let stepOptions = smecStepWith form
+          use items = SmrlStepObjective.Items set
+          use cosines = ItemCosines.TryBuild(items, SmrlStepObjective.AnchorItems(set, stepOptions))
+          Expect.isNotNull cosines "the anchor-cosine table fits its budget (so both sides look cosines up)"
+          use objective = new SmrlStepObjective(chain, 0, stepOptions, set, cosines)
+          let solo = TrainingLoop.Run(set, objective, options, seed)
+          let togetherStep = snd started.[k]
+          ((together.[k], togetherStep.Layer.weight.detach().clone()), (solo, step.Layer.weight.detach().clone())),
+          (togetherStep.Selections.[0].SelectedIndices(), step.Selections.[0].SelectedIndices()) ]
+
 /// Each member's losses (per step, within 1e-5 relative), validation (within 2e-3) and final tensor (within `tolerance`) against its run alone.
 let private expectSame (results: ((TrainingResult * torch.Tensor) * (TrainingResult * torch.Tensor)) list) (tolerance: float32) =
     for k, ((together, togetherTensor), (solo, soloTensor)) in List.indexed results do
@@ -101,6 +135,20 @@ let tests =
                   2L, 48, RegularizerWeights(0.0, 0.0), RankingLossForm.InfoNce
                   1L, 96, RegularizerWeights(1.0, 0.1), RankingLossForm.InfoNce ]
             expectSame (compareSearchAdaptor members (training 20 100)) 1e-4f
+
+        testCase "a SMEC step member (ADS, S-XBM on) equals its step alone: first 20 losses, validation, weights and selected dims (seeds x forms)" <| fun () ->
+            let results = compareSmecStep [ 1L, RankingLossForm.InfoNce; 2L, RankingLossForm.InfoNce; 1L, RankingLossForm.Pairwise; 4L, RankingLossForm.Pairwise ] (training 20 100)
+            expectSame (results |> List.map fst) 1e-4f
+            for k, (_, (together, alone)) in List.indexed results do
+                Expect.sequenceEqual together alone (sprintf "member %d selects the dims it selects alone" k)
+
+        testCase "a stopped SMEC step member is frozen while the others train on, and still equals its step alone" <| fun () ->
+            let results = compareSmecStep [ 1L, RankingLossForm.InfoNce; 3L, RankingLossForm.Pairwise; 5L, RankingLossForm.InfoNce ] (training 40 1)
+            let stepsRun = results |> List.map (fun (((t, _), _), _) -> t.StepsRun)
+            Expect.isGreaterThan (List.max stepsRun) (List.min stepsRun) (sprintf "one member stops while another trains on (steps run %A)" stepsRun)
+            expectSame (results |> List.map fst) 1e-4f
+            for k, (_, (together, alone)) in List.indexed results do
+                Expect.sequenceEqual together alone (sprintf "member %d selects the dims it selects alone" k)
 
         testCase "the optimizer leaves a stopped member's weights and moments exactly as they are" <| fun () ->
             // float32 takes the fused pass per member slice, float64 the tensor form a GPU takes (where on a device mask).

@@ -70,11 +70,7 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
                 ? Enumerable.Range(0, _selectionDims.Length)
                     .Select(l => new Parameter(stack(members.Select(m => m.Step.Selections[l].Logits.detach()).ToArray()).contiguous())).ToArray()
                 : [];
-            _stepInputs = members.Select(m =>
-            {
-                m.Chain.eval();
-                return m.Chain.StepInput(Items, m.Index);
-            }).ToArray();
+            _stepInputs = SharedStepInputs(members, Items);
         }
         // A first step's input is the frozen items themselves: one table for every member, not K copies.
         _inputsAreItems = _stepInputs.All(t => ReferenceEquals(t, Items));
@@ -87,6 +83,31 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
             _ownedCosines = cosines is null ? ItemCosines.TryBuild(Items, members.SelectMany(m => SmrlStepObjective.AnchorItems(m.Set, options)).Distinct().ToArray()) : null;
             _memories = new SmecStepMemories(members.Select(m => m.Set).ToArray(), options, Items, CorpusRows, cosines ?? _ownedCosines);
         }
+    }
+
+    /// <summary>Each member's step input for every item. A first step's is the items themselves; a later step's is
+    /// computed through the member's frozen chain, and members whose frozen prefixes give the same table share one
+    /// (K members of one chain's grid: one table, not K).</summary>
+    private static Tensor[] SharedStepInputs(IReadOnlyList<SmecStepMember> members, Tensor items)
+    {
+        var kept = new List<Tensor>();
+        return members.Select(m =>
+        {
+            m.Chain.eval();
+            var input = m.Chain.StepInput(items, m.Index);
+            if (ReferenceEquals(input, items)) return input;
+            var same = kept.FirstOrDefault(t => t.shape.SequenceEqual(input.shape) && Same(t, input));
+            if (same is not null) { input.Dispose(); return same; }
+            input = input.DetachFromDisposeScope();
+            kept.Add(input);
+            return input;
+        }).ToArray();
+    }
+
+    private static bool Same(Tensor a, Tensor b)
+    {
+        using var equal = a.eq(b).all();
+        return equal.item<bool>();
     }
 
     private static void Check(IReadOnlyList<SmecStepMember> members, SmecOptions options)
@@ -107,6 +128,20 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
 
     /// <summary>[K, out, in]: every member's layer weight (tests read it).</summary>
     public Tensor Weight => _weight;
+
+    /// <summary>Bytes of the tables the ensemble holds once for all members: the frozen items, the anchor-cosine table it
+    /// built, and each distinct later-step input table (the sizing rule's shared part; tests compare).</summary>
+    public long SharedTableBytes =>
+        new[] { Items }.Concat(_stepInputs.Where(t => !ReferenceEquals(t, Items)).Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>()).Sum(Bytes) + (_ownedCosines?.Bytes ?? 0);
+
+    /// <summary>The distinct step input tables (1 for a first step: the items themselves).</summary>
+    public int StepInputTables => _stepInputs.Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>().Count();
+
+    /// <summary>Bytes of member <paramref name="member"/>'s S-XBM memory (0 with S-XBM off).</summary>
+    public long MemoryBytes(int member) => _memories is null ? 0
+        : new[] { _memories.Of(member).Embeddings, _memories.Of(member).Normalised, _memories.Of(member).ItemIds, _memories.Of(member).Cursor }.Sum(Bytes);
+
+    private static long Bytes(Tensor t) => t.NumberOfElements * t.ElementSize;
 
     /// <summary>S-XBM's per-member memories (null with S-XBM off).</summary>
     internal SmecStepMemories? Memories => _memories;
@@ -197,7 +232,7 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
     {
         _memories?.Dispose();
         _ownedCosines?.Dispose();
-        foreach (var t in _stepInputs.Where(t => !ReferenceEquals(t, Items)).Distinct()) t.Dispose();
+        foreach (var t in _stepInputs.Where(t => !ReferenceEquals(t, Items)).Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>()) t.Dispose();
         _weight.Dispose();
         _bias.Dispose();
         foreach (var l in _logits) l.Dispose();

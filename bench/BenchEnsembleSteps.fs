@@ -133,7 +133,7 @@ let build (key: string) (members: int) (seed: int64) : EnsembleCase =
                                    [| Func<struct (torch.Tensor * torch.Tensor)>(fun () -> AdaptiveDimensionSelection.Sample(logits.[k], keep, 1.0, noiseGenerators.[k])) |]).[0] |]
                     finally
                         for g in noiseGenerators do g.Dispose()
-                let pairs = SmecStepEnsembleLoss.MemoryPairs(torch.stack([| for _, i, _ in chosen -> i |]), torch.stack([| for _, _, v in chosen -> v |]))
+                let pairs = SmecStepEnsembleLoss.MemoryPairs.Of([| for _, i, _ in chosen -> i |], torch.stack([| for _, _, v in chosen -> v |]), inputs.shape.[1], torch.CPU)
                 SmecStepEnsembleLoss.Compute(weight, bias, inputs, inputs, [| torch.stack masks |], [| keep |], batch, Nullable pairs, forms, options)
             let step () =
                 use scope = torch.NewDisposeScope()

@@ -247,15 +247,10 @@ def build(t, case):
         relevance, positive = t["relevance"], t["positive_column"]
         k, batch = queries.shape[0], queries.shape[1]
         top_k, keep, size = 10, logits.shape[1] // 2, memory.shape[1]
-        # Memory items 0 .. size-1, then the queries; a query is never its own memory entry (its id is >= size).
+        # The anchors' cosines to every memory item, once (ItemCosines); memory items 0 .. size-1, then the
+        # queries, so a query is never its own memory entry. The search itself runs every step, as training's.
         table = F.normalize(queries, dim=2) @ F.normalize(memory, dim=2).transpose(1, 2)   # [K, B, size]
-        values, slots = table.topk(top_k, dim=2)
-        valid = values.isfinite()
-        chosen = memory.gather(1, slots.reshape(k, -1, 1).expand(k, batch * top_k, memory.shape[2]))
-        inputs = torch.cat([queries, docs, chosen], 1)
         memory_index = 3 * batch + torch.arange(batch * top_k)
-        teacher_memory = inputs[:, memory_index].view(k, batch, top_k, -1)
-        teacher_cos = (F.normalize(teacher_memory, dim=3) @ F.normalize(queries, dim=2).unsqueeze(3)).squeeze(3)
         columns = torch.arange(docs.shape[1]).view(1, 1, -1)
         masked = (relevance > 0) & ~(columns == positive.unsqueeze(2))
         draws = [0]
@@ -263,6 +258,12 @@ def build(t, case):
         def loss():
             step = draws[0]
             draws[0] += 1
+            values, slots = table.topk(top_k, dim=2)
+            valid = values.isfinite()
+            chosen = memory.gather(1, slots.reshape(k, -1, 1).expand(k, batch * top_k, memory.shape[2]))
+            inputs = torch.cat([queries, docs, chosen], 1)
+            teacher_memory = inputs[:, memory_index].view(k, batch, top_k, -1)
+            teacher_cos = (F.normalize(teacher_memory, dim=3) @ F.normalize(queries, dim=2).unsqueeze(3)).squeeze(3)
             output = torch.baddbmm(b.unsqueeze(1), inputs, w.transpose(1, 2))
             mask = torch.stack([ads_mask(logits[m], noise[m][step] if step < noise.shape[1] else torch.rand(logits.shape[1]), keep)
                                 for m in range(k)])

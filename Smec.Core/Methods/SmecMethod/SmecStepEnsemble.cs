@@ -153,21 +153,17 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
         var device = items.device;
         var memoryStart = batch.Queries + batch.Docs;
         var pairs = _memories?.Pairs(step, rows, memoryStart);
-        // Each member's rows: its queries and padded docs, then its memory items (padded to the longest with its first row).
+        // Each member's rows: its queries and padded docs, then its memory items (padded to the longest with its
+        // first query's item: a row no index names). Built from the host rows: no read back from the device.
         var rowItems = batch.Items;
         if (pairs is { } p)
         {
             var width = p.Items.Max(i => i.Length);
-            var memoryItems = p.Items.Select(i => Enumerable.Range(0, width).Select(j => j < i.Length ? i[j] : -1L).ToArray()).ToArray();
-            var padded = new long[memoryItems.Length * width];
-            using (var host = batch.Items.cpu())
-            {
-                var first = host.data<long>().ToArray();
-                for (var k = 0; k < memoryItems.Length; k++)
-                    for (var j = 0; j < width; j++)
-                        padded[k * width + j] = memoryItems[k][j] >= 0 ? memoryItems[k][j] : first[k * memoryStart];
-            }
-            rowItems = cat([batch.Items, tensor(padded, [memoryItems.Length, width], device: device)], 1);
+            var padded = new long[p.Items.Length * width];
+            for (var k = 0; k < p.Items.Length; k++)
+                for (var j = 0; j < width; j++)
+                    padded[k * width + j] = j < p.Items[k].Length ? p.Items[k][j] : CorpusRows + rows[k].QueryRows[0];
+            rowItems = cat([batch.Items, tensor(padded, [p.Items.Length, width], device: device)], 1);
         }
         var flat = rowItems.flatten();
         var teacher = items.index_select(0, flat).view(rowItems.shape[0], rowItems.shape[1], -1);
@@ -184,7 +180,7 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
             masks = Enumerable.Range(0, _logits.Length).Select(l => stack(perMember.Select(m => m[l]).ToArray())).ToArray();
         }
         SmecStepEnsembleLoss.MemoryPairs? memory = pairs is { } chosen
-            ? new SmecStepEnsembleLoss.MemoryPairs(chosen.Index.to(device), chosen.Valid.to(device))
+            ? SmecStepEnsembleLoss.MemoryPairs.Of(chosen.Index, chosen.Valid, rowItems.shape[1], device)
             : null;
         return SmecStepEnsembleLoss.Compute(_weight, _bias, inputs, teacher, masks, _selectionDims, batch, memory, _forms, _options);
     }

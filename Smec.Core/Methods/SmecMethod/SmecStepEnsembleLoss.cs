@@ -13,8 +13,18 @@ namespace Smec.Core.Methods.SmecMethod;
 /// </summary>
 public static class SmecStepEnsembleLoss
 {
-    /// <summary>S-XBM's chosen pairs of every member: Index [K, A * take] rows among the member's rows, Valid [K, A, take].</summary>
-    public readonly record struct MemoryPairs(Tensor Index, Tensor Valid);
+    /// <summary>S-XBM's chosen pairs of every member: Rows [K * A * take] the chosen rows among all members' rows
+    /// flattened (member k's row i is k * R + i), Valid [K, A, take].</summary>
+    public readonly record struct MemoryPairs(Tensor Rows, Tensor Valid)
+    {
+        /// <param name="memberIndex">Per member its chosen slots' rows among its own R rows ([A * take] int64, on the host).</param>
+        public static MemoryPairs Of(IReadOnlyList<Tensor> memberIndex, Tensor valid, long rowsPerMember, Device device)
+        {
+            // Offsets added on the host: an int64 tensor plus a number would pass a temporary Scalar (ScalarSafe).
+            var flat = memberIndex.SelectMany((index, k) => index.data<long>().ToArray().Select(row => k * rowsPerMember + row)).ToArray();
+            return new MemoryPairs(tensor(flat, device: device), valid.to(device));
+        }
+    }
 
     /// <param name="weight">[K, out, in]; <paramref name="bias"/> [K, out].</param>
     /// <param name="inputs">[K, R, in]: each member's step input on its rows (queries, padded docs, memory items).</param>
@@ -35,7 +45,7 @@ public static class SmecStepEnsembleLoss
         if (memory is { } pairs)
         {
             var take = pairs.Valid.shape[2];
-            teacherCos = CosineToEach(teacher.narrow(1, 0, b), Gather(teacher, pairs.Index, b, take));
+            teacherCos = CosineToEach(teacher.narrow(1, 0, b), Gather(teacher, pairs.Rows, b, take));
             validFloat = pairs.Valid.to(ScalarType.Float32);
             validCount = validFloat.sum([1, 2]);
         }
@@ -45,7 +55,7 @@ public static class SmecStepEnsembleLoss
             var term = EnsembleRankingLoss.Compute(forms, view.narrow(1, 0, b), view.narrow(1, b, batch.Docs), batch, options.LossTemperature);
             if (memory is { } chosen)
             {
-                var studentCos = CosineToEach(view.narrow(1, 0, b), Gather(view, chosen.Index, b, chosen.Valid.shape[2]));
+                var studentCos = CosineToEach(view.narrow(1, 0, b), Gather(view, chosen.Rows, b, chosen.Valid.shape[2]));
                 // The mean over each member's valid pairs (0 when it has none, as the step alone gives).
                 var alignment = ((teacherCos! - studentCos).abs() * validFloat!).sum([1, 2]) / validCount!.ClampMin(1.0);
                 term = term.Add(alignment.Times(options.SxbmWeight));
@@ -55,11 +65,12 @@ public static class SmecStepEnsembleLoss
         });
     }
 
-    /// <summary>[K, A, take, d]: each member's chosen rows of [K, R, d] (<paramref name="index"/> [K, A * take]: rows of that member).</summary>
-    private static Tensor Gather(Tensor rows, Tensor index, long anchors, long take)
+    /// <summary>[K, A, take, d]: each member's chosen rows of [K, R, d] by flattened row (an index_select: its
+    /// backward is one index_add, where a gather over an expanded index scatters element by element).</summary>
+    private static Tensor Gather(Tensor rows, Tensor flatRows, long anchors, long take)
     {
         var (members, width) = (rows.shape[0], rows.shape[2]);
-        return rows.gather(1, index.unsqueeze(2).expand(members, anchors * take, width)).view(members, anchors, take, width);
+        return rows.reshape(-1, width).index_select(0, flatRows).view(members, anchors, take, width);
     }
 
     /// <summary>cos(a_ki, m_kij) for a [K, A, d] and m [K, A, take, d]: [K, A, take] (SxbmAlignmentLoss's, per member).</summary>

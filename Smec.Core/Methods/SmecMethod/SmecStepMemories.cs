@@ -38,9 +38,9 @@ internal sealed class SmecStepMemories : IDisposable
 
     /// <summary>The pairs of one step, or null when no member's memory is searched (empty, or still warming up).</summary>
     /// <param name="memoryStart">Where memory rows start among each member's rows (after its padded docs).</param>
-    /// <returns>Items: each member's memory items (each once); Index: [K, A * take] each chosen slot's row among
+    /// <returns>Items: each member's memory items (each once); Index: per member [A * take] each chosen slot's row among
     /// the member's rows; Valid: [K, A, take]. A member whose memory is empty has no valid pair.</returns>
-    public (long[][] Items, Tensor Index, Tensor Valid)? Pairs(int step, IReadOnlyList<BatchRows> rows, int memoryStart)
+    public (long[][] Items, Tensor[] Index, Tensor Valid)? Pairs(int step, IReadOnlyList<BatchRows> rows, int memoryStart)
     {
         if (step < _options.SxbmWarmupSteps || _memories.All(m => m.Count == 0)) return null;
         var anchors = rows[0].QueryRows.Length; // SxbmAnchors.Queries: the batch's queries (the same B for every member)
@@ -64,7 +64,7 @@ internal sealed class SmecStepMemories : IDisposable
             var (memoryItems, memoryIndex) = SmrlStepLoss.MemoryRows(memory.ItemIds.index_select(0, slots.flatten()).data<long>().ToArray(), memoryStart);
             (items[k], index[k], valid[k]) = (memoryItems, memoryIndex, isValid);
         }
-        return (items, stack(index), stack(valid));
+        return (items, index, stack(valid));
     }
 
     /// <summary>A query's judged-relevant docs in the member's own set, kept per query (as the step alone keeps them).</summary>

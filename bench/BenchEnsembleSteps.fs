@@ -7,6 +7,7 @@
 /// Inputs are RANDOM unit vectors: speed and equality only, never a retrieval result.
 module Smec.Experiments.Bench.BenchEnsembleSteps
 
+open System
 open TorchSharp
 open TorchSharp.Modules
 open Smec.Core.Losses
@@ -16,7 +17,7 @@ open Smec.Experiments.Methods
 open Smec.Core.Training
 
 /// The methods whose ensemble step the bench times (each has an IEnsembleTask); the PyTorch case is key + "-ensemble".
-let cases = [ MethodRegistry.mrl.Key; MethodRegistry.searchAdaptor.Key; "ma-supervised" ]
+let cases = [ MethodRegistry.mrl.Key; MethodRegistry.smec.Key; MethodRegistry.searchAdaptor.Key; "ma-supervised" ]
 
 /// Members per ensemble row: 1 (the cost of the batched form itself), then two ensemble sizes.
 let memberCounts = [ 1; 8; 32 ]
@@ -122,6 +123,78 @@ let build (key: string) (members: int) (seed: int64) : EnsembleCase =
               Dispose = fun () ->
                 optimizer.Dispose(); active.Dispose(); batch.Dispose(); items.Dispose(); weight.Dispose(); bias.Dispose()
                 for t in [ queries; docs; relevance; positive ] do t.Dispose() }
+        | key when key = MethodRegistry.smec.Key ->
+            // SMEC's first SMRL step (BenchSteps' solo case) for K members: SmecStepEnsemble's loss on the stacked
+            // rows; each member searches its own full, fixed memory (its own ItemCosines: its items are its own
+            // random rows) and draws its ADS noise from the generator its step alone uses (NoiseSeed + step).
+            let queries, docs, memoryRows = stacked "queries", stacked "docs", stacked "memory"   // [K, B, D], [K, 2B, D], [K, 4096, D]
+            let relevance, positive = stacked "relevance", stacked "positive_column"
+            let weight = new Parameter(stacked "step.layer.weight")                               // [K, 192, 384]
+            let bias = new Parameter(stacked "step.layer.bias")
+            let logits = new Parameter(stacked "step.selections.0.logits")                         // [K, 192]
+            let noise = stacked "noise"
+            let options = SmecOptions()
+            let b = int queries.shape.[1]
+            let queryItems = Array.init b (fun i -> int64 (BenchSteps.MemorySize + i))
+            let memories =
+                [| for k in 0 .. members - 1 ->
+                       let memory = new CrossBatchMemory(BenchSteps.MemorySize, BenchSteps.Dim)
+                       memory.Enqueue(memoryRows.[k], Array.init BenchSteps.MemorySize int64)
+                       use items = torch.cat([| memoryRows.[k]; queries.[k] |], 0L)
+                       memory, ItemCosines.TryBuild(items, queryItems) |]
+            let noExclusions = Array.init b (fun _ -> Array.empty<int64> :> Collections.Generic.IReadOnlyCollection<int64>)
+            let items, batch = stackedBatch queries docs relevance positive members
+            let layerOptimizer = new AdamOptimizer([| weight; bias |], 1e-3, 0.01, decoupled = true)
+            let logitOptimizer = new AdamOptimizer([| logits |], 1e-3 * options.AdsLearningRateScale, 0.0, decoupled = true)
+            let active = new MemberMask(members)
+            let forms = Array.create members RankingLossForm.InfoNce
+            let keep = BenchSteps.prefixes.[1]
+            let mutable stepIndex = 0L
+            let losses () =
+                let memoryStart = 3 * b
+                let chosen =
+                    [| for memory, cosines in memories ->
+                           let struct (slots, valid) = memory.SelectBy(cosines.Between(queryItems, memory.ItemIds), queryItems, noExclusions, BenchSteps.SxbmTopK)
+                           let struct (memoryItems, memoryIndex) =
+                               SmrlStepLoss.MemoryRows(memory.ItemIds.index_select(0L, slots.flatten()).data<int64>().ToArray(), memoryStart)
+                           memoryItems, memoryIndex, valid |]
+                let width = chosen |> Array.map (fun (i, _, _) -> i.Length) |> Array.max
+                // Each member's rows: its queries, docs, then its memory items (padded with its first item to the widest).
+                let inputs =
+                    torch.stack([| for k, (memoryItems, _, _) in Array.indexed chosen ->
+                                       let padded = Array.init width (fun j -> if j < memoryItems.Length then memoryItems.[j] else memoryItems.[0])
+                                       torch.cat([| queries.[k]; docs.[k]; memoryRows.[k].index_select(0L, torch.tensor padded) |], 0L) |])
+                let noiseGenerators = [| for _ in 1 .. members -> new torch.Generator(uint64 (BenchSteps.NoiseSeed + stepIndex)) |]
+                stepIndex <- stepIndex + 1L
+                let masks =
+                    try
+                        [| for k in 0 .. members - 1 ->
+                               SmrlStep.ViewMasks(int weight.shape.[1], torch.CPU,
+                                   [| Func<struct (torch.Tensor * torch.Tensor)>(fun () -> AdaptiveDimensionSelection.Sample(logits.[k], keep, 1.0, noiseGenerators.[k])) |]).[0] |]
+                    finally
+                        for g in noiseGenerators do g.Dispose()
+                let pairs = SmecStepEnsembleLoss.MemoryPairs.Of([| for _, i, _ in chosen -> i |], torch.stack([| for _, _, v in chosen -> v |]), inputs.shape.[1], torch.CPU)
+                SmecStepEnsembleLoss.Compute(weight, bias, inputs, inputs, [| torch.stack masks |], [| keep |], batch, Nullable pairs, forms, options)
+            let step () =
+                use scope = torch.NewDisposeScope()
+                layerOptimizer.ZeroGrad()
+                logitOptimizer.ZeroGrad()
+                let values = losses ()
+                values.sum().backward()
+                layerOptimizer.Step active
+                logitOptimizer.Step active
+                values.data<float32>().ToArray()
+            { Key = key
+              Members = members
+              Description = sprintf "SMEC step x %d: [K,192,384] layer, ADS 192->96 per member (own Gumbel noise), S-XBM top-%d of %d per member, InfoNCE on both views, batch %d per member, AdamW" members BenchSteps.SxbmTopK BenchSteps.MemorySize BenchSteps.SmecBatch
+              Step = step
+              Exported =
+                [ "queries", queries; "docs", docs; "relevance", relevance; "positive_column", positive; "memory", memoryRows; "noise", noise
+                  "step.layer.weight", (weight :> torch.Tensor); "step.layer.bias", (bias :> torch.Tensor); "step.selections.0.logits", (logits :> torch.Tensor) ]
+              Dispose = fun () ->
+                layerOptimizer.Dispose(); logitOptimizer.Dispose(); active.Dispose(); batch.Dispose(); items.Dispose()
+                for memory, cosines in memories do memory.Dispose(); cosines.Dispose()
+                for t in [ queries; docs; relevance; positive; memoryRows; noise; weight :> torch.Tensor; bias; logits ] do t.Dispose() }
         | key when key = MethodRegistry.searchAdaptor.Key ->
             // Search-Adaptor at 96 dims, alpha = beta = 0.1, pairwise loss: SearchAdaptorEnsemble's step.
             let queries, docs = stacked "queries", stacked "docs"                 // [K, B, D], [K, 2B, D]

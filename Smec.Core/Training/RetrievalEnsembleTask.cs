@@ -70,11 +70,30 @@ public abstract class RetrievalEnsembleTask : IEnsembleTask, IDisposable
     public bool CanValidate => _scorers.All(s => s.HasQueries);
     public string ValidationMeasure => "val nDCG@10";
 
-    public Tensor Losses(IReadOnlyList<TrainingStep> steps) =>
-        Losses(EnsembleBatch.Stack(steps.Select((s, k) => _batchers[k].Rows(s.Step)).ToArray(), _corpusRows, _device), _items);
+    public Tensor Losses(IReadOnlyList<TrainingStep> steps)
+    {
+        var rows = steps.Select((s, k) => _batchers[k].Rows(s.Step)).ToArray();
+        return Losses(EnsembleBatch.Stack(rows, _corpusRows, _device), _items, steps, rows);
+    }
 
-    /// <summary>[K] losses of the members on their stacked batch; <paramref name="items"/> holds the rows it indexes.</summary>
-    protected abstract Tensor Losses(EnsembleBatch batch, Tensor items);
+    /// <summary>[K] losses of the members on their stacked batch; <paramref name="items"/> holds the rows it indexes.
+    /// A method overrides this one, or the one below when its step needs more than the stacked batch.</summary>
+    protected virtual Tensor Losses(EnsembleBatch batch, Tensor items) =>
+        throw new NotSupportedException($"{GetType().Name} computes its losses from the members' steps and rows (the overload with them)");
+
+    /// <summary>As above, with each member's step (its noise generator, its step number) and its batch's host rows
+    /// (what S-XBM's memory looks up and stores); the default is the batch-only overload.</summary>
+    protected virtual Tensor Losses(EnsembleBatch batch, Tensor items, IReadOnlyList<TrainingStep> steps, IReadOnlyList<BatchRows> rows) =>
+        Losses(batch, items);
+
+    /// <summary>Called after the optimizer step (IEnsembleTask.AfterStep): nothing unless a method keeps state across steps.</summary>
+    public virtual void AfterStep(IReadOnlyList<TrainingStep> steps) { }
+
+    /// <summary>[Nc + Nq, D]: every doc, then every query, under the frozen encoder (shared by all members).</summary>
+    protected Tensor Items => _items;
+
+    /// <summary>The number of corpus rows (the item number of the first query).</summary>
+    protected long CorpusRows => _corpusRows;
 
     public double Validate(int member) => _scorers[member].Score(View(member));
 

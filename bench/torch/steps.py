@@ -237,6 +237,49 @@ def build(t, case):
         members = vmap(member)
         loss = lambda: members(w, b, t["queries"], t["docs"], t["relevance"], t["positive_column"])
         optimizer = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
+    elif case == "smec-ensemble":
+        # K SMEC step members, hand-batched (baddbmm): each member its own memory and anchor-cosine table, its own
+        # ADS draw (a loop: the relaxed top-k is one vector at a time, as on the .NET side), then one batched
+        # forward and loss. The memory rows are not deduplicated (every chosen slot is a row): the same values.
+        w, b, logits = t["step.layer.weight"], t["step.layer.bias"], t["step.selections.0.logits"]
+        params = [w, b, logits]
+        queries, docs, memory, noise = t["queries"], t["docs"], t["memory"], t["noise"]
+        relevance, positive = t["relevance"], t["positive_column"]
+        k, batch = queries.shape[0], queries.shape[1]
+        top_k, keep, size = 10, logits.shape[1] // 2, memory.shape[1]
+        # The anchors' cosines to every memory item, once (ItemCosines); memory items 0 .. size-1, then the
+        # queries, so a query is never its own memory entry. The search itself runs every step, as training's.
+        table = F.normalize(queries, dim=2) @ F.normalize(memory, dim=2).transpose(1, 2)   # [K, B, size]
+        memory_index = 3 * batch + torch.arange(batch * top_k)
+        columns = torch.arange(docs.shape[1]).view(1, 1, -1)
+        masked = (relevance > 0) & ~(columns == positive.unsqueeze(2))
+        draws = [0]
+
+        def loss():
+            step = draws[0]
+            draws[0] += 1
+            values, slots = table.topk(top_k, dim=2)
+            valid = values.isfinite()
+            chosen = memory.gather(1, slots.reshape(k, -1, 1).expand(k, batch * top_k, memory.shape[2]))
+            inputs = torch.cat([queries, docs, chosen], 1)
+            teacher_memory = inputs[:, memory_index].view(k, batch, top_k, -1)
+            teacher_cos = (F.normalize(teacher_memory, dim=3) @ F.normalize(queries, dim=2).unsqueeze(3)).squeeze(3)
+            output = torch.baddbmm(b.unsqueeze(1), inputs, w.transpose(1, 2))
+            mask = torch.stack([ads_mask(logits[m], noise[m][step] if step < noise.shape[1] else torch.rand(logits.shape[1]), keep)
+                                for m in range(k)])
+            total = 0
+            for view in (output, output * mask.unsqueeze(1)):
+                q, d = view[:, :batch], view[:, batch:3 * batch]
+                s = F.normalize(q, dim=2) @ F.normalize(d, dim=2).transpose(1, 2) / TEMPERATURE
+                ranking = F.cross_entropy(s.masked_fill(masked, float("-inf")).reshape(k * batch, -1), positive.reshape(-1),
+                                          reduction="none").view(k, batch).mean(1)
+                student = view[:, memory_index].view(k, batch, top_k, -1)
+                student_cos = (F.normalize(student, dim=3) @ F.normalize(q, dim=2).unsqueeze(3)).squeeze(3)
+                alignment = ((teacher_cos - student_cos).abs() * valid).sum((1, 2)) / valid.sum((1, 2)).clamp_min(1)
+                total = total + ranking + alignment
+            return total
+        optimizer = torch.optim.AdamW([{"params": [w, b], "lr": 1e-3, "weight_decay": 0.01},
+                                       {"params": [logits], "lr": 1e-2, "weight_decay": 0.0}])
     elif case == "search-adaptor-ensemble":
         # K Search-Adaptor members, hand-batched (baddbmm): vmap cannot express the pairwise loss, whose
         # judged pairs (nonzero) differ in number between members. The pairs of the fixed batch are found once.

@@ -71,6 +71,70 @@ let private compareSearchAdaptor (members: (int64 * int * RegularizerWeights * R
           let solo = TrainingLoop.Run(set, objective, options, seed)
           (together.[k], outputOf (fst started.[k])), (solo, outputOf model) ]
 
+/// One SMEC step with SMRL, ADS and S-XBM on: 384 -> 96, ADS keeping 48. A small memory (wraps within a few
+/// steps), searched from step 2 on (warm-up 2), so the 20 compared steps use it.
+let private smecStepWith (form: RankingLossForm) =
+    SmecOptions(Ladder = [| 384; 96; 48 |], LossForm = form, SxbmCapacity = 256, SxbmWarmupSteps = 2, SxbmTopK = 5)
+
+/// A fresh SMEC step at its PCA start, ADS logits drawn from the seed (members start apart, as grid points of ADS init do).
+let private startingSmecStep (set: TrainingSet) (seed: int64) =
+    let step = new SmrlStep(384, 96, [| 48 |], true, false)
+    LayerInitialiser.Initialise(step, LayerInit.Pca, set.Corpus)
+    step.Selections.[0].InitialiseLogits(torch.randn([| 96L |], generator = new torch.Generator(uint64 seed)))
+    let chain = new SmecChain(StepInput.Full, DimSource.Validation)
+    chain.AddStep step
+    chain, step
+
+/// SMEC step members (seed, form) together and each alone (SmrlStepObjective with its own anchor-cosine table, as
+/// SmecCompressor trains a grid point): ((result, weight), (result, weight)) per member, and each side's selected dims.
+let private compareSmecStep (members: (int64 * RankingLossForm) list) (options: TrainingOptions) =
+    use set = new TrainingSet(SciFactFixture.trainingData 1L, options.HardNegativePool)
+    let started = [ for seed, _ in members -> startingSmecStep set seed ]
+    let together =
+        SmecStepEnsemble.Train([| for (chain, _), (seed, form) in List.zip started members -> SmecStepMember(chain, 0, set, seed, form) |],
+                               smecStepWith RankingLossForm.InfoNce, options)
+    [ for k, (seed, form) in List.indexed members ->
+          let chain, step = startingSmecStep set seed
+          let stepOptions = smecStepWith form
+          use items = SmrlStepObjective.Items set
+          use cosines = ItemCosines.TryBuild(items, SmrlStepObjective.AnchorItems(set, stepOptions))
+          Expect.isNotNull cosines "the anchor-cosine table fits its budget (so both sides look cosines up)"
+          use objective = new SmrlStepObjective(chain, 0, stepOptions, set, cosines)
+          let solo = TrainingLoop.Run(set, objective, options, seed)
+          let togetherStep = snd started.[k]
+          ((together.[k], togetherStep.Layer.weight.detach().clone()), (solo, step.Layer.weight.detach().clone())),
+          (togetherStep.Selections.[0].SelectedIndices(), step.Selections.[0].SelectedIndices()) ]
+
+/// The sizing rule's data for a training set (its anchors: the union of the members' S-XBM anchors; here one set).
+let private sizingData (set: TrainingSet) (options: SmecOptions) =
+    EnsembleData(set.Corpus.shape.[0], set.Queries.shape.[0], set.Dim, int64 set.ValidationQueryRows.Length,
+                 int64 (SmrlStepObjective.AnchorItems(set, options).Count))
+
+/// Bytes of the tensors a SMEC step ensemble of `members` members allocates in one training step (forward and
+/// backward, S-XBM's memory in use): every tensor the step's scope holds, views excluded (non-contiguous), plus the gradients.
+let private measuredStepBytes (set: TrainingSet) (members: int) (options: TrainingOptions) =
+    let started = [ for seed in 1L .. int64 members -> startingSmecStep set seed ]
+    use ensemble =
+        new SmecStepEnsemble([| for (chain, _), seed in List.zip started [ 1L .. int64 members ] -> SmecStepMember(chain, 0, set, seed, RankingLossForm.InfoNce) |],
+                             smecStepWith RankingLossForm.InfoNce, options)
+    let task = ensemble :> IEnsembleTask
+    let mutable measured = 0L
+    for step in 0 .. 3 do
+        let generators = [| for seed in 1L .. int64 members -> new torch.Generator(SeedMix.Mix(seed, SeedMix.NoiseStream, int64 step)) |]
+        let steps = [| for g in generators -> TrainingStep(step, 10, 0, g) |]
+        use scope = torch.NewDisposeScope()
+        let losses = task.Losses steps
+        losses.sum().backward()
+        task.AfterStep steps
+        if step = 3 then
+            let tensorBytes (t: torch.Tensor) = t.NumberOfElements * t.ElementSize
+            let held = scope.DisposablesView |> Seq.choose (function :? torch.Tensor as t when not t.IsInvalid && t.is_contiguous () -> Some t | _ -> None)
+            let gradients = task.ParameterGroups |> Seq.collect (fun g -> g.Parameters) |> Seq.sumBy (fun p -> tensorBytes p.grad)
+            measured <- (held |> Seq.sumBy tensorBytes) + gradients
+        for g in generators do g.Dispose()
+        for g in task.ParameterGroups do for p in g.Parameters do p.grad <- null
+    measured, ensemble.SharedTableBytes, ensemble.MemoryBytes(members - 1)
+
 /// Each member's losses (per step, within 1e-5 relative), validation (within 2e-3) and final tensor (within `tolerance`) against its run alone.
 let private expectSame (results: ((TrainingResult * torch.Tensor) * (TrainingResult * torch.Tensor)) list) (tolerance: float32) =
     for k, ((together, togetherTensor), (solo, soloTensor)) in List.indexed results do
@@ -226,6 +290,75 @@ let tests =
                     MatryoshkaAdaptorCorpusEnsemble.Train([| MatryoshkaAdaptorCorpusMember(a, options, 1L); MatryoshkaAdaptorCorpusMember(b, wider, 2L) |], maCorpus, maDims) |> ignore)
                     id
             Expect.stringContains error.Message "top_k" "the message names the differing setting"
+
+        testCase "a SMEC step member (ADS, S-XBM on) equals its step alone: first 20 losses, validation, weights and selected dims (seeds x forms)" <| fun () ->
+            let results = compareSmecStep [ 1L, RankingLossForm.InfoNce; 2L, RankingLossForm.InfoNce; 1L, RankingLossForm.Pairwise; 4L, RankingLossForm.Pairwise ] (training 20 100)
+            expectSame (results |> List.map fst) 1e-4f
+            for k, (_, (together, alone)) in List.indexed results do
+                Expect.sequenceEqual together alone (sprintf "member %d selects the dims it selects alone" k)
+
+        testCase "a stopped SMEC step member is frozen while the others train on, and still equals its step alone" <| fun () ->
+            let results = compareSmecStep [ 1L, RankingLossForm.InfoNce; 3L, RankingLossForm.Pairwise; 5L, RankingLossForm.InfoNce ] (training 40 1)
+            let stepsRun = results |> List.map (fun (((t, _), _), _) -> t.StepsRun)
+            Expect.isGreaterThan (List.max stepsRun) (List.min stepsRun) (sprintf "one member stops while another trains on (steps run %A)" stepsRun)
+            expectSame (results |> List.map fst) 1e-4f
+            for k, (_, (together, alone)) in List.indexed results do
+                Expect.sequenceEqual together alone (sprintf "member %d selects the dims it selects alone" k)
+
+        testCase "ensemble sizing: MaxMembers grows with the budget, the shared part is counted once, a group splits into fitting ensembles" <| fun () ->
+            let data = EnsembleData(5183L, 1109L, 384, 100L, 700L)
+            let options = smecStepWith RankingLossForm.InfoNce
+            let footprint = EnsembleSizing.SmecStep(data, 384, 96, [| 48 |], options, training 20 100, true)
+            Expect.isGreaterThan footprint.SharedBytes 0L "the training embeddings and the cosine table are shared"
+            Expect.equal (footprint.Bytes 32 - footprint.Bytes 1) (31L * footprint.PerMemberBytes) "32 members add 31 members' bytes to one: nothing shared is multiplied"
+            // More anchors: a larger cosine table, shared: the per-member bytes stay.
+            let moreAnchors = EnsembleSizing.SmecStep(EnsembleData(5183L, 1109L, 384, 100L, 1400L), 384, 96, [| 48 |], options, training 20 100, true)
+            Expect.equal moreAnchors.PerMemberBytes footprint.PerMemberBytes "the cosine table is not a member's"
+            Expect.equal (moreAnchors.SharedBytes - footprint.SharedBytes) (700L * (5183L + 1109L) * 4L) "700 more anchor rows of the shared table, once"
+            let mutable previous = 0
+            for budget in [ 0L; footprint.Bytes 1 - 1L; footprint.Bytes 1; footprint.Bytes 7 + 1L; footprint.Bytes 8; 4L <<< 30; 16L <<< 30 ] do
+                let most = EnsembleSizing.MaxMembers(budget, footprint)
+                Expect.isGreaterThanOrEqual most previous (sprintf "monotone in the budget (%d bytes)" budget)
+                Expect.isLessThanOrEqual (footprint.Bytes most) (max budget (footprint.Bytes 0)) (sprintf "%d members fit %d bytes" most budget)
+                Expect.isGreaterThan (footprint.Bytes (most + 1)) budget (sprintf "one more member would not fit %d bytes" budget)
+                previous <- most
+            Expect.equal (EnsembleSizing.MaxMembers(footprint.Bytes 8, footprint)) 8 "a budget of exactly 8 members' bytes holds 8"
+            let parts = EnsembleSizing.Split(20, footprint.Bytes 8, footprint)
+            Expect.equal (List.ofSeq parts) [ 7; 7; 6 ] "20 members under an 8-member budget: three even ensembles"
+            Expect.throwsT<System.ArgumentException> (fun () -> EnsembleSizing.Split(3, footprint.Bytes 1 - 1L, footprint) |> ignore) "a budget below one member is refused"
+
+        testCase "ensemble sizing: the estimate bounds the tensors a SMEC step ensemble allocates, and members share the big tables" <| fun () ->
+            use set = new TrainingSet(SciFactFixture.trainingData 1L, 30)
+            let options = training 20 100
+            let stepOptions = smecStepWith RankingLossForm.InfoNce
+            let footprint = EnsembleSizing.SmecStep(sizingData set stepOptions, 384, 96, [| 48 |], stepOptions, options, true)
+            // A member's step: its activations (forward and backward) and its parameters' gradients, measured as the K=4 step less the K=1 step.
+            let one, sharedOne, memoryOne = measuredStepBytes set 1 options
+            let four, sharedFour, memoryFour = measuredStepBytes set 4 options
+            let perMember = float (four - one) / 3.0
+            let parameters = 96L * 384L + 96L + 96L
+            let memory = EnsembleSizing.SmecStepMemoryBytes(stepOptions, 384)
+            let estimatedStep = float (footprint.PerMemberBytes - EnsembleSizing.ParameterBytes parameters - memory + 4L * parameters)
+            printfn "measured step bytes: K=1 %d, K=4 %d, per member %.0f; estimated per member step %.0f; shared tables %d (K=1) %d (K=4)" one four perMember estimatedStep sharedOne sharedFour
+            Expect.isLessThan (abs (perMember - estimatedStep) / perMember) 0.25 (sprintf "a member's step: estimated %.0f bytes, measured %.0f (within 25%%)" estimatedStep perMember)
+            Expect.equal memoryOne memory "a member's S-XBM memory is what the rule counts"
+            Expect.equal memoryFour memory "every member's S-XBM memory is its own, the same size"
+            Expect.equal sharedFour sharedOne "four members hold the shared tables once, as one member does"
+            let data = sizingData set stepOptions
+            Expect.equal sharedOne (EnsembleSizing.EmbeddingBytes data / 2L + EnsembleSizing.CosineTableBytes data) "the shared tables are the items table and the anchor-cosine table the rule counts"
+
+        testCase "members of later steps with the same frozen prefix share one step input table" <| fun () ->
+            use set = new TrainingSet(SciFactFixture.trainingData 1L, 30)
+            let laterStep seed =
+                let chain, first = startingSmecStep set 1L // the same frozen first step for every member
+                for p in first.parameters () do p.requires_grad <- false
+                chain.eval ()
+                let step = new SmrlStep(96, 48, [| 24 |], true, false)
+                chain.AddStep step
+                step.Selections.[0].InitialiseLogits(torch.randn([| 48L |], generator = new torch.Generator(uint64 seed)))
+                SmecStepMember(chain, 1, set, seed, RankingLossForm.InfoNce)
+            use ensemble = new SmecStepEnsemble([| laterStep 1L; laterStep 2L; laterStep 3L |], smecStepWith RankingLossForm.InfoNce, training 2 100)
+            Expect.equal ensemble.StepInputTables 1 "three members, one step input table"
 
         testCase "the optimizer leaves a stopped member's weights and moments exactly as they are" <| fun () ->
             // float32 takes the fused pass per member slice, float64 the tensor form a GPU takes (where on a device mask).

@@ -56,15 +56,7 @@ public sealed class AdaptiveDimensionSelection : nn.Module<Tensor, Tensor>
     public long[] SelectedIndices()
     {
         if (!Enabled) return Enumerable.Range(0, OutputDim).Select(i => (long)i).ToArray();
-        using var values = logits.detach().cpu();
-        // LINQ's sort is stable: equal logits keep the lower index first, so the list is deterministic.
-        return values.data<float>().ToArray()
-            .Select((value, index) => (value, index))
-            .OrderByDescending(x => x.value)
-            .Take(OutputDim)
-            .Select(x => (long)x.index)
-            .Order()
-            .ToArray();
+        return TopIndices(logits, OutputDim);
     }
 
     /// <summary>
@@ -73,14 +65,36 @@ public sealed class AdaptiveDimensionSelection : nn.Module<Tensor, Tensor>
     /// Draw once per step and apply it to every input of the step (queries, docs, memory), or their
     /// similarities would compare different dims.
     /// </summary>
-    public (Tensor Kept, Tensor Mask) Sample()
+    public (Tensor Kept, Tensor Mask) Sample() => Sample(logits, OutputDim, Temperature, NoiseGenerator);
+
+    /// <summary>
+    /// <see cref="Sample()"/> for any 1-d logit vector (an ensemble member's row of a [K, InputDim]
+    /// parameter): one Gumbel draw of logits.numel() values from <paramref name="noise"/>, so a member
+    /// given its own step generator draws exactly what its ADS draws alone.
+    /// </summary>
+    public static (Tensor Kept, Tensor Mask) Sample(Tensor logits, int keep, double temperature, Generator? noise)
     {
-        var gumbel = rand(InputDim, generator: NoiseGenerator, device: logits.device).ClampBetween(1e-10, 1.0).log().neg().log().neg();
-        var keys = logits.DividedBy(Temperature).Add(gumbel);
-        var kept = keys.detach().topk(OutputDim).indexes.sort().Values;
-        var hard = zeros(InputDim, device: logits.device).scatter(0, kept, ones(OutputDim, device: logits.device));
-        var soft = RelaxedTopK.Compute(keys, OutputDim);
+        var inputDim = logits.shape[0];
+        var gumbel = rand(inputDim, generator: noise, device: logits.device).ClampBetween(1e-10, 1.0).log().neg().log().neg();
+        var keys = logits.DividedBy(temperature).Add(gumbel);
+        var kept = keys.detach().topk(keep).indexes.sort().Values;
+        var hard = zeros(inputDim, device: logits.device).scatter(0, kept, ones(keep, device: logits.device));
+        var soft = RelaxedTopK.Compute(keys, keep);
         return (kept, hard.Add(soft.Add(soft.detach().neg())));
+    }
+
+    /// <summary><see cref="SelectedIndices"/> for any 1-d logit vector: the top <paramref name="keep"/> logits, ties to the lower index, ascending.</summary>
+    public static long[] TopIndices(Tensor logits, int keep)
+    {
+        using var values = logits.detach().cpu();
+        // LINQ's sort is stable: equal logits keep the lower index first, so the list is deterministic.
+        return values.data<float>().ToArray()
+            .Select((value, index) => (value, index))
+            .OrderByDescending(x => x.value)
+            .Take(keep)
+            .Select(x => (long)x.index)
+            .Order()
+            .ToArray();
     }
 
     /// <summary>Apply a selection drawn by <see cref="Sample"/>: the input at full width, zero outside

@@ -58,5 +58,8 @@ public sealed class ItemCosines : IDisposable
         return _table.index_select(0, tensor(rows)).index_select(1, tensor(columns));
     }
 
+    /// <summary>The table's size (what the ensemble sizing rule counts once per ensemble).</summary>
+    public long Bytes => _table.NumberOfElements * _table.ElementSize;
+
     public void Dispose() => _table.Dispose();
 }

@@ -90,18 +90,32 @@ public sealed class SmrlStep : nn.Module<Tensor, Tensor>
             }
             return views;
         }
-        // Columns of the output that the next ADS chooses from, and the product of the masks so far.
-        var positions = ScalarSafe.Arange(OutputDim, output.device);
-        Tensor? mask = null;
-        foreach (var ads in selections)
-        {
-            var (kept, adsMask) = ads.Sample();
-            var full = zeros(OutputDim, device: output.device).scatter(0, positions, adsMask);
-            mask = mask is null ? full : mask * full;
+        foreach (var mask in ViewMasks(OutputDim, output.device, selections.Select(ads => (Func<(Tensor, Tensor)>)ads.Sample).ToArray()))
             views.Add(output * mask);
+        return views;
+    }
+
+    /// <summary>
+    /// The full-width masks [outputDim] of nested ADS selections, one per selection: each ADS chooses
+    /// among the columns the previous one kept, and a view's mask is the product of the masks so far.
+    /// <paramref name="draws"/> are called in order (one Gumbel draw each, so the noise order is fixed).
+    /// One function for a step and an ensemble member (<see cref="SmecStepEnsemble"/>).
+    /// </summary>
+    public static IReadOnlyList<Tensor> ViewMasks(int outputDim, Device device, IReadOnlyList<Func<(Tensor Kept, Tensor Mask)>> draws)
+    {
+        var masks = new List<Tensor>(draws.Count);
+        // Columns of the output that the next ADS chooses from, and the product of the masks so far.
+        var positions = ScalarSafe.Arange(outputDim, device);
+        Tensor? mask = null;
+        foreach (var draw in draws)
+        {
+            var (kept, adsMask) = draw();
+            var full = zeros(outputDim, device: device).scatter(0, positions, adsMask);
+            mask = mask is null ? full : mask * full;
+            masks.Add(mask);
             positions = positions.index_select(0, kept);
         }
-        return views;
+        return masks;
     }
 
     /// <summary>The parameters this step trains: the layer and its residual MLP if any (group 0) and the enabled ADS logits (group 1).</summary>

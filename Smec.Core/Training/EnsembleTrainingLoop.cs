@@ -9,6 +9,11 @@
 // check, early stopping and best-weight copies happen. So a diverging member is reported at the
 // validation after it diverged (TrainingLoop reports the step itself).
 //
+// Per-dim selection (Run(..., DimSelection.PerDim)) is TrainingLoop's, member by member: each member
+// keeps a best snapshot of its own slice at each dim it serves (IEnsembleTask.ValidateByDim), counts a
+// validation as an improvement when any of its dims improved, and gets its snapshots back in
+// TrainingResult.PerDim; its parameters hold its first dim's best, as TrainingLoop leaves them.
+//
 // Not here yet: checkpoints and resume (an ensemble run refuses a CheckpointPath), AfterBackward probes.
 using System.Diagnostics;
 using TorchSharp;
@@ -20,8 +25,10 @@ namespace Smec.Core.Training;
 public static class EnsembleTrainingLoop
 {
     /// <param name="seeds">Each member's seed: its step noise is drawn as TrainingLoop draws it for that seed.</param>
+    /// <param name="selection">As TrainingLoop's: Shared keeps each member's best mean over its dims, PerDim a best per dim.</param>
     /// <returns>One result per member, as TrainingLoop would report it; the parameters hold each member's best weights.</returns>
-    public static IReadOnlyList<TrainingResult> Run(IEnsembleTask task, TrainingOptions options, IReadOnlyList<long> seeds)
+    public static IReadOnlyList<TrainingResult> Run(IEnsembleTask task, TrainingOptions options, IReadOnlyList<long> seeds,
+        Methods.DimSelection selection = Methods.DimSelection.Shared)
     {
         options.Validate();
         if (options.CheckpointPath is not null)
@@ -40,9 +47,21 @@ public static class EnsembleTrainingLoop
         // The best parameters so far (every member's slice), kept outside every step scope on purpose.
         var best = parameters.Select(p => p.detach().clone()).ToArray();
         var states = Enumerable.Range(0, count).Select(_ => new MemberState()).ToArray();
+        var perDimSelection = selection == Methods.DimSelection.PerDim && task.CanValidate;
+        // Each member's slice of every parameter (views: they follow the optimizer's in-place updates).
+        var slices = perDimSelection ? Enumerable.Range(0, count).Select(k => parameters.Select(p => p.detach()[k]).ToArray()).ToArray() : [];
+        var perDim = Enumerable.Range(0, count).Select(_ => new PerDimBests()).ToArray();
         if (task.CanValidate)
             for (var k = 0; k < count; k++)
             {
+                if (perDimSelection)
+                {
+                    var byDim = ScoreByDim(task, k, options);
+                    states[k].History.Add(new TrainingEvaluation(0, double.NaN, byDim.Average(x => x.Ndcg), byDim));
+                    perDim[k].Record(byDim, 0, slices[k]); // the initial map is a candidate too
+                    states[k].BestScore = perDim[k].MeanBest;
+                    continue;
+                }
                 states[k].BestScore = task.Validate(k); // the initial map is a candidate too
                 states[k].History.Add(new TrainingEvaluation(0, double.NaN, states[k].BestScore));
             }
@@ -80,14 +99,31 @@ public static class EnsembleTrainingLoop
             {
                 if (!members.IsActive(k)) continue;
                 var state = states[k];
-                var score = task.Validate(k);
-                state.History.Add(new TrainingEvaluation(step + 1, meanLosses[k], score));
-                if (score > state.BestScore)
+                if (perDimSelection)
                 {
-                    state.BestScore = score; state.BestStep = step + 1; state.StaleEvaluations = 0;
-                    CopyMember(best, parameters, k);
+                    var byDim = ScoreByDim(task, k, options);
+                    state.History.Add(new TrainingEvaluation(step + 1, meanLosses[k], byDim.Average(x => x.Ndcg), byDim));
+                    var bests = perDim[k];
+                    var primaryBefore = bests.Best(bests.Primary).Score;
+                    if (bests.Record(byDim, step + 1, slices[k]))
+                    {
+                        // best holds the first dim's snapshot: the weights the loop leaves in place.
+                        if (bests.Best(bests.Primary).Score > primaryBefore) CopyMember(best, parameters, k);
+                        state.BestScore = bests.MeanBest; state.BestStep = bests.Best(bests.Primary).Step; state.StaleEvaluations = 0;
+                    }
+                    else state.StaleEvaluations++;
                 }
-                else state.StaleEvaluations++;
+                else
+                {
+                    var score = task.Validate(k);
+                    state.History.Add(new TrainingEvaluation(step + 1, meanLosses[k], score));
+                    if (score > state.BestScore)
+                    {
+                        state.BestScore = score; state.BestStep = step + 1; state.StaleEvaluations = 0;
+                        CopyMember(best, parameters, k);
+                    }
+                    else state.StaleEvaluations++;
+                }
                 if (state.StaleEvaluations >= options.Patience && step + 1 >= options.MinSteps)
                 {
                     state.StoppedEarly = true;
@@ -106,8 +142,16 @@ public static class EnsembleTrainingLoop
         foreach (var o in optimizers) o.Dispose();
         progress.Finish($"done: {count} members, {step} steps, best {task.ValidationMeasure} {states.Max(s => s.BestScore):F4}");
         var seconds = clock.Elapsed.TotalSeconds;
-        return states.Select(s => new TrainingResult(s.BestScore, s.BestStep, s.StepsRun, s.StoppedEarly, Resumed: false, s.History, seconds)).ToArray();
+        var results = states.Select((s, k) => new TrainingResult(s.BestScore, s.BestStep, s.StepsRun, s.StoppedEarly, Resumed: false, s.History, seconds,
+            perDimSelection ? perDim[k].Release() : null)).ToArray();
+        foreach (var p in perDim) p.Dispose();
+        foreach (var t in slices.SelectMany(x => x)) t.Dispose();
+        return results;
     }
+
+    private static IReadOnlyList<(int Dim, double Ndcg)> ScoreByDim(IEnsembleTask task, int member, TrainingOptions options) =>
+        task.ValidateByDim(member) ?? throw new InvalidOperationException(
+            $"{options.Label}: per-dim selection asks for a validation score per served dim, but this ensemble has one score per member only (IEnsembleTask.ValidateByDim)");
 
     private sealed class MemberState
     {

@@ -31,5 +31,8 @@ public interface IEnsembleTask
     /// <summary>Member <paramref name="member"/>'s validation score of its current weights; higher is better.</summary>
     double Validate(int member);
 
+    /// <summary>Member <paramref name="member"/>'s validation score per served dim (per-dim selection), or null when it has one score only.</summary>
+    IReadOnlyList<(int Dim, double Ndcg)>? ValidateByDim(int member) => null;
+
     string ValidationMeasure => "validation score";
 }

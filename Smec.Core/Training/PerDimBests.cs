@@ -32,7 +32,7 @@ internal sealed class PerDimBests : IDisposable
     public (double Score, int Step) Best(int dim) => (_best[dim].Score, _best[dim].Step);
 
     /// <summary>Make room for a dim (first validation or resume): best score -inf, the current parameters as snapshot.</summary>
-    public void Add(int dim, IReadOnlyList<Parameter> parameters)
+    public void Add(int dim, IReadOnlyList<Tensor> parameters)
     {
         if (_best.ContainsKey(dim)) throw new ArgumentException($"per-dim selection: dim {dim} is scored twice by one validation");
         _dims.Add(dim);
@@ -40,7 +40,7 @@ internal sealed class PerDimBests : IDisposable
     }
 
     /// <summary>Record one validation; returns whether any dim improved (strictly). Snapshots the improved dims.</summary>
-    public bool Record(IReadOnlyList<(int Dim, double Ndcg)> byDim, int step, IReadOnlyList<Parameter> parameters)
+    public bool Record(IReadOnlyList<(int Dim, double Ndcg)> byDim, int step, IReadOnlyList<Tensor> parameters)
     {
         if (_dims.Count == 0)
             foreach (var (dim, _) in byDim) Add(dim, parameters);
@@ -72,7 +72,7 @@ internal sealed class PerDimBests : IDisposable
         }
     }
 
-    public void Read(BinaryReader r, IReadOnlyList<Parameter> parameters, string path)
+    public void Read(BinaryReader r, IReadOnlyList<Tensor> parameters, string path)
     {
         var count = r.ReadInt32();
         for (var k = 0; k < count; k++)

@@ -43,9 +43,9 @@ public abstract class RetrievalEnsembleTask : IEnsembleTask, IDisposable
 
     /// <summary>Train the members together on <see cref="EnsembleTrainingLoop"/>, then hand each its best weights
     /// (<see cref="WriteBack"/>); one result per member.</summary>
-    public IReadOnlyList<TrainingResult> Train(TrainingOptions training)
+    public IReadOnlyList<TrainingResult> Train(TrainingOptions training, Methods.DimSelection selection = Methods.DimSelection.Shared)
     {
-        var results = EnsembleTrainingLoop.Run(this, training, _seeds);
+        var results = EnsembleTrainingLoop.Run(this, training, _seeds, selection);
         WriteBack();
         return results;
     }
@@ -72,7 +72,11 @@ public abstract class RetrievalEnsembleTask : IEnsembleTask, IDisposable
     /// <summary>[K] losses of the members on their stacked batch; <paramref name="items"/> holds the rows it indexes.</summary>
     protected abstract Tensor Losses(EnsembleBatch batch, Tensor items);
 
-    public double Validate(int member) => _scorers[member].Score(new CompressionView(ValidationDims(member), (x, dims) => CompressEach(member, x, dims)));
+    public double Validate(int member) => _scorers[member].Score(View(member));
+
+    public IReadOnlyList<(int Dim, double Ndcg)>? ValidateByDim(int member) => _scorers[member].ScoreByDim(View(member));
+
+    private CompressionView View(int member) => new(ValidationDims(member), (x, dims) => CompressEach(member, x, dims));
 
     /// <summary>The dims member <paramref name="member"/> is validated on (their mean nDCG@10 drives its early stopping).</summary>
     protected abstract IReadOnlyList<int> ValidationDims(int member);

@@ -71,7 +71,7 @@ let run (args: ParseResults<CheckArgs>) : int =
         let notes = ResizeArray()
         for item in items do
             let spec = item.Build profile session.Context
-            let result = TableRun.reproduce session.Environment session.Published { Runner.Force = false; Runner.DryRun = true } spec
+            let result = TableRun.reproduce session.Environment session.Published { Runner.Force = false; Runner.DryRun = true; Runner.Ensemble = false } spec
             let counts = Frames.statusCounts result |> Map.ofList
             let seeds = match TableRun.quickLabel result with "" -> string result.Spec.Seeds.Length | quick -> quick.ToUpperInvariant()
             table.AddRow(

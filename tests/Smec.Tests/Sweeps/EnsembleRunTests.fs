@@ -10,12 +10,13 @@ open Expecto
 open Smec.Tests.TestSupport
 open Smec.Tests.Cli.CliProcess
 
-/// MRL on the tiny collection, 3 seeds, a small budget (2 x 40 steps per loss form: the one layer gets
+/// MRL on a slice of the mirror's SciFact embeddings (an embeddings manifest: nothing to encode; 300 train
+/// queries, so a fixed split rather than k-fold), 3 seeds, a small budget (2 x 40 steps per loss form: the one layer gets
 /// the steps of both dims), no early stop: the ensemble is killed as soon as it reports its first step.
 let private writeSpec (folder: string) =
     let path = Path.Combine(folder, "ens.yaml")
     File.WriteAllText(path,
-        "name: ens\ndatasets: [tinyfact]\nencoders: [all-MiniLM-L6-v2]\nmethods: [mrl]\ndims: [16, 32]\nseeds: [1, 2, 3]\n" +
+        "name: ens\ndatasets: [scifact-slice]\nencoders: [all-MiniLM-L6-v2]\nmethods: [mrl]\ndims: [16, 32]\nseeds: [1, 2, 3]\n" +
         "budget: { max_steps: 40, validate_every: 10, batch_size: 32, patience: 100 }\n")
     path
 
@@ -42,19 +43,18 @@ let tests =
     <| testList "Sweeps/ensemble run" [
         testCase "MRL's 3 seeds train as one ensemble, each stored as itself; kill -9 mid-ensemble, rerun: the same results" <| fun () ->
             use dir = new TempDir()
-            let data, manifests = Smec.Tests.Sweeps.SweepRunTests.writeCollection dir.Path
+            let embeddings = Smec.Tests.Catalog.CatalogTestSupport.writeSciFactSlice (Path.Combine(dir.Path, "slice")) 300 60 300 "all-MiniLM-L6-v2"
             let spec = writeSpec dir.Path
-            let env = [ "SMEC_DATA_DIR", data; "SMEC_CACHE_DIR", Path.Combine(dir.Path, "cache") ]
-            let args results policy = [ "sweep"; "run"; spec; "--results"; results; "--ensemble"; policy; "--manifests"; manifests ]
+            let env = [ "SMEC_CACHE_DIR", Path.Combine(dir.Path, "cache") ]
+            let args results policy = [ "sweep"; "run"; spec; "--results"; results; "--ensemble"; policy; "--embeddings"; embeddings ]
             let succeeded (r: Finished) = Expect.equal r.Code 0 (sprintf "exit 0\nstderr: %s\nstdout: %s" r.Err r.Out)
-            // The plan names each point's key (what a run alone would store it under).
+            // The points as one ensemble.
             let togetherDir = Path.Combine(dir.Path, "together")
-            runWith env 120 [ "sweep"; "plan"; spec; "--results"; togetherDir; "--manifests"; manifests ] |> succeeded
-            let planned = Directory.GetFiles(Path.Combine(togetherDir, "sweeps", "ens", "points"), "*.json") |> Array.map Path.GetFileNameWithoutExtension |> Array.sort |> List.ofArray
-            Expect.equal planned.Length 3 "three points planned"
-            // The points as one ensemble (this run also encodes the collection once, into the shared cache).
             let run = runWith env 300 (args togetherDir "on")
             succeeded run
+            // The plan the run wrote names each point's key (what a run alone stores it under).
+            let planned = Directory.GetFiles(Path.Combine(togetherDir, "sweeps", "ens", "points"), "*.json") |> Array.map Path.GetFileNameWithoutExtension |> Array.sort |> List.ofArray
+            Expect.equal planned.Length 3 "three points planned"
             Expect.stringContains run.Err "(ensemble of 3)" "the three seeds trained as one ensemble"
             let together = stored togetherDir
             Expect.equal (together |> Map.keys |> List.ofSeq) planned "each member stored under its own key: the policy is part of no key"

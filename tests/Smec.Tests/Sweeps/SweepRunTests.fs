@@ -30,7 +30,7 @@ let private runProcess (program: string) (args: string list) (env: (string * str
 /// split; the manifest states the query-halves rule (100 judged queries would get 5-fold
 /// cross-validation by default, five times the points; this test is about running sweeps, the
 /// k-fold rule has its own tests in Catalog/KFoldTests.fs). Returns (data root, manifests folder).
-let writeCollection (root: string) =
+let private writeCollection (root: string) =
     let scifact = Path.Combine(dataRoot (), "beir", "scifact")
     let qrelsLines = File.ReadAllLines(Path.Combine(scifact, "qrels", "test.tsv"))
     let rows = qrelsLines |> Array.skip 1 |> Array.map (fun l -> l.Split('\t'))

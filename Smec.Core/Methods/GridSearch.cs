@@ -19,7 +19,7 @@ public sealed record TuningPoint(string Label, ICompressor Compressor);
 /// method's default, wins a tie). The points not chosen are disposed. A grid of one point is the
 /// plain compressor, never wrapped (the registry does not build this class for it).
 /// </summary>
-public sealed class GridSearchCompressor : ICompressor, IValidationScored
+public sealed class GridSearchCompressor : ICompressor, IValidationScored, IEnsembleFit
 {
     /// <summary>Its kind in a saved model (<see cref="SavedModel"/>): the chosen points in sub-folders plus the routing.</summary>
     public const string Kind = "tuning-grid";
@@ -96,24 +96,79 @@ public sealed class GridSearchCompressor : ICompressor, IValidationScored
 
     public void Fit(TrainingData data)
     {
+        ExpectUnfitted();
+        for (var i = 0; i < _points.Length; i++)
+        {
+            _points[i].Compressor.Fit(data);
+            ReadValidation(i);
+        }
+        Route();
+    }
+
+    private void ExpectUnfitted()
+    {
         if (_loaded) throw new InvalidOperationException("a loaded tuning grid holds only its chosen points; build it from the method registry to fit again");
         if (_fitted.Any(c => c is null)) throw new InvalidOperationException("this tuning grid was fitted already (its unchosen points are disposed); build a new one");
         _savedSettings = null;
         _routing.Clear();
+    }
+
+    /// <summary>Why these grids cannot be fitted together (null: they can): the same points, each point's
+    /// members a method that fits members together.</summary>
+    public string? CannotFitTogether(IReadOnlyList<ICompressor> members)
+    {
+        var grids = new List<GridSearchCompressor>();
+        foreach (var (member, k) in members.Select((m, k) => (m, k)))
+        {
+            if (member is not GridSearchCompressor grid) return $"member {k} is {member.Name} ({member.GetType().Name}), not a tuning grid";
+            if (grid._loaded || grid._fitted.Any(c => c is null)) return $"member {k}'s tuning grid is loaded or fitted already";
+            if (grid._selection != _selection || !grid.PointLabels.SequenceEqual(PointLabels))
+                return $"member {k}'s tuning grid ({grid._selection}: {string.Join("; ", grid.PointLabels)}) is not member 0's ({_selection}: {string.Join("; ", PointLabels)})";
+            grids.Add(grid);
+        }
         for (var i = 0; i < _points.Length; i++)
         {
-            _points[i].Compressor.Fit(data);
-            var scores = ((IValidationScored)_points[i].Compressor).ValidationNdcgByDim;
-            _validation[i].Clear();
-            foreach (var d in _points[i].Compressor.Dims)
-            {
-                if (!scores.TryGetValue(d, out var score) || double.IsNaN(score))
-                    throw new InvalidOperationException(
-                        $"tuning grid point '{_points[i].Label}': {_points[i].Compressor.Name} has no validation nDCG@10 at {d} dims " +
-                        "(are there validation queries?); expected one at every dim it serves, so the grid points can be compared");
-                _validation[i][d] = score;
-            }
+            var point = grids.Select(g => g._points[i].Compressor).ToArray();
+            var why = EnsembleFit.CannotFitTogether(point);
+            if (why is not null) return $"tuning grid point '{_points[i].Label}': {why}";
         }
+        return null;
+    }
+
+    /// <summary>Each grid point fitted together over the members (each member's point i with the others'),
+    /// then each member's grid chooses as <see cref="Fit"/> does.</summary>
+    public void FitTogether(IReadOnlyList<ICompressor> members, IReadOnlyList<TrainingData> data)
+    {
+        if (CannotFitTogether(members) is { } why) throw new ArgumentException($"tuning grid fit together: {why}");
+        var grids = members.Cast<GridSearchCompressor>().ToArray();
+        foreach (var grid in grids) grid.ExpectUnfitted();
+        for (var i = 0; i < _points.Length; i++)
+        {
+            var point = grids.Select(g => g._points[i].Compressor).ToArray();
+            ((IEnsembleFit)point[0]).FitTogether(point, data);
+            foreach (var grid in grids) grid.ReadValidation(i);
+        }
+        foreach (var grid in grids) grid.Route();
+    }
+
+    /// <summary>Point <paramref name="i"/> fitted: its validation nDCG@10 at every dim it serves.</summary>
+    private void ReadValidation(int i)
+    {
+        var scores = ((IValidationScored)_points[i].Compressor).ValidationNdcgByDim;
+        _validation[i].Clear();
+        foreach (var d in _points[i].Compressor.Dims)
+        {
+            if (!scores.TryGetValue(d, out var score) || double.IsNaN(score))
+                throw new InvalidOperationException(
+                    $"tuning grid point '{_points[i].Label}': {_points[i].Compressor.Name} has no validation nDCG@10 at {d} dims " +
+                    "(are there validation queries?); expected one at every dim it serves, so the grid points can be compared");
+            _validation[i][d] = score;
+        }
+    }
+
+    /// <summary>Every point fitted: route each dim, merge the protocols, dispose the points not chosen.</summary>
+    private void Route()
+    {
         var dims = _points[0].Compressor.Dims;
         foreach (var p in _points.Skip(1))
             if (!p.Compressor.Dims.SequenceEqual(dims))

@@ -32,7 +32,7 @@ let run (args: ParseResults<BlessArgs>) : int =
         let profile = CatalogSession.parseProfile (args.TryGetResult Profile)
         let item = (Catalog.find (args.GetResult Table)).Number
         let spec = Catalog.build item profile session.Context
-        let result = TableRun.reproduce session.Environment session.Published { Runner.Force = false; Runner.DryRun = true } spec
+        let result = TableRun.reproduce session.Environment session.Published { Runner.Force = false; Runner.DryRun = true; Runner.Ensemble = false } spec
         let path = Blessed.pathOf session.Environment.PaperResultsDir item profile
         // Read the current file first: a malformed one is reported before anything is written.
         Blessed.load path |> ignore

@@ -110,7 +110,7 @@ let savingModels (folder: string) (progress: string -> unit) (registry: MethodRe
 /// With a models folder, each panel runs on its own and its models go to folder/<panel dataset>/.
 let run (session: CatalogSession.Session) (force: bool) (saveModels: string option) (panels: ViewPanel list) (spec: TableSpec) =
     let runOne (env: Environment.RunEnvironment) (spec: TableSpec) =
-        let result = TableRun.reproduce env session.Published { Runner.Force = force; Runner.DryRun = false } spec
+        let result = TableRun.reproduce env session.Published { Runner.Force = force; Runner.DryRun = false; Runner.Ensemble = false } spec
         Terminal.print AnsiConsole.Console result (sprintf "cache: %s (shared with `smec reproduce --table %d`)" (Path.Combine(env.ResultsDir, "cache")) spec.Item)
         if result.Statuses |> List.contains Checks.Fail then 1 else 0
     match saveModels with

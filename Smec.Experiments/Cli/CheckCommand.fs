@@ -73,7 +73,7 @@ let run (args: ParseResults<CheckArgs>) : int =
         let notes = ResizeArray()
         for item in items do
             let spec = item.Build profile session.Context
-            let result = TableRun.reproduce session.Environment session.Published { Runner.Force = false; Runner.DryRun = true } spec
+            let result = TableRun.reproduce session.Environment session.Published { Runner.Force = false; Runner.DryRun = true; Runner.Ensemble = false } spec
             let counts = Frames.statusCounts result |> Map.ofList
             let seeds = match TableRun.quickLabel result with "" -> string result.Spec.Seeds.Length | quick -> quick.ToUpperInvariant()
             table.AddRow(
@@ -91,7 +91,7 @@ let run (args: ParseResults<CheckArgs>) : int =
             known.AddRange(knownLines item.Number blessedClaims result)
             if args.Contains Robustness then
                 AnsiConsole.MarkupLine(sprintf "[bold]item %d[/]" item.Number)
-                ReproduceCommand.robustness session { Runner.Force = false; Runner.DryRun = true } 1 result None
+                ReproduceCommand.robustness session { Runner.Force = false; Runner.DryRun = true; Runner.Ensemble = false } 1 result None
         AnsiConsole.Write table
         for n in notes do AnsiConsole.MarkupLine("[yellow]Note:[/] " + Markup.Escape n)
         for k in known do AnsiConsole.MarkupLine("[yellow]KNOWN[/] " + Markup.Escape k)

@@ -26,6 +26,7 @@ type ReproduceArgs =
     | [<Unique>] Jobs of workers: int
     | Robustness
     | [<Unique>] Variant of name: string
+    | [<Unique>] Ensemble of policy: string
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -43,6 +44,7 @@ type ReproduceArgs =
             | Jobs _ -> "worker processes for the trained experiments, one torch thread each (default: one per core, at most 4; 1 = all in this process)"
             | Robustness -> "also run each protocol variant (residual MLP, shared selection, untuned) and judge every claim under each: robustness.md beside the report"
             | Variant _ -> "run (or --list, --dry-run) the table under one protocol variant instead of the primary protocol: residual MLP, shared selection or untuned"
+            | Ensemble _ -> "auto (default: on when torch runs on CUDA, off on the CPU), on or off: train the experiments of a cell that differ only in seed as one ensemble, in this process; changes no result key"
 
 /// Whether a standard method has an option of that name (what a protocol variant may set).
 let private hasOption (methodKey: string) (name: string) =
@@ -60,7 +62,8 @@ let private specOf (session: CatalogSession.Session) (profile: Profile) (variant
 /// Run (or reuse) a table's experiments and judge it.
 let private runTable (session: CatalogSession.Session) (options: Runner.RunOptions) (workers: int) (spec: TableSpec) =
     // Trained experiments first, in parallel worker processes; the table below then reads the cache.
-    if workers > 1 && not options.DryRun && not options.Force then
+    // Ensembles train in this process instead: one batched step of K members is their parallelism.
+    if workers > 1 && not options.DryRun && not options.Force && not options.Ensemble then
         Timing.time (sprintf "training in %d worker processes" workers) (fun () ->
             Smec.Experiments.Sweeps.ItemWorkers.run session.Environment workers (Runner.plan session.Environment spec))
     TableRun.reproduce session.Environment session.Published options spec
@@ -164,13 +167,17 @@ let run (args: ParseResults<ReproduceArgs>) : int =
             for item in items do listExperiments session profile variant item
             0
         elif variant.IsSome then
-            let options = { Runner.Force = false; Runner.DryRun = true }
+            let options = { Runner.Force = false; Runner.DryRun = true; Runner.Ensemble = false }
             for item in items do
                 let result = TableRun.reproduce session.Environment session.Published options (specOf session profile variant item)
                 Terminal.print AnsiConsole.Console result "(dry run of a protocol variant: no report written)"
             0
         else
-            let options = { Runner.Force = args.Contains Force; Runner.DryRun = args.Contains Dry_Run }
+            let ensemble =
+                match EnsemblePolicy.parse (defaultArg (args.TryGetResult Ensemble) "auto") with
+                | Ok policy -> EnsemblePolicy.resolve policy
+                | Error message -> userError "--ensemble: %s" message
+            let options = { Runner.Force = args.Contains Force; Runner.DryRun = args.Contains Dry_Run; Runner.Ensemble = ensemble }
             let workers =
                 match args.TryGetResult Jobs with
                 | Some n when n < 1 -> userError "--jobs: %d; expected a number of worker processes >= 1" n

@@ -30,6 +30,7 @@ type SweepArgs =
     | Manifests of folder: string
     | [<Unique>] Embeddings of manifest: string
     | Force
+    | [<Unique>] Ensemble of policy: string
 
     interface IArgParserTemplate with
         member this.Usage =
@@ -47,6 +48,7 @@ type SweepArgs =
             | Max_Parallel _ -> "slurm: at most this many array tasks at once"
             | No_Wait -> "slurm: return after submitting (follow later with `smec sweep status SPEC`)"
             | Poll _ -> "slurm: seconds between squeue polls (default 2)"
+            | Ensemble _ -> "run --executor local: auto (default: on when torch runs on CUDA, off on the CPU), on or off: train the points that differ only in seed as one ensemble, in this process; changes no key"
             | Results _ -> "results folder (default results/; on a cluster, a folder on shared storage)"
             | Manifests _ -> "a folder of data manifests (datasets/, encoders/, embeddings/) added to the repository's; repeatable"
             | Embeddings _ -> "embeddings manifest for precomputed embeddings (default $SMEC_EMBEDDINGS)"
@@ -137,7 +139,11 @@ let run (args: ParseResults<SweepArgs>) : int =
                         eprintfn "warning: %d workers x %d threads exceed the %d cores; expect them to slow each other down" workers t Environment.ProcessorCount
                     | _ -> ()
                     SweepFolder.writePlan sweepDir plan
-                    let _, failures = LocalExecutor.run env { Workers = workers; Threads = args.TryGetResult Threads } plan.Points
+                    let ensemble =
+                        match EnsemblePolicy.parse (defaultArg (args.TryGetResult Ensemble) "auto") with
+                        | Ok policy -> EnsemblePolicy.resolve policy
+                        | Error message -> UserErrors.userError "--ensemble: %s" message
+                    let _, failures = LocalExecutor.run env { Workers = workers; Threads = args.TryGetResult Threads; Ensemble = ensemble } plan.Points
                     for key, why in failures do eprintfn "point %s not computed: %s" (ConfigHash.short key) why
                     let r = report env.ResultsDir sweepDir plan
                     if r.Missing.IsEmpty then 0 else 1

@@ -33,22 +33,28 @@ let ndcg10At (compressor: ICompressor) (search: SearchOptions) (corpus: Smec.Cor
     let queries = compressor.Compress(judged, dim, EmbeddingRole.Query)
     RetrievalEvaluation.NdcgAt10(queries, docs, qrels, search)
 
-/// Fit the method, then for every dim compress the test corpus and test queries and score them.
-let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodRegistry.MethodFactory) =
-    let inputDim = data.Training.Corpus.Dim
-    let dims, tooLarge = config.Dims |> List.partition (fun d -> d <= inputDim)
+/// The dims of the config the input can serve, and those it cannot.
+let private scoredDims (config: ExperimentConfig) (data: LoadedDataset) =
+    config.Dims |> List.partition (fun d -> d <= data.Training.Corpus.Dim)
+
+/// The experiment's compressor, built (seeded by the config) and not fitted.
+let compressorFor (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodRegistry.MethodFactory) : ICompressor =
     Determinism.Seed config.Seed |> ignore
-    use compressor =
-        factory
-            { Method = config.Method
-              Options = config.Options
-              Dims = dims
-              InputDim = inputDim
-              Budget = config.Budget
-              Seed = config.Seed
-              Progress = true
-              CheckpointPath = None }
-    Timing.time ("fit: " + config.Method) (fun () -> compressor.Fit data.Training)
+    factory
+        { Method = config.Method
+          Options = config.Options
+          Dims = fst (scoredDims config data)
+          InputDim = data.Training.Corpus.Dim
+          Budget = config.Budget
+          Seed = config.Seed
+          Progress = true
+          CheckpointPath = None }
+
+/// A fitted compressor's figures: for every dim compress the test corpus and test queries and score them
+/// (and the validation queries searching the training corpus).
+let evaluateFitted (config: ExperimentConfig) (data: LoadedDataset) (compressor: ICompressor) =
+    let inputDim = data.Training.Corpus.Dim
+    let dims, tooLarge = scoredDims config data
     let search = SearchOptions(IgnoreIdenticalIds = data.DropSelfMatches)
     // P@10 and recall@10 besides the standard measures: the image items' class-relevance figures
     // and the multimodal items' R@10 (cheap: the ranking is already 100 deep).
@@ -90,6 +96,42 @@ let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodR
         @ [ if not tooLarge.IsEmpty then
                 sprintf "dims %s exceed the input's %d dims: not scored" (tooLarge |> List.map string |> String.concat ", ") inputDim ]
       Checksums = data.Checksums }
+
+/// Fit the method, then for every dim compress the test corpus and test queries and score them.
+let retrieval (config: ExperimentConfig) (data: LoadedDataset) (factory: MethodRegistry.MethodFactory) =
+    use compressor = compressorFor config data factory
+    Timing.time ("fit: " + config.Method) (fun () -> compressor.Fit data.Training)
+    evaluateFitted config data compressor
+
+/// Experiments of one method that differ only in seed, fitted together when the method can
+/// (IEnsembleFit: one ensemble per fit, each member as it would be fitted alone), then each scored as
+/// `retrieval` scores it. Ok: each config's output, in order, and the seconds the joint fit took;
+/// Error: why they cannot be fitted together (nothing was fitted: run each alone).
+let retrievalTogether (env: RunEnvironment) (configs: ExperimentConfig list) (data: LoadedDataset list) : Result<ExperimentOutput list * float, string> =
+    match configs with
+    | [] | [ _ ] -> Error "one member: nothing to fit together"
+    | first :: _ ->
+        match env.Methods.Resolve first.Method with
+        | Error reason -> Error reason
+        | Ok entry ->
+            let resolved =
+                configs
+                |> List.map (fun config ->
+                    match MethodOptions.resolve entry.Key entry.Options config.Options with
+                    | Ok options -> { config with Options = options }
+                    | Error message -> failwith message)
+            let compressors = List.map2 (fun config d -> compressorFor config d entry.Create) resolved data |> Array.ofList
+            try
+                match EnsembleFit.CannotFitTogether compressors with
+                | null ->
+                    let clock = System.Diagnostics.Stopwatch.StartNew()
+                    Timing.time (sprintf "fit: %s (%d members together)" first.Method compressors.Length) (fun () ->
+                        (compressors.[0] :?> IEnsembleFit).FitTogether(compressors, [| for d in data -> d.Training |]))
+                    let seconds = clock.Elapsed.TotalSeconds
+                    Ok(List.map3 evaluateFitted resolved data (List.ofArray compressors), seconds)
+                | why -> Error why
+            finally
+                for c in compressors do c.Dispose()
 
 /// What needs loaded data and what does not.
 let needsData (config: ExperimentConfig) = config.Kind <> DatasetDescription

@@ -29,9 +29,26 @@ type RunOptions =
     { /// Recompute even when a cached result exists.
       Force: bool
       /// Plan and report only: nothing is computed.
-      DryRun: bool }
+      DryRun: bool
+      /// Train the pending experiments that differ only in seed as one ensemble when their method can
+      /// fit members together (Smec.Core IEnsembleFit); `smec reproduce --ensemble auto|on|off` decides.
+      /// Part of no key: each member is stored under its own key, as it would be trained alone.
+      Ensemble: bool }
 
-let defaultOptions = { Force = false; DryRun = false }
+let defaultOptions = { Force = false; DryRun = false; Ensemble = false }
+
+/// The ensemble a trained retrieval experiment may join: its config without its seed (None: it trains alone).
+let ensembleKeyOf (config: ExperimentConfig) =
+    match config.Kind, config.Budget with
+    | Retrieval, Some _ -> Some(ConfigHash.hash (ExperimentConfig.withSeed 0L config))
+    | _ -> None
+
+/// The settings entry of a member trained in an ensemble: the group's size, seeds and member keys.
+let ensembleSettingKey = "run.ensemble"
+
+let ensembleSetting (members: PlannedExperiment list) =
+    sprintf "trained as one ensemble of %d members (seeds %s): %s" members.Length
+        (members |> List.map (fun p -> string p.Config.Seed) |> String.concat ", ") (members |> List.map (fun p -> p.Hash) |> String.concat " ")
 
 /// A config as one readable line.
 let describe (config: ExperimentConfig) =
@@ -147,20 +164,88 @@ let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment 
                 (let d = data.Value
                  let t = d.Training
                  { d with Training = TrainingData(t.Corpus, t.Queries, t.Train, t.Validation, config.Seed) }))
+    // Ensembles: the planned experiments that differ only in seed, by seed; always the whole group,
+    // so a member's numbers never depend on which of its group were stored before (a rerun after a kill).
+    let groups =
+        if not options.Ensemble || options.DryRun then Map.empty
+        else
+            planned
+            |> List.choose (fun p -> ensembleKeyOf p.Config |> Option.map (fun group -> group, p))
+            |> List.groupBy fst
+            |> List.filter (fun (_, members) -> members.Length > 1)
+            |> List.map (fun (group, members) -> group, members |> List.map snd |> List.sortBy (fun p -> p.Config.Seed))
+            |> Map.ofList
+    let trainedTogether = Collections.Generic.Dictionary<string, Outcome>()
+    let groupsTried = Collections.Generic.HashSet<string>()
+    let stored (p: PlannedExperiment) = not options.Force && (match tryLoad env.ResultsDir p.Hash with Some(Ok _) -> true | _ -> false)
+    /// Train a group together and store each member not stored yet whose lock this run holds; members
+    /// another run holds are left to it (the loop below waits for them). Nothing here when the method
+    /// cannot fit them together: the loop then runs each alone.
+    let runTogether (members: PlannedExperiment list) =
+        let locks = members |> List.filter (stored >> not) |> List.choose (fun p -> tryLock env.ResultsDir p.Hash |> Option.map (fun l -> p, l))
+        try
+            let mine = locks |> List.map fst |> List.filter (stored >> not) |> List.map (fun p -> p.Hash) |> Set.ofList
+            if not mine.IsEmpty then
+                let what = sprintf "ensemble of %d (%s, seeds %s)" members.Length (describe members.Head.Config) (members |> List.map (fun p -> string p.Config.Seed) |> String.concat ",")
+                let data = members |> List.map (fun p -> dataFor p.Config)
+                match data |> List.tryPick (function Error reason -> Some reason | Ok _ -> None) with
+                | Some reason -> env.Progress(sprintf "%s: no data (%s); its members run alone" what reason)
+                | None ->
+                    env.Progress(sprintf "%s: training together, storing %d" what mine.Count)
+                    let started = DateTime.UtcNow
+                    let clock = Stopwatch.StartNew()
+                    try
+                        match Experiments.retrievalTogether env (members |> List.map (fun p -> p.Config)) (data |> List.map (function Ok d -> d.Value | Error _ -> failwith "unreachable")) with
+                        | Error why -> env.Progress(sprintf "%s: cannot train together (%s); its members run alone" what why)
+                        | Ok(outputs, _) ->
+                            let seconds = clock.Elapsed.TotalSeconds
+                            for p, output in List.zip members outputs do
+                                if mine.Contains p.Hash then
+                                    let result =
+                                        { Hash = p.Hash
+                                          ConfigHash = ConfigHash.hash p.Config
+                                          Implementation = implementationOf env p.Config
+                                          ConfigJson = ConfigHash.canonical (ConfigHash.toJson p.Config)
+                                          Measurements = output.Measurements
+                                          PerQuery = output.PerQuery
+                                          Settings = output.Settings.Add(ensembleSettingKey, ensembleSetting members)
+                                          Notes = output.Notes
+                                          PackageVersions = BuildInfo.PackageVersions() |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
+                                          DataChecksums = output.Checksums
+                                          TorchThreads = Determinism.ConfiguredThreads()
+                                          StartedUtc = started
+                                          // The group's time shared by its members.
+                                          Seconds = seconds / float members.Length }
+                                    save env.ResultsDir result
+                                    env.Progress(sprintf "%s (%s) done in its ensemble: %s" (describe p.Config) (ConfigHash.short p.Hash) (summary result.Measurements))
+                                    trainedTogether[p.Hash] <- Finished(result, false)
+                    with e ->
+                        let message = sprintf "%s: %s (trained in an %s)" (e.GetType().Name) e.Message what
+                        env.Progress(sprintf "%s FAILED: %s" what message)
+                        for hash in mine do trainedTogether[hash] <- Failed message
+        finally
+            for _, l in locks do l.Dispose()
     let outcomes =
         planned
         |> List.mapi (fun index p ->
             let label = sprintf "[%d/%d] %s (%s)" (index + 1) total (describe p.Config) (ConfigHash.short p.Hash)
+            // A group trains when its first member comes up; its members then find their outcome here.
+            match ensembleKeyOf p.Config |> Option.bind groups.TryFind with
+            | Some members when groupsTried.Add(ensembleKeyOf(p.Config).Value) -> runTogether members
+            | _ -> ()
             let cached = if options.Force then None else tryLoad env.ResultsDir p.Hash
             let outcome =
-                match cached with
-                | Some(Ok result) ->
+                match trainedTogether.TryGetValue p.Hash, cached with
+                | (true, together), _ ->
+                    env.Progress(sprintf "%s trained in its ensemble" label)
+                    together
+                | _, Some(Ok result) ->
                     env.Progress(sprintf "%s cached" label)
                     Finished(result, true)
                 | _ when options.DryRun ->
                     env.Progress(sprintf "%s would run (dry run)" label)
                     NotRun "not run: dry run"
-                | stale ->
+                | _, stale ->
                     // One process computes an experiment; another run of it waits, then reuses the stored result.
                     let reuse () =
                         match (if options.Force then None else tryLoad env.ResultsDir p.Hash) with

@@ -240,6 +240,22 @@ let withLock (resultsDir: string) (hash: string) (progress: string -> unit) (reu
         AppDomain.CurrentDomain.ProcessExit.RemoveHandler release
         try File.Delete path with _ -> ()
 
+/// Take the lock of experiment `hash` without waiting: Some handle (dispose it to release the lock),
+/// or None when a live process holds it. How an ensemble takes each member's lock and leaves a member
+/// another run computes to that run.
+let tryLock (resultsDir: string) (hash: string) : IDisposable option =
+    let path = lockPathOf resultsDir hash
+    match tryTake path with
+    | Error _ -> None
+    | Ok() ->
+        let release = EventHandler(fun _ _ -> try File.Delete path with _ -> ())
+        AppDomain.CurrentDomain.ProcessExit.AddHandler release
+        Some
+            { new IDisposable with
+                member _.Dispose() =
+                    AppDomain.CurrentDomain.ProcessExit.RemoveHandler release
+                    try File.Delete path with _ -> () }
+
 /// Who computes experiment `hash` now, when a live process holds its lock; None when nobody does
 /// (no lock, or one whose owner on this host has ended, which the next `withLock` takes over).
 /// How a sweep task sees, without waiting, that another task computes its point.

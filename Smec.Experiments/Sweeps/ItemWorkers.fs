@@ -48,4 +48,4 @@ let run (env: RunEnvironment) (workers: int) (planned: Runner.PlannedExperiment 
         let points =
             largestFirst trained |> List.map (fun p -> { Config = p.Config; Key = p.Hash; Values = Map.empty; Setting = Runner.describe p.Config })
         for p in points do SweepFolder.writePoint sweepDir folderName p
-        LocalExecutor.run env { Workers = workers; Threads = Some threadsPerWorker } points |> ignore
+        LocalExecutor.run env { Workers = workers; Threads = Some threadsPerWorker; Ensemble = false } points |> ignore

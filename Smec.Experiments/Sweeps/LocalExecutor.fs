@@ -1,5 +1,5 @@
 /// Runs a sweep's missing points on this machine: in this process one after another (each dataset
-/// loaded once), or in N worker processes (`smec run-experiment KEY` each). By default the workers'
+/// loaded once; with ensembles on, the points that differ only in seed train together), or in N worker processes (`smec run-experiment KEY` each). By default the workers'
 /// torch threads add up to at most the number of cores; workers take the longest expected point first (WorkQueue).
 module Smec.Experiments.Sweeps.LocalExecutor
 
@@ -16,7 +16,10 @@ open Smec.Experiments.Store
 type LocalOptions =
     { Workers: int
       /// Torch threads per worker; None = cores / workers (at least 1).
-      Threads: int option }
+      Threads: int option
+      /// Train the points that differ only in seed as one ensemble each (Runner.RunOptions.Ensemble), in
+      /// this process: one batched step of K members is then the parallelism, not worker processes.
+      Ensemble: bool }
 
 /// Threads per worker: the given count, else an equal share of the cores.
 let threadsPerWorker (cores: int) (options: LocalOptions) =
@@ -35,7 +38,9 @@ let run (env: RunEnvironment) (options: LocalOptions) (points: Point list) =
     let missing = points |> List.filter (fun p -> match ResultStore.tryLoad env.ResultsDir p.Key with Some(Ok _) -> false | _ -> true)
     env.Progress(sprintf "%d points, %d stored, %d to run (local, %d worker%s)" points.Length (points.Length - missing.Length) missing.Length options.Workers (if options.Workers = 1 then "" else "s"))
     let failures = Collections.Concurrent.ConcurrentBag<string * string>()
-    if options.Workers <= 1 then
+    if options.Workers > 1 && options.Ensemble then
+        env.Progress(sprintf "ensembles train in this process: --workers %d is not used" options.Workers)
+    if options.Workers <= 1 || options.Ensemble then
         match options.Threads with
         | Some t -> Environment.SetEnvironmentVariable(Determinism.ThreadsVariable, string t)
         | None -> ()
@@ -43,7 +48,7 @@ let run (env: RunEnvironment) (options: LocalOptions) (points: Point list) =
         let ordered =
             missing |> List.sortBy (fun p -> string p.Config.Source, p.Config.Dataset, p.Config.Encoder, string p.Config.Split, p.Config.Seed)
         let planned = ordered |> List.map (fun p -> { Runner.Config = p.Config; Runner.Hash = p.Key; Runner.Cached = false })
-        let outcomes = Runner.run env Runner.defaultOptions planned
+        let outcomes = Runner.run env { Runner.defaultOptions with Ensemble = options.Ensemble } planned
         for p in ordered do
             match outcomes.TryFind p.Key with
             | Some(Runner.Finished _) -> ()

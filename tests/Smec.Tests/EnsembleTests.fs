@@ -241,6 +241,33 @@ let private maMembers =
       0, 2L, (0.1, 0.1, 1.0), RankingLossForm.Pairwise
       1, 1L, (0.5, 2.0, 0.5), RankingLossForm.InfoNce ]
 
+/// K MRL experiments of one cell (seeds 1 and 2) as SmecCompressor fits them: per-dim selection, the
+/// non-uniform dim weighting of MRL's tuning grid, both loss forms.
+let private mrlCompressor (functionClass: Smec.Core.Methods.FunctionClass) =
+    let options =
+        SmecOptions(Ladder = [| 384; 96; 48 |], Smrl = false, Ads = false, Sxbm = false, Selection = Smec.Core.Methods.DimSelection.PerDim,
+                    DimWeighting = DimWeighting.TowardSmall, FunctionClass = functionClass)
+    new SmecCompressor(options, TrainingOptions(MaxSteps = 10, EvaluateEvery = 4, Patience = 100, Progress = false, BatchSize = 32))
+
+/// Each member fitted together against itself fitted alone: every grid point's losses (1e-5 relative) and
+/// validation (2e-3), the chosen point and step at every dim, and the compressed rows (1e-4).
+let private expectFitsAlike (together: SmecCompressor list) (alone: SmecCompressor list) =
+    let probe = Smec.Core.Storage.EmbeddingMatrix([| for i in 0..19 -> string i |], (SciFactFixture.trainingData 1L).Corpus.Values.[.. 20 * 384 - 1], 384)
+    for k, (t, a) in List.indexed (List.zip together alone) do
+        Expect.equal t.TrainingRuns.Count a.TrainingRuns.Count (sprintf "member %d: loop runs" k)
+        for (_, tp, tr), (_, ap, ar) in Seq.zip t.TrainingRuns a.TrainingRuns do
+            Expect.equal tp ap (sprintf "member %d: grid point" k)
+            Expect.equal tr.History.Count ar.History.Count (sprintf "member %d [%s]: validations" k tp)
+            for th, ah in Seq.zip tr.History ar.History |> Seq.skip 1 do
+                Expect.isLessThan (relativeDifference th.MeanTrainLoss ah.MeanTrainLoss) 1e-5
+                    (sprintf "member %d [%s] step %d: loss %.7f together vs %.7f alone" k tp ah.Step th.MeanTrainLoss ah.MeanTrainLoss)
+                Expect.floatClose { absolute = 2e-3; relative = 0.0 } th.ValidationNdcg10 ah.ValidationNdcg10 (sprintf "member %d [%s] step %d: validation" k tp ah.Step)
+        Expect.equal t.StepRecords.[0].Chosen a.StepRecords.[0].Chosen (sprintf "member %d: the point and step chosen at each dim" k)
+        for d in a.Dims do
+            let gap = (Seq.zip (t.Compress(probe, d, Smec.Core.Methods.EmbeddingRole.Document).Values) (a.Compress(probe, d, Smec.Core.Methods.EmbeddingRole.Document).Values)
+                       |> Seq.map (fun (x, y) -> abs (x - y)) |> Seq.max)
+            Expect.isLessThan gap 1e-4f (sprintf "member %d at %d dims: compressed rows differ by %g" k d gap)
+
 [<Tests>]
 let tests =
     testList "Ensemble" [
@@ -254,6 +281,51 @@ let tests =
             Expect.isGreaterThan (List.max stepsRun) (List.min stepsRun)
                 (sprintf "one member stops while another trains on (steps run %A)" stepsRun)
             expectSame results 1e-4f
+
+        testCase "MRL fitted together (seeds, both loss forms, per-dim selection, weighted dims) equals each member fitted alone" <| fun () ->
+            let data = [ SciFactFixture.trainingData 1L; SciFactFixture.trainingData 2L ]
+            let together = [ for _ in data -> mrlCompressor Smec.Core.Methods.FunctionClass.Linear ]
+            let alone = [ for _ in data -> mrlCompressor Smec.Core.Methods.FunctionClass.Linear ]
+            let members = together |> List.map (fun c -> c :> Smec.Core.Methods.ICompressor) |> Array.ofList
+            Expect.isNull (Smec.Core.Methods.EnsembleFit.CannotFitTogether members) "MRL members of one cell fit together"
+            (members.[0] :?> Smec.Core.Methods.IEnsembleFit).FitTogether(members, Array.ofList data)
+            for c, d in List.zip alone data do c.Fit d
+            expectFitsAlike together alone
+            for c in together @ alone do c.Dispose()
+
+        testCase "MRL's local tuning grid fitted together routes every dim as each grid fitted alone (per dim, per point)" <| fun () ->
+            let registry = Smec.Experiments.Methods.MethodRegistry.standard
+            let options =
+                match registry.ResolveOptions("mrl", Map [ "tuning", "local-grid"; "selection", "per-dim" ]) with
+                | Ok o -> o
+                | Error e -> failtest e
+            let build seed : Smec.Core.Methods.ICompressor =
+                (registry.Entries["mrl"]).Create
+                    { Method = "mrl"; Options = options; Dims = [ 96; 48 ]; InputDim = 384; Seed = seed; Progress = false; CheckpointPath = None
+                      Budget = Some { MaxSteps = 6; BatchSize = 32; LearningRate = 1e-3; Patience = 100; ValidateEvery = 3 } }
+            let data = [| SciFactFixture.trainingData 1L; SciFactFixture.trainingData 2L |]
+            let together = [| for d in data -> build d.Seed |]
+            let alone = [| for d in data -> build d.Seed |]
+            Expect.isTrue (together.[0] :? Smec.Core.Methods.GridSearchCompressor) "local-grid builds a tuning grid of 4 points"
+            Expect.isNull (Smec.Core.Methods.EnsembleFit.CannotFitTogether together) "the grids of one cell fit together"
+            (together.[0] :?> Smec.Core.Methods.IEnsembleFit).FitTogether(together, data)
+            for c, d in Array.zip alone data do c.Fit d
+            for k in 0 .. 1 do
+                let t, a = together.[k] :?> Smec.Core.Methods.GridSearchCompressor, alone.[k] :?> Smec.Core.Methods.GridSearchCompressor
+                Expect.equal (Map.ofSeq (t.Routing |> Seq.map (fun kv -> kv.Key, kv.Value))) (Map.ofSeq (a.Routing |> Seq.map (fun kv -> kv.Key, kv.Value))) (sprintf "member %d: each dim from the same point" k)
+                for i in 0 .. t.PointValidation.Count - 1 do
+                    for KeyValue(d, v) in a.PointValidation.[i] do
+                        Expect.floatClose { absolute = 2e-3; relative = 0.0 } t.PointValidation.[i].[d] v (sprintf "member %d, point %d, %d dims: validation" k (i + 1) d)
+                for d in [ 96; 48 ] do
+                    Expect.equal t.Settings.[Smec.Core.Methods.SelectedSteps.Key d] a.Settings.[Smec.Core.Methods.SelectedSteps.Key d] (sprintf "member %d at %d dims: the same selected steps" k d)
+            for c in Array.append together alone do c.Dispose()
+
+        testCase "MRL says why it cannot fit members together (residual-MLP, differing options), so the runner fits them alone" <| fun () ->
+            let residual = [| for _ in 1..2 -> mrlCompressor Smec.Core.Methods.FunctionClass.ResidualMlp :> Smec.Core.Methods.ICompressor |]
+            Expect.stringContains (Smec.Core.Methods.EnsembleFit.CannotFitTogether residual) "residual-mlp" "the residual-MLP form is refused with its option named"
+            let differing = [| mrlCompressor Smec.Core.Methods.FunctionClass.Linear :> Smec.Core.Methods.ICompressor
+                               new SmecCompressor(SmecOptions(Ladder = [| 384; 48 |], Smrl = false, Ads = false, Sxbm = false)) |]
+            Expect.stringContains (Smec.Core.Methods.EnsembleFit.CannotFitTogether differing) "smec.ladder" "members with other options are refused, naming the option"
 
         testCase "a Search-Adaptor member's first 20 losses, validation and outputs equal its training alone (seeds x dims x grid x forms)" <| fun () ->
             let members =

@@ -11,7 +11,8 @@ namespace Smec.Core.Methods.SmecMethod;
 public sealed record MrlMember(SmrlStep Step, TrainingSet Set, long Seed, RankingLossForm Form);
 
 /// <summary>
-/// MRL (SMEC with SMRL, ADS and S-XBM off: one layer, the ranking loss summed over nested prefixes) for K
+/// MRL (SMEC with SMRL, ADS and S-XBM off: one layer, the ranking loss summed over nested prefixes, each
+/// weighted as option dim_weighting says) for K
 /// members at once, on <see cref="EnsembleTrainingLoop"/>. The K layers are one [K, out, in] weight and
 /// one [K, out] bias; a step is one batched product over every member's rows and one batched loss
 /// (<see cref="EnsembleRankingLoss"/>). Member k computes what <see cref="SmrlStepObjective"/> computes
@@ -23,25 +24,36 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
     private readonly SmecOptions _options;
     private readonly Parameter _weight, _bias;
     private readonly int[] _views;
+    /// <summary>Each view's weight in the nested loss; null for uniform weighting (no multiplication, as SmrlStepLoss).</summary>
+    private readonly double[]? _viewWeights;
     private readonly RankingLossForm[] _forms;
 
     /// <summary>Train the members together; each member's step then holds its best-validation weights.</summary>
+    /// <param name="options">Shared by every member (the loss form is each member's own); its
+    /// <see cref="SmecOptions.Selection"/> is the loop's, as SmecCompressor passes it to TrainingLoop.</param>
     public static IReadOnlyList<TrainingResult> Train(IReadOnlyList<MrlMember> members, SmecOptions options, TrainingOptions training)
     {
         using var ensemble = new MrlEnsemble(members, options, training);
-        return ensemble.Train(training);
+        return ensemble.Train(training, options.Selection);
     }
+
+    /// <summary>Why SMEC with these options is not an MRL ensemble member (null: it is).</summary>
+    public static string? Unsupported(SmecOptions options) =>
+        options.Smrl || options.Ads || options.Sxbm || options.SimilarityWeight > 0 || options.Residual
+            ? $"the MRL ensemble trains SMEC with SMRL, ADS, S-XBM and the residual path off and no similarity term; got smrl {options.Smrl}, ads {options.Ads}, " +
+              $"sxbm {options.Sxbm}, residual {options.Residual}, similarity weight {options.SimilarityWeight} (train those alone)"
+            // Its batched weights are one affine layer per member: the residual-MLP form is not built here.
+            : options.FunctionClass != FunctionClass.Linear
+                ? "the MRL ensemble trains the linear form only (function_class=linear); got function_class=residual-mlp: fit those members alone (SmecCompressor.Fit)"
+                : null;
 
     public MrlEnsemble(IReadOnlyList<MrlMember> members, SmecOptions options, TrainingOptions training)
         : base(members.Select(m => new EnsembleMemberData(m.Set, m.Seed)).ToArray(), training, "MRL ensemble")
     {
-        if (options.Smrl || options.Ads || options.Sxbm || options.SimilarityWeight > 0 || options.DimWeighting != DimWeighting.Uniform)
-            throw new ArgumentException("the MRL ensemble trains SMEC with SMRL, ADS and S-XBM off, no similarity term and uniform dim weighting; " +
-                $"got smrl {options.Smrl}, ads {options.Ads}, sxbm {options.Sxbm}, similarity weight {options.SimilarityWeight}, dim weighting {options.DimWeighting} (train those alone)");
-        // Its batched weights are one affine layer per member: the residual-MLP form is not built here.
-        if (options.FunctionClass != FunctionClass.Linear || members.Any(m => m.Step.FunctionClass != FunctionClass.Linear))
+        if (Unsupported(options) is { } why) throw new ArgumentException(why);
+        if (members.Any(m => m.Step.FunctionClass != FunctionClass.Linear))
             throw new ArgumentException("the MRL ensemble trains the linear form only (function_class=linear); " +
-                "got function_class=residual-mlp: fit those members alone (SmecCompressor.Fit)");
+                "got a member step with function_class=residual-mlp: fit those members alone (SmecCompressor.Fit)");
         var first = members[0].Step;
         foreach (var (step, k) in members.Select((m, k) => (m.Step, k)))
             if (step.Residual || step.InputDim != first.InputDim || step.OutputDim != first.OutputDim || !step.SelectionDims.SequenceEqual(first.SelectionDims))
@@ -50,6 +62,7 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
         _members = members;
         _options = options;
         _views = first.SelectionDims.Prepend(first.OutputDim).ToArray();
+        _viewWeights = options.DimWeighting == DimWeighting.Uniform ? null : SmecOptions.ViewWeights(options.DimWeighting, _views);
         _forms = members.Select(m => m.Form).ToArray();
         using (no_grad())
         {
@@ -65,7 +78,7 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
     public Tensor Weight => _weight;
 
     protected override Tensor Losses(EnsembleBatch batch, Tensor items) =>
-        StepLosses(_weight, _bias, items, batch, _views, _forms, _options.LossTemperature);
+        StepLosses(_weight, _bias, items, batch, _views, _forms, _options.LossTemperature, _viewWeights);
 
     /// <summary>
     /// The [K] losses of one ensemble step: every member's rows through its layer in one batched product,
@@ -75,14 +88,18 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
     /// <param name="weight">[K, out, in]; <paramref name="bias"/> [K, out].</param>
     /// <param name="items">[N, in]: the rows <paramref name="batch"/>.Items index.</param>
     /// <param name="views">The output's width, then each nested prefix.</param>
+    /// <param name="viewWeights">Each view's weight (SmecOptions.ViewWeights), or null: every view 1, nothing multiplied.</param>
     public static Tensor StepLosses(Tensor weight, Tensor bias, Tensor items, EnsembleBatch batch, IReadOnlyList<int> views,
-        IReadOnlyList<RankingLossForm> forms, double temperature)
+        IReadOnlyList<RankingLossForm> forms, double temperature, IReadOnlyList<double>? viewWeights = null)
     {
         var output = EnsembleLayers.Affine(EnsembleLayers.Rows(items, batch), weight, bias);
+        var viewIndex = 0;
         return NestedLoss.Sum(views, dim =>
         {
             var view = output.narrow(2, 0, dim);
-            return EnsembleRankingLoss.Compute(forms, view.narrow(1, 0, batch.Queries), view.narrow(1, batch.Queries, batch.Docs), batch, temperature);
+            var term = EnsembleRankingLoss.Compute(forms, view.narrow(1, 0, batch.Queries), view.narrow(1, batch.Queries, batch.Docs), batch, temperature);
+            var w = viewWeights?[viewIndex++];
+            return w is { } weightOfView ? term.Times(weightOfView) : term;
         });
     }
 

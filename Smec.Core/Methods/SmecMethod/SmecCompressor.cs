@@ -2,9 +2,11 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Smec.Core.Losses;
 using Smec.Core.Runtime;
 using Smec.Core.Storage;
 using Smec.Core.Training;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Smec.Core.Methods.SmecMethod;
@@ -15,7 +17,7 @@ namespace Smec.Core.Methods.SmecMethod;
 /// <see cref="SavedModel"/> (options, ADS indices and per-step training results in its config, the
 /// chain's weights as tensors) and loads with <see cref="Load(string)"/>.
 /// </summary>
-public sealed class SmecCompressor : ICompressor, IValidationScored
+public sealed partial class SmecCompressor : ICompressor, IValidationScored
 {
     /// <summary>Its kind in a saved model (<see cref="SavedModel"/>).</summary>
     public const string Kind = "smec";
@@ -167,89 +169,154 @@ public sealed class SmecCompressor : ICompressor, IValidationScored
 
     private void TrainStep(TrainingSet set, ItemCosines? cosines, long seed, int outputDim, int[] selectionDims)
     {
-        var index = Chain.Steps.Count;
-        var inputDim = index == 0 ? Options.InputDim : Chain.NextStepInputDim;
-        long[]? skip = Options.Residual && inputDim != outputDim
-            ? Chain.Steps[^1].Selections[0].SelectedIndices()
-            : null;
-        var step = new SmrlStep(inputDim, outputDim, selectionDims, Options.Ads, Options.Residual, skip, Options.FunctionClass);
-        Chain.AddStep(step);
-        Chain.eval();
-        using (var scope = NewDisposeScope())
-        using (no_grad())
-            LayerInitialiser.Initialise(step, Options.Init, Chain.StepInput(set.Corpus, index));
-        var parameters = step.parameters().ToArray();
-        var start = parameters.Select(p => p.detach().clone()).ToArray(); // logits at zero: the uniform start
+        var search = new StepSearch(this, set, outputDim, selectionDims);
+        for (var i = 0; i < search.Grid.Length; i++)
+        {
+            using var objective = search.StartPoint(i, cosines);
+            // Each step has its own seed stream, so adding a step later draws what a from-scratch run would.
+            search.Record(i, TrainingLoop.Run(set, objective, search.Training(i), search.LoopSeed(seed), Options.Selection));
+        }
+        search.Finish();
+    }
 
-        // The grid: every loss candidate, with every ADS initialisation when ADS is on; each point from the same start.
-        var grid = (from form in Options.LossCandidates
-                    from init in Options.Ads ? Options.AdsInitCandidates : (IReadOnlyList<AdsLogitInit>)[AdsLogitInit.Zero]
-                    select (form, init)).ToArray();
-        Tensor[]? best = null;
-        TrainingResult? bestResult = null;
+    /// <summary>
+    /// One SMRL step's search over its grid (every loss candidate, with every ADS initialisation when ADS
+    /// is on), each point from the same start: the step is added to the chain and initialised when this
+    /// is built; each point is started (<see cref="StartPoint"/> or <see cref="Reset"/>), trained by the
+    /// caller (alone, or as one member of an ensemble) and recorded; <see cref="Finish"/> keeps the best
+    /// point (or each dim's best with per-dim selection), freezes the step and writes its record.
+    /// </summary>
+    private sealed class StepSearch
+    {
+        private readonly SmecCompressor _owner;
+        private readonly TrainingSet _set;
+        private readonly int _inputDim, _outputDim;
+        private readonly int[] _selectionDims;
+        private readonly Parameter[] _parameters;
+        private readonly Tensor[] _start;
+        private Tensor[]? _best;
+        private TrainingResult? _bestResult;
         // Per-dim selection: each dim the step serves -> its best score over the grid, with the snapshot and grid point.
-        var dimBest = new SortedDictionary<int, (double Score, int Step, IReadOnlyList<Tensor> Weights, string Point)>();
-        var chosen = "";
-        var tried = new List<string>();
-        var histories = new List<string>();
-        var gridSteps = 0;
-        double seconds = 0;
-        foreach (var (form, init) in grid)
+        private readonly SortedDictionary<int, (double Score, int Step, IReadOnlyList<Tensor> Weights, string Point)> _dimBest = new();
+        private string _chosen = "";
+        private readonly List<string> _tried = [], _histories = [];
+        private int _gridSteps;
+        private double _seconds;
+
+        /// <summary>The step's index in the chain (0-based).</summary>
+        public int Index { get; }
+        public SmrlStep Step { get; }
+        public (RankingLossForm Form, AdsLogitInit Init)[] Grid { get; }
+
+        public StepSearch(SmecCompressor owner, TrainingSet set, int outputDim, int[] selectionDims)
+        {
+            _owner = owner;
+            _set = set;
+            var options = owner.Options;
+            var chain = owner.Chain;
+            Index = chain.Steps.Count;
+            _inputDim = Index == 0 ? options.InputDim : chain.NextStepInputDim;
+            _outputDim = outputDim;
+            _selectionDims = selectionDims;
+            long[]? skip = options.Residual && _inputDim != outputDim
+                ? chain.Steps[^1].Selections[0].SelectedIndices()
+                : null;
+            Step = new SmrlStep(_inputDim, outputDim, selectionDims, options.Ads, options.Residual, skip, options.FunctionClass);
+            chain.AddStep(Step);
+            chain.eval();
+            using (var scope = NewDisposeScope())
+            using (no_grad())
+                LayerInitialiser.Initialise(Step, options.Init, chain.StepInput(set.Corpus, Index));
+            _parameters = Step.parameters().ToArray();
+            _start = _parameters.Select(p => p.detach().clone()).ToArray(); // logits at zero: the uniform start
+            Grid = (from form in options.LossCandidates
+                    from init in options.Ads ? options.AdsInitCandidates : (IReadOnlyList<AdsLogitInit>)[AdsLogitInit.Zero]
+                    select (form, init)).ToArray();
+        }
+
+        /// <summary>The loop seed of this step: each step has its own seed stream, so adding a step later draws what a from-scratch run would.</summary>
+        public long LoopSeed(long seed) => seed * 1000 + Index;
+
+        public string Point(int i) => _owner.Options.Ads ? $"{Grid[i].Form}, ADS init {Grid[i].Init}" : Grid[i].Form.ToString();
+
+        /// <summary>The step back at its start for grid point <paramref name="i"/>.</summary>
+        public void Reset(int i)
         {
             using (no_grad())
-                for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(start[i]);
-            if (Options.Ads && init == AdsLogitInit.Variance)
+                for (var p = 0; p < _parameters.Length; p++) _parameters[p].copy_(_start[p]);
+            if (_owner.Options.Ads && Grid[i].Init == AdsLogitInit.Variance)
                 using (var scope = NewDisposeScope())
                 using (no_grad())
-                    InitialiseLogitsFromVariance(step, Chain.StepInput(set.Corpus, index));
-            var point = Options.Ads ? $"{form}, ADS init {init}" : form.ToString();
-            using var objective = new SmrlStepObjective(Chain, index, Options with { LossForm = form }, set, cosines);
-            var label = $"{Name} step {index + 1} {inputDim}->{outputDim}->{string.Join("->", selectionDims)}" + (grid.Length > 1 ? $" [{point}]" : "");
-            var training = Training with
+                    InitialiseLogitsFromVariance(Step, _owner.Chain.StepInput(_set.Corpus, Index));
+        }
+
+        /// <summary>The step at its start for grid point <paramref name="i"/>, and the objective that trains it there.</summary>
+        public SmrlStepObjective StartPoint(int i, ItemCosines? cosines)
+        {
+            Reset(i);
+            return new SmrlStepObjective(_owner.Chain, Index, _owner.Options with { LossForm = Grid[i].Form }, _set, cosines);
+        }
+
+        /// <summary>The loop's options for grid point <paramref name="i"/>.</summary>
+        public TrainingOptions Training(int i)
+        {
+            var (options, training, budget) = (_owner.Options, _owner.Training, _owner.StepBudget);
+            var (form, init) = Grid[i];
+            return training with
             {
-                Label = label,
-                MaxSteps = StepBudget,
-                RandomDocs = Options.SimilarityWeight > 0 ? Options.SimilarityDocs : 0,
-                MinSteps = Options.Ads ? Math.Max(Training.MinSteps, Math.Min(Options.AdsAnnealSteps, StepBudget)) : Training.MinSteps,
+                Label = $"{_owner.Name} step {Index + 1} {_inputDim}->{_outputDim}->{string.Join("->", _selectionDims)}" + (Grid.Length > 1 ? $" [{Point(i)}]" : ""),
+                MaxSteps = budget,
+                RandomDocs = options.SimilarityWeight > 0 ? options.SimilarityDocs : 0,
+                MinSteps = options.Ads ? Math.Max(training.MinSteps, Math.Min(options.AdsAnnealSteps, budget)) : training.MinSteps,
                 // One checkpoint per step and grid point: a restarted Fit skips finished ones and resumes the interrupted one.
-                CheckpointPath = Training.CheckpointPath is { } path
-                    ? $"{path}.step{index + 1}" + (grid.Length > 1 ? $".{form}.{(Options.Ads ? init.ToString() : "")}".TrimEnd('.') : "")
+                CheckpointPath = training.CheckpointPath is { } path
+                    ? $"{path}.step{Index + 1}" + (Grid.Length > 1 ? $".{form}.{(options.Ads ? init.ToString() : "")}".TrimEnd('.') : "")
                     : null,
             };
-            // Each step has its own seed stream, so adding a step later draws what a from-scratch run would.
-            var result = TrainingLoop.Run(set, objective, training, seed * 1000 + index, Options.Selection);
-            TrainingRuns.Add((index + 1, point, result with { PerDim = result.PerDim?.Select(b => b with { Weights = [] }).ToArray() }));
-            KeepPerDimBests(dimBest, result, point);
-            gridSteps += result.StepsRun;
-            seconds += result.Seconds;
-            tried.Add(string.Create(CultureInfo.InvariantCulture, $"{point}: {result.BestValidationNdcg10:F4}"));
-            histories.Add($"[{point}] " + DescribeHistory(result.History));
-            if (bestResult is null || result.BestValidationNdcg10 > bestResult.BestValidationNdcg10)
+        }
+
+        /// <summary>Grid point <paramref name="i"/> trained: the step holds its best weights, <paramref name="result"/> is what the loop reported.</summary>
+        public void Record(int i, TrainingResult result)
+        {
+            var point = Point(i);
+            _owner.TrainingRuns.Add((Index + 1, point, result with { PerDim = result.PerDim?.Select(b => b with { Weights = [] }).ToArray() }));
+            KeepPerDimBests(_dimBest, result, point);
+            _gridSteps += result.StepsRun;
+            _seconds += result.Seconds;
+            _tried.Add(string.Create(CultureInfo.InvariantCulture, $"{point}: {result.BestValidationNdcg10:F4}"));
+            _histories.Add($"[{point}] " + DescribeHistory(result.History));
+            if (_bestResult is null || result.BestValidationNdcg10 > _bestResult.BestValidationNdcg10)
             {
-                foreach (var b in best ?? []) b.Dispose();
-                best = parameters.Select(p => p.detach().clone()).ToArray();
-                bestResult = result;
-                chosen = point;
+                foreach (var b in _best ?? []) b.Dispose();
+                _best = _parameters.Select(p => p.detach().clone()).ToArray();
+                _bestResult = result;
+                _chosen = point;
             }
         }
-        using (no_grad())
-            for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(best![i]);
-        foreach (var t in start.Concat(best!)) t.Dispose();
-        var (bestScore, bestStep) = (bestResult!.BestValidationNdcg10, bestResult.BestStep);
-        Dictionary<int, int>? selectionSteps = null;
-        if (dimBest.Count > 0)
+
+        /// <summary>Every grid point recorded: keep the best, freeze the step, write its record.</summary>
+        public void Finish()
         {
-            selectionSteps = selectionDims.ToDictionary(d => d, d => dimBest[d].Step);
-            (bestScore, bestStep) = (dimBest[outputDim].Score, dimBest[outputDim].Step);
-            chosen = "per dim: " + string.Join("; ", dimBest.Reverse().Select(kv =>
-                string.Create(CultureInfo.InvariantCulture, $"{kv.Key}: {kv.Value.Point} ({kv.Value.Score:F4} at step {kv.Value.Step})")));
-            ApplyPerDimBests(index, step, dimBest);
+            using (no_grad())
+                for (var i = 0; i < _parameters.Length; i++) _parameters[i].copy_(_best![i]);
+            foreach (var t in _start.Concat(_best!)) t.Dispose();
+            var bestResult = _bestResult!;
+            var (bestScore, bestStep) = (bestResult.BestValidationNdcg10, bestResult.BestStep);
+            Dictionary<int, int>? selectionSteps = null;
+            if (_dimBest.Count > 0)
+            {
+                selectionSteps = _selectionDims.ToDictionary(d => d, d => _dimBest[d].Step);
+                (bestScore, bestStep) = (_dimBest[_outputDim].Score, _dimBest[_outputDim].Step);
+                _chosen = "per dim: " + string.Join("; ", _dimBest.Reverse().Select(kv =>
+                    string.Create(CultureInfo.InvariantCulture, $"{kv.Key}: {kv.Value.Point} ({kv.Value.Score:F4} at step {kv.Value.Step})")));
+                _owner.ApplyPerDimBests(Index, Step, _dimBest);
+            }
+            foreach (var p in Step.parameters()) p.requires_grad = false; // frozen from now on
+            _owner.Chain.eval();
+            _owner.StepRecords.Add(new StepRecord(Index + 1, _inputDim, _outputDim, _selectionDims, bestScore,
+                bestStep, bestResult.StepsRun, bestResult.StoppedEarly, _seconds, _chosen, string.Join("; ", _tried), _gridSteps,
+                string.Join(" ", _histories), selectionSteps));
         }
-        foreach (var p in step.parameters()) p.requires_grad = false; // frozen from now on
-        Chain.eval();
-        StepRecords.Add(new StepRecord(index + 1, inputDim, outputDim, selectionDims, bestScore,
-            bestStep, bestResult.StepsRun, bestResult.StoppedEarly, seconds, chosen, string.Join("; ", tried), gridSteps,
-            string.Join(" ", histories), selectionSteps));
     }
 
     /// <summary>A new step built as <paramref name="step"/> was (the one place a selection snapshot is made,

@@ -170,9 +170,9 @@ let folderTests =
             Expect.stringContains SlurmExecutor.installHint "--executor local" "the alternative"
 
         testCase "local workers share the cores by default" <| fun () ->
-            Expect.equal (LocalExecutor.threadsPerWorker 8 { Workers = 3; Threads = None }) 2 "8 / 3"
-            Expect.equal (LocalExecutor.threadsPerWorker 2 { Workers = 4; Threads = None }) 1 "at least one"
-            Expect.equal (LocalExecutor.threadsPerWorker 2 { Workers = 4; Threads = Some 2 }) 2 "as asked"
+            Expect.equal (LocalExecutor.threadsPerWorker 8 { Workers = 3; Threads = None; Ensemble = false }) 2 "8 / 3"
+            Expect.equal (LocalExecutor.threadsPerWorker 2 { Workers = 4; Threads = None; Ensemble = false }) 1 "at least one"
+            Expect.equal (LocalExecutor.threadsPerWorker 2 { Workers = 4; Threads = Some 2; Ensemble = false }) 2 "as asked"
 
         testCase "a point held by a live process is seen as running; a lock of an ended process is not" <| fun () ->
             use dir = new TempDir()

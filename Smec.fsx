@@ -113,7 +113,7 @@ module Reproduced =
 
     let private reproduce (dryRun: bool) (spec: TableSpec) =
         let s = session.Force()
-        TableRun.reproduce s.Environment s.Published { Runner.Force = false; Runner.DryRun = dryRun } spec
+        TableRun.reproduce s.Environment s.Published { Runner.Force = false; Runner.DryRun = dryRun; Runner.Ensemble = false } spec
 
     /// Item `item` of the local profile as far as the cache holds it; nothing is computed.
     let cached (item: int) : TableRun.TableResult =

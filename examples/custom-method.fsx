@@ -98,7 +98,7 @@ let rows = [ "truncation"; "pca"; entry.Key ] |> List.map (CatalogView.row envir
 let spec =
     CatalogView.table 2 catalog.Context "A custom method beside truncation and PCA"
         "SciFact, all-MiniLM-L6-v2 (384-d), the catalog's split; test nDCG@10" Profiles.miniLM panels rows Profiles.localDims
-let result = TableRun.reproduce environment catalog.Published { Runner.Force = false; Runner.DryRun = false } spec
+let result = TableRun.reproduce environment catalog.Published { Runner.Force = false; Runner.DryRun = false; Runner.Ensemble = false } spec
 print result
 
 // A failed check (e.g. truncation no longer reproducing its reference figures) stops the example.

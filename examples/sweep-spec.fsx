@@ -22,7 +22,7 @@ let spec =
 
 let env = Environment.standard repoRoot None (printfn "%s")
 let plan = SweepPlan.expand env.Methods ManifestCatalog.Default None (Runner.keyOf env) spec
-LocalExecutor.run env { Workers = 1; Threads = None } plan.Points |> ignore
+LocalExecutor.run env { Workers = 1; Threads = None; Ensemble = false } plan.Points |> ignore
 let report = SweepReport.build env.ResultsDir plan
 SweepReport.write (SweepFolder.folderOf env.ResultsDir spec.Name) report
 printTable <|| SweepReport.bestTable report

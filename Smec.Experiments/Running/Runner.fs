@@ -112,6 +112,24 @@ let private keyWith (implementation: string) (env: RunEnvironment) (config: Expe
 /// The key of an experiment's stored result: no other implementation may reuse it.
 let keyOf (env: RunEnvironment) (config: ExperimentConfig) = keyWith (implementationOf env config) env config
 
+/// The result stored for a planned experiment from what it computed, with the provenance every result
+/// records (implementation, package versions, data checksums, torch threads); trained alone or in an ensemble.
+let resultOf (env: RunEnvironment) (hash: string) (config: ExperimentConfig) (output: Experiments.ExperimentOutput)
+             (settings: Map<string, string>) (started: DateTime) (seconds: float) : ExperimentResult =
+    { Hash = hash
+      ConfigHash = ConfigHash.hash config
+      Implementation = implementationOf env config
+      ConfigJson = ConfigHash.canonical (ConfigHash.toJson config)
+      Measurements = output.Measurements
+      PerQuery = output.PerQuery
+      Settings = settings
+      Notes = output.Notes
+      PackageVersions = BuildInfo.PackageVersions() |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
+      DataChecksums = output.Checksums
+      TorchThreads = Determinism.ConfiguredThreads()
+      StartedUtc = started
+      Seconds = seconds }
+
 /// What an experiment computes without the code that computes it: its resolved settings and data, not
 /// the implementation tag. Blessed cells are named by it, so a changed default is "another
 /// configuration" while a changed implementation (a faster kernel, a fix) is judged by the bands.
@@ -201,21 +219,10 @@ let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment 
                             let seconds = clock.Elapsed.TotalSeconds
                             for p, output in List.zip members outputs do
                                 if mine.Contains p.Hash then
+                                    // The group's time shared by its members.
                                     let result =
-                                        { Hash = p.Hash
-                                          ConfigHash = ConfigHash.hash p.Config
-                                          Implementation = implementationOf env p.Config
-                                          ConfigJson = ConfigHash.canonical (ConfigHash.toJson p.Config)
-                                          Measurements = output.Measurements
-                                          PerQuery = output.PerQuery
-                                          Settings = output.Settings.Add(ensembleSettingKey, ensembleSetting members)
-                                          Notes = output.Notes
-                                          PackageVersions = BuildInfo.PackageVersions() |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
-                                          DataChecksums = output.Checksums
-                                          TorchThreads = Determinism.ConfiguredThreads()
-                                          StartedUtc = started
-                                          // The group's time shared by its members.
-                                          Seconds = seconds / float members.Length }
+                                        resultOf env p.Hash p.Config output (output.Settings.Add(ensembleSettingKey, ensembleSetting members))
+                                            started (seconds / float members.Length)
                                     save env.ResultsDir result
                                     env.Progress(sprintf "%s (%s) done in its ensemble: %s" (describe p.Config) (ConfigHash.short p.Hash) (summary result.Measurements))
                                     trainedTogether[p.Hash] <- Finished(result, false)
@@ -272,20 +279,7 @@ let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment 
                                     env.Progress(sprintf "%s SKIPPED: %s" label reason)
                                     NotRun reason
                                 | Ok output ->
-                                    let result =
-                                        { Hash = p.Hash
-                                          ConfigHash = ConfigHash.hash p.Config
-                                          Implementation = implementationOf env p.Config
-                                          ConfigJson = ConfigHash.canonical (ConfigHash.toJson p.Config)
-                                          Measurements = output.Measurements
-                                          PerQuery = output.PerQuery
-                                          Settings = output.Settings
-                                          Notes = output.Notes
-                                          PackageVersions = BuildInfo.PackageVersions() |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
-                                          DataChecksums = output.Checksums
-                                          TorchThreads = Determinism.ConfiguredThreads()
-                                          StartedUtc = started
-                                          Seconds = clock.Elapsed.TotalSeconds }
+                                    let result = resultOf env p.Hash p.Config output output.Settings started clock.Elapsed.TotalSeconds
                                     save env.ResultsDir result
                                     env.Progress(sprintf "%s done in %.1f s: %s" label result.Seconds (summary result.Measurements))
                                     Finished(result, false)

@@ -62,10 +62,10 @@ let private specOf (session: CatalogSession.Session) (profile: Profile) (variant
 /// Run (or reuse) a table's experiments and judge it.
 let private runTable (session: CatalogSession.Session) (options: Runner.RunOptions) (workers: int) (spec: TableSpec) =
     // Trained experiments first, in parallel worker processes; the table below then reads the cache.
-    // Ensembles train in this process instead: one batched step of K members is their parallelism.
-    if workers > 1 && not options.DryRun && not options.Force && not options.Ensemble then
+    // With ensembles, each worker trains one cell's seeds (and folds) together.
+    if workers > 1 && not options.DryRun && not options.Force then
         Timing.time (sprintf "training in %d worker processes" workers) (fun () ->
-            Smec.Experiments.Sweeps.ItemWorkers.run session.Environment workers (Runner.plan session.Environment spec))
+            Smec.Experiments.Sweeps.ItemWorkers.run session.Environment workers options.Ensemble (Runner.plan session.Environment spec))
     TableRun.reproduce session.Environment session.Published options spec
 
 /// Each claim's verdict under every protocol variant that applies to the table, written as

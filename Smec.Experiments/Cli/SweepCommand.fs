@@ -44,11 +44,11 @@ type SweepArgs =
             | Time _ -> "slurm: time limit per task (sbatch --time, e.g. 02:00:00)"
             | Mem _ -> "slurm: memory per task (sbatch --mem, e.g. 8G)"
             | Cpus_Per_Task _ -> "slurm: CPUs per task (default 1); the task's torch threads follow them"
-            | Chunk _ -> "slurm: points per array task (default 1)"
+            | Chunk _ -> "slurm: units per array task (default 1; a unit is a point, or with --ensemble on a cell's seeds and folds)"
             | Max_Parallel _ -> "slurm: at most this many array tasks at once"
             | No_Wait -> "slurm: return after submitting (follow later with `smec sweep status SPEC`)"
             | Poll _ -> "slurm: seconds between squeue polls (default 2)"
-            | Ensemble _ -> "run --executor local: auto (default: on when torch runs on CUDA, off on the CPU), on or off: train the points that differ only in seed as one ensemble, in this process; changes no key"
+            | Ensemble _ -> "run: auto (default: on when torch runs on CUDA here, off on the CPU), on or off: train the points that differ only in seed (or fold) as one ensemble, in one process or Slurm task; changes no key"
             | Results _ -> "results folder (default results/; on a cluster, a folder on shared storage)"
             | Manifests _ -> "a folder of data manifests (datasets/, encoders/, embeddings/) added to the repository's; repeatable"
             | Embeddings _ -> "embeddings manifest for precomputed embeddings (default $SMEC_EMBEDDINGS)"
@@ -114,6 +114,10 @@ let run (args: ParseResults<SweepArgs>) : int =
         let plan = SweepPlan.expand env.Methods ManifestCatalog.Default env.Manifest (Runner.keyOf env) spec
         if action = "plan" || action = "run" then SweepChecks.requireData env.Methods ManifestCatalog.Default env.Manifest plan
         let sweepDir = SweepFolder.folderOf env.ResultsDir spec.Name
+        let ensemble () =
+            match EnsemblePolicy.parse (defaultArg (args.TryGetResult Ensemble) "auto") with
+            | Ok policy -> EnsemblePolicy.resolve policy
+            | Error message -> UserErrors.userError "--ensemble: %s" message
         match action with
         | "plan" ->
             SweepFolder.writePlan sweepDir plan
@@ -139,11 +143,7 @@ let run (args: ParseResults<SweepArgs>) : int =
                         eprintfn "warning: %d workers x %d threads exceed the %d cores; expect them to slow each other down" workers t Environment.ProcessorCount
                     | _ -> ()
                     SweepFolder.writePlan sweepDir plan
-                    let ensemble =
-                        match EnsemblePolicy.parse (defaultArg (args.TryGetResult Ensemble) "auto") with
-                        | Ok policy -> EnsemblePolicy.resolve policy
-                        | Error message -> UserErrors.userError "--ensemble: %s" message
-                    let _, failures = LocalExecutor.run env { Workers = workers; Threads = args.TryGetResult Threads; Ensemble = ensemble } plan.Points
+                    let _, failures = LocalExecutor.run env { Workers = workers; Threads = args.TryGetResult Threads; Ensemble = ensemble () } plan.Points
                     for key, why in failures do eprintfn "point %s not computed: %s" (ConfigHash.short key) why
                     let r = report env.ResultsDir sweepDir plan
                     if r.Missing.IsEmpty then 0 else 1
@@ -154,6 +154,7 @@ let run (args: ParseResults<SweepArgs>) : int =
                       Memory = args.TryGetResult Mem
                       CpusPerTask = defaultArg (args.TryGetResult Cpus_Per_Task) 1
                       Chunk = defaultArg (args.TryGetResult Chunk) 1
+                      Ensemble = ensemble ()
                       MaxParallel = args.TryGetResult Max_Parallel
                       PollSeconds = defaultArg (args.TryGetResult Poll) 2.0
                       Wait = not (args.Contains No_Wait) }

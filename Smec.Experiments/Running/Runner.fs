@@ -37,18 +37,38 @@ type RunOptions =
 
 let defaultOptions = { Force = false; DryRun = false; Ensemble = false }
 
-/// The ensemble a trained retrieval experiment may join: its config without its seed (None: it trains alone).
+/// The ensemble a trained retrieval experiment may join: its config without its seed and without its
+/// k-fold fold (None: it trains alone). The folds of a cell read other training queries of the same
+/// data, which an ensemble member may (IEnsembleFit: each member its own training data).
 let ensembleKeyOf (config: ExperimentConfig) =
     match config.Kind, config.Budget with
-    | Retrieval, Some _ -> Some(ConfigHash.hash (ExperimentConfig.withSeed 0L config))
+    | Retrieval, Some _ ->
+        let split = match config.Split with KFold(k, minValidation, Some _) -> KFold(k, minValidation, None) | other -> other
+        Some(ConfigHash.hash { ExperimentConfig.withSeed 0L config with Split = split })
     | _ -> None
+
+/// A member's place in its ensemble: "seed 2" or "seed 2 fold 3/5".
+let memberLabel (config: ExperimentConfig) =
+    match config.Split with
+    | KFold(k, _, Some f) -> sprintf "seed %d fold %d/%d" config.Seed (f + 1) k
+    | _ -> sprintf "seed %d" config.Seed
+
+/// A member's order in its ensemble: by fold, then seed.
+let memberOrder (config: ExperimentConfig) =
+    (match config.Split with KFold(_, _, Some f) -> f | _ -> -1), config.Seed
 
 /// The settings entry of a member trained in an ensemble: the group's size, seeds and member keys.
 let ensembleSettingKey = "run.ensemble"
 
+/// The members of an ensemble in words: "seeds 1, 2, 3", or each member's seed and fold.
+let membersText (separator: string) (members: PlannedExperiment list) =
+    if members |> List.forall (fun p -> match p.Config.Split with KFold(_, _, Some _) -> false | _ -> true) then
+        "seeds " + (members |> List.map (fun p -> string p.Config.Seed) |> String.concat separator)
+    else members |> List.map (fun p -> memberLabel p.Config) |> String.concat separator
+
 let ensembleSetting (members: PlannedExperiment list) =
-    sprintf "trained as one ensemble of %d members (seeds %s): %s" members.Length
-        (members |> List.map (fun p -> string p.Config.Seed) |> String.concat ", ") (members |> List.map (fun p -> p.Hash) |> String.concat " ")
+    sprintf "trained as one ensemble of %d members (%s): %s" members.Length (membersText ", " members)
+        (members |> List.map (fun p -> p.Hash) |> String.concat " ")
 
 /// A config as one readable line.
 let describe (config: ExperimentConfig) =
@@ -191,7 +211,7 @@ let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment 
             |> List.choose (fun p -> ensembleKeyOf p.Config |> Option.map (fun group -> group, p))
             |> List.groupBy fst
             |> List.filter (fun (_, members) -> members.Length > 1)
-            |> List.map (fun (group, members) -> group, members |> List.map snd |> List.sortBy (fun p -> p.Config.Seed))
+            |> List.map (fun (group, members) -> group, members |> List.map snd |> List.sortBy (fun p -> memberOrder p.Config))
             |> Map.ofList
     let trainedTogether = Collections.Generic.Dictionary<string, Outcome>()
     let groupsTried = Collections.Generic.HashSet<string>()
@@ -204,7 +224,7 @@ let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment 
         try
             let mine = locks |> List.map fst |> List.filter (stored >> not) |> List.map (fun p -> p.Hash) |> Set.ofList
             if not mine.IsEmpty then
-                let what = sprintf "ensemble of %d (%s, seeds %s)" members.Length (describe members.Head.Config) (members |> List.map (fun p -> string p.Config.Seed) |> String.concat ",")
+                let what = sprintf "ensemble of %d (%s, %s)" members.Length (describe members.Head.Config) (membersText "," members)
                 let data = members |> List.map (fun p -> dataFor p.Config)
                 match data |> List.tryPick (function Error reason -> Some reason | Ok _ -> None) with
                 | Some reason -> env.Progress(sprintf "%s: no data (%s); its members run alone" what reason)

@@ -37,8 +37,9 @@ let largestFirst (points: Runner.PlannedExperiment list) =
 
 /// Untrained experiments (no budget: PCA, truncation) run here first and in order: they are quick,
 /// and they bring each dataset's embeddings into the cache once, so no two workers encode the
-/// same data at the same time. Then the trained ones go to `workers` processes, largest corpus first.
-let run (env: RunEnvironment) (workers: int) (planned: Runner.PlannedExperiment list) =
+/// same data at the same time. Then the trained ones go to `workers` processes, largest corpus first;
+/// with `ensemble`, a cell's seeds (and folds) go to one worker together and train there as one ensemble.
+let run (env: RunEnvironment) (workers: int) (ensemble: bool) (planned: Runner.PlannedExperiment list) =
     let missing = planned |> List.filter (fun p -> not p.Cached)
     let untrained, trained = missing |> List.partition (fun p -> p.Config.Budget.IsNone)
     if not untrained.IsEmpty then Runner.run env Runner.defaultOptions untrained |> ignore
@@ -48,4 +49,4 @@ let run (env: RunEnvironment) (workers: int) (planned: Runner.PlannedExperiment 
         let points =
             largestFirst trained |> List.map (fun p -> { Config = p.Config; Key = p.Hash; Values = Map.empty; Setting = Runner.describe p.Config })
         for p in points do SweepFolder.writePoint sweepDir folderName p
-        LocalExecutor.run env { Workers = workers; Threads = Some threadsPerWorker; Ensemble = false } points |> ignore
+        LocalExecutor.run env { Workers = workers; Threads = Some threadsPerWorker; Ensemble = ensemble } points |> ignore

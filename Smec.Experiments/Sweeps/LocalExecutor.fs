@@ -1,6 +1,8 @@
 /// Runs a sweep's missing points on this machine: in this process one after another (each dataset
-/// loaded once; with ensembles on, the points that differ only in seed train together), or in N worker processes (`smec run-experiment KEY` each). By default the workers'
-/// torch threads add up to at most the number of cores; workers take the longest expected point first (WorkQueue).
+/// loaded once), or in N worker processes, each running one unit at a time (`smec run-experiment
+/// KEY...`; WorkUnits: with ensembles on, the points of one cell that differ only in seed or fold are
+/// one unit and train together in their worker). By default the workers' torch threads add up to at
+/// most the number of cores; workers take the longest expected unit first (WorkQueue).
 module Smec.Experiments.Sweeps.LocalExecutor
 
 open System
@@ -17,8 +19,8 @@ type LocalOptions =
     { Workers: int
       /// Torch threads per worker; None = cores / workers (at least 1).
       Threads: int option
-      /// Train the points that differ only in seed as one ensemble each (Runner.RunOptions.Ensemble), in
-      /// this process: one batched step of K members is then the parallelism, not worker processes.
+      /// Train the points that differ only in seed (or fold) as one ensemble each (Runner.RunOptions.Ensemble),
+      /// each ensemble in one process.
       Ensemble: bool }
 
 /// Threads per worker: the given count, else an equal share of the cores.
@@ -38,9 +40,7 @@ let run (env: RunEnvironment) (options: LocalOptions) (points: Point list) =
     let missing = points |> List.filter (fun p -> match ResultStore.tryLoad env.ResultsDir p.Key with Some(Ok _) -> false | _ -> true)
     env.Progress(sprintf "%d points, %d stored, %d to run (local, %d worker%s)" points.Length (points.Length - missing.Length) missing.Length options.Workers (if options.Workers = 1 then "" else "s"))
     let failures = Collections.Concurrent.ConcurrentBag<string * string>()
-    if options.Workers > 1 && options.Ensemble then
-        env.Progress(sprintf "ensembles train in this process: --workers %d is not used" options.Workers)
-    if options.Workers <= 1 || options.Ensemble then
+    if options.Workers <= 1 then
         match options.Threads with
         | Some t -> Environment.SetEnvironmentVariable(Determinism.ThreadsVariable, string t)
         | None -> ()
@@ -58,18 +58,21 @@ let run (env: RunEnvironment) (options: LocalOptions) (points: Point list) =
     else
         let threads = threadsPerWorker Environment.ProcessorCount options
         let host, prefix = selfCommand ()
-        let queue = WorkQueue.Queue(missing)
-        let total = missing.Length
+        let units = WorkUnits.group options.Ensemble missing
+        let queue = WorkQueue.Queue(units)
+        let total = units.Length
         let started = ref 0
         let worker () =
             let mutable next = queue.Take()
             while next.IsSome do
-                let p = next.Value
+                let unit = next.Value
                 let clock = Stopwatch.StartNew()
                 let index = Threading.Interlocked.Increment(&started.contents)
-                env.Progress(sprintf "[%d/%d] %s (%s) running in a worker..." index total (Runner.describe p.Config) (ConfigHash.short p.Key))
+                let label = WorkUnits.describe unit
+                env.Progress(sprintf "[%d/%d] %s running in a worker..." index total label)
                 let info = ProcessStartInfo(host)
-                for a in prefix @ [ "run-experiment"; p.Key; "--results"; env.ResultsDir ] do info.ArgumentList.Add a
+                for a in prefix @ [ "run-experiment" ] @ (unit |> List.map (fun p -> p.Key)) @ [ "--ensemble"; (if options.Ensemble then "on" else "off"); "--results"; env.ResultsDir ] do
+                    info.ArgumentList.Add a
                 info.Environment[Determinism.ThreadsVariable] <- string threads
                 info.RedirectStandardOutput <- true
                 info.RedirectStandardError <- true
@@ -79,13 +82,17 @@ let run (env: RunEnvironment) (options: LocalOptions) (points: Point list) =
                 proc.WaitForExit()
                 let lastLine (text: string) = text.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.tryLast |> Option.defaultValue ""
                 if proc.ExitCode = 0 then
-                    queue.Finished(p, clock.Elapsed.TotalSeconds)
-                    env.Progress(sprintf "[%d/%d] %s: %s" index total (ConfigHash.short p.Key) (lastLine output.Result))
+                    queue.Finished(unit, clock.Elapsed.TotalSeconds)
+                    env.Progress(sprintf "[%d/%d] %s: %s" index total label (lastLine output.Result))
                 else
                     let tail = errors.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.truncate 6 |> String.concat " | "
                     let why = sprintf "worker exit %d: %s" proc.ExitCode (if tail = "" then lastLine output.Result else tail)
-                    env.Progress(sprintf "[%d/%d] %s FAILED: %s" index total (ConfigHash.short p.Key) why)
-                    failures.Add(p.Key, why)
+                    env.Progress(sprintf "[%d/%d] %s FAILED: %s" index total label why)
+                    // A unit's worker reports each key it could not compute; the others are stored.
+                    for p in unit do
+                        match ResultStore.tryLoad env.ResultsDir p.Key with
+                        | Some(Ok _) -> ()
+                        | _ -> failures.Add(p.Key, why)
                 next <- queue.Take()
         [ for _ in 1 .. options.Workers -> Threading.Tasks.Task.Run worker ] |> Array.ofList |> Threading.Tasks.Task.WaitAll
     missing.Length - failures.Count, List.ofSeq failures

@@ -1,5 +1,8 @@
-/// Runs a sweep as a Slurm array job: an sbatch script with one task per point (or per chunk of
-/// points), each task running `smec run-experiment KEY` with torch threads = its allocated CPUs.
+/// Runs a sweep as a Slurm array job: an sbatch script with one task per unit (or per chunk of
+/// units), each task running `smec run-experiment KEY...` with torch threads = its allocated CPUs.
+/// A unit is a point, or with ensembles (`--ensemble on`; auto is decided on the submitting machine, so
+/// pass `on` for a GPU partition from a CPU login node) the points of one cell that differ only in seed
+/// or fold (WorkUnits): they reach one task and train there as one ensemble.
 /// Submits with sbatch, follows with squeue (sacct may be absent), and on a later run submits only
 /// the points that are neither stored nor in a job still queued or running.
 module Smec.Experiments.Sweeps.SlurmExecutor
@@ -21,8 +24,10 @@ type SlurmOptions =
       /// sbatch --mem (e.g. 8G).
       Memory: string option
       CpusPerTask: int
-      /// Points per array task.
+      /// Units per array task.
       Chunk: int
+      /// A cell's seeds (and folds) in one unit, trained in their task as one ensemble.
+      Ensemble: bool
       /// At most this many tasks at once (sbatch --array=...%N).
       MaxParallel: int option
       /// Seconds between squeue polls.
@@ -36,6 +41,7 @@ let defaults =
       Memory = None
       CpusPerTask = 1
       Chunk = 1
+      Ensemble = false
       MaxParallel = None
       PollSeconds = 2.0
       Wait = true }
@@ -72,7 +78,8 @@ let private call (program: string) (args: string list) =
 
 let private quote (text: string) = "'" + text.Replace("'", "'\\''") + "'"
 
-/// The sbatch script for `keysFile` (one key a line): task i runs keys i*chunk+1 .. (i+1)*chunk.
+/// The sbatch script for `keysFile` (one unit a line: its keys, separated by spaces; `count` units):
+/// task i runs lines i*chunk+1 .. (i+1)*chunk, each line as one `run-experiment`.
 let script (env: RunEnvironment) (sweepName: string) (sweepDir: string) (keysFile: string) (count: int) (options: SlurmOptions) =
     let host, prefix = LocalExecutor.selfCommand ()
     let tasks = (count + options.Chunk - 1) / options.Chunk
@@ -102,10 +109,11 @@ let script (env: RunEnvironment) (sweepName: string) (sweepDir: string) (keysFil
           yield "first=$(( SLURM_ARRAY_TASK_ID * chunk + 1 ))"
           yield "last=$(( first + chunk - 1 ))"
           yield "status=0"
-          yield "for key in $(sed -n \"${first},${last}p\" \"$keys\"); do"
-          yield sprintf "  %s run-experiment \"$key\" --results %s || status=$?"
-                    (String.concat " " (host :: prefix |> List.map quote)) (quote env.ResultsDir)
-          yield "done"
+          yield "while read -r unit; do"
+          yield "  # shellcheck disable=SC2086 # a unit's keys (hex) are separate arguments"
+          yield sprintf "  %s run-experiment $unit --ensemble %s --results %s || status=$?"
+                    (String.concat " " (host :: prefix |> List.map quote)) (if options.Ensemble then "on" else "off") (quote env.ResultsDir)
+          yield "done < <(sed -n \"${first},${last}p\" \"$keys\")"
           yield "exit $status" ]
     String.concat "\n" lines + "\n"
 
@@ -144,7 +152,7 @@ let activeKeys (sweepDir: string) =
     else
         jobs sweepDir
         |> List.filter (fun j -> File.Exists j.KeysFile && isActive (taskStates j))
-        |> List.collect (fun j -> File.ReadAllLines j.KeysFile |> List.ofArray)
+        |> List.collect (fun j -> File.ReadAllLines j.KeysFile |> Array.collect (fun line -> line.Split(' ', StringSplitOptions.RemoveEmptyEntries)) |> List.ofArray)
         |> Set.ofList
 
 /// Counts of task states, for progress lines ("2 RUNNING, 3 PENDING").
@@ -194,15 +202,16 @@ let submit (env: RunEnvironment) (sweepName: string) (sweepDir: string) (options
         let stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss-fff")
         let keysFile = Path.Combine(folder, sprintf "submit-%s.keys" stamp)
         let scriptFile = Path.Combine(folder, sprintf "submit-%s.sbatch" stamp)
-        let text = script env sweepName sweepDir keysFile todo.Length options
+        let units = WorkUnits.group options.Ensemble todo
+        let text = script env sweepName sweepDir keysFile units.Length options
         if dryRun then DryRun text
         else
             Directory.CreateDirectory(Path.Combine(folder, "logs")) |> ignore
-            SweepFolder.writeText keysFile (todo |> List.map (fun p -> p.Key + "\n") |> String.concat "")
+            SweepFolder.writeText keysFile (units |> List.map (fun unit -> (unit |> List.map (fun p -> p.Key) |> String.concat " ") + "\n") |> String.concat "")
             SweepFolder.writeText scriptFile text
             let code, output, errors = call "sbatch" [ "--parsable"; scriptFile ]
             if code <> 0 then failwithf "sbatch %s failed (exit %d): %s" scriptFile code (errors.Trim())
             let id = output.Trim().Split(';')[0]
             File.AppendAllText(jobsFile sweepDir, sprintf "%s\t%s\t%s\n" id keysFile (DateTime.UtcNow.ToString "o"))
-            env.Progress(sprintf "submitted job %s: %d points in %d array tasks (%s)" id todo.Length ((todo.Length + options.Chunk - 1) / options.Chunk) scriptFile)
+            env.Progress(sprintf "submitted job %s: %d points in %d units, %d array tasks (%s)" id todo.Length units.Length ((units.Length + options.Chunk - 1) / options.Chunk) scriptFile)
             Submitted { Id = id; KeysFile = keysFile }

@@ -1,6 +1,7 @@
-/// The order in which local worker processes take a sweep's points: longest expected first, learned
-/// as the run goes. A point's expected time is the mean wall time of the finished points of the same
-/// method on the same dataset (other seeds, other settings); points with nothing to go by come first,
+/// The order in which local worker processes take a sweep's units (WorkUnits: a point, or the points
+/// of one ensemble): longest expected first, learned as the run goes. A point's expected time is the
+/// mean wall time per point of the finished units of the same method on the same dataset (other
+/// seeds, other settings), a unit's that times its points; units with nothing to go by come first,
 /// in the order given (callers put the largest corpus first). Why: with N workers the run ends when
 /// the last long point ends; taking long points early leaves the short ones (MRL, small corpora) to
 /// fill the gaps at the end. Only the order changes, never a number.
@@ -9,19 +10,19 @@ module Smec.Experiments.Sweeps.WorkQueue
 open System.Collections.Generic
 open Smec.Experiments.Sweeps.SweepPlan
 
-type Queue(points: Point list) =
+type Queue(units: Point list list) =
     let gate = obj ()
-    let pending = List<Point>(points)
+    let pending = List<Point list>(units |> List.filter (List.isEmpty >> not))
     let seconds = Dictionary<string * string, List<float>>()
-    let kind (p: Point) = p.Config.Method, p.Config.Dataset
+    let kind (unit: Point list) = unit.Head.Config.Method, unit.Head.Config.Dataset
 
-    let expected (p: Point) =
-        match seconds.TryGetValue(kind p) with
-        | true, times -> Some(Seq.average times)
+    let expected (unit: Point list) =
+        match seconds.TryGetValue(kind unit) with
+        | true, times -> Some(Seq.average times * float unit.Length)
         | _ -> None
 
-    /// The next point to run (None when all are taken): the first with no estimate, else the longest expected.
-    member _.Take() : Point option =
+    /// The next unit to run (None when all are taken): the first with no estimate, else the longest expected.
+    member _.Take() : Point list option =
         lock gate (fun () ->
             if pending.Count = 0 then None
             else
@@ -33,11 +34,12 @@ type Queue(points: Point list) =
                 pending.RemoveAt index
                 Some p)
 
-    /// Record how long a finished point took (wall seconds of its worker).
-    member _.Finished(p: Point, wallSeconds: float) =
+    /// Record how long a finished unit took (wall seconds of its worker), as seconds per point.
+    member _.Finished(unit: Point list, wallSeconds: float) =
         lock gate (fun () ->
-            match seconds.TryGetValue(kind p) with
-            | true, times -> times.Add wallSeconds
-            | _ -> seconds[kind p] <- List [ wallSeconds ])
+            let perPoint = wallSeconds / float unit.Length
+            match seconds.TryGetValue(kind unit) with
+            | true, times -> times.Add perPoint
+            | _ -> seconds[kind unit] <- List [ perPoint ])
 
     member _.Remaining = lock gate (fun () -> pending.Count)

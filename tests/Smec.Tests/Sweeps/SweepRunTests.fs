@@ -121,6 +121,16 @@ let tests =
             let code, output = smec [ "sweep"; "run"; small; "--results"; workers; "--workers"; "2"; "--threads"; "1" ] []
             Expect.equal code 0 (sprintf "local sweep with workers (output: %s)" output)
             Expect.equal (stored workers |> Map.map (fun _ (m, _, _) -> m)) (localResults |> Map.map (fun _ (m, _, _) -> m)) "workers give bit-identical results"
+            // 2 workers with ensembles: a cell's two seeds go to one worker together and train there as one ensemble.
+            let pair = spec dir.Path "pair" "truncation, mrl" "1, 2" 30 3
+            let pairWorkers = Path.Combine(dir.Path, "pair-workers")
+            let code, output = smec [ "sweep"; "run"; pair; "--results"; pairWorkers; "--workers"; "2"; "--threads"; "1"; "--ensemble"; "on" ] []
+            Expect.equal code 0 (sprintf "local sweep with workers and ensembles (output: %s)" output)
+            Expect.stringContains output "ensemble of 2: mrl" "the two MRL seeds are one worker's unit"
+            let pairResults = stored pairWorkers
+            Expect.equal pairResults.Count 3 "truncation and two MRL seeds stored"
+            let trainedTogether = pairResults |> Map.filter (fun _ (_, bytes, _) -> (Text.Encoding.UTF8.GetString bytes).Contains "one ensemble of 2 members (seeds 1, 2)")
+            Expect.equal trainedTogether.Count 2 "each MRL seed records that it trained in the ensemble"
             match canRunSlurm () with
             | Error why -> skiptestf "Slurm cannot be installed here: %s" why
             | Ok fixture ->
@@ -135,6 +145,14 @@ let tests =
                     Expect.equal code 0 (sprintf "slurm sweep (output: %s)" output)
                     let slurmResults = stored viaSlurm
                     Expect.equal (slurmResults |> Map.map (fun _ (m, _, _) -> m)) (localResults |> Map.map (fun _ (m, _, _) -> m)) "bit-identical to the local executor"
+                    // With ensembles, one array task gets the cell's two seeds (one line of the keys file) and trains them together.
+                    let pairSlurm = Path.Combine(dir.Path, "pair-slurm")
+                    let code, output = smec [ "sweep"; "run"; pair; "--executor"; "slurm"; "--ensemble"; "on"; "--results"; pairSlurm; "--poll"; "0.5" ] slurmEnv
+                    Expect.equal code 0 (sprintf "slurm sweep with ensembles (output: %s)" output)
+                    let pairJob = File.ReadAllLines(Path.Combine(pairSlurm, "sweeps", "pair", "slurm", "jobs.tsv")).[0].Split('\t')
+                    let units = File.ReadAllLines pairJob[1] |> Array.map (fun l -> l.Split(' ').Length) |> Array.sort
+                    Expect.equal units [| 1; 2 |] "two array tasks: truncation alone, the two MRL seeds together"
+                    Expect.equal (stored pairSlurm |> Map.map (fun _ (m, _, _) -> m)) (pairResults |> Map.map (fun _ (m, _, _) -> m)) "the same figures as the local workers' ensemble"
                     // 3. Cancel a running array task, then run again: only the missing point runs.
                     // mrl first (tasks 0-2), long enough (no early stop) to be cancelled while it runs.
                     let longer = spec dir.Path "resume" "mrl, truncation, pca" "1, 2, 3" 1500 150

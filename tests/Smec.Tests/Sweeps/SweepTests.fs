@@ -80,16 +80,50 @@ let specTests =
             let plan = parseAndExpand (smallest.Replace("seeds: [1]", "seeds: [1, 2]"))
             let find m seed = plan.Points |> List.find (fun p -> p.Config.Method = m && p.Config.Seed = seed)
             let ma1, ma2, smec1, smec2, pca = find "matryoshka-adaptor" 1L, find "matryoshka-adaptor" 2L, find "smec" 1L, find "smec" 2L, find "pca" 0L
-            let queue = WorkQueue.Queue [ ma1; smec1; ma2; smec2; pca ]
-            let take () = queue.Take() |> Option.map (fun p -> p.Key)
+            let queue = WorkQueue.Queue [ [ ma1 ]; [ smec1 ]; [ ma2 ]; [ smec2 ]; [ pca ] ]
+            let take () = queue.Take() |> Option.map (fun unit -> unit.Head.Key)
             Expect.equal (take ()) (Some ma1.Key) "nothing known: the given order"
             Expect.equal (take ()) (Some smec1.Key) "still nothing known"
-            queue.Finished(smec1, 50.0)
-            queue.Finished(ma1, 100.0)
+            queue.Finished([ smec1 ], 50.0)
+            queue.Finished([ ma1 ], 100.0)
             Expect.equal (take ()) (Some pca.Key) "a point with no estimate goes before the known ones"
             Expect.equal (take ()) (Some ma2.Key) "then the longest expected (Matryoshka-Adaptor, 100 s)"
             Expect.equal (take ()) (Some smec2.Key) "then SMEC (50 s)"
             Expect.equal (take ()) None "all taken"
+
+        testCase "work units: with ensembles a cell's seeds and folds are one unit, untrained points and other cells alone" <| fun () ->
+            let plan = parseAndExpand (smallest.Replace("seeds: [1]", "seeds: [1, 2, 3]"))
+            let alone = WorkUnits.group false plan.Points
+            Expect.equal alone (plan.Points |> List.map List.singleton) "without ensembles: one point a unit, in order"
+            let units = WorkUnits.group true plan.Points
+            Expect.equal (List.concat units |> List.map (fun p -> p.Key) |> Set.ofList) (plan.Points |> List.map (fun p -> p.Key) |> Set.ofList) "every point in one unit"
+            for unit in units do
+                let methods = unit |> List.map (fun p -> p.Config.Method) |> List.distinct
+                Expect.equal methods.Length 1 (sprintf "one method a unit: %A" methods)
+                match unit.Head.Config.Budget with
+                | Some _ -> Expect.equal (unit |> List.map (fun p -> p.Config.Seed) |> List.sort) [ 1L; 2L; 3L ] (sprintf "%s: the cell's three seeds together" methods.Head)
+                | None -> Expect.equal unit.Length 1 "an untrained point alone"
+            // k-fold: the folds of a cell join its seeds (each member its own training queries).
+            let fold f (p: SweepPlan.Point) = { p with SweepPlan.Point.Config = { p.Config with Split = KFold(5, 20, Some f) } }
+            let trained = plan.Points |> List.filter (fun p -> p.Config.Method = "smec")
+            let folded = [ for f in 0 .. 1 do for p in trained -> fold f p ]
+            Expect.equal (WorkUnits.group true folded).Length 1 "two folds x three seeds of one cell: one unit"
+            let other = folded |> List.map (fun (p: SweepPlan.Point) -> { p with SweepPlan.Point.Config = { p.Config with Options = p.Config.Options.Add("ads", "false") } })
+            Expect.equal (WorkUnits.group true (folded @ other)).Length 2 "another option: another unit"
+
+        testCase "local workers time a unit of several points by its points" <| fun () ->
+            let plan = parseAndExpand (smallest.Replace("seeds: [1]", "seeds: [1, 2, 3]"))
+            let find m seed = plan.Points |> List.find (fun p -> p.Config.Method = m && p.Config.Seed = seed)
+            let maUnit = [ find "matryoshka-adaptor" 2L; find "matryoshka-adaptor" 3L ]
+            let smecUnit = [ find "smec" 1L; find "smec" 2L; find "smec" 3L ]
+            let queue = WorkQueue.Queue [ [ find "matryoshka-adaptor" 1L ]; [ find "smec" 1L ]; maUnit; smecUnit ]
+            queue.Take() |> ignore
+            queue.Take() |> ignore
+            queue.Finished([ find "matryoshka-adaptor" 1L ], 100.0)
+            queue.Finished([ find "smec" 1L ], 60.0)
+            // Matryoshka-Adaptor: 2 x 100 s expected; SMEC: 3 x 60 s = 180 s.
+            Expect.equal (queue.Take() |> Option.map List.length) (Some 2) "the unit with the longest expected time (2 x 100 s) first"
+            Expect.equal (queue.Take() |> Option.map List.length) (Some 3) "then the SMEC unit (3 x 60 s)"
 
         testCase "grid: every combination; an axis of one method does not multiply the others" <| fun () ->
             let plan =
@@ -156,8 +190,10 @@ let folderTests =
             let text = SlurmExecutor.script env "s" "/shared/results/sweeps/s" "/shared/k.keys" 5 options
             for part in
                 [ "#SBATCH --array=0-2%3"; "#SBATCH --cpus-per-task=4"; "#SBATCH --partition=short"; "#SBATCH --time=01:00:00"
-                  "#SBATCH --mem=8G"; "SMEC_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\""; "run-experiment \"$key\""; "chunk=2" ] do
+                  "#SBATCH --mem=8G"; "SMEC_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\""; "run-experiment $unit --ensemble off"; "chunk=2" ] do
                 Expect.stringContains text part "script line"
+            let ensembles = SlurmExecutor.script env "s" "/shared/results/sweeps/s" "/shared/k.keys" 5 { options with Ensemble = true }
+            Expect.stringContains ensembles "run-experiment $unit --ensemble on" "with ensembles each task trains its units' keys together"
 
         testCase "squeue task lines are counted, ranges included" <| fun () ->
             let states = [ "7_0", "COMPLETED"; "7_1", "RUNNING"; "7_[2-5%2]", "PENDING"; "7_6", "FAILED" ]

@@ -85,13 +85,13 @@ public static class EnsembleSizing
     }
 
     /// <summary>A Search-Adaptor member (<see cref="Methods.Baselines.SearchAdaptorEnsemble"/>): the residual MLP
-    /// (D -> H -> D), the projection to the ensemble's widest dim and the query predictor back to D (both padded to
+    /// (D -> H -> D; none when <paramref name="hiddenDim"/> is 0, the linear form), the projection to the ensemble's widest dim and the query predictor back to D (both padded to
     /// that dim), plus the member's own model and predictor, which hold its start and receive its best weights
     /// (one more copy of its parameters). The validation scratch also holds the adapted corpus (D) and f's hidden layer (H).</summary>
     public static EnsembleFootprint SearchAdaptor(EnsembleData data, int inputDim, int hiddenDim, int widestDim, TrainingOptions training)
     {
         long d = inputDim, h = hiddenDim, w = widestDim;
-        var parameters = 2 * d * h + h + d + 2 * w * d + w + d;
+        var parameters = (h > 0 ? 2 * d * h + h + d : 0) + 2 * w * d + w + d;
         var (b, m) = BatchShape(training);
         var rows = b + m;
         // Forward: the gathered rows, f's hidden layer before and after relu, its output, the adapted rows, the

@@ -12,10 +12,11 @@ open Smec.Core.Training
 let private dims = [| 96; 48 |]
 
 /// Tiny budgets: 8 steps validated every 2, patience one validation (so models stop early at different steps),
-/// both loss forms, a narrow hidden layer (residual MLP) to keep the test in seconds.
-let private adaptorOptions (selection: DimSelection) (grid: RegularizerWeights list) =
+/// both loss forms, in the residual-MLP form a narrow hidden layer, to keep the test in seconds.
+let private adaptorOptions (functionClass: FunctionClass) (selection: DimSelection) (grid: RegularizerWeights list) =
     SearchAdaptorOptions(
-        Grid = Array.ofList grid, Selection = selection, FunctionClass = FunctionClass.ResidualMlp, HiddenDim = Nullable 96,
+        Grid = Array.ofList grid, Selection = selection, FunctionClass = functionClass,
+        HiddenDim = (if functionClass = FunctionClass.ResidualMlp then Nullable 96 else Nullable()),
         RankingLossCandidates = [| RankingLossForm.InfoNce; RankingLossForm.Pairwise |],
         MaxSteps = 8, EvaluateEvery = 2, PatienceSteps = 2, BatchSize = 32, Progress = false)
 
@@ -64,28 +65,31 @@ let private fitTogetherAndAlone (options: SearchAdaptorOptions) (data: TrainingD
     Expect.isNull (EnsembleFit.CannotFitTogether members) "Search-Adaptor members of one cell fit together"
     together.Head.FitTogether(members, data, budget)
     for c, d in List.zip alone (List.ofArray data) do c.Fit d
+    let keptSteps = [ for c in alone do for d in dims -> c.Settings.[SelectedSteps.Key d] ]
+    Expect.exists keptSteps (fun s -> s <> "0") (sprintf "some dim keeps a trained step, so trained models are compared, not only their starts (%A)" keptSteps)
     expectSearchAdaptorsAlike together alone
     for c in together @ alone do c.Dispose()
 
 /// The footprint FitTogether sizes its ensembles with (one model, its projection padded to the widest dim).
 let private footprint (options: SearchAdaptorOptions) =
+    let hidden = if options.FunctionClass = FunctionClass.Linear then 0 else options.HiddenDim.Value
     use set = new TrainingSet(SciFactFixture.trainingData 1L, options.HardNegativePool)
     EnsembleSizing.SearchAdaptor(EnsembleData(set.Corpus.shape.[0], set.Queries.shape.[0], set.Dim, int64 set.ValidationQueryRows.Length, 0L),
-                                 384, 96, dims.[0], options.Loop(dims.[0], options.Grid.[0]))
+                                 384, hidden, dims.[0], options.Loop(dims.[0], options.Grid.[0]))
 
 [<Tests>]
 let tests =
     testList "EnsembleFit.SearchAdaptor" [
-        testCase "Search-Adaptor fitted together (seeds and a fold, both loss forms, per-dim selection, early stops, split by the memory rule) equals each member fitted alone" <| fun () ->
-            let options = adaptorOptions DimSelection.PerDim [ RegularizerWeights(0.1, 0.01) ]
+        testCase "Search-Adaptor fitted together (residual MLP; seeds and a fold, both loss forms, per-dim selection, early stops, split by the memory rule) equals each member fitted alone" <| fun () ->
+            let options = adaptorOptions FunctionClass.ResidualMlp DimSelection.PerDim [ RegularizerWeights(0.1, 0.01) ]
             // 3 members x 2 dims x 2 forms = 12 models; a budget of 5 models' bytes splits them into 3 ensembles of 4.
             let footprint = footprint options
             let budget = footprint.Bytes 5
             Expect.equal (List.ofSeq (EnsembleSizing.Split(12, budget, footprint))) [ 4; 4; 4 ] "the memory rule splits the 12 models into three ensembles"
             fitTogetherAndAlone options (cellData ()) budget
 
-        testCase "Search-Adaptor fitted together with shared selection over two (alpha, beta) points, in one ensemble, equals each member fitted alone" <| fun () ->
-            let options = adaptorOptions DimSelection.Shared [ RegularizerWeights(0.1, 0.01); RegularizerWeights(1.0, 0.1) ]
+        testCase "Search-Adaptor fitted together (linear; shared selection over two (alpha, beta) points, in one ensemble) equals each member fitted alone" <| fun () ->
+            let options = adaptorOptions FunctionClass.Linear DimSelection.Shared [ RegularizerWeights(0.1, 0.01); RegularizerWeights(1.0, 0.1) ]
             let data = (cellData ()).[1..]
             let footprint = footprint options
             Expect.equal (EnsembleSizing.Split(16, EnsembleSizing.DefaultBudgetBytes, footprint).Count) 1 "16 small models fit one ensemble under the default budget"
@@ -94,7 +98,7 @@ let tests =
         testCase "Search-Adaptor's local tuning grid fitted together routes every dim as each grid fitted alone (per dim, per point)" <| fun () ->
             let registry = Smec.Experiments.Methods.MethodRegistry.standard
             let options =
-                match registry.ResolveOptions(SearchAdaptor.Kind, Map [ "tuning", "local-grid"; "selection", "per-dim"; "function_class", "residual-mlp"; "hidden_dim", "96" ]) with
+                match registry.ResolveOptions(SearchAdaptor.Kind, Map [ "tuning", "local-grid"; "selection", "per-dim"; "function_class", "linear" ]) with
                 | Ok o -> o
                 | Error e -> failtest e
             let build seed : ICompressor =
@@ -118,15 +122,15 @@ let tests =
                     Expect.equal t.Settings.[SelectedSteps.Key d] a.Settings.[SelectedSteps.Key d] (sprintf "member %d at %d dims: the same selected steps" k d)
             for c in Array.append together alone do c.Dispose()
 
-        testCase "Search-Adaptor says why it cannot fit members together (function_class=linear, differing options or dims, a loaded model), so the runner fits them alone" <| fun () ->
-            let options = adaptorOptions DimSelection.PerDim [ RegularizerWeights(0.1, 0.01) ]
+        testCase "Search-Adaptor says why it cannot fit members together (differing options or dims, a loaded model), so the runner fits them alone" <| fun () ->
+            let options = adaptorOptions FunctionClass.ResidualMlp DimSelection.PerDim [ RegularizerWeights(0.1, 0.01) ]
             let refusal (members: ICompressor list) = EnsembleFit.CannotFitTogether(Array.ofList members)
             let adaptor (o: SearchAdaptorOptions) = new SearchAdaptor(dims, o) :> ICompressor
-            Expect.stringContains (refusal [ adaptor (SearchAdaptorOptions(FunctionClass = FunctionClass.Linear)); adaptor (SearchAdaptorOptions(FunctionClass = FunctionClass.Linear)) ]) "function_class=linear"
-                "the linear form is refused with its option named"
-            Expect.stringContains (refusal [ adaptor options; adaptor (adaptorOptions DimSelection.PerDim [ RegularizerWeights(1.0, 0.1) ]) ]) "grid (alpha, beta)"
+            Expect.stringContains (refusal [ adaptor options; adaptor (adaptorOptions FunctionClass.Linear DimSelection.PerDim [ RegularizerWeights(0.1, 0.01) ]) ])
+                "function_class ResidualMlp vs Linear" "members of another function class are refused, naming the option and both values"
+            Expect.stringContains (refusal [ adaptor options; adaptor (adaptorOptions FunctionClass.ResidualMlp DimSelection.PerDim [ RegularizerWeights(1.0, 0.1) ]) ]) "grid (alpha, beta)"
                 "members with other (alpha, beta) are refused, naming the option"
-            Expect.stringContains (refusal [ adaptor options; adaptor (adaptorOptions DimSelection.Shared [ RegularizerWeights(0.1, 0.01) ]) ]) "selection PerDim vs Shared"
+            Expect.stringContains (refusal [ adaptor options; adaptor (adaptorOptions FunctionClass.ResidualMlp DimSelection.Shared [ RegularizerWeights(0.1, 0.01) ]) ]) "selection PerDim vs Shared"
                 "members with another selection are refused, naming the option and both values"
             Expect.stringContains (refusal [ adaptor options; new SearchAdaptor([| 48 |], options) :> ICompressor ]) "dims" "members with other dims are refused"
             Expect.stringContains (refusal [ adaptor options; new Pca(dims) :> ICompressor ]) "not Search-Adaptor" "another method is refused"

@@ -15,15 +15,12 @@ namespace Smec.Core.Methods.Baselines;
 /// budget. Each model starts as Fit starts it (seeded with its member's seed, its PCA start, then its predictor)
 /// and trains with its member's loop seed and training set; each member then records and keeps its models in
 /// Fit's order (<see cref="GridRecord"/>), so its settings, chosen point per dim, best step and validation are
-/// Fit's. The linear form is not expressed by the ensemble (function_class=linear): it says so, and is fitted alone.
-/// Search-Adaptor never checkpoints (its options have no checkpoint path), so there is no checkpointing member to refuse.
+/// Fit's. Both function classes (the ensemble trains the linear form as the projection alone). Search-Adaptor never checkpoints (its options have no checkpoint path), so there is no checkpointing member to refuse.
 /// </summary>
 public sealed partial class SearchAdaptor : IEnsembleFit
 {
     public string? CannotFitTogether(IReadOnlyList<ICompressor> members)
     {
-        if (_options.FunctionClass != FunctionClass.ResidualMlp)
-            return $"function_class={ProtocolRecord.Word(_options.FunctionClass)}: the Search-Adaptor ensemble trains the residual MLP only (function_class=residual-mlp)";
         var options = OptionTexts(_options);
         for (var k = 0; k < members.Count; k++)
         {
@@ -109,7 +106,7 @@ public sealed partial class SearchAdaptor : IEnsembleFit
     private EnsembleFootprint Footprint(TrainingSet set, FitStart start) =>
         EnsembleSizing.SearchAdaptor(
             new EnsembleData(set.Corpus.shape[0], set.Queries.shape[0], set.Dim, set.ValidationQueryRows.Length, AnchorItems: 0),
-            start.InputDim, start.HiddenDim, Dims[0], _options.Loop(Dims[0], _options.Grid[0]));
+            start.InputDim, _options.FunctionClass == FunctionClass.Linear ? 0 : start.HiddenDim, Dims[0], _options.Loop(Dims[0], _options.Grid[0]));
 
     /// <summary>Every option of <paramref name="options"/> as text under its option name (PascalCase -> snake_case, as
     /// the method registry names them), read by reflection so an option added later is compared too. Not compared:

@@ -37,6 +37,10 @@ public static class EnsembleSizing
     /// <summary>The parameter's value, gradient, first and second Adam moments, the fused pass's square-root scratch, the best copy.</summary>
     public const int ParameterCopies = 6;
 
+    /// <summary>The memory one ensemble may take when its caller names none (a whole fit together splits its
+    /// models into ensembles of at most this): 4 GiB, what a modest GPU holds beside its data. Not an option: it changes how models are grouped, never a number.</summary>
+    public const long DefaultBudgetBytes = 4L << 30;
+
     /// <summary>The largest K whose ensemble fits <paramref name="budgetBytes"/> (0: not even one member).
     /// A group of more members is split into ceil(group / MaxMembers) ensembles.</summary>
     public static int MaxMembers(long budgetBytes, EnsembleFootprint footprint)
@@ -78,6 +82,25 @@ public static class EnsembleSizing
         return new EnsembleFootprint(
             EmbeddingBytes(data) + ValidationBytes(data, widths),
             ParameterBytes((long)outputDim * inputDim + outputDim, perDimSnapshots) + activations);
+    }
+
+    /// <summary>A Search-Adaptor member (<see cref="Methods.Baselines.SearchAdaptorEnsemble"/>): the residual MLP
+    /// (D -> H -> D; none when <paramref name="hiddenDim"/> is 0, the linear form), the projection to the ensemble's widest dim and the query predictor back to D (both padded to
+    /// that dim), plus the member's own model and predictor, which hold its start and receive its best weights
+    /// (one more copy of its parameters). The validation scratch also holds the adapted corpus (D) and f's hidden layer (H).</summary>
+    public static EnsembleFootprint SearchAdaptor(EnsembleData data, int inputDim, int hiddenDim, int widestDim, TrainingOptions training)
+    {
+        long d = inputDim, h = hiddenDim, w = widestDim;
+        var parameters = (h > 0 ? 2 * d * h + h + d : 0) + 2 * w * d + w + d;
+        var (b, m) = BatchShape(training);
+        var rows = b + m;
+        // Forward: the gathered rows, f's hidden layer before and after relu, its output, the adapted rows, the
+        // recovery difference and its norm, the projection; the positives, their prediction and its error; 3 B x M
+        // score tensors. Backward the same again.
+        var forward = rows * (5 * d + 2 * h + w) + b * (w + 2 * d) + 3 * b * m;
+        return new EnsembleFootprint(
+            EmbeddingBytes(data) + ValidationBytes(data, [widestDim]) + Float * (data.CorpusRows + data.ValidationQueries) * (d + h),
+            ParameterBytes(parameters) + Float * parameters + 2 * Float * forward);
     }
 
     /// <summary>A SMEC step member (<see cref="SmecStepEnsemble"/>): its layer and ADS logits, its batch with S-XBM's

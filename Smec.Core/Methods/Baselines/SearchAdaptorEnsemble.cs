@@ -14,24 +14,31 @@ public sealed record SearchAdaptorMember(SearchAdaptorModel Model, Linear Predic
 /// <summary>A Search-Adaptor ensemble's weights, each with the member dim first. Projections to different
 /// target dims are padded to the widest: member k's rows past its dim d_k (and its predictor's columns past
 /// d_k) are zero and stay zero (they carry no value into any loss term, so they get no gradient).</summary>
-/// <param name="Hidden">[K, H, D] and <paramref name="HiddenBias"/> [K, H]: f's first layer.</param>
-/// <param name="Output">[K, D, H] and <paramref name="OutputBias"/> [K, D]: f's second layer (e' = e + f(e)).</param>
+/// <param name="Hidden">[K, H, D] and <paramref name="HiddenBias"/> [K, H]: f's first layer (null in the linear form: no adaptor, e' = e).</param>
+/// <param name="Output">[K, D, H] and <paramref name="OutputBias"/> [K, D]: f's second layer (e' = e + f(e); null in the linear form).</param>
 /// <param name="Projection">[K, dmax, D] and <paramref name="ProjectionBias"/> [K, dmax].</param>
 /// <param name="Predictor">[K, D, dmax] and <paramref name="PredictorBias"/> [K, D]: the query predictor.</param>
-public sealed record SearchAdaptorWeights(Tensor Hidden, Tensor HiddenBias, Tensor Output, Tensor OutputBias,
+public sealed record SearchAdaptorWeights(Tensor? Hidden, Tensor? HiddenBias, Tensor? Output, Tensor? OutputBias,
     Tensor Projection, Tensor ProjectionBias, Tensor Predictor, Tensor PredictorBias)
 {
-    public Tensor[] All => [Hidden, HiddenBias, Output, OutputBias, Projection, ProjectionBias, Predictor, PredictorBias];
+    /// <summary>The trained tensors (the adaptor's only in the residual-MLP form).</summary>
+    public Tensor[] All => [.. new[] { Hidden, HiddenBias, Output, OutputBias }.OfType<Tensor>(), Projection, ProjectionBias, Predictor, PredictorBias];
 
-    /// <summary>e + f(e) for rows [K, N, D].</summary>
-    public Tensor Adapt(Tensor x) =>
-        x.Add(EnsembleLayers.Affine(nn.functional.relu(EnsembleLayers.Affine(x, Hidden, HiddenBias)), Output, OutputBias));
+    /// <summary>e + f(e) for rows [K, N, D]; e itself in the linear form.</summary>
+    public Tensor Adapt(Tensor x) => Hidden is null ? x
+        : x.Add(EnsembleLayers.Affine(nn.functional.relu(EnsembleLayers.Affine(x, Hidden, HiddenBias!)), Output!, OutputBias!));
+
+    /// <summary>Member <paramref name="member"/>'s e + f(e) for rows [N, D]; e itself in the linear form.</summary>
+    public Tensor AdaptMember(int member, Tensor x) => Hidden is null ? x
+        : x.Add(nn.functional.linear(nn.functional.relu(nn.functional.linear(x, Hidden[member], HiddenBias![member])), Output![member], OutputBias![member]));
 }
 
 /// <summary>
 /// Search-Adaptor (<see cref="SearchAdaptorObjective"/>) for K members at once on <see cref="EnsembleTrainingLoop"/>:
-/// the seeds, (alpha, beta) grid points, loss forms and target dims of one dataset and encoder. Member k
-/// computes what SearchAdaptorObjective computes for its model alone (tests/Smec.Tests/EnsembleTests.fs).
+/// the seeds, (alpha, beta) grid points, loss forms and target dims of one dataset and encoder, in one function
+/// class (the residual MLP then the projection, or the linear form: the projection alone, whose recovery term is
+/// then exactly zero as alone). Member k computes what SearchAdaptorObjective computes for its model alone
+/// (tests/Smec.Tests/EnsembleTests.fs; the linear form through whole fits, tests/Smec.Tests/EnsembleFitSearchAdaptorTests.fs).
 /// </summary>
 public sealed class SearchAdaptorEnsemble : RetrievalEnsembleTask
 {
@@ -52,17 +59,17 @@ public sealed class SearchAdaptorEnsemble : RetrievalEnsembleTask
     public SearchAdaptorEnsemble(IReadOnlyList<SearchAdaptorMember> members, SearchAdaptorOptions options, TrainingOptions training)
         : base(members.Select(m => new EnsembleMemberData(m.Set, m.Seed)).ToArray(), training, "Search-Adaptor ensemble")
     {
-        // Its batched weights are the residual MLP and the projection: the linear form (projection only) is not built here.
-        if (options.FunctionClass != FunctionClass.ResidualMlp || members.Any(m => m.Model.FunctionClass != FunctionClass.ResidualMlp))
-            throw new ArgumentException("the Search-Adaptor ensemble trains the residual-MLP form only (function_class=residual-mlp); " +
-                "got function_class=linear: fit those members alone (SearchAdaptor.Fit)");
+        // Its batched weights are the residual MLP (in that form) and the projection; one form for every member.
         var first = members[0].Model;
+        var residual = options.FunctionClass == FunctionClass.ResidualMlp;
         for (var k = 0; k < members.Count; k++)
         {
             var model = members[k].Model;
+            if (model.FunctionClass != options.FunctionClass)
+                throw new ArgumentException($"Search-Adaptor member {k}: function_class={ProtocolRecord.Word(model.FunctionClass)}; expected the ensemble's {ProtocolRecord.Word(options.FunctionClass)}");
             if (model.InputDim != first.InputDim || model.HiddenDim != first.HiddenDim)
                 throw new ArgumentException($"Search-Adaptor member {k}: a {model.InputDim}-{model.HiddenDim} adaptor; expected member 0's {first.InputDim}-{first.HiddenDim}");
-            if (HasInputMap(model))
+            if (residual && HasInputMap(model))
                 throw new ArgumentException($"Search-Adaptor member {k}: its adaptor has an input map; expected none (Search-Adaptor adapts e itself)");
         }
         _members = members;
@@ -73,18 +80,19 @@ public sealed class SearchAdaptorEnsemble : RetrievalEnsembleTask
         {
             Tensor Stacked(Func<SearchAdaptorMember, Tensor> of) =>
                 new Parameter(stack(members.Select(m => of(m).detach()).ToArray()).contiguous());
+            Tensor? Adaptor(string name) => residual ? Stacked(m => Param(m, name)) : null;
             Tensor Param(SearchAdaptorMember m, string name) => m.Model.named_parameters().First(p => p.name == name).parameter;
             // Pad a member's projection rows / predictor columns past its dim with zeros.
             Tensor Rows(Tensor t) => nn.functional.pad(t, [0, 0, 0, widest - t.shape[0]]);
             Tensor Entries(Tensor t) => nn.functional.pad(t, [0, widest - t.shape[0]]);
             Tensor Columns(Tensor t) => nn.functional.pad(t, [0, widest - t.shape[1]]);
             _weights = new SearchAdaptorWeights(
-                Stacked(m => Param(m, "adaptor.hidden.weight")), Stacked(m => Param(m, "adaptor.hidden.bias")),
-                Stacked(m => Param(m, "adaptor.output.weight")), Stacked(m => Param(m, "adaptor.output.bias")),
+                Adaptor("adaptor.hidden.weight"), Adaptor("adaptor.hidden.bias"),
+                Adaptor("adaptor.output.weight"), Adaptor("adaptor.output.bias"),
                 Stacked(m => Rows(Param(m, "projection.weight"))), Stacked(m => Entries(Param(m, "projection.bias"))),
                 Stacked(m => Columns(m.Predictor.weight!)), Stacked(m => m.Predictor.bias!));
-            _alpha = tensor(members.Select(m => (float)m.Weights.Alpha).ToArray(), device: _weights.Hidden.device);
-            _beta = tensor(members.Select(m => (float)m.Weights.Beta).ToArray(), device: _weights.Hidden.device);
+            _alpha = tensor(members.Select(m => (float)m.Weights.Alpha).ToArray(), device: _weights.Projection.device);
+            _beta = tensor(members.Select(m => (float)m.Weights.Beta).ToArray(), device: _weights.Projection.device);
         }
         ParameterGroups = [new ParameterGroup(_weights.All.Cast<Parameter>().ToArray())];
     }
@@ -140,8 +148,7 @@ public sealed class SearchAdaptorEnsemble : RetrievalEnsembleTask
     protected override IReadOnlyList<Tensor> CompressEach(int member, Tensor embeddings, IReadOnlyList<int> dims)
     {
         var w = _weights;
-        var adapted = embeddings.Add(nn.functional.linear(nn.functional.relu(nn.functional.linear(embeddings, w.Hidden[member], w.HiddenBias[member])),
-            w.Output[member], w.OutputBias[member]));
+        var adapted = w.AdaptMember(member, embeddings);
         var dim = _members[member].Model.TargetDim;
         var projected = nn.functional.linear(adapted, w.Projection[member].narrow(0, 0, dim), w.ProjectionBias[member].narrow(0, 0, dim));
         return dims.Select(d => d == dim ? projected
@@ -158,10 +165,13 @@ public sealed class SearchAdaptorEnsemble : RetrievalEnsembleTask
             var (model, predictor) = (_members[k].Model, _members[k].Predictor);
             var dim = model.TargetDim;
             var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-            parameters["adaptor.hidden.weight"].copy_(_weights.Hidden[k]);
-            parameters["adaptor.hidden.bias"].copy_(_weights.HiddenBias[k]);
-            parameters["adaptor.output.weight"].copy_(_weights.Output[k]);
-            parameters["adaptor.output.bias"].copy_(_weights.OutputBias[k]);
+            if (_weights.Hidden is { } hidden)
+            {
+                parameters["adaptor.hidden.weight"].copy_(hidden[k]);
+                parameters["adaptor.hidden.bias"].copy_(_weights.HiddenBias![k]);
+                parameters["adaptor.output.weight"].copy_(_weights.Output![k]);
+                parameters["adaptor.output.bias"].copy_(_weights.OutputBias![k]);
+            }
             parameters["projection.weight"].copy_(_weights.Projection[k].narrow(0, 0, dim));
             parameters["projection.bias"].copy_(_weights.ProjectionBias[k].narrow(0, 0, dim));
             predictor.weight!.copy_(_weights.Predictor[k].narrow(1, 0, dim));

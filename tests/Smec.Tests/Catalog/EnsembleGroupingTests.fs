@@ -17,6 +17,9 @@ open Smec.Experiments.Store
 open Smec.Tests.TestSupport
 open Smec.Tests.Catalog.CatalogTestSupport
 
+/// Every member's training data (its digest) in the order FitTogether was given them, across tests.
+let private trainings = ResizeArray<string>()
+
 /// Test-only: the noisy prefix compressor, which fits members together by fitting each (so its
 /// figures together equal its figures alone exactly), recording every group it was given.
 type private TogetherCompressor(dims: int list, groups: ResizeArray<int64 list>) =
@@ -33,6 +36,7 @@ type private TogetherCompressor(dims: int list, groups: ResizeArray<int64 list>)
             if members |> Seq.forall (fun m -> m :? TogetherCompressor) then null else "not all test-together"
         member _.FitTogether(members, data) =
             groups.Add [ for d in data -> d.Seed ]
+            for d in data do trainings.Add(Smec.Core.Training.TrainingDataHash.Of d)
             for m, d in Seq.zip members data do m.Fit d
     interface IDisposable with
         member _.Dispose() = inner.Dispose()
@@ -79,6 +83,28 @@ let tests =
                 let config = ExperimentConfig.withSeed s config
                 Expect.equal (stored aloneEnv config).Measurements (stored env config).Measurements (sprintf "seed %d: the same figures" s)
                 Expect.isFalse ((stored aloneEnv config).Settings.ContainsKey ensembleSettingKey) "alone: no ensemble recorded"
+
+        testCase "the k-fold folds of a cell join its seeds in one ensemble, each member on its own fold's training queries" <| fun () ->
+            use dir = new TempDir()
+            let groups = ResizeArray<int64 list>()
+            let factory : MethodRegistry.MethodFactory = fun request -> new TogetherCompressor(request.Dims, groups) :> ICompressor
+            let env, _ = environment dir.Path (registry [ "test-together", factory ]) None
+            trainings.Clear()
+            let configs =
+                [ for f in [ 1; 0 ] do
+                      for s in [ 2L; 1L ] -> { scifactConfig "test-together" true dims with Split = KFold(5, 20, Some f); Seed = s } ]
+            let planned = configs |> List.map (fun c -> { Config = c; Hash = keyOf env c; Cached = false })
+            let outcomes = run env { defaultOptions with Ensemble = true } planned
+            Expect.equal (List.ofSeq groups) [ [ 1L; 2L; 1L; 2L ] ] "one ensemble of 2 folds x 2 seeds, ordered by fold then seed"
+            for p in planned do
+                match outcomes.TryFind p.Hash with
+                | Some(Finished(result, false)) ->
+                    Expect.stringContains result.Settings[ensembleSettingKey] "one ensemble of 4 members (seed 1 fold 1/5, seed 2 fold 1/5, seed 1 fold 2/5, seed 2 fold 2/5)"
+                        (sprintf "%s records its ensemble's members" (describe p.Config))
+                | other -> failtestf "%s: not trained in its ensemble: %A" (describe p.Config) other
+            // Fold 1's members and fold 2's read other training queries; a fold's two seeds differ only in their seed.
+            Expect.equal trainings.Count 4 "four members' training data"
+            Expect.notEqual trainings[0] trainings[2] "fold 1 and fold 2 train on different queries"
 
         testCase "a method that cannot fit members together runs each alone under --ensemble on" <| fun () ->
             use dir = new TempDir()

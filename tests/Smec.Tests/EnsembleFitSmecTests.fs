@@ -97,12 +97,14 @@ let tests =
             // Seeds 1 and 2 on one fold, and seed 1 on a fold that validates on other queries (other anchors, other pairs).
             expectTogetherAsAlone (smecOptions DimSelection.PerDim) [ foldData 0L 1L; foldData 0L 2L; foldData 5L 1L ]
 
-        testCase "SMEC's ablations fitted together (w/o SMRL: one layer under ADS and S-XBM, both ADS inits, shared selection; w/o ADS) equal each member fitted alone" <| fun () ->
+        testCase "SMEC's ablations fitted together (w/o SMRL: one layer under ADS and S-XBM, both ADS inits, shared selection; w/o ADS from a random layer start) equal each member fitted alone" <| fun () ->
             let data = [ foldData 0L 3L; foldData 7L 4L ]
             let withoutSmrl = SmecOptions(Ladder = [| 384; 96; 48 |], Smrl = false, Selection = DimSelection.Shared, AdsInitCandidates = [| AdsLogitInit.Variance; AdsLogitInit.Zero |],
                                           SxbmCapacity = 256, SxbmWarmupSteps = 2, SxbmTopK = 5)
+            // A random layer start: each step's layer keeps what it drew from torch's global generator, so each member
+            // must draw its later step (and its per-dim snapshots before it) from its own generator state, as alone.
             let withoutAds = SmecOptions(Ladder = [| 384; 96; 48 |], Ads = false, Selection = DimSelection.PerDim, SxbmCapacity = 256, SxbmTopK = 5,
-                                         LossCandidates = [| RankingLossForm.Pairwise |])
+                                         LossCandidates = [| RankingLossForm.Pairwise |], Init = LayerInit.Random)
             expectTogetherAsAlone withoutSmrl data
             expectTogetherAsAlone withoutAds data
 

@@ -45,11 +45,28 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
     private IReadOnlyList<BatchRows>? _lastRows;
 
     /// <summary>Train the members together; each member's step then holds its best-validation weights and logits.</summary>
+    /// <param name="options">Shared by every member (the loss form is each member's own); its <see cref="SmecOptions.Selection"/>
+    /// is the loop's, as SmecCompressor passes it to TrainingLoop (PerDim: each member's per-dim snapshots come back in its result).</param>
     /// <param name="cosines">S-XBM's anchor-cosine table for the members' data (null: built here, once for all members).</param>
     public static IReadOnlyList<TrainingResult> Train(IReadOnlyList<SmecStepMember> members, SmecOptions options, TrainingOptions training, ItemCosines? cosines = null)
     {
         using var ensemble = new SmecStepEnsemble(members, options, training, cosines);
-        return ensemble.Train(training);
+        return ensemble.Train(training, options.Selection);
+    }
+
+    /// <summary>Why SMEC steps with these options are not members of a step ensemble (null: they are), naming the option.</summary>
+    public static string? Unsupported(SmecOptions options)
+    {
+        var refused = new List<string>();
+        // Its batched weights are one affine layer per member: no residual MLP before it, no skip path around it.
+        if (options.FunctionClass != FunctionClass.Linear) refused.Add($"function_class={ProtocolRecord.Word(options.FunctionClass)} (expected linear)");
+        if (options.Residual) refused.Add("residual=true (expected false: no skip path)");
+        // Its batch holds each member's queries and docs only, not the similarity term's random docs.
+        if (options.SimilarityWeight > 0) refused.Add($"similarity_weight={options.SimilarityWeight.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} (expected 0)");
+        // Its memories search with each member's queries as anchors, not its docs.
+        if (options.SxbmAnchors != SxbmAnchors.Queries) refused.Add("sxbm_anchors=queries-and-docs (expected queries)");
+        return refused.Count == 0 ? null
+            : $"the SMEC step ensemble trains the linear step with queries as S-XBM anchors; got {string.Join(", ", refused)}: fit those members alone (SmecCompressor.Fit)";
     }
 
     public SmecStepEnsemble(IReadOnlyList<SmecStepMember> members, SmecOptions options, TrainingOptions training, ItemCosines? cosines = null)
@@ -112,9 +129,7 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
 
     private static void Check(IReadOnlyList<SmecStepMember> members, SmecOptions options)
     {
-        if (options.SimilarityWeight > 0 || options.SxbmAnchors != SxbmAnchors.Queries || options.FunctionClass != FunctionClass.Linear)
-            throw new ArgumentException("the SMEC step ensemble trains the linear form (function_class=linear) with queries as S-XBM anchors and no similarity term; " +
-                $"got function_class {options.FunctionClass}, sxbm anchors {options.SxbmAnchors}, similarity weight {options.SimilarityWeight} (train those steps alone)");
+        if (Unsupported(options) is { } why) throw new ArgumentException(why);
         var first = members[0].Step;
         foreach (var (step, k) in members.Select((m, k) => (m.Step, k)))
             if (step.Residual || step.FunctionClass != FunctionClass.Linear || step.InputDim != first.InputDim || step.OutputDim != first.OutputDim

@@ -10,26 +10,44 @@ open Smec.Core.Methods
 open Smec.Core.Methods.Baselines
 open Smec.Core.Training
 
-let private dims = [| 48; 24 |]
+/// A small synthetic cell, so that each fit takes a fraction of a second: 300 docs and 120 queries (32-d), query i
+/// matching doc i on dims 0-15 (up to small noise) and drawn afresh on dims 16-31, which vary 1.5x as much: PCA's
+/// leading dims are the unmatched ones, so training on the judgements has something to move within a few steps.
+/// Fold f validates on queries 20f .. 20f + 19 and trains on the other 100. Equivalence only, never a result.
+let private corpus =
+    let random = System.Random 3
+    Smec.Core.Storage.EmbeddingMatrix([| for i in 0..299 -> sprintf "d%d" i |],
+        Array.init (300 * 32) (fun i -> float32 ((random.NextDouble() * 2.0 - 1.0) * (if i % 32 < 16 then 1.0 else 1.5))), 32)
 
-/// A tiny budget on SciFact's 384-d embeddings: 6 steps a stage, validated every 2, both ranking-loss forms tried.
+let private queries =
+    let random = System.Random 4
+    Smec.Core.Storage.EmbeddingMatrix([| for i in 0..119 -> sprintf "q%d" i |],
+        Array.init (120 * 32) (fun i ->
+            if i % 32 < 16 then corpus.Values.[i] + float32 ((random.NextDouble() - 0.5) * 0.5)
+            else float32 ((random.NextDouble() * 2.0 - 1.0) * 1.5)), 32)
+
+let private foldData (fold: int) (seed: int64) =
+    let qrels ids = Smec.Core.Data.Qrels(System.Collections.Generic.Dictionary(dict [ for i in ids -> sprintf "q%d" i, System.Collections.Generic.Dictionary(dict [ sprintf "d%d" i, 1 ]) ]))
+    let validation = [ 20 * fold .. 20 * fold + 19 ]
+    TrainingData(corpus, queries, qrels [ for i in 0..119 do if not (List.contains i validation) then yield i ], qrels validation, seed)
+
+let private dims = [| 16; 8 |]
+
+/// A tiny budget: 12 steps a stage, validated every 2, both ranking-loss forms tried; a rate high enough (1e-2)
+/// that the supervised stage moves off its start within it (so the forms' starts and choices are tested).
 let private options (functionClass: FunctionClass) (selection: DimSelection) (supervised: bool) =
     MatryoshkaAdaptorOptions(
-        FunctionClass = functionClass, Selection = selection, Supervised = supervised, MaxStepsPerStage = 6, EvaluateEvery = 2,
-        PatienceSteps = 100, BatchSize = 32, HardNegativePool = 10, TopK = 3, UnsupervisedHeldOutDocs = 64, Progress = false)
+        FunctionClass = functionClass, Selection = selection, Supervised = supervised, MaxStepsPerStage = 12, EvaluateEvery = 2, LearningRate = 1e-2,
+        PatienceSteps = 100, BatchSize = 16, HardNegativePool = 10, TopK = 3, UnsupervisedHeldOutDocs = 40, Progress = false)
 
-/// Three experiments of one cell: seeds 1 and 2, and seed 1 on another fold (other validation queries, so other
-/// training judgements; the same embeddings).
-let private cellData () =
-    let first = SciFactFixture.trainingData 1L
-    let fold = ValidationSplit.Carve(first.Corpus, first.Queries, first.Train, 100, 1L)
-    [| first; SciFactFixture.trainingData 2L; TrainingData(fold.Corpus, fold.Queries, fold.Train, fold.Validation, 1L) |]
+/// Three experiments of one cell: seeds 1 and 2 on fold 0, and seed 1 on fold 1 (other training judgements and
+/// validation queries; the same embeddings).
+let private cellData () = [| foldData 0 1L; foldData 0 2L; foldData 1 1L |]
 
 let private relativeDifference (a: float) (b: float) = abs (a - b) / max 1e-12 (max (abs a) (abs b))
 
-/// The first 20 corpus rows: what the compressed rows are compared on.
+/// The first 20 docs: what the compressed rows are compared on.
 let private probe () =
-    let corpus = (SciFactFixture.trainingData 1L).Corpus
     Smec.Core.Storage.EmbeddingMatrix([| for i in 0..19 -> string i |], corpus.Values.[.. 20 * corpus.Dim - 1], corpus.Dim)
 
 /// Settings whose values are measured (time, or a validation figure printed to 4 digits, compared as numbers instead).
@@ -81,6 +99,9 @@ let private fitTogetherAndAlone (build: unit -> MatryoshkaAdaptor) (data: Traini
         (members.[0] :?> IEnsembleFit).FitTogether(members, data)
         for c, d in Array.zip alone data do c.Fit d
         expectFitsAlike together alone
+        if alone.[0].Options.Supervised then
+            let kept = [ for c in alone do for d in dims -> int c.Settings.[SelectedSteps.Key d] ]
+            Expect.exists kept (fun step -> step > 0) (sprintf "the supervised stage keeps a trained step somewhere (selected steps %A), so the comparison sees training" kept)
     finally
         for c in Array.append together alone do c.Dispose()
 
@@ -88,14 +109,14 @@ let private registry = Smec.Experiments.Methods.MethodRegistry.standard
 
 /// A Matryoshka-Adaptor compressor from the method registry with these options over its defaults, at the tiny budget.
 let private fromRegistry (given: (string * string) list) (seed: int64) : ICompressor =
-    let small = [ "top_k", "3"; "unsupervised_held_out_docs", "64"; "hard_negative_pool", "10" ]
+    let small = [ "top_k", "3"; "unsupervised_held_out_docs", "40"; "hard_negative_pool", "10" ]
     let options =
         match registry.ResolveOptions(MatryoshkaAdaptor.Kind, Map(small @ given)) with
         | Ok o -> o
         | Error e -> failtest e
     (registry.Entries[MatryoshkaAdaptor.Kind]).Create
-        { Method = MatryoshkaAdaptor.Kind; Options = options; Dims = List.ofArray dims; InputDim = 384; Seed = seed; Progress = false; CheckpointPath = None
-          Budget = Some { MaxSteps = 4; BatchSize = 32; LearningRate = 1e-3; Patience = 100; ValidateEvery = 2 } }
+        { Method = MatryoshkaAdaptor.Kind; Options = options; Dims = List.ofArray dims; InputDim = 32; Seed = seed; Progress = false; CheckpointPath = None
+          Budget = Some { MaxSteps = 4; BatchSize = 16; LearningRate = 1e-3; Patience = 100; ValidateEvery = 2 } }
 
 [<Tests>]
 let tests =
@@ -139,8 +160,8 @@ let tests =
             let plain = options FunctionClass.Linear DimSelection.Shared true
             let differing (topK: int) (learningRate: float) =
                 MatryoshkaAdaptorOptions(
-                    FunctionClass = FunctionClass.Linear, MaxStepsPerStage = 6, EvaluateEvery = 2, PatienceSteps = 100, BatchSize = 32,
-                    HardNegativePool = 10, TopK = topK, UnsupervisedHeldOutDocs = 64, Progress = false, LearningRate = learningRate)
+                    FunctionClass = FunctionClass.Linear, MaxStepsPerStage = 8, EvaluateEvery = 2, PatienceSteps = 100, BatchSize = 16,
+                    HardNegativePool = 10, TopK = topK, UnsupervisedHeldOutDocs = 40, Progress = false, LearningRate = learningRate)
             Expect.stringContains (reason [ build plain; build (differing 5 1e-3) ]) "top_k 3 vs 5" "members with another top-k are refused, naming the option and both values"
             Expect.stringContains (reason [ build plain; build (differing 3 3e-3) ]) "lr 0.003" "members with another learning rate (one optimizer rate per ensemble) are refused, naming it"
             Expect.stringContains (reason [ fromRegistry [] 1L; fromRegistry [ "function_class", "linear" ] 2L ]) "function class" "members with another function class are refused, naming it"
@@ -152,7 +173,7 @@ let tests =
             let folder = Path.Combine(Path.GetTempPath(), sprintf "smec-ma-loaded-%d" (System.Diagnostics.Process.GetCurrentProcess().Id))
             try
                 use fitted = new MatryoshkaAdaptor(dims, options FunctionClass.Linear DimSelection.Shared false)
-                fitted.Fit(SciFactFixture.trainingData 1L)
+                fitted.Fit(foldData 0 1L)
                 fitted.Save folder
                 Expect.stringContains (reason [ MatryoshkaAdaptor.Load folder; build plain ]) "loaded model" "a loaded model is refused"
             finally

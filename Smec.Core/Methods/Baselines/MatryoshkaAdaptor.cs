@@ -17,7 +17,7 @@ namespace Smec.Core.Methods.Baselines;
 /// "MA-unsup" stops after stage 1, so it is the paper's unsupervised variant: identical results
 /// whatever labels the training data holds.
 /// </summary>
-public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
+public sealed partial class MatryoshkaAdaptor : ICompressor, IValidationScored
 {
     public const string SupervisedName = "Matryoshka-Adaptor";
     public const string UnsupervisedName = "MA-unsup";
@@ -30,6 +30,8 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
     /// <summary>Per-dim selection: the adaptor snapshot that serves each dim (empty: <see cref="_adaptor"/> serves every dim).</summary>
     private readonly SortedDictionary<int, ResidualAdaptor> _perDim = new();
     private readonly Dictionary<int, double> _validation = new();
+    /// <summary>Built by <see cref="Load"/> (its options only as far as inference needs), not by the method registry.</summary>
+    private bool _loaded;
 
     /// <summary>Validation nDCG@10 per served dim after Fit, from the weights that serve it (empty without validation queries).</summary>
     public IReadOnlyDictionary<int, double> ValidationNdcgByDim => _validation;
@@ -57,45 +59,73 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
 
     public void Fit(TrainingData data)
     {
+        var trainedDims = Begin(data);
+        // Stage 1 sees the corpus matrix only: no query, judgement or validation label can reach it.
+        RecordUnsupervised(CorpusOnlyStage.Run(_adaptor!, data.Corpus, Dims, _options, _options.StageSteps(trainedDims), data.Seed));
+        using var set = NeedsTrainingSet(data) ? new TrainingSet(data, _options.HardNegativePool) : null;
+        SupervisedOutcome? supervised = null;
+        if (_options.Supervised)
+        {
+            using var neighbours = new AnchorNeighbours(set!, _options.TopK, _adaptor!);
+            var search = new SupervisedSearch(this);
+            foreach (var form in search.Forms)
+            {
+                search.Reset();
+                search.Record(form, RunStage(set!, neighbours, data.Seed, search.OptionsFor(form), search.Stage(form)));
+            }
+            supervised = search.Finish();
+        }
+        Finish(set, supervised, trainedDims);
+    }
+
+    /// <summary>Fit's start, before any training: seeded with the data's seed, the last fit's state dropped, the
+    /// starting adaptor (<see cref="StartingAdaptor"/>) and the settings the options give. The number of trained dims.</summary>
+    private int Begin(TrainingData data)
+    {
         var inputDim = data.Corpus.Dim;
         if (Dims[0] > inputDim) throw new ArgumentException($"{Name}: dims up to {Dims[0]} asked of {inputDim}-d embeddings");
         Determinism.Seed(data.Seed);
         _adaptor?.Dispose();
         DisposePerDim();
         _validation.Clear();
+        _loaded = false;
         _adaptor = StartingAdaptor(_options, data.Corpus);
         _settings.Clear();
         _runs.Clear();
         foreach (var (key, value) in _options.Describe()) _settings[key] = value;
         _settings["input dim"] = inputDim.ToString(CultureInfo.InvariantCulture);
         _settings["hidden dim"] = _adaptor.FunctionClass == FunctionClass.Linear ? "none (linear)" : _adaptor.HiddenDim.ToString(CultureInfo.InvariantCulture);
-        // Stage 1 sees the corpus matrix only: no query, judgement or validation label can reach it.
-        var trainedDims = ProtocolRecord.TrainedDims(Dims, inputDim);
-        var unsupervised = CorpusOnlyStage.Run(_adaptor, data.Corpus, Dims, _options, _options.StageSteps(trainedDims), data.Seed);
+        return ProtocolRecord.TrainedDims(Dims, inputDim);
+    }
+
+    /// <summary>Stage 1 done (its result in, the adaptor holding its kept weights): recorded.</summary>
+    private void RecordUnsupervised(CorpusOnlyResult unsupervised)
+    {
         UnsupervisedRun = unsupervised;
         // Not "... stage": that key form is a labelled early stop (KeptStart reads it); this stage has none.
         _settings["unsupervised stage (corpus only)"] = unsupervised.HeldOutDocs > 0
             ? string.Create(CultureInfo.InvariantCulture,
                 $"corpus only: best held-out unsupervised loss {unsupervised.BestHeldOutLoss:F5} at step {unsupervised.BestStep} of {unsupervised.StepsRun}{(unsupervised.StoppedEarly ? ", early stop" : "")} ({unsupervised.HeldOutDocs} held-out docs)")
             : $"corpus only: {unsupervised.StepsRun} steps (fixed)";
-        var seconds = unsupervised.Seconds;
-        var stepsRun = unsupervised.StepsRun;
-        var lossForms = "none (unsupervised losses only)";
-        var grid = 1;
-        var criterion = unsupervised.HeldOutDocs > 0 ? "unsupervised loss on held-out corpus docs (no labels)" : "none: fixed step count (no labels)";
-        using var set = _options.Supervised || HasTrainPairs(data) ? new TrainingSet(data, _options.HardNegativePool) : null;
-        if (_options.Supervised)
-        {
-            using var neighbours = new AnchorNeighbours(set!, _options.TopK, _adaptor);
-            var (supervisedSeconds, supervisedSteps, tried) = FitSupervised(set!, neighbours, data.Seed);
-            seconds += supervisedSeconds;
-            stepsRun += supervisedSteps;
-            lossForms = string.Join(", ", tried);
-            grid = tried.Count;
-            criterion = _perDim.Count > 0
+    }
+
+    /// <summary>Whether Fit builds a training set: the supervised stage trains on it; MA-unsup only scores its kept
+    /// weights on its validation queries, when the data has train and validation judgements.</summary>
+    private bool NeedsTrainingSet(TrainingData data) => _options.Supervised || HasTrainPairs(data);
+
+    /// <summary>Both stages done: the validation nDCG@10 per dim of the kept weights and the protocol record.</summary>
+    private void Finish(TrainingSet? set, SupervisedOutcome? supervised, int trainedDims)
+    {
+        var unsupervised = UnsupervisedRun!;
+        var seconds = unsupervised.Seconds + (supervised?.Seconds ?? 0);
+        var stepsRun = unsupervised.StepsRun + (supervised?.Steps ?? 0);
+        var lossForms = supervised is null ? "none (unsupervised losses only)" : string.Join(", ", supervised.Tried);
+        var grid = supervised?.Tried.Count ?? 1;
+        var criterion = supervised is not null
+            ? _perDim.Count > 0
                 ? "stage 1: held-out unsupervised loss; stage 2: validation nDCG@10 per dim (each dim its best snapshot and loss form)"
-                : "stage 1: held-out unsupervised loss; stage 2: validation nDCG@10 (mean over dims)";
-        }
+                : "stage 1: held-out unsupervised loss; stage 2: validation nDCG@10 (mean over dims)"
+            : unsupervised.HeldOutDocs > 0 ? "unsupervised loss on held-out corpus docs (no labels)" : "none: fixed step count (no labels)";
         // After training: what the kept weights score at each dim (read by selection across settings).
         // (MA-unsup on data without train judgements has no validation split to score on.)
         if (set is not null)
@@ -106,7 +136,7 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
             _options.OptimizerText, _options.LearningRate, _options.WeightDecay,
             MaxStepsPerDim: (double)_options.StageSteps(trainedDims) * (_options.Supervised ? 2 : 1) / trainedDims,
             StepsRun: stepsRun, LossForms: lossForms, GridPoints: grid, SelectionCriterion: criterion,
-            FunctionClass: _adaptor.FunctionClass, Parameters: _adaptor.ParameterCount).Describe())
+            FunctionClass: _adaptor!.FunctionClass, Parameters: _adaptor.ParameterCount).Describe())
             _settings[key] = value;
     }
 
@@ -139,76 +169,6 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
     /// <summary>What the corpus-only stage of the last Fit did.</summary>
     public CorpusOnlyResult? UnsupervisedRun { get; private set; }
 
-    /// <summary>The supervised stage once per ranking-loss candidate, each from the unsupervised
-    /// state; keeps the weights with the best validation nDCG@10.</summary>
-    private (double Seconds, int Steps, IReadOnlyList<RankingLossForm> Tried) FitSupervised(TrainingSet set, AnchorNeighbours neighbours, long seed)
-    {
-        var steps = 0;
-        var parameters = _adaptor!.parameters().ToArray();
-        var start = parameters.Select(p => p.detach().clone()).ToArray();
-        Tensor[]? best = null;
-        var bestScore = double.NegativeInfinity;
-        var bestStep = 0;
-        RankingLossForm? bestForm = null;
-        // Per-dim selection: each dim -> its best score over the loss forms, with the snapshot and form.
-        var dimBest = new SortedDictionary<int, (double Score, int Step, IReadOnlyList<Tensor> Weights, RankingLossForm Form)>();
-        double seconds = 0;
-        var candidates = _options.RankingLossCandidates.Count > 0 ? _options.RankingLossCandidates : [_options.RankingLoss];
-        foreach (var form in candidates)
-        {
-            using (no_grad())
-                for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(start[i]);
-            var stage = candidates.Count > 1 ? $"supervised, {form}" : "supervised";
-            var (stageSeconds, score, scoreStep, stageSteps, perDim) = RunStage(set, neighbours, seed, _options with { RankingLoss = form }, stage);
-            foreach (var b in perDim ?? [])
-            {
-                if (dimBest.TryGetValue(b.Dim, out var kept) && !(b.BestValidationNdcg10 > kept.Score))
-                {
-                    foreach (var t in b.Weights) t.Dispose();
-                    continue;
-                }
-                foreach (var t in kept.Weights ?? []) t.Dispose();
-                dimBest[b.Dim] = (b.BestValidationNdcg10, b.BestStep, b.Weights, form);
-            }
-            seconds += stageSeconds;
-            steps += stageSteps;
-            if (score > bestScore)
-            {
-                bestScore = score;
-                bestStep = scoreStep;
-                bestForm = form;
-                foreach (var b in best ?? []) b.Dispose();
-                best = parameters.Select(p => p.detach().clone()).ToArray();
-            }
-        }
-        using (no_grad())
-            for (var i = 0; i < parameters.Length; i++) parameters[i].copy_(best![i]);
-        foreach (var t in start.Concat(best!)) t.Dispose();
-        _settings["ranking loss (chosen on validation)"] = bestForm!.ToString()!;
-        // The supervised stage is the one part selected on validation; the corpus-only stage before it
-        // never keeps its start (its start is no candidate), so it is not listed: a dim whose supervised
-        // step is 0 shows the unsupervised adaptor's number, which training on labels did not improve.
-        // (Per dim: a dim without its own snapshot is served by the one adaptor, which holds the largest dim's.)
-        foreach (var dim in Dims)
-            _settings[SelectedSteps.Key(dim)] = SelectedSteps.Format([dimBest.Count == 0 ? bestStep
-                : dimBest.TryGetValue(dim, out var atDim) ? atDim.Step : dimBest[Dims[0]].Step]);
-        if (dimBest.Count > 0)
-        {
-            // Every dim served by its own snapshot; the one adaptor keeps the largest dim's (what Dims[0] serves).
-            foreach (var (dim, (score, step, weights, form)) in dimBest)
-            {
-                var snapshot = CopyOf(_adaptor);
-                TrainingLoop.CopyInto(snapshot.parameters().ToArray(), weights);
-                _perDim[dim] = snapshot;
-                _settings[$"selected @{dim}"] = string.Create(CultureInfo.InvariantCulture, $"{form} at step {step} (validation nDCG@10 {score:F4})");
-            }
-            TrainingLoop.CopyInto(parameters, dimBest[Dims[0]].Weights);
-            foreach (var (_, _, weights, _) in dimBest.Values)
-                foreach (var t in weights) t.Dispose();
-        }
-        return (seconds, steps, candidates);
-    }
-
     private static bool HasTrainPairs(TrainingData data) => data.Train.QueryCount > 0 && data.Validation.QueryCount > 0;
 
     /// <summary>A new adaptor with <paramref name="source"/>'s parameters and input map (buffers).</summary>
@@ -225,16 +185,11 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
     private ResidualAdaptor AdaptorFor(int dim) => _perDim.TryGetValue(dim, out var snapshot) ? snapshot
         : _adaptor ?? throw new InvalidOperationException($"{Name}: Fit (or Load) before Compress");
 
-    private (double Seconds, double Score, int BestStep, int Steps, IReadOnlyList<DimBest>? PerDim) RunStage(TrainingSet set, AnchorNeighbours neighbours, long seed,
-        MatryoshkaAdaptorOptions options, string stage)
+    /// <summary>One supervised stage alone (one ranking-loss form): the loop's result, the adaptor holding its kept weights.</summary>
+    private TrainingResult RunStage(TrainingSet set, AnchorNeighbours neighbours, long seed, MatryoshkaAdaptorOptions options, string stage)
     {
         var objective = new MatryoshkaAdaptorObjective(_adaptor!, neighbours, Dims, options, supervisedStage: true);
-        var result = TrainingLoop.Run(set, objective, options.Loop(stage, ProtocolRecord.TrainedDims(Dims, _adaptor!.Dim)), seed, options.Selection);
-        _runs.Add((stage, result));
-        _settings[$"{stage} stage"] = result.PerDim is null
-            ? string.Create(CultureInfo.InvariantCulture, $"best validation nDCG@10 (mean over dims) {result.BestValidationNdcg10:F4} at step {result.BestStep} of {result.StepsRun}{(result.StoppedEarly ? ", early stop" : "")}")
-            : string.Create(CultureInfo.InvariantCulture, $"best validation nDCG@10 per dim (mean of the dims' bests) {result.BestValidationNdcg10:F4}, the largest dim's at step {result.BestStep} of {result.StepsRun}{(result.StoppedEarly ? ", early stop" : "")}");
-        return (result.Seconds, result.BestValidationNdcg10, result.BestStep, result.StepsRun, result.PerDim);
+        return TrainingLoop.Run(set, objective, options.Loop(stage, ProtocolRecord.TrainedDims(Dims, _adaptor!.Dim)), seed, options.Selection);
     }
 
     public EmbeddingMatrix Compress(EmbeddingMatrix embeddings, int dim, EmbeddingRole role)
@@ -283,6 +238,7 @@ public sealed class MatryoshkaAdaptor : ICompressor, IValidationScored
             HiddenDim = functionClass == FunctionClass.Linear ? null : hiddenDim,
         });
         foreach (var (key, value) in saved.Settings) method._settings[key] = value;
+        method._loaded = true;
         method._adaptor = new ResidualAdaptor(inputDim, hiddenDim, functionClass);
         saved.ReadInto(method._adaptor, "adaptor.");
         // A model saved before per-dim selection has no "selection": it loads as Shared.

@@ -28,8 +28,7 @@ public sealed partial class SearchAdaptor : IEnsembleFit
             if (member._loaded) return $"member {k} is a loaded model; build it from the method registry to fit it";
             if (!member.Dims.SequenceEqual(Dims)) return $"member {k}'s dims [{string.Join(", ", member.Dims)}] are not member 0's [{string.Join(", ", Dims)}]";
             var theirs = OptionTexts(member._options);
-            var differing = options.Keys.Where(key => options[key] != theirs[key]).Select(key => $"{key} {options[key]} vs {theirs[key]}").ToArray();
-            if (differing.Length > 0) return $"member {k}'s options differ from member 0's: {string.Join(", ", differing)}";
+            if (SettingsDifferences.Between(options, theirs) is { } differing) return $"member {k}'s options differ from member 0's: {differing}";
         }
         return null;
     }

@@ -35,8 +35,8 @@ public sealed partial class SmecCompressor : IEnsembleFit
             if (members[k] is not SmecCompressor member) return $"member {k} is {members[k].Name} ({members[k].GetType().Name}), not {Name}";
             if (member.Training.CheckpointPath is not null) return $"member {k} checkpoints its fit; an ensemble does not checkpoint (fit it alone)";
             if (member._savedSettings is not null) return $"member {k} is a loaded model; build it from the method registry to fit it";
-            if (Differences(options, member.Options.Describe()) is { } optionDiff) return $"member {k}'s options differ from member 0's: {optionDiff}";
-            if (Differences(training, member.Training.Describe()) is { } trainingDiff) return $"member {k}'s training options differ from member 0's: {trainingDiff}";
+            if (SettingsDifferences.Between(options, member.Options.Describe()) is { } optionDiff) return $"member {k}'s options differ from member 0's: {optionDiff}";
+            if (SettingsDifferences.Between(training, member.Training.Describe()) is { } trainingDiff) return $"member {k}'s training options differ from member 0's: {trainingDiff}";
         }
         return null;
     }
@@ -151,12 +151,5 @@ public sealed partial class SmecCompressor : IEnsembleFit
         {
             foreach (var state in _states) state?.Dispose();
         }
-    }
-
-    /// <summary>The keys whose values differ between two settings lists (null: none).</summary>
-    private static string? Differences(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b)
-    {
-        var keys = a.Keys.Union(b.Keys).Where(key => a.GetValueOrDefault(key) != b.GetValueOrDefault(key)).Order(StringComparer.Ordinal).ToArray();
-        return keys.Length == 0 ? null : string.Join(", ", keys.Select(key => $"{key} {a.GetValueOrDefault(key, "-")} vs {b.GetValueOrDefault(key, "-")}"));
     }
 }

@@ -62,7 +62,7 @@ let private specOf (session: CatalogSession.Session) (profile: Profile) (variant
 /// Run (or reuse) a table's experiments and judge it.
 let private runTable (session: CatalogSession.Session) (options: Runner.RunOptions) (workers: int) (spec: TableSpec) =
     // Trained experiments first, in parallel worker processes; the table below then reads the cache.
-    // With ensembles, each worker trains one cell's seeds (and folds) together.
+    // With ensembles, each worker trains one cell's seeds together.
     if workers > 1 && not options.DryRun && not options.Force then
         Timing.time (sprintf "training in %d worker processes" workers) (fun () ->
             Smec.Experiments.Sweeps.ItemWorkers.run session.Environment workers options.Ensemble (Runner.plan session.Environment spec))

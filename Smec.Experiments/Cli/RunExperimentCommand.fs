@@ -1,6 +1,6 @@
 /// `smec run-experiment KEY...`: run experiments by their keys, from the configs a sweep stored for them
 /// (results/sweeps/*/points/KEY.json, or --config FILE for one key). What each local worker and each
-/// Slurm array task runs; with ensembles, the keys of one cell's seeds (and folds) train as one ensemble.
+/// Slurm array task runs; with ensembles, the keys of one cell's seeds train as one ensemble.
 module Smec.Experiments.Cli.RunExperimentCommand
 
 open System.IO
@@ -22,7 +22,7 @@ type RunExperimentArgs =
             match this with
             | Keys _ -> "the experiments' keys (a sweep's points/<KEY>.json names each)"
             | Config _ -> "the point file to run, for one key (default: found under <results>/sweeps/*/points/)"
-            | Ensemble _ -> "auto (default: on when torch runs on CUDA, off on the CPU), on or off: train the keys of one cell that differ only in seed (or fold) as one ensemble"
+            | Ensemble _ -> "auto (default: on when torch runs on CUDA, off on the CPU), on or off: train the keys of one cell that differ only in seed as one ensemble"
             | Results _ -> "results folder (default results/)"
             | Manifests _ -> "a folder of data manifests added to the repository's; repeatable"
             | Embeddings _ -> "embeddings manifest (default $SMEC_EMBEDDINGS)"

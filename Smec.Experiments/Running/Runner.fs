@@ -37,14 +37,12 @@ type RunOptions =
 
 let defaultOptions = { Force = false; DryRun = false; Ensemble = false }
 
-/// The ensemble a trained retrieval experiment may join: its config without its seed and without its
-/// k-fold fold (None: it trains alone). The folds of a cell read other training queries of the same
-/// data, which an ensemble member may (IEnsembleFit: each member its own training data).
+/// The ensemble a trained retrieval experiment may join: its config without its seed (None: it trains
+/// alone). A k-fold fold stays in the key: each fold's training data holds other query embeddings
+/// (never its test queries), and an ensemble's members share one table of corpus and query rows.
 let ensembleKeyOf (config: ExperimentConfig) =
     match config.Kind, config.Budget with
-    | Retrieval, Some _ ->
-        let split = match config.Split with KFold(k, minValidation, Some _) -> KFold(k, minValidation, None) | other -> other
-        Some(ConfigHash.hash { ExperimentConfig.withSeed 0L config with Split = split })
+    | Retrieval, Some _ -> Some(ConfigHash.hash (ExperimentConfig.withSeed 0L config))
     | _ -> None
 
 /// A member's place in its ensemble: "seed 2" or "seed 2 fold 3/5".

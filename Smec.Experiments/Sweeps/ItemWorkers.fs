@@ -38,7 +38,7 @@ let largestFirst (points: Runner.PlannedExperiment list) =
 /// Untrained experiments (no budget: PCA, truncation) run here first and in order: they are quick,
 /// and they bring each dataset's embeddings into the cache once, so no two workers encode the
 /// same data at the same time. Then the trained ones go to `workers` processes, largest corpus first;
-/// with `ensemble`, a cell's seeds (and folds) go to one worker together and train there as one ensemble.
+/// with `ensemble`, a cell's seeds go to one worker together and train there as one ensemble.
 let run (env: RunEnvironment) (workers: int) (ensemble: bool) (planned: Runner.PlannedExperiment list) =
     let missing = planned |> List.filter (fun p -> not p.Cached)
     let untrained, trained = missing |> List.partition (fun p -> p.Config.Budget.IsNone)

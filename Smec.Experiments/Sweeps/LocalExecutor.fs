@@ -1,6 +1,6 @@
 /// Runs a sweep's missing points on this machine: in this process one after another (each dataset
 /// loaded once), or in N worker processes, each running one unit at a time (`smec run-experiment
-/// KEY...`; WorkUnits: with ensembles on, the points of one cell that differ only in seed or fold are
+/// KEY...`; WorkUnits: with ensembles on, the points of one cell that differ only in seed are
 /// one unit and train together in their worker). By default the workers' torch threads add up to at
 /// most the number of cores; workers take the longest expected unit first (WorkQueue).
 module Smec.Experiments.Sweeps.LocalExecutor
@@ -19,7 +19,7 @@ type LocalOptions =
     { Workers: int
       /// Torch threads per worker; None = cores / workers (at least 1).
       Threads: int option
-      /// Train the points that differ only in seed (or fold) as one ensemble each (Runner.RunOptions.Ensemble),
+      /// Train the points that differ only in seed as one ensemble each (Runner.RunOptions.Ensemble),
       /// each ensemble in one process.
       Ensemble: bool }
 

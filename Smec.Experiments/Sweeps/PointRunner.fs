@@ -20,7 +20,7 @@ type PointOutcome =
     | NotComputed of reason: string
 
 /// Run the experiments unless their results are stored; `ensemble`: those of one cell that differ only
-/// in seed (or fold) train as one ensemble (Runner.RunOptions.Ensemble). Each key must be its config's
+/// in seed train as one ensemble (Runner.RunOptions.Ensemble). Each key must be its config's
 /// key in this build. Returns each key's outcome, in the order given.
 let runAll (env: RunEnvironment) (ensemble: bool) (points: (string * ExperimentConfig) list) : (string * PointOutcome) list =
     for key, config in points do

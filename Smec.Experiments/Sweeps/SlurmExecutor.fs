@@ -2,7 +2,7 @@
 /// units), each task running `smec run-experiment KEY...` with torch threads = its allocated CPUs.
 /// A unit is a point, or with ensembles (`--ensemble on`; auto is decided on the submitting machine, so
 /// pass `on` for a GPU partition from a CPU login node) the points of one cell that differ only in seed
-/// or fold (WorkUnits): they reach one task and train there as one ensemble.
+/// (WorkUnits): they reach one task and train there as one ensemble.
 /// Submits with sbatch, follows with squeue (sacct may be absent), and on a later run submits only
 /// the points that are neither stored nor in a job still queued or running.
 module Smec.Experiments.Sweeps.SlurmExecutor
@@ -26,7 +26,7 @@ type SlurmOptions =
       CpusPerTask: int
       /// Units per array task.
       Chunk: int
-      /// A cell's seeds (and folds) in one unit, trained in their task as one ensemble.
+      /// A cell's seeds in one unit, trained in their task as one ensemble.
       Ensemble: bool
       /// At most this many tasks at once (sbatch --array=...%N).
       MaxParallel: int option

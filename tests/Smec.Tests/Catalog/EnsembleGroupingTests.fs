@@ -84,7 +84,7 @@ let tests =
                 Expect.equal (stored aloneEnv config).Measurements (stored env config).Measurements (sprintf "seed %d: the same figures" s)
                 Expect.isFalse ((stored aloneEnv config).Settings.ContainsKey ensembleSettingKey) "alone: no ensemble recorded"
 
-        testCase "the k-fold folds of a cell join its seeds in one ensemble, each member on its own fold's training queries" <| fun () ->
+        testCase "k-fold: each fold's seeds are one ensemble, on that fold's training queries; the folds are separate ensembles" <| fun () ->
             use dir = new TempDir()
             let groups = ResizeArray<int64 list>()
             let factory : MethodRegistry.MethodFactory = fun request -> new TogetherCompressor(request.Dims, groups) :> ICompressor
@@ -95,16 +95,17 @@ let tests =
                       for s in [ 2L; 1L ] -> { scifactConfig "test-together" true dims with Split = KFold(5, 20, Some f); Seed = s } ]
             let planned = configs |> List.map (fun c -> { Config = c; Hash = keyOf env c; Cached = false })
             let outcomes = run env { defaultOptions with Ensemble = true } planned
-            Expect.equal (List.ofSeq groups) [ [ 1L; 2L; 1L; 2L ] ] "one ensemble of 2 folds x 2 seeds, ordered by fold then seed"
+            Expect.equal (List.ofSeq groups) [ [ 1L; 2L ]; [ 1L; 2L ] ] "one ensemble per fold, each of its two seeds"
             for p in planned do
                 match outcomes.TryFind p.Hash with
                 | Some(Finished(result, false)) ->
-                    Expect.stringContains result.Settings[ensembleSettingKey] "one ensemble of 4 members (seed 1 fold 1/5, seed 2 fold 1/5, seed 1 fold 2/5, seed 2 fold 2/5)"
-                        (sprintf "%s records its ensemble's members" (describe p.Config))
+                    let fold = match p.Config.Split with KFold(_, _, Some f) -> f + 1 | _ -> 0
+                    Expect.stringContains result.Settings[ensembleSettingKey] (sprintf "one ensemble of 2 members (seed 1 fold %d/5, seed 2 fold %d/5)" fold fold)
+                        (sprintf "%s records its ensemble, its fold's two seeds" (describe p.Config))
                 | other -> failtestf "%s: not trained in its ensemble: %A" (describe p.Config) other
-            // Fold 1's members and fold 2's read other training queries; a fold's two seeds differ only in their seed.
+            // The two folds' members read other training queries; a fold's two seeds differ only in their seed.
             Expect.equal trainings.Count 4 "four members' training data"
-            Expect.notEqual trainings[0] trainings[2] "fold 1 and fold 2 train on different queries"
+            Expect.notEqual trainings[0] trainings[2] "fold 2 and fold 1 train on different queries"
 
         testCase "a method that cannot fit members together runs each alone under --ensemble on" <| fun () ->
             use dir = new TempDir()

@@ -91,7 +91,7 @@ let specTests =
             Expect.equal (take ()) (Some smec2.Key) "then SMEC (50 s)"
             Expect.equal (take ()) None "all taken"
 
-        testCase "work units: with ensembles a cell's seeds and folds are one unit, untrained points and other cells alone" <| fun () ->
+        testCase "work units: with ensembles a cell's seeds are one unit (per fold), untrained points and other cells alone" <| fun () ->
             let plan = parseAndExpand (smallest.Replace("seeds: [1]", "seeds: [1, 2, 3]"))
             let alone = WorkUnits.group false plan.Points
             Expect.equal alone (plan.Points |> List.map List.singleton) "without ensembles: one point a unit, in order"
@@ -103,13 +103,13 @@ let specTests =
                 match unit.Head.Config.Budget with
                 | Some _ -> Expect.equal (unit |> List.map (fun p -> p.Config.Seed) |> List.sort) [ 1L; 2L; 3L ] (sprintf "%s: the cell's three seeds together" methods.Head)
                 | None -> Expect.equal unit.Length 1 "an untrained point alone"
-            // k-fold: the folds of a cell join its seeds (each member its own training queries).
+            // k-fold: each fold's seeds are one unit (a fold's training data holds other query embeddings).
             let fold f (p: SweepPlan.Point) = { p with SweepPlan.Point.Config = { p.Config with Split = KFold(5, 20, Some f) } }
             let trained = plan.Points |> List.filter (fun p -> p.Config.Method = "smec")
             let folded = [ for f in 0 .. 1 do for p in trained -> fold f p ]
-            Expect.equal (WorkUnits.group true folded).Length 1 "two folds x three seeds of one cell: one unit"
+            Expect.equal (WorkUnits.group true folded |> List.map List.length) [ 3; 3 ] "two folds x three seeds of one cell: a unit per fold"
             let other = folded |> List.map (fun (p: SweepPlan.Point) -> { p with SweepPlan.Point.Config = { p.Config with Options = p.Config.Options.Add("ads", "false") } })
-            Expect.equal (WorkUnits.group true (folded @ other)).Length 2 "another option: another unit"
+            Expect.equal (WorkUnits.group true (folded @ other)).Length 4 "another option: other units"
 
         testCase "local workers time a unit of several points by its points" <| fun () ->
             let plan = parseAndExpand (smallest.Replace("seeds: [1]", "seeds: [1, 2, 3]"))

@@ -45,31 +45,22 @@ let ensembleKeyOf (config: ExperimentConfig) =
     | Retrieval, Some _ -> Some(ConfigHash.hash (ExperimentConfig.withSeed 0L config))
     | _ -> None
 
-/// A member's place in its ensemble: "seed 2" or "seed 2 fold 3/5".
-let memberLabel (config: ExperimentConfig) =
-    match config.Split with
-    | KFold(k, _, Some f) -> sprintf "seed %d fold %d/%d" config.Seed (f + 1) k
-    | _ -> sprintf "seed %d" config.Seed
-
-/// A member's order in its ensemble: by fold, then seed.
-let memberOrder (config: ExperimentConfig) =
-    (match config.Split with KFold(_, _, Some f) -> f | _ -> -1), config.Seed
-
 /// The settings entry of a member trained in an ensemble: the group's size, seeds and member keys.
 let ensembleSettingKey = "run.ensemble"
 
-/// The members of an ensemble in words: "seeds 1, 2, 3", or each member's seed and fold.
+/// The members of an ensemble in words: "seeds 1, 2, 3" (a group is one cell's seeds, of one fold).
 let membersText (separator: string) (members: PlannedExperiment list) =
-    if members |> List.forall (fun p -> match p.Config.Split with KFold(_, _, Some _) -> false | _ -> true) then
-        "seeds " + (members |> List.map (fun p -> string p.Config.Seed) |> String.concat separator)
-    else members |> List.map (fun p -> memberLabel p.Config) |> String.concat separator
+    "seeds " + (members |> List.map (fun p -> string p.Config.Seed) |> String.concat separator)
 
 let ensembleSetting (members: PlannedExperiment list) =
     sprintf "trained as one ensemble of %d members (%s): %s" members.Length (membersText ", " members)
         (members |> List.map (fun p -> p.Hash) |> String.concat " ")
 
 /// A config as one readable line.
-let describe (config: ExperimentConfig) =
+let rec describe (config: ExperimentConfig) = describeMembers config ""
+
+/// A config as one readable line, with `members` ("seeds 1,2,3") in place of its own seed (its ensemble's cell).
+and describeMembers (config: ExperimentConfig) (members: string) =
     let dims =
         match config.Dims with
         | [] -> ""
@@ -80,7 +71,7 @@ let describe (config: ExperimentConfig) =
     let source = match config.Source with Mirror -> "" | Manifest _ -> " (manifest)"
     let data = if config.Encoder = "" then config.Dataset else config.Dataset + " x " + config.Encoder
     let what = if config.Method = "" then ExperimentKind.name config.Kind else config.Method
-    let seed = if config.Budget.IsSome then sprintf " seed %d" config.Seed else ""
+    let seed = if members <> "" then " " + members elif config.Budget.IsSome then sprintf " seed %d" config.Seed else ""
     let fold = match config.Split with KFold(k, _, Some f) -> sprintf " fold %d/%d" (f + 1) k | _ -> ""
     sprintf "%s%s: %s%s%s%s%s" what options data source dims seed fold
 
@@ -209,7 +200,7 @@ let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment 
             |> List.choose (fun p -> ensembleKeyOf p.Config |> Option.map (fun group -> group, p))
             |> List.groupBy fst
             |> List.filter (fun (_, members) -> members.Length > 1)
-            |> List.map (fun (group, members) -> group, members |> List.map snd |> List.sortBy (fun p -> memberOrder p.Config))
+            |> List.map (fun (group, members) -> group, members |> List.map snd |> List.sortBy (fun p -> p.Config.Seed))
             |> Map.ofList
     let trainedTogether = Collections.Generic.Dictionary<string, Outcome>()
     let groupsTried = Collections.Generic.HashSet<string>()
@@ -222,7 +213,7 @@ let run (env: RunEnvironment) (options: RunOptions) (planned: PlannedExperiment 
         try
             let mine = locks |> List.map fst |> List.filter (stored >> not) |> List.map (fun p -> p.Hash) |> Set.ofList
             if not mine.IsEmpty then
-                let what = sprintf "ensemble of %d (%s, %s)" members.Length (describe members.Head.Config) (membersText "," members)
+                let what = sprintf "ensemble of %d (%s)" members.Length (describeMembers members.Head.Config (membersText "," members))
                 let data = members |> List.map (fun p -> dataFor p.Config)
                 match data |> List.tryPick (function Error reason -> Some reason | Ok _ -> None) with
                 | Some reason -> env.Progress(sprintf "%s: no data (%s); its members run alone" what reason)

@@ -23,6 +23,6 @@ let describe (unit: Point list) =
     match unit with
     | [ p ] -> sprintf "%s (%s)" (Runner.describe p.Config) (Smec.Experiments.Store.ConfigHash.short p.Key)
     | p :: _ ->
-        sprintf "ensemble of %d: %s, seeds %s" unit.Length (Runner.describe (Smec.Experiments.Catalog.Model.ExperimentConfig.withSeed 0L p.Config))
-            (unit |> List.map (fun q -> string q.Config.Seed) |> String.concat ",")
+        let members = unit |> List.map (fun q -> { Runner.Config = q.Config; Runner.Hash = q.Key; Runner.Cached = false })
+        sprintf "ensemble of %d: %s" unit.Length (Runner.describeMembers p.Config (Runner.membersText "," members))
     | [] -> "(empty unit)"

@@ -99,9 +99,10 @@ let tests =
             for p in planned do
                 match outcomes.TryFind p.Hash with
                 | Some(Finished(result, false)) ->
-                    let fold = match p.Config.Split with KFold(_, _, Some f) -> f + 1 | _ -> 0
-                    Expect.stringContains result.Settings[ensembleSettingKey] (sprintf "one ensemble of 2 members (seed 1 fold %d/5, seed 2 fold %d/5)" fold fold)
-                        (sprintf "%s records its ensemble, its fold's two seeds" (describe p.Config))
+                    let sameFold = planned |> List.filter (fun q -> q.Config.Split = p.Config.Split) |> List.sortBy (fun q -> q.Config.Seed)
+                    Expect.equal sameFold.Length 2 "two seeds a fold"
+                    Expect.stringContains result.Settings[ensembleSettingKey] (sprintf "one ensemble of 2 members (seeds 1, 2): %s %s" sameFold[0].Hash sameFold[1].Hash)
+                        (sprintf "%s records its ensemble: its fold's two seeds, by key" (describe p.Config))
                 | other -> failtestf "%s: not trained in its ensemble: %A" (describe p.Config) other
             // The two folds' members read other training queries; a fold's two seeds differ only in their seed.
             Expect.equal trainings.Count 4 "four members' training data"

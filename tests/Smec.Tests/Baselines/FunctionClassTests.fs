@@ -212,7 +212,7 @@ let tests =
                 Expect.stringContains message "hidden_dim" "names the width option"
                 Expect.stringContains message "function_class=linear" "and the form"
 
-        testCase "the ensembles refuse the form they do not build" <| fun () ->
+        testCase "the MRL ensemble refuses the form it does not build; the Search-Adaptor ensemble, a member of another form than its options'" <| fun () ->
             use set = new TrainingSet(data (), 5)
             let loop = TrainingOptions(MaxSteps = 2, Progress = false, BatchSize = 16)
             use step = new SmrlStep(384, 384, [| 96 |], false, false, null, FunctionClass.ResidualMlp)
@@ -225,5 +225,6 @@ let tests =
             let sa = thrown<System.ArgumentException> (fun () ->
                 SearchAdaptorEnsemble.Train([| SearchAdaptorMember(model, predictor, RegularizerWeights(0.0, 0.0), RankingLossForm.Pairwise, set, 1L) |],
                                             SearchAdaptorOptions(), loop) |> ignore)
-            Expect.stringContains sa.Message "residual-MLP form only (function_class=residual-mlp)" "Search-Adaptor ensemble"
+            // SearchAdaptorOptions() is the residual MLP; a linear member is not what the ensemble was asked to train.
+            Expect.stringContains sa.Message "function_class=linear; expected the ensemble's residual-mlp" "Search-Adaptor ensemble: the member's form and the options' form, named"
     ]

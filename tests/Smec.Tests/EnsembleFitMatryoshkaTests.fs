@@ -133,23 +133,9 @@ let tests =
             let data = (cellData ()).[.. 1]
             let together = [| for d in data -> build d.Seed |]
             let alone = [| for d in data -> build d.Seed |]
-            try
-                Expect.isTrue (together.[0] :? GridSearchCompressor) "local-grid builds a tuning grid"
-                Expect.isNull (EnsembleFit.CannotFitTogether together) "the grids of one cell fit together"
-                (together.[0] :?> IEnsembleFit).FitTogether(together, data)
-                for c, d in Array.zip alone data do c.Fit d
-                for k in 0 .. data.Length - 1 do
-                    let t, a = together.[k] :?> GridSearchCompressor, alone.[k] :?> GridSearchCompressor
-                    Expect.equal (Map.ofSeq (t.Routing |> Seq.map (fun kv -> kv.Key, kv.Value))) (Map.ofSeq (a.Routing |> Seq.map (fun kv -> kv.Key, kv.Value)))
-                        (sprintf "member %d: each dim from the same point" k)
-                    for i in 0 .. a.PointValidation.Count - 1 do
-                        for KeyValue(d, v) in a.PointValidation.[i] do
-                            Expect.floatClose { absolute = 2e-3; relative = 0.0 } t.PointValidation.[i].[d] v (sprintf "member %d, point %d, %d dims: validation" k (i + 1) d)
-                    for d in dims do
-                        Expect.equal t.Settings.[SelectedSteps.Key d] a.Settings.[SelectedSteps.Key d] (sprintf "member %d at %d dims: the same selected steps" k d)
-                        Expect.equal t.Settings.[sprintf "tuning.choice@%d" d] a.Settings.[sprintf "tuning.choice@%d" d] (sprintf "member %d at %d dims: the same point" k d)
-            finally
-                for c in Array.append together alone do c.Dispose()
+            EnsembleGridChecks.expectGridsRouteAlike together alone data (List.ofArray dims) (fun k t a ->
+                for d in dims do
+                    Expect.equal t.Settings.[sprintf "tuning.choice@%d" d] a.Settings.[sprintf "tuning.choice@%d" d] (sprintf "member %d at %d dims: the same point" k d))
 
         testCase "Matryoshka-Adaptor says why it cannot fit members together (other options, query anchors, a loaded model, another method)" <| fun () ->
             let reason (members: ICompressor list) =

@@ -108,19 +108,7 @@ let tests =
             let data = [| SciFactFixture.trainingData 1L; foldData 1L 2L |]
             let together = [| for d in data -> build d.Seed |]
             let alone = [| for d in data -> build d.Seed |]
-            Expect.isTrue (together.[0] :? GridSearchCompressor) "local-grid builds a tuning grid of 4 points"
-            Expect.isNull (EnsembleFit.CannotFitTogether together) "the grids of one cell fit together"
-            (together.[0] :?> IEnsembleFit).FitTogether(together, data)
-            for c, d in Array.zip alone data do c.Fit d
-            for k in 0 .. 1 do
-                let t, a = together.[k] :?> GridSearchCompressor, alone.[k] :?> GridSearchCompressor
-                Expect.equal (Map.ofSeq (t.Routing |> Seq.map (fun kv -> kv.Key, kv.Value))) (Map.ofSeq (a.Routing |> Seq.map (fun kv -> kv.Key, kv.Value))) (sprintf "member %d: each dim from the same point" k)
-                for i in 0 .. t.PointValidation.Count - 1 do
-                    for KeyValue(d, v) in a.PointValidation.[i] do
-                        Expect.floatClose { absolute = 2e-3; relative = 0.0 } t.PointValidation.[i].[d] v (sprintf "member %d, point %d, %d dims: validation" k (i + 1) d)
-                for d in dims do
-                    Expect.equal t.Settings.[SelectedSteps.Key d] a.Settings.[SelectedSteps.Key d] (sprintf "member %d at %d dims: the same selected steps" k d)
-            for c in Array.append together alone do c.Dispose()
+            EnsembleGridChecks.expectGridsRouteAlike together alone data (List.ofArray dims) (fun _ _ _ -> ())
 
         testCase "Search-Adaptor says why it cannot fit members together (differing options or dims, a loaded model), so the runner fits them alone" <| fun () ->
             let options = adaptorOptions FunctionClass.ResidualMlp DimSelection.PerDim [ RegularizerWeights(0.1, 0.01) ]

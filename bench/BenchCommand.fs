@@ -101,6 +101,8 @@ type private TorchWorker(python: string, script: string, threads: int) =
         ProcessStartInfo(python, sprintf "\"%s\" serve %d" script threads,
             UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true)
     do psi.Environment.["OPENBLAS_NUM_THREADS"] <- string threads // Debian's torch calls OpenBLAS for matmul
+    // The PyTorch side inherits our heap setting (NativeHeap's GLIBC_TUNABLES, or the user's), so neither
+    // side pays page faults the other is spared.
     let proc = Process.Start psi
     member _.Time(folder: string, case: string, steps: int) =
         proc.StandardInput.WriteLine(sprintf "%s %s %d" folder case steps)
@@ -330,6 +332,7 @@ let run (args: ParseResults<BenchArgs>) : int =
     let load = try File.ReadAllText("/proc/loadavg").Trim() with _ -> "unavailable"
     let struct (policy, _) = OpenMpEnvironment.WaitPolicy
     printfn "smec bench, %s UTC: torch threads %d, OpenMP wait policy %s, load average %s" (DateTime.UtcNow.ToString "yyyy-MM-dd HH:mm") (torch.get_num_threads ()) policy load
+    printfn "  native heap: %s (the PyTorch side runs with the same)" (NativeHeap.Describe())
     printfn "RANDOM unit vectors (speed only, not a retrieval result); %d alternating repeats per row, ratio = ours / reference" repeats
     if List.contains "steps" sections then
         printfn ""

@@ -75,11 +75,15 @@ public static class OpenMpEnvironment
 
 internal static class OpenMpModuleInitializer
 {
-    /// <summary>Runs when Smec.Core is first touched, normally long before anything loads libtorch.</summary>
-    // CA2255 warns libraries off module initializers; this one only sets an environment variable, and it
+    /// <summary>Runs when Smec.Core is first touched, normally long before anything loads libtorch (or allocates a tensor).</summary>
+    // CA2255 warns libraries off module initializers; this one only sets an environment variable and the heap's thresholds, and it
     // must run before any caller (a notebook, a script, a test) reaches TorchSharp through Smec.Core.
 #pragma warning disable CA2255
     [ModuleInitializer]
 #pragma warning restore CA2255
-    internal static void Initialize() => OpenMpEnvironment.Apply();
+    internal static void Initialize()
+    {
+        OpenMpEnvironment.Apply();
+        NativeHeap.Apply(); // before the first large tensor: see NativeHeap for why
+    }
 }

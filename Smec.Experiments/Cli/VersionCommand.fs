@@ -17,6 +17,7 @@ let run () : int =
     printfn "  %-26s %s" "torch device" (string TorchRuntime.Device)
     let struct (policy, fromUser) = OpenMpEnvironment.WaitPolicy
     printfn "  %-26s %s (%s)" "OpenMP wait policy" policy (if fromUser then "OMP_WAIT_POLICY from the environment" else "the program's default; set OMP_WAIT_POLICY to override")
+    printfn "  %-26s %s" "native heap" (NativeHeap.Describe())
     match Option.ofObj (DataRoot.TryResolve()) with
     | Some root -> printfn "  %-26s %s (%s)" "data mirror" root.Path root.Rule
     | None ->

@@ -1,6 +1,6 @@
 /// Correctness of the performance machinery (never timings): the PyTorch reference steps of `smec bench`
 /// compute the same losses as the .NET steps, the OpenMP wait policy reaches the native environment,
-/// and reproduce's timing breakdown adds up and is stored beside the report.
+/// the native heap keeps large blocks, and reproduce's timing breakdown adds up and is stored beside the report.
 module Smec.Tests.PerformanceTests
 
 open System
@@ -85,6 +85,65 @@ let openMp =
             let seen = p.StandardOutput.ReadToEnd()
             p.WaitForExit()
             Expect.equal seen policy "child's OMP_WAIT_POLICY"
+        }
+    ]
+
+/// Python (Debian's, as the bench's reference side) allocating a 64 MiB block on a thread other than the
+/// main one, writing every page and freeing it, 5 times after a first round: prints the thread's new page faults.
+let private blockFaultsScript = """
+import ctypes, resource, threading
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+size = 64 << 20
+def touch():
+    block = libc.malloc(size)
+    ctypes.memset(block, 1, size)
+    libc.free(block)
+def measure(out):
+    touch()
+    before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    for _ in range(5): touch()
+    out.append(resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before)
+out = []
+thread = threading.Thread(target=measure, args=(out,))
+thread.start(); thread.join()
+print(out[0])
+"""
+
+/// The script's page faults in a child process with or without the GLIBC_TUNABLES this process passes on.
+let private childBlockFaults (inheritSetting: bool) =
+    let psi = ProcessStartInfo(python, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true)
+    for a in [ "-c"; blockFaultsScript ] do psi.ArgumentList.Add a
+    if not inheritSetting then psi.Environment.Remove NativeHeap.TunablesVariable |> ignore
+    use p = Process.Start psi
+    let output, errors = p.StandardOutput.ReadToEnd(), p.StandardError.ReadToEnd()
+    p.WaitForExit()
+    Expect.equal p.ExitCode 0 (sprintf "the page-fault script: %s" errors)
+    int64 (output.Trim())
+
+[<Tests>]
+let nativeHeap =
+    testList "Performance/native heap" [
+        test "children start with the program's GLIBC_TUNABLES" {
+            if not (OperatingSystem.IsLinux()) then skiptest "glibc malloc settings are set on Linux only"
+            if not NativeHeap.SetByProgram then skiptest (sprintf "the environment sets the heap: %s" (NativeHeap.Describe()))
+            let psi = ProcessStartInfo("/bin/sh", UseShellExecute = false, RedirectStandardOutput = true)
+            for a in [ "-c"; "printf %s \"$GLIBC_TUNABLES\"" ] do psi.ArgumentList.Add a
+            use p = Process.Start psi
+            let seen = p.StandardOutput.ReadToEnd()
+            p.WaitForExit()
+            Expect.stringEnds seen NativeHeap.Tunables "child's GLIBC_TUNABLES"
+        }
+        test "with it a 64 MiB block freed and made again faults in no new pages; without it (glibc's default) every page faults each time" {
+            if not (OperatingSystem.IsLinux()) then skiptest "glibc malloc settings are set on Linux only"
+            if not NativeHeap.SetByProgram then skiptest (sprintf "the environment sets the heap: %s" (NativeHeap.Describe()))
+            let pages, rounds = 64L * 256L, 5L
+            let kept = childBlockFaults true
+            let mapped = childBlockFaults false
+            Expect.isLessThan kept (pages / 10L) (sprintf "%d rounds of a %d-page block with the program's heap setting: %d new page faults" rounds pages kept)
+            Expect.isGreaterThan mapped (pages * rounds / 2L) (sprintf "the same rounds under glibc's default: %d page faults (the measurement must see them)" mapped)
         }
     ]
 

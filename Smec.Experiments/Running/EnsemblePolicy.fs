@@ -1,7 +1,8 @@
 /// `--ensemble auto|on|off`: whether a run trains the experiments that differ only in seed as one
-/// ensemble (Runner.RunOptions.Ensemble). Measured on 2 CPU cores, an ensemble step of K members is not
-/// faster than K steps alone (docs/PERFORMANCE.md, "Ensembles"); on a GPU one batched step beats K
-/// small ones. So `auto` is on when the torch device is CUDA and off on the CPU. Part of no result key.
+/// ensemble (Runner.RunOptions.Ensemble). Measured on 2 CPU cores, an ensemble step of K members saves
+/// only 3-24% against K steps alone (docs/PERFORMANCE.md, "Ensembles"), and a member equals itself alone
+/// to float rounding, not bit for bit; on a GPU one batched step beats K small ones. So `auto` is on
+/// when the torch device is CUDA and off on the CPU (the blessed results' bits). Part of no result key.
 module Smec.Experiments.Running.EnsemblePolicy
 
 type Policy =

@@ -20,6 +20,10 @@ let main argv =
                     do! defaultConfig.printer.summary config summary
                     recordSummary summary
                 } }
+    // Every test's first torch operation runs at the thread count the product uses (SMEC_THREADS): torch
+    // starts at the core count, and a PCA start computed before any test set the threads rounds differently
+    // from one computed after (the MRL ensemble-equivalence test failed at SMEC_THREADS=1 from that alone).
+    Smec.Core.Runtime.Determinism.ConfigureTorch()
     // Torch-heavy tests would oversubscribe 2 cores in parallel (docs/TOOLCHAIN.md, "Trap 4"): run sequenced.
     let exitCode =
         runTestsInAssemblyWithCLIArgs [ CLIArguments.Sequenced; CLIArguments.Printer printer ] argv

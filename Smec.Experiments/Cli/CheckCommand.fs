@@ -1,6 +1,8 @@
 /// `smec check [--table N]`: judge tables from cached results only (nothing runs); exit 1 if any
-/// check or claim FAILs or a cell IMPROVED beyond its band (re-bless or explain). TIEs are
-/// counted apart and do not fail. The regression gate for CI and for a reviewer.
+/// check or claim FAILs or a cell IMPROVED beyond its band (re-bless or explain), else 2 if an
+/// item's experiments are not all in the cache (their checks are SKIPPED, which is no evidence:
+/// a gate must not pass on what was never computed). TIEs are counted apart and do not fail.
+/// The regression gate for CI and for a reviewer.
 module Smec.Experiments.Cli.CheckCommand
 
 open Argu
@@ -57,6 +59,19 @@ let knownLines (item: int) (known: BlessedClaims.KnownFail list) (result: TableR
           | Some k, Tie -> yield sprintf "item %d claim %s (%s): blessed %s as a FAIL, now a TIE (within noise): %s" item c.Claim.Id c.Claim.Panel k.BlessedOn c.Detail
           | _ -> () ]
 
+/// The item's experiments that are not in the cache, as a line saying what that means and what computes
+/// them (None when every planned experiment is cached).
+/// `makeFlags`: the make variables the check ran with (" SEEDS=3", " QUICK=1"), so the command repeats its seeds.
+let incompleteLine (item: int) (makeFlags: string) (result: TableRun.TableResult) =
+    let missing = result.Planned |> List.filter (fun p -> not p.Cached) |> List.length
+    if missing = 0 then None
+    else
+        Some(sprintf "item %d: %d of %d experiments are not in the cache, so the checks and claims that need them are SKIPPED, not passed; `make reproduce TABLE=%d%s` computes them (it resumes from the cache; `smec reproduce --table %d --dry-run` lists them)"
+                item missing result.Planned.Length item makeFlags item)
+
+/// Exit codes: 0 every check judged and none failed, 1 a failure, 2 no failure but experiments missing.
+let exitCode (failures: int) (incomplete: int) = if failures > 0 then 1 elif incomplete > 0 then 2 else 0
+
 let run (args: ParseResults<CheckArgs>) : int =
     CatalogSession.guard (fun () ->
         let session =
@@ -71,6 +86,7 @@ let run (args: ParseResults<CheckArgs>) : int =
         let failures = ResizeArray()
         let known = ResizeArray()
         let notes = ResizeArray()
+        let incomplete = ResizeArray()
         for item in items do
             let spec = item.Build profile session.Context
             let result = TableRun.reproduce session.Environment session.Published { Runner.Force = false; Runner.DryRun = true; Runner.Ensemble = false } spec
@@ -86,6 +102,9 @@ let run (args: ParseResults<CheckArgs>) : int =
             match TableRun.threadNote result with
             | Some note -> notes.Add(sprintf "item %d: %s" item.Number note)
             | None -> ()
+            let makeFlags =
+                (match args.TryGetResult Seeds with Some n -> sprintf " SEEDS=%d" n | None -> "") + (if args.Contains Quick then " QUICK=1" else "")
+            incompleteLine item.Number makeFlags result |> Option.iter incomplete.Add
             let blessedClaims = BlessedClaims.load (BlessedClaims.pathOf session.Environment.PaperResultsDir item.Number profile)
             failures.AddRange(failureLines item.Number blessedClaims result)
             known.AddRange(knownLines item.Number blessedClaims result)
@@ -96,4 +115,5 @@ let run (args: ParseResults<CheckArgs>) : int =
         for n in notes do AnsiConsole.MarkupLine("[yellow]Note:[/] " + Markup.Escape n)
         for k in known do AnsiConsole.MarkupLine("[yellow]KNOWN[/] " + Markup.Escape k)
         for status, f in failures do AnsiConsole.MarkupLine(sprintf "[red]%s[/] %s" status (Markup.Escape f))
-        if failures.Count > 0 then 1 else 0)
+        for line in incomplete do AnsiConsole.MarkupLine("[yellow]INCOMPLETE[/] " + Markup.Escape line)
+        exitCode failures.Count incomplete.Count)

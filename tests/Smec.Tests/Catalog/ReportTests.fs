@@ -73,6 +73,25 @@ let tests =
                 Expect.equal lines.Length 1 "one failure line"
                 Expect.stringContains (snd lines.Head) "item 2 SciFact / prefix / 24: regression check" "names the cell"
 
+        testCase "check: an item whose experiments are not all cached is INCOMPLETE (exit 2, naming the count and the command), a complete one is not, and a failure still exits 1" <| fun () ->
+            use dir = new TempDir()
+            let env, _ = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
+            let spec = reducedTable [ "prefix", prefixConfig ] dims [ 1L; 2L ] []
+            let dryRun = TableRun.reproduce env (published ()) { defaultOptions with Runner.DryRun = true } spec
+            match Smec.Experiments.Cli.CheckCommand.incompleteLine 2 " SEEDS=2" dryRun with
+            | Some line ->
+                Expect.stringContains line "1 of 1 experiments are not in the cache" "counts what is missing (an untrained method: one experiment for every seed)"
+                Expect.stringContains line "SKIPPED, not passed" "says a skipped check is no evidence"
+                Expect.stringContains line "make reproduce TABLE=2 SEEDS=2" "the command that computes them, with the check's seeds"
+            | None -> failtest "nothing cached: the item is incomplete"
+            TableRun.reproduce env (published ()) defaultOptions spec |> ignore
+            // As `smec check` reads the cache: a dry run, now with every experiment stored.
+            let rechecked = TableRun.reproduce env (published ()) { defaultOptions with Runner.DryRun = true } spec
+            Expect.isNone (Smec.Experiments.Cli.CheckCommand.incompleteLine 2 "" rechecked) "every experiment cached: complete"
+            Expect.equal (Smec.Experiments.Cli.CheckCommand.exitCode 0 1) 2 "incomplete, no failure: 2"
+            Expect.equal (Smec.Experiments.Cli.CheckCommand.exitCode 1 1) 1 "a failure wins: 1"
+            Expect.equal (Smec.Experiments.Cli.CheckCommand.exitCode 0 0) 0 "complete and no failure: 0"
+
         testCase "a claim blessed as a known FAIL is listed, not failed; it fails the check when it holds again, and an unblessed FAIL fails" <| fun () ->
             use dir = new TempDir()
             let env, _ = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None

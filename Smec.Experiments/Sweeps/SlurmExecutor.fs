@@ -85,7 +85,9 @@ let script (env: RunEnvironment) (sweepName: string) (sweepDir: string) (keysFil
     let tasks = (count + options.Chunk - 1) / options.Chunk
     let logs = Path.Combine(slurmFolder sweepDir, "logs")
     let exported =
-        [ ManifestCatalog.Variable; Smec.Core.Data.DataRoot.Variable; Smec.Experiments.Catalog.EmbeddingsManifest.Variable; "SMEC_CACHE_DIR" ]
+        // GLIBC_TUNABLES: the heap setting (NativeHeap) must be in a task's environment when its process starts.
+        [ ManifestCatalog.Variable; Smec.Core.Data.DataRoot.Variable; Smec.Experiments.Catalog.EmbeddingsManifest.Variable; "SMEC_CACHE_DIR"
+          Smec.Core.Runtime.NativeHeap.TunablesVariable ]
         |> List.choose (fun name -> Environment.GetEnvironmentVariable name |> Option.ofObj |> Option.map (fun v -> name, v))
     let lines =
         [ yield "#!/bin/bash"

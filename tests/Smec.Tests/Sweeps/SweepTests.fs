@@ -194,6 +194,8 @@ let folderTests =
                 Expect.stringContains text part "script line"
             let ensembles = SlurmExecutor.script env "s" "/shared/results/sweeps/s" "/shared/k.keys" 5 { options with Ensemble = true }
             Expect.stringContains ensembles "run-experiment $unit --ensemble on" "with ensembles each task trains its units' keys together"
+            if Smec.Core.Runtime.NativeHeap.SetByProgram then
+                Expect.stringContains text (sprintf "export GLIBC_TUNABLES='%s'" Smec.Core.Runtime.NativeHeap.Tunables) "a task's process starts with the heap setting"
 
         testCase "squeue task lines are counted, ranges included" <| fun () ->
             let states = [ "7_0", "COMPLETED"; "7_1", "RUNNING"; "7_[2-5%2]", "PENDING"; "7_6", "FAILED" ]

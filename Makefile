@@ -64,8 +64,9 @@ reproduce: program
 reproduce-all: program
 	@SMEC_MAKE_STARTED=$(MAKE_STARTED) $(SMEC) reproduce --all --profile $(PROFILE) $(REPRO_FLAGS)
 
-# Verdicts of every item from cached results only (nothing runs); fails on any FAIL or IMPROVED
-# (a cell better than its blessed band: re-bless or explain). TIEs are counted, do not fail.
+# Verdicts of every item from cached results only (nothing runs); fails (exit 1) on any FAIL or
+# IMPROVED (a cell better than its blessed band: re-bless or explain); TIEs are counted, do not fail;
+# exit 2 (INCOMPLETE) when experiments an item needs are not cached (make reproduce computes them).
 check: program
 	@$(SMEC) check --profile $(PROFILE) $(RUN_FLAGS)
 

@@ -23,8 +23,9 @@ namespace Smec.Core.Runtime;
 /// is what it was. The arithmetic, and so every number, is the same; only where memory comes from changes.
 ///
 /// How: glibc fixes its number of arenas when a second thread first allocates, long before .NET runs
-/// any of our code, so this process can only change its main arena (with mallopt: the main thread's,
-/// where `smec` trains); threads other than the main one keep glibc's behaviour. Child processes (sweep
+/// any of our code, so in this process mallopt can only make it so for the main thread's arena (where
+/// `smec` trains); other threads keep their own arenas, whose blocks beyond one arena heap (64 MiB) are
+/// still mapped fresh (tests/Smec.Tests/PerformanceTests.fs measures this). Child processes (sweep
 /// and reproduce workers, Slurm tasks, the bench's PyTorch side) get the whole setting from their start
 /// through GLIBC_TUNABLES, which is written into the environment they inherit (as the OpenMP policy is).
 /// Set GLIBC_TUNABLES with a glibc.malloc entry, or MALLOC_*_ variables, to keep glibc's own behaviour

@@ -14,7 +14,8 @@ namespace Smec.Core.Runtime;
 /// threshold, so every one of them was a fresh mapping: measured in `smec bench --only ensembles`
 /// on this 2-core machine, SMEC's 32-member step took 840 ms with 40,000 page faults a step, and
 /// 330 ms with none of those with the heap kept; Matryoshka-Adaptor's 2,600 ms against 1,370
-/// (docs/PERFORMANCE.md, "The allocator"). Fixing only the trim threshold is far worse than neither:
+/// (docs/PERFORMANCE.md, "Ensembles: many models as one (2026-12-07)", its paragraph on the allocator).
+/// Fixing only the trim threshold is far worse than neither:
 /// it freezes the mmap threshold at 128 KiB.
 ///
 /// What: one arena for every thread, no mmap for any block (every block comes from the heap and

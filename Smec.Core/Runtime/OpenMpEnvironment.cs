@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Smec.Core.Runtime;
@@ -71,19 +70,4 @@ public static class OpenMpEnvironment
 
     [DllImport("libc")]
     private static extern IntPtr getenv([MarshalAs(UnmanagedType.LPUTF8Str)] string name);
-}
-
-internal static class OpenMpModuleInitializer
-{
-    /// <summary>Runs when Smec.Core is first touched, normally long before anything loads libtorch (or allocates a tensor).</summary>
-    // CA2255 warns libraries off module initializers; this one only sets an environment variable and the heap's thresholds, and it
-    // must run before any caller (a notebook, a script, a test) reaches TorchSharp through Smec.Core.
-#pragma warning disable CA2255
-    [ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void Initialize()
-    {
-        OpenMpEnvironment.Apply();
-        NativeHeap.Apply(); // before the first large tensor: see NativeHeap for why
-    }
 }

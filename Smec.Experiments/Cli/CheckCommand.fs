@@ -87,6 +87,8 @@ let run (args: ParseResults<CheckArgs>) : int =
         let known = ResizeArray()
         let notes = ResizeArray()
         let incomplete = ResizeArray()
+        let makeFlags =
+            (match args.TryGetResult Seeds with Some n -> sprintf " SEEDS=%d" n | None -> "") + (if args.Contains Quick then " QUICK=1" else "")
         for item in items do
             let spec = item.Build profile session.Context
             let result = TableRun.reproduce session.Environment session.Published { Runner.Force = false; Runner.DryRun = true; Runner.Ensemble = false } spec
@@ -102,8 +104,6 @@ let run (args: ParseResults<CheckArgs>) : int =
             match TableRun.threadNote result with
             | Some note -> notes.Add(sprintf "item %d: %s" item.Number note)
             | None -> ()
-            let makeFlags =
-                (match args.TryGetResult Seeds with Some n -> sprintf " SEEDS=%d" n | None -> "") + (if args.Contains Quick then " QUICK=1" else "")
             incompleteLine item.Number makeFlags result |> Option.iter incomplete.Add
             let blessedClaims = BlessedClaims.load (BlessedClaims.pathOf session.Environment.PaperResultsDir item.Number profile)
             failures.AddRange(failureLines item.Number blessedClaims result)

@@ -68,6 +68,15 @@ let referenceSteps =
         }
     ]
 
+/// The variable as a child process started now (Process.Start, as workers are) sees it.
+let private childValue (name: string) =
+    let psi = ProcessStartInfo("/bin/sh", UseShellExecute = false, RedirectStandardOutput = true)
+    for a in [ "-c"; sprintf "printf %%s \"$%s\"" name ] do psi.ArgumentList.Add a
+    use p = Process.Start psi
+    let seen = p.StandardOutput.ReadToEnd()
+    p.WaitForExit()
+    seen
+
 [<Tests>]
 let openMp =
     testList "Performance/OpenMP wait policy" [
@@ -79,12 +88,7 @@ let openMp =
         }
         test "a child process inherits the policy" {
             let struct (policy, _) = OpenMpEnvironment.WaitPolicy
-            let psi = ProcessStartInfo("/bin/sh", UseShellExecute = false, RedirectStandardOutput = true)
-            for a in [ "-c"; "printf %s \"$OMP_WAIT_POLICY\"" ] do psi.ArgumentList.Add a
-            use p = Process.Start psi
-            let seen = p.StandardOutput.ReadToEnd()
-            p.WaitForExit()
-            Expect.equal seen policy "child's OMP_WAIT_POLICY"
+            Expect.equal (childValue OpenMpEnvironment.WaitPolicyVariable) policy "child's OMP_WAIT_POLICY"
         }
     ]
 
@@ -129,12 +133,7 @@ let nativeHeap =
         test "children start with the program's GLIBC_TUNABLES" {
             if not (OperatingSystem.IsLinux()) then skiptest "glibc malloc settings are set on Linux only"
             if not NativeHeap.SetByProgram then skiptest (sprintf "the environment sets the heap: %s" (NativeHeap.Describe()))
-            let psi = ProcessStartInfo("/bin/sh", UseShellExecute = false, RedirectStandardOutput = true)
-            for a in [ "-c"; "printf %s \"$GLIBC_TUNABLES\"" ] do psi.ArgumentList.Add a
-            use p = Process.Start psi
-            let seen = p.StandardOutput.ReadToEnd()
-            p.WaitForExit()
-            Expect.stringEnds seen NativeHeap.Tunables "child's GLIBC_TUNABLES"
+            Expect.stringEnds (childValue NativeHeap.TunablesVariable) NativeHeap.Tunables "child's GLIBC_TUNABLES"
         }
         test "with it a 64 MiB block freed and made again faults in no new pages; without it (glibc's default) every page faults each time" {
             if not (OperatingSystem.IsLinux()) then skiptest "glibc malloc settings are set on Linux only"

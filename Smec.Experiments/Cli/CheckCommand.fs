@@ -62,12 +62,18 @@ let knownLines (item: int) (known: BlessedClaims.KnownFail list) (result: TableR
 /// The item's experiments that are not in the cache, as a line saying what that means and what computes
 /// them (None when every planned experiment is cached).
 /// `makeFlags`: the make variables the check ran with (" SEEDS=3", " QUICK=1"), so the command repeats its seeds.
-let incompleteLine (item: int) (makeFlags: string) (result: TableRun.TableResult) =
-    let missing = result.Planned |> List.filter (fun p -> not p.Cached) |> List.length
-    if missing = 0 then None
+/// `shippedFolder`: where the item's shipped runs would be (paper-results/runs/item-N-<profile>); the
+/// line says how many of the missing experiments are there, which `smec runs import` brings in.
+let incompleteLine (item: int) (makeFlags: string) (shippedFolder: string) (result: TableRun.TableResult) =
+    let missing = result.Planned |> List.filter (fun p -> not p.Cached)
+    if missing.IsEmpty then None
     else
-        Some(sprintf "item %d: %d of %d experiments are not in the cache, so the checks and claims that need them are SKIPPED, not passed; `make reproduce TABLE=%d%s` computes them (it resumes from the cache; `smec reproduce --table %d --dry-run` lists them)"
-                item missing result.Planned.Length item makeFlags item)
+        let shipped = missing |> List.filter (fun p -> System.IO.File.Exists(System.IO.Path.Combine(shippedFolder, p.Hash + ".json"))) |> List.length
+        let importHint =
+            if shipped = 0 then ""
+            else sprintf "; %d of them are shipped in %s, which `smec runs import` copies into the cache" shipped shippedFolder
+        Some(sprintf "item %d: %d of %d experiments are not in the cache, so the checks and claims that need them are SKIPPED, not passed; `make reproduce TABLE=%d%s` computes them (it resumes from the cache; `smec reproduce --table %d --dry-run` lists them)%s"
+                item missing.Length result.Planned.Length item makeFlags item importHint)
 
 /// Exit codes: 0 every check judged and none failed, 1 a failure, 2 no failure but experiments missing.
 let exitCode (failures: int) (incomplete: int) = if failures > 0 then 1 elif incomplete > 0 then 2 else 0
@@ -104,7 +110,8 @@ let run (args: ParseResults<CheckArgs>) : int =
             match TableRun.threadNote result with
             | Some note -> notes.Add(sprintf "item %d: %s" item.Number note)
             | None -> ()
-            incompleteLine item.Number makeFlags result |> Option.iter incomplete.Add
+            let shippedFolder = Smec.Experiments.Store.RunArchive.folderOf session.Environment.PaperResultsDir item.Number (Model.Profile.name profile)
+            incompleteLine item.Number makeFlags shippedFolder result |> Option.iter incomplete.Add
             let blessedClaims = BlessedClaims.load (BlessedClaims.pathOf session.Environment.PaperResultsDir item.Number profile)
             failures.AddRange(failureLines item.Number blessedClaims result)
             known.AddRange(knownLines item.Number blessedClaims result)

@@ -21,6 +21,7 @@ type SmecArgs =
     | [<CliPrefix(CliPrefix.None)>] Reproduce of ParseResults<ReproduceCommand.ReproduceArgs>
     | [<CliPrefix(CliPrefix.None)>] Bless of ParseResults<BlessCommand.BlessArgs>
     | [<CliPrefix(CliPrefix.None)>] Check of ParseResults<CheckCommand.CheckArgs>
+    | [<CliPrefix(CliPrefix.None)>] Runs of ParseResults<RunsCommand.RunsArgs>
     | [<CliPrefix(CliPrefix.None)>] List of ParseResults<ListCommand.ListArgs>
     | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<SweepCommand.SweepArgs>
     | [<CliPrefix(CliPrefix.None)>] Run_Experiment of ParseResults<RunExperimentCommand.RunExperimentArgs>
@@ -43,6 +44,7 @@ type SmecArgs =
             | Reproduce _ -> "reproduce a catalog item: run or reuse its experiments, judge every cell, write results/item-N/"
             | Bless _ -> "record a table's current values (from the cache) as its regression reference"
             | Check _ -> "judge tables from cached results only; exit 1 on any FAIL"
+            | Runs _ -> "ship an item's cached experiments with the repository (export), or copy shipped runs into the cache (import)"
             | List _ -> "list the catalog's items"
             | Sweep _ -> "plan, run (local or Slurm), follow or report a sweep spec (YAML): smec sweep run SPEC"
             | Run_Experiment _ -> "run one experiment by its key (a sweep's point; what each Slurm task runs)"
@@ -136,6 +138,7 @@ let main argv =
         | SmecArgs.Reproduce args -> ReproduceCommand.run args
         | SmecArgs.Bless args -> BlessCommand.run args
         | SmecArgs.Check args -> CheckCommand.run args
+        | SmecArgs.Runs args -> RunsCommand.run args
         | SmecArgs.List args -> ListCommand.run args
         | SmecArgs.Sweep args -> SweepCommand.run args
         | SmecArgs.Run_Experiment args -> RunExperimentCommand.run args

@@ -52,6 +52,12 @@ let private hasOption (methodKey: string) (name: string) =
     | Some entry -> entry.Options |> List.exists (fun o -> o.Name = name)
     | None -> false
 
+/// The table of each protocol variant that changes something in `spec` (what --robustness runs).
+let variantSpecs (spec: TableSpec) =
+    Robustness.standardVariants
+    |> List.filter (fun v -> Robustness.changes hasOption v spec)
+    |> List.map (fun v -> v, Robustness.specOf hasOption v spec)
+
 /// The table of an item under the primary protocol, or under the variant given.
 let private specOf (session: CatalogSession.Session) (profile: Profile) (variant: Robustness.Variant option) (item: int) =
     let spec = Catalog.build item profile session.Context

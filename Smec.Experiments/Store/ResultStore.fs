@@ -126,8 +126,12 @@ let private readPerQuery (node: JsonNode) =
 /// Read a cached result; a file that does not parse is reported with its path (and not reused).
 /// A retrieval result stored before per-query scores were kept is not reused either: paired
 /// statistics need them, so it is recomputed.
-let tryLoad (resultsDir: string) (hash: string) : Result<ExperimentResult, string> option =
-    let path = pathOf resultsDir hash
+let rec tryLoad (resultsDir: string) (hash: string) : Result<ExperimentResult, string> option =
+    tryLoadFile (pathOf resultsDir hash) hash
+
+/// Read a stored result from any file (a cache entry, or a shipped run in paper-results/runs/),
+/// with the same checks: the hash it holds, its checksum, its per-query scores.
+and tryLoadFile (path: string) (hash: string) : Result<ExperimentResult, string> option =
     if not (File.Exists path) then None
     else
         try

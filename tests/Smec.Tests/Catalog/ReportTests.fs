@@ -78,16 +78,24 @@ let tests =
             let env, _ = environment dir.Path (registry [ "test-prefix", prefixFactory ]) None
             let spec = reducedTable [ "prefix", prefixConfig ] dims [ 1L; 2L ] []
             let dryRun = TableRun.reproduce env (published ()) { defaultOptions with Runner.DryRun = true } spec
-            match Smec.Experiments.Cli.CheckCommand.incompleteLine 2 " SEEDS=2" dryRun with
+            let shipped = Path.Combine(dir.Path, "shipped")
+            match Smec.Experiments.Cli.CheckCommand.incompleteLine 2 " SEEDS=2" shipped dryRun with
             | Some line ->
                 Expect.stringContains line "1 of 1 experiments are not in the cache" "counts what is missing (an untrained method: one experiment for every seed)"
                 Expect.stringContains line "SKIPPED, not passed" "says a skipped check is no evidence"
                 Expect.stringContains line "make reproduce TABLE=2 SEEDS=2" "the command that computes them, with the check's seeds"
+                Expect.isFalse (line.Contains "smec runs import") "nothing shipped: no import hint"
             | None -> failtest "nothing cached: the item is incomplete"
+            // The missing experiment is shipped with the repository: the line says so and how to import it.
+            Directory.CreateDirectory shipped |> ignore
+            File.WriteAllText(Path.Combine(shipped, dryRun.Planned.Head.Hash + ".json"), "{}")
+            match Smec.Experiments.Cli.CheckCommand.incompleteLine 2 "" shipped dryRun with
+            | Some line -> Expect.stringContains line (sprintf "1 of them are shipped in %s, which `smec runs import` copies" shipped) "the import hint"
+            | None -> failtest "still incomplete"
             TableRun.reproduce env (published ()) defaultOptions spec |> ignore
             // As `smec check` reads the cache: a dry run, now with every experiment stored.
             let rechecked = TableRun.reproduce env (published ()) { defaultOptions with Runner.DryRun = true } spec
-            Expect.isNone (Smec.Experiments.Cli.CheckCommand.incompleteLine 2 "" rechecked) "every experiment cached: complete"
+            Expect.isNone (Smec.Experiments.Cli.CheckCommand.incompleteLine 2 "" shipped rechecked) "every experiment cached: complete"
             Expect.equal (Smec.Experiments.Cli.CheckCommand.exitCode 0 1) 2 "incomplete, no failure: 2"
             Expect.equal (Smec.Experiments.Cli.CheckCommand.exitCode 1 1) 1 "a failure wins: 1"
             Expect.equal (Smec.Experiments.Cli.CheckCommand.exitCode 0 0) 0 "complete and no failure: 0"

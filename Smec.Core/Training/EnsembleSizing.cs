@@ -103,7 +103,7 @@ public static class EnsembleSizing
             ParameterBytes(parameters) + Float * parameters + 2 * Float * forward);
     }
 
-    /// <summary>A SMEC step member (<see cref="SmecStepEnsemble"/>): its layer and ADS logits, its batch with S-XBM's
+    /// <summary>A SMEC step member (<see cref="SmecStepEnsemble"/>): its layer (and MLP, in the residual-MLP form) and ADS logits, its batch with S-XBM's
     /// memory rows, its S-XBM memory; the anchor-cosine table shared.</summary>
     /// <param name="firstStep">Its input is the frozen embedding itself (shared); a later step holds its own input table.</param>
     public static EnsembleFootprint SmecStep(EnsembleData data, int inputDim, int outputDim, IReadOnlyList<int> selectionDims, SmecOptions options,
@@ -113,7 +113,9 @@ public static class EnsembleSizing
         var logits = 0L;
         var from = outputDim;
         foreach (var dim in selectionDims) { if (options.Ads) logits += from; from = dim; }
-        var parameters = (long)outputDim * inputDim + outputDim + logits;
+        // The residual-MLP form adds the MLP before the layer: W1, W2 [in, in] and their biases (StepMlps).
+        var mlp = options.FunctionClass == Methods.FunctionClass.ResidualMlp;
+        var parameters = (long)outputDim * inputDim + outputDim + logits + (mlp ? 2L * inputDim * inputDim + 2L * inputDim : 0);
         var (b, m) = BatchShape(training);
         var take = options.Sxbm ? Math.Min(options.SxbmTopK, options.SxbmCapacity) : 0;
         var memoryRows = (long)b * take;
@@ -122,6 +124,7 @@ public static class EnsembleSizing
         // ADS views keep the full width in training (masked copies of the output).
         var viewWidth = options.Ads ? (long)outputDim * views : selectionDims.Prepend(outputDim).Sum();
         var forward = rows * ((long)data.EmbeddingDim + (firstStep ? 0 : inputDim) + outputDim)
+            + (mlp ? rows * 3L * inputDim : 0)                  // the MLP's hidden layer before and after relu, the adapted input
             + rows * viewWidth                                   // each view (ADS: masked output; off: a prefix)
             + views * 3L * b * m                                 // scores, masked logits, their softmax
             + (options.Sxbm ? 2L * memoryRows * data.EmbeddingDim // the teacher's chosen rows, normalised

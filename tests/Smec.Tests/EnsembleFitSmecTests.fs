@@ -34,6 +34,12 @@ let private foldData (split: int64) (seed: int64) =
 let private smecOptions (selection: DimSelection) =
     SmecOptions(Ladder = [| 384; 96; 48 |], Selection = selection, SxbmCapacity = 256, SxbmWarmupSteps = 2, SxbmTopK = 5)
 
+/// SMEC proper in the residual-MLP function class (an MLP x + W2 relu(W1 x) before each step's layer, W2
+/// starting at zero: W1 moves from the second update on, within the test's 6 steps).
+let private smecMlpOptions () =
+    SmecOptions(Ladder = [| 384; 96; 48 |], Selection = DimSelection.PerDim, SxbmCapacity = 256, SxbmWarmupSteps = 2, SxbmTopK = 5,
+                FunctionClass = FunctionClass.ResidualMlp)
+
 let private smecCompressor (options: SmecOptions) =
     new SmecCompressor(options, TrainingOptions(MaxSteps = 6, EvaluateEvery = 3, Patience = 100, Progress = false, BatchSize = 32))
 
@@ -97,6 +103,9 @@ let tests =
             // Seeds 1 and 2 on one fold, and seed 1 on a fold that validates on other queries (other anchors, other pairs).
             expectTogetherAsAlone (smecOptions DimSelection.PerDim) [ foldData 0L 1L; foldData 0L 2L; foldData 5L 1L ]
 
+        testCase "SMEC in the residual-MLP form fitted together (seeds, a fold's other data; ADS, S-XBM, per-dim selection) equals each member fitted alone" <| fun () ->
+            expectTogetherAsAlone (smecMlpOptions ()) [ foldData 0L 1L; foldData 5L 2L ]
+
         testCase "SMEC's ablations fitted together (w/o SMRL: one layer under ADS and S-XBM, both ADS inits, shared selection; w/o ADS from a random layer start) equal each member fitted alone" <| fun () ->
             let data = [ foldData 0L 3L; foldData 7L 4L ]
             let withoutSmrl = SmecOptions(Ladder = [| 384; 96; 48 |], Smrl = false, Selection = DimSelection.Shared, AdsInitCandidates = [| AdsLogitInit.Variance; AdsLogitInit.Zero |],
@@ -145,10 +154,12 @@ let tests =
             let alone = [| for d in data -> build d.Seed |]
             EnsembleGridChecks.expectGridsRouteAlike together alone data [ 96; 48 ] (fun _ _ _ -> ())
 
-        testCase "SMEC says why it cannot fit members together, naming the option (residual-MLP, residual steps, similarity term, docs as anchors, differing options, checkpoints, a loaded model)" <| fun () ->
+        testCase "SMEC says why it cannot fit members together, naming the option (residual steps, similarity term, docs as anchors, differing options incl. the function class, checkpoints, a loaded model)" <| fun () ->
             let options = smecOptions DimSelection.PerDim
             let ladder = [| 384; 96; 48 |]
-            Expect.stringContains (refusal (SmecOptions(Ladder = ladder, FunctionClass = FunctionClass.ResidualMlp))) "function_class=residual-mlp" "the residual-MLP form"
+            Expect.isNull (refusal (SmecOptions(Ladder = ladder, FunctionClass = FunctionClass.ResidualMlp))) "the residual-MLP form fits together"
+            let mixed = [| smecCompressor (SmecOptions(Ladder = ladder)) :> ICompressor; smecCompressor (SmecOptions(Ladder = ladder, FunctionClass = FunctionClass.ResidualMlp)) |]
+            Expect.stringContains (EnsembleFit.CannotFitTogether mixed) "function_class" "members of two function classes do not mix, the option named"
             Expect.stringContains (refusal (SmecOptions(Ladder = ladder, Residual = true))) "residual=true" "residual steps"
             Expect.stringContains (refusal (SmecOptions(Ladder = ladder, SimilarityWeight = 0.5))) "similarity_weight=0.5" "the similarity term"
             Expect.stringContains (refusal (SmecOptions(Ladder = ladder, SxbmAnchors = SxbmAnchors.QueriesAndDocs))) "sxbm_anchors=queries-and-docs" "docs as S-XBM anchors"

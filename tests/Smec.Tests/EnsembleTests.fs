@@ -282,16 +282,17 @@ let tests =
                 (sprintf "one member stops while another trains on (steps run %A)" stepsRun)
             expectSame results 1e-4f
 
-        testCase "MRL fitted together (seeds, both loss forms, per-dim selection, weighted dims) equals each member fitted alone" <| fun () ->
-            let data = [ SciFactFixture.trainingData 1L; SciFactFixture.trainingData 2L ]
-            let together = [ for _ in data -> mrlCompressor Smec.Core.Methods.FunctionClass.Linear ]
-            let alone = [ for _ in data -> mrlCompressor Smec.Core.Methods.FunctionClass.Linear ]
-            let members = together |> List.map (fun c -> c :> Smec.Core.Methods.ICompressor) |> Array.ofList
-            Expect.isNull (Smec.Core.Methods.EnsembleFit.CannotFitTogether members) "MRL members of one cell fit together"
-            (members.[0] :?> Smec.Core.Methods.IEnsembleFit).FitTogether(members, Array.ofList data)
-            for c, d in List.zip alone data do c.Fit d
-            expectFitsAlike together alone
-            for c in together @ alone do c.Dispose()
+        for functionClass in [ Smec.Core.Methods.FunctionClass.Linear; Smec.Core.Methods.FunctionClass.ResidualMlp ] do
+            testCase (sprintf "MRL fitted together (%A; seeds, both loss forms, per-dim selection, weighted dims) equals each member fitted alone" functionClass) <| fun () ->
+                let data = [ SciFactFixture.trainingData 1L; SciFactFixture.trainingData 2L ]
+                let together = [ for _ in data -> mrlCompressor functionClass ]
+                let alone = [ for _ in data -> mrlCompressor functionClass ]
+                let members = together |> List.map (fun c -> c :> Smec.Core.Methods.ICompressor) |> Array.ofList
+                Expect.isNull (Smec.Core.Methods.EnsembleFit.CannotFitTogether members) "MRL members of one cell fit together"
+                (members.[0] :?> Smec.Core.Methods.IEnsembleFit).FitTogether(members, Array.ofList data)
+                for c, d in List.zip alone data do c.Fit d
+                expectFitsAlike together alone
+                for c in together @ alone do c.Dispose()
 
         testCase "MRL's local tuning grid fitted together routes every dim as each grid fitted alone (per dim, per point)" <| fun () ->
             let registry = Smec.Experiments.Methods.MethodRegistry.standard
@@ -308,9 +309,10 @@ let tests =
             let alone = [| for d in data -> build d.Seed |]
             EnsembleGridChecks.expectGridsRouteAlike together alone data [ 96; 48 ] (fun _ _ _ -> ())
 
-        testCase "MRL says why it cannot fit members together (residual-MLP, differing options), so the runner fits them alone" <| fun () ->
-            let residual = [| for _ in 1..2 -> mrlCompressor Smec.Core.Methods.FunctionClass.ResidualMlp :> Smec.Core.Methods.ICompressor |]
-            Expect.stringContains (Smec.Core.Methods.EnsembleFit.CannotFitTogether residual) "residual-mlp" "the residual-MLP form is refused with its option named"
+        testCase "MRL says why it cannot fit members together (another function class, differing options), so the runner fits them alone" <| fun () ->
+            let mixed = [| mrlCompressor Smec.Core.Methods.FunctionClass.Linear :> Smec.Core.Methods.ICompressor
+                           mrlCompressor Smec.Core.Methods.FunctionClass.ResidualMlp |]
+            Expect.stringContains (Smec.Core.Methods.EnsembleFit.CannotFitTogether mixed) "function_class" "members of two function classes do not mix, the option named"
             let differing = [| mrlCompressor Smec.Core.Methods.FunctionClass.Linear :> Smec.Core.Methods.ICompressor
                                new SmecCompressor(SmecOptions(Ladder = [| 384; 48 |], Smrl = false, Ads = false, Sxbm = false)) |]
             Expect.stringContains (Smec.Core.Methods.EnsembleFit.CannotFitTogether differing) "smec.ladder" "members with other options are refused, naming the option"

@@ -23,6 +23,8 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
     private readonly IReadOnlyList<MrlMember> _members;
     private readonly SmecOptions _options;
     private readonly Parameter _weight, _bias;
+    /// <summary>The members' residual MLPs before their layers (null in the linear form).</summary>
+    private readonly StepMlps? _mlps;
     private readonly int[] _views;
     /// <summary>Each view's weight in the nested loss; null for uniform weighting (no multiplication, as SmrlStepLoss).</summary>
     private readonly double[]? _viewWeights;
@@ -42,18 +44,15 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
         options.Smrl || options.Ads || options.Sxbm || options.SimilarityWeight > 0 || options.Residual
             ? $"the MRL ensemble trains SMEC with SMRL, ADS, S-XBM and the residual path off and no similarity term; got smrl {options.Smrl}, ads {options.Ads}, " +
               $"sxbm {options.Sxbm}, residual {options.Residual}, similarity weight {options.SimilarityWeight} (train those alone)"
-            // Its batched weights are one affine layer per member: the residual-MLP form is not built here.
-            : options.FunctionClass != FunctionClass.Linear
-                ? "the MRL ensemble trains the linear form only (function_class=linear); got function_class=residual-mlp: fit those members alone (SmecCompressor.Fit)"
-                : null;
+            : null;
 
     public MrlEnsemble(IReadOnlyList<MrlMember> members, SmecOptions options, TrainingOptions training)
         : base(members.Select(m => new EnsembleMemberData(m.Set, m.Seed)).ToArray(), training, "MRL ensemble")
     {
         if (Unsupported(options) is { } why) throw new ArgumentException(why);
-        if (members.Any(m => m.Step.FunctionClass != FunctionClass.Linear))
-            throw new ArgumentException("the MRL ensemble trains the linear form only (function_class=linear); " +
-                "got a member step with function_class=residual-mlp: fit those members alone (SmecCompressor.Fit)");
+        if (members.Any(m => m.Step.FunctionClass != options.FunctionClass))
+            throw new ArgumentException($"the MRL ensemble's members are of the options' function class ({options.FunctionClass}); " +
+                $"got a member step of {members.First(m => m.Step.FunctionClass != options.FunctionClass).Step.FunctionClass}");
         var first = members[0].Step;
         foreach (var (step, k) in members.Select((m, k) => (m.Step, k)))
             if (step.Residual || step.InputDim != first.InputDim || step.OutputDim != first.OutputDim || !step.SelectionDims.SequenceEqual(first.SelectionDims))
@@ -68,8 +67,10 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
         {
             _weight = new Parameter(stack(members.Select(m => m.Step.Layer.weight!.detach()).ToArray()).contiguous());
             _bias = new Parameter(stack(members.Select(m => m.Step.Layer.bias!.detach()).ToArray()).contiguous());
+            _mlps = StepMlps.Of(members.Select(m => m.Step).ToArray(), "MRL ensemble");
         }
-        ParameterGroups = [new ParameterGroup([_weight, _bias])];
+        // The layer, then its MLP, as the step alone lists them (SmrlStep.TrainableParameters).
+        ParameterGroups = [new ParameterGroup([_weight, _bias, .. _mlps?.Parameters ?? []])];
     }
 
     public override IReadOnlyList<ParameterGroup> ParameterGroups { get; }
@@ -78,7 +79,7 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
     public Tensor Weight => _weight;
 
     protected override Tensor Losses(EnsembleBatch batch, Tensor items) =>
-        StepLosses(_weight, _bias, items, batch, _views, _forms, _options.LossTemperature, _viewWeights);
+        StepLosses(_weight, _bias, items, batch, _views, _forms, _options.LossTemperature, _viewWeights, _mlps);
 
     /// <summary>
     /// The [K] losses of one ensemble step: every member's rows through its layer in one batched product,
@@ -91,8 +92,13 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
     /// <param name="viewWeights">Each view's weight (SmecOptions.ViewWeights), or null: every view 1, nothing multiplied.</param>
     public static Tensor StepLosses(Tensor weight, Tensor bias, Tensor items, EnsembleBatch batch, IReadOnlyList<int> views,
         IReadOnlyList<RankingLossForm> forms, double temperature, IReadOnlyList<double>? viewWeights = null)
+        => StepLosses(weight, bias, items, batch, views, forms, temperature, viewWeights, null);
+
+    private static Tensor StepLosses(Tensor weight, Tensor bias, Tensor items, EnsembleBatch batch, IReadOnlyList<int> views,
+        IReadOnlyList<RankingLossForm> forms, double temperature, IReadOnlyList<double>? viewWeights, StepMlps? mlps)
     {
-        var output = EnsembleLayers.Affine(EnsembleLayers.Rows(items, batch), weight, bias);
+        var rows = EnsembleLayers.Rows(items, batch);
+        var output = EnsembleLayers.Affine(mlps is null ? rows : mlps.Adapt(rows), weight, bias);
         var viewIndex = 0;
         return NestedLoss.Sum(views, dim =>
         {
@@ -108,7 +114,7 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
     /// <summary>The member's output and its prefixes (what SmrlStepObjective.CompressEach gives for its step).</summary>
     protected override IReadOnlyList<Tensor> CompressEach(int member, Tensor embeddings, IReadOnlyList<int> dims)
     {
-        var output = nn.functional.linear(embeddings, _weight[member], _bias[member]);
+        var output = nn.functional.linear(_mlps is null ? embeddings : _mlps.AdaptMember(member, embeddings), _weight[member], _bias[member]);
         return dims.Select(dim => output.narrow(1, 0, dim)).ToArray();
     }
 
@@ -121,6 +127,7 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
         {
             _members[k].Step.Layer.weight!.copy_(_weight[k]);
             _members[k].Step.Layer.bias!.copy_(_bias[k]);
+            _mlps?.WriteBack(k, _members[k].Step);
         }
     }
 
@@ -128,6 +135,7 @@ public sealed class MrlEnsemble : RetrievalEnsembleTask
     {
         _weight.Dispose();
         _bias.Dispose();
+        _mlps?.Dispose();
         base.Dispose();
     }
 }

@@ -17,8 +17,9 @@ namespace Smec.Core.Methods.SmecMethod;
 /// the next step starts. Last, each member chooses its duplicated dims' sources on validation.
 /// S-XBM's anchor-cosine table is built once for all members (<see cref="SharedCosines"/>) and serves
 /// every step and grid point, as a member's own table serves them in Fit.
-/// Not expressed here (said, and fitted alone): the residual-MLP form, residual steps, the similarity
-/// term, docs as S-XBM anchors, checkpoints.
+/// Both function classes are (a residual-MLP member's MLP trains beside its layer, <see cref="StepMlps"/>).
+/// Not expressed here (said, and fitted alone): residual steps, the similarity term, docs as S-XBM
+/// anchors, checkpoints.
 /// </summary>
 public sealed partial class SmecCompressor : IEnsembleFit
 {

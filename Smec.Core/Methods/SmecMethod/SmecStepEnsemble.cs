@@ -24,14 +24,17 @@ public sealed record SmecStepMember(SmecChain Chain, int Index, TrainingSet Set,
 /// Members may differ by seed, training set (fold), loss form and initial weights/logits (an ADS
 /// initialisation). They share the options otherwise, the ADS learning-rate scale included: the
 /// loop's optimizer has one learning rate per parameter group, not per member.
-/// Not here: the residual-MLP function class, residual steps, the similarity term and docs as S-XBM
-/// anchors (each refused with a clear error: train those steps alone).
+/// The residual-MLP function class: each member's MLP before its layer, stacked the same way (<see cref="StepMlps"/>).
+/// Not here: residual steps, the similarity term and docs as S-XBM anchors (each refused with a clear
+/// error: train those steps alone).
 /// </summary>
 public sealed class SmecStepEnsemble : RetrievalEnsembleTask
 {
     private readonly IReadOnlyList<SmecStepMember> _members;
     private readonly SmecOptions _options;
     private readonly Parameter _weight, _bias;
+    /// <summary>The members' residual MLPs before their layers (null in the linear form).</summary>
+    private readonly StepMlps? _mlps;
     /// <summary>Per ADS level (nested selections in order), [K, that level's input width]; empty with ADS off.</summary>
     private readonly Parameter[] _logits;
     private readonly int _outputDim;
@@ -58,15 +61,14 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
     public static string? Unsupported(SmecOptions options)
     {
         var refused = new List<string>();
-        // Its batched weights are one affine layer per member: no residual MLP before it, no skip path around it.
-        if (options.FunctionClass != FunctionClass.Linear) refused.Add($"function_class={ProtocolRecord.Word(options.FunctionClass)} (expected linear)");
+        // Its batched weights are one layer per member (with its MLP in the residual-MLP form): no skip path around it.
         if (options.Residual) refused.Add("residual=true (expected false: no skip path)");
         // Its batch holds each member's queries and docs only, not the similarity term's random docs.
         if (options.SimilarityWeight > 0) refused.Add($"similarity_weight={options.SimilarityWeight.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} (expected 0)");
         // Its memories search with each member's queries as anchors, not its docs.
         if (options.SxbmAnchors != SxbmAnchors.Queries) refused.Add("sxbm_anchors=queries-and-docs (expected queries)");
         return refused.Count == 0 ? null
-            : $"the SMEC step ensemble trains the linear step with queries as S-XBM anchors; got {string.Join(", ", refused)}: fit those members alone (SmecCompressor.Fit)";
+            : $"the SMEC step ensemble trains steps without a skip path, with queries as S-XBM anchors; got {string.Join(", ", refused)}: fit those members alone (SmecCompressor.Fit)";
     }
 
     public SmecStepEnsemble(IReadOnlyList<SmecStepMember> members, SmecOptions options, TrainingOptions training, ItemCosines? cosines = null)
@@ -83,6 +85,7 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
         {
             _weight = new Parameter(stack(members.Select(m => m.Step.Layer.weight!.detach()).ToArray()).contiguous());
             _bias = new Parameter(stack(members.Select(m => m.Step.Layer.bias!.detach()).ToArray()).contiguous());
+            _mlps = StepMlps.Of(members.Select(m => m.Step).ToArray(), "SMEC step ensemble");
             _logits = options.Ads
                 ? Enumerable.Range(0, _selectionDims.Length)
                     .Select(l => new Parameter(stack(members.Select(m => m.Step.Selections[l].Logits.detach()).ToArray()).contiguous())).ToArray()
@@ -91,9 +94,11 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
         }
         // A first step's input is the frozen items themselves: one table for every member, not K copies.
         _inputsAreItems = _stepInputs.All(t => ReferenceEquals(t, Items));
+        // The layer, then its MLP, as the step alone lists them (SmrlStep.TrainableParameters).
+        Parameter[] layer = [_weight, _bias, .. _mlps?.Parameters ?? []];
         ParameterGroups = _logits.Length == 0
-            ? [new ParameterGroup([_weight, _bias])]
-            : [new ParameterGroup([_weight, _bias]), new ParameterGroup(_logits, options.AdsLearningRateScale, WeightDecay: 0.0)];
+            ? [new ParameterGroup(layer)]
+            : [new ParameterGroup(layer), new ParameterGroup(_logits, options.AdsLearningRateScale, WeightDecay: 0.0)];
         if (options.Sxbm)
         {
             // One anchor-cosine table for all members (the union of their anchors: a row does not depend on which others are built).
@@ -132,10 +137,10 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
         if (Unsupported(options) is { } why) throw new ArgumentException(why);
         var first = members[0].Step;
         foreach (var (step, k) in members.Select((m, k) => (m.Step, k)))
-            if (step.Residual || step.FunctionClass != FunctionClass.Linear || step.InputDim != first.InputDim || step.OutputDim != first.OutputDim
+            if (step.Residual || step.FunctionClass != options.FunctionClass || step.InputDim != first.InputDim || step.OutputDim != first.OutputDim
                 || !step.SelectionDims.SequenceEqual(first.SelectionDims) || step.Selections.Any(a => a.Enabled != options.Ads))
                 throw new ArgumentException($"SMEC step member {k}: a {(step.Residual ? "residual " : "")}{step.FunctionClass} {step.InputDim}->{step.OutputDim} step with views " +
-                    $"[{string.Join(",", step.SelectionDims)}]; expected member 0's plain linear {first.InputDim}->{first.OutputDim} step with views " +
+                    $"[{string.Join(",", step.SelectionDims)}]; expected member 0's {options.FunctionClass} {first.InputDim}->{first.OutputDim} step without a skip path, with views " +
                     $"[{string.Join(",", first.SelectionDims)}] and ADS {(options.Ads ? "on" : "off")} as the options say");
     }
 
@@ -184,6 +189,7 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
         var teacher = items.index_select(0, flat).view(rowItems.shape[0], rowItems.shape[1], -1);
         var inputs = _inputsAreItems ? teacher
             : stack(_stepInputs.Select((table, k) => table.index_select(0, rowItems[k])).ToArray());
+        if (_mlps is not null) inputs = _mlps.Adapt(inputs);
         var temperature = _options.AdsTemperature(step);
         IReadOnlyList<Tensor>? masks = null;
         if (_logits.Length > 0)
@@ -212,7 +218,8 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
     {
         var chain = _members[member].Chain;
         chain.eval();
-        var output = nn.functional.linear(chain.StepInput(embeddings, _members[member].Index), _weight[member], _bias[member]);
+        var input = chain.StepInput(embeddings, _members[member].Index);
+        var output = nn.functional.linear(_mlps is null ? input : _mlps.AdaptMember(member, input), _weight[member], _bias[member]);
         var views = new List<Tensor> { output };
         var current = output;
         for (var l = 0; l < _selectionDims.Length; l++)
@@ -235,6 +242,7 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
             var step = _members[k].Step;
             step.Layer.weight!.copy_(_weight[k]);
             step.Layer.bias!.copy_(_bias[k]);
+            _mlps?.WriteBack(k, step);
             for (var l = 0; l < _logits.Length; l++) step.Selections[l].Logits.copy_(_logits[l][k]);
         }
     }
@@ -246,6 +254,7 @@ public sealed class SmecStepEnsemble : RetrievalEnsembleTask
         foreach (var t in _stepInputs.Where(t => !ReferenceEquals(t, Items)).Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>()) t.Dispose();
         _weight.Dispose();
         _bias.Dispose();
+        _mlps?.Dispose();
         foreach (var l in _logits) l.Dispose();
         base.Dispose();
     }

@@ -212,14 +212,15 @@ let tests =
                 Expect.stringContains message "hidden_dim" "names the width option"
                 Expect.stringContains message "function_class=linear" "and the form"
 
-        testCase "the MRL ensemble refuses the form it does not build; the Search-Adaptor ensemble, a member of another form than its options'" <| fun () ->
+        testCase "the MRL and Search-Adaptor ensembles refuse a member of another form than their options'" <| fun () ->
             use set = new TrainingSet(data (), 5)
             let loop = TrainingOptions(MaxSteps = 2, Progress = false, BatchSize = 16)
             use step = new SmrlStep(384, 384, [| 96 |], false, false, null, FunctionClass.ResidualMlp)
             let mrlOptions = SmecOptions(Ladder = [| 384; 96 |], Smrl = false, Ads = false, Sxbm = false)
             let mrl = thrown<System.ArgumentException> (fun () ->
                 MrlEnsemble.Train([| MrlMember(step, set, 1L, RankingLossForm.InfoNce) |], mrlOptions, loop) |> ignore)
-            Expect.stringContains mrl.Message "linear form only (function_class=linear)" "MRL ensemble"
+            // The options say linear (the default); the member is a residual-MLP step.
+            Expect.stringContains mrl.Message "function class (Linear); got a member step of ResidualMlp" "MRL ensemble: the options' form and the member's, named"
             use model = new SearchAdaptorModel(384, 384, 96, FunctionClass.Linear)
             use predictor = torch.nn.Linear(96L, 384L)
             let sa = thrown<System.ArgumentException> (fun () ->

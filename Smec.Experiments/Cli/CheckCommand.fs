@@ -68,7 +68,7 @@ let incompleteLine (item: int) (makeFlags: string) (shippedFolder: string) (resu
     let missing = result.Planned |> List.filter (fun p -> not p.Cached)
     if missing.IsEmpty then None
     else
-        let shipped = missing |> List.filter (fun p -> System.IO.File.Exists(System.IO.Path.Combine(shippedFolder, p.Hash + ".json"))) |> List.length
+        let shipped = Smec.Experiments.Store.RunArchive.shippedCount shippedFolder (missing |> List.map (fun p -> p.Hash))
         let importHint =
             if shipped = 0 then ""
             else sprintf "; %d of them are shipped in %s, which `smec runs import` copies into the cache" shipped shippedFolder

@@ -104,9 +104,23 @@ let robustness (session: CatalogSession.Session) (options: Runner.RunOptions) (w
     folder |> Option.iter (fun f -> Smec.Core.Storage.AtomicFile.WriteAllText(System.IO.Path.Combine(f, "robustness.md"), text))
     printfn "%s" text
 
+/// Experiments this run would compute that are shipped with the repository (paper-results/runs/):
+/// said before training starts, since importing them takes seconds and computing them hours.
+let private shippedNote (session: CatalogSession.Session) (profile: Profile) (options: Runner.RunOptions) (item: int) (spec: TableSpec) =
+    if not options.Force then
+        let missing = Runner.plan session.Environment spec |> List.filter (fun p -> not p.Cached) |> List.map (fun p -> p.Hash)
+        let folder = RunArchive.folderOf session.Environment.PaperResultsDir item (Profile.name profile)
+        match RunArchive.shippedCount folder missing with
+        | 0 -> ()
+        | n ->
+            AnsiConsole.MarkupLine(
+                Markup.Escape(sprintf "note: %d of the %d experiments item %d would compute are shipped in %s; `smec runs import` copies them into the cache in seconds (stop this run first), or let it compute them here" n missing.Length item folder))
+
 /// Reproduce one item; returns its result and the folder of its report (None in a dry run).
 let reproduceItem (session: CatalogSession.Session) (profile: Profile) (options: Runner.RunOptions) (workers: int) (item: int) =
-    let result = runTable session options workers (specOf session profile None item)
+    let spec = specOf session profile None item
+    shippedNote session profile options item spec
+    let result = runTable session options workers spec
     let folder = if options.DryRun then None else Some(Timing.time "reports (files)" (fun () -> ReportWriter.write session.Environment.ResultsDir result))
     result, folder
 

@@ -19,6 +19,11 @@ let folderOf (paperResultsDir: string) (item: int) (profile: string) =
 let private isKey (name: string) =
     name.Length = 64 && name |> Seq.forall (fun c -> Char.IsDigit c || (c >= 'a' && c <= 'f'))
 
+/// How many of `keys` have a shipped file in `folder` (0 when there is no such folder).
+let shippedCount (folder: string) (keys: string list) =
+    if not (Directory.Exists folder) then 0
+    else keys |> List.filter (fun key -> File.Exists(Path.Combine(folder, key + ".json"))) |> List.length
+
 type ExportSummary =
     { /// Copied into the folder now.
       Copied: string list

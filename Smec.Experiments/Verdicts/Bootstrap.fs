@@ -134,6 +134,18 @@ let atLevel (level: float) (i: Interval) =
     let half = if i.StandardError = 0.0 then 0.0 else StudentT.quantile i.Df (1.0 - (1.0 - level) / 2.0) * i.StandardError
     { i with Low = i.Estimate - half; High = i.Estimate + half; Level = level }
 
+/// The interval from its variance parts, (variance, degrees of freedom) each: estimate +- t x SE.
+let private fromParts (estimate: float) (resamples: int) (queries: int) (seedCounts: int[]) (parts: (float * float) list) =
+    let variance = parts |> List.sumBy fst
+    let df =
+        let denominator = parts |> List.sumBy (fun (v, d) -> if d > 0.0 then v * v / d else 0.0)
+        if denominator = 0.0 then infinity else variance * variance / denominator
+    let interval =
+        { Estimate = estimate; Low = estimate; High = estimate; Level = Level; Resamples = resamples; Queries = queries
+          Seeds = (if seedCounts.Length = 0 then 0 else Array.min seedCounts); PValue = 1.0
+          StandardError = sqrt variance; Df = df }
+    { atLevel Level interval with PValue = pValueAgainst 0.0 interval }
+
 /// The interval of `statistic` with both levels of noise. `seedCounts`: the seeds of each trained
 /// experiment the statistic reads (an untrained method has none to resample and is not listed).
 /// Var = Var_queries + sum over experiments of Var_seeds(e) x S_e/(S_e - 1): each experiment's seeds
@@ -169,16 +181,39 @@ let seedQueryInterval (seed: int) (resamples: int) (groupSizes: int[]) (seedCoun
                           for i in 0 .. d.Length - 1 do d.[i] <- random.Next(d.Length)
                           statistic (Seeds draws))
                   yield sampleVariance values * float count / float (count - 1), float (count - 1) ]
-    let parts = queryPart :: seedParts
-    let variance = parts |> List.sumBy fst
-    let df =
-        let denominator = parts |> List.sumBy (fun (v, d) -> if d > 0.0 then v * v / d else 0.0)
-        if denominator = 0.0 then infinity else variance * variance / denominator
-    let interval =
-        { Estimate = estimate; Low = estimate; High = estimate; Level = Level; Resamples = resamples; Queries = queries
-          Seeds = (if seedCounts.Length = 0 then 0 else Array.min seedCounts); PValue = 1.0
-          StandardError = sqrt variance; Df = df }
-    { atLevel Level interval with PValue = pValueAgainst 0.0 interval }
+    fromParts estimate resamples queries seedCounts (queryPart :: seedParts)
+
+/// A statistic that is a weighted sum of measurement means (a difference of two methods, a mean over
+/// datasets): its per-query and per-seed contributions (Quantities.linearParts).
+type LinearStatistic =
+    { /// The statistic on the observed sample.
+      Observed: float
+      /// Per group, each query's contribution (seeds averaged): the statistic is the sum over groups
+      /// of the mean of these over the group's queries.
+      QueryTerms: float[][]
+      /// Per trained experiment, each seed's contribution (queries averaged): what resampling that
+      /// experiment's seeds moves.
+      SeedTerms: float[][] }
+
+/// seedQueryInterval's interval for a linear statistic, with each level's bootstrap variance in closed
+/// form: the variance of a mean of n values drawn with replacement from x is popvar(x) / n, which is
+/// what the resampled variance estimates (its limit as the resamples grow), without the Monte Carlo
+/// error (a relative error of about sqrt(1/(2B)) in the SE: 0.7% at B = 10,000 resamples) and without its cost. Queries: sum over groups of
+/// popvar / n_g, Q - 1 degrees of freedom; each trained experiment's seeds: popvar / S x S/(S - 1) =
+/// the unbiased variance / S, S - 1 degrees of freedom. Resamples = 0 says "closed form".
+let linearSeedQueryInterval (statistic: LinearStatistic) (seedCounts: int[]) : Interval =
+    let popVariance (x: float[]) =
+        let mean = Array.average x
+        (x |> Array.sumBy (fun v -> (v - mean) * (v - mean))) / float x.Length
+    match statistic.QueryTerms |> Array.tryFindIndex (fun g -> g.Length < 1) with
+    | Some g -> invalidArg "statistic" (sprintf "group %d has no queries" g)
+    | None -> ()
+    let queries = statistic.QueryTerms |> Array.sumBy (fun g -> g.Length)
+    let queryPart = (statistic.QueryTerms |> Array.sumBy (fun g -> popVariance g / float g.Length)), float (queries - 1)
+    let seedParts =
+        [ for terms in statistic.SeedTerms do
+              if terms.Length > 1 then yield sampleVariance terms / float terms.Length, float (terms.Length - 1) ]
+    fromParts statistic.Observed 0 queries seedCounts (queryPart :: seedParts)
 
 /// Levels for Holm's step-down at family-wise `alpha`: comparison i is rejected exactly when its
 /// interval at the returned level excludes the null. Sorted by p, the k-th (from 0) gets

@@ -262,9 +262,15 @@ let judgeInterval (relation: Relation) (interval: Bootstrap.Interval) (bound: fl
 type SampleSource = Quantity list -> Result<QuerySample, string>
 
 /// The seed-and-query interval of `statistic` over the per-query scores of `parts`.
+/// A linear statistic (a difference of methods, a mean over datasets) gets each level's bootstrap
+/// variance in closed form (Bootstrap.linearSeedQueryInterval); any other is resampled.
 let intervalOf (sample: SampleSource) (statistic: Quantity) (parts: Quantity list) =
     sample parts
     |> Result.bind (fun s ->
+        match linearParts s statistic with
+        | Error reason -> Error reason
+        | Ok(Some linear) -> Ok(Bootstrap.linearSeedQueryInterval linear s.SeedCounts)
+        | Ok None ->
         onDraws s statistic
         |> Result.bind (fun f ->
             let failure = ref None
@@ -280,7 +286,7 @@ let intervalOf (sample: SampleSource) (statistic: Quantity) (parts: Quantity lis
             | None -> Ok interval))
 
 let private bootstrapRule =
-    sprintf "bootstrap over seeds and queries (%d resamples each, seed %d; queries paired and resampled within each dataset, seeds resampled per trained experiment): estimate +- t x SE, 95%% before Holm's adjustment"
+    sprintf "bootstrap variance over seeds and queries (queries paired and resampled within each dataset, seeds resampled per trained experiment; in closed form for a difference or mean, else %d resamples per level, seed %d): estimate +- t x SE, 95%% before Holm's adjustment"
         Bootstrap.DefaultResamples Bootstrap.DefaultSeed
 
 /// A link as the report prints it: "SMEC 62.1 >= MA 60.3 (diff +1.8, Holm CI [..] (98.75%), unadjusted 95% CI [..]) OK".

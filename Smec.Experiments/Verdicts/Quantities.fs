@@ -212,3 +212,49 @@ let onDraws (sample: QuerySample) (quantity: Quantity) : Result<Bootstrap.Draw -
                 | Bootstrap.Queries drawn -> Ok(meanOver drawn.[leaves.[i].Group] seedMeans.[i])
                 | Bootstrap.Seeds drawn when leaves.[i].Experiment >= 0 -> Ok(meanOver drawn.[leaves.[i].Experiment] queryMeans.[i])
                 | Bootstrap.Seeds _ -> Ok(Array.average queryMeans.[i])) quantity)
+
+/// A quantity that is a weighted sum of measurements plus a constant (Measure, Mean, Difference,
+/// Constant) as its leaves' weights (a leaf read twice gets the sum) and the constant; None for any
+/// other (Ratio, Spread, LosslessFactor, Unavailable), whose intervals are resampled.
+let rec linearWeights (quantity: Quantity) : (Map<ExperimentConfig * string, float> * float) option =
+    let scaled (k: float) (weights: Map<_, float>, constant: float) = weights |> Map.map (fun _ w -> k * w), k * constant
+    let sum (parts: (Map<_, float> * float) list) =
+        parts |> List.fold (fun (acc: Map<_, float>, c) (weights, constant) ->
+            (weights |> Map.fold (fun (m: Map<_, float>) key w -> m.Add(key, w + defaultArg (m.TryFind key) 0.0)) acc), c + constant) (Map.empty, 0.0)
+    match quantity with
+    | Measure(config, name) -> Some(Map.ofList [ ({ config with Seed = 0L }, name), 1.0 ], 0.0)
+    | Constant v -> Some(Map.empty, v)
+    | Mean [] -> None
+    | Mean qs ->
+        let parts = qs |> List.map linearWeights
+        if parts |> List.forall Option.isSome then Some(scaled (1.0 / float qs.Length) (sum (parts |> List.map Option.get))) else None
+    | Difference(a, b) ->
+        match linearWeights a, linearWeights b with
+        | Some pa, Some pb -> Some(sum [ pa; scaled -1.0 pb ])
+        | _ -> None
+    | Ratio _ | Spread _ | LosslessFactor _ | Unavailable _ -> None
+
+/// A linear quantity's per-query and per-seed contributions over the sample (Bootstrap.LinearStatistic):
+/// each measurement's seed means per query, weighted, summed per group; its query means per seed,
+/// weighted, summed per trained experiment. The observed value is what onDraws gives for
+/// Bootstrap.Observed. Ok None: the quantity is not linear (resample it with onDraws).
+let linearParts (sample: QuerySample) (quantity: Quantity) : Result<Bootstrap.LinearStatistic option, string> =
+    match linearWeights quantity with
+    | None -> Ok None
+    | Some(weights, constant) ->
+        let missing = weights |> Map.toList |> List.tryFind (fun (key, _) -> not (sample.Leaves.ContainsKey key))
+        match missing with
+        | Some((_, measure), _) -> Error(sprintf "no per-query scores of '%s'" measure)
+        | None ->
+            let queryTerms = sample.Groups |> List.map (fun (_, ids) -> Array.zeroCreate<float> ids.Length) |> Array.ofList
+            let seedTerms = sample.SeedCounts |> Array.map (fun n -> Array.zeroCreate<float> n)
+            for KeyValue(key, w) in weights do
+                let leaf = sample.Leaves.[key]
+                let queries = queryTerms.[leaf.Group]
+                for q in 0 .. queries.Length - 1 do
+                    queries.[q] <- queries.[q] + w * (leaf.Scores |> Array.averageBy (fun row -> row.[q]))
+                if leaf.Experiment >= 0 then
+                    let seeds = seedTerms.[leaf.Experiment]
+                    for s in 0 .. seeds.Length - 1 do seeds.[s] <- seeds.[s] + w * Array.average leaf.Scores.[s]
+            let observed = constant + (queryTerms |> Array.sumBy (fun g -> if g.Length = 0 then 0.0 else Array.average g))
+            Ok(Some { Observed = observed; QueryTerms = queryTerms; SeedTerms = seedTerms })

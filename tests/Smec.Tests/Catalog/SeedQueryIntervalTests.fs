@@ -37,19 +37,26 @@ let private simulate (random: Random) (queries: int) (seeds: int) (difference: f
 let private coverage (experiments: int) (seedSd: float) =
     let random = Random(20261207)
     let truth = 0.02
-    let mutable seedQuery, seedAveraged = 0, 0
+    let mutable seedQuery, closedForm, seedAveraged = 0, 0, 0
     for e in 1 .. experiments do
         let sample, difference = simulate random 60 5 truth seedSd
         let f = match onDraws sample difference with Ok f -> f | Error why -> failtest why
         let value draw = match f draw with Ok v -> v | Error g -> failtest g.Reason
         let both = Bootstrap.seedQueryInterval e 400 sample.Sizes sample.SeedCounts value
+        // What the harness computes for a difference: the same interval with each level's variance in closed form.
+        let linear =
+            match linearParts sample difference with
+            | Ok(Some l) -> Bootstrap.linearSeedQueryInterval l sample.SeedCounts
+            | other -> failtestf "a difference is linear: %A" other
         let averaged = Bootstrap.interval e 400 sample.Sizes (fun d -> value (Bootstrap.Queries d))
         if both.Low <= truth && truth <= both.High then seedQuery <- seedQuery + 1
+        if linear.Low <= truth && truth <= linear.High then closedForm <- closedForm + 1
         if averaged.Low <= truth && truth <= averaged.High then seedAveraged <- seedAveraged + 1
-    let shares = float seedQuery / float experiments, float seedAveraged / float experiments
+    let share n = float n / float experiments
     // The figures docs/STATISTICS.md quotes: printed so a run of the test shows them.
-    printfn "coverage at seed sd %g over %d experiments: seed-and-query %.3f, seed-averaged %.3f" seedSd experiments (fst shares) (snd shares)
-    shares
+    printfn "coverage at seed sd %g over %d experiments: seed-and-query %.3f (closed form %.3f), seed-averaged %.3f"
+        seedSd experiments (share seedQuery) (share closedForm) (share seedAveraged)
+    share seedQuery, share closedForm, share seedAveraged
 
 [<Tests>]
 let tests =
@@ -63,17 +70,19 @@ let tests =
                     Expect.floatClose Accuracy.high (StudentT.cdf df t + StudentT.cdf df (-t)) 1.0 "symmetric"
                     Expect.floatClose { absolute = 1e-6; relative = 1e-6 } (StudentT.quantile df (StudentT.cdf df t)) t "quantile inverts cdf"
 
-        testCase "coverage: with seed noise the seed-and-query interval covers the truth 93-97% of 1,000 experiments; the seed-averaged one does not" <| fun () ->
-            let both, averaged = coverage 1000 0.02
-            Expect.isGreaterThanOrEqual both 0.93 (sprintf "seed-and-query coverage %.3f" both)
-            Expect.isLessThanOrEqual both 0.97 (sprintf "seed-and-query coverage %.3f" both)
+        testCase "coverage: with seed noise the seed-and-query interval (resampled and in closed form) covers the truth 93-97% of 1,000 experiments; the seed-averaged one does not" <| fun () ->
+            let both, closedForm, averaged = coverage 1000 0.02
+            for name, share in [ "seed-and-query", both; "closed form", closedForm ] do
+                Expect.isGreaterThanOrEqual share 0.93 (sprintf "%s coverage %.3f" name share)
+                Expect.isLessThanOrEqual share 0.97 (sprintf "%s coverage %.3f" name share)
             // Averaging seeds per query first leaves the seed shift of each method out of the interval.
             Expect.isLessThan averaged 0.85 (sprintf "seed-averaged coverage %.3f undercovers" averaged)
 
         testCase "coverage: without a seed shift both intervals cover about 95% (the seed level adds nothing spurious)" <| fun () ->
-            let both, averaged = coverage 1000 0.0
-            Expect.isGreaterThanOrEqual both 0.93 (sprintf "seed-and-query coverage %.3f" both)
-            Expect.isLessThanOrEqual both 0.97 (sprintf "seed-and-query coverage %.3f" both)
+            let both, closedForm, averaged = coverage 1000 0.0
+            for name, share in [ "seed-and-query", both; "closed form", closedForm ] do
+                Expect.isGreaterThanOrEqual share 0.93 (sprintf "%s coverage %.3f" name share)
+                Expect.isLessThanOrEqual share 0.97 (sprintf "%s coverage %.3f" name share)
             Expect.isGreaterThanOrEqual averaged 0.92 (sprintf "seed-averaged coverage %.3f" averaged)
 
         testCase "seeds that disagree widen the interval; one seed adds no seed level" <| fun () ->
@@ -93,6 +102,26 @@ let tests =
             let single = intervalOf [| shifted 0.04 |]
             Expect.equal single.Seeds 1 "one seed"
             Expect.floatClose Accuracy.high single.Df 79.0 "queries alone: Q - 1 degrees of freedom"
+
+        testCase "a linear statistic's closed-form interval is the resampled one's limit: equal estimate, SE within Monte Carlo error, exact variance on a hand case" <| fun () ->
+            let random = Random(11)
+            let a, b, pca = trained "a", trained "b", scifactConfig "pca" false [ 24 ]
+            let runs shift seeds = Array.init seeds (fun s -> Array.init 40 (fun q -> 0.3 + 0.01 * float q + shift + 0.02 * float s + 0.05 * random.NextDouble()))
+            let sample = VerdictTests.sampleOfRuns [ a, runs 0.05 5; b, runs 0.0 5; pca, runs -0.1 1 ]
+            // A difference, and a mean that reads a measurement twice and an untrained one.
+            for q in [ Difference(measure a, measure b); Mean [ measure a; measure a; Measure(pca, Builders.ndcgAt 24); Constant 0.1 ] ] do
+                let f = match onDraws sample q with Ok f -> f | Error e -> failtest e
+                let resampled = Bootstrap.seedQueryInterval 7 40000 sample.Sizes sample.SeedCounts (fun d -> match f d with Ok v -> v | Error _ -> nan)
+                let closed = match linearParts sample q with Ok(Some l) -> Bootstrap.linearSeedQueryInterval l sample.SeedCounts | other -> failtestf "linear: %A" other
+                Expect.floatClose Accuracy.high closed.Estimate resampled.Estimate (sprintf "%A: the observed value" q)
+                Expect.floatClose { absolute = 0.0; relative = 0.02 } closed.StandardError resampled.StandardError (sprintf "%A: SE within 2%% of 40,000 resamples'" q)
+                Expect.floatClose { absolute = 0.0; relative = 0.05 } closed.Df resampled.Df (sprintf "%A: degrees of freedom" q)
+                Expect.equal closed.Resamples 0 "closed form: no resamples"
+            // By hand: one group of queries [0; 1; 2; 5] (popvar 3.5, over 4 queries: 0.875), one experiment's
+            // seeds [1; 3] (unbiased variance 2, over 2 seeds: 1); SE = sqrt 1.875.
+            let hand = Bootstrap.linearSeedQueryInterval { Observed = 2.0; QueryTerms = [| [| 0.0; 1.0; 2.0; 5.0 |] |]; SeedTerms = [| [| 1.0; 3.0 |] |] } [| 2 |]
+            Expect.floatClose Accuracy.veryHigh hand.StandardError (sqrt 1.875) "SE by hand"
+            Expect.isNone (match linearParts sample (Ratio(measure a, measure b)) with Ok l -> l | Error e -> failtest e) "a ratio is not linear: resampled"
 
         testCase "Holm's levels reject exactly what the step-down procedure rejects" <| fun () ->
             let random = Random(9)

@@ -19,6 +19,36 @@ let folderOf (paperResultsDir: string) (item: int) (profile: string) =
 let private isKey (name: string) =
     name.Length = 64 && name |> Seq.forall (fun c -> Char.IsDigit c || (c >= 'a' && c <= 'f'))
 
+/// index.csv beside the shipped files, one row per file (rewritten from the files on every export):
+/// what each run is and when it was computed, for a reader browsing the folder. The files are the
+/// record; the index is derived from them.
+let writeIndex (folder: string) =
+    let field (o: Text.Json.Nodes.JsonNode) (name: string) =
+        match o with
+        | :? Text.Json.Nodes.JsonObject as obj when obj.ContainsKey name && not (isNull obj[name]) ->
+            match obj[name] with
+            | :? Text.Json.Nodes.JsonValue as v -> v.ToString()
+            | other -> other.ToJsonString()
+        | _ -> ""
+    let rows =
+        [ for file in Directory.EnumerateFiles(folder, "*.json") |> Seq.sort do
+              let key = Path.GetFileNameWithoutExtension file
+              if isKey key then
+                  let o = Text.Json.Nodes.JsonNode.Parse(File.ReadAllText file)
+                  let config = o["config"]
+                  let options =
+                      match config["options"] with
+                      | :? Text.Json.Nodes.JsonObject as opts -> opts |> Seq.map (fun kv -> sprintf "%s=%s" kv.Key (kv.Value.ToString())) |> String.concat " "
+                      | _ -> ""
+                  let fold = match config["split"] with null -> "" | split -> field split "fold"
+                  yield [ key; field config "method"; options; field config "dataset"; field config "encoder"
+                          (if fold = "" then "" else string (int fold + 1)); field config "seed"
+                          field o "started_utc"; sprintf "%.1f" (float (field o "seconds")); field o "torch_threads" ] ]
+    let header = [ "key"; "method"; "options"; "dataset"; "encoder"; "fold"; "seed"; "started_utc"; "seconds"; "torch_threads" ]
+    let quote (s: string) = if s.Contains ',' || s.Contains '"' then "\"" + s.Replace("\"", "\"\"") + "\"" else s
+    Smec.Core.Storage.AtomicFile.WriteAllLines(
+        Path.Combine(folder, "index.csv"), (header :: rows) |> List.map (List.map quote >> String.concat ","))
+
 /// How many of `keys` have a shipped file in `folder` (0 when there is no such folder).
 let shippedCount (folder: string) (keys: string list) =
     if not (Directory.Exists folder) then 0
@@ -53,6 +83,7 @@ let export (resultsDir: string) (keys: string list) (folder: string) : ExportSum
                   elif sameBytes source target then "same", key
                   else "differs", key
               | _ -> "missing", key ]
+    writeIndex folder
     let pick tag = outcomes |> List.filter (fun (t, _) -> t = tag) |> List.map snd
     { Copied = pick "copied"; AlreadyShipped = pick "same"; Differs = pick "differs"; NotCached = pick "missing" }
 

@@ -34,6 +34,10 @@ let tests =
             let summary = RunArchive.export here.Path [ key 1; key 2; key 3 ] shipped.Path
             Expect.equal summary.Copied [ key 1; key 2 ] "the two cached keys are shipped"
             Expect.equal summary.NotCached [ key 3 ] "the uncached key is named, not invented"
+            let index = File.ReadAllLines(Path.Combine(shipped.Path, "index.csv"))
+            Expect.equal index.Length 3 "index.csv: a header and one row per shipped file"
+            Expect.stringStarts index.[1] (key 1 + ",") "a row names its key"
+            Expect.stringContains index.[1] "2026-12-08T00:00:00" "and when it was computed"
             let again = RunArchive.export here.Path [ key 1; key 2 ] shipped.Path
             Expect.equal again.AlreadyShipped [ key 1; key 2 ] "a second export copies nothing"
             // The other checkout computed key 2 itself (another value): its own result stays.

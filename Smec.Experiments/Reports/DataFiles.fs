@@ -91,6 +91,8 @@ let json (result: TableResult) : string =
     let intervalJson (i: Bootstrap.Interval) : JsonNode =
         obj [ "estimate", num i.Estimate; "low", num i.Low; "high", num i.High; "level", num i.Level
               "standard_error", num i.StandardError; "df", num i.Df
+              // Resamples 0: each level's bootstrap variance in closed form (a linear statistic, Bootstrap.linearSeedQueryInterval).
+              "variance", str (if i.Resamples = 0 then "closed form" else "resampled")
               "resamples", (JsonValue.Create i.Resamples :> JsonNode); "queries", (JsonValue.Create i.Queries :> JsonNode)
               "seeds", (JsonValue.Create i.Seeds :> JsonNode); "p_value", num i.PValue ]
     let claims =

@@ -33,17 +33,22 @@ let writeIndex (folder: string) =
     let rows =
         [ for file in Directory.EnumerateFiles(folder, "*.json") |> Seq.sort do
               let key = Path.GetFileNameWithoutExtension file
-              if isKey key then
-                  let o = Text.Json.Nodes.JsonNode.Parse(File.ReadAllText file)
+              let parsed = try Some(Text.Json.Nodes.JsonNode.Parse(File.ReadAllText file)) with _ -> None
+              match parsed with
+              | Some o when isKey key && not (isNull o["config"]) ->
                   let config = o["config"]
                   let options =
                       match config["options"] with
                       | :? Text.Json.Nodes.JsonObject as opts -> opts |> Seq.map (fun kv -> sprintf "%s=%s" kv.Key (kv.Value.ToString())) |> String.concat " "
                       | _ -> ""
                   let fold = match config["split"] with null -> "" | split -> field split "fold"
+                  let seconds = match Double.TryParse(field o "seconds", Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture) with
+                                | true, v -> sprintf "%.1f" v
+                                | _ -> ""
                   yield [ key; field config "method"; options; field config "dataset"; field config "encoder"
                           (if fold = "" then "" else string (int fold + 1)); field config "seed"
-                          field o "started_utc"; sprintf "%.1f" (float (field o "seconds")); field o "torch_threads" ] ]
+                          field o "started_utc"; seconds; field o "torch_threads" ]
+              | _ -> yield [ Path.GetFileName file; "(not a result: import refuses it)"; ""; ""; ""; ""; ""; ""; ""; "" ] ]
     let header = [ "key"; "method"; "options"; "dataset"; "encoder"; "fold"; "seed"; "started_utc"; "seconds"; "torch_threads" ]
     let quote (s: string) = if s.Contains ',' || s.Contains '"' then "\"" + s.Replace("\"", "\"\"") + "\"" else s
     Smec.Core.Storage.AtomicFile.WriteAllLines(
@@ -109,8 +114,11 @@ let import (resultsDir: string) (folder: string) : (string * ImportOutcome) list
           if not (isKey key) then
               Path.GetFileName file, Invalid(sprintf "%s: the name is not a result key (64 hex digits)" file)
           else
+              // Entries from before results carried checksums are read by the cache; a shipped file must carry one.
+              let checksummed = try (Text.Json.Nodes.JsonNode.Parse(File.ReadAllText file)).AsObject().ContainsKey "checksum" with _ -> true
               match ResultStore.tryLoadFile file key with
               | Some(Error reason) -> key, Invalid reason
+              | Some(Ok _) when not checksummed -> key, Invalid(sprintf "%s: carries no checksum, so its content cannot be verified; expected a cache entry as `smec runs export` copies it" file)
               | None -> key, Invalid(sprintf "%s: vanished while importing" file)
               | Some(Ok _) ->
                   let target = ResultStore.pathOf resultsDir key

@@ -70,6 +70,11 @@ let tests =
             // Stored under another key's name.
             File.WriteAllText(Path.Combine(shipped.Path, key 6 + ".json"), text)
             File.WriteAllText(Path.Combine(shipped.Path, "notes.json"), "{}")
+            // A valid result whose checksum field was removed: readable, but its content cannot be verified.
+            ResultStore.save source.Path (result (key 7) 0.7)
+            let unchecked = Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(ResultStore.pathOf source.Path (key 7))).AsObject()
+            unchecked.Remove "checksum" |> ignore
+            File.WriteAllText(Path.Combine(shipped.Path, key 7 + ".json"), unchecked.ToJsonString())
             File.Copy(ResultStore.pathOf source.Path (key 5), Path.Combine(shipped.Path, key 5 + ".json"))
             Directory.CreateDirectory(ResultStore.cacheFolder cache.Path) |> ignore
             File.WriteAllText(ResultStore.pathOf cache.Path (key 5), "{ truncated")
@@ -82,6 +87,7 @@ let tests =
             Expect.stringContains (reason (key 4)) (key 4 + ".json") "names the file"
             Expect.stringContains (reason (key 6)) (sprintf "expected %s" (key 6)) "the misnamed file: the key it holds and the one expected"
             Expect.stringContains (reason "notes.json") "not a result key" "a file that is no result"
+            Expect.stringContains (reason (key 7)) "no checksum" "a file without its checksum"
             Expect.isFalse (File.Exists(ResultStore.pathOf cache.Path (key 4))) "nothing refused reaches the cache"
             match outcomes[key 5] with
             | RunArchive.ReplacedUnreadable _ -> Expect.equal (score cache.Path (key 5)) 0.5 "the broken entry (which would be recomputed) now holds the shipped result"

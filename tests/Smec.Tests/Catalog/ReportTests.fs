@@ -72,6 +72,12 @@ let tests =
                 let lines = Smec.Experiments.Cli.CheckCommand.failureLines 2 [] moved
                 Expect.equal lines.Length 1 "one failure line"
                 Expect.stringContains (snd lines.Head) "item 2 SciFact / prefix / 24: regression check" "names the cell"
+            // Both cells blessed for another configuration: one reason below the tables, counting both cells.
+            Blessed.save path (blessed |> List.mapi (fun i b -> { b with CellHash = sprintf "%064x" (i + 1) }))
+            let rehashed = TableRun.reproduce env (published ()) defaultOptions spec
+            let reasons = Smec.Experiments.Reports.CellText.reasons rehashed |> List.filter (fun (_, r, _) -> r.Contains "another configuration")
+            Expect.equal (reasons |> List.map (fun (s, r, n) -> s, n)) [ "SKIPPED", 2 ] "one line for both cells, not one per cell hash"
+            Expect.stringContains (let _, r, _ = reasons.Head in r) "re-bless with `smec bless --table 2`" "saying what to do"
 
         testCase "check: an item whose experiments are not all cached is INCOMPLETE (exit 2, naming the count and the command), a complete one is not, and a failure still exits 1" <| fun () ->
             use dir = new TempDir()

@@ -123,15 +123,11 @@ let private readPerQuery (node: JsonNode) =
         Some { QueryIds = ids; Scores = scores }
     | _ -> None
 
-/// Read a cached result; a file that does not parse is reported with its path (and not reused).
+/// Read a stored result: a file that does not parse is reported with its path (and not reused).
 /// A retrieval result stored before per-query scores were kept is not reused either: paired
-/// statistics need them, so it is recomputed.
-let rec tryLoad (resultsDir: string) (hash: string) : Result<ExperimentResult, string> option =
-    tryLoadFile (pathOf resultsDir hash) hash
-
-/// Read a stored result from any file (a cache entry, or a shipped run in paper-results/runs/),
-/// with the same checks: the hash it holds, its checksum, its per-query scores.
-and tryLoadFile (path: string) (hash: string) : Result<ExperimentResult, string> option =
+/// statistics need them, so it is recomputed. `requireChecksum`: refuse a file without one (the
+/// cache reads entries from before results carried checksums; a shipped run must carry one).
+let private load (requireChecksum: bool) (path: string) (hash: string) : Result<ExperimentResult, string> option =
     if not (File.Exists path) then None
     else
         try
@@ -142,6 +138,8 @@ and tryLoadFile (path: string) (hash: string) : Result<ExperimentResult, string>
             // Entries written before results carried checksums have none; every new one does.
             let checksum = match o["checksum"] with null -> None | c -> Some(c.GetValue<string>())
             if stored <> hash then Some(Error(sprintf "%s: holds hash %s, expected %s" path stored hash))
+            elif requireChecksum && checksum.IsNone then
+                Some(Error(sprintf "%s: carries no checksum, so its content cannot be verified; expected a cache entry as `smec runs export` copies it" path))
             elif checksum.IsSome && checksum <> Some(checksumOf o) then
                 Some(Error(sprintf "%s: checksum %s does not match its content (corrupt or edited); it will be recomputed" path checksum.Value))
             elif kind = ExperimentKind.name Retrieval && perQuery.IsNone then
@@ -164,6 +162,15 @@ and tryLoadFile (path: string) (hash: string) : Result<ExperimentResult, string>
                           Seconds = o["seconds"].GetValue<float>() }
                 )
         with e -> Some(Error(sprintf "%s: unreadable cached result (%s); it will be recomputed" path e.Message))
+
+/// A cached result (results/cache/<hash>.json).
+let tryLoad (resultsDir: string) (hash: string) = load false (pathOf resultsDir hash) hash
+
+/// A stored result from any file, with the cache's checks: the hash it holds, its checksum, its per-query scores.
+let tryLoadFile (path: string) (hash: string) = load false path hash
+
+/// A shipped run (paper-results/runs/): the cache's checks, and it must carry a checksum.
+let tryLoadShipped (path: string) (hash: string) = load true path hash
 
 // ---- One computation per experiment across processes: a lock file per result key ----
 

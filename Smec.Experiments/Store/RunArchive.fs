@@ -114,11 +114,8 @@ let import (resultsDir: string) (folder: string) : (string * ImportOutcome) list
           if not (isKey key) then
               Path.GetFileName file, Invalid(sprintf "%s: the name is not a result key (64 hex digits)" file)
           else
-              // Entries from before results carried checksums are read by the cache; a shipped file must carry one.
-              let checksummed = try (Text.Json.Nodes.JsonNode.Parse(File.ReadAllText file)).AsObject().ContainsKey "checksum" with _ -> true
-              match ResultStore.tryLoadFile file key with
+              match ResultStore.tryLoadShipped file key with
               | Some(Error reason) -> key, Invalid reason
-              | Some(Ok _) when not checksummed -> key, Invalid(sprintf "%s: carries no checksum, so its content cannot be verified; expected a cache entry as `smec runs export` copies it" file)
               | None -> key, Invalid(sprintf "%s: vanished while importing" file)
               | Some(Ok _) ->
                   let target = ResultStore.pathOf resultsDir key

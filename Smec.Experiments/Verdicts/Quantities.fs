@@ -181,6 +181,12 @@ let querySample (lookup: ExperimentConfig -> Outcome option) (seeds: int64 list)
                 |> Map.ofList
             Ok { Groups = groups; SeedCounts = trained |> List.map (fun _ -> seeds.Length) |> Array.ofList; Leaves = leavesMap }
 
+/// Each query's score averaged over the leaf's seeds (what a query resample reads).
+let private seedMeansOf (leaf: LeafScores) = Array.init leaf.Scores.[0].Length (fun q -> leaf.Scores |> Array.averageBy (fun row -> row.[q]))
+
+/// Each seed's score averaged over the leaf's queries (what a seed resample reads).
+let private queryMeansOf (leaf: LeafScores) = leaf.Scores |> Array.map Array.average
+
 /// The quantity as a function of a draw (Bootstrap.Draw): each measurement is the mean of its
 /// scores over the drawn queries (seeds averaged) or over the drawn seeds (queries as observed),
 /// then the quantity combines them as the table does (so a mean panel weights each dataset as the
@@ -196,8 +202,8 @@ let onDraws (sample: QuerySample) (quantity: Quantity) : Result<Bootstrap.Draw -
         let leaves = resolved |> Array.map (fst >> Option.get)
         // Each level's resample reads one summary of the other level: the seed mean of every query,
         // and the query mean of every seed.
-        let seedMeans = leaves |> Array.map (fun l -> Array.init l.Scores.[0].Length (fun q -> l.Scores |> Array.averageBy (fun row -> row.[q])))
-        let queryMeans = leaves |> Array.map (fun l -> l.Scores |> Array.map Array.average)
+        let seedMeans = leaves |> Array.map seedMeansOf
+        let queryMeans = leaves |> Array.map queryMeansOf
         let meanOver (indices: int[]) (values: float[]) =
             let mutable sum = 0.0
             for i in indices do sum <- sum + values.[i]
@@ -251,10 +257,9 @@ let linearParts (sample: QuerySample) (quantity: Quantity) : Result<Bootstrap.Li
             for KeyValue(key, w) in weights do
                 let leaf = sample.Leaves.[key]
                 let queries = queryTerms.[leaf.Group]
-                for q in 0 .. queries.Length - 1 do
-                    queries.[q] <- queries.[q] + w * (leaf.Scores |> Array.averageBy (fun row -> row.[q]))
+                seedMeansOf leaf |> Array.iteri (fun q m -> queries.[q] <- queries.[q] + w * m)
                 if leaf.Experiment >= 0 then
                     let seeds = seedTerms.[leaf.Experiment]
-                    for s in 0 .. seeds.Length - 1 do seeds.[s] <- seeds.[s] + w * Array.average leaf.Scores.[s]
+                    queryMeansOf leaf |> Array.iteri (fun s m -> seeds.[s] <- seeds.[s] + w * m)
             let observed = constant + (queryTerms |> Array.sumBy (fun g -> if g.Length = 0 then 0.0 else Array.average g))
             Ok(Some { Observed = observed; QueryTerms = queryTerms; SeedTerms = seedTerms })
